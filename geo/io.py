@@ -1,0 +1,132 @@
+"""Writing results: atomic files, GeoJSON a GIS opens (RFC 7946), GeoPackage.
+
+Every file is written to a temporary file in the target folder and renamed into place, so a
+failed or interrupted run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+#: ~1 cm at these latitudes: enough for planning, small files (RFC 7946 §11.2 advises 6-7 digits).
+DECIMALS = 7
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then rename the temp file onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, obj) -> Path:
+    return write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    return str(o)
+
+
+def rfc7946(geoms: np.ndarray) -> np.ndarray:
+    """Round lon/lat to :data:`DECIMALS` and orient rings by the right-hand rule."""
+    import shapely
+
+    g = shapely.transform(np.asarray(geoms, dtype=object), lambda c: np.round(c, DECIMALS))
+    return shapely.orient_polygons(g, exterior_cw=False)
+
+
+def _clean(value):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else round(float(value), 6)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    try:
+        import pandas as pd
+
+        if value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def feature_collection(gdf, *, name: str | None = None) -> dict:
+    """A GeoDataFrame (any CRS) as an RFC 7946 FeatureCollection dict in WGS84."""
+    import shapely
+
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    geoms = rfc7946(gdf.geometry.values)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    records = gdf[cols].to_dict("records") if cols else [{}] * len(gdf)
+    feats = []
+    for props, g in zip(records, geoms):
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {k: _clean(v) for k, v in props.items()},
+                "geometry": None if g is None or shapely.is_empty(g) else json.loads(shapely.to_geojson(g)),
+            }
+        )
+    fc = {"type": "FeatureCollection"}
+    if name:
+        fc["name"] = name
+    fc["features"] = feats
+    return fc
+
+
+def write_geojson(path: str | Path, gdf, *, name: str | None = None) -> Path:
+    fc = feature_collection(gdf, name=name)
+    return write_text(path, json.dumps(fc, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def write_gpkg(path: str | Path, layers: dict) -> Path:
+    """Several GeoDataFrames as layers of one GeoPackage, written atomically."""
+
+    def write(tmp: Path) -> None:
+        tmp.unlink(missing_ok=True)
+        for lname, gdf in layers.items():
+            out = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf
+            out = out.copy()
+            for c in out.columns:
+                if c != out.geometry.name and out[c].map(lambda v: isinstance(v, (list, tuple))).any():
+                    out[c] = out[c].map(lambda v: "、".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+            out.to_file(tmp, layer=lname, driver="GPKG", engine="pyogrio")
+
+    return atomic_write(Path(path), write)

@@ -1,0 +1,284 @@
+"""The walking network as arrays: nodes, undirected edges with real geometry, CSR arcs.
+
+A graph node is an OSM node where walkable ways meet or end; the OSM nodes between them are
+kept as the edge's geometry (a slice of one flat coordinate array), so lengths and circle
+polygons follow the real street shape. All coordinates are in one metric CRS (the UTM zone of
+the extract's centre), chosen once here; lon/lat are kept beside them for output.
+
+Walking ignores ``oneway``: every edge is two arcs of equal length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from geo.errors import NetworkError
+from geo.osm import WalkWays
+
+#: arcs shorter than this are stored with this length: csgraph would read 0 as "no arc".
+MIN_ARC_M = 1e-3
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the UTM zone holding ``lon, lat``."""
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def transformer(src: int | str, dst: int | str):
+    from pyproj import Transformer
+
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapped:
+    """Points placed on their nearest walkable edge.
+
+    ``edge[i]`` is the edge, ``along[i]`` the distance in metres from the edge's ``u`` end
+    along its geometry, ``dist[i]`` the straight distance from the point to the edge, and
+    ``ok[i]`` whether it lay within the snapping limit (``edge`` is -1 where not).
+    """
+
+    edge: np.ndarray
+    along: np.ndarray
+    dist: np.ndarray
+    ok: np.ndarray
+    xy: np.ndarray  # the snapped positions on the edges (metric)
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    def subset(self, mask: np.ndarray) -> Snapped:
+        return Snapped(self.edge[mask], self.along[mask], self.dist[mask], self.ok[mask], self.xy[mask])
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A walking network. Build it with :func:`build_network`; never mutate its arrays."""
+
+    crs: int  # EPSG of the metric CRS
+    node_xy: np.ndarray  # (N, 2) metric
+    node_lonlat: np.ndarray  # (N, 2) WGS84
+    node_osm: np.ndarray  # (N,) OSM node ids (-1 for nodes added by scenarios)
+    edge_u: np.ndarray  # (E,) int
+    edge_v: np.ndarray  # (E,) int
+    edge_len: np.ndarray  # (E,) metres along the geometry
+    geom_start: np.ndarray  # (E,) first index into geom_xy
+    geom_end: np.ndarray  # (E,) last index (inclusive) into geom_xy
+    geom_xy: np.ndarray  # (M, 2) metric coordinates of all edge geometries
+    geom_lonlat: np.ndarray  # (M, 2)
+    edge_highway: np.ndarray  # (E,) str
+    edge_name: np.ndarray  # (E,) str
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    @cached_property
+    def csr(self) -> sp.csr_matrix:
+        """Symmetric CSR matrix of arc lengths; parallel edges keep the shortest."""
+        rows = np.concatenate([self.edge_u, self.edge_v])
+        cols = np.concatenate([self.edge_v, self.edge_u])
+        w = np.maximum(np.concatenate([self.edge_len, self.edge_len]), MIN_ARC_M)
+        return csr_min(rows, cols, w, self.n_nodes)
+
+    @cached_property
+    def edge_lines(self) -> np.ndarray:
+        """Shapely LineStrings of the edges in the metric CRS."""
+        import shapely
+
+        counts = self.geom_end - self.geom_start + 1
+        idx = np.repeat(np.arange(self.n_edges), counts)
+        pos = _ranges(self.geom_start, counts)
+        return shapely.linestrings(self.geom_xy[pos], indices=idx)
+
+    @cached_property
+    def geom_cum(self) -> np.ndarray:
+        """Distance of every geometry vertex from the start of its edge (metres)."""
+        seg = np.zeros(len(self.geom_xy))
+        seg[1:] = np.hypot(*np.diff(self.geom_xy, axis=0).T)
+        seg[self.geom_start] = 0.0
+        return np.cumsum(seg) - np.repeat(np.cumsum(seg)[self.geom_start], self.geom_end - self.geom_start + 1)
+
+    @cached_property
+    def edge_tree(self):
+        import shapely
+
+        return shapely.STRtree(self.edge_lines)
+
+    @cached_property
+    def to_metric(self):
+        return transformer(4326, self.crs)
+
+    @cached_property
+    def to_lonlat(self):
+        return transformer(self.crs, 4326)
+
+    def project(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """WGS84 lon/lat arrays to (n, 2) metric coordinates."""
+        x, y = self.to_metric.transform(np.asarray(lon, float), np.asarray(lat, float))
+        return np.column_stack([x, y])
+
+    def unproject(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, float).reshape(-1, 2)
+        lon, lat = self.to_lonlat.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    def bbox_lonlat(self) -> tuple[float, float, float, float]:
+        lo = self.node_lonlat.min(axis=0)
+        hi = self.node_lonlat.max(axis=0)
+        return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+    def snap(self, xy: np.ndarray, *, max_dist: float) -> Snapped:
+        """Snap metric points onto their nearest edge (projected point, not nearest node).
+
+        Uses the prebuilt STRtree: one vectorised nearest query for all points.
+        """
+        import shapely
+
+        xy = np.asarray(xy, float).reshape(-1, 2)
+        n = len(xy)
+        edge = np.full(n, -1, dtype=np.int64)
+        along = np.zeros(n)
+        dist = np.full(n, np.inf)
+        snapped_xy = np.full((n, 2), np.nan)
+        if n == 0:
+            return Snapped(edge, along, dist, np.zeros(0, bool), snapped_xy)
+        pts = shapely.points(xy)
+        # all_matches=False: one edge per point even when two are equally near
+        (pi, ei), d = self.edge_tree.query_nearest(
+            pts, max_distance=max_dist, return_distance=True, all_matches=False
+        )
+        edge[pi] = ei
+        dist[pi] = d
+        lines = self.edge_lines[ei]
+        a = shapely.line_locate_point(lines, pts[pi])
+        along[pi] = np.clip(a, 0.0, self.edge_len[ei])
+        snapped_xy[pi] = shapely.get_coordinates(shapely.line_interpolate_point(lines, a))
+        ok = edge >= 0
+        return Snapped(edge, along, dist, ok, snapped_xy)
+
+    def edge_coords(self, e: int, *, lonlat: bool = False) -> np.ndarray:
+        arr = self.geom_lonlat if lonlat else self.geom_xy
+        return arr[self.geom_start[e] : self.geom_end[e] + 1]
+
+
+def csr_min(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
+    """CSR matrix where duplicate (row, col) pairs keep the smallest weight (not the sum)."""
+    order = np.lexsort((w, cols, rows))
+    r, c, ww = rows[order], cols[order], w[order]
+    keep = np.ones(len(r), bool)
+    keep[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    r, c, ww = r[keep], c[keep], ww[keep]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, r + 1, 1)
+    return sp.csr_matrix((ww, c.astype(np.int32), np.cumsum(indptr)), shape=(n, n))
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenate ``arange(s, s + c)`` for every pair, vectorised."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    out = np.ones(total, dtype=np.int64)
+    out[0] = starts[0]
+    prev_last = starts[:-1] + counts[:-1] - 1
+    out[ends[:-1]] = starts[1:] - prev_last
+    return np.cumsum(out)
+
+
+def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
+    """Turn walkable ways into a network of intersections and edges with geometry.
+
+    Parameters
+    ----------
+    ways
+        Flat way arrays from :func:`geo.osm.read_osm`.
+    largest_component
+        Keep only the largest connected part (as osmnx does): fragments cut off by the
+        extract's edge would otherwise catch facilities and homes that nobody can walk to.
+    """
+    ids, lon, lat, off = ways.node_ids, ways.lon, ways.lat, ways.offsets
+    n_ways = len(off) - 1
+    if n_ways == 0:
+        raise NetworkError("no walkable ways to build a network from")
+    lens = np.diff(off)
+    way_of = np.repeat(np.arange(n_ways), lens)
+    # graph nodes: OSM nodes used more than once (junctions, shared points) or way ends
+    uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    is_node = counts[inv] > 1
+    is_node[off[:-1]] = True
+    is_node[off[1:] - 1] = True
+
+    crs = utm_epsg(float(np.median(lon)), float(np.median(lat)))
+    x, y = transformer(4326, crs).transform(lon, lat)
+    xy = np.column_stack([x, y])
+    seg = np.zeros(len(ids))
+    seg[1:] = np.hypot(np.diff(x), np.diff(y))
+    cum = np.cumsum(seg)
+
+    pos = np.flatnonzero(is_node)
+    same_way = way_of[pos[:-1]] == way_of[pos[1:]]
+    g_start = pos[:-1][same_way]
+    g_end = pos[1:][same_way]
+    e_len = cum[g_end] - cum[g_start]
+    e_way = way_of[g_start]
+
+    # dense node numbering over the OSM ids of graph nodes
+    node_key = inv  # index into uniq for every position
+    used = np.unique(np.concatenate([node_key[g_start], node_key[g_end]]))
+    remap = np.full(len(uniq), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    u = remap[node_key[g_start]]
+    v = remap[node_key[g_end]]
+    first_pos = np.zeros(len(uniq), dtype=np.int64)
+    first_pos[inv[::-1]] = np.arange(len(ids))[::-1]
+    node_pos = first_pos[used]
+
+    # drop exact duplicates (same way listed twice) but keep parallel streets of other ways
+    n_nodes = len(used)
+    if largest_component:
+        g = csr_min(np.concatenate([u, v]), np.concatenate([v, u]), np.ones(2 * len(u)), n_nodes)
+        _, labels = connected_components(g, directed=False)
+        big = np.argmax(np.bincount(labels))
+        keep_node = labels == big
+        keep_edge = keep_node[u]
+        newid = np.full(n_nodes, -1, dtype=np.int64)
+        newid[keep_node] = np.arange(int(keep_node.sum()))
+        u, v = newid[u[keep_edge]], newid[v[keep_edge]]
+        g_start, g_end, e_len, e_way = g_start[keep_edge], g_end[keep_edge], e_len[keep_edge], e_way[keep_edge]
+        node_pos = node_pos[keep_node]
+    # compact the geometry array to the kept edges
+    counts_e = g_end - g_start + 1
+    take = _ranges(g_start, counts_e)
+    new_start = np.concatenate([[0], np.cumsum(counts_e)[:-1]]).astype(np.int64)
+    new_end = new_start + counts_e - 1
+    hw = np.asarray(ways.highway, dtype=object)[e_way]
+    nm = np.asarray(ways.name, dtype=object)[e_way]
+    lonlat = np.column_stack([lon, lat])
+    return Network(
+        crs=crs,
+        node_xy=xy[node_pos],
+        node_lonlat=lonlat[node_pos],
+        node_osm=ids[node_pos],
+        edge_u=u.astype(np.int64),
+        edge_v=v.astype(np.int64),
+        edge_len=e_len,
+        geom_start=new_start,
+        geom_end=new_end,
+        geom_xy=xy[take],
+        geom_lonlat=lonlat[take],
+        edge_highway=hw,
+        edge_name=nm,
+    )
