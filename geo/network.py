@@ -213,6 +213,30 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     n_ways = len(off) - 1
     if n_ways == 0:
         raise NetworkError("no walkable ways to build a network from")
+    crs = utm_epsg(float(np.median(lon)), float(np.median(lat)))
+    x, y = transformer(4326, crs).transform(lon, lat)
+    return _assemble(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway,
+                     ways.name, crs, largest_component=largest_component)
+
+
+def network_from_lines(lines: list, *, crs: int = 32651, highway: str = "footway",
+                       largest_component: bool = False) -> Network:
+    """A network from metric polylines (tests, scenarios): ends and shared vertices join.
+
+    Vertices with identical coordinates are the same node, so two lines that share a point
+    meet there; an edge's length is its geometry's length in the metric ``crs``.
+    """
+    coords = [np.asarray(c, dtype=float).reshape(-1, 2) for c in lines]
+    xy = np.vstack(coords)
+    _, ids = np.unique(np.round(xy, 6), axis=0, return_inverse=True)
+    off = np.concatenate([[0], np.cumsum([len(c) for c in coords])]).astype(np.int64)
+    lon, lat = transformer(crs, 4326).transform(xy[:, 0], xy[:, 1])
+    return _assemble(ids.astype(np.int64).ravel(), xy, np.column_stack([lon, lat]), off,
+                     [highway] * len(coords), [""] * len(coords), crs, largest_component=largest_component)
+
+
+def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bool) -> Network:
+    n_ways = len(off) - 1
     lens = np.diff(off)
     way_of = np.repeat(np.arange(n_ways), lens)
     # graph nodes: OSM nodes used more than once (junctions, shared points) or way ends
@@ -220,10 +244,7 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     is_node = counts[inv] > 1
     is_node[off[:-1]] = True
     is_node[off[1:] - 1] = True
-
-    crs = utm_epsg(float(np.median(lon)), float(np.median(lat)))
-    x, y = transformer(4326, crs).transform(lon, lat)
-    xy = np.column_stack([x, y])
+    x, y = xy[:, 0], xy[:, 1]
     seg = np.zeros(len(ids))
     seg[1:] = np.hypot(np.diff(x), np.diff(y))
     cum = np.cumsum(seg)
@@ -264,9 +285,8 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     take = _ranges(g_start, counts_e)
     new_start = np.concatenate([[0], np.cumsum(counts_e)[:-1]]).astype(np.int64)
     new_end = new_start + counts_e - 1
-    hw = np.asarray(ways.highway, dtype=object)[e_way]
-    nm = np.asarray(ways.name, dtype=object)[e_way]
-    lonlat = np.column_stack([lon, lat])
+    hw = np.asarray(highway, dtype=object)[e_way]
+    nm = np.asarray(name, dtype=object)[e_way]
     return Network(
         crs=crs,
         node_xy=xy[node_pos],
