@@ -8,6 +8,7 @@ layer -> coverage of homes per profile and threshold -> circle polygons and gap 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -167,7 +168,8 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
             with open(cfile, "rb") as fh:
                 base = pickle.load(fh)
             say(f"network reloaded from cache {cfile}")
-            return base
+            # the same bytes may sit at another path: report the path given this time
+            return dataclasses.replace(base, source=str(path))
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass  # a stale or broken cache is rebuilt
     say(f"reading {path}")

@@ -75,6 +75,13 @@ def test_second_run_reloads_the_cached_network(tmp_path):
     assert not any("cache" in s for s in said[:-1]) and "reloaded from cache" in said[-1]
     assert np.array_equal(a.network.edge_len, b.network.edge_len)
     assert np.array_equal(a.homes.people, b.homes.people)
+    # the same bytes under another name reuse the cache but report the path given
+    import shutil
+
+    copy = tmp_path / "elsewhere.osm.pbf"
+    shutil.copy(a.source, copy)
+    c = load_base(PlanInputs(osm=copy), params, progress=said.append)
+    assert "reloaded from cache" in said[-1] and c.source == str(copy)
 
 
 def test_hangzhou_plan_derives_layers_from_osm_tags(binjiang_path, tmp_path):
