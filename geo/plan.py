@@ -162,7 +162,7 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
         [CACHE_VERSION, _file_hash(path), repr(params.people), Path(inputs.layers_map).read_text("utf-8")]
     )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:24]
-    cfile = cache_dir(params) / f"{path.name}.{key}.pickle"
+    cfile = cache_dir(params) / f"network-{key}.pickle"  # by content: a renamed copy hits it too
     if params.use_cache and cfile.exists():
         try:
             with open(cfile, "rb") as fh:
