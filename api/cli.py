@@ -84,6 +84,7 @@ def input_options(f):
         click.option("--profile", default="adult", show_default=True, help="Walking profile(s): adult (4.8 km/h), elderly (3.6 km/h); comma-separated for both."),
         click.option("--speed", type=float, help="Walking speed in km/h (overrides the profile)."),
         click.option("--width", type=float, default=30.0, show_default=True, help="Street-side width (m) a circle claims around reached streets."),
+        click.option("--at", "at", metavar="WHEN", help='Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday) or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are listed in coverage.json under subsets.'),
         click.option("--no-cache", is_flag=True, help="Rebuild the network instead of reloading it from the cache."),
     ]
     for o in reversed(opts):
@@ -108,6 +109,7 @@ def build_inputs(kw: dict):
         profiles=tuple(p.strip() for p in kw["profile"].split(",") if p.strip()),
         speed_kmh=kw.get("speed"),
         width_m=kw["width"],
+        at=kw.get("at"),
         use_cache=not kw.get("no_cache"),
     )
     return inputs, params

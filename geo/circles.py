@@ -147,3 +147,65 @@ def point_distances(net: Network, reach: Reach, points: Snapped) -> tuple[np.nda
     dist[ok] = best
     src[ok] = np.where(np.isfinite(best), bsrc, -1)
     return dist, src
+
+
+def per_source(net: Network, facilities: Snapped, *, limit: float, chunk: int = 128) -> sp.csr_matrix:
+    """Walk distances from *each* facility on its own, up to ``limit`` metres.
+
+    Where :func:`multi_source` answers "how far is the *nearest* facility", this answers "how
+    far is *this* facility" — what a per-facility service circle needs. Each facility is a
+    virtual node on its edge (as in :func:`multi_source`); bounded single-source searches
+    run ``chunk`` facilities at a time, so memory stays at ``chunk x N`` floats.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(len(facilities), N)``: row ``i`` holds the distances (m) from facility ``i``
+        to the nodes it reaches within ``limit``; absent entries are out of reach. Rows of
+        unsnapped facilities are empty. Stored distances are never 0 (arcs are at least
+        :data:`geo.network.MIN_ARC_M` long), so the sparse structure is exact.
+    """
+    n = net.n_nodes
+    k_all = len(facilities)
+    ok = np.flatnonzero(facilities.ok)
+    indptr = np.zeros(k_all + 1, dtype=np.int64)
+    if len(ok) == 0:
+        return sp.csr_matrix((np.zeros(0), np.zeros(0, np.int32), indptr), shape=(k_all, n))
+    g, _ = _with_virtual(net, facilities.subset(facilities.ok))
+    k = len(ok)
+    rows, cols, vals = [], [], []
+    for lo in range(0, k, chunk):
+        idx = np.arange(lo, min(lo + chunk, k))
+        d = dijkstra(g, directed=True, indices=n + idx, limit=limit)[:, :n]
+        r, c = np.nonzero(np.isfinite(d))
+        rows.append(ok[idx[r]])
+        cols.append(c)
+        vals.append(d[r, c])
+    r = np.concatenate(rows)
+    counts = np.bincount(r, minlength=k_all)
+    indptr[1:] = np.cumsum(counts)
+    order = np.argsort(r, kind="stable")
+    return sp.csr_matrix(
+        (np.concatenate(vals)[order], np.concatenate(cols)[order].astype(np.int32), indptr), shape=(k_all, n)
+    )
+
+
+def _with_virtual(net: Network, fac: Snapped) -> tuple[sp.csr_matrix, int]:
+    """The network CSR with one virtual row per (snapped) facility appended (rows N..N+k-1)."""
+    n = net.n_nodes
+    base = net.csr
+    k = len(fac)
+    e, a = fac.edge, fac.along
+    cols = np.column_stack([net.edge_u[e], net.edge_v[e]])
+    w = np.maximum(np.column_stack([a, net.edge_len[e] - a]), MIN_ARC_M)
+    loop = cols[:, 0] == cols[:, 1]
+    w[loop, 0] = np.minimum(w[loop, 0], w[loop, 1])
+    keep = np.column_stack([np.ones(k, bool), ~loop])
+    counts = np.where(loop, 1, 2)
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
+    g = sp.csr_matrix(
+        (np.concatenate([base.data, w[keep]]),
+         np.concatenate([base.indices, cols[keep].astype(base.indices.dtype)]), indptr),
+        shape=(n + k, n + k),
+    )
+    return g, k

@@ -5,20 +5,71 @@ linkage over a KD-tree). Each area is drawn as the concave hull of its homes, bu
 and carries: the home count, the estimated people, the walk time from its centre (the home
 nearest the area's centroid) to the nearest facility of the layer and that facility's name,
 and the street (街道, admin_level 8) and community (社区, admin_level 9-10) it lies in when the
-extract has those boundaries.
+extract has those boundaries — else the nearest named place node (``place=*`` named …街道 /
+…社区, within :data:`PLACE_MAX_M`), as Chinese OSM data often has the names but not the lines.
+Areas are made for every profile, so the elderly (slower) get their own, larger gaps.
+
+Why straight-line linkage and not walking distance between homes: uncovered homes are by
+definition far (in walking terms) from every facility; the grouping only decides which of
+them a planner should look at *together*, and 100 m is short enough that homes so close are in
+one block or across one street. A wide barrier splits them anyway (the Qiantang is ~1 km
+wide, canals with no bridge near are rarer than 100 m apart); the walk time reported for an
+area is measured on the network.
 """
 
 from __future__ import annotations
+
+from itertools import product
 
 import numpy as np
 
 from geo.circles import metres_for
 
 HULL_BUFFER_M = 25.0
+#: a named place node farther than this from an area's centre is not taken as its community.
+PLACE_MAX_M = 1500.0
 GAP_COLUMNS = [
     "rank", "layer", "minutes", "profile", "homes", "people", "walk_min_centre", "walk_min_max",
-    "nearest_facility", "nearest_facility_id", "street", "community",
+    "nearest_facility", "nearest_facility_id", "street", "community", "named_from",
 ]
+
+
+def named_places(features):
+    """Named place nodes/areas (``place=*``) of an extract: GeoDataFrame name, place (WGS84 points)."""
+    import geopandas as gpd
+    import shapely
+
+    idx = [i for i, t in enumerate(features.tags) if t.get("place") and t.get("name")]
+    geoms = shapely.from_wkb([features.wkb[i] for i in idx]) if idx else np.zeros(0, object)
+    if len(geoms):
+        geoms = shapely.point_on_surface(geoms)
+    return gpd.GeoDataFrame(
+        {"name": [features.tags[i]["name"] for i in idx], "place": [features.tags[i]["place"] for i in idx]},
+        geometry=list(geoms), crs=4326,
+    )
+
+
+def base_places(base):
+    """The named places a (possibly older, cached) Base carries, or None."""
+    return getattr(base, "places", None)
+
+
+def _place_lookup(places, xy: np.ndarray, project, suffixes: tuple[str, ...]) -> np.ndarray:
+    """Name of the nearest place whose name ends with one of ``suffixes``, within PLACE_MAX_M."""
+    from scipy.spatial import cKDTree
+
+    out = np.full(len(xy), None, dtype=object)
+    if places is None or len(places) == 0 or len(xy) == 0:
+        return out
+    names = places["name"].astype(str).to_numpy()
+    sel = np.array([n.endswith(suffixes) for n in names], bool)
+    if not sel.any():
+        return out
+    pxy = project(places.geometry.x.to_numpy()[sel], places.geometry.y.to_numpy()[sel])
+    d, j = cKDTree(pxy).query(xy, distance_upper_bound=PLACE_MAX_M)
+    hit = np.isfinite(d)
+    out[hit] = names[sel][j[hit]]
+    return out
 
 
 def cluster_points(xy: np.ndarray, link_m: float) -> np.ndarray:
@@ -62,17 +113,26 @@ def _admin_lookup(admin, crs_points_lonlat: np.ndarray):
     return street, community
 
 
-def gap_areas(net, homes, layers: dict, params, *, admin=None):
-    """Gap areas for every layer and threshold (first profile), WGS84, ranked by people."""
+def gap_areas(net, homes, layers: dict, params, *, admin=None, places=None):
+    """Gap areas for every layer, threshold and profile, WGS84, ranked by people.
+
+    Parameters
+    ----------
+    layers
+        name -> LayerResult (plain layers and views such as ``"centres[tier=community]"``).
+    admin, places
+        Admin boundaries (name, admin_level) and named places (name, place), WGS84, for the
+        street and community of each area; either may be None.
+    """
     import geopandas as gpd
     import shapely
 
-    speed = params.speeds()[params.profiles[0]]
     rows, geoms = [], []
     for name, lr in layers.items():
         names = lr.facilities["name"].to_numpy() if len(lr.facilities) else np.zeros(0, object)
         ids = lr.facilities["id"].to_numpy() if len(lr.facilities) else np.zeros(0, object)
-        for m in sorted(params.minutes):
+        for profile, m in product(params.profiles, sorted(params.minutes)):
+            speed = params.speeds()[profile]
             limit = metres_for(m, speed)
             out = np.flatnonzero(~(lr.home_dist <= limit))
             if len(out) == 0:
@@ -91,7 +151,7 @@ def gap_areas(net, homes, layers: dict, params, *, admin=None):
                 geoms.append(shapely.buffer(hull, HULL_BUFFER_M, quad_segs=4))
                 finite = lr.home_dist[grp][np.isfinite(lr.home_dist[grp])]
                 rows.append({
-                    "layer": name, "minutes": float(m), "profile": params.profiles[0],
+                    "layer": name, "minutes": float(m), "profile": profile,
                     "homes": int(len(grp)), "people": round(float(homes.people[grp].sum()), 1),
                     "walk_min_centre": round(float(d) / (speed * 1000 / 60), 1) if np.isfinite(d) else None,
                     "walk_min_max": round(float(finite.max()) / (speed * 1000 / 60), 1) if len(finite) == len(grp) else None,
@@ -103,8 +163,17 @@ def gap_areas(net, homes, layers: dict, params, *, admin=None):
         return gpd.GeoDataFrame(columns=GAP_COLUMNS, geometry=[], crs=4326)
     gdf = gpd.GeoDataFrame(rows, geometry=geoms, crs=net.crs)
     centres_ll = net.unproject(gdf[["_cx", "_cy"]].to_numpy())
-    gdf["street"], gdf["community"] = _admin_lookup(admin, centres_ll)
-    gdf = gdf.sort_values(["layer", "minutes", "people"], ascending=[True, True, False], kind="stable")
-    gdf["rank"] = gdf.groupby(["layer", "minutes"]).cumcount() + 1
+    street, community = _admin_lookup(admin, centres_ll)
+    cxy = gdf[["_cx", "_cy"]].to_numpy()
+    from_admin = np.array([c is not None for c in community])
+    miss = np.array([c is None for c in street])
+    street[miss] = _place_lookup(places, cxy[miss], net.project, ("街道", "镇"))
+    miss = ~from_admin
+    community[miss] = _place_lookup(places, cxy[miss], net.project, ("社区", "村"))
+    gdf["street"], gdf["community"] = street, community
+    gdf["named_from"] = np.where(from_admin, "admin boundary",
+                                 np.where([c is not None for c in community], "nearest place", None))
+    gdf = gdf.sort_values(["layer", "profile", "minutes", "people"], ascending=[True, True, True, False], kind="stable")
+    gdf["rank"] = gdf.groupby(["layer", "profile", "minutes"]).cumcount() + 1
     gdf = gdf[GAP_COLUMNS + ["geometry"]].reset_index(drop=True)
     return gdf.to_crs(4326)

@@ -27,7 +27,7 @@ from geo.osm import OsmExtract, read_osm
 from geo.osm_layers import DEFAULT_MAPPING, LAYERS, facilities_from_osm, load_rules
 
 #: bump when the cached network/home format or the rules that build them change.
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 Progress = Callable[[str], None]
 
 
@@ -62,6 +62,8 @@ class PlanParams:
     people: PeopleRule = PeopleRule()
     cache_dir: Path | None = None
     use_cache: bool = True
+    #: ``"Mon 22:00"``: also report coverage by the facilities open then (geo.hours.parse_at)
+    at: str | None = None
 
     def speeds(self) -> dict[str, float]:
         """Speed (km/h) per profile; ``speed_kmh`` overrides them all."""
@@ -78,6 +80,10 @@ def check_params(params: PlanParams) -> None:
     for p in params.profiles:
         if p not in PROFILES:
             raise UnknownNameError("profile", p, PROFILES)
+    if params.at is not None:
+        from geo.hours import parse_at
+
+        parse_at(params.at)  # raises a clear InputError
     if params.speed_kmh is not None and not (0.5 <= params.speed_kmh <= 10):
         problems.append(f"speed: {params.speed_kmh:g} km/h is outside 0.5..10 (walking)")
     if problems:
@@ -94,6 +100,7 @@ class Base:
     homes: Homes
     osm_facilities: dict  # layer -> GeoDataFrame (WGS84)
     admin: object  # GeoDataFrame of named admin areas (WGS84) or None
+    places: object = None  # named place nodes (name, place; WGS84): geo.gaps.named_places
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,6 +128,8 @@ class PlanResult:
     circles: object  # GeoDataFrame (WGS84)
     gaps: object  # GeoDataFrame (WGS84)
     warnings: list[str]
+    #: coverage views by tier, service and opening time (geo.report.layer_subsets)
+    subsets: dict = field(default_factory=dict)
 
     @property
     def speed_kmh(self) -> float:
@@ -207,7 +216,9 @@ def _base_from_extract(extract: OsmExtract, rules, params: PlanParams, say: Prog
         geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [],
         crs=4326,
     )
-    return Base(extract.source, extract.latest_edit, net, homes, osm_fac, admin)
+    from geo.gaps import named_places
+
+    return Base(extract.source, extract.latest_edit, net, homes, osm_fac, admin, named_places(extract.features))
 
 
 def _read_layer_file(layer: str, path: Path, crs: str | None):
@@ -240,7 +251,8 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
          progress: Progress | None = None, base: Base | None = None) -> PlanResult:
     """Plan service circles end to end. See the module docstring for the steps."""
     from geo.gaps import gap_areas
-    from geo.report import circles_frame, coverage_summary
+    from geo.gaps import base_places
+    from geo.report import circles_frame, coverage_summary, layer_subsets, subset_coverage
 
     check_params(params)
     say = progress or (lambda s: None)
@@ -284,10 +296,13 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
         layers[layer] = LayerResult(layer, fac, origin, snapped, unsnapped, reach, hd, hs)
 
     coverage = coverage_summary(base, homes, home_snap, layers, params)
+    subsets, subset_info = layer_subsets(net, layers, home_snap, params)
+    if subsets:
+        coverage["subsets"] = subset_coverage(subsets, subset_info, homes, params)
     say("drawing service circles")
     circles = circles_frame(net, layers, params)
     say("grouping uncovered homes into gap areas")
-    gaps = gap_areas(net, homes, layers, params, admin=base.admin)
+    gaps = gap_areas(net, homes, {**layers, **subsets}, params, admin=base.admin, places=base_places(base))
     return PlanResult(
         source=base.source,
         latest_edit=base.latest_edit,
@@ -300,6 +315,7 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
         circles=circles,
         gaps=gaps,
         warnings=warnings,
+        subsets=subsets,
     )
 
 

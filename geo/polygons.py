@@ -3,17 +3,68 @@
 A circle is the union of the reached parts of edges, buffered by a street-side width: a whole
 edge when it is reached from both ends or from one end with time to spare, and the reached
 *part* of an edge, cut along its real geometry, where the time runs out mid-way. Never a convex
-hull of reached nodes: hulls jump rivers, rail lines and walls.
+hull of reached nodes: hulls jump rivers, rail lines and walls. Holes (blocks whose inside is
+farther than the width from every reached street) are kept.
+
+Speed. The union of many buffers is what costs (GEOS overlay); three things keep it down:
+
+* the buffers of *whole* edges are made once per network and width and reused by every
+  circle (only the cut ends of partly reached edges are buffered per circle);
+* circles of one facility are built smallest threshold first, and the next one is the
+  previous polygon united with the buffers of the stretches that were not already whole:
+  less work, and nesting (the 10-minute circle inside the 15-minute one) holds by construction;
+* many per-facility circles are spread over worker processes (``workers``).
+
+``bench/polygons.py`` measures the cost per polygon against the naive ``union_all`` of
+per-stretch buffers.
 """
 
 from __future__ import annotations
 
+import os
+import weakref
+from collections.abc import Sequence
+
 import numpy as np
+import scipy.sparse as sp
 
 from geo.network import Network, Snapped
 
 #: default street-side width (m): how far from a reached street a circle claims land.
 DEFAULT_WIDTH_M = 30.0
+#: segments per quarter circle of the round caps and joins (chords lie inside the true
+#: buffer, so a circle never claims land farther than ``width`` from a reached street).
+QUAD_SEGS = 4
+#: below this many polygons, worker processes cost more than they save.
+PARALLEL_MIN = 64
+
+_EDGE_BUFFERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_INCIDENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _intervals(net: Network, edges: np.ndarray, du: np.ndarray, dv: np.ndarray, limit_m: float):
+    """Reached stretches of ``edges`` whose ends are ``du``/``dv`` metres from the source."""
+    L = net.edge_len[edges]
+    with np.errstate(invalid="ignore"):
+        ru = np.where(np.isfinite(du), np.clip(limit_m - du, 0.0, L), 0.0)
+        rv = np.where(np.isfinite(dv), np.clip(limit_m - dv, 0.0, L), 0.0)
+    full = (ru + rv >= L) & ((ru > 0) | (rv > 0) | (L == 0))
+    pu = ~full & (ru > 0)
+    pv = ~full & (rv > 0)
+    e = np.concatenate([edges[full], edges[pu], edges[pv]])
+    s = np.concatenate([np.zeros(int(full.sum())), np.zeros(int(pu.sum())), L[pv] - rv[pv]])
+    t = np.concatenate([L[full], ru[pu], L[pv]])
+    return e, s, t
+
+
+def _own_edge(net: Network, facilities: Snapped | None, limit_m: float):
+    """The stretch of each facility's own edge reached straight from it."""
+    if facilities is None or not facilities.ok.any():
+        z = np.zeros(0)
+        return z.astype(np.int64), z, z
+    fe, fa = facilities.edge[facilities.ok], facilities.along[facilities.ok]
+    L = net.edge_len[fe]
+    return fe, np.clip(fa - limit_m, 0.0, L), np.clip(fa + limit_m, 0.0, L)
 
 
 def reached_intervals(
@@ -22,31 +73,49 @@ def reached_intervals(
     """Reached stretches of edges as ``(edge, start, end)`` arrays, distances along the edge.
 
     ``node_dist`` are metres from the nearest facility to each node; ``facilities`` (snapped)
-    adds the stretch of a facility's own edge that is reached directly from it.
+    adds the stretch of a facility's own edge that is reached directly from it. An edge may
+    appear more than once (reached part-way from both ends, or holding a facility).
     """
-    L = net.edge_len
-    du = node_dist[net.edge_u]
-    dv = node_dist[net.edge_v]
-    ru = np.clip(limit_m - du, 0.0, L)
-    rv = np.clip(limit_m - dv, 0.0, L)
-    ru[~np.isfinite(du)] = 0.0
-    rv[~np.isfinite(dv)] = 0.0
-    full = (ru + rv >= L) & ((ru > 0) | (rv > 0) | (L == 0))
-    e_all = np.arange(net.n_edges)
-    parts_e = [e_all[full]]
-    parts_s = [np.zeros(int(full.sum()))]
-    parts_t = [L[full]]
-    pu = ~full & (ru > 0)
-    parts_e.append(e_all[pu]), parts_s.append(np.zeros(int(pu.sum()))), parts_t.append(ru[pu])
-    pv = ~full & (rv > 0)
-    parts_e.append(e_all[pv]), parts_s.append(L[pv] - rv[pv]), parts_t.append(L[pv])
-    if facilities is not None and facilities.ok.any():
-        ok = facilities.ok
-        fe, fa = facilities.edge[ok], facilities.along[ok]
-        parts_e.append(fe)
-        parts_s.append(np.clip(fa - limit_m, 0.0, L[fe]))
-        parts_t.append(np.clip(fa + limit_m, 0.0, L[fe]))
-    return np.concatenate(parts_e), np.concatenate(parts_s), np.concatenate(parts_t)
+    edges = np.arange(net.n_edges)
+    e, s, t = _intervals(net, edges, node_dist[net.edge_u], node_dist[net.edge_v], limit_m)
+    fe, fs, ft = _own_edge(net, facilities, limit_m)
+    return np.concatenate([e, fe]), np.concatenate([s, fs]), np.concatenate([t, ft])
+
+
+def _incidence(net: Network) -> sp.csr_matrix:
+    """Node -> incident edges (CSR, data = edge index + 1), made once per network."""
+    inc = _INCIDENCE.get(net)
+    if inc is None:
+        e = np.arange(net.n_edges)
+        rows = np.concatenate([net.edge_u, net.edge_v])
+        inc = sp.csr_matrix(
+            (np.concatenate([e, e]) + 1, rows, np.arange(2 * net.n_edges + 1)), shape=(2 * net.n_edges, net.n_nodes)
+        ).T.tocsr()
+        _INCIDENCE[net] = inc
+    return inc
+
+
+def source_intervals(
+    net: Network, nodes: np.ndarray, dist: np.ndarray, limit_m: float, own: Snapped | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`reached_intervals` for one source known only at the nodes it reaches.
+
+    Parameters
+    ----------
+    nodes, dist
+        Nodes reached by the source and their distances (one row of
+        :func:`geo.circles.per_source`); other nodes are out of reach.
+    own
+        The source itself, snapped (one element), for the stretch of its own edge.
+    """
+    near = nodes[dist <= limit_m]
+    inc = _incidence(net)
+    edges = np.unique(inc[near].data - 1) if len(near) else np.zeros(0, np.int64)
+    nd = np.full(net.n_nodes, np.inf)
+    nd[nodes] = dist
+    e, s, t = _intervals(net, edges, nd[net.edge_u[edges]], nd[net.edge_v[edges]], limit_m)
+    fe, fs, ft = _own_edge(net, own, limit_m)
+    return np.concatenate([e, fe]), np.concatenate([s, fs]), np.concatenate([t, ft])
 
 
 def cut_lines(net: Network, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -82,6 +151,64 @@ def _interp(c: np.ndarray, xy: np.ndarray, s: float) -> np.ndarray:
     return xy[j] + f * (xy[j + 1] - xy[j])
 
 
+def edge_buffers(net: Network, width_m: float) -> np.ndarray:
+    """Buffers of every whole edge at ``width_m``, made once per network and width."""
+    import shapely
+
+    per_net = _EDGE_BUFFERS.setdefault(net, {})
+    key = float(width_m)
+    if key not in per_net:
+        per_net[key] = shapely.buffer(net.edge_lines, width_m, quad_segs=QUAD_SEGS)
+    return per_net[key]
+
+
+def stretch_buffers(net: Network, edge: np.ndarray, start: np.ndarray, end: np.ndarray, width_m: float) -> np.ndarray:
+    """Buffers of edge stretches: cached ones for whole edges, fresh ones for cut ends."""
+    import shapely
+
+    keep = end > start
+    edge, start, end = edge[keep], start[keep], end[keep]
+    whole = (start <= 1e-9) & (end >= net.edge_len[edge] - 1e-9)
+    out = np.empty(len(edge), dtype=object)
+    out[whole] = edge_buffers(net, width_m)[edge[whole]]
+    if (~whole).any():
+        lines = cut_lines(net, edge[~whole], start[~whole], end[~whole])
+        out[~whole] = shapely.buffer(lines, width_m, quad_segs=QUAD_SEGS)
+    return out
+
+
+def _dissolve(parts: list) -> object:
+    import shapely
+
+    parts = [p for p in parts if p is not None and not shapely.is_empty(p)]
+    if not parts:
+        return shapely.Polygon()
+    geom = shapely.union_all(np.asarray(parts, dtype=object))
+    return geom
+
+
+def nested_polygons(
+    net: Network, stretches_for, limits: Sequence[float], *, width_m: float
+) -> list:
+    """Polygons for ascending ``limits``; each built on the previous one (nesting exact).
+
+    ``stretches_for(limit) -> (edge, start, end)`` gives the reached stretches at a limit.
+    """
+    out, prev, prev_whole = [], None, None
+    for lim in limits:
+        e, s, t = stretches_for(lim)
+        if prev is None:
+            poly = _dissolve(list(stretch_buffers(net, e, s, t, width_m)))
+        else:
+            # stretches on edges already whole at the smaller limit are inside ``prev``
+            new = ~np.isin(e, prev_whole)
+            poly = _dissolve([prev, *stretch_buffers(net, e[new], s[new], t[new], width_m)])
+        whole = (s <= 1e-9) & (t >= net.edge_len[e] - 1e-9)
+        prev, prev_whole = poly, np.unique(e[whole])
+        out.append(poly)
+    return out
+
+
 def circle_polygon(
     net: Network,
     node_dist: np.ndarray,
@@ -91,13 +218,115 @@ def circle_polygon(
     width_m: float = DEFAULT_WIDTH_M,
 ):
     """The service circle: reached street stretches buffered by ``width_m`` (metric CRS)."""
+    return layer_polygons(net, node_dist, [limit_m], facilities=facilities, width_m=width_m)[0]
+
+
+def layer_polygons(
+    net: Network,
+    node_dist: np.ndarray,
+    limits: Sequence[float],
+    *,
+    facilities: Snapped | None = None,
+    width_m: float = DEFAULT_WIDTH_M,
+) -> list:
+    """Dissolved circles of a whole layer (``node_dist``: nearest-facility metres), one per limit.
+
+    ``limits`` must be ascending; each polygon lies inside the next.
+    """
+    return nested_polygons(
+        net, lambda lim: reached_intervals(net, node_dist, lim, facilities), limits, width_m=width_m
+    )
+
+
+def _one_facility(net: Network, row_nodes, row_dist, own: Snapped, limits, width_m) -> list:
+    return nested_polygons(
+        net, lambda lim: source_intervals(net, row_nodes, row_dist, lim, own), limits, width_m=width_m
+    )
+
+
+_WORK: dict = {}
+
+
+def _work_chunk(ids: list[int]) -> list[list[bytes]]:
     import shapely
 
-    e, s, t = reached_intervals(net, node_dist, limit_m, facilities)
-    keep = t > s
-    if not keep.any():
-        return shapely.Polygon()
-    lines = cut_lines(net, e[keep], s[keep], t[keep])
-    # buffering each stretch and dissolving is ~10x faster than buffering one multi-line
-    # (GEOS nodes every crossing of a multi-line before it buffers)
-    return shapely.union_all(shapely.buffer(lines, width_m, quad_segs=4))
+    w = _WORK
+    out = []
+    for i in ids:
+        lo, hi = w["dist"].indptr[i], w["dist"].indptr[i + 1]
+        polys = _one_facility(w["net"], w["dist"].indices[lo:hi], w["dist"].data[lo:hi],
+                              w["fac"].subset(np.arange(len(w["fac"])) == i), w["limits"], w["width"])
+        out.append([shapely.to_wkb(p) for p in polys])
+    return out
+
+
+def facility_polygons(
+    net: Network,
+    facilities: Snapped,
+    limits: Sequence[float],
+    *,
+    dist: sp.csr_matrix | None = None,
+    width_m: float = DEFAULT_WIDTH_M,
+    workers: int | None = None,
+) -> np.ndarray:
+    """One circle per facility and limit (metric CRS), nested smallest inside largest.
+
+    Parameters
+    ----------
+    facilities
+        Snapped facilities; unsnapped ones get empty polygons.
+    limits
+        Ascending distances in metres (one per threshold and profile).
+    dist
+        Per-facility distances from :func:`geo.circles.per_source` with a limit of at least
+        ``max(limits)``; computed here when not given.
+    workers
+        Processes to spread the facilities over (default: the CPU count when there are at
+        least :data:`PARALLEL_MIN` polygons, else 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of shape ``(len(facilities), len(limits))``.
+    """
+    import shapely
+
+    from geo.circles import per_source
+
+    limits = [float(x) for x in limits]
+    if sorted(limits) != limits:
+        raise ValueError("limits must be ascending")
+    k = len(facilities)
+    out = np.full((k, len(limits)), None, dtype=object)
+    out[:] = shapely.Polygon()
+    if k == 0 or not limits:
+        return out
+    if dist is None:
+        dist = per_source(net, facilities, limit=max(limits))
+    todo = [int(i) for i in np.flatnonzero(facilities.ok)]
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(todo) * len(limits) >= PARALLEL_MIN else 1
+    edge_buffers(net, width_m)  # made before forking, shared by the workers
+    _WORK.update(net=net, dist=dist, fac=facilities, limits=limits, width=width_m)
+    try:
+        if workers > 1 and len(todo) > 1 and _can_fork():
+            import multiprocessing as mp
+
+            chunks = [todo[j::workers * 4] for j in range(min(len(todo), workers * 4))]
+            with mp.get_context("fork").Pool(workers) as pool:
+                results = pool.map(_work_chunk, chunks)
+            for ids, res in zip(chunks, results):
+                for i, wkbs in zip(ids, res):
+                    out[i] = shapely.from_wkb(wkbs)
+        else:
+            for i, wkbs in zip(todo, _work_chunk(todo)):
+                out[i] = shapely.from_wkb(wkbs)
+    finally:
+        _WORK.clear()
+    return out
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+
+    return "fork" in mp.get_all_start_methods()

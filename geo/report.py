@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from geo.circles import metres_for
-from geo.polygons import circle_polygon
 
 
 def minutes_key(m: float) -> str:
@@ -74,21 +73,149 @@ def coverage_summary(base, homes, home_snap, layers: dict, params) -> dict:
     return doc
 
 
-def circles_frame(net, layers: dict, params):
-    """Dissolved service circles per layer and threshold (first profile), WGS84."""
-    import geopandas as gpd
-    import shapely
+CIRCLE_COLUMNS = [
+    "scope", "layer", "facility_id", "name", "tier", "minutes", "profile", "speed_kmh", "facilities", "area_km2",
+]
 
-    speed = params.speeds()[params.profiles[0]]
+
+def circles_frame(net, layers: dict, params):
+    """Service circles, WGS84: per facility (``scope="facility"``) and dissolved per layer
+    (``scope="layer"``), for every threshold and profile.
+
+    A facility's circles are nested (the smaller threshold inside the larger); the layer's
+    circle is the union of its facilities' circles (built from the nearest-facility walk times,
+    which reach exactly the same street stretches).
+    """
+    import geopandas as gpd
+
+    from geo.circles import per_source
+    from geo.polygons import facility_polygons, layer_polygons
+
+    speeds = params.speeds()
+    combos = sorted(
+        ((metres_for(m, speeds[p]), float(m), p) for p in params.profiles for m in params.minutes),
+        key=lambda c: c[0],
+    )
+    limits = [c[0] for c in combos]
     rows, geoms = [], []
     for name, lr in layers.items():
         if not lr.snapped.ok.any():
             continue
-        for m in sorted(params.minutes):
-            poly = circle_polygon(net, lr.reach.dist, metres_for(m, speed), facilities=lr.snapped, width_m=params.width_m)
-            rows.append({"layer": name, "minutes": float(m), "profile": params.profiles[0], "speed_kmh": speed,
+        fac = lr.facilities
+        per = facility_polygons(
+            net, lr.snapped, limits, dist=per_source(net, lr.snapped, limit=limits[-1]), width_m=params.width_m
+        )
+        for i in np.flatnonzero(lr.snapped.ok):
+            for j, (_, m, p) in enumerate(combos):
+                poly = per[i, j]
+                rows.append({"scope": "facility", "layer": name, "facility_id": _val(fac["id"].iloc[i]),
+                             "name": _val(fac["name"].iloc[i]),
+                             "tier": _val(fac["tier"].iloc[i]) if "tier" in fac else None,
+                             "minutes": m, "profile": p, "speed_kmh": speeds[p], "facilities": 1,
+                             "area_km2": round(float(poly.area) / 1e6, 4)})
+                geoms.append(poly)
+        dissolved = layer_polygons(net, lr.reach.dist, limits, facilities=lr.snapped, width_m=params.width_m)
+        for (_, m, p), poly in zip(combos, dissolved):
+            rows.append({"scope": "layer", "layer": name, "facility_id": None, "name": None, "tier": None,
+                         "minutes": m, "profile": p, "speed_kmh": speeds[p],
                          "facilities": int(lr.snapped.ok.sum()), "area_km2": round(float(poly.area) / 1e6, 3)})
             geoms.append(poly)
-    gdf = gpd.GeoDataFrame(rows, columns=["layer", "minutes", "profile", "speed_kmh", "facilities", "area_km2"],
-                           geometry=geoms, crs=net.crs)
+    gdf = gpd.GeoDataFrame(rows, columns=CIRCLE_COLUMNS, geometry=geoms, crs=net.crs)
+    # layer circles first, so a reader that takes the first row per layer gets the dissolved one
+    gdf = gdf.sort_values(["scope", "layer", "minutes"], ascending=[False, True, True], kind="stable")
+    gdf = gdf.reset_index(drop=True)
     return gdf.to_crs(4326) if len(gdf) else gdf.set_crs(4326, allow_override=True)
+
+
+def _val(v):
+    if v is None:
+        return None
+    try:
+        import pandas as pd
+
+        if not isinstance(v, (str, tuple, list)) and pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v.item() if hasattr(v, "item") else v
+
+
+def layer_subsets(net, layers: dict, home_snap, params) -> tuple[dict, dict]:
+    """Coverage views by tier, service and opening time, beside the plain layers.
+
+    For each layer: one view per tier (``"centres[tier=community]"``) and per service
+    (``"centres[service=elderly canteen]"``) when that attribute is present and the view is a
+    true, non-empty part of the layer; with ``params.at``, one view of the facilities open then
+    (``"centres[open=Mon 22:00]"``; unknown hours count as closed and are listed).
+
+    Returns
+    -------
+    (views, info)
+        ``views``: name -> LayerResult of the subset (same walk-time fields as a layer);
+        ``info``: name -> what the view is (``of``, ``filter``, and for time views the
+        ``closed`` and ``unknown_hours`` facilities).
+    """
+    from geo.circles import multi_source, point_distances
+    from geo.plan import LayerResult
+
+    views, info = {}, {}
+
+    def add(name, layer, mask, meta):
+        lr = layers[layer]
+        mask = np.asarray(mask, bool)
+        if not mask.any() and "open" not in meta:
+            return
+        if mask.all() and "open" not in meta:
+            return
+        sn = lr.snapped.subset(mask)
+        fac = lr.facilities[mask].reset_index(drop=True)
+        reach = multi_source(net, sn)
+        hd, hs = point_distances(net, reach, home_snap)
+        views[name] = LayerResult(name, fac, lr.origin, sn, [], reach, hd, hs)
+        info[name] = {"of": layer, **meta, "facilities": int(mask.sum()), "snapped": int(sn.ok.sum())}
+
+    at = None
+    if getattr(params, "at", None):
+        from geo.hours import at_label, open_mask, parse_at
+
+        at = parse_at(params.at)
+    for layer, lr in layers.items():
+        fac = lr.facilities
+        if len(fac) == 0:
+            continue
+        if "tier" in fac:
+            tiers = fac["tier"].to_numpy(dtype=object)
+            for t in sorted({t for t in tiers if isinstance(t, str) and t}):
+                add(f"{layer}[tier={t}]", layer, tiers == t, {"filter": {"tier": t}})
+        if "services" in fac:
+            sv = [tuple(x) if isinstance(x, (list, tuple, np.ndarray)) else () for x in fac["services"]]
+            for s in sorted({s for x in sv for s in x if s}):
+                add(f"{layer}[service={s}]", layer, [s in x for x in sv], {"filter": {"service": s}})
+        if at is not None:
+            ok, unknown = open_mask(fac, at)
+            label = at_label(at)
+
+            def listed(mask):
+                return [{"id": _val(fac["id"].iloc[i]), "name": _val(fac["name"].iloc[i]),
+                         "opening_hours": _val(fac["opening_hours"].iloc[i]) if "opening_hours" in fac else None}
+                        for i in np.flatnonzero(mask)]
+
+            add(f"{layer}[open={label}]", layer, ok,
+                {"filter": {"open_at": label}, "open": int(ok.sum()),
+                 "closed": listed(~ok & ~unknown), "unknown_hours": listed(unknown)})
+    return views, info
+
+
+def subset_coverage(views: dict, info: dict, homes, params) -> dict:
+    """``coverage.json["subsets"]``: each view's figures in the layers' shape, plus what it is."""
+    speeds = params.speeds()
+    first = params.profiles[0]
+    out = {}
+    for name, lr in views.items():
+        out[name] = {**info[name], "minutes": layer_minutes(lr.home_dist, homes.people, params.minutes, speeds[first])}
+        if len(params.profiles) > 1:
+            out[name]["profiles"] = {
+                p: {"speed_kmh": speeds[p], "minutes": layer_minutes(lr.home_dist, homes.people, params.minutes, speeds[p])}
+                for p in params.profiles
+            }
+    return out
