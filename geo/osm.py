@@ -57,7 +57,8 @@ def is_walkable(tags: dict[str, str]) -> bool:
 
     Keeps footways, steps, paths, pedestrian, living, residential, service and unclassified
     streets, tracks, and big roads (assumed to have sidewalks unless ``sidewalk=no``/``none``);
-    drops motorways, roads under construction, ``foot=no``, ``access=private``/``no`` (unless
+    drops motorways, road tunnels of big roads without a tagged sidewalk, roads under
+    construction, ``foot=no``, ``access=private``/``no`` (unless
     ``foot`` grants access), ``motorroad=yes``, ``area=yes`` polygons and cycleways without
     foot access.
     """
@@ -81,6 +82,9 @@ def is_walkable(tags: dict[str, str]) -> bool:
             return False
         if hw in BIG_ROADS and tags.get("sidewalk") in ("no", "none", "separate"):
             # "separate": the sidewalk is its own footway, which we keep instead
+            return False
+        if hw in BIG_ROADS and tags.get("tunnel") in ("yes", "building_passage", "culvert") and "sidewalk" not in tags:
+            # road tunnels (e.g. 望江隧道 under the Qiantang) have no footway unless tagged
             return False
     return True
 

@@ -27,7 +27,7 @@ from geo.osm import OsmExtract, read_osm
 from geo.osm_layers import DEFAULT_MAPPING, LAYERS, facilities_from_osm, load_rules
 
 #: bump when the cached network/home format or the rules that build them change.
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 Progress = Callable[[str], None]
 
 
