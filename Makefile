@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup clean browser
 
 setup: $(STAMP)
 
@@ -19,7 +20,22 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/circles plan --out out
 
-test: $(STAMP)
+# Debian's chromium (and a CJK font, so screenshots of Chinese maps read) for the browser tests,
+# driven by playwright through executable_path: no browser download. Not root and no chromium:
+# the browser tests skip and say why.
+browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): $(STAMP)
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else \
+	    echo "note: not root, cannot apt-get install chromium: the browser tests will be skipped"; \
+	  fi; \
+	fi
+	@if [ -x /usr/bin/chromium ]; then touch $@; fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

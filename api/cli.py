@@ -126,7 +126,8 @@ def run_plan(kw: dict, *, quiet: bool = False):
         steps.close()
 
 
-def write_plan_outputs(result, out: Path, fmt: str = "geojson") -> list[Path]:
+def write_plan_outputs(result, out: Path, fmt: str = "geojson", *, map_options: dict | None = None) -> list[Path]:
+    """Write coverage.json, the circle and gap layers and map.html (``map_options``: maps.render.render_map)."""
     from geo.io import write_geojson, write_gpkg, write_json, write_text
     from maps.render import map_html
 
@@ -137,7 +138,7 @@ def write_plan_outputs(result, out: Path, fmt: str = "geojson") -> list[Path]:
     else:
         written.append(write_geojson(out / "circles.geojson", result.circles, name="circles"))
         written.append(write_geojson(out / "gaps.geojson", result.gaps, name="gaps"))
-    written.append(write_text(out / "map.html", map_html(result)))
+    written.append(write_text(out / "map.html", map_html(result, **(map_options or {}))))
     return written
 
 
@@ -170,21 +171,184 @@ def main() -> None:
 @input_options
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output folder.")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), default="geojson", show_default=True, help="Format of the circle and gap layers.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the map. Default: Chinese for Chinese facility names, else English.")
+@click.option("--tiles", default="osm", show_default=True, help="Base map of map.html: osm, none (no network request), or an XYZ URL such as https://tile.example.org/{z}/{x}/{y}.png. AMap/Gaode, Tencent and Baidu tiles (GCJ-02/BD-09) are refused.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @run_safely
-def plan_cmd(out: Path, fmt: str, quiet: bool, **kw) -> None:
+def plan_cmd(out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, **kw) -> None:
     """Plan 10- and 15-minute walk circles, coverage and gaps; write them to OUT.
 
     Writes coverage.json (homes and people covered per layer and threshold), circles.geojson
     (service circles, dissolved per layer and threshold), gaps.geojson (uncovered homes grouped
     into areas, ranked by people) and map.html.
     """
+    from maps.tiles import tile_spec
+
+    tile_spec(tiles)  # a refused tile server fails before the slow steps
     result = run_plan(kw, quiet=quiet)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
-    written = write_plan_outputs(result, out, fmt)
+    written = write_plan_outputs(result, out, fmt, map_options={"lang": lang, "tiles": tiles})
     if not quiet:
         click.echo(summary_table(result))
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+SERVE_EXAMPLES = """
+\b
+Examples:
+  circles serve                                 # embedded Helsinki extract on 127.0.0.1:8000
+  circles serve --osm ../shared/data/hangzhou/binjiang_clip.osm.pbf --centres centres.csv --workers 2
+  curl 'http://127.0.0.1:8000/nearest?lon=120.21&lat=30.21&layer=centres&k=3'
+\b
+Limits come from the environment: CIRCLES_MAX_SNAP_M (default 1000: query points farther
+from a street are refused), CIRCLES_MAX_WALK_MINUTES (default 60: the farthest /nearest looks).
+"""
+
+
+@main.command("serve", epilog=SERVE_EXAMPLES)
+@input_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes (each loads the data once).")
+@run_safely
+def serve_cmd(host: str, port: int, workers: int, **kw) -> None:
+    """Serve nearest-facility queries, circles, gaps and coverage over HTTP (docs at /docs).
+
+    The data is planned once at start-up, exactly as `circles plan` does, from the same input
+    options; options not given are read from CIRCLES_* environment variables.
+    """
+    import os
+
+    from click.core import ParameterSource
+
+    from api.settings import settings_from
+    from geo.plan import check_params, load_base
+
+    ctx = click.get_current_context()
+    given = {k: v for k, v in kw.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
+    settings = settings_from(**given)
+    inputs, params = build_inputs(settings.plan_kw())
+    check_params(params)
+    if inputs.layer_files:  # a bad facility file fails here, with its message, not in a worker
+        from geo.layers import read_facilities
+
+        for layer, path in inputs.layer_files.items():
+            read_facilities(Path(path), layer=layer, crs=inputs.crs)
+    load_base(inputs, params, progress=lambda s: click.echo(s, err=True))  # workers reload it from the cache
+    os.environ.update(settings.to_env())
+    import uvicorn
+
+    click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+SCENARIO_EXAMPLES = """
+\b
+Examples:
+  circles scenario crosswalk.geojson --osm ../shared/data/hangzhou/binjiang_clip.osm.pbf --out out/s1
+  circles scenario edits.yaml --centres centres.csv --minutes 10,15 --out out/s2
+\b
+A GeoJSON scenario: one feature per edit, property "edit" = add_link (LineString; penalty_s),
+close (LineString across the ways, or Polygon), add_facility / move_facility (Point; layer, id,
+name), remove_facility / set_hours (layer, id, opening_hours). YAML/TOML: an "edits" list with
+the same keys and line: [[lon, lat], ...], polygon: [[lon, lat], ...] or at: [lon, lat].
+"""
+
+
+@main.command("scenario", epilog=SCENARIO_EXAMPLES)
+@click.argument("edits", type=click.Path(path_type=Path))
+@input_options
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/scenario"), show_default=True, help="Output folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the map.")
+@click.option("--tiles", default="osm", show_default=True, help="Base map of map.html (as for `circles plan`).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@run_safely
+def scenario_cmd(edits: Path, out: Path, lang: str | None, tiles: str, quiet: bool, **kw) -> None:
+    """Test EDITS (new links, closures, facility changes) on a copy of the network.
+
+    Writes coverage.json (coverage before and after per layer and threshold, homes and people
+    gained and lost), changed_homes.geojson, changed_areas.geojson, edits.geojson and map.html
+    (the plan after the edits, the circles before as outlines).
+    """
+    from geo.plan import check_params, load_base, plan
+    from geo.scenarios import after_plan, read_scenario, run_scenario, write_outputs
+    from maps.tiles import tile_spec
+
+    tile_spec(tiles)
+    scenario = read_scenario(edits)  # a bad scenario fails before the slow steps
+    inputs, params = build_inputs(kw)
+    check_params(params)
+    say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    base = load_base(inputs, params, progress=say)
+    before = plan(inputs, params, base=base)
+    outcome = run_scenario(before, scenario)
+    say(f"edits applied and walk times recomputed in {outcome.seconds:.2f} s; drawing the plan after them")
+    after = after_plan(inputs, base, before, outcome.applied)
+    written = write_outputs(outcome, out, before=before, after=after, map_options={"lang": lang, "tiles": tiles})
+    if not quiet:
+        for name, layer in outcome.coverage["layers"].items():
+            for m, f in layer["minutes"].items():
+                click.echo(f"{name:<10} ≤{m:>4} min: homes {f['before']['homes_covered']:>7,} -> {f['after']['homes_covered']:>7,}"
+                           f"  people ≈{f['before']['people_covered']:>9,} -> {f['after']['people_covered']:>9,}"
+                           f"  (+{f['people_gained']:,} / -{f['people_lost']:,})")
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@main.command("site")
+@input_options
+@click.option("--layer", type=click.Choice(["centres", "stations", "charging"]), default="stations", show_default=True, help="Layer to add sites to (its facilities are kept).")
+@click.option("--add", type=click.IntRange(1, 200), default=5, show_default=True, help="How many new sites.")
+@click.option("--candidates", type=click.Path(path_type=Path), help="GeoJSON/GPKG of candidate points (WGS84). Default: network nodes in the gap areas, one per --grid cell.")
+@click.option("--grid", type=float, default=100.0, show_default=True, help="Thinning of the default candidates (m).")
+@click.option("--exact/--no-exact", "exact", default=None, help="Also solve exactly (HiGHS MIP). Default: when the problem is small.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/site"), show_default=True, help="Output folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the map.")
+@click.option("--tiles", default="osm", show_default=True, help="Base map of map.html (as for `circles plan`).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@run_safely
+def site_cmd(layer: str, add: int, candidates: Path | None, grid: float, exact: bool | None, out: Path,
+             lang: str | None, tiles: str, quiet: bool, **kw) -> None:
+    """Propose where the next ADD sites of a layer go to cover the most uncovered people.
+
+    The walk limit is the largest --minutes threshold. Writes sites.geojson (ranked, people
+    gained by each), site_circles.geojson, coverage.json (greedy and exact figures, coverage
+    before and after) and map.html (the plan with the sites added).
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.io import write_geojson, write_json, write_text
+    from geo.plan import check_params, load_base, plan
+    from geo.siting import read_candidates, site, sites_as_facilities
+    from maps.render import map_html
+    from maps.tiles import tile_spec
+
+    tile_spec(tiles)
+    cand = read_candidates(candidates) if candidates else None
+    inputs, params = build_inputs(kw)
+    check_params(params)
+    say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    base = load_base(inputs, params, progress=say)
+    before = plan(inputs, params, base=base)
+    res = site(before, layer=layer, add=add, candidates=cand, grid_m=grid, exact_solve=exact)
+    lr = before.layers[layer]
+    fac = gpd.GeoDataFrame(pd.concat([lr.facilities, sites_as_facilities(res, before.network)], ignore_index=True), crs=4326)
+    after = plan(inputs, params, base=base, home_snap=before.home_snap,
+                 facilities={layer: (fac, f"{lr.origin} + {len(res.sites)} proposed sites")})
+    doc = {**res.summary, "plan_after": after.coverage["layers"][layer]}
+    written = [write_geojson(out / "sites.geojson", res.sites, name="sites"),
+               write_geojson(out / "site_circles.geojson", res.circles, name="site_circles"),
+               write_json(out / "coverage.json", doc),
+               write_text(out / "map.html", map_html(after, before=before, lang=lang, tiles=tiles))]
+    if not quiet:
+        for r in res.sites.itertuples():
+            click.echo(f"site {r.rank}: {r.geometry.x:.6f},{r.geometry.y:.6f}  +{r.people_gained:,.0f} people "
+                       f"({r.homes_gained} homes) -> {r.people_share_after:.1%} covered")
+        if "exact" in res.summary:
+            ex = res.summary["exact"]
+            click.echo(f"exact ({ex['status']}): {ex['people']:,.0f} people; greedy {res.summary['greedy_people']:,.0f} "
+                       f"({ex['greedy_gap_share']:.2%} below the bound)")
         click.echo("wrote " + ", ".join(str(p) for p in written))
 
 

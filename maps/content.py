@@ -1,0 +1,242 @@
+"""What the map says: facility and gap popups, people served, the summary panel and the legend.
+
+Everything here is HTML text built in Python and escaped here (names as written, Chinese intact);
+:mod:`maps.render` places it on the map.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+
+from geo.circles import metres_for
+from maps.labels import Words
+
+LAYER_COLOURS = {"centres": "#d7301f", "stations": "#2171b5", "charging": "#238b45"}
+TIER_COLOURS = {"district": "#54278f", "street": "#c51b8a", "community": "#f768a1", "special": "#fe9929"}
+NO_TIER_COLOUR = "#969696"
+TIER_RADIUS = {"district": 10, "street": 8, "community": 6, "special": 7}
+#: people per gap area: class limits of the shading (upper bounds, last class open)
+PEOPLE_BREAKS = (10, 100, 500, 2000)
+GAP_COLOURS = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
+_ALWAYS = re.compile(r"^\s*(24\s*/\s*7|24\s*(小时|h|hours?)|全天(24小时)?)\s*(营业|开放)?\s*$", re.I)
+
+
+def esc(v: object) -> str:
+    return html.escape(str(v), quote=True)
+
+
+def _is_missing(v: object) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and np.isnan(v):
+        return True
+    if isinstance(v, str) and not v.strip():
+        return True
+    return False
+
+
+def _services(v: object) -> tuple[str, ...]:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return tuple(str(s) for s in v if not _is_missing(s))
+    return () if _is_missing(v) else (str(v),)
+
+
+def open_24h(hours: object) -> bool:
+    """True when opening hours say open round the clock (``24/7``, ``24小时``, ``Mo-Su 00:00-24:00``)."""
+    if _is_missing(hours):
+        return False
+    text = str(hours).strip()
+    if _ALWAYS.match(text):
+        return True
+    from geo.hours import REFERENCE_MONDAY, state_at
+
+    times = [dt.datetime.combine(REFERENCE_MONDAY + dt.timedelta(days=d), dt.time(h, 30))
+             for d in range(7) for h in (3, 15)]
+    return all(state_at(text, t) is True for t in times)
+
+
+def served_people(result, layer: str, *, minutes: float, speed_kmh: float) -> tuple[np.ndarray, np.ndarray]:
+    """People and homes per facility of ``layer`` whose nearest facility it is, within ``minutes``.
+
+    Summed over the facilities these give the layer's covered people and homes (each home is
+    counted once, at its nearest facility), the same figures as ``coverage.json``.
+    """
+    lr = result.layers[layer]
+    n = len(lr.facilities)
+    near = (lr.home_dist <= metres_for(minutes, speed_kmh)) & (lr.home_src >= 0)
+    src = lr.home_src[near]
+    people = np.bincount(src, weights=result.homes.people[near], minlength=n)[:n]
+    homes = np.bincount(src, minlength=n)[:n]
+    return people, homes
+
+
+def _stars(v: object) -> str | None:
+    if _is_missing(v):
+        return None
+    try:
+        k = float(v)
+    except (TypeError, ValueError):
+        return esc(v)
+    full = int(round(k))
+    return esc(f"{'★' * full}{'☆' * max(0, 5 - full)} ({k:g})") if 0 <= k <= 5 else esc(f"{k:g}")
+
+
+def facility_popup(row: dict, *, layer: str, words: Words, served: dict[str, tuple[float, int]],
+                   is24: bool, open_at: tuple[str, bool | None] | None) -> str:
+    """Popup HTML of one facility: name as written, tier, hours, stars, services, people served."""
+    tier = row.get("tier")
+    tier = tier if isinstance(tier, str) and tier else None
+    head = f'<div class="sc-pop"><div class="sc-name">{esc(row.get("name") or row.get("id") or "?")}</div>'
+    badges = []
+    if layer == "centres" or tier:
+        badges.append(f'<span class="sc-tier" style="background:{TIER_COLOURS.get(tier, NO_TIER_COLOUR)}">'
+                      f"{esc(words.tier(tier))}</span>")
+    if is24:
+        badges.append(f'<span class="sc-24">{esc(words("open24"))}</span>')
+    rows = []
+
+    def add(key: str, value: str | None) -> None:
+        if value:
+            rows.append(f"<tr><th>{esc(words(key))}</th><td>{value}</td></tr>")
+
+    add("kind", None if _is_missing(row.get("kind")) else esc(row["kind"]))
+    add("hours", None if _is_missing(row.get("opening_hours")) else esc(row["opening_hours"]))
+    if open_at is not None:
+        label, state = open_at
+        answer = words({True: "open.yes", False: "open.no", None: "open.unknown"}[state])
+        rows.append(f"<tr><th>{esc(words('open.at', at=label))}</th><td>{esc(answer)}</td></tr>")
+    add("stars", _stars(row.get("stars")))
+    svc = _services(row.get("services"))
+    add("services", esc("、".join(svc) if words.lang == "zh" else ", ".join(svc)) if svc else None)
+    area = row.get("area_m2")
+    add("area", None if _is_missing(area) else esc(f"{float(area):,.0f} m²"))
+    add("address", None if _is_missing(row.get("address")) else esc(row["address"]))
+    for m, (people, homes) in served.items():
+        rows.append(f"<tr><th>{esc(words('served', m=m))}</th>"
+                    f"<td>≈{people:,.0f} · {esc(words('homes'))} {homes:,}</td></tr>")
+    what = words.layer(layer)
+    note = f'<div class="sc-note">{esc(words("served.note", what=what))}</div>' if served else ""
+    return head + " ".join(badges) + "<table>" + "".join(rows) + "</table>" + note + "</div>"
+
+
+def facility_tip(row: dict, *, words: Words, is24: bool) -> str:
+    name = row.get("name") or row.get("id") or "?"
+    return esc(f"{name} · {words('open24')}" if is24 else name)
+
+
+def gap_class(people: float) -> int:
+    return int(np.searchsorted(PEOPLE_BREAKS, float(people), side="right"))
+
+
+#: the words the map's script needs for gap popups (maps/static/map.js ``SC.gapBind``)
+GAP_WORDS = ("homes", "people", "nearest", "unreachable", "walk", "street", "community")
+
+
+def gap_words(words: Words) -> dict[str, str]:
+    return {k: words(k) for k in GAP_WORDS}  # "walk" keeps its {min} for the script
+
+
+def gap_props(row: dict) -> dict:
+    """Compact properties of a gap area; its popup is built by the map's script (``SC.gapBind``):
+    homes, people, walk time to the nearest facility and its name, street and community."""
+    def opt(v: object) -> object:
+        return None if _is_missing(v) else v
+
+    walk = opt(row.get("walk_min_centre"))
+    return {
+        "k": gap_class(row["people"]), "r": int(row.get("rank") or 0), "h": int(row["homes"]),
+        "p": round(float(row["people"])), "n": opt(row.get("nearest_facility")),
+        "w": None if walk is None else round(float(walk), 1), "s": opt(row.get("street")), "c": opt(row.get("community")),
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def summary_html(result, *, words: Words, before=None, at_label: str | None = None,
+                 tiles_note: str | None = None, cdn_note: bool = False) -> str:
+    """The summary panel: people covered per layer and threshold (each profile, night view,
+    before/after), the data source and its date, and the OSM attribution."""
+    cov = result.coverage
+    minutes = [f"{m:g}" for m in result.params.minutes]
+    prof = cov.get("profiles") or {cov["profile"]: {"speed_kmh": cov["speed_kmh"], "layers": cov["layers"]}}
+    bcov = before.coverage if before is not None else None
+    parts = [f"<details open><summary>{esc(words('title'))} · {esc(words('summary'))}</summary>"]
+    for pname, pdoc in prof.items():
+        speed = f"{pdoc['speed_kmh']:g}"
+        parts.append(f'<div class="sc-note">{esc(words("profile", profile=words.profile(pname), speed=speed))}'
+                     f" · {esc(words('people.within'))}</div><table><thead><tr><th>{esc(words('layer'))}</th>"
+                     f"<th>{esc(words('n'))}</th>" + "".join(f"<th>≤{m}′</th>" for m in minutes) + "</tr></thead><tbody>")
+        for name, ldoc in pdoc["layers"].items():
+            full = cov["layers"].get(name, {})
+            n = f"{full.get('snapped', '?')}/{full.get('facilities', '?')}" if full.get("snapped") != full.get("facilities") else f"{full.get('facilities', '?')}"
+            cells = "".join(f"<td>{_pct(ldoc['minutes'].get(m, {}).get('people_share'))}</td>" for m in minutes)
+            parts.append(f"<tr><td>{esc(words.layer(name))}</td><td>{esc(n)}</td>{cells}</tr>")
+            if bcov is not None:
+                bl = _profile_layers(bcov, pname).get(name)
+                if bl is not None:
+                    bcells = "".join(f"<td>{_pct(bl['minutes'].get(m, {}).get('people_share'))}</td>" for m in minutes)
+                    parts.append(f'<tr class="sc-sub"><td>↳ {esc(words("before"))}</td><td></td>{bcells}</tr>')
+            if at_label:
+                view = (cov.get("subsets") or {}).get(f"{name}[open={at_label}]")
+                if view is not None:
+                    vm = (view.get("profiles") or {}).get(pname, view) if pname != cov["profile"] else view
+                    vcells = "".join(f"<td>{_pct(vm['minutes'].get(m, {}).get('people_share'))}</td>" for m in minutes)
+                    parts.append(f'<tr class="sc-sub"><td>↳ {esc(words("night", at=at_label))}</td>'
+                                 f"<td>{esc(view.get('open', view.get('facilities', '')))}</td>{vcells}</tr>")
+        parts.append("</tbody></table>")
+    src = Path(str(result.source)).name
+    parts.append(f'<div class="sc-note">{esc(words("source"))}: {esc(src)}'
+                 + (f" · {esc(words('date', date=result.latest_edit))}" if result.latest_edit else "") + "<br>"
+                 + esc(words("homes.total", homes=f"{cov['homes']:,}", people=f"{cov['people']:,}"))
+                 + "<br>© OpenStreetMap contributors"
+                 + (f"<br>{esc(tiles_note)}" if tiles_note else "") + "</div>")
+    if cdn_note:
+        parts.append(f'<div class="sc-warn">{esc(words("cdn"))}</div>')
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def _profile_layers(cov: dict, profile: str) -> dict:
+    if cov.get("profiles") and profile in cov["profiles"]:
+        return cov["profiles"][profile]["layers"]
+    return cov["layers"] if cov.get("profile") == profile else {}
+
+
+def legend_html(*, words: Words, layers: list[str], tiers: list[str | None], minutes: list[float],
+                at_label: str | None, has_gaps: bool, has_before: bool) -> str:
+    rows = [f"<details open><summary>{esc(words('legend'))}</summary>"]
+    for t in tiers:
+        rows.append(f'<div class="row"><i class="dot" style="background:{TIER_COLOURS.get(t, NO_TIER_COLOUR)}"></i>'
+                    f"{esc(words.tier(t))}</div>")
+    for name in layers:
+        if name != "centres":
+            rows.append(f'<div class="row"><i class="dot" style="background:{LAYER_COLOURS.get(name, "#555")}"></i>'
+                        f"{esc(words.layer(name))}</div>")
+    rows.append(f'<div class="row"><i class="dot dot24" style="background:#bbb"></i>{esc(words("legend.open24"))}</div>')
+    if at_label:
+        rows.append(f'<div class="row"><i class="dot" style="background:#ddd;opacity:.5"></i>'
+                    f'{esc(words("legend.closed", at=at_label))}</div>')
+    ms = sorted(minutes)
+    if ms:
+        rows.append(f'<div class="row"><i class="sw" style="border-color:#555;background:rgba(85,85,85,.25)"></i>'
+                    f"{esc(words('legend.circle10', m=f'{ms[0]:g}'))}</div>")
+    if len(ms) > 1:
+        rows.append(f'<div class="row"><i class="sw dash" style="border-color:#555;background:rgba(85,85,85,.08)"></i>'
+                    f"{esc(words('legend.circle15', m=f'{ms[-1]:g}'))}</div>")
+    if has_before:
+        rows.append(f'<div class="row"><i class="sw dash" style="border-color:#111;border-width:2px"></i>'
+                    f"{esc(words('legend.before'))}</div>")
+    if has_gaps:
+        lims = ["<" + f"{PEOPLE_BREAKS[0]}"] + [f"{a}–{b}" for a, b in zip(PEOPLE_BREAKS, PEOPLE_BREAKS[1:])] + [f"≥{PEOPLE_BREAKS[-1]}"]
+        rows.append(f'<div class="row">{esc(words("legend.gaps"))}:</div>')
+        for c, lab in zip(GAP_COLOURS, lims):
+            rows.append(f'<div class="row"><i class="sw" style="border-color:#3f007d;background:{c}"></i>{esc(lab)}</div>')
+    rows.append("</details>")
+    return "".join(rows)

@@ -1,0 +1,97 @@
+"""Display geometry: simplified within tolerance, small holes dropped, compact encoding exact."""
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+
+from maps.display import (
+    M_PER_DEG, decode_polygons, display_polygons, encode_polygons, encoded_collection_text, safe_json,
+)
+
+LAT = 30.2
+KX = M_PER_DEG * np.cos(np.radians(LAT))  # metres per degree of longitude
+
+
+def to_deg(xy_m, lon0=120.2, lat0=LAT):
+    xy = np.asarray(xy_m, float)
+    return np.c_[lon0 + xy[:, 0] / KX, lat0 + xy[:, 1] / M_PER_DEG]
+
+
+def wiggly_square(side_m=400.0, n=400, amp_m=0.5):
+    """A square outline with n vertices per side wobbling by amp_m: simplifies to ~4 corners."""
+    t = np.linspace(0, 1, n, endpoint=False)
+    rng = np.random.default_rng(1)
+    sides = [np.c_[t * side_m, 0 * t], np.c_[0 * t + side_m, t * side_m],
+             np.c_[(1 - t) * side_m, 0 * t + side_m], np.c_[0 * t, (1 - t) * side_m]]
+    xy = np.vstack(sides) + rng.uniform(-amp_m, amp_m, (4 * n, 2))
+    return xy
+
+
+def test_simplified_outline_stays_within_the_tolerance_and_sheds_vertices():
+    poly = shapely.Polygon(to_deg(wiggly_square()))
+    (out,) = display_polygons([poly], lat=LAT, tolerance_m=5.0)
+    assert shapely.get_num_coordinates(out) < 40 < shapely.get_num_coordinates(poly)
+    # Hausdorff distance in metres (degrees scaled per axis): tolerance + rounding (1e-5 deg ≈ 1.1 m)
+    a = shapely.transform(poly, lambda c: c * [KX, M_PER_DEG])
+    b = shapely.transform(out, lambda c: c * [KX, M_PER_DEG])
+    assert shapely.hausdorff_distance(a, b) <= 5.0 + 1.2
+    assert abs(a.area - b.area) / a.area < 0.02
+
+
+def test_holes_below_the_threshold_are_filled_and_larger_ones_kept():
+    shell = to_deg([(0, 0), (500, 0), (500, 500), (0, 500)])
+    small = to_deg([(100, 100), (110, 100), (110, 110), (100, 110)])  # 100 m²
+    big = to_deg([(300, 300), (400, 300), (400, 400), (300, 400)])  # 10,000 m²
+    poly = shapely.Polygon(shell, [small, big])
+    (out,) = display_polygons([poly], lat=LAT, min_hole_m2=400.0)
+    assert len(out.geoms) == 1 and len(out.geoms[0].interiors) == 1
+    hole = shapely.Polygon(out.geoms[0].interiors[0])
+    assert hole.contains(shapely.Point(to_deg([(350, 350)])[0]))
+
+
+def test_parts_smaller_than_the_tolerance_vanish_and_none_passes_through():
+    tiny = shapely.Polygon(to_deg([(0, 0), (1, 0), (1, 1), (0, 1)]))  # 1 m square: collapses at 5 m
+    real = shapely.Polygon(to_deg([(100, 100), (300, 100), (300, 300), (100, 300)]))
+    out = display_polygons([shapely.MultiPolygon([tiny, real]), tiny, None, shapely.Polygon()], lat=LAT)
+    assert len(out[0].geoms) == 1 and out[0].geoms[0].contains(shapely.Point(to_deg([(200, 200)])[0]))
+    assert out[1] is None and out[2] is None and out[3] is None
+
+
+def test_encoding_decodes_to_the_displayed_polygons_exactly():
+    shell = to_deg(wiggly_square(800, 200, 3.0))
+    hole = to_deg([(300, 300), (500, 300), (500, 500), (300, 500)])
+    other = shapely.Polygon(to_deg([(1000, 0), (1200, 0), (1200, 150), (1000, 150)]))
+    geoms = [shapely.MultiPolygon([shapely.Polygon(shell, [hole]), other]), None, other]
+    shown = display_polygons(geoms, lat=LAT)
+    encoded = encode_polygons(geoms, lat=LAT)
+    assert encoded[1] is None
+    for g, text in zip(shown[[0, 2]], [encoded[0], encoded[2]]):
+        polys = decode_polygons(text)
+        assert len(polys) == len(g.geoms)
+        for p, rings in zip(g.geoms, polys):
+            expect = [np.asarray(p.exterior.coords)] + [np.asarray(r.coords) for r in p.interiors]
+            assert len(rings) == len(expect)
+            for r, e in zip(rings, expect):
+                np.testing.assert_allclose(r, e, atol=1e-9)
+    # integers only, steps after the first vertex small: the text is compact
+    flat = json.loads(encoded[2])[0][0]
+    assert all(isinstance(v, int) for v in flat) and max(abs(v) for v in flat[2:]) < 10**4
+
+
+def test_collection_text_keeps_chinese_and_cannot_close_the_script():
+    text = encoded_collection_text(
+        [encode_polygons([shapely.Polygon(to_deg([(0, 0), (90, 0), (90, 90)]))], lat=LAT)[0], None],
+        [{"n": "滨江区</script><b>"}, {"n": "gone"}],
+    )
+    assert "</script" not in text and "滨江区" in text
+    doc = json.loads(text)
+    assert doc["s"] == 10**5 and len(doc["f"]) == 1 and doc["f"][0][0]["n"] == "滨江区</script><b>"
+    assert safe_json({"a": np.int64(3), "b": ("x",)}) == '{"a":3,"b":["x"]}'
+
+
+@pytest.mark.parametrize("bad", [object()])
+def test_safe_json_refuses_what_it_cannot_write(bad):
+    with pytest.raises(TypeError):
+        safe_json({"x": bad})

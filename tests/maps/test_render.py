@@ -1,0 +1,159 @@
+"""The whole map of a real plan (Binjiang clip, night time Mon 22:00), read as HTML text."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from maps.assets import CDN_JS, LeafletFromCdnWarning
+from maps.content import served_people
+from maps.render import map_html
+
+pytestmark = [pytest.mark.slow, pytest.mark.hangzhou]
+
+LOADS = re.compile(r"""<(?:script|img|iframe)[^>]*\ssrc\s*=\s*["']?([^"'\s>]+)|<link[^>]*\shref\s*=\s*["']?([^"'\s>]+)"""
+                   r"""|url\(\s*["']?(https?:[^"')]+)|@import\s+["']?([^"';]+)""", re.I)
+
+
+def loaded_urls(html: str) -> list[str]:
+    """What the page itself would fetch: script/img src, link href, CSS url() and @import."""
+    return [next(g for g in m.groups() if g) for m in LOADS.finditer(html)]
+
+
+def group_keys(html: str) -> list[str]:
+    return re.findall(r'SC\.add\("([^"]+)"', html)
+
+
+def overlay_names(html: str) -> list[str]:
+    """Names of the overlays in the layer control, as Leaflet will show them."""
+    block = re.search(r"overlays\s*:\s*\{(.*?)\}", html, re.S).group(1)
+    import html as h
+
+    return [h.unescape(json.loads(s)) for s in re.findall(r'("(?:[^"\\]|\\.)*")\s*:', block)]
+
+
+@pytest.fixture(scope="module")
+def zh_html(binjiang_plan):
+    return map_html(binjiang_plan)
+
+
+def test_map_loads_nothing_from_the_network_but_tiles(zh_html, binjiang_plan):
+    assert loaded_urls(zh_html) == []  # Leaflet inlined, folium's CDN links gone
+    assert "tile.openstreetmap.org/{z}/{x}/{y}.png" in zh_html
+    none = map_html(binjiang_plan, tiles="none")
+    assert "tile.openstreetmap.org" not in none and loaded_urls(none) == []
+    for lib in ("jquery", "bootstrap", "awesome-markers", "font-awesome", "cdn.jsdelivr", "cdnjs"):
+        assert lib not in zh_html.lower(), lib
+    assert "sourceMappingURL" not in zh_html
+
+
+def test_chinese_by_default_with_names_as_written(zh_html, binjiang_plan):
+    names = overlay_names(zh_html)
+    n = {k: len(v.facilities) for k, v in binjiang_plan.layers.items()}
+    for expect in ("党群服务中心 · 10分钟服务圈", "党群服务中心 · 15分钟服务圈", "驿站 · 15分钟服务圈",
+                   "党群服务中心 · 15分钟外缺口", "充换电点 · 10分钟外缺口",
+                   "党群服务中心（Mon 22:00开放）· 15分钟外缺口",
+                   f"党群服务中心（{n['centres']}）", f"驿站（{n['stations']}）", f"充换电点（{n['charging']}）"):
+        assert expect in names, expect
+    chinese = [x for x in binjiang_plan.layers["centres"].facilities["name"] if re.search(r"[\u4e00-\u9fff]", str(x))]
+    assert len(chinese) > 10
+    for name in chinese[:10]:
+        assert json.dumps(name, ensure_ascii=False)[1:-1] in zh_html, name
+    assert "© OpenStreetMap contributors" in zh_html and "数据截至" in zh_html
+    assert binjiang_plan.latest_edit in zh_html
+
+
+def test_english_on_request(binjiang_plan):
+    names = overlay_names(map_html(binjiang_plan, lang="en"))
+    assert "Centres · 10-min circle" in names and "Centres · gaps beyond 15 min" in names
+    assert any(re.fullmatch(r"Charging points \(\d+\)", x) for x in names)
+
+
+def test_people_served_add_up_to_the_layer_coverage(binjiang_plan):
+    """Each home counts at its nearest facility: the popups' figures sum to coverage.json's."""
+    cov = binjiang_plan.coverage["layers"]
+    for layer in binjiang_plan.layers:
+        for m in binjiang_plan.params.minutes:
+            people, homes = served_people(binjiang_plan, layer, minutes=m, speed_kmh=binjiang_plan.speed_kmh)
+            fig = cov[layer]["minutes"][f"{m:g}"]
+            assert homes.sum() == fig["homes_covered"]
+            assert round(people.sum()) == pytest.approx(fig["people_covered"], abs=1)
+            assert (people >= 0).all() and len(people) == len(binjiang_plan.layers[layer].facilities)
+
+
+def test_every_layer_threshold_and_gap_group_is_drawn(zh_html, binjiang_plan):
+    keys = group_keys(zh_html)
+    circles = binjiang_plan.circles[binjiang_plan.circles["scope"] == "layer"]
+    for _, row in circles.iterrows():
+        assert f"circle:{row['layer']}:{row['profile']}:{row['minutes']:g}" in keys
+    for layer in ("centres", "stations", "charging"):
+        assert f"facilities:{layer}" in keys
+        for m in binjiang_plan.params.minutes:
+            if ((binjiang_plan.gaps["layer"] == layer) & (binjiang_plan.gaps["minutes"] == m)).any():
+                assert f"gaps:{layer}:{m:g}" in keys
+    assert "gaps:centres[open=Mon 22:00]:15" in keys
+    # facilities on top of gaps on top of circles: circles first in the page
+    assert keys.index("circle:centres:adult:10") < keys.index("gaps:centres:15") < keys.index("facilities:centres")
+
+
+def test_before_after_adds_outline_groups_and_before_rows(binjiang_plan):
+    html = map_html(binjiang_plan, before=binjiang_plan, lang="en")
+    names = overlay_names(html)
+    assert "Before: Centres · 15-min circle" in names and "Before: Stations · 10-min circle" in names
+    assert html.count("↳ before") == len(binjiang_plan.layers)
+
+
+def test_without_the_leaflet_package_the_map_uses_the_cdn_and_says_so(binjiang_plan, monkeypatch):
+    import maps.assets
+
+    monkeypatch.setattr(maps.assets, "leaflet_dir", lambda: None)
+    with pytest.warns(LeafletFromCdnWarning, match="pip install xstatic-leaflet"):
+        html = map_html(binjiang_plan, lang="en")
+    assert CDN_JS in loaded_urls(html)
+    assert "Leaflet was loaded from a CDN" in html
+
+
+def test_display_is_lighter_than_the_reports(zh_html, binjiang_plan):
+    from geo.io import feature_collection
+
+    full = len(json.dumps(feature_collection(binjiang_plan.circles[binjiang_plan.circles["scope"] == "layer"])))
+    assert len(zh_html.encode()) < full
+
+
+def test_cli_plan_writes_an_english_map_without_tiles(binjiang_path, tmp_path):
+    from api.cli import main
+
+    res = CliRunner().invoke(main, ["plan", "--osm", str(binjiang_path), "--out", str(tmp_path), "-q",
+                                    "--lang", "en", "--tiles", "none"])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "map.html").read_text("utf-8")
+    assert "Centres · 10-min circle" in overlay_names(html) and "tile.openstreetmap.org" not in html
+
+
+def test_cli_refuses_gaode_tiles_before_planning(tmp_path):
+    from api.cli import main
+
+    res = CliRunner().invoke(main, ["plan", "--out", str(tmp_path / "x"), "-q", "--tiles",
+                                    "https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}"])
+    assert res.exit_code == 2
+    assert "AMap/Gaode (GCJ-02)" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_empty_layers_still_render(binjiang_plan):
+    """A layer with no facility (e.g. no charging point in the data) leaves its groups out, no crash."""
+    import dataclasses
+
+    lr = binjiang_plan.layers["charging"]
+    empty = dataclasses.replace(
+        lr, facilities=lr.facilities.iloc[:0], home_dist=np.full_like(lr.home_dist, np.inf),
+        home_src=np.full_like(lr.home_src, -1),
+    )
+    res = dataclasses.replace(
+        binjiang_plan, layers={**binjiang_plan.layers, "charging": empty},
+        circles=binjiang_plan.circles[binjiang_plan.circles["layer"] != "charging"],
+    )
+    keys = group_keys(map_html(res))
+    assert "facilities:charging" in keys and not any(k.startswith("circle:charging") for k in keys)
