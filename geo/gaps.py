@@ -72,6 +72,18 @@ def _place_lookup(places, xy: np.ndarray, project, suffixes: tuple[str, ...]) ->
     return out
 
 
+def _hull(mp, n: int):
+    """Concave hull of a gap's homes; GEOS fails on some degenerate (collinear) sets: convex then."""
+    import shapely
+
+    if n <= 2:
+        return mp
+    try:
+        return shapely.concave_hull(mp, ratio=0.3)
+    except shapely.errors.GEOSException:
+        return shapely.convex_hull(mp)
+
+
 def cluster_points(xy: np.ndarray, link_m: float) -> np.ndarray:
     """Label points so that points within ``link_m`` of each other share a label."""
     from scipy.sparse import coo_matrix
@@ -147,7 +159,7 @@ def gap_areas(net, homes, layers: dict, params, *, admin=None, places=None):
                 d = lr.home_dist[c]
                 src = lr.home_src[c]
                 mp = shapely.multipoints(xy)
-                hull = shapely.concave_hull(mp, ratio=0.3) if len(grp) > 2 else mp
+                hull = _hull(mp, len(grp))
                 geoms.append(shapely.buffer(hull, HULL_BUFFER_M, quad_segs=4))
                 finite = lr.home_dist[grp][np.isfinite(lr.home_dist[grp])]
                 rows.append({
