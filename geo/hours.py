@@ -4,7 +4,7 @@
 ``星期日 07:30``), or a full date and time ``"2025-06-04 22:00"``. A bare time ``"22:00"`` is read
 on a working day (Wednesday). Opening hours are OSM-style ``opening_hours`` strings (``24/7``,
 ``Mo-Fr 08:30-17:30``, the Chinese ``24小时``), parsed by the maintained ``opening-hours-py``
-package through :func:`geo.layers.opening_hours_state` when that module offers it. A facility
+package through :func:`geo.layers.opening_hours_state`. A facility
 with no hours, or hours that cannot be read, is *unknown*: counted as closed and listed.
 """
 
@@ -71,24 +71,9 @@ def state_at(oh, at: dt.datetime) -> bool | None:
     text = str(oh).strip()
     if _ALWAYS.match(text):
         return True
-    try:
-        from geo.layers import opening_hours_state
-    except ImportError:
-        opening_hours_state = None
-    if opening_hours_state is not None:
-        return opening_hours_state(text, at)
-    return _state(text, at)
+    from geo.layers import opening_hours_state
 
-
-def _state(text: str, at: dt.datetime) -> bool | None:
-    from opening_hours import OpeningHours, ParserError, State
-
-    try:
-        st = OpeningHours(text).state(at)
-    except (ParserError, ValueError):
-        return None
-    st = st[0] if isinstance(st, tuple) else st
-    return {State.OPEN: True, State.CLOSED: False}.get(st)
+    return opening_hours_state(text, at)
 
 
 def open_mask(facilities, at: dt.datetime) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,763 @@
+"""Facility lists as planners have them: CSV, XLSX, GeoJSON, GPKG, (Geo)Parquet -> WGS84 table.
+
+A file is read into one GeoDataFrame in EPSG:4326 with the columns of :data:`COLUMNS`
+(the same as :data:`geo.osm_layers.FACILITY_COLUMNS`, plus ``opening_hours_raw``), then any
+``orig_*`` columns: the file's columns this tool does not use, under ``orig_<header>``, and
+``orig_lon``/``orig_lat``/``orig_crs`` (the coordinates as given) when they were converted.
+
+* Headers in Chinese or English, trimmed, case-insensitive, units in brackets ignored
+  (``面积(㎡)``); see :data:`HEADERS`. A title row above the header is skipped (with a note).
+* CSV text in UTF-8 (with or without BOM), GBK/GB18030, UTF-16, or what charset-normalizer finds.
+* Coordinates in WGS84, GCJ-02 (AMap/Gaode, Tencent) or BD-09 (Baidu): the ``crs`` argument,
+  else a ``crs``/``坐标系`` column (all rows must agree), else WGS84; converted exactly by
+  :mod:`geo.crs`. GeoJSON geometries are taken as given in that system too; a CRS that a
+  GeoPackage, GeoParquet or (pre-RFC 7946) GeoJSON file declares is reprojected first.
+* Every problem of a file is collected and raised together in one :class:`~geo.errors.InputError`;
+  things that keep the row (unreadable opening hours, duplicates) are returned as warnings.
+
+Row numbers are those a spreadsheet user sees: **the header is row 1, so the first data row is
+row 2** (a title row above the header shifts both, as in the spreadsheet; a plain Parquet table
+counts the same way). GeoJSON, GeoPackage and GeoParquet count **"feature N"** from 1 in file
+order; a JSON list of records, "item N". Problems in an :class:`InputError` read
+``row 17: 纬度 'abc' is not a number ...`` (the error names the file); warnings and notes name
+the file themselves: ``centres.csv row 17: ...``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import json
+import math
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from geo.crs import in_china, normalise_crs, to_wgs84
+from geo.errors import InputError
+from geo.osm_layers import FACILITY_COLUMNS
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".parquet")
+COLUMNS = (*FACILITY_COLUMNS, "opening_hours_raw")
+#: normalised field -> accepted headers (compared after :func:`_header_key`)
+HEADERS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "设施编号", "站点编号", "code"),
+    "name": ("名称", "name", "名字", "中心名称", "站点名称", "设施名称", "驿站名称", "阵地名称"),
+    "lon": ("经度", "lon", "lng", "long", "longitude", "x"),
+    "lat": ("纬度", "lat", "latitude", "y"),
+    "lonlat": ("经纬度", "坐标", "lnglat", "lonlat", "location", "coordinates"),
+    "tier": ("层级", "级别", "tier", "level"),
+    "kind": ("类型", "类别", "kind", "type"),
+    "opening_hours": ("开放时间", "营业时间", "服务时间", "opening_hours", "hours"),
+    "stars": ("星级", "stars", "star"),
+    "services": ("服务项目", "服务内容", "services"),
+    "area_m2": ("面积", "建筑面积", "area_m2", "area"),
+    "address": ("地址", "address", "addr"),
+    "crs": ("坐标系", "crs"),
+}
+#: columns this tool writes (:func:`write_facilities`) and ignores when reading them back
+OWN_COLUMNS = ("layer", "source", "opening_hours_raw")
+TIER_WORDS: dict[str, str] = {
+    "district": "district", "区级": "district", "区": "district", "县级": "district",
+    "street": "street", "街道": "street", "街道级": "street", "镇街": "street", "乡镇": "street",
+    "community": "community", "社区": "community", "社区级": "community", "村社": "community", "村": "community",
+    "special": "special", "特色": "special", "专题": "special", "功能型": "special",
+}
+CRS_LABEL = {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"}
+EMPTY = "the file is empty: expected a header row (名称, 经度, 纬度...) and one row per facility"
+TIER_HELP = "区级/district, 街道/street, 社区/community, 特色/special"
+SERVICE_SPLIT = re.compile(r"\s*[、,，;；/\n]+\s*")
+#: two facilities of one name closer than this (metres) are reported as a likely duplicate.
+DUPLICATE_M = 1.0
+#: a header is looked for in the first rows of a sheet (title rows above it are skipped).
+HEADER_SEARCH_ROWS = 10
+CHINA_TZ = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class LayerRead:
+    """What :func:`read_facilities` understood: the table, warnings (rows kept) and notes."""
+
+    facilities: gpd.GeoDataFrame
+    warnings: list[str]
+    notes: list[str]
+
+
+class OpeningHoursError(ValueError):
+    """Opening hours that cannot be read, even after folding the Chinese forms."""
+
+    def __init__(self, value: str, tried: str) -> None:
+        self.value = value
+        self.tried = tried
+        super().__init__(f"{value!r} cannot be read as opening hours (tried {tried!r})")
+
+
+# ------------------------------------------------------------------------------ opening hours
+_ALWAYS = re.compile(
+    r"(7\s*[x×*]\s*)?24\s*(小时|h|hrs?|hours?)(营业|开放|服务)?|全天(候|24小时)?(营业|开放)?|24/7|全年无休|不打烊",
+    re.I,
+)
+_UNKNOWN = {"未知", "不详", "待定", "暂无", "无", "-", "/", "?", "unknown", "n/a", "na"}
+_CN_DAY = {"一": "Mo", "二": "Tu", "三": "We", "四": "Th", "五": "Fr", "六": "Sa", "日": "Su", "天": "Su",
+           "七": "Su", "1": "Mo", "2": "Tu", "3": "We", "4": "Th", "5": "Fr", "6": "Sa", "7": "Su"}
+_DAY = r"(?:Mo|Tu|We|Th|Fr|Sa|Su|PH)"
+
+
+def _clock(m: re.Match) -> str:
+    minutes = "30" if m.group(2) == "半" else (m.group(3) or "00")
+    return f"{int(m.group(1))}:{int(minutes):02d}"
+
+
+def _afternoon(m: re.Match) -> str:
+    def shift(hhmm: str) -> str:
+        h, mm = hhmm.split(":")
+        return f"{int(h) + 12 if int(h) < 12 else int(h)}:{mm}"
+
+    times = re.findall(r"\d{1,2}:\d\d", m.group(0))
+    return "-".join(shift(t) for t in times) if m.group(1) in ("下午", "晚上", "晚") else "-".join(times)
+
+
+def _from_chinese(s: str) -> str:
+    """Fold the usual Chinese ways of writing hours into OSM syntax (best effort)."""
+    s = re.sub(r"^(开放|营业|服务|办公)?时间\s*:?", "", s)
+    s = re.sub(r"\s*[至到~〜—–]\s*|\s+-\s+", "-", s)
+    s = re.sub(r"(?:周|星期|礼拜)([一二三四五六日天七1-7])", lambda m: _CN_DAY[m.group(1)], s)
+    s = re.sub(rf"({_DAY})-([一二三四五六日天七])", lambda m: f"{m.group(1)}-{_CN_DAY[m.group(2)]}", s)
+    for words, osm in (("每天|每日|天天|全周", "Mo-Su"), ("工作日", "Mo-Fr"), ("周末|双休日", "Sa,Su"),
+                       ("(?:法定)?节假日", "PH"), ("闭馆|休息|不开放|关闭", " off")):
+        s = re.sub(words, osm, s)
+    s = re.sub(r"\(?\s*PH\s*除外\s*\)?", "; PH off", s).replace("、", ",")
+    s = re.sub(r"[()]", " ", s)
+    s = re.sub(r"(\d{1,2})[点时](半|(\d{1,2})分?)?", _clock, s)
+    s = re.sub(r"(上午|早上|早|中午|下午|晚上|晚)\s*(\d{1,2}:\d\d(?:\s*-\s*\d{1,2}:\d\d)?)", _afternoon, s)
+    s = re.sub(r"(?<![\d:])(\d):(\d\d)", r"0\1:\2", s)
+    s = re.sub(r"(开放|营业|办公|服务)", " ", s)
+    s = re.sub(rf"({_DAY})(?=\d)", r"\1 ", s)
+    s = re.sub(r"(\d\d:\d\d)\s+(?=\d\d:\d\d)", r"\1,", s)
+    s = re.sub(rf"(\d\d:\d\d|off)\s*[,;]?\s*(?={_DAY}\b)", r"\1; ", s)
+    s = re.sub(r"\s*;\s*", "; ", s)
+    return re.sub(r"\s+", " ", s).strip(" ,;")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str):
+    """The parsed expression (China's public holidays for ``PH``), or None if it does not parse."""
+    from opening_hours import OpeningHours, ParserError
+
+    try:
+        return OpeningHours(text, country="CN")
+    except (ParserError, ValueError):
+        return None
+
+
+def normalise_opening_hours(value: object) -> str | None:
+    """Opening hours as written in a facility list -> OSM ``opening_hours`` syntax.
+
+    ``24小时``, ``全天``, ``24h``, ``7×24小时`` -> ``24/7``; ``周一至周五 8:30-17:30`` ->
+    ``Mo-Fr 08:30-17:30``; ``下午2:00-5:30`` -> ``14:00-17:30``; ``工作日``, ``每天``,
+    ``周末``, ``节假日`` (PH) and ``闭馆`` (off) are understood. The result is the canonical form
+    of the ``opening-hours-py`` parser (``Mo-Su 08:00-20:00`` becomes ``08:00-20:00``).
+
+    Returns
+    -------
+    str or None
+        None for an empty value or an explicit "unknown" (``未知``, ``不详``, ``待定``...).
+
+    Raises
+    ------
+    OpeningHoursError
+        The value cannot be read; ``err.value`` is the text as given, ``err.tried`` the folded form.
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    s = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    if s.lower() in _UNKNOWN:
+        return None
+    if _ALWAYS.fullmatch(s):
+        return "24/7"
+    for candidate in (s, _from_chinese(s)):
+        oh = _parsed(candidate)
+        # "周一闭馆" alone says nothing about the other days: unknown, not "closed"
+        if oh is not None and str(oh.normalize()) != "closed":
+            return str(oh.normalize())
+    raise OpeningHoursError(text, _from_chinese(s))
+
+
+def opening_hours_state(opening_hours: str | None, at: dt.datetime) -> bool | None:
+    """Is a facility open at ``at``? True (open), False (closed), None (unknown).
+
+    ``at`` is local time in China when naive; an aware datetime is converted to Asia/Shanghai.
+    Unknown means: no hours, hours that cannot be read, or an OSM ``unknown`` rule.
+    """
+    from opening_hours import State
+
+    try:
+        text = normalise_opening_hours(opening_hours)
+    except OpeningHoursError:
+        return None
+    oh = None if text is None else _parsed(text)
+    if oh is None:
+        return None
+    if at.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
+        at = at.astimezone(ZoneInfo(CHINA_TZ)).replace(tzinfo=None)
+    state = oh.state(at)
+    state = state[0] if isinstance(state, tuple) else state
+    return {State.OPEN: True, State.CLOSED: False}.get(state)
+
+
+# ------------------------------------------------------------------------------ cells
+def _text(value: object) -> str | None:
+    """A cell as trimmed text; None for empty/NaN. Whole floats lose their ``.0`` (ids, stars)."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
+    s = str(value).strip()
+    return s or None
+
+
+def _plain(value: object) -> object:
+    """An unused cell kept as it is, with NaN as None and numpy scalars as Python ones."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if value is pd.NA or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+def _number(value: object) -> float | None:
+    """A numeric cell -> float; None when empty. Raises ValueError for anything else."""
+    s = _text(value)
+    if s is None:
+        return None
+    s = re.sub(r"^(东经|北纬|[EN])|(°|度)?([EN东北])?$", "", unicodedata.normalize("NFKC", s).replace(" ", ""))
+    f = float(s)  # ValueError for the rest
+    if not math.isfinite(f):
+        raise ValueError(s)
+    return f
+
+
+def _header_key(h: object) -> str:
+    s = re.sub(r"\(.*?\)|\[.*?\]|【.*?】", "", unicodedata.normalize("NFKC", str(h)).strip().lower())
+    return re.sub(r"[\s_\-*:]", "", s)
+
+
+_ALIASES = {_header_key(a): f for f, names in HEADERS.items() for a in names}
+
+
+# ------------------------------------------------------------------------------ raw reading
+@dataclass
+class _Raw:
+    """A file as header + rows of cells, with the label of each row and, maybe, its geometry."""
+
+    header: list[str]
+    rows: list[list[object]]
+    labels: list[str]
+    geoms: list | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _decode(data: bytes, src: str, notes: list[str]) -> str:
+    """Text of a CSV/JSON file: BOM, else strict UTF-8, else GB18030 (a superset of GBK), else a guess."""
+    if data.startswith(b"PK\x03\x04"):
+        raise InputError(src, ["this is an Excel workbook saved under a text name: rename it to .xlsx"])
+    boms = {b"\xef\xbb\xbf": "utf-8-sig", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
+    bom = next((enc for b, enc in boms.items() if data.startswith(b)), None)
+    binary = bom is None and b"\x00" in data  # NUL bytes outside UTF-16: not text
+    tries = [(bom, "UTF-16" if bom == "utf-16" else None)] if bom else [("utf-8", None), ("gb18030", "GBK/GB18030")]
+    for enc, label in [] if binary else tries:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        notes += [f"{src}: read as {label} text"] if label else []
+        return text
+    if bom is None and not binary:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is not None:
+            notes.append(f"{src}: read as {best.encoding} text (a guess: UTF-8 is safer)")
+            return str(best)
+    raise InputError(src, ["cannot read the text encoding (not UTF-8, GBK/GB18030 or UTF-16): "
+                           "save it as UTF-8 (Excel: 'CSV UTF-8') or GBK"])
+
+
+def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> _Raw:
+    """A sheet (rows of cells, row 1 first) -> header + data rows labelled as the spreadsheet shows them."""
+    width = max((len(r) for r in grid), default=0)
+    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    filled = [i for i, r in enumerate(grid) if any(_text(c) is not None for c in r)]
+    if not filled:
+        raise InputError(src, [EMPTY])
+    h = filled[0]
+    for i in filled[:HEADER_SEARCH_ROWS]:  # a title row above the header is common in office lists
+        found = {_ALIASES.get(_header_key(c)) for c in grid[i] if _text(c) is not None}
+        if "name" in found and ({"lon", "lat"} <= found or "lonlat" in found):
+            h = i
+            break
+    if h != filled[0]:
+        above = [_text(c) for i in filled if i < h for c in grid[i] if _text(c) is not None]
+        notes.append(f"{src}: the header is row {h + 1}; rows above it were skipped ({', '.join(above)})")
+    data = [i for i in filled if i > h]
+    keep = [j for j in range(width) if any(_text(grid[i][j]) is not None for i in [h, *data])]
+    blank = sorted(set(range(h + 1, data[-1] if data else h)) - set(data))
+    if blank:
+        notes.append(f"{src}: empty rows skipped: {', '.join(str(i + 1) for i in blank)}")
+    header = [_text(grid[h][j]) or f"column {j + 1}" for j in keep]
+    return _Raw(header, [[grid[i][j] for j in keep] for i in data], [f"row {i + 1}" for i in data])
+
+
+def _frame_raw(df, label: str, first: int, geoms: list | None = None) -> _Raw:
+    rows = df.astype(object).to_numpy().tolist() if len(df.columns) else [[] for _ in range(len(df))]
+    return _Raw([str(c) for c in df.columns], rows, [f"{label} {i + first}" for i in range(len(df))], geoms)
+
+
+def _read_raw(path: Path, src: str, notes: list[str]) -> _Raw:
+    import geopandas as gpd
+
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import csv
+
+        text = _decode(path.read_bytes(), src, notes)
+        lines = text.splitlines()[:HEADER_SEARCH_ROWS]
+        delim = max(",\t;|", key=lambda d: max((ln.count(d) for ln in lines), default=0))
+        try:
+            return _grid_raw(list(csv.reader(io.StringIO(text, newline=""), delimiter=delim)), src, notes)
+        except csv.Error as err:
+            raise InputError(src, [f"cannot be read as CSV ({err})"]) from None
+    if suffix in (".geojson", ".json"):
+        return _read_json(_decode(path.read_bytes(), src, notes), src, notes)
+    try:
+        if suffix == ".xlsx":
+            with pd.ExcelFile(path, engine="openpyxl") as book:
+                sheets = book.sheet_names
+                grid = book.parse(sheets[0], header=None, dtype=object).to_numpy().tolist()
+            if len(sheets) > 1:
+                notes.append(f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(sheets[1:])}")
+            return _grid_raw(grid, src, notes)
+        if suffix == ".parquet":
+            try:
+                gdf = gpd.read_parquet(path)
+            except ValueError:  # no "geo" metadata: a plain table with coordinate columns
+                return _frame_raw(pd.read_parquet(path), "row", 2)
+        else:
+            import pyogrio
+
+            layers = [str(r[0]) for r in pyogrio.list_layers(path)]
+            if len(layers) > 1:
+                notes.append(f"{src}: read the first layer {layers[0]!r}; other layers ignored: {', '.join(layers[1:])}")
+            gdf = gpd.read_file(path, engine="pyogrio", layer=layers[0] if layers else None)
+    except InputError:
+        raise
+    except Exception as err:  # openpyxl, pyogrio and pyarrow raise many types for a broken file
+        raise InputError(src, [f"cannot be read as {suffix[1:].upper()} ({type(err).__name__}: {err})"]) from None
+    geoms = _to_4326(gdf.geometry, gdf.crs, src, notes)
+    return _frame_raw(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), "feature", 1, geoms)
+
+
+def _to_4326(geoms, crs, src: str, notes: list[str]) -> list:
+    """Geometries in a file's declared CRS -> lon/lat (a note says so); undeclared: taken as given."""
+    import geopandas as gpd
+
+    s = gpd.GeoSeries(list(geoms), crs=crs)
+    if crs is None or s.crs.to_epsg() == 4326 or s.crs.equals("OGC:CRS84"):
+        return list(s.values)
+    notes.append(f"{src}: reprojected from {s.crs.name} to WGS84")
+    return list(s.to_crs(4326).values)
+
+
+def _read_json(text: str, src: str, notes: list[str]) -> _Raw:
+    """A GeoJSON FeatureCollection/Feature, or a list of records (e.g. with a 'location' column)."""
+    import shapely.geometry
+
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(src, [f"is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})"]) from None
+    if isinstance(doc, dict) and doc.get("type") in ("Feature", "FeatureCollection"):
+        feats = [doc] if doc["type"] == "Feature" else [f or {} for f in doc.get("features") or []]
+        props = [dict(f.get("properties") or {}) for f in feats]
+        raw = _frame_raw(pd.DataFrame.from_records(props, columns=list(dict.fromkeys(k for p in props for k in p))),
+                         "feature", 1, [None] * len(feats))
+        for i, f in enumerate(feats):
+            try:
+                raw.geoms[i] = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
+            except Exception as err:  # shapely raises several types for a malformed geometry
+                raw.problems.append(f"feature {i + 1}: the geometry cannot be read ({err}) — give a Point")
+        declared = ((doc.get("crs") or {}).get("properties") or {}).get("name")  # pre-RFC 7946 files
+        try:
+            raw.geoms = _to_4326(raw.geoms, declared, src, notes)
+        except Exception as err:  # pyproj raises CRSError, a ValueError, for unknown names
+            raise InputError(src, [f"its crs {declared!r} is not a coordinate system pyproj knows ({err})"]) from None
+        return raw
+    if isinstance(doc, dict):  # {"pois": [...]} as map APIs answer
+        lists = [v for v in doc.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+        doc = lists[0] if len(lists) == 1 else doc
+    if isinstance(doc, list) and all(isinstance(x, dict) for x in doc):
+        return _frame_raw(pd.DataFrame.from_records(doc), "item", 1)
+    raise InputError(src, ["is neither a GeoJSON FeatureCollection nor a list of records with names and coordinates"])
+
+
+# ------------------------------------------------------------------------------ checking
+def _columns(raw: _Raw, src: str) -> dict[str, int]:
+    """field -> column index; raises for missing or doubled columns, listing the columns found."""
+    cols: dict[str, int] = {}
+    problems = []
+    for j, h in enumerate(raw.header):
+        f = None if h.startswith("orig_") else _ALIASES.get(_header_key(h))
+        if f in cols:
+            problems.append(f"columns {raw.header[cols[f]]!r} and {h!r} both look like the {f} column — "
+                            "keep one, or rename the other")
+        elif f is not None:
+            cols[f] = j
+    found = ", ".join(raw.header) or "(none)"
+    if "name" not in cols:
+        problems.append(f"no name column — expected one of {', '.join(HEADERS['name'])}; columns found: {found}")
+    for f, what in (("lon", "longitude"), ("lat", "latitude")):
+        if raw.geoms is None and "lonlat" not in cols and f not in cols:
+            problems.append(f"no {what} column — expected one of {', '.join(HEADERS[f])} "
+                            f"(or one 经纬度 column holding 'lon,lat'); columns found: {found}")
+    if problems:
+        raise InputError(src, problems)
+    return cols
+
+
+def _file_crs(crs: str | None, raw: _Raw, cols: dict[str, int], src: str, problems: list[str],
+              warnings: list[str]) -> str:
+    """The argument, else the crs column (all rows must agree), else wgs84."""
+    given = normalise_crs(crs) if crs else None
+    if "crs" not in cols:
+        return given or "wgs84"
+    col = raw.header[cols["crs"]]
+    seen: dict[str, list[str]] = {}
+    for label, row in zip(raw.labels, raw.rows):
+        if (value := _text(row[cols["crs"]])) is None:
+            continue
+        try:
+            seen.setdefault(normalise_crs(value), []).append(label)
+        except ValueError:
+            problems.append(f"{label}: {col} {value!r} is not a known coordinate system — "
+                            "use wgs84, gcj02 (AMap/Gaode, Tencent) or bd09 (Baidu)")
+    if given:
+        if set(seen) - {given}:
+            warnings.append(f"{src}: the {col} column says {', '.join(sorted(seen))} but {given} was asked for; "
+                            f"using {given}")
+        return given
+    if len(seen) > 1:
+        parts = "; ".join(f"{k} ({', '.join(v[:3])}{'...' if len(v) > 3 else ''})" for k, v in sorted(seen.items()))
+        problems.append(f"{col} mixes coordinate systems: {parts} — split the file, or convert the rows to one system")
+    return next(iter(seen)) if len(seen) == 1 else "wgs84"
+
+
+def _coordinates(raw: _Raw, cols: dict[str, int], per_row: list[list[str]], notes: list[str], src: str):
+    """lon, lat (NaN where unusable), their texts as given, and how they were given."""
+    n = len(raw.rows)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    texts = [("", "")] * n
+    kind = "columns" if "lon" in cols else "pair"
+    for i, row in enumerate(raw.rows):
+        g = raw.geoms[i] if raw.geoms is not None else None
+        if g is not None and not g.is_empty:
+            kind = "geometry"
+            if g.geom_type in ("Polygon", "MultiPolygon"):
+                notes.append(f"{src} {raw.labels[i]}: a {g.geom_type}; placed at a point inside it")
+                g = g.representative_point()
+            g = g.geoms[0] if g.geom_type == "MultiPoint" and len(g.geoms) == 1 else g
+            if g.geom_type == "Point":
+                lon[i], lat[i], texts[i] = g.x, g.y, (f"{g.x:.10g}", f"{g.y:.10g}")
+            else:
+                per_row[i].append(f"geometry is a {g.geom_type} — only points are accepted "
+                                  "(a polygon is placed at a point inside it)")
+            continue
+        if not ({"lon", "lat"} <= set(cols) or "lonlat" in cols) or (
+                raw.geoms is not None and all(_text(row[cols[f]]) is None for f in ("lon", "lat", "lonlat") if f in cols)):
+            per_row[i].append("has no geometry and no longitude/latitude — give each facility a Point")
+            continue
+        if "lon" in cols and "lat" in cols:
+            given = [(raw.header[cols[f]], row[cols[f]]) for f in ("lon", "lat")]
+        elif "lonlat" in cols:
+            col, value = raw.header[cols["lonlat"]], _text(row[cols["lonlat"]])
+            parts = re.split(r"\s*[,，\s]\s*", value) if value else []
+            if len(parts) != 2:
+                per_row[i].append(f"{col} is empty — give 'longitude,latitude', e.g. 120.2105,30.2084" if value is None
+                                  else f"{col} {value!r} is not 'longitude,latitude' — e.g. 120.2105,30.2084")
+                continue
+            given = [(col, parts[0]), (col, parts[1])]
+        got = []
+        for (col, value), what, example in zip(given, ("longitude", "latitude"), ("120.2105", "30.2084")):
+            try:
+                got.append(_number(value))
+                if got[-1] is None:
+                    per_row[i].append(f"{col} is empty — give the {what} in decimal degrees, e.g. {example}")
+            except ValueError:
+                got.append(None)
+                per_row[i].append(f"{col} {_text(value)!r} is not a number — give the {what} in decimal degrees, "
+                                  f"e.g. {example}")
+        if None not in got:
+            lon[i], lat[i] = got
+            texts[i] = (_text(given[0][1]) or "", _text(given[1][1]) or "")
+    return lon, lat, texts, kind
+
+
+def _swap_message(raw: _Raw, cols: dict[str, int], kind: str, lon: np.ndarray, lat: np.ndarray,
+                  texts: list[tuple[str, str]]) -> str | None:
+    """The one problem for a whole file whose longitudes and latitudes are swapped, or None."""
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    x, y = lon[ok], lat[ok]
+    if not ok.any() or not (((np.abs(y) > 90) & (np.abs(x) <= 90)).all()
+                            or ((y >= 73) & (y <= 135) & (x >= 18) & (x <= 54)).all()):
+        return None
+    i = int(np.flatnonzero(ok)[0])
+    label, (xt, yt) = raw.labels[i], texts[i]
+    if kind == "geometry":
+        return (f"the coordinates look like (latitude, longitude): {label} has x {xt}, y {yt}; "
+                "GeoJSON and GeoPackage want x = longitude, y = latitude — swap them")
+    if kind == "pair":
+        return (f"the coordinates in {raw.header[cols['lonlat']]} look like 'latitude,longitude': {label} has "
+                f"'{xt},{yt}' — write them as 'longitude,latitude' (AMap and Baidu give the longitude first)")
+    lo, la = raw.header[cols["lon"]], raw.header[cols["lat"]]
+    return (f"the longitude and latitude columns look swapped: {la} holds {yt} and {lo} holds {xt} in {label} "
+            f"(in China longitude is 73..135, latitude 18..54) — swap the column headers {lo} and {la}")
+
+
+def _stars(text: str) -> float:
+    s = re.sub(r"(星级?|stars?)$", "", unicodedata.normalize("NFKC", text).replace(" ", ""), flags=re.I)
+    if s and set(s) <= {"★", "☆"}:
+        s = str(s.count("★"))
+    f = float({"一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5"}.get(s, s))
+    if not 1 <= f <= 5:
+        raise ValueError(text)
+    return f
+
+
+def _area(text: str) -> float:
+    f = float(re.sub(r"(㎡|m²|m2|平方米|平米|,)", "", unicodedata.normalize("NFKC", text)).strip())
+    if not (math.isfinite(f) and f >= 0):
+        raise ValueError(text)
+    return f
+
+
+def _row(raw: _Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str) -> dict:
+    """The normalised fields of row ``i``; problems go to ``bad``, warnings to ``warnings``."""
+    label = raw.labels[i]
+
+    def cell(f: str) -> str | None:
+        return _text(raw.rows[i][cols[f]]) if f in cols else None
+
+    def head(f: str) -> str:
+        return raw.header[cols[f]]
+
+    if (name := cell("name")) is None:
+        bad.insert(0, f"{head('name')} is empty — every facility needs a name")
+    tier = cell("tier")
+    norm = TIER_WORDS.get(re.sub(r"(中心|阵地)$", "", (tier or "").lower()))
+    if tier is not None and norm is None:
+        bad.append(f"{head('tier')} {tier!r} is not a known tier — use one of {TIER_HELP}, or leave it empty")
+    values = {"name": name, "tier": norm, "stars": math.nan, "area_m2": math.nan}
+    for f, parse, what in (("stars", _stars, "is not a star rating from 1 to 5 — give a number 1..5, or leave it empty"),
+                           ("area_m2", _area, "is not an area in square metres — give a number such as 5000")):
+        if (text := cell(f)) is not None:
+            try:
+                values[f] = parse(text)
+            except ValueError:
+                bad.append(f"{head(f)} {text!r} {what}")
+    hours = None
+    if (oh := cell("opening_hours")) is not None:
+        try:
+            hours = normalise_opening_hours(oh)
+        except OpeningHoursError:
+            warnings.append(f"{src} {label}: {head('opening_hours')} {oh!r} cannot be read as opening hours; treated "
+                            "as unknown — write it like 'Mo-Fr 08:30-17:30', '24/7' or '周一至周五 8:30-17:30'")
+    services = cell("services")
+    return values | {
+        "kind": cell("kind"), "opening_hours": hours, "opening_hours_raw": oh, "address": cell("address"),
+        "services": tuple(s for s in SERVICE_SPLIT.split(services) if s) if services else (),
+    }
+
+
+def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> LayerRead:
+    """Read, check and convert one facility file to a WGS84 table.
+
+    Parameters
+    ----------
+    path
+        A ``.csv``, ``.xlsx``, ``.geojson``/``.json``, ``.gpkg`` or ``.parquet`` file.
+    layer
+        The layer of the facilities (``centres``, ``stations``, ``charging``); also the prefix
+        of generated ids (``centres-17`` for row 17 when the file has no id column).
+    crs
+        ``wgs84``, ``gcj02`` or ``bd09`` (aliases as in :func:`geo.crs.to_wgs84`); None reads a
+        ``crs``/``坐标系`` column, else WGS84.
+
+    Returns
+    -------
+    LayerRead
+        ``facilities`` with the columns of :data:`COLUMNS` then ``orig_*`` columns, in file order;
+        ``stars``/``area_m2`` are floats (NaN when not given), ``services`` a tuple of str, the
+        other fields str or None.
+
+    Raises
+    ------
+    InputError
+        With every problem of the file, each naming the row, the field and the value.
+    """
+    import geopandas as gpd
+    import shapely
+
+    path = Path(path)
+    src = str(path)
+    if path.suffix.lower() not in SUFFIXES:
+        hint = " (an old .xls workbook: save it as .xlsx)" if path.suffix.lower() == ".xls" else ""
+        raise InputError(src, [f"unsupported file type {path.suffix or '(none)'!r}{hint} — use one of {', '.join(SUFFIXES)}"])
+    if not path.is_file():
+        raise InputError(src, ["file not found — check the path and the file name"])
+    if path.stat().st_size == 0:
+        raise InputError(src, [EMPTY])
+    notes: list[str] = []
+    warnings: list[str] = []
+    raw = _read_raw(path, src, notes)
+    if not raw.rows:
+        raise InputError(src, ["holds no facilities: there is a header but no rows below it"
+                               if raw.geoms is None else "holds no features"])
+    cols = _columns(raw, src)
+    problems = raw.problems
+    crs_name = _file_crs(crs, raw, cols, src, problems, warnings)
+    n = len(raw.rows)
+    per_row: list[list[str]] = [[] for _ in range(n)]
+    lon, lat, texts, kind = _coordinates(raw, cols, per_row, notes, src)
+    if (swapped := _swap_message(raw, cols, kind, lon, lat, texts)) is not None:
+        problems.append(swapped)
+    else:
+        for i in np.flatnonzero(np.isfinite(lon) & np.isfinite(lat)):
+            if not -180 <= lon[i] <= 180:
+                per_row[i].append(f"longitude {texts[i][0]} is outside -180..180")
+            if not -90 <= lat[i] <= 90:
+                per_row[i].append(f"latitude {texts[i][1]} is outside -90..90 — "
+                                  "are the longitude and latitude columns swapped?")
+    out: dict[str, list] = {c: [] for c in COLUMNS}
+    first_id: dict[str, str] = {}
+    for i, label in enumerate(raw.labels):
+        values = _row(raw, cols, i, per_row[i], warnings, src)
+        ident = _text(raw.rows[i][cols["id"]]) if "id" in cols else None
+        ident = ident or f"{layer}-{label.split()[-1]}"
+        if ident in first_id:
+            per_row[i].append(f"id {ident!r} is already used by {first_id[ident]} — ids must be unique")
+        first_id.setdefault(ident, label)
+        problems += [f"{label}: {p}" for p in per_row[i]]
+        values |= {"id": ident, "layer": layer, "source": f"{path.name} {label}"}
+        for c in COLUMNS:
+            out[c].append(values[c])
+    if problems:
+        raise InputError(src, problems)
+
+    extra: dict[str, list] = {}
+    if crs_name != "wgs84":
+        outside = ~in_china(lon, lat)
+        warnings += [f"{src} {raw.labels[i]}: ({texts[i][0]}, {texts[i][1]}) lies outside China, where "
+                     f"{CRS_LABEL[crs_name]} has no offset — kept unchanged" for i in np.flatnonzero(outside)]
+        extra = {"orig_lon": lon.tolist(), "orig_lat": lat.tolist(), "orig_crs": [crs_name] * n}
+        lon, lat = to_wgs84(lon, lat, crs_name)
+        notes.append(f"{src}: {n - int(outside.sum())} of {n} points converted from {CRS_LABEL[crs_name]} to WGS84 "
+                     "(the coordinates as given are kept in orig_lon, orig_lat)")
+    warnings += _duplicates(out["name"], lon, lat, raw.labels, src)
+    used = {j for f, j in cols.items() if raw.geoms is None or f not in ("lon", "lat", "lonlat")}
+    for j, h in enumerate(raw.header):
+        if j not in used and h not in OWN_COLUMNS:
+            extra.setdefault(h if h.startswith("orig_") else f"orig_{h}", [_plain(r[j]) for r in raw.rows])
+    frame = {c: pd.Series(out[c], dtype=float if c in ("stars", "area_m2") else object) for c in COLUMNS}
+    frame |= {k: pd.Series(v, dtype=object) for k, v in extra.items()}
+    return LayerRead(gpd.GeoDataFrame(frame, geometry=shapely.points(lon, lat), crs=4326), warnings, notes)
+
+
+def _duplicates(names: list, lon: np.ndarray, lat: np.ndarray, labels: list[str], src: str) -> list[str]:
+    """Warnings for one name at the same place (within :data:`DUPLICATE_M`)."""
+    out = []
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        for j in seen.get(name, []):
+            if (d := _metres(lon[i], lat[i], lon[j], lat[j])) <= DUPLICATE_M:
+                out.append(f"{src} {labels[i]}: {name!r} is at the same place as {labels[j]} ({d:.1f} m apart) — "
+                           "both are kept; delete one if it is a duplicate")
+                break
+        seen.setdefault(name, []).append(i)
+    return out
+
+
+def _metres(lon1, lat1, lon2, lat2):
+    """Great-circle distance in metres (haversine on a 6,371 km sphere)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_000.0 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+# ------------------------------------------------------------------------------ checks and output
+def check_within(facilities: gpd.GeoDataFrame, bbox_lonlat: tuple[float, float, float, float], *,
+                 max_km: float) -> list[str]:
+    """Facilities farther than ``max_km`` outside a box ``(min_lon, min_lat, max_lon, max_lat)``.
+
+    Returns one line per such facility with its distance to the box in km; the caller decides
+    whether that is a warning or an error.
+    """
+    x0, y0, x1, y1 = bbox_lonlat
+    lon, lat = facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy()
+    km = _metres(lon, lat, np.clip(lon, x0, x1), np.clip(lat, y0, y1)) / 1000.0
+    out = []
+    for i in np.flatnonzero(km > max_km):
+        row = facilities.iloc[i]
+        where = row["source"] if "source" in facilities else f"facility {row['id']}"
+        out.append(f"{where}: {row['name']!r} lies {km[i]:.1f} km outside the network area "
+                   f"({x0:.4f}..{x1:.4f} E, {y0:.4f}..{y1:.4f} N) — check its coordinates and coordinate system")
+    return out
+
+
+def write_facilities(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write a facility table as RFC 7946 GeoJSON (UTF-8, Chinese as written), atomically.
+
+    ``services`` are joined with ``、``; ``orig_*`` columns are kept as properties. The file is
+    written to a temporary file in the same folder, then renamed into place (:mod:`geo.io`).
+    """
+    from geo.io import write_geojson
+
+    path = Path(path)
+    if path.suffix.lower() not in (".geojson", ".json"):
+        raise InputError(str(path), ["facilities are written as GeoJSON — name the file *.geojson"])
+    out = gdf.copy()
+    if "services" in out:
+        out["services"] = out["services"].map(lambda v: "、".join(v) if isinstance(v, (list, tuple)) else v)
+    return write_geojson(path, out, name=str(out["layer"].iloc[0]) if "layer" in out and len(out) else "facilities")
+
+
+def check_command(path: str | Path, *, layer: str, crs: str | None, out: str | Path | None) -> int:
+    """``circles layers check FILE``: a summary to stdout, notes and warnings to stderr.
+
+    Returns 0 when the file can be used (warnings included); errors raise :class:`InputError`.
+    """
+    read = read_facilities(path, layer=layer, crs=crs)
+    for kind, lines in (("note", read.notes), ("warning", read.warnings)):
+        for line in lines:
+            print(f"{kind}: {line}", file=sys.stderr)
+    fac = read.facilities
+    tiers = ", ".join(f"{v} {k}" for k, v in fac["tier"].fillna("without tier").value_counts().items())
+    print(f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for {int(fac['opening_hours'].notna().sum())}; "
+          f"{len(read.warnings)} warning(s)")
+    if out is not None:
+        write_facilities(fac, out)
+        print(f"written to {out}")
+    return 0
