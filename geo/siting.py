@@ -1,0 +1,379 @@
+"""Where the next facilities should go: maximal covering of the people still uncovered.
+
+The solvers work on a plain coverage matrix (as ``spopt.locate`` does): ``cover[j, h]`` is true
+when candidate site ``j`` is within the walk limit of demand point ``h``, and ``weights[h]`` are
+the people living there. :func:`greedy` adds, one at a time, the site that covers the most
+people not yet covered (any size; within ``1 - 1/e`` of the optimum); :func:`exact` solves the
+maximal covering location problem as an integer programme with HiGHS (``highspy``) to show
+how close the greedy answer is.
+
+:func:`site` is the adapter from a plan: the demand points are the homes the layer leaves
+outside the limit (the existing facilities are kept), candidates default to network nodes
+inside the layer's gap areas, thinned to one per ``grid_m`` cell, and the coverage sets come
+from bounded Dijkstra searches from every candidate (:func:`geo.circles.per_source`, chunked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from geo.circles import metres_for, per_source
+from geo.errors import InputError, UnknownNameError
+from geo.network import Network, Snapped
+
+#: default thinning of candidates: at most one network node per cell of this size (m).
+GRID_M = 100.0
+#: at most this many candidates (the grid is coarsened until they fit).
+MAX_CANDIDATES = 2000
+#: the exact solve runs by default when the reduced problem has at most this many nonzeros.
+EXACT_MAX_NNZ = 200_000
+EXACT_TIME_S = 30.0
+
+
+# ---------------------------------------------------------------- solvers on a matrix
+
+
+def greedy(cover: sp.spmatrix, weights: np.ndarray, p: int) -> tuple[list[int], list[float]]:
+    """Greedy maximal covering: ``p`` sites, each the one adding the most weight.
+
+    Returns the chosen rows in order and the weight each adds (ties go to the lower index).
+    Stops early when no site adds anything.
+    """
+    a = sp.csr_matrix(cover, dtype=float)
+    w = np.asarray(weights, float).copy()
+    chosen, gains = [], []
+    for _ in range(int(p)):
+        score = a @ w
+        if len(chosen):
+            score[chosen] = -1.0
+        j = int(np.argmax(score)) if len(score) else -1
+        if j < 0 or score[j] <= 0:
+            break
+        chosen.append(j)
+        gains.append(float(score[j]))
+        lo, hi = a.indptr[j], a.indptr[j + 1]
+        w[a.indices[lo:hi]] = 0.0
+    return chosen, gains
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    chosen: list[int]
+    objective: float  # weight covered by ``chosen``
+    bound: float  # upper bound proven by the solver (== objective when optimal)
+    status: str  # "optimal" or the HiGHS status (e.g. "Time limit reached")
+    seconds: float
+
+
+def exact(cover: sp.spmatrix, weights: np.ndarray, p: int, *, time_limit: float = EXACT_TIME_S) -> ExactResult:
+    """The maximal covering location problem solved as a MIP with HiGHS.
+
+    maximise ``sum w_h y_h`` subject to ``y_h <= sum_j cover[j, h] x_j``, ``sum x_j = p``
+    (at most the number of candidates), ``x`` binary, ``0 <= y <= 1``. Demand points with the
+    same covering set are merged first (their weights summed), which keeps the model small.
+    """
+    import time
+
+    import highspy
+
+    t0 = time.perf_counter()
+    a = sp.csc_matrix(cover, dtype=bool)
+    w = np.asarray(weights, float)
+    k = a.shape[0]
+    p = min(int(p), k)
+    a, w = _merge_columns(a, w)
+    h = a.shape[1]
+    rows = a.T.tocsr()  # one row per demand point: y_h - sum_j x_j <= 0
+    n_col = k + h
+    start = np.concatenate([rows.indptr[:-1] + np.arange(h), [rows.nnz + h]])
+    index = np.empty(rows.nnz + h, np.int32)
+    value = np.empty(rows.nnz + h)
+    for i in range(h):  # y_h first, then the candidates covering it
+        s, lo, hi = start[i], rows.indptr[i], rows.indptr[i + 1]
+        index[s] = k + i
+        value[s] = 1.0
+        index[s + 1: s + 1 + hi - lo] = rows.indices[lo:hi]
+        value[s + 1: s + 1 + hi - lo] = -1.0
+    # the cardinality row
+    start = np.concatenate([start[:-1], [len(index)], [len(index) + k]])
+    index = np.concatenate([index, np.arange(k, dtype=np.int32)])
+    value = np.concatenate([value, np.ones(k)])
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_col, h + 1
+    lp.col_cost_ = np.concatenate([np.zeros(k), -w])
+    lp.col_lower_ = np.zeros(n_col)
+    lp.col_upper_ = np.ones(n_col)
+    lp.row_lower_ = np.concatenate([np.full(h, -highspy.kHighsInf), [p]])
+    lp.row_upper_ = np.concatenate([np.zeros(h), [p]])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_col, h + 1
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * k + [highspy.HighsVarType.kContinuous] * h
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("time_limit", float(time_limit))
+    solver.setOptionValue("mip_rel_gap", 1e-6)
+    solver.setOptionValue("threads", 1)
+    solver.passModel(lp)
+    solver.run()
+    status = solver.modelStatusToString(solver.getModelStatus())
+    x = np.asarray(solver.getSolution().col_value[:k])
+    chosen = [int(j) for j in np.flatnonzero(x > 0.5)]
+    covered = np.asarray(a[chosen].sum(axis=0)).ravel() > 0 if chosen else np.zeros(h, bool)
+    obj = float(w[covered].sum())
+    info = solver.getInfo()
+    bound = -float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else obj
+    return ExactResult(chosen, obj, max(bound, obj), "optimal" if status == "Optimal" else status,
+                       time.perf_counter() - t0)
+
+
+def _merge_columns(a: sp.csc_matrix, w: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray]:
+    """Drop columns nobody covers; merge identical columns, summing their weights."""
+    a = sp.csc_matrix(a)
+    a.sort_indices()
+    keys = {}
+    groups = np.full(a.shape[1], -1, np.int64)
+    for c in range(a.shape[1]):
+        lo, hi = a.indptr[c], a.indptr[c + 1]
+        if hi == lo:
+            continue
+        groups[c] = keys.setdefault(a.indices[lo:hi].tobytes(), len(keys))
+    keep = groups >= 0
+    n = len(keys)
+    merge = sp.csr_matrix((np.ones(int(keep.sum())), (np.flatnonzero(keep), groups[keep])), shape=(a.shape[1], n))
+    a2 = (a.astype(float) @ merge) > 0
+    w2 = np.bincount(groups[keep], weights=w[keep], minlength=n)
+    return sp.csc_matrix(a2), w2
+
+
+# ---------------------------------------------------------------- the adapter from a plan
+
+
+def node_sites(net: Network, nodes: np.ndarray) -> Snapped:
+    """Network nodes as snapped points: on an edge incident to each node, at that end."""
+    nodes = np.asarray(nodes, np.int64)
+    ends = np.concatenate([net.edge_u, net.edge_v])
+    edges = np.concatenate([np.arange(net.n_edges), np.arange(net.n_edges)])
+    first = np.full(net.n_nodes, -1, np.int64)
+    first[ends[::-1]] = edges[::-1]
+    e = first[nodes]
+    ok = e >= 0
+    along = np.where(net.edge_u[np.maximum(e, 0)] == nodes, 0.0, net.edge_len[np.maximum(e, 0)])
+    return Snapped(np.where(ok, e, -1), np.where(ok, along, 0.0), np.zeros(len(nodes)), ok, net.node_xy[nodes])
+
+
+def thin_nodes(xy: np.ndarray, nodes: np.ndarray, *, grid_m: float = GRID_M, cap: int = MAX_CANDIDATES) -> np.ndarray:
+    """One node per ``grid_m`` cell (the nearest to the cell's centre); the grid doubles until
+    at most ``cap`` remain."""
+    nodes = np.asarray(nodes, np.int64)
+    g = float(grid_m)
+    while True:
+        cell = np.floor(xy[nodes] / g).astype(np.int64)
+        d = np.hypot(*(xy[nodes] - (cell + 0.5) * g).T)
+        order = np.lexsort((d, cell[:, 1], cell[:, 0]))
+        c = cell[order]
+        first = np.ones(len(c), bool)
+        first[1:] = (c[1:] != c[:-1]).any(axis=1)
+        out = np.sort(nodes[order][first])
+        if len(out) <= cap:
+            return out
+        g *= 2
+
+
+def cover_matrix(net: Network, sites: Snapped, points: Snapped, limit_m: float, *, chunk: int = 128) -> sp.csr_matrix:
+    """``(len(sites), len(points))`` boolean: site ``j`` within ``limit_m`` walking of point ``h``.
+
+    Distances as :func:`geo.circles.point_distances`: via either end of the point's edge, or
+    along the edge when the site is on the same edge.
+    """
+    d = per_source(net, sites, limit=limit_m, chunk=chunk).tocsc()
+    ok = np.flatnonzero(points.ok)
+    e, a = points.edge[ok], points.along[ok]
+    k = len(sites)
+    rows, cols = [], []
+    for nodes, off in ((net.edge_u[e], a), (net.edge_v[e], net.edge_len[e] - a)):
+        sub = d[:, nodes]
+        col = np.repeat(np.arange(len(ok)), np.diff(sub.indptr))
+        hit = sub.data + off[col] <= limit_m
+        rows.append(sub.indices[hit])
+        cols.append(ok[col[hit]])
+    sok = np.flatnonzero(sites.ok)
+    order = np.argsort(e, kind="stable")
+    es = e[order]
+    for j in sok:  # sites sharing an edge with points: straight along it
+        lo, hi = np.searchsorted(es, sites.edge[j]), np.searchsorted(es, sites.edge[j], side="right")
+        idx = order[lo:hi]
+        near = idx[np.abs(a[idx] - sites.along[j]) <= limit_m]
+        rows.append(np.full(len(near), j))
+        cols.append(ok[near])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    m = sp.csr_matrix((np.ones(len(r), bool), (r, c)), shape=(k, len(points)))
+    m.sum_duplicates()
+    return (m > 0).tocsr()
+
+
+@dataclass(frozen=True, eq=False)
+class SitingResult:
+    layer: str
+    minutes: float
+    profile: str
+    limit_m: float
+    sites: object  # GeoDataFrame WGS84 points: rank, people_gained, homes_gained, cumulative figures
+    circles: object  # GeoDataFrame WGS84 polygons: each site's walk-time circle
+    snapped: Snapped  # the sites on the network
+    summary: dict  # candidates, greedy and exact figures, coverage before and after
+
+
+def site(result, *, layer: str, add: int, minutes: float | None = None, profile: str | None = None,
+         candidates=None, grid_m: float = GRID_M, cap: int = MAX_CANDIDATES, exact_solve: bool | None = None,
+         time_limit: float = EXACT_TIME_S) -> SitingResult:
+    """Propose ``add`` new sites of ``layer`` covering the most people the plan leaves out.
+
+    Parameters
+    ----------
+    result
+        A :class:`geo.plan.PlanResult`; its facilities are kept.
+    minutes, profile
+        The walk limit (default: the plan's largest threshold and first profile).
+    candidates
+        A WGS84 GeoDataFrame of candidate points (snapped to the nearest way within the plan's
+        snap limit); default: network nodes inside the layer's gap areas, one per ``grid_m`` cell.
+    exact_solve
+        Also solve exactly with HiGHS: True, False, or None for "when the problem is small".
+    """
+    import geopandas as gpd
+    import shapely
+
+    from geo.polygons import facility_polygons
+    from geo.report import layer_minutes
+
+    params = result.params
+    if layer not in result.layers:
+        raise UnknownNameError("layer", layer, result.layers)
+    if not (isinstance(add, int) and 1 <= add <= 200):
+        raise InputError("--add", [f"{add!r}: give the number of new sites, 1..200"])
+    profile = profile or params.profiles[0]
+    if profile not in params.speeds():
+        raise UnknownNameError("profile", profile, params.speeds())
+    minutes = float(minutes if minutes is not None else max(params.minutes))
+    if not (0 < minutes <= 120):
+        raise InputError("--minutes", [f"{minutes:g} is outside 0..120"])
+    speed = params.speeds()[profile]
+    limit = metres_for(minutes, speed)
+    net, homes, lr = result.network, result.homes, result.layers[layer]
+    demand = np.flatnonzero(~(lr.home_dist <= limit) & result.home_snap.ok)
+    pts = result.home_snap.subset(demand)
+    if candidates is None:
+        nodes = _gap_nodes(result, layer, minutes, profile, lr, limit)
+        cand = node_sites(net, thin_nodes(net.node_xy, nodes, grid_m=grid_m, cap=cap))
+        origin = f"network nodes in gap areas, one per {grid_m:g} m cell"
+    else:
+        xy = net.project(candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy())
+        cand = net.snap(xy, max_dist=params.snap_max_m)
+        if not cand.ok.any():
+            raise InputError("--candidates", [f"none of the {len(xy)} candidates lies within "
+                                              f"{params.snap_max_m:g} m of a walkable way"])
+        cand = cand.subset(cand.ok)
+        origin = "candidates file"
+    w = homes.people[demand]
+    a = cover_matrix(net, cand, pts, limit) if len(cand) and len(pts) else sp.csr_matrix((len(cand), len(pts)), dtype=bool)
+    chosen, gains = greedy(a, w, add)
+    summary = {"layer": layer, "minutes": minutes, "profile": profile, "limit_m": round(limit, 1),
+               "candidates": int(len(cand)), "candidates_from": origin, "demand_homes": int(len(demand)),
+               "demand_people": round(float(w.sum())), "greedy_people": round(float(sum(gains)), 1)}
+    if exact_solve is None:
+        exact_solve = a.nnz <= EXACT_MAX_NNZ
+    if exact_solve and len(cand):
+        ex = exact(a, w, add, time_limit=time_limit)
+        g = float(sum(gains))
+        summary["exact"] = {"status": ex.status, "people": round(ex.objective, 1), "bound": round(ex.bound, 1),
+                            "seconds": round(ex.seconds, 2),
+                            "greedy_gap_share": round((ex.bound - g) / ex.bound, 4) if ex.bound > 0 else 0.0}
+    s = Snapped(cand.edge[chosen], cand.along[chosen], cand.dist[chosen], cand.ok[chosen], cand.xy[chosen])
+    covered = np.zeros(len(demand), bool)
+    rows = []
+    csr = a.tocsr()
+    total = float(homes.people.sum())
+    before_cov = float(homes.people[lr.home_dist <= limit].sum())
+    for r, (j, gain) in enumerate(zip(chosen, gains), start=1):
+        new = np.zeros(len(demand), bool)
+        new[csr.indices[csr.indptr[j]:csr.indptr[j + 1]]] = True
+        new &= ~covered
+        covered |= new
+        cum = before_cov + float(w[covered].sum())
+        rows.append({"rank": r, "layer": layer, "minutes": minutes, "profile": profile,
+                     "people_gained": round(gain, 1), "homes_gained": int(new.sum()),
+                     "people_covered_after": round(cum), "people_share_after": round(cum / total, 4) if total else 0.0})
+    ll = net.unproject(s.xy) if len(s) else np.zeros((0, 2))
+    sites = gpd.GeoDataFrame(rows, columns=["rank", "layer", "minutes", "profile", "people_gained", "homes_gained",
+                                            "people_covered_after", "people_share_after"],
+                             geometry=shapely.points(ll) if len(ll) else [], crs=4326)
+    polys = facility_polygons(net, s, [limit], width_m=params.width_m, workers=1)[:, 0] if len(s) else []
+    circles = gpd.GeoDataFrame({"rank": [r["rank"] for r in rows], "minutes": [minutes] * len(rows),
+                                "people_gained": [r["people_gained"] for r in rows]},
+                               geometry=list(polys), crs=net.crs).to_crs(4326)
+    after = np.where(np.isin(np.arange(len(homes)), demand[covered]), 0.0, lr.home_dist)
+    summary["coverage_before"] = layer_minutes(lr.home_dist, homes.people, [minutes], speed)
+    summary["coverage_after"] = layer_minutes(after, homes.people, [minutes], speed)
+    return SitingResult(layer, minutes, profile, limit, sites, circles, s, summary)
+
+
+def _gap_nodes(result, layer: str, minutes: float, profile: str, lr, limit: float) -> np.ndarray:
+    """Network nodes inside the layer's gap areas (or, without them, near uncovered homes)."""
+    import shapely
+
+    net = result.network
+    gaps = result.gaps
+    sel = gaps[(gaps["layer"] == layer) & (gaps["minutes"] == minutes) & (gaps["profile"] == profile)] \
+        if len(gaps) else gaps
+    if len(sel):
+        polys = sel.to_crs(net.crs).geometry.values
+    else:  # a threshold the plan did not compute: areas around the uncovered homes
+        out = np.flatnonzero(~(lr.home_dist <= limit))
+        polys = [shapely.buffer(shapely.multipoints(result.homes.xy[out]), 100.0)] if len(out) else []
+    if len(polys) == 0:
+        return np.zeros(0, np.int64)
+    tree = shapely.STRtree(shapely.points(net.node_xy))
+    _, nodes = tree.query(np.asarray(polys, dtype=object), predicate="contains")
+    return np.unique(nodes)
+
+
+def sites_as_facilities(res: SitingResult, net: Network):
+    """The proposed sites as a facility table (WGS84), to add to the layer and plan again."""
+    import geopandas as gpd
+
+    from geo.osm_layers import FACILITY_COLUMNS
+
+    ll = net.unproject(res.snapped.xy) if len(res.snapped) else np.zeros((0, 2))
+    rows = [{c: None for c in FACILITY_COLUMNS} | {
+        "id": f"site-{r}", "name": f"proposed site {r}", "layer": res.layer, "kind": "proposed site",
+        "services": (), "source": "circles site"} for r in range(1, len(ll) + 1)]
+    return gpd.GeoDataFrame(rows, columns=list(FACILITY_COLUMNS), geometry=gpd.points_from_xy(ll[:, 0], ll[:, 1]) if len(ll) else [],
+                            crs=4326)
+
+
+def read_candidates(path) -> object:
+    """Candidate sites from a GeoJSON/GPKG of points (WGS84, or any CRS the file declares)."""
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), ["file not found"])
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as err:  # pyogrio raises its own error types for unreadable files
+        raise InputError(str(path), [f"cannot be read as a GIS file ({err}): give GeoJSON or GeoPackage points"]) from None
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    problems = [f"row {i + 1}: geometry is {'empty' if g is None or g.is_empty else g.geom_type}: expected a Point"
+                for i, g in enumerate(gdf.geometry) if g is None or g.is_empty or g.geom_type != "Point"]
+    if len(gdf) == 0:
+        problems.append("no candidate points")
+    if problems:
+        raise InputError(str(path), problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+    return gdf

@@ -1,0 +1,112 @@
+"""Siting: the solvers on instances with known optima, the coverage sets on a hand-built street."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import shapely
+
+from geo.demand import Homes
+from geo.errors import InputError
+from geo.network import network_from_lines
+from geo.osm_layers import FACILITY_COLUMNS
+from geo.plan import Base, PlanInputs, PlanParams, plan
+from geo.siting import cover_matrix, exact, greedy, node_sites, read_candidates, site, thin_nodes
+
+
+def suboptimal_instance():
+    """Site A covers homes 1-4 (1 person each), B covers 1, 2 and 5, C covers 3, 4 and 6
+    (homes 5 and 6: 1.5 people). Choosing 2: greedy takes A (4) then B or C (+1.5) = 5.5; the
+    optimum is B + C = 7."""
+    a = np.zeros((3, 6), bool)
+    a[0, :4] = True
+    a[1, [0, 1, 4]] = True
+    a[2, [2, 3, 5]] = True
+    return sp.csr_matrix(a), np.array([1, 1, 1, 1, 1.5, 1.5])
+
+
+def test_greedy_is_suboptimal_and_exact_finds_the_optimum():
+    a, w = suboptimal_instance()
+    chosen, gains = greedy(a, w, 2)
+    assert chosen == [0, 1] and gains == [4.0, 1.5]
+    ex = exact(a, w, 2)
+    assert sorted(ex.chosen) == [1, 2]
+    assert ex.objective == pytest.approx(7.0) and ex.status == "optimal"
+    assert ex.bound == pytest.approx(7.0)
+
+
+def test_exact_matches_brute_force_on_random_instances():
+    from itertools import combinations
+
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        a = rng.random((8, 15)) < 0.3
+        w = rng.integers(1, 10, 15).astype(float)
+        best = max(w[a[list(c)].any(axis=0)].sum() for c in combinations(range(8), 3))
+        ex = exact(sp.csr_matrix(a), w, 3)
+        g = sum(greedy(sp.csr_matrix(a), w, 3)[1])
+        assert ex.objective == pytest.approx(best)
+        assert g <= best + 1e-9
+
+
+def test_greedy_stops_when_nothing_is_left():
+    a, w = suboptimal_instance()
+    chosen, gains = greedy(a, w, 5)
+    assert len(chosen) == 3 and sum(gains) == pytest.approx(7.0)  # A, B, C cover all; a 4th adds nothing
+
+
+def street():
+    """One street x 0..1000 with nodes every 100 m."""
+    return network_from_lines([[(x, 0), (x + 100, 0)] for x in range(0, 1000, 100)])
+
+
+def test_cover_matrix_on_a_street():
+    net = street()
+    nodes = np.array([int(np.argmin(np.hypot(*(net.node_xy - [x, 0]).T))) for x in (0, 400, 800)])
+    sites = node_sites(net, nodes)
+    homes = net.snap(np.array([[150.0, 5], [450.0, 5], [950.0, 5], [620.0, -5]]), max_dist=50)
+    m = cover_matrix(net, sites, homes, 200.0).toarray()
+    # distances along the street: |x_site - x_home| <= 200
+    want = np.abs(np.array([0, 400, 800])[:, None] - np.array([150, 450, 950, 620])[None, :]) <= 200
+    assert np.array_equal(m, want)
+
+
+def test_thin_nodes_one_per_cell():
+    xy = np.array([[10.0, 10], [60, 60], [90, 90], [150, 50], [310, 10]])
+    out = thin_nodes(xy, np.arange(5), grid_m=100)
+    assert out.tolist() == [1, 3, 4]  # the node nearest each cell's centre (50, 50), (150, 50), (350, 50)
+    assert len(thin_nodes(xy, np.arange(5), grid_m=100, cap=2)) <= 2
+
+
+def test_site_on_a_hand_built_plan():
+    """Homes at x=100 (5 people), 500 (30), 900 (10) along one street; a station at x=0 with a
+    150 m limit covers only the first. One new site: the best covers x=500 (30 people)."""
+    net = street()
+    homes = Homes(np.array([[100.0, 5], [500.0, 5], [900.0, 5]]), np.array([5.0, 30.0, 10.0]),
+                  np.array(["building"] * 3, object), np.arange(3), "test")
+    ll = net.unproject(np.array([[0.0, 0]]))
+    fac = gpd.GeoDataFrame([{c: None for c in FACILITY_COLUMNS} | {"id": "s0", "name": "s0", "layer": "stations",
+                                                                   "services": ()}],
+                           columns=list(FACILITY_COLUMNS), geometry=list(shapely.points(ll)), crs=4326)
+    empty = fac.iloc[:0]
+    base = Base("street", None, net, homes, {"centres": empty, "stations": fac, "charging": empty}, None)
+    params = PlanParams(minutes=(2.0,), speed_kmh=4.8)  # 160 m
+    before = plan(PlanInputs(), params, base=base)
+    res = site(before, layer="stations", add=2, exact_solve=True)
+    assert res.sites["people_gained"].tolist() == [30.0, 10.0]
+    assert res.summary["greedy_people"] == 40.0 and res.summary["exact"]["people"] == 40.0
+    x = net.project(res.sites.geometry.x.to_numpy(), res.sites.geometry.y.to_numpy())[:, 0]
+    assert abs(x[0] - 500) <= 160 and abs(x[1] - 900) <= 160
+    assert res.summary["coverage_after"]["2"]["people_covered"] == 45
+
+
+def test_read_candidates_problems(tmp_path):
+    p = tmp_path / "c.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.Point(120.2, 30.2), shapely.LineString([(0, 0), (1, 1)])], crs=4326).to_file(p)
+    with pytest.raises(InputError) as err:
+        read_candidates(p)
+    assert err.value.problems == ["row 2: geometry is LineString: expected a Point"]
+    with pytest.raises(InputError, match="file not found"):
+        read_candidates(tmp_path / "none.geojson")
