@@ -86,6 +86,7 @@ def input_options(f):
         click.option("--width", type=float, default=30.0, show_default=True, help="Street-side width (m) a circle claims around reached streets."),
         click.option("--at", "at", metavar="WHEN", help='Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday) or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are listed in coverage.json under subsets.'),
         click.option("--no-cache", is_flag=True, help="Rebuild the network instead of reloading it from the cache."),
+        click.option("--per-facility/--no-per-facility", "per_facility", default=True, show_default=True, help="Draw one circle per facility and threshold in circles.geojson (about 10 ms each); without, only the dissolved layer circles."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -110,6 +111,7 @@ def build_inputs(kw: dict):
         speed_kmh=kw.get("speed"),
         width_m=kw["width"],
         at=kw.get("at"),
+        per_facility=kw.get("per_facility", True),
         use_cache=not kw.get("no_cache"),
     )
     return inputs, params

@@ -137,13 +137,20 @@ def point_distances(net: Network, reach: Reach, points: Snapped) -> tuple[np.nda
         lo = np.searchsorted(f_edge_s, e, side="left")
         hi = np.searchsorted(f_edge_s, e, side="right")
         has = np.flatnonzero(hi > lo)
-        for i in has:  # few points share an edge with a facility
-            cand = fok[order[lo[i] : hi[i]]]
-            d = np.abs(fac.along[cand] - a[i])
-            j = int(np.argmin(d))
-            if d[j] < best[i]:
-                best[i] = d[j]
-                bsrc[i] = cand[j]
+        if len(has):
+            # every (point, facility on its edge) pair, in the stable edge order
+            cnt = hi[has] - lo[has]
+            first = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+            pt = np.repeat(has, cnt)
+            cand = fok[order[np.arange(int(cnt.sum())) + np.repeat(lo[has] - first, cnt)]]
+            d = np.abs(fac.along[cand] - a[pt])
+            dmin = np.minimum.reduceat(d, first)
+            # per point, the first pair at its minimum (what argmin picks)
+            at_min = np.flatnonzero(d == np.repeat(dmin, cnt))
+            j = at_min[np.unique(pt[at_min], return_index=True)[1]]
+            better = dmin < best[has]
+            best[has[better]] = dmin[better]
+            bsrc[has[better]] = cand[j][better]
     dist[ok] = best
     src[ok] = np.where(np.isfinite(best), bsrc, -1)
     return dist, src

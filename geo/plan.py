@@ -64,6 +64,9 @@ class PlanParams:
     use_cache: bool = True
     #: ``"Mon 22:00"``: also report coverage by the facilities open then (geo.hours.parse_at)
     at: str | None = None
+    #: draw one circle per facility and threshold (False: only the dissolved layer circles;
+    #: a single facility's circle is then drawn on demand by geo.polygons.facility_circle)
+    per_facility: bool = True
 
     def speeds(self) -> dict[str, float]:
         """Speed (km/h) per profile; ``speed_kmh`` overrides them all."""
@@ -248,8 +251,14 @@ def snap_layer(net: Network, fac, max_m: float) -> tuple[Snapped, list[dict]]:
 
 
 def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *,
-         progress: Progress | None = None, base: Base | None = None) -> PlanResult:
-    """Plan service circles end to end. See the module docstring for the steps."""
+         progress: Progress | None = None, base: Base | None = None,
+         facilities: Mapping[str, tuple] | None = None, home_snap: Snapped | None = None) -> PlanResult:
+    """Plan service circles end to end. See the module docstring for the steps.
+
+    ``facilities`` (layer -> (WGS84 table, origin)) replaces the layer files and OSM layers of
+    those layers, and ``home_snap`` the snapping of the homes: what-if scenarios
+    (:mod:`geo.scenarios`) pass the edited tables and the homes carried onto the edited network.
+    """
     from geo.gaps import gap_areas
     from geo.gaps import base_places
     from geo.report import circles_frame, coverage_summary, layer_subsets, subset_coverage
@@ -263,9 +272,12 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
     warnings: list[str] = []
     files = {}
     for layer, path in inputs.layer_files.items():
+        if facilities and layer in facilities:
+            continue
         gdf, warns = _read_layer_file(layer, Path(path), inputs.crs)
         files[layer] = (gdf, str(path))
         warnings += warns
+    files.update(facilities or {})
     if base is None:
         base = load_base(inputs, params, progress=say)
     net = base.network
@@ -276,7 +288,8 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
     else:
         homes = base.homes
     say("snapping homes onto streets")
-    home_snap = net.snap(homes.xy, max_dist=params.home_snap_max_m)
+    if home_snap is None:
+        home_snap = net.snap(homes.xy, max_dist=params.home_snap_max_m)
 
     layers: dict[str, LayerResult] = {}
     for layer in LAYERS:
@@ -299,7 +312,10 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
     subsets, subset_info = layer_subsets(net, layers, home_snap, params)
     if subsets:
         coverage["subsets"] = subset_coverage(subsets, subset_info, homes, params)
-    say("drawing service circles")
+    n_fac = sum(int(lr.snapped.ok.sum()) for lr in layers.values())
+    n_poly = n_fac * len(params.minutes) * len(params.profiles) if params.per_facility else 0
+    say(f"drawing service circles ({n_poly} per-facility polygons, ~{n_poly * 0.01:.0f} s"
+        f"{'; --no-per-facility skips them' if n_poly else ''}, and the dissolved layer circles)")
     circles = circles_frame(net, layers, params)
     say("grouping uncovered homes into gap areas")
     gaps = gap_areas(net, homes, {**layers, **subsets}, params, admin=base.admin, places=base_places(base))

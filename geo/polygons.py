@@ -330,3 +330,126 @@ def _can_fork() -> bool:
     import multiprocessing as mp
 
     return "fork" in mp.get_all_start_methods()
+
+
+def _layer_job(k: int) -> list[bytes]:
+    import shapely
+
+    node_dist, fac = _WORK["jobs"][k]
+    polys = layer_polygons(_WORK["net"], node_dist, _WORK["limits"], facilities=fac, width_m=_WORK["width"])
+    return [shapely.to_wkb(p) for p in polys]
+
+
+def many_layer_polygons(
+    net: Network,
+    jobs: Sequence[tuple[np.ndarray, Snapped | None]],
+    limits: Sequence[float],
+    *,
+    width_m: float = DEFAULT_WIDTH_M,
+    workers: int | None = None,
+) -> list[list]:
+    """:func:`layer_polygons` for several layers at once, spread over worker processes.
+
+    Parameters
+    ----------
+    jobs
+        ``(node_dist, facilities)`` per layer (nearest-facility metres and the snapped
+        facilities, as for :func:`layer_polygons`).
+    workers
+        Processes (default: the CPU count, at most one per layer).
+
+    Returns
+    -------
+    list
+        One list of polygons (one per limit, ascending) per job, in the order given.
+    """
+    import shapely
+
+    limits = [float(x) for x in limits]
+    if workers is None:
+        workers = min(os.cpu_count() or 1, len(jobs))
+    if workers <= 1 or len(jobs) <= 1 or not _can_fork():
+        return [layer_polygons(net, d, limits, facilities=f, width_m=width_m) for d, f in jobs]
+    import multiprocessing as mp
+
+    edge_buffers(net, width_m)  # made before forking, shared by the workers
+    # the biggest layers first, so the pool's last task is a small one
+    order = sorted(range(len(jobs)), key=lambda k: -int(np.isfinite(jobs[k][0]).sum()))
+    _WORK.update(net=net, jobs=list(jobs), limits=limits, width=width_m)
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            res = pool.map(_layer_job, order, chunksize=1)
+    finally:
+        _WORK.clear()
+    out: list[list] = [[] for _ in jobs]
+    for k, wkbs in zip(order, res):
+        out[k] = list(shapely.from_wkb(wkbs))
+    return out
+
+
+def facility_circle(result, layer: str, facility_index: int, minutes: float, profile: str | None = None, *,
+                    metric: bool = False):
+    """One facility's service circle, drawn on demand from a plan's result.
+
+    The same construction as the per-facility rows of ``circles.geojson`` (one search from
+    the facility bounded by this walk time, then its reached stretches buffered), so a plan
+    run with ``per_facility=False`` can still answer for any facility; ~10-20 ms.
+
+    Parameters
+    ----------
+    result
+        A :class:`geo.plan.PlanResult`.
+    layer
+        Layer name (a key of ``result.layers``).
+    facility_index
+        Row of the facility in ``result.layers[layer].facilities`` (0-based).
+    minutes
+        Walk time (any positive value, not only the plan's thresholds).
+    profile
+        Walking profile (default: the plan's first); the plan's ``speed_kmh`` overrides it.
+    metric
+        Return the polygon in the network's metric CRS instead of WGS84 lon/lat.
+
+    Returns
+    -------
+    shapely.Polygon or shapely.MultiPolygon
+        Empty when the facility is not placed on the network.
+
+    Raises
+    ------
+    geo.errors.UnknownNameError
+        For an unknown layer or profile.
+    geo.errors.InputError
+        For a facility index out of range or a walk time that is not positive.
+    """
+    import shapely
+
+    from geo.circles import PROFILES, metres_for, per_source
+    from geo.errors import InputError, UnknownNameError
+
+    if layer not in result.layers:
+        raise UnknownNameError("layer", layer, list(result.layers))
+    params = result.params
+    profile = profile or params.profiles[0]
+    if profile not in PROFILES:
+        raise UnknownNameError("profile", profile, PROFILES)
+    lr = result.layers[layer]
+    n = len(lr.snapped)
+    problems = []
+    if not (0 <= int(facility_index) < n):
+        problems.append(f"facility_index: {facility_index} is outside 0..{n - 1} ({n} facilities in {layer})")
+    if not (minutes > 0):
+        problems.append(f"minutes: {minutes:g} is not a positive walk time")
+    if problems:
+        raise InputError("facility circle", problems)
+    net = result.network
+    i = int(facility_index)
+    if not lr.snapped.ok[i]:
+        return shapely.Polygon()
+    limit = metres_for(float(minutes), params.speed_kmh or PROFILES[profile])
+    one = lr.snapped.subset(np.arange(n) == i)
+    row = per_source(net, one, limit=limit)
+    poly = _one_facility(net, row.indices, row.data, one, [limit], params.width_m)[0]
+    if metric or poly.is_empty:
+        return poly
+    return shapely.transform(poly, lambda c: net.unproject(c))

@@ -89,7 +89,7 @@ def circles_frame(net, layers: dict, params):
     import geopandas as gpd
 
     from geo.circles import per_source
-    from geo.polygons import facility_polygons, layer_polygons
+    from geo.polygons import facility_polygons, many_layer_polygons
 
     speeds = params.speeds()
     combos = sorted(
@@ -98,14 +98,20 @@ def circles_frame(net, layers: dict, params):
     )
     limits = [c[0] for c in combos]
     rows, geoms = [], []
+    drawn = [name for name, lr in layers.items() if lr.snapped.ok.any()]
+    # the dissolved layer circles, one layer per worker process
+    layer_circles = dict(zip(drawn, many_layer_polygons(
+        net, [(layers[n].reach.dist, layers[n].snapped) for n in drawn], limits, width_m=params.width_m)))
     for name, lr in layers.items():
         if not lr.snapped.ok.any():
             continue
         fac = lr.facilities
-        per = facility_polygons(
-            net, lr.snapped, limits, dist=per_source(net, lr.snapped, limit=limits[-1]), width_m=params.width_m
-        )
-        for i in np.flatnonzero(lr.snapped.ok):
+        todo = np.flatnonzero(lr.snapped.ok) if getattr(params, "per_facility", True) else np.zeros(0, int)
+        if len(todo):
+            per = facility_polygons(
+                net, lr.snapped, limits, dist=per_source(net, lr.snapped, limit=limits[-1]), width_m=params.width_m
+            )
+        for i in todo:
             for j, (_, m, p) in enumerate(combos):
                 poly = per[i, j]
                 rows.append({"scope": "facility", "layer": name, "facility_id": _val(fac["id"].iloc[i]),
@@ -114,8 +120,7 @@ def circles_frame(net, layers: dict, params):
                              "minutes": m, "profile": p, "speed_kmh": speeds[p], "facilities": 1,
                              "area_km2": round(float(poly.area) / 1e6, 4)})
                 geoms.append(poly)
-        dissolved = layer_polygons(net, lr.reach.dist, limits, facilities=lr.snapped, width_m=params.width_m)
-        for (_, m, p), poly in zip(combos, dissolved):
+        for (_, m, p), poly in zip(combos, layer_circles[name]):
             rows.append({"scope": "layer", "layer": name, "facility_id": None, "name": None, "tier": None,
                          "minutes": m, "profile": p, "speed_kmh": speeds[p],
                          "facilities": int(lr.snapped.ok.sum()), "area_km2": round(float(poly.area) / 1e6, 3)})
