@@ -1,0 +1,175 @@
+"""What the routers share: the loaded plan and the tables built from it once, as
+``Annotated`` dependencies (``ResultDep``, ``ServedDep``, ``SettingsDep``...).
+
+The data is loaded in the app's lifespan (:mod:`api.app`); a request never reads a file.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, Request
+
+from api.errors import NotLoadedError
+from api.settings import Settings
+from geo.nearest import NearestIndex
+from geo.plan import Base, PlanInputs, PlanParams, PlanResult
+
+
+def json_safe(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars to Python, non-finite floats to ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    try:
+        import pandas as pd
+
+        if pd.isna(obj):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(obj)
+
+
+@dataclass(eq=False)
+class Served:
+    """The plan and the lookups the endpoints answer from, built once at start-up."""
+
+    result: PlanResult
+    settings: Settings
+    nearest: NearestIndex
+    facility_features: dict[str, list[dict]]
+    tiers: dict[str, np.ndarray]
+    services: dict[str, list[tuple[str, ...]]]
+    circles_fc: dict
+    gaps_fc: dict
+    coverage: dict
+    example: dict
+    _masks: OrderedDict = field(default_factory=OrderedDict)
+    _map: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, result: PlanResult, settings: Settings) -> Served:
+        from geo.io import feature_collection
+
+        features, tiers, services = {}, {}, {}
+        for name, lr in result.layers.items():
+            fac = lr.facilities
+            features[name] = feature_collection(fac)["features"] if len(fac) else []
+            for feat in features[name]:
+                feat["properties"] = json_safe(feat["properties"])
+            tiers[name] = (fac["tier"].to_numpy(dtype=object) if "tier" in fac else np.full(len(fac), None, object))
+            services[name] = [
+                tuple(str(s) for s in x) if isinstance(x, (list, tuple, np.ndarray)) else ()
+                for x in (fac["services"] if "services" in fac else [()] * len(fac))
+            ]
+        circles = json_safe(feature_collection(result.circles, name="circles"))
+        gaps = json_safe(feature_collection(result.gaps, name="gaps"))
+        return cls(
+            result=result, settings=settings, nearest=NearestIndex(result.network),
+            facility_features=features, tiers=tiers, services=services, circles_fc=circles, gaps_fc=gaps,
+            coverage=json_safe(result.coverage), example=_example(result),
+        )
+
+    def open_mask(self, layer: str, at) -> np.ndarray:
+        """Facilities of ``layer`` open at ``at`` (unknown hours: closed); a small LRU cache."""
+        from geo.hours import open_mask
+
+        key = (layer, at)
+        with self._lock:
+            if key in self._masks:
+                self._masks.move_to_end(key)
+                return self._masks[key]
+        mask = open_mask(self.result.layers[layer].facilities, at)[0]
+        with self._lock:
+            self._masks[key] = mask
+            while len(self._masks) > 256:
+                self._masks.popitem(last=False)
+        return mask
+
+    def map_html(self) -> str:
+        """The HTML map of the plan, rendered on first use and kept."""
+        with self._lock:
+            if self._map is None:
+                from maps.render import map_html
+
+                self._map = map_html(self.result)
+            return self._map
+
+
+def _example(result: PlanResult) -> dict:
+    """Parameter values that work on the loaded data, for the OpenAPI docs."""
+    from geo.circles import metres_for
+
+    net = result.network
+    layer = max(result.layers, key=lambda n: (int(result.layers[n].snapped.ok.sum()), n == "centres"))
+    lr = result.layers[layer]
+    out: dict[str, Any] = {"layer": layer, "minutes": float(result.params.minutes[0])}
+    reach = lr.reach.dist
+    finite = np.flatnonzero(np.isfinite(reach))
+    if len(finite):
+        # a street corner about half the first threshold's walk from the nearest facility
+        target = metres_for(result.params.minutes[0], result.speed_kmh) / 2
+        node = int(finite[np.argmin(np.abs(reach[finite] - target))])
+    else:
+        node = int(np.argmin(np.abs(net.node_xy - net.node_xy.mean(axis=0)).sum(axis=1)))
+    out["lon"], out["lat"] = (round(float(c), 6) for c in net.node_lonlat[node])
+    ok = np.flatnonzero(lr.snapped.ok)
+    if len(ok):
+        out["facility_id"] = str(lr.facilities["id"].iloc[int(ok[0])])
+    return out
+
+
+def _state(request: Request, name: str):
+    try:
+        return getattr(request.app.state, name)
+    except AttributeError:
+        raise NotLoadedError("the service has no data loaded: build it with api.app.create_app() and run it "
+                             "under uvicorn or TestClient as a context manager") from None
+
+
+async def get_served(request: Request) -> Served:
+    return _state(request, "served")
+
+
+async def get_result(request: Request) -> PlanResult:
+    return _state(request, "result")
+
+
+async def get_settings(request: Request) -> Settings:
+    return _state(request, "settings")
+
+
+async def get_base(request: Request) -> Base:
+    return _state(request, "base")
+
+
+async def get_inputs(request: Request) -> PlanInputs:
+    return _state(request, "inputs")
+
+
+async def get_params(request: Request) -> PlanParams:
+    return _state(request, "params")
+
+
+ServedDep = Annotated[Served, Depends(get_served)]
+ResultDep = Annotated[PlanResult, Depends(get_result)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BaseDep = Annotated[Base, Depends(get_base)]
+InputsDep = Annotated[PlanInputs, Depends(get_inputs)]
+ParamsDep = Annotated[PlanParams, Depends(get_params)]

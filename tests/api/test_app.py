@@ -1,0 +1,84 @@
+"""The app factory, settings from the environment, and `circles serve`."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+
+def test_nothing_is_built_at_import_or_creation():
+    import api.app
+
+    assert not hasattr(api.app, "app")  # no module-level app object
+    from fastapi.testclient import TestClient
+
+    from api.settings import Settings
+
+    app = api.app.create_app(Settings(osm="/nonexistent/never-read.osm.pbf"))
+    assert not hasattr(app.state, "result")  # nothing loaded until the lifespan runs
+    r = TestClient(app).get("/health")  # no lifespan: a clear 503, not a crash
+    assert r.status_code == 503
+    assert r.json()["detail"].startswith("the service has no data loaded")
+
+
+def test_settings_from_the_environment(monkeypatch):
+    from api.settings import Settings, settings_from
+
+    monkeypatch.setenv("CIRCLES_MINUTES", "5,10")
+    monkeypatch.setenv("CIRCLES_MAX_SNAP_M", "250")
+    monkeypatch.setenv("CIRCLES_OSM", "/data/x.osm.pbf")
+    s = Settings()
+    assert (s.minutes, s.max_snap_m, str(s.osm)) == ("5,10", 250.0, "/data/x.osm.pbf")
+    assert settings_from(minutes="15").minutes == "15"  # an option given beats the environment
+    env = s.to_env()
+    assert env["CIRCLES_MINUTES"] == "5,10" and env["CIRCLES_NO_CACHE"] == "false"
+    monkeypatch.setenv("CIRCLES_MAX_WALK_MINUTES", "lots")
+    with pytest.raises(Exception) as err:
+        settings_from()
+    assert str(err.value) == ("settings: max_walk_minutes (CIRCLES_MAX_WALK_MINUTES): 'lots' — Input should be a "
+                              "valid number, unable to parse string as a number")
+
+
+def test_bad_input_fails_at_start_up_with_the_cli_message(_session_cache, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+    from geo.errors import InputError
+
+    with pytest.raises(InputError) as err, TestClient(create_app(Settings(minutes="10,200"))):
+        pass
+    assert str(err.value) == "options: minutes: 200 is outside 0..120 — give walk times in minutes, e.g. 10,15"
+
+
+def test_serve_command(monkeypatch, _session_cache):
+    """`circles serve` checks its inputs, warms the cache, then hands uvicorn the factory."""
+    import uvicorn
+
+    from api.cli import main
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
+    for name in [n for n in os.environ if n.startswith("CIRCLES_") and n != "CIRCLES_CACHE_DIR"]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CIRCLES_MAX_SNAP_M", "500")
+    env_before = dict(os.environ)
+    try:
+        r = CliRunner().invoke(main, ["serve", "--minutes", "5,10", "--port", "8123", "--workers", "2"])
+        assert r.exit_code == 0, r.output
+        assert calls == [(("api.app:create_app",), {"factory": True, "host": "127.0.0.1", "port": 8123,
+                                                    "workers": 2, "log_level": "info"})]
+        assert os.environ["CIRCLES_MINUTES"] == "5,10" and os.environ["CIRCLES_MAX_SNAP_M"] == "500.0"
+        assert "CIRCLES_OSM" not in os.environ  # not given: the embedded default
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+
+    r = CliRunner().invoke(main, ["serve", "--minutes", "ten"])
+    assert r.exit_code == 2
+    assert "error: --minutes: 'ten' is not a comma-separated list of numbers, e.g. 10,15" in r.output
+    r = CliRunner().invoke(main, ["serve", "--osm", "/nonexistent/x.osm.pbf"])
+    assert r.exit_code == 2 and "/nonexistent/x.osm.pbf" in r.output
+    assert len(calls) == 1
