@@ -1,0 +1,100 @@
+"""The benchmark code runs and its agreement checks pass (no timing assertions).
+
+Runs the functions of ``bench/`` on the embedded Helsinki extract and tiny grids with small
+sizes, so the benchmarks do not rot between ``make bench`` runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pandana", reason="the bench extra is not installed: pip install -e '.[bench]'")
+
+
+@pytest.fixture(scope="module")
+def helsinki_net(helsinki_path):
+    from geo.network import build_network
+    from geo.osm import read_osm
+
+    return build_network(read_osm(helsinki_path).ways)
+
+
+@pytest.fixture(scope="module")
+def helsinki_graph(helsinki_net):
+    from bench.common import osmnx_like_graph
+
+    return osmnx_like_graph(helsinki_net)
+
+
+def test_coverage_agrees_with_networkx_and_raw_scipy(helsinki_net, helsinki_graph):
+    from bench import coverage
+    from bench.common import random_on_streets
+
+    homes = random_on_streets(helsinki_net, 200, np.random.default_rng(1)).xy
+    doc = coverage.run(helsinki_net, homes_xy=homes, sizes=(5, 40), reps=1, slow_reps=1, ego_budget_s=0.2,
+                       G_osmnx=helsinki_graph)
+    for row in doc["sizes"].values():
+        assert all(v["identical"] for v in row["agree_networkx"].values())
+        assert all(v["identical"] for v in row["agree_raw_scipy"].values())
+        assert row["networkx_distance_mismatches"] == 0
+        assert row["networkx_same_distances"]
+        ego = row["ego_graph"]
+        assert ego["extrapolated"] == (ego["timed_facilities"] < row["k"])
+        # node-snapped tools cover roughly the same land: not identical, but overlapping
+        pd15 = row["agree_pandana"][f"{max(coverage.LIMITS_M):g}"]
+        assert pd15["ours"] > 0 and pd15["other"] > 0
+        assert len(row["covered_homes"]) == 2 and row["covered_homes"][0] <= row["covered_homes"][1]
+
+
+def test_overclaim_ours_stays_within_the_width_hull_does_not(helsinki_net, helsinki_graph):
+    from bench import overclaim
+
+    doc = overclaim.run(helsinki_net, k=3, minutes=(3.0, 5.0), G_osmnx=helsinki_graph)
+    ours = doc["methods"]["ours"]
+    hull = doc["methods"]["convex hull"]
+    assert ours["max_overclaim"] < 1e-3  # our circles never claim land beyond the width
+    assert hull["median_overclaim"] > ours["median_overclaim"]
+
+
+def test_query_batch_equals_one_by_one(helsinki_net, helsinki_graph):
+    from bench import query
+
+    doc = query.run(helsinki_net, k=20, queries=12, slow_queries=3, G_osmnx=helsinki_graph)
+    assert doc["batch_equals_one_by_one"]
+    assert 0 <= doc["naive_picks_other_facility"] <= 3
+
+
+def test_scaling_grid_is_a_grid_and_the_pipeline_runs():
+    from bench.scaling import BLOCK_M, grid_network, pipeline
+
+    net = grid_network(5)
+    assert (net.n_nodes, net.n_edges) == (25, 40)
+    assert np.allclose(net.edge_len, BLOCK_M)
+    # every edge joins horizontal or vertical neighbours exactly one block apart
+    d = net.node_xy[net.edge_v] - net.node_xy[net.edge_u]
+    assert np.allclose(np.abs(d).sum(axis=1), BLOCK_M)
+    doc = pipeline(12, polygons=True)
+    assert doc["nodes"] == 144 and doc["circle_km2"] > 0
+    assert 0 <= doc["homes_covered_10min"] <= doc["homes"]
+
+
+def test_walkable_xml_holds_the_walkable_ways(helsinki_path, tmp_path):
+    from bench.network import walkable_xml
+    from geo.osm import read_osm
+
+    doc = walkable_xml(helsinki_path, tmp_path / "w.osm")
+    assert doc["ways"] == len(read_osm(helsinki_path).ways.offsets) - 1
+    assert doc["nodes"] > 0 and (tmp_path / "w.osm").stat().st_size == doc["bytes"]
+
+
+def test_runner_helpers():
+    from bench.common import ratio, table
+    from bench.run import call_with, optional
+
+    assert optional("no_such_benchmark") is None
+    assert call_with(lambda net, k=3: (net, k), {"net": 1, "other": 2}) == (1, 3)
+    with pytest.raises(TypeError, match="needs 'x'"):
+        call_with(lambda x: x, {})
+    assert ratio(30.0, 10.0) == "3x" and ratio(None, 1.0) == "-"
+    assert "| a " in table("t", ["a", "b"], [[1, 2]])
