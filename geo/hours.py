@@ -4,14 +4,17 @@
 ``星期日 07:30``), or a full date and time ``"2025-06-04 22:00"``. A bare time ``"22:00"`` is read
 on a working day (Wednesday). Opening hours are OSM-style ``opening_hours`` strings (``24/7``,
 ``Mo-Fr 08:30-17:30``, the Chinese ``24小时``), parsed by the maintained ``opening-hours-py``
-package through :func:`geo.layers.opening_hours_state`. A facility
+package (:func:`opening_hours_state`). A facility
 with no hours, or hours that cannot be read, is *unknown*: counted as closed and listed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 import re
+import unicodedata
 
 import numpy as np
 
@@ -29,7 +32,149 @@ WEEKDAYS = {
     "sun": 6, "sunday": 6, "su": 6, "周日": 6, "星期日": 6, "周天": 6, "星期天": 6,
 }
 _DAY_ABBR = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-_ALWAYS = re.compile(r"^\s*(24\s*(小时|h|hours?)|全天(24小时)?|24/7)\s*(营业|开放)?\s*$", re.I)
+
+
+CHINA_TZ = "Asia/Shanghai"
+
+class OpeningHoursError(ValueError):
+    """Opening hours that cannot be read, even after folding the Chinese forms."""
+
+    def __init__(self, value: str, tried: str) -> None:
+        self.value = value
+        self.tried = tried
+        super().__init__(f"{value!r} cannot be read as opening hours (tried {tried!r})")
+
+
+# ------------------------------------------------------------------------------ opening hours
+_ALWAYS = re.compile(
+    r"(7\s*[x×*]\s*)?24\s*(小时|h|hrs?|hours?)(营业|开放|服务)?|全天(候|24小时)?(营业|开放)?|24/7|全年无休|不打烊",
+    re.I,
+)
+_UNKNOWN = {"未知", "不详", "待定", "暂无", "无", "-", "/", "?", "unknown", "n/a", "na"}
+_CN_DAY = {"一": "Mo", "二": "Tu", "三": "We", "四": "Th", "五": "Fr", "六": "Sa", "日": "Su", "天": "Su",
+           "七": "Su", "1": "Mo", "2": "Tu", "3": "We", "4": "Th", "5": "Fr", "6": "Sa", "7": "Su"}
+_DAY = r"(?:Mo|Tu|We|Th|Fr|Sa|Su|PH)"
+
+
+def _clock(m: re.Match) -> str:
+    minutes = "30" if m.group(2) == "半" else (m.group(3) or "00")
+    return f"{int(m.group(1))}:{int(minutes):02d}"
+
+
+def _afternoon(m: re.Match) -> str:
+    def shift(hhmm: str) -> str:
+        h, mm = hhmm.split(":")
+        return f"{int(h) + 12 if int(h) < 12 else int(h)}:{mm}"
+
+    times = re.findall(r"\d{1,2}:\d\d", m.group(0))
+    return "-".join(shift(t) for t in times) if m.group(1) in ("下午", "晚上", "晚") else "-".join(times)
+
+
+def _from_chinese(s: str) -> str:
+    """Fold the usual Chinese ways of writing hours into OSM syntax (best effort)."""
+    s = re.sub(r"^(开放|营业|服务|办公)?时间\s*:?", "", s)
+    s = re.sub(r"\s*[至到~〜—–]\s*|\s+-\s+", "-", s)
+    s = re.sub(r"(?:周|星期|礼拜)([一二三四五六日天七1-7])", lambda m: _CN_DAY[m.group(1)], s)
+    s = re.sub(rf"({_DAY})-([一二三四五六日天七])", lambda m: f"{m.group(1)}-{_CN_DAY[m.group(2)]}", s)
+    for words, osm in (("每天|每日|天天|全周", "Mo-Su"), ("工作日", "Mo-Fr"), ("周末|双休日", "Sa,Su"),
+                       ("(?:法定)?节假日", "PH"), ("闭馆|休息|不开放|关闭", " off")):
+        s = re.sub(words, osm, s)
+    s = re.sub(r"\(?\s*PH\s*除外\s*\)?", "; PH off", s).replace("、", ",")
+    s = re.sub(r"[()]", " ", s)
+    s = re.sub(r"(\d{1,2})[点时](半|(\d{1,2})分?)?", _clock, s)
+    s = re.sub(r"(上午|早上|早|中午|下午|晚上|晚)\s*(\d{1,2}:\d\d(?:\s*-\s*\d{1,2}:\d\d)?)", _afternoon, s)
+    s = re.sub(r"(?<![\d:])(\d):(\d\d)", r"0\1:\2", s)
+    s = re.sub(r"(开放|营业|办公|服务)", " ", s)
+    s = re.sub(rf"({_DAY})(?=\d)", r"\1 ", s)
+    s = re.sub(r"(\d\d:\d\d)\s+(?=\d\d:\d\d)", r"\1,", s)
+    s = re.sub(rf"(\d\d:\d\d|off)\s*[,;]?\s*(?={_DAY}\b)", r"\1; ", s)
+    s = re.sub(r"\s*;\s*", "; ", s)
+    return re.sub(r"\s+", " ", s).strip(" ,;")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str):
+    """The parsed expression (China's public holidays for ``PH``), or None if it does not parse."""
+    from opening_hours import OpeningHours, ParserError
+
+    try:
+        return OpeningHours(text, country="CN")
+    except (ParserError, ValueError):
+        return None
+
+
+def normalise_opening_hours(value: object) -> str | None:
+    """Opening hours as written in a facility list -> OSM ``opening_hours`` syntax.
+
+    ``24小时``, ``全天``, ``24h``, ``7×24小时`` -> ``24/7``; ``周一至周五 8:30-17:30`` ->
+    ``Mo-Fr 08:30-17:30``; ``下午2:00-5:30`` -> ``14:00-17:30``; ``工作日``, ``每天``,
+    ``周末``, ``节假日`` (PH) and ``闭馆`` (off) are understood. The result is the canonical form
+    of the ``opening-hours-py`` parser (``Mo-Su 08:00-20:00`` becomes ``08:00-20:00``).
+
+    Returns
+    -------
+    str or None
+        None for an empty value or an explicit "unknown" (``未知``, ``不详``, ``待定``...).
+
+    Raises
+    ------
+    OpeningHoursError
+        The value cannot be read; ``err.value`` is the text as given, ``err.tried`` the folded form.
+    """
+    text = _cell_text(value)
+    if text is None:
+        return None
+    s = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    if s.lower() in _UNKNOWN:
+        return None
+    if _ALWAYS.fullmatch(s):
+        return "24/7"
+    for candidate in (s, _from_chinese(s)):
+        oh = _parsed(candidate)
+        # "周一闭馆" alone says nothing about the other days: unknown, not "closed"
+        if oh is not None and str(oh.normalize()) != "closed":
+            return str(oh.normalize())
+    raise OpeningHoursError(text, _from_chinese(s))
+
+
+def opening_hours_state(opening_hours: str | None, at: dt.datetime) -> bool | None:
+    """Is a facility open at ``at``? True (open), False (closed), None (unknown).
+
+    ``at`` is local time in China when naive; an aware datetime is converted to Asia/Shanghai.
+    Unknown means: no hours, hours that cannot be read, or an OSM ``unknown`` rule.
+    """
+    from opening_hours import State
+
+    try:
+        text = normalise_opening_hours(opening_hours)
+    except OpeningHoursError:
+        return None
+    oh = None if text is None else _parsed(text)
+    if oh is None:
+        return None
+    if at.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
+        at = at.astimezone(ZoneInfo(CHINA_TZ)).replace(tzinfo=None)
+    state = oh.state(at)
+    state = state[0] if isinstance(state, tuple) else state
+    return {State.OPEN: True, State.CLOSED: False}.get(state)
+
+
+
+def _cell_text(value: object) -> str | None:
+    """A cell as trimmed text; None for empty or NaN."""
+    if value is None or (isinstance(value, (float, np.floating)) and math.isnan(float(value))):
+        return None
+    try:
+        import pandas as pd
+
+        if value is pd.NA:
+            return None
+    except ImportError:
+        pass
+    s = str(value).strip()
+    return s or None
 
 
 def parse_at(text: str) -> dt.datetime:
@@ -66,14 +211,7 @@ def at_label(at: dt.datetime) -> str:
 
 def state_at(oh, at: dt.datetime) -> bool | None:
     """True (open), False (closed) or None (no hours, or hours that cannot be read)."""
-    if oh is None or (isinstance(oh, float) and np.isnan(oh)) or not str(oh).strip():
-        return None
-    text = str(oh).strip()
-    if _ALWAYS.match(text):
-        return True
-    from geo.layers import opening_hours_state
-
-    return opening_hours_state(text, at)
+    return opening_hours_state(oh, at)
 
 
 def open_mask(facilities, at: dt.datetime) -> tuple[np.ndarray, np.ndarray]:

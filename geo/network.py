@@ -17,17 +17,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from geo.crs import metric_crs_for
 from geo.errors import NetworkError
 from geo.osm import WalkWays
 
 #: arcs shorter than this are stored with this length: csgraph would read 0 as "no arc".
 MIN_ARC_M = 1e-3
-
-
-def utm_epsg(lon: float, lat: float) -> int:
-    """EPSG code of the UTM zone holding ``lon, lat``."""
-    zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return (32600 if lat >= 0 else 32700) + zone
 
 
 def transformer(src: int | str, dst: int | str):
@@ -221,7 +216,7 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     n_ways = len(off) - 1
     if n_ways == 0:
         raise NetworkError("no walkable ways to build a network from")
-    crs = utm_epsg(float(np.median(lon)), float(np.median(lat)))
+    crs = metric_crs_for(float(np.median(lon)), float(np.median(lat)))
     x, y = transformer(4326, crs).transform(lon, lat)
     return _assemble(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway,
                      ways.name, crs, largest_component=largest_component)
