@@ -239,10 +239,10 @@ def serve_cmd(host: str, port: int, workers: int, **kw) -> None:
             read_facilities(Path(path), layer=layer, crs=inputs.crs)
     load_base(inputs, params, progress=lambda s: click.echo(s, err=True))  # workers reload it from the cache
     os.environ.update(settings.to_env())
-    import uvicorn
+    from api.app import serve
 
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    serve(host=host, port=port, workers=workers)
 
 
 SCENARIO_EXAMPLES = """

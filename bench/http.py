@@ -1,7 +1,7 @@
 """Question 4b: nearest service over HTTP — latency and throughput of ``GET /nearest``.
 
-The service runs under ``uvicorn`` on loopback (127.0.0.1 only) with 1 and with 2 worker
-processes, loaded with the same data as ``circles serve --osm ...``; a real HTTP client
+The service runs as ``circles serve --osm ... --workers N`` (uvicorn) on loopback (127.0.0.1
+only) with 1 and with 2 worker processes, access log on as deployed; a real HTTP client
 (``httpx``, keep-alive) asks for the nearest centre (k=1) from points near random streets.
 
 * **latency**: one request at a time, ``n_requests`` of them: p50 / p99 / mean round trip.
@@ -24,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -43,15 +44,16 @@ def _free_port() -> int:
 
 
 class Server:
-    """``uvicorn api.app:create_app --factory`` in a child process, stopped on exit."""
+    """``circles serve --osm ... --workers N`` (uvicorn) in a child process, stopped on exit."""
 
     def __init__(self, osm: Path, workers: int, *, start_timeout: float = 900.0) -> None:
         self.port = _free_port()
         self.url = f"http://{HOST}:{self.port}"
-        env = {**os.environ, "CIRCLES_OSM": str(osm)}
-        cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", HOST,
-               "--port", str(self.port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cmd = [sys.executable, "-m", "api.cli", "serve", "--osm", str(osm), "--host", HOST,
+               "--port", str(self.port), "--workers", str(workers)]
+        env = dict(os.environ)
+        self.log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
                                      start_new_session=True)
         self.started = time.perf_counter()
         self._wait(start_timeout, workers)
@@ -64,7 +66,8 @@ class Server:
         ready = 0
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+                self.log.seek(0)
+                err = self.log.read().decode(errors="replace")[-2000:]
                 raise RuntimeError(f"uvicorn exited with {self.proc.returncode}: {err}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200:
@@ -86,8 +89,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self.log.close()
 
     def __enter__(self) -> Server:
         return self

@@ -95,6 +95,8 @@ def run(sizes=(10**4, 10**5, 10**6), *, polygon_max: int = 10**5, reps: int = 1)
     rows = [[s] + [fmt_s(d["stages_s"].get(s)) if s in d["stages_s"] else "skipped"
                    for d in out["sizes"].values()] for s in names]
     rows.append(["total"] + [fmt_s(d["total_s"]) for d in out["sizes"].values()])
+    rows.append(["total without the circle"] + [fmt_s(d["total_s"] - d["stages_s"].get("layer circle 10 min", 0.0))
+                                               for d in out["sizes"].values()])
     rows.append(["peak RSS MB"] + [f"{d['peak_rss_mb']:.0f}" for d in out["sizes"].values()])
     rows.append(["facilities / homes"] + [f"{d['facilities']:,} / {d['homes']:,}" for d in out["sizes"].values()])
     out["table"] = table("5. Scaling — synthetic 100 m street grids (one child process per size; "

@@ -43,7 +43,7 @@ def _child(pbf: str, out: str) -> None:
 
     marks: list[tuple[str, float]] = [("imports", time.perf_counter())]
     result = plan(PlanInputs(osm=Path(pbf)), PlanParams(),
-                  progress=lambda s: marks.append((s.split(" /")[0], time.perf_counter())))
+                  progress=lambda s: marks.append((s.split(" /")[0].split(" (")[0], time.perf_counter())))
     marks.append(("write coverage.json, circles/gaps GeoJSON, map.html", time.perf_counter()))
     write_plan_outputs(result, Path(out))
     marks.append(("end", time.perf_counter()))

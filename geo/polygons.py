@@ -313,7 +313,7 @@ def facility_polygons(
             import multiprocessing as mp
 
             chunks = [todo[j::workers * 4] for j in range(min(len(todo), workers * 4))]
-            with mp.get_context("fork").Pool(workers) as pool:
+            with mp.get_context("fork").Pool(workers, initializer=_child_init) as pool:
                 results = pool.map(_work_chunk, chunks)
             for ids, res in zip(chunks, results):
                 for i, wkbs in zip(ids, res):
@@ -324,6 +324,17 @@ def facility_polygons(
     finally:
         _WORK.clear()
     return out
+
+
+def _child_init() -> None:
+    """Forked workers take the default signal handling back: a parent that handles SIGTERM
+    itself (uvicorn) would otherwise pass its handler on, ``Pool.terminate`` could not stop
+    a worker waiting on the task queue, and the parent would wait for it forever."""
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _can_fork() -> bool:
@@ -377,7 +388,7 @@ def many_layer_polygons(
     order = sorted(range(len(jobs)), key=lambda k: -int(np.isfinite(jobs[k][0]).sum()))
     _WORK.update(net=net, jobs=list(jobs), limits=limits, width=width_m)
     try:
-        with mp.get_context("fork").Pool(workers) as pool:
+        with mp.get_context("fork").Pool(workers, initializer=_child_init) as pool:
             res = pool.map(_layer_job, order, chunksize=1)
     finally:
         _WORK.clear()

@@ -55,12 +55,11 @@ def test_bad_input_fails_at_start_up_with_the_cli_message(_session_cache, tmp_pa
 
 def test_serve_command(monkeypatch, _session_cache):
     """`circles serve` checks its inputs, warms the cache, then hands uvicorn the factory."""
-    import uvicorn
-
+    import api.app
     from api.cli import main
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(api.app, "serve", lambda *a, **k: calls.append((a, k)))
     for name in [n for n in os.environ if n.startswith("CIRCLES_") and n != "CIRCLES_CACHE_DIR"]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CIRCLES_MAX_SNAP_M", "500")
@@ -68,8 +67,7 @@ def test_serve_command(monkeypatch, _session_cache):
     try:
         r = CliRunner().invoke(main, ["serve", "--minutes", "5,10", "--port", "8123", "--workers", "2"])
         assert r.exit_code == 0, r.output
-        assert calls == [(("api.app:create_app",), {"factory": True, "host": "127.0.0.1", "port": 8123,
-                                                    "workers": 2, "log_level": "info"})]
+        assert calls == [((), {"host": "127.0.0.1", "port": 8123, "workers": 2})]
         assert os.environ["CIRCLES_MINUTES"] == "5,10" and os.environ["CIRCLES_MAX_SNAP_M"] == "500.0"
         assert "CIRCLES_OSM" not in os.environ  # not given: the embedded default
     finally:

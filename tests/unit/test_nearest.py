@@ -157,3 +157,15 @@ def test_binjiang_routes_match_networkx(binjiang_net):
             assert on_network(net, r.xy)
         checked += 1
     assert checked >= 6
+
+
+def test_facility_on_a_loop_street_is_reached_the_shorter_way():
+    loop = [(0, 0), (50, 0), (50, 50), (0, 50), (0, 0)]
+    net = network_from_lines([loop, [(0, 0), (-30, 0)]])
+    fac = facilities(net, [(1, 45)])  # 155 m along the loop one way, 45 m the other
+    q = snap1(net, -25, 1)
+    idx = NearestIndex(net)
+    for r in (idx.from_labels(multi_source(net, fac), q), idx.search(fac, q, k=1, limit=1000)[0]):
+        assert r.metres == pytest.approx(25.0 + 45.0)
+        assert r.length() == pytest.approx(r.metres)
+        np.testing.assert_allclose(r.xy, [[-25, 0], [0, 0], [0, 45]], atol=1e-9)
