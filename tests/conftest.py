@@ -63,3 +63,11 @@ def line_net():
 
 def node_at(net, x: float, y: float) -> int:
     return int(np.argmin(np.hypot(net.node_xy[:, 0] - x, net.node_xy[:, 1] - y)))
+
+
+@pytest.fixture(scope="session")
+def binjiang_plan(binjiang_path):
+    """A real plan of the Binjiang clip with a night time, shared by the map, browser and API tests."""
+    from geo.plan import PlanInputs, PlanParams, plan
+
+    return plan(PlanInputs(osm=binjiang_path), PlanParams(at="Mon 22:00"))
