@@ -61,6 +61,18 @@ def line_net():
     return network_from_lines([[(0, 0), (100, 0)], [(100, 0), (200, 0), (300, 0)], [(100, 0), (100, 50)]])
 
 
+def grid_net(n: int = 6, step: float = 100.0):
+    """A hand-built n x n street grid with blocks ``step`` metres a side."""
+    from geo.network import network_from_lines
+
+    lines = []
+    for i in range(n):
+        for j in range(n - 1):
+            lines.append([(j * step, i * step), ((j + 1) * step, i * step)])
+            lines.append([(i * step, j * step), (i * step, (j + 1) * step)])
+    return network_from_lines(lines)
+
+
 def node_at(net, x: float, y: float) -> int:
     return int(np.argmin(np.hypot(net.node_xy[:, 0] - x, net.node_xy[:, 1] - y)))
 

@@ -8,19 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.circles import multi_source, per_source
-from geo.network import network_from_lines
+from tests.conftest import grid_net
 from geo.polygons import facility_polygons, layer_polygons
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def grid(n=6, step=100.0):
-    lines = []
-    for i in range(n):
-        for j in range(n - 1):
-            lines.append([(j * step, i * step), ((j + 1) * step, i * step)])
-            lines.append([(i * step, j * step), (i * step, (j + 1) * step)])
-    return network_from_lines(lines)
+    return grid_net(n, step)
 
 
 GRID = grid()

@@ -10,18 +10,13 @@ import shapely
 
 from geo.circles import metres_for, multi_source, per_source, point_distances
 from geo.errors import InputError, UnknownNameError
-from geo.network import network_from_lines
 from geo.plan import LayerResult, PlanParams
+from tests.conftest import grid_net
 from geo.polygons import facility_circle, facility_polygons, layer_polygons, many_layer_polygons
 
 
 def grid(n=5, step=100.0):
-    lines = []
-    for i in range(n):
-        for j in range(n - 1):
-            lines.append([(j * step, i * step), ((j + 1) * step, i * step)])
-            lines.append([(i * step, j * step), (i * step, (j + 1) * step)])
-    return network_from_lines(lines)
+    return grid_net(n, step)
 
 
 def layer_result(net, xy, name="centres"):
