@@ -312,11 +312,7 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
     subsets, subset_info = layer_subsets(net, layers, home_snap, params)
     if subsets:
         coverage["subsets"] = subset_coverage(subsets, subset_info, homes, params)
-    n_fac = sum(int(lr.snapped.ok.sum()) for lr in layers.values())
-    n_poly = n_fac * len(params.minutes) * len(params.profiles) if params.per_facility else 0
-    say(f"drawing service circles ({n_poly} per-facility polygons, ~{n_poly * 0.01:.0f} s"
-        f"{'; --no-per-facility skips them' if n_poly else ''}, and the dissolved layer circles)")
-    circles = circles_frame(net, layers, params)
+    circles = circles_frame(net, layers, params, say=say)
     say("grouping uncovered homes into gap areas")
     gaps = gap_areas(net, homes, {**layers, **subsets}, params, admin=base.admin, places=base_places(base))
     return PlanResult(

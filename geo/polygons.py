@@ -247,17 +247,107 @@ def _one_facility(net: Network, row_nodes, row_dist, own: Snapped, limits, width
 _WORK: dict = {}
 
 
-def _work_chunk(ids: list[int]) -> list[list[bytes]]:
+def _task(task: tuple) -> list:
+    """One unit of pool work: ``("layer", k)`` or ``("facilities", j, ids)``; WKB out."""
     import shapely
 
     w = _WORK
+    if task[0] == "layer":
+        node_dist, fac = w["layers"][task[1]]
+        polys = layer_polygons(w["net"], node_dist, w["limits"], facilities=fac, width_m=w["width"])
+        return [shapely.to_wkb(p) for p in polys]
+    fac, dist = w["facilities"][task[1]]
     out = []
-    for i in ids:
-        lo, hi = w["dist"].indptr[i], w["dist"].indptr[i + 1]
-        polys = _one_facility(w["net"], w["dist"].indices[lo:hi], w["dist"].data[lo:hi],
-                              w["fac"].subset(np.arange(len(w["fac"])) == i), w["limits"], w["width"])
+    for i in task[2]:
+        lo, hi = dist.indptr[i], dist.indptr[i + 1]
+        polys = _one_facility(w["net"], dist.indices[lo:hi], dist.data[lo:hi],
+                              fac.subset(np.arange(len(fac)) == i), w["limits"], w["width"])
         out.append([shapely.to_wkb(p) for p in polys])
     return out
+
+
+def circle_sets(
+    net: Network,
+    layers: Sequence[tuple[np.ndarray, Snapped | None]],
+    facilities: Sequence[tuple[Snapped, sp.csr_matrix | None]],
+    limits: Sequence[float],
+    *,
+    width_m: float = DEFAULT_WIDTH_M,
+    workers: int | None = None,
+) -> tuple[list[list], list[np.ndarray]]:
+    """Dissolved layer circles and per-facility circles, all in one pool of worker processes.
+
+    One pool for both kinds keeps every core busy to the end: the big layer unions start
+    first and the many small per-facility tasks fill in around them.
+
+    Parameters
+    ----------
+    layers
+        ``(node_dist, facilities)`` per layer, as for :func:`layer_polygons`.
+    facilities
+        ``(snapped facilities, per-facility distances or None)`` per set, as for
+        :func:`facility_polygons`.
+    limits
+        Ascending distances in metres.
+    workers
+        Processes (default: the CPU count when the work is big enough to pay for them).
+
+    Returns
+    -------
+    tuple
+        One list of polygons per layer (one per limit) and one object array
+        ``(len(facilities), len(limits))`` per facility set, in the order given.
+    """
+    import shapely
+
+    from geo.circles import per_source
+
+    limits = [float(x) for x in limits]
+    if sorted(limits) != limits:
+        raise ValueError("limits must be ascending")
+    fac_sets, todo = [], []
+    for fac, dist in facilities:
+        ids = [int(i) for i in np.flatnonzero(fac.ok)] if limits else []
+        if ids and dist is None:
+            dist = per_source(net, fac, limit=max(limits))
+        fac_sets.append((fac, dist))
+        todo.append(ids)
+    n_fac = sum(len(ids) for ids in todo)
+    if workers is None:
+        big = len(layers) > 1 or n_fac * len(limits) >= PARALLEL_MIN
+        workers = (os.cpu_count() or 1) if big else 1
+    parallel = workers > 1 and len(layers) + n_fac > 1 and _can_fork()
+    # the biggest layers first, so the pool's last tasks are small ones
+    order = sorted(range(len(layers)), key=lambda k: -int(np.isfinite(layers[k][0]).sum()))
+    tasks: list[tuple] = [("layer", k) for k in order]
+    for j, ids in enumerate(todo):
+        step = max(1, min(8, len(ids) // (workers * 4) or 1)) if parallel else max(1, len(ids))
+        tasks += [("facilities", j, ids[a:a + step]) for a in range(0, len(ids), step)]
+    edge_buffers(net, width_m)  # made before forking, shared by the workers
+    _WORK.update(net=net, layers=list(layers), facilities=fac_sets, limits=limits, width=width_m)
+    try:
+        if parallel:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(workers, initializer=_child_init) as pool:
+                results = pool.map(_task, tasks, chunksize=1)
+        else:
+            results = [_task(t) for t in tasks]
+    finally:
+        _WORK.clear()
+    layer_out: list[list] = [[] for _ in layers]
+    fac_out = []
+    for fac, _ in fac_sets:
+        arr = np.full((len(fac), len(limits)), None, dtype=object)
+        arr[:] = shapely.Polygon()
+        fac_out.append(arr)
+    for task, res in zip(tasks, results):
+        if task[0] == "layer":
+            layer_out[task[1]] = list(shapely.from_wkb(res))
+        else:
+            for i, wkbs in zip(task[2], res):
+                fac_out[task[1]][i] = shapely.from_wkb(wkbs)
+    return layer_out, fac_out
 
 
 def facility_polygons(
@@ -289,41 +379,7 @@ def facility_polygons(
     numpy.ndarray
         Object array of shape ``(len(facilities), len(limits))``.
     """
-    import shapely
-
-    from geo.circles import per_source
-
-    limits = [float(x) for x in limits]
-    if sorted(limits) != limits:
-        raise ValueError("limits must be ascending")
-    k = len(facilities)
-    out = np.full((k, len(limits)), None, dtype=object)
-    out[:] = shapely.Polygon()
-    if k == 0 or not limits:
-        return out
-    if dist is None:
-        dist = per_source(net, facilities, limit=max(limits))
-    todo = [int(i) for i in np.flatnonzero(facilities.ok)]
-    if workers is None:
-        workers = (os.cpu_count() or 1) if len(todo) * len(limits) >= PARALLEL_MIN else 1
-    edge_buffers(net, width_m)  # made before forking, shared by the workers
-    _WORK.update(net=net, dist=dist, fac=facilities, limits=limits, width=width_m)
-    try:
-        if workers > 1 and len(todo) > 1 and _can_fork():
-            import multiprocessing as mp
-
-            chunks = [todo[j::workers * 4] for j in range(min(len(todo), workers * 4))]
-            with mp.get_context("fork").Pool(workers, initializer=_child_init) as pool:
-                results = pool.map(_work_chunk, chunks)
-            for ids, res in zip(chunks, results):
-                for i, wkbs in zip(ids, res):
-                    out[i] = shapely.from_wkb(wkbs)
-        else:
-            for i, wkbs in zip(todo, _work_chunk(todo)):
-                out[i] = shapely.from_wkb(wkbs)
-    finally:
-        _WORK.clear()
-    return out
+    return circle_sets(net, [], [(facilities, dist)], limits, width_m=width_m, workers=workers)[1][0]
 
 
 def _child_init() -> None:
@@ -343,14 +399,6 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods()
 
 
-def _layer_job(k: int) -> list[bytes]:
-    import shapely
-
-    node_dist, fac = _WORK["jobs"][k]
-    polys = layer_polygons(_WORK["net"], node_dist, _WORK["limits"], facilities=fac, width_m=_WORK["width"])
-    return [shapely.to_wkb(p) for p in polys]
-
-
 def many_layer_polygons(
     net: Network,
     jobs: Sequence[tuple[np.ndarray, Snapped | None]],
@@ -367,35 +415,14 @@ def many_layer_polygons(
         ``(node_dist, facilities)`` per layer (nearest-facility metres and the snapped
         facilities, as for :func:`layer_polygons`).
     workers
-        Processes (default: the CPU count, at most one per layer).
+        Processes (default: the CPU count when there is more than one layer).
 
     Returns
     -------
     list
         One list of polygons (one per limit, ascending) per job, in the order given.
     """
-    import shapely
-
-    limits = [float(x) for x in limits]
-    if workers is None:
-        workers = min(os.cpu_count() or 1, len(jobs))
-    if workers <= 1 or len(jobs) <= 1 or not _can_fork():
-        return [layer_polygons(net, d, limits, facilities=f, width_m=width_m) for d, f in jobs]
-    import multiprocessing as mp
-
-    edge_buffers(net, width_m)  # made before forking, shared by the workers
-    # the biggest layers first, so the pool's last task is a small one
-    order = sorted(range(len(jobs)), key=lambda k: -int(np.isfinite(jobs[k][0]).sum()))
-    _WORK.update(net=net, jobs=list(jobs), limits=limits, width=width_m)
-    try:
-        with mp.get_context("fork").Pool(workers, initializer=_child_init) as pool:
-            res = pool.map(_layer_job, order, chunksize=1)
-    finally:
-        _WORK.clear()
-    out: list[list] = [[] for _ in jobs]
-    for k, wkbs in zip(order, res):
-        out[k] = list(shapely.from_wkb(wkbs))
-    return out
+    return circle_sets(net, jobs, [], limits, width_m=width_m, workers=workers)[0]
 
 
 def facility_circle(result, layer: str, facility_index: int, minutes: float, profile: str | None = None, *,

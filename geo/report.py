@@ -78,7 +78,7 @@ CIRCLE_COLUMNS = [
 ]
 
 
-def circles_frame(net, layers: dict, params):
+def circles_frame(net, layers: dict, params, *, say=None):
     """Service circles, WGS84: per facility (``scope="facility"``) and dissolved per layer
     (``scope="layer"``), for every threshold and profile.
 
@@ -88,8 +88,13 @@ def circles_frame(net, layers: dict, params):
     """
     import geopandas as gpd
 
+    import shapely
+
+    from geo.circle_cache import CircleStore
     from geo.circles import per_source
-    from geo.polygons import facility_polygons, many_layer_polygons
+    from geo.network import Snapped
+    from geo.plan import cache_dir
+    from geo.polygons import QUAD_SEGS, circle_sets
 
     speeds = params.speeds()
     combos = sorted(
@@ -99,18 +104,52 @@ def circles_frame(net, layers: dict, params):
     limits = [c[0] for c in combos]
     rows, geoms = [], []
     drawn = [name for name, lr in layers.items() if lr.snapped.ok.any()]
-    # the dissolved layer circles, one layer per worker process
-    layer_circles = dict(zip(drawn, many_layer_polygons(
-        net, [(layers[n].reach.dist, layers[n].snapped) for n in drawn], limits, width_m=params.width_m)))
+    per_fac = [n for n in drawn if getattr(params, "per_facility", True)]
+    # circles drawn by an earlier run on the same streets are reused (geo.circle_cache)
+    store = CircleStore(cache_dir(params) if params.use_cache else None, net, limits, params.width_m, QUAD_SEGS)
+    layer_circles = {n: store.get(store.layer_key(layers[n].snapped)) for n in drawn}
+    facility_circles, missing = {}, {}
+    for n in per_fac:
+        fac = layers[n].snapped
+        keys = store.facility_keys(fac)
+        arr = np.full((len(fac), len(limits)), None, dtype=object)
+        arr[:] = shapely.Polygon()
+        todo = np.zeros(len(fac), bool)
+        for i in np.flatnonzero(fac.ok):
+            got = store.get(keys[i])
+            if got is None:
+                todo[i] = True
+            else:
+                arr[i] = got
+        facility_circles[n] = arr
+        if todo.any():
+            missing[n] = (Snapped(fac.edge, fac.along, fac.dist, todo, fac.xy), keys)
+    # what is left: dissolved layer circles and per-facility circles, in one pool of workers
+    n_poly = sum(int(sub.ok.sum()) for sub, _ in missing.values()) * len(limits)
+    n_kept = sum(int(layers[n].snapped.ok.sum()) for n in per_fac) * len(limits) - n_poly
+    if say:
+        say(f"drawing service circles ({n_poly} per-facility polygons, ~{n_poly * 0.008:.0f} s"
+            + (f"; {n_kept} reused from an earlier run" if n_kept else "")
+            + ("; --no-per-facility skips them" if n_poly else "") + ", and the dissolved layer circles)")
+    new_layers = [n for n in drawn if layer_circles[n] is None]
+    layer_polys, fac_polys = circle_sets(
+        net, [(layers[n].reach.dist, layers[n].snapped) for n in new_layers],
+        [(sub, per_source(net, sub, limit=limits[-1])) for sub, _ in missing.values()],
+        limits, width_m=params.width_m)
+    for n, polys in zip(new_layers, layer_polys):
+        layer_circles[n] = polys
+        store.put(store.layer_key(layers[n].snapped), polys)
+    for (n, (sub, keys)), polys in zip(missing.items(), fac_polys):
+        for i in np.flatnonzero(sub.ok):
+            facility_circles[n][i] = polys[i]
+            store.put(keys[i], polys[i])
+    store.save()
     for name, lr in layers.items():
         if not lr.snapped.ok.any():
             continue
         fac = lr.facilities
-        todo = np.flatnonzero(lr.snapped.ok) if getattr(params, "per_facility", True) else np.zeros(0, int)
-        if len(todo):
-            per = facility_polygons(
-                net, lr.snapped, limits, dist=per_source(net, lr.snapped, limit=limits[-1]), width_m=params.width_m
-            )
+        per = facility_circles.get(name)
+        todo = np.flatnonzero(lr.snapped.ok) if per is not None else np.zeros(0, int)
         for i in todo:
             for j, (_, m, p) in enumerate(combos):
                 poly = per[i, j]

@@ -489,7 +489,9 @@ def after_plan(inputs, base, before, applied: Applied, *, progress=None):
 
     from geo.plan import plan
 
-    return plan(inputs, before.params, progress=progress, base=dataclasses.replace(base, network=applied.network),
+    # circles of an edited network are not kept: no later run draws on the same edits
+    params = dataclasses.replace(before.params, use_cache=False)
+    return plan(inputs, params, progress=progress, base=dataclasses.replace(base, network=applied.network),
                 facilities=applied.facilities, home_snap=applied.home_snap)
 
 
