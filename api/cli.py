@@ -85,7 +85,7 @@ def input_options(f):
         click.option("--speed", type=float, help="Walking speed in km/h (overrides the profile)."),
         click.option("--width", type=float, default=30.0, show_default=True, help="Street-side width (m) a circle claims around reached streets."),
         click.option("--at", "at", metavar="WHEN", help='Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday) or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are listed in coverage.json under subsets.'),
-        click.option("--no-cache", is_flag=True, help="Rebuild the network instead of reloading it from the cache."),
+        click.option("--no-cache", is_flag=True, help="Rebuild the network instead of reloading it from the cache, and neither reuse nor keep drawn circles."),
         click.option("--per-facility/--no-per-facility", "per_facility", default=True, show_default=True, help="Draw one circle per facility and threshold in circles.geojson (about 10 ms each); without, only the dissolved layer circles."),
     ]
     for o in reversed(opts):
