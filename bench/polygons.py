@@ -4,7 +4,8 @@ Measures, on a real network, the cost per polygon of
 
 * ``naive``: buffer every reached stretch and ``shapely.union_all`` them (one polygon at a time);
 * ``geo.polygons.facility_polygons`` serial and on all cores (cached whole-edge buffers,
-  thresholds built on each other, worker processes);
+  dissolved buffers of fully reached 150 m cells, thresholds built on each other, worker
+  processes), and serial without the cells;
 * the dissolved layer circle (``layer_polygons``) for all facilities at once.
 
 Facilities are random network nodes (seeded), thresholds 10 and 15 minutes at 4.8 km/h.
@@ -64,7 +65,7 @@ def run(net_path: str | Path = DEFAULT_NET, n_facilities: int = 500, seed: int =
     import shapely
 
     from geo.circles import multi_source, per_source
-    from geo.polygons import edge_buffers, facility_polygons, layer_polygons
+    from geo.polygons import cell_unions, edge_buffers, facility_polygons, layer_polygons
 
     t0 = time.perf_counter()
     net = load_network(net_path)
@@ -74,20 +75,27 @@ def run(net_path: str | Path = DEFAULT_NET, n_facilities: int = 500, seed: int =
     edge_buffers(net, width_m)
     t_edge = time.perf_counter() - t0
     t0 = time.perf_counter()
+    cells = cell_unions(net, width_m)
+    t_cells = time.perf_counter() - t0
+    t0 = time.perf_counter()
     dist = per_source(net, fac, limit=max(LIMITS))
     t_dist = time.perf_counter() - t0
     n_poly = int(fac.ok.sum()) * len(LIMITS)
     out = {"network": str(net_path), "nodes": net.n_nodes, "edges": net.n_edges, "facilities": int(fac.ok.sum()),
            "polygons": n_poly, "cores": os.cpu_count(), "load_s": round(t_load, 2),
-           "edge_buffers_s": round(t_edge, 2), "per_source_s": round(t_dist, 2)}
+           "edge_buffers_s": round(t_edge, 2), "cell_unions_s": round(t_cells, 2), "cells": cells.n_cells,
+           "per_source_s": round(t_dist, 2)}
     # naive: a sample of facilities, both thresholds, each from scratch
     ids = np.flatnonzero(fac.ok)[:naive_sample]
     t0 = time.perf_counter()
     naive = [[_naive(net, dist, fac, i, lim, width_m) for lim in LIMITS] for i in ids]
     out["naive_ms_per_polygon"] = round((time.perf_counter() - t0) / (len(ids) * len(LIMITS)) * 1000, 2)
+    t0 = time.perf_counter()
+    facility_polygons(net, fac, list(LIMITS), dist=dist, width_m=width_m, workers=1, cells=False)
+    out["facility_ms_per_polygon_workers1_without_cells"] = round((time.perf_counter() - t0) / n_poly * 1000, 2)
     for workers in sorted({1, os.cpu_count() or 1}):
         t0 = time.perf_counter()
-        polys = facility_polygons(net, fac, list(LIMITS), dist=dist, width_m=width_m, workers=workers)
+        polys = facility_polygons(net, fac, list(LIMITS), dist=dist, width_m=width_m, workers=workers, cells=True)
         dt = time.perf_counter() - t0
         out[f"facility_s_workers{workers}"] = round(dt, 2)
         out[f"facility_ms_per_polygon_workers{workers}"] = round(dt / n_poly * 1000, 2)
@@ -96,7 +104,8 @@ def run(net_path: str | Path = DEFAULT_NET, n_facilities: int = 500, seed: int =
             for k, i in enumerate(ids) for j in range(len(LIMITS))]
     out["max_rel_area_diff_vs_naive"] = float(np.max(diff)) if diff else 0.0
     t0 = time.perf_counter()
-    layer = layer_polygons(net, multi_source(net, fac).dist, list(LIMITS), facilities=fac, width_m=width_m)
+    layer = layer_polygons(net, multi_source(net, fac).dist, list(LIMITS), facilities=fac, width_m=width_m,
+                           cells=cells)
     out["layer_s"] = round(time.perf_counter() - t0, 2)
     out["layer_area_km2"] = [round(p.area / 1e6, 2) for p in layer]
     out["mean_facility_area_km2"] = [round(float(np.mean(shapely.area(polys[fac.ok, j]))) / 1e6, 3)

@@ -135,7 +135,7 @@ def circles_frame(net, layers: dict, params, *, say=None):
     layer_polys, fac_polys = circle_sets(
         net, [(layers[n].reach.dist, layers[n].snapped) for n in new_layers],
         [(sub, per_source(net, sub, limit=limits[-1])) for sub, _ in missing.values()],
-        limits, width_m=params.width_m)
+        limits, width_m=params.width_m, cache=cache_dir(params) if params.use_cache else None)
     for n, polys in zip(new_layers, layer_polys):
         layer_circles[n] = polys
         store.put(store.layer_key(layers[n].snapped), polys)

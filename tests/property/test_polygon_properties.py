@@ -70,3 +70,21 @@ def test_a_node_is_inside_a_facility_circle_iff_it_is_reached_or_near_a_reached_
         for n in reached:
             far &= np.hypot(*(GRID.node_xy - GRID.node_xy[n]).T) > 131.0
         assert not inside[far].any()
+
+
+@SETTINGS
+@given(points, limits, st.sampled_from([10.0, 30.0, 60.0]))
+def test_cell_unions_draw_the_same_land(pts, lims, width):
+    """Fully reached cells standing in for their edges change nothing but the speed."""
+    from geo.polygons import cell_unions
+
+    fac = GRID.snap(np.array(pts), max_dist=100)
+    plain = facility_polygons(GRID, fac, lims, width_m=width, workers=1, cells=False)
+    celled = facility_polygons(GRID, fac, lims, width_m=width, workers=1, cells=True)
+    d = multi_source(GRID, fac).dist
+    cells = cell_unions(GRID, width)
+    assert cells.full(np.arange(GRID.n_edges)).all() and cells.n_cells > 4
+    layer = layer_polygons(GRID, d, lims, facilities=fac, width_m=width)
+    layer_c = layer_polygons(GRID, d, lims, facilities=fac, width_m=width, cells=cells)
+    for a, b in [*zip(plain.ravel(), celled.ravel()), *zip(layer, layer_c)]:
+        assert shapely.symmetric_difference(a, b).area <= 1e-9 * max(a.area, 1.0)

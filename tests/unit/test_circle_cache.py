@@ -93,3 +93,29 @@ def test_the_network_key_follows_the_streets():
     assert network_key(a) != network_key(grid_net(4, 101.0))
     assert network_key(a) != network_key(grid_net(5, 100.0))
     assert np.array_equal(a.edge_u, b.edge_u)
+
+
+def test_cell_unions_are_kept_on_disk_and_remade_when_broken(tmp_path, monkeypatch):
+    import geo.polygons as P
+
+    width = 27.0  # a width no other test uses, so the in-memory copy is this test's own
+    made = []
+    real_init = P.CellUnions.__init__
+
+    def counting_init(self, *a, **kw):
+        made.append(1)
+        real_init(self, *a, **kw)
+
+    monkeypatch.setattr(P.CellUnions, "__init__", counting_init)
+    first = P.cell_unions(grid_net(5, 100.0), width, tmp_path)
+    (path,) = tmp_path.glob("cells-*.pickle")
+    # the same streets as a new object: loaded from disk, not made again
+    again = P.cell_unions(grid_net(5, 100.0), width, tmp_path)
+    assert len(made) == 1 and np.array_equal(first.cell, again.cell)
+    assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(first.union, again.union))
+    path.write_bytes(b"broken")
+    P.cell_unions(grid_net(5, 100.0), width, tmp_path)
+    assert len(made) == 2
+    # other streets: other cells
+    P.cell_unions(grid_net(4, 100.0), width, tmp_path)
+    assert len(made) == 3 and len(list(tmp_path.glob("cells-*.pickle"))) == 2

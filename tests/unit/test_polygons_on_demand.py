@@ -114,3 +114,29 @@ def test_on_demand_circles_match_the_batch_ones_on_binjiang(binjiang_net):
             got = facility_circle(res, "stations", int(i), m, metric=True)
             assert got.area > 1e5
             assert shapely.symmetric_difference(got, per[i, j]).area < 1e-6 * per[i, j].area
+
+
+@pytest.mark.hangzhou
+def test_cell_unions_draw_the_same_land_on_binjiang(binjiang_net):
+    net = binjiang_net
+    rng = np.random.default_rng(11)
+    snapped = net.snap(net.node_xy[rng.choice(net.n_nodes, 5, replace=False)] + 4.0, max_dist=300)
+    limits = [800.0, 1200.0]
+    dist = per_source(net, snapped, limit=limits[-1])
+    plain = facility_polygons(net, snapped, limits, dist=dist, workers=1, cells=False)
+    celled = facility_polygons(net, snapped, limits, dist=dist, workers=1, cells=True)
+    for a, b in zip(plain[snapped.ok].ravel(), celled[snapped.ok].ravel()):
+        assert a.area > 1e5 and shapely.symmetric_difference(a, b).area <= 1e-6 * a.area
+    d = multi_source(net, snapped).dist
+    from geo.polygons import cell_unions
+
+    cells = cell_unions(net, 30.0)
+    for a, b in zip(layer_polygons(net, d, limits, facilities=snapped),
+                    layer_polygons(net, d, limits, facilities=snapped, cells=cells)):
+        assert shapely.symmetric_difference(a, b).area <= 1e-6 * a.area
+    # many cells are reached whole by the layer: the cells really stand in for edges
+    from geo.polygons import reached_intervals
+
+    e, s, t = reached_intervals(net, d, limits[-1], snapped)
+    whole = np.unique(e[(s <= 1e-9) & (t >= net.edge_len[e] - 1e-9)])
+    assert cells.full(whole).sum() > 20
