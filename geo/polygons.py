@@ -45,6 +45,7 @@ CELLS_MIN_POLYGONS = 300
 
 _EDGE_BUFFERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CELLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_VERTEX_KEY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _INCIDENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -126,35 +127,60 @@ def source_intervals(
 
 def cut_lines(net: Network, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Shapely LineStrings of edge stretches ``[start, end]``, following the edge geometry."""
-    import shapely
-
     whole = (start <= 1e-9) & (end >= net.edge_len[edge] - 1e-9)
     out = np.empty(len(edge), dtype=object)
     out[whole] = net.edge_lines[edge[whole]]
     part = np.flatnonzero(~whole)
     if len(part):
-        cum = net.geom_cum
-        for i in part:
-            e = edge[i]
-            a, b = max(start[i], 0.0), end[i]
-            g0, g1 = net.geom_start[e], net.geom_end[e] + 1
-            c = cum[g0:g1]
-            xy = net.geom_xy[g0:g1]
-            inner = (c > a) & (c < b)
-            pa = _interp(c, xy, a)
-            pb = _interp(c, xy, b)
-            pts = np.vstack([pa, xy[inner], pb])
-            if b - a <= 1e-9:
-                pts = np.vstack([pa, pa + 1e-6])
-            out[i] = shapely.linestrings(pts)
+        out[part] = _cut(net, edge[part], np.maximum(start[part], 0.0), end[part])
     return out
 
 
-def _interp(c: np.ndarray, xy: np.ndarray, s: float) -> np.ndarray:
-    j = int(np.clip(np.searchsorted(c, s, side="right") - 1, 0, len(c) - 2))
-    seg = c[j + 1] - c[j]
-    f = 0.0 if seg <= 0 else (s - c[j]) / seg
-    return xy[j] + f * (xy[j + 1] - xy[j])
+def _vertex_key(net: Network) -> tuple[np.ndarray, np.ndarray]:
+    """Every geometry vertex's distance along its edge plus an offset per edge that makes the
+    whole array ascending, so one ``searchsorted`` finds positions on many edges at once."""
+    got = _VERTEX_KEY.get(net)
+    if got is None:
+        cum = net.geom_cum
+        counts = net.geom_end - net.geom_start + 1
+        offset = np.concatenate([[0.0], np.cumsum(cum[net.geom_end] + 1.0)[:-1]])
+        got = _VERTEX_KEY[net] = (cum + np.repeat(offset, counts), offset)
+    return got
+
+
+def _cut(net: Network, e: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """LineStrings of the stretches ``[a, b]`` of edges ``e`` (all at once, no Python loop)."""
+    import shapely
+
+    from geo.network import _ranges
+
+    key, offset = _vertex_key(net)
+    cum, xy = net.geom_cum, net.geom_xy
+    g0, g1 = net.geom_start[e], net.geom_end[e]
+
+    def point(s):
+        j = np.clip(np.searchsorted(key, offset[e] + s, side="right") - 1, g0, g1 - 1)
+        seg = cum[j + 1] - cum[j]
+        f = np.divide(s - cum[j], seg, out=np.zeros(len(s)), where=seg > 0)
+        return j, xy[j] + f[:, None] * (xy[j + 1] - xy[j])
+
+    ja, pa = point(a)
+    _, pb = point(b)
+    # geometry vertices strictly between a and b
+    last_before_b = np.searchsorted(key, offset[e] + b, side="left") - 1
+    inner = np.maximum(last_before_b - ja, 0)
+    tiny = b - a <= 1e-9
+    inner[tiny] = 0
+    pb[tiny] = pa[tiny] + 1e-6
+    n = inner + 2
+    first = np.concatenate([[0], np.cumsum(n)[:-1]])
+    coords = np.empty((int(n.sum()), 2))
+    coords[first] = pa
+    coords[first + n - 1] = pb
+    m = inner > 0  # (_ranges takes positive counts only)
+    if m.any():
+        coords[_ranges(first[m] + 1, inner[m])] = xy[_ranges(ja[m] + 1, inner[m])]
+    return shapely.linestrings(coords, indices=np.repeat(np.arange(len(e)), n))
 
 
 def edge_buffers(net: Network, width_m: float) -> np.ndarray:
@@ -272,11 +298,12 @@ def _pieces(net: Network, e, s, t, width_m: float, cells: CellUnions | None, don
 def _dissolve(parts: list) -> object:
     import shapely
 
-    parts = [p for p in parts if p is not None and not shapely.is_empty(p)]
-    if not parts:
+    parts = np.asarray(parts, dtype=object)
+    if len(parts):
+        parts = parts[~shapely.is_missing(parts) & ~shapely.is_empty(parts)]
+    if not len(parts):
         return shapely.Polygon()
-    geom = shapely.union_all(np.asarray(parts, dtype=object))
-    return geom
+    return shapely.union_all(parts)
 
 
 def nested_polygons(
