@@ -26,6 +26,8 @@ from geo.network import Network, Snapped
 ALGORITHM = "1"
 #: above this many stored circle sets, only those used by the latest run are kept.
 MAX_ENTRIES = 20_000
+#: circle files kept in the cache folder (one per network, limits and width); older ones go.
+MAX_FILES = 8
 
 
 def network_key(net: Network) -> str:
@@ -57,6 +59,7 @@ class CircleStore:
                     stored = pickle.load(fh)
                 if isinstance(stored, dict):
                     self.stored = stored
+                    self.path.touch()  # recently used: pruned last
             except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
                 self.stored = {}
 
@@ -102,4 +105,15 @@ class CircleStore:
         try:
             atomic_write(self.path, lambda p: p.write_bytes(pickle.dumps(keep, protocol=5)))
         except OSError:
-            pass  # a read-only cache folder only costs the next run the drawing time
+            return  # a read-only cache folder only costs the next run the drawing time
+        prune(self.path.parent, "circles-*.pickle", keep=self.path)
+
+
+def prune(folder: Path, pattern: str, *, keep: Path, max_files: int = MAX_FILES) -> None:
+    """Delete all but the ``max_files`` most recently used files matching ``pattern`` (never ``keep``)."""
+    files = sorted(Path(folder).glob(pattern), key=lambda f: f.stat().st_mtime, reverse=True)
+    for f in [f for f in files if f != keep][max_files - 1:]:
+        try:
+            f.unlink()
+        except OSError:
+            pass

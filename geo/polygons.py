@@ -263,6 +263,7 @@ def cell_unions(net: Network, width_m: float, folder=None) -> CellUnions:
                 got = pickle.load(fh)
             if isinstance(got, CellUnions) and len(got.cell) == net.n_edges:
                 per_net[key] = got
+                path.touch()  # recently used: pruned last
                 return got
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
             pass  # absent, stale or broken: made again
@@ -270,8 +271,11 @@ def cell_unions(net: Network, width_m: float, folder=None) -> CellUnions:
     if path is not None:
         from geo.io import atomic_write
 
+        from geo.circle_cache import prune
+
         try:
             atomic_write(path, lambda p: p.write_bytes(pickle.dumps(cells, protocol=5)))
+            prune(path.parent, "cells-*.pickle", keep=path)
         except OSError:
             pass  # a read-only cache folder only costs the next run the making
     return cells
@@ -619,7 +623,8 @@ def facility_circle(result, layer: str, facility_index: int, minutes: float, pro
     limit = metres_for(float(minutes), params.speed_kmh or PROFILES[profile])
     one = lr.snapped.subset(np.arange(n) == i)
     row = per_source(net, one, limit=limit)
-    poly = _one_facility(net, row.indices, row.data, one, [limit], params.width_m)[0]
+    cells = _CELLS.get(net, {}).get(float(params.width_m))  # when a plan made them already
+    poly = _one_facility(net, row.indices, row.data, one, [limit], params.width_m, cells)[0]
     if metric or poly.is_empty:
         return poly
     return shapely.transform(poly, lambda c: net.unproject(c))

@@ -119,3 +119,20 @@ def test_cell_unions_are_kept_on_disk_and_remade_when_broken(tmp_path, monkeypat
     # other streets: other cells
     P.cell_unions(grid_net(4, 100.0), width, tmp_path)
     assert len(made) == 3 and len(list(tmp_path.glob("cells-*.pickle"))) == 2
+
+
+def test_only_the_most_recently_used_circle_files_are_kept(tmp_path):
+    import os
+
+    from geo.circle_cache import MAX_FILES, prune
+
+    for k in range(MAX_FILES + 3):
+        f = tmp_path / f"circles-{k}.pickle"
+        f.write_bytes(b"x")
+        os.utime(f, (1000 + k, 1000 + k))
+    (tmp_path / "network-a.pickle").write_bytes(b"n")
+    prune(tmp_path, "circles-*.pickle", keep=tmp_path / "circles-0.pickle")
+    left = sorted(f.name for f in tmp_path.glob("circles-*.pickle"))
+    # the file in use and the newest others, MAX_FILES in all; other caches untouched
+    assert len(left) == MAX_FILES and "circles-0.pickle" in left and f"circles-{MAX_FILES + 2}.pickle" in left
+    assert "circles-1.pickle" not in left and (tmp_path / "network-a.pickle").exists()
