@@ -6,7 +6,7 @@ A file is read into one GeoDataFrame in EPSG:4326 with the columns of :data:`COL
 ``orig_lon``/``orig_lat``/``orig_crs`` (the coordinates as given) when they were converted.
 
 * Headers in Chinese or English, trimmed, case-insensitive, units in brackets ignored
-  (``面积(㎡)``); see :data:`HEADERS`. A title row above the header is skipped (with a note).
+  (``面积(㎡)``); see :data:`geo.layer_files.HEADERS`. A title row above the header is skipped (with a note).
 * CSV text in UTF-8 (with or without BOM), GBK/GB18030, UTF-16, or what charset-normalizer finds.
 * Coordinates in WGS84, GCJ-02 (AMap/Gaode, Tencent) or BD-09 (Baidu): the ``crs`` argument,
   else a ``crs``/``坐标系`` column (all rows must agree), else WGS84; converted exactly by
@@ -25,13 +25,11 @@ the file themselves: ``centres.csv row 17: ...``.
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +39,7 @@ import pandas as pd
 from geo.crs import in_china, normalise_crs, to_wgs84
 from geo.hours import OpeningHoursError, normalise_opening_hours, opening_hours_state  # noqa: F401 (re-exported)
 from geo.errors import InputError
+from geo.layer_files import ALIASES, EMPTY, HEADERS, Raw, cell_text, header_key, read_raw
 from geo.osm_layers import FACILITY_COLUMNS
 
 if TYPE_CHECKING:
@@ -48,22 +47,6 @@ if TYPE_CHECKING:
 
 SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".parquet")
 COLUMNS = (*FACILITY_COLUMNS, "opening_hours_raw")
-#: normalised field -> accepted headers (compared after :func:`_header_key`)
-HEADERS: dict[str, tuple[str, ...]] = {
-    "id": ("id", "编号", "设施编号", "站点编号", "code"),
-    "name": ("名称", "name", "名字", "中心名称", "站点名称", "设施名称", "驿站名称", "阵地名称"),
-    "lon": ("经度", "lon", "lng", "long", "longitude", "x"),
-    "lat": ("纬度", "lat", "latitude", "y"),
-    "lonlat": ("经纬度", "坐标", "lnglat", "lonlat", "location", "coordinates"),
-    "tier": ("层级", "级别", "tier", "level"),
-    "kind": ("类型", "类别", "kind", "type"),
-    "opening_hours": ("开放时间", "营业时间", "服务时间", "opening_hours", "hours"),
-    "stars": ("星级", "stars", "star"),
-    "services": ("服务项目", "服务内容", "services"),
-    "area_m2": ("面积", "建筑面积", "area_m2", "area"),
-    "address": ("地址", "address", "addr"),
-    "crs": ("坐标系", "crs"),
-}
 #: columns this tool writes (:func:`write_facilities`) and ignores when reading them back
 OWN_COLUMNS = ("layer", "source", "opening_hours_raw")
 TIER_WORDS: dict[str, str] = {
@@ -73,13 +56,10 @@ TIER_WORDS: dict[str, str] = {
     "special": "special", "特色": "special", "专题": "special", "功能型": "special",
 }
 CRS_LABEL = {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"}
-EMPTY = "the file is empty: expected a header row (名称, 经度, 纬度...) and one row per facility"
 TIER_HELP = "区级/district, 街道/street, 社区/community, 特色/special"
 SERVICE_SPLIT = re.compile(r"\s*[、,，;；/\n]+\s*")
 #: two facilities of one name closer than this (metres) are reported as a likely duplicate.
 DUPLICATE_M = 1.0
-#: a header is looked for in the first rows of a sheet (title rows above it are skipped).
-HEADER_SEARCH_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -92,19 +72,6 @@ class LayerRead:
 
 
 # ------------------------------------------------------------------------------ cells
-def _text(value: object) -> str | None:
-    """A cell as trimmed text; None for empty/NaN. Whole floats lose their ``.0`` (ids, stars)."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        if math.isnan(f):
-            return None
-        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
-    s = str(value).strip()
-    return s or None
-
-
 def _plain(value: object) -> object:
     """An unused cell kept as it is, with NaN as None and numpy scalars as Python ones."""
     value = value.item() if isinstance(value, np.generic) else value
@@ -115,7 +82,7 @@ def _plain(value: object) -> object:
 
 def _number(value: object) -> float | None:
     """A numeric cell -> float; None when empty. Raises ValueError for anything else."""
-    s = _text(value)
+    s = cell_text(value)
     if s is None:
         return None
     s = re.sub(r"^(东经|北纬|[EN])|(°|度)?([EN东北])?$", "", unicodedata.normalize("NFKC", s).replace(" ", ""))
@@ -125,176 +92,13 @@ def _number(value: object) -> float | None:
     return f
 
 
-def _header_key(h: object) -> str:
-    s = re.sub(r"\(.*?\)|\[.*?\]|【.*?】", "", unicodedata.normalize("NFKC", str(h)).strip().lower())
-    return re.sub(r"[\s_\-*:]", "", s)
-
-
-_ALIASES = {_header_key(a): f for f, names in HEADERS.items() for a in names}
-
-
-# ------------------------------------------------------------------------------ raw reading
-@dataclass
-class _Raw:
-    """A file as header + rows of cells, with the label of each row and, maybe, its geometry."""
-
-    header: list[str]
-    rows: list[list[object]]
-    labels: list[str]
-    geoms: list | None = None
-    problems: list[str] = field(default_factory=list)
-
-
-def _decode(data: bytes, src: str, notes: list[str]) -> str:
-    """Text of a CSV/JSON file: BOM, else strict UTF-8, else GB18030 (a superset of GBK), else a guess."""
-    if data.startswith(b"PK\x03\x04"):
-        raise InputError(src, ["this is an Excel workbook saved under a text name: rename it to .xlsx"])
-    boms = {b"\xef\xbb\xbf": "utf-8-sig", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
-    bom = next((enc for b, enc in boms.items() if data.startswith(b)), None)
-    binary = bom is None and b"\x00" in data  # NUL bytes outside UTF-16: not text
-    tries = [(bom, "UTF-16" if bom == "utf-16" else None)] if bom else [("utf-8", None), ("gb18030", "GBK/GB18030")]
-    for enc, label in [] if binary else tries:
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        notes += [f"{src}: read as {label} text"] if label else []
-        return text
-    if bom is None and not binary:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        if best is not None:
-            notes.append(f"{src}: read as {best.encoding} text (a guess: UTF-8 is safer)")
-            return str(best)
-    raise InputError(src, ["cannot read the text encoding (not UTF-8, GBK/GB18030 or UTF-16): "
-                           "save it as UTF-8 (Excel: 'CSV UTF-8') or GBK"])
-
-
-def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> _Raw:
-    """A sheet (rows of cells, row 1 first) -> header + data rows labelled as the spreadsheet shows them."""
-    width = max((len(r) for r in grid), default=0)
-    grid = [list(r) + [None] * (width - len(r)) for r in grid]
-    filled = [i for i, r in enumerate(grid) if any(_text(c) is not None for c in r)]
-    if not filled:
-        raise InputError(src, [EMPTY])
-    h = filled[0]
-    for i in filled[:HEADER_SEARCH_ROWS]:  # a title row above the header is common in office lists
-        found = {_ALIASES.get(_header_key(c)) for c in grid[i] if _text(c) is not None}
-        if "name" in found and ({"lon", "lat"} <= found or "lonlat" in found):
-            h = i
-            break
-    if h != filled[0]:
-        above = [_text(c) for i in filled if i < h for c in grid[i] if _text(c) is not None]
-        notes.append(f"{src}: the header is row {h + 1}; rows above it were skipped ({', '.join(above)})")
-    data = [i for i in filled if i > h]
-    keep = [j for j in range(width) if any(_text(grid[i][j]) is not None for i in [h, *data])]
-    blank = sorted(set(range(h + 1, data[-1] if data else h)) - set(data))
-    if blank:
-        notes.append(f"{src}: empty rows skipped: {', '.join(str(i + 1) for i in blank)}")
-    header = [_text(grid[h][j]) or f"column {j + 1}" for j in keep]
-    return _Raw(header, [[grid[i][j] for j in keep] for i in data], [f"row {i + 1}" for i in data])
-
-
-def _frame_raw(df, label: str, first: int, geoms: list | None = None) -> _Raw:
-    rows = df.astype(object).to_numpy().tolist() if len(df.columns) else [[] for _ in range(len(df))]
-    return _Raw([str(c) for c in df.columns], rows, [f"{label} {i + first}" for i in range(len(df))], geoms)
-
-
-def _read_raw(path: Path, src: str, notes: list[str]) -> _Raw:
-    import geopandas as gpd
-
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        import csv
-
-        text = _decode(path.read_bytes(), src, notes)
-        lines = text.splitlines()[:HEADER_SEARCH_ROWS]
-        delim = max(",\t;|", key=lambda d: max((ln.count(d) for ln in lines), default=0))
-        try:
-            return _grid_raw(list(csv.reader(io.StringIO(text, newline=""), delimiter=delim)), src, notes)
-        except csv.Error as err:
-            raise InputError(src, [f"cannot be read as CSV ({err})"]) from None
-    if suffix in (".geojson", ".json"):
-        return _read_json(_decode(path.read_bytes(), src, notes), src, notes)
-    try:
-        if suffix == ".xlsx":
-            with pd.ExcelFile(path, engine="openpyxl") as book:
-                sheets = book.sheet_names
-                grid = book.parse(sheets[0], header=None, dtype=object).to_numpy().tolist()
-            if len(sheets) > 1:
-                notes.append(f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(sheets[1:])}")
-            return _grid_raw(grid, src, notes)
-        if suffix == ".parquet":
-            try:
-                gdf = gpd.read_parquet(path)
-            except ValueError:  # no "geo" metadata: a plain table with coordinate columns
-                return _frame_raw(pd.read_parquet(path), "row", 2)
-        else:
-            import pyogrio
-
-            layers = [str(r[0]) for r in pyogrio.list_layers(path)]
-            if len(layers) > 1:
-                notes.append(f"{src}: read the first layer {layers[0]!r}; other layers ignored: {', '.join(layers[1:])}")
-            gdf = gpd.read_file(path, engine="pyogrio", layer=layers[0] if layers else None)
-    except InputError:
-        raise
-    except Exception as err:  # openpyxl, pyogrio and pyarrow raise many types for a broken file
-        raise InputError(src, [f"cannot be read as {suffix[1:].upper()} ({type(err).__name__}: {err})"]) from None
-    geoms = _to_4326(gdf.geometry, gdf.crs, src, notes)
-    return _frame_raw(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), "feature", 1, geoms)
-
-
-def _to_4326(geoms, crs, src: str, notes: list[str]) -> list:
-    """Geometries in a file's declared CRS -> lon/lat (a note says so); undeclared: taken as given."""
-    import geopandas as gpd
-
-    s = gpd.GeoSeries(list(geoms), crs=crs)
-    if crs is None or s.crs.to_epsg() == 4326 or s.crs.equals("OGC:CRS84"):
-        return list(s.values)
-    notes.append(f"{src}: reprojected from {s.crs.name} to WGS84")
-    return list(s.to_crs(4326).values)
-
-
-def _read_json(text: str, src: str, notes: list[str]) -> _Raw:
-    """A GeoJSON FeatureCollection/Feature, or a list of records (e.g. with a 'location' column)."""
-    import shapely.geometry
-
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(src, [f"is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})"]) from None
-    if isinstance(doc, dict) and doc.get("type") in ("Feature", "FeatureCollection"):
-        feats = [doc] if doc["type"] == "Feature" else [f or {} for f in doc.get("features") or []]
-        props = [dict(f.get("properties") or {}) for f in feats]
-        raw = _frame_raw(pd.DataFrame.from_records(props, columns=list(dict.fromkeys(k for p in props for k in p))),
-                         "feature", 1, [None] * len(feats))
-        for i, f in enumerate(feats):
-            try:
-                raw.geoms[i] = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
-            except Exception as err:  # shapely raises several types for a malformed geometry
-                raw.problems.append(f"feature {i + 1}: the geometry cannot be read ({err}) — give a Point")
-        declared = ((doc.get("crs") or {}).get("properties") or {}).get("name")  # pre-RFC 7946 files
-        try:
-            raw.geoms = _to_4326(raw.geoms, declared, src, notes)
-        except Exception as err:  # pyproj raises CRSError, a ValueError, for unknown names
-            raise InputError(src, [f"its crs {declared!r} is not a coordinate system pyproj knows ({err})"]) from None
-        return raw
-    if isinstance(doc, dict):  # {"pois": [...]} as map APIs answer
-        lists = [v for v in doc.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
-        doc = lists[0] if len(lists) == 1 else doc
-    if isinstance(doc, list) and all(isinstance(x, dict) for x in doc):
-        return _frame_raw(pd.DataFrame.from_records(doc), "item", 1)
-    raise InputError(src, ["is neither a GeoJSON FeatureCollection nor a list of records with names and coordinates"])
-
-
 # ------------------------------------------------------------------------------ checking
-def _columns(raw: _Raw, src: str) -> dict[str, int]:
+def _columns(raw: Raw, src: str) -> dict[str, int]:
     """field -> column index; raises for missing or doubled columns, listing the columns found."""
     cols: dict[str, int] = {}
     problems = []
     for j, h in enumerate(raw.header):
-        f = None if h.startswith("orig_") else _ALIASES.get(_header_key(h))
+        f = None if h.startswith("orig_") else ALIASES.get(header_key(h))
         if f in cols:
             problems.append(f"columns {raw.header[cols[f]]!r} and {h!r} both look like the {f} column — "
                             "keep one, or rename the other")
@@ -312,7 +116,7 @@ def _columns(raw: _Raw, src: str) -> dict[str, int]:
     return cols
 
 
-def _file_crs(crs: str | None, raw: _Raw, cols: dict[str, int], src: str, problems: list[str],
+def _file_crs(crs: str | None, raw: Raw, cols: dict[str, int], src: str, problems: list[str],
               warnings: list[str]) -> str:
     """The argument, else the crs column (all rows must agree), else wgs84."""
     given = normalise_crs(crs) if crs else None
@@ -321,7 +125,7 @@ def _file_crs(crs: str | None, raw: _Raw, cols: dict[str, int], src: str, proble
     col = raw.header[cols["crs"]]
     seen: dict[str, list[str]] = {}
     for label, row in zip(raw.labels, raw.rows):
-        if (value := _text(row[cols["crs"]])) is None:
+        if (value := cell_text(row[cols["crs"]])) is None:
             continue
         try:
             seen.setdefault(normalise_crs(value), []).append(label)
@@ -339,7 +143,7 @@ def _file_crs(crs: str | None, raw: _Raw, cols: dict[str, int], src: str, proble
     return next(iter(seen)) if len(seen) == 1 else "wgs84"
 
 
-def _coordinates(raw: _Raw, cols: dict[str, int], per_row: list[list[str]], notes: list[str], src: str):
+def _coordinates(raw: Raw, cols: dict[str, int], per_row: list[list[str]], notes: list[str], src: str):
     """lon, lat (NaN where unusable), their texts as given, and how they were given."""
     n = len(raw.rows)
     lon, lat = np.full(n, np.nan), np.full(n, np.nan)
@@ -360,13 +164,13 @@ def _coordinates(raw: _Raw, cols: dict[str, int], per_row: list[list[str]], note
                                   "(a polygon is placed at a point inside it)")
             continue
         if not ({"lon", "lat"} <= set(cols) or "lonlat" in cols) or (
-                raw.geoms is not None and all(_text(row[cols[f]]) is None for f in ("lon", "lat", "lonlat") if f in cols)):
+                raw.geoms is not None and all(cell_text(row[cols[f]]) is None for f in ("lon", "lat", "lonlat") if f in cols)):
             per_row[i].append("has no geometry and no longitude/latitude — give each facility a Point")
             continue
         if "lon" in cols and "lat" in cols:
             given = [(raw.header[cols[f]], row[cols[f]]) for f in ("lon", "lat")]
         elif "lonlat" in cols:
-            col, value = raw.header[cols["lonlat"]], _text(row[cols["lonlat"]])
+            col, value = raw.header[cols["lonlat"]], cell_text(row[cols["lonlat"]])
             parts = re.split(r"\s*[,，\s]\s*", value) if value else []
             if len(parts) != 2:
                 per_row[i].append(f"{col} is empty — give 'longitude,latitude', e.g. 120.2105,30.2084" if value is None
@@ -381,15 +185,15 @@ def _coordinates(raw: _Raw, cols: dict[str, int], per_row: list[list[str]], note
                     per_row[i].append(f"{col} is empty — give the {what} in decimal degrees, e.g. {example}")
             except ValueError:
                 got.append(None)
-                per_row[i].append(f"{col} {_text(value)!r} is not a number — give the {what} in decimal degrees, "
+                per_row[i].append(f"{col} {cell_text(value)!r} is not a number — give the {what} in decimal degrees, "
                                   f"e.g. {example}")
         if None not in got:
             lon[i], lat[i] = got
-            texts[i] = (_text(given[0][1]) or "", _text(given[1][1]) or "")
+            texts[i] = (cell_text(given[0][1]) or "", cell_text(given[1][1]) or "")
     return lon, lat, texts, kind
 
 
-def _swap_message(raw: _Raw, cols: dict[str, int], kind: str, lon: np.ndarray, lat: np.ndarray,
+def _swap_message(raw: Raw, cols: dict[str, int], kind: str, lon: np.ndarray, lat: np.ndarray,
                   texts: list[tuple[str, str]]) -> str | None:
     """The one problem for a whole file whose longitudes and latitudes are swapped, or None."""
     ok = np.isfinite(lon) & np.isfinite(lat)
@@ -427,12 +231,12 @@ def _area(text: str) -> float:
     return f
 
 
-def _row(raw: _Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str) -> dict:
+def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str) -> dict:
     """The normalised fields of row ``i``; problems go to ``bad``, warnings to ``warnings``."""
     label = raw.labels[i]
 
     def cell(f: str) -> str | None:
-        return _text(raw.rows[i][cols[f]]) if f in cols else None
+        return cell_text(raw.rows[i][cols[f]]) if f in cols else None
 
     def head(f: str) -> str:
         return raw.header[cols[f]]
@@ -505,7 +309,7 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
         raise InputError(src, [EMPTY])
     notes: list[str] = []
     warnings: list[str] = []
-    raw = _read_raw(path, src, notes)
+    raw = read_raw(path, src, notes)
     if not raw.rows:
         raise InputError(src, ["holds no facilities: there is a header but no rows below it"
                                if raw.geoms is None else "holds no features"])
@@ -528,7 +332,7 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
     first_id: dict[str, str] = {}
     for i, label in enumerate(raw.labels):
         values = _row(raw, cols, i, per_row[i], warnings, src)
-        ident = _text(raw.rows[i][cols["id"]]) if "id" in cols else None
+        ident = cell_text(raw.rows[i][cols["id"]]) if "id" in cols else None
         ident = ident or f"{layer}-{label.split()[-1]}"
         if ident in first_id:
             per_row[i].append(f"id {ident!r} is already used by {first_id[ident]} — ids must be unique")

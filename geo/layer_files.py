@@ -1,0 +1,220 @@
+"""Planners' tables as files: CSV, XLSX, GeoJSON/JSON, GPKG, (Geo)Parquet -> a header and rows.
+
+The first step of :func:`geo.layers.read_facilities`: the text encoding of a CSV or JSON file,
+the header row of a sheet (a title row above it is skipped, with a note), the first sheet or
+layer of a workbook or GeoPackage, and geometries reprojected to lon/lat when a file declares
+another CRS. What the cells mean (names, coordinates, tiers, hours) is :mod:`geo.layers`'s work.
+Row labels are those a spreadsheet user sees (``row 2`` is the first data row under a header in
+row 1; ``feature N`` and ``item N`` count from 1).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import InputError
+
+#: normalised field -> accepted headers (compared after :func:`header_key`)
+HEADERS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "编号", "设施编号", "站点编号", "code"),
+    "name": ("名称", "name", "名字", "中心名称", "站点名称", "设施名称", "驿站名称", "阵地名称"),
+    "lon": ("经度", "lon", "lng", "long", "longitude", "x"),
+    "lat": ("纬度", "lat", "latitude", "y"),
+    "lonlat": ("经纬度", "坐标", "lnglat", "lonlat", "location", "coordinates"),
+    "tier": ("层级", "级别", "tier", "level"),
+    "kind": ("类型", "类别", "kind", "type"),
+    "opening_hours": ("开放时间", "营业时间", "服务时间", "opening_hours", "hours"),
+    "stars": ("星级", "stars", "star"),
+    "services": ("服务项目", "服务内容", "services"),
+    "area_m2": ("面积", "建筑面积", "area_m2", "area"),
+    "address": ("地址", "address", "addr"),
+    "crs": ("坐标系", "crs"),
+}
+EMPTY = "the file is empty: expected a header row (名称, 经度, 纬度...) and one row per facility"
+#: a header is looked for in the first rows of a sheet (title rows above it are skipped).
+HEADER_SEARCH_ROWS = 10
+
+
+def cell_text(value: object) -> str | None:
+    """A cell as trimmed text; None for empty/NaN. Whole floats lose their ``.0`` (ids, stars)."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
+    s = str(value).strip()
+    return s or None
+
+
+def header_key(h: object) -> str:
+    s = re.sub(r"\(.*?\)|\[.*?\]|【.*?】", "", unicodedata.normalize("NFKC", str(h)).strip().lower())
+    return re.sub(r"[\s_\-*:]", "", s)
+
+
+ALIASES = {header_key(a): f for f, names in HEADERS.items() for a in names}
+
+
+# ------------------------------------------------------------------------------ raw reading
+@dataclass
+class Raw:
+    """A file as header + rows of cells, with the label of each row and, maybe, its geometry."""
+
+    header: list[str]
+    rows: list[list[object]]
+    labels: list[str]
+    geoms: list | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _decode(data: bytes, src: str, notes: list[str]) -> str:
+    """Text of a CSV/JSON file: BOM, else strict UTF-8, else GB18030 (a superset of GBK), else a guess."""
+    if data.startswith(b"PK\x03\x04"):
+        raise InputError(src, ["this is an Excel workbook saved under a text name: rename it to .xlsx"])
+    boms = {b"\xef\xbb\xbf": "utf-8-sig", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
+    bom = next((enc for b, enc in boms.items() if data.startswith(b)), None)
+    binary = bom is None and b"\x00" in data  # NUL bytes outside UTF-16: not text
+    tries = [(bom, "UTF-16" if bom == "utf-16" else None)] if bom else [("utf-8", None), ("gb18030", "GBK/GB18030")]
+    for enc, label in [] if binary else tries:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        notes += [f"{src}: read as {label} text"] if label else []
+        return text
+    if bom is None and not binary:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        if best is not None:
+            notes.append(f"{src}: read as {best.encoding} text (a guess: UTF-8 is safer)")
+            return str(best)
+    raise InputError(src, ["cannot read the text encoding (not UTF-8, GBK/GB18030 or UTF-16): "
+                           "save it as UTF-8 (Excel: 'CSV UTF-8') or GBK"])
+
+
+def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> Raw:
+    """A sheet (rows of cells, row 1 first) -> header + data rows labelled as the spreadsheet shows them."""
+    width = max((len(r) for r in grid), default=0)
+    grid = [list(r) + [None] * (width - len(r)) for r in grid]
+    filled = [i for i, r in enumerate(grid) if any(cell_text(c) is not None for c in r)]
+    if not filled:
+        raise InputError(src, [EMPTY])
+    h = filled[0]
+    for i in filled[:HEADER_SEARCH_ROWS]:  # a title row above the header is common in office lists
+        found = {ALIASES.get(header_key(c)) for c in grid[i] if cell_text(c) is not None}
+        if "name" in found and ({"lon", "lat"} <= found or "lonlat" in found):
+            h = i
+            break
+    if h != filled[0]:
+        above = [cell_text(c) for i in filled if i < h for c in grid[i] if cell_text(c) is not None]
+        notes.append(f"{src}: the header is row {h + 1}; rows above it were skipped ({', '.join(above)})")
+    data = [i for i in filled if i > h]
+    keep = [j for j in range(width) if any(cell_text(grid[i][j]) is not None for i in [h, *data])]
+    blank = sorted(set(range(h + 1, data[-1] if data else h)) - set(data))
+    if blank:
+        notes.append(f"{src}: empty rows skipped: {', '.join(str(i + 1) for i in blank)}")
+    header = [cell_text(grid[h][j]) or f"column {j + 1}" for j in keep]
+    return Raw(header, [[grid[i][j] for j in keep] for i in data], [f"row {i + 1}" for i in data])
+
+
+def _frame_raw(df, label: str, first: int, geoms: list | None = None) -> Raw:
+    rows = df.astype(object).to_numpy().tolist() if len(df.columns) else [[] for _ in range(len(df))]
+    return Raw([str(c) for c in df.columns], rows, [f"{label} {i + first}" for i in range(len(df))], geoms)
+
+
+def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
+    import geopandas as gpd
+
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import csv
+
+        text = _decode(path.read_bytes(), src, notes)
+        lines = text.splitlines()[:HEADER_SEARCH_ROWS]
+        delim = max(",\t;|", key=lambda d: max((ln.count(d) for ln in lines), default=0))
+        try:
+            return _grid_raw(list(csv.reader(io.StringIO(text, newline=""), delimiter=delim)), src, notes)
+        except csv.Error as err:
+            raise InputError(src, [f"cannot be read as CSV ({err})"]) from None
+    if suffix in (".geojson", ".json"):
+        return _read_json(_decode(path.read_bytes(), src, notes), src, notes)
+    try:
+        if suffix == ".xlsx":
+            with pd.ExcelFile(path, engine="openpyxl") as book:
+                sheets = book.sheet_names
+                grid = book.parse(sheets[0], header=None, dtype=object).to_numpy().tolist()
+            if len(sheets) > 1:
+                notes.append(f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(sheets[1:])}")
+            return _grid_raw(grid, src, notes)
+        if suffix == ".parquet":
+            try:
+                gdf = gpd.read_parquet(path)
+            except ValueError:  # no "geo" metadata: a plain table with coordinate columns
+                return _frame_raw(pd.read_parquet(path), "row", 2)
+        else:
+            import pyogrio
+
+            layers = [str(r[0]) for r in pyogrio.list_layers(path)]
+            if len(layers) > 1:
+                notes.append(f"{src}: read the first layer {layers[0]!r}; other layers ignored: {', '.join(layers[1:])}")
+            gdf = gpd.read_file(path, engine="pyogrio", layer=layers[0] if layers else None)
+    except InputError:
+        raise
+    except Exception as err:  # openpyxl, pyogrio and pyarrow raise many types for a broken file
+        raise InputError(src, [f"cannot be read as {suffix[1:].upper()} ({type(err).__name__}: {err})"]) from None
+    geoms = to_4326(gdf.geometry, gdf.crs, src, notes)
+    return _frame_raw(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), "feature", 1, geoms)
+
+
+def to_4326(geoms, crs, src: str, notes: list[str]) -> list:
+    """Geometries in a file's declared CRS -> lon/lat (a note says so); undeclared: taken as given."""
+    import geopandas as gpd
+
+    s = gpd.GeoSeries(list(geoms), crs=crs)
+    if crs is None or s.crs.to_epsg() == 4326 or s.crs.equals("OGC:CRS84"):
+        return list(s.values)
+    notes.append(f"{src}: reprojected from {s.crs.name} to WGS84")
+    return list(s.to_crs(4326).values)
+
+
+def _read_json(text: str, src: str, notes: list[str]) -> Raw:
+    """A GeoJSON FeatureCollection/Feature, or a list of records (e.g. with a 'location' column)."""
+    import shapely.geometry
+
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(src, [f"is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})"]) from None
+    if isinstance(doc, dict) and doc.get("type") in ("Feature", "FeatureCollection"):
+        feats = [doc] if doc["type"] == "Feature" else [f or {} for f in doc.get("features") or []]
+        props = [dict(f.get("properties") or {}) for f in feats]
+        raw = _frame_raw(pd.DataFrame.from_records(props, columns=list(dict.fromkeys(k for p in props for k in p))),
+                         "feature", 1, [None] * len(feats))
+        for i, f in enumerate(feats):
+            try:
+                raw.geoms[i] = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
+            except Exception as err:  # shapely raises several types for a malformed geometry
+                raw.problems.append(f"feature {i + 1}: the geometry cannot be read ({err}) — give a Point")
+        declared = ((doc.get("crs") or {}).get("properties") or {}).get("name")  # pre-RFC 7946 files
+        try:
+            raw.geoms = to_4326(raw.geoms, declared, src, notes)
+        except Exception as err:  # pyproj raises CRSError, a ValueError, for unknown names
+            raise InputError(src, [f"its crs {declared!r} is not a coordinate system pyproj knows ({err})"]) from None
+        return raw
+    if isinstance(doc, dict):  # {"pois": [...]} as map APIs answer
+        lists = [v for v in doc.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+        doc = lists[0] if len(lists) == 1 else doc
+    if isinstance(doc, list) and all(isinstance(x, dict) for x in doc):
+        return _frame_raw(pd.DataFrame.from_records(doc), "item", 1)
+    raise InputError(src, ["is neither a GeoJSON FeatureCollection nor a list of records with names and coordinates"])
