@@ -21,9 +21,12 @@ per-stretch buffers.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 import weakref
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,6 +45,8 @@ PARALLEL_MIN = 64
 CELL_M = 150.0
 #: from this many per-facility polygons on, the cell unions pay for the ~1-2 s they take.
 CELLS_MIN_POLYGONS = 300
+#: bump when :class:`CellUnions` changes, so cells kept on disk by an older version are remade.
+CELLS_FORMAT = "1"
 
 _EDGE_BUFFERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CELLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -250,13 +255,10 @@ def cell_unions(net: Network, width_m: float, folder=None) -> CellUnions:
         return per_net[key]
     path = None
     if folder is not None:
-        import hashlib
-        import pickle
-        from pathlib import Path
-
         from geo.circle_cache import network_key
 
-        tag = hashlib.sha256(f"{network_key(net)}|{key!r}|{CELL_M!r}|{QUAD_SEGS}".encode()).hexdigest()[:24]
+        src = f"{network_key(net)}|{key!r}|{CELL_M!r}|{QUAD_SEGS}|{CELLS_FORMAT}"
+        tag = hashlib.sha256(src.encode()).hexdigest()[:24]
         path = Path(folder) / f"cells-{tag}.pickle"
         try:
             with open(path, "rb") as fh:
@@ -269,9 +271,8 @@ def cell_unions(net: Network, width_m: float, folder=None) -> CellUnions:
             pass  # absent, stale or broken: made again
     cells = per_net[key] = CellUnions(net, width_m)
     if path is not None:
-        from geo.io import atomic_write
-
         from geo.circle_cache import prune
+        from geo.io import atomic_write
 
         try:
             atomic_write(path, lambda p: p.write_bytes(pickle.dumps(cells, protocol=5)))
