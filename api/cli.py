@@ -36,6 +36,10 @@ class Steps:
         if self.bar.n < self.bar.total:
             self.bar.update(1)
 
+    def detail(self, msg: str) -> None:
+        """How far the current step is (e.g. polygons drawn), without counting a new step."""
+        self.bar.set_description_str(msg[:60])
+
     def close(self) -> None:
         self.bar.close()
 

@@ -389,6 +389,10 @@ def _task(task: tuple) -> list:
     return out
 
 
+def _indexed_task(item: tuple[int, tuple]) -> tuple[int, list]:
+    return item[0], _task(item[1])
+
+
 def circle_sets(
     net: Network,
     layers: Sequence[tuple[np.ndarray, Snapped | None]],
@@ -399,6 +403,7 @@ def circle_sets(
     workers: int | None = None,
     cells: bool | None = None,
     cache=None,
+    progress=None,
 ) -> tuple[list[list], list[np.ndarray]]:
     """Dissolved layer circles and per-facility circles, all in one pool of worker processes.
 
@@ -422,6 +427,8 @@ def circle_sets(
         per-facility polygons, which pay for making the cells.
     cache
         A cache folder where the cells are kept between runs (see :func:`cell_unions`).
+    progress
+        Called as ``progress(polygons_drawn, polygons_in_all)`` whenever a task finishes.
 
     Returns
     -------
@@ -459,14 +466,28 @@ def circle_sets(
     edge_buffers(net, width_m)  # made before forking, shared by the workers
     unions = cell_unions(net, width_m, cache) if cells else None
     _WORK.update(net=net, layers=list(layers), facilities=fac_sets, limits=limits, width=width_m, cells=unions)
+    total = (len(layers) + n_fac) * len(limits)
+    drawn = 0
+
+    def done(task) -> None:
+        nonlocal drawn
+        drawn += len(limits) * (1 if task[0] == "layer" else len(task[2]))
+        if progress is not None:
+            progress(drawn, total)
+
+    results: list = [None] * len(tasks)
     try:
         if parallel:
             import multiprocessing as mp
 
             with mp.get_context("fork").Pool(workers, initializer=_child_init) as pool:
-                results = pool.map(_task, tasks, chunksize=1)
+                for k, res in pool.imap_unordered(_indexed_task, enumerate(tasks), chunksize=1):
+                    results[k] = res
+                    done(tasks[k])
         else:
-            results = [_task(t) for t in tasks]
+            for k, task in enumerate(tasks):
+                results[k] = _task(task)
+                done(task)
     finally:
         _WORK.clear()
     layer_out: list[list] = [[] for _ in layers]

@@ -135,7 +135,8 @@ def circles_frame(net, layers: dict, params, *, say=None):
     layer_polys, fac_polys = circle_sets(
         net, [(layers[n].reach.dist, layers[n].snapped) for n in new_layers],
         [(sub, per_source(net, sub, limit=limits[-1])) for sub, _ in missing.values()],
-        limits, width_m=params.width_m, cache=cache_dir(params) if params.use_cache else None)
+        limits, width_m=params.width_m, cache=cache_dir(params) if params.use_cache else None,
+        progress=_detail(say, "drawing service circles"))
     for n, polys in zip(new_layers, layer_polys):
         layer_circles[n] = polys
         store.put(store.layer_key(layers[n].snapped), polys)
@@ -169,6 +170,15 @@ def circles_frame(net, layers: dict, params, *, say=None):
     gdf = gdf.sort_values(["scope", "layer", "minutes"], ascending=[False, True, True], kind="stable")
     gdf = gdf.reset_index(drop=True)
     return gdf.to_crs(4326) if len(gdf) else gdf.set_crs(4326, allow_override=True)
+
+
+def _detail(say, what: str):
+    """``progress(done, total)`` for a long step, shown by a reporter that has a ``detail``
+    method (the CLI's progress bar) and ignored by plain ones (logs, benchmarks)."""
+    detail = getattr(say, "detail", None)
+    if detail is None:
+        return None
+    return lambda done, total: detail(f"{what}: {done:,}/{total:,} polygons")
 
 
 def _val(v):

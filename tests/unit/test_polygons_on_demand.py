@@ -140,3 +140,27 @@ def test_cell_unions_draw_the_same_land_on_binjiang(binjiang_net):
     e, s, t = reached_intervals(net, d, limits[-1], snapped)
     whole = np.unique(e[(s <= 1e-9) & (t >= net.edge_len[e] - 1e-9)])
     assert cells.full(whole).sum() > 20
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_drawing_reports_progress_up_to_every_polygon(workers):
+    from geo.polygons import circle_sets
+
+    net = grid()
+    lr = layer_result(net, [(50.0, 0.0), (200.0, 250.0), (400.0, 100.0)])
+    seen = []
+    layer_polys, fac_polys = circle_sets(net, [(lr.reach.dist, lr.snapped)], [(lr.snapped, None)], [100.0, 200.0],
+                                         width_m=20.0, workers=workers, progress=lambda d, t: seen.append((d, t)))
+    assert [t for _, t in seen] == [8] * len(seen)  # (1 layer + 3 facilities) x 2 limits
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == 8 and len(layer_polys[0]) == 2 and fac_polys[0].shape == (3, 2)
+
+
+def test_the_cli_progress_bar_shows_details_without_counting_steps():
+    from api.cli import Steps
+
+    steps = Steps(total=3, enabled=True)  # (stderr: captured by pytest)
+    steps("drawing service circles")
+    steps.detail("drawing service circles: 4/8 polygons")
+    assert steps.bar.n == 1 and steps.bar.desc == "drawing service circles: 4/8 polygons"
+    steps.close()
