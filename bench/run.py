@@ -158,31 +158,17 @@ class Runner:
                # bench/http.py defaults to 3,000 requests per measurement (~8 min on 2 cores)
                "n_requests": 300 if self.quick else 800}
         if self.want("polygons"):
-            mod = optional("polygons")
-            if mod is not None:
-                doc = self.step("bench.polygons", lambda: call_with(mod.run, ctx))
-                if doc is not None and "table" not in doc:
-                    self.tables.append(print_flat(f"3a. Circle polygons (bench/polygons.py) {tag}", doc))
-                self.record("polygons", doc)
+            self.optional_step("polygons", f"3a. Circle polygons (bench/polygons.py) {tag}", ctx)
             self.record("overclaim", self.step("overclaim", lambda: overclaim.run(
                 net, k=10 if self.quick else 30, G_osmnx=G, label=tag)))
         if self.want("query"):
             self.record("query", self.step("query", lambda: query.run(
                 net, k=500, queries=50 if self.quick else 200, slow_queries=10 if self.quick else 30,
                 G_osmnx=G, label=tag)))
-            mod = optional("http")
-            if mod is not None:
-                doc = self.step("bench.http", lambda: call_with(mod.run, ctx))
-                if doc is not None and "table" not in doc:
-                    self.tables.append(print_flat(f"4b. Nearest service over HTTP (bench/http.py) {tag}", doc))
-                self.record("http", doc)
+            self.optional_step("http", f"4b. Nearest service over HTTP (bench/http.py) {tag}", ctx)
         if self.want("whatif"):
-            mod = optional("whatif")
-            if mod is not None:
-                doc = self.step("bench.whatif", lambda: call_with(mod.run, {**ctx, "reps": 2 if self.quick else 3}))
-                if doc is not None and "table" not in doc:
-                    self.tables.append(print_flat(f"What-if scenarios (bench/whatif.py) {tag}", doc))
-                self.record("whatif", doc)
+            self.optional_step("whatif", f"What-if scenarios (bench/whatif.py) {tag}",
+                               {**ctx, "reps": 2 if self.quick else 3})
         if self.want("scaling"):
             sizes = (10**4, 10**5) if self.quick else (10**4, 10**5, 10**6)
             self.record("scaling", self.step("scaling", lambda: scaling.run(sizes)))
@@ -190,6 +176,17 @@ class Runner:
             self.record("plan", self.step("whole plan", lambda: whole_plan.run(
                 main_pbf, reps=1 if self.quick else 2, cache=Path(os.environ["CIRCLES_CACHE_DIR"]))))
         return self.finish()
+
+    def optional_step(self, name: str, title: str, ctx: dict) -> None:
+        """Run ``bench.<name>.run`` (when the module exists) with what ``ctx`` offers; record its
+        result, and print it as a flat table unless it brought its own."""
+        mod = optional(name)
+        if mod is None:
+            return
+        doc = self.step(f"bench.{name}", lambda: call_with(mod.run, ctx))
+        if doc is not None and "table" not in doc:
+            self.tables.append(print_flat(title, doc))
+        self.record(name, doc)
 
     def finish(self) -> int:
         from geo.io import write_text

@@ -129,44 +129,39 @@ def _invert(forward, lon: np.ndarray, lat: np.ndarray, x: np.ndarray, y: np.ndar
     return x, y
 
 
-def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 -> GCJ-02 (AMap/Gaode, Tencent). Points outside China are returned unchanged."""
+def _in_china_only(lon: ArrayLike, lat: ArrayLike, convert) -> tuple[np.ndarray, np.ndarray]:
+    """``convert(lon, lat)`` applied to the points inside China; the others are returned unchanged."""
     x, y = _arrays(lon, lat)
     m = in_china(x, y)
-    gx, gy = _gcj_forward(x[m], y[m])
-    x[m], y[m] = gx, gy
+    x[m], y[m] = convert(x[m], y[m])
     return x, y
+
+
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 -> GCJ-02 (AMap/Gaode, Tencent). Points outside China are returned unchanged."""
+    return _in_china_only(lon, lat, _gcj_forward)
 
 
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> WGS84, exact (iterated) to 1e-9 degrees. Points outside China are unchanged."""
-    x, y = _arrays(lon, lat)
-    m = in_china(x, y)
-    tx, ty = x[m], y[m]
-    dlon, dlat = _gcj_offset(tx, ty)  # the usual one-step guess
-    wx, wy = _invert(_gcj_forward, tx, ty, tx - dlon, ty - dlat)
-    x[m], y[m] = wx, wy
-    return x, y
+    def exact(tx, ty):
+        dlon, dlat = _gcj_offset(tx, ty)  # the usual one-step guess
+        return _invert(_gcj_forward, tx, ty, tx - dlon, ty - dlat)
+
+    return _in_china_only(lon, lat, exact)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> BD-09 (Baidu). Points outside China are returned unchanged."""
-    x, y = _arrays(lon, lat)
-    m = in_china(x, y)
-    bx, by = _bd_forward(x[m], y[m])
-    x[m], y[m] = bx, by
-    return x, y
+    return _in_china_only(lon, lat, _bd_forward)
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 -> GCJ-02, exact (iterated) to 1e-9 degrees. Points outside China are unchanged."""
-    x, y = _arrays(lon, lat)
-    m = in_china(x, y)
-    tx, ty = x[m], y[m]
-    gx, gy = _bd_inverse_approx(tx, ty)
-    gx, gy = _invert(_bd_forward, tx, ty, gx, gy)
-    x[m], y[m] = gx, gy
-    return x, y
+    def exact(tx, ty):
+        return _invert(_bd_forward, tx, ty, *_bd_inverse_approx(tx, ty))
+
+    return _in_china_only(lon, lat, exact)
 
 
 def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -48,6 +48,19 @@ def _polygon_mask(geoms: np.ndarray) -> np.ndarray:
     return np.array([g is not None and not g.is_empty and shapely.get_type_id(g) in (3, 6) for g in geoms], bool)
 
 
+def _polygon_rings(geoms: np.ndarray, lat: float, tolerance_m: float, min_hole_m2: float):
+    """``(indices of the (multi)polygons, their display rings, ring -> part, part -> geometry)``,
+    or None when nothing is left to draw."""
+    gi = np.flatnonzero(_polygon_mask(geoms))
+    if len(gi) == 0:
+        return None
+    rings, ridx, pidx = _display_rings(geoms[gi], lat, tolerance_m, min_hole_m2)
+    if len(rings) == 0:
+        return None
+    return gi, rings, ridx, pidx
+
+
+
 def display_polygons(
     geoms: Sequence, *, lat: float, tolerance_m: float = TOLERANCE_M, min_hole_m2: float = MIN_HOLE_M2
 ) -> np.ndarray:
@@ -62,12 +75,10 @@ def display_polygons(
     """
     geoms = np.asarray(geoms, dtype=object)
     out = np.full(len(geoms), None, dtype=object)
-    gi = np.flatnonzero(_polygon_mask(geoms))
-    if len(gi) == 0:
+    found = _polygon_rings(geoms, lat, tolerance_m, min_hole_m2)
+    if found is None:
         return out
-    rings, ridx, pidx = _display_rings(geoms[gi], lat, tolerance_m, min_hole_m2)
-    if len(rings) == 0:
-        return out
+    gi, rings, ridx, pidx = found
     kept_parts, rinv = np.unique(ridx, return_inverse=True)
     polys = shapely.polygons(rings, indices=rinv)
     kept_geoms, ginv = np.unique(pidx[kept_parts], return_inverse=True)
@@ -87,12 +98,10 @@ def encode_polygons(
     """
     geoms = np.asarray(geoms, dtype=object)
     out: list[str | None] = [None] * len(geoms)
-    gi = np.flatnonzero(_polygon_mask(geoms))
-    if len(gi) == 0:
+    found = _polygon_rings(geoms, lat, tolerance_m, min_hole_m2)
+    if found is None:
         return out
-    rings, ridx, pidx = _display_rings(geoms[gi], lat, tolerance_m, min_hole_m2)
-    if len(rings) == 0:
-        return out
+    gi, rings, ridx, pidx = found
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
     ints = np.round(xy * SCALE).astype(np.int64)
     starts = np.r_[0, np.flatnonzero(np.diff(ring_of)) + 1]
