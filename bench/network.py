@@ -5,7 +5,7 @@ osmnx: ``graph_from_xml`` (it reads no PBF) on an ``.osm`` XML that pyosmium wri
 temporary folder first, holding only the ways our reader finds walkable and their nodes — so
 osmnx builds the same streets and parses less than our reader (which reads the whole file,
 buildings and POIs too). The conversion is not counted. Then the cached reload of the whole
-base (network, homes, OSM layers) with :func:`geo.plan.load_base`.
+base (network, homes, OSM layers) with :func:`geo.base.load_base`.
 
 Every measurement runs in its own child process (``python -m bench.network MODE ...``) so
 the peak RSS is that tool's alone.
@@ -72,9 +72,10 @@ def _child(mode: str, path: str, cache: str | None = None) -> None:
         child_print({"seconds": dt, "peak_rss_mb": peak_rss_mb(), "start_rss_mb": base_rss,
                      "nodes": g.number_of_nodes(), "edges": undirected.number_of_edges()})
     elif mode in ("base", "cached"):
-        from geo.plan import PlanInputs, PlanParams, load_base
+        from geo.base import load_base
+        from geo.plan import PlanInputs, PlanParams
 
-        params = PlanParams(cache_dir=Path(cache), use_cache=True)
+        params = PlanParams(cache_dir=Path(cache))
         t = time.perf_counter()
         b = load_base(PlanInputs(osm=Path(path)), params)
         _ = b.network.csr

@@ -90,7 +90,8 @@ def run(net, *, k: int = 30, width: float = 30.0, minutes=MINUTES, G_osmnx=None,
     from scipy.spatial import cKDTree
 
     from geo.circles import per_source
-    from geo.polygons import cell_unions, edge_buffers, facility_polygons
+    from geo.polygons import ExactDrawer, facility_polygons
+    from geo.raster import CircleDrawer, RasterGeometry
 
     rng = np.random.default_rng(SEED + 3)
     fac = random_on_streets(net, k, rng)
@@ -98,12 +99,16 @@ def run(net, *, k: int = 30, width: float = 30.0, minutes=MINUTES, G_osmnx=None,
     limits = [m * SPEED_KMH * 1000 / 60 for m in minutes]
     G = osmnx_like_graph(net) if G_osmnx is None else G_osmnx
     t0 = time.perf_counter()
-    edge_buffers(net, width)  # once per network and width, reused by every circle
-    cell_unions(net, width)  # likewise (kept on disk between plan runs)
+    geom = RasterGeometry(net, width / 8, pad_m=width + 50.0)  # once per network
+    geom.edge_px  # noqa: B018
+    exact = ExactDrawer(net, width, cells=True)  # whole-edge buffers and cells, once per network
+    exact.cells  # noqa: B018
     one_off = time.perf_counter() - t0
     t_search, dist = timed(lambda: per_source(net, fac, limit=max(limits)), reps=3)
-    t_ours, ours = timed(lambda: facility_polygons(net, fac, limits, dist=dist, width_m=width, workers=1,
-                                                   cells=True), reps=3)
+    ok = fac.ok
+    t_ours, ours = timed(lambda: CircleDrawer(geom, width).source_circles(dist, limits, fac.edge, fac.along), reps=3)
+    t_exact, exact_polys = timed(lambda: facility_polygons(net, fac, limits, dist=dist, drawer=exact), reps=1)
+    del ok
     centres = cKDTree(net.node_xy).query(fac.xy)[1]
     t = time.perf_counter()
     tut = [tutorial_iso_polys(G, int(c), minutes) for c in centres]
@@ -112,18 +117,20 @@ def run(net, *, k: int = 30, width: float = 30.0, minutes=MINUTES, G_osmnx=None,
     hull = [hull_polys(G, int(c), minutes) for c in centres]
     t_hull = time.perf_counter() - t
 
-    per = {"ours": [], "convex hull": [], "tutorial buffer": []}
+    per = {"ours": [], "ours, exact": [], "convex hull": [], "tutorial buffer": []}
     for i in range(k):
         lo, hi = dist.indptr[i], dist.indptr[i + 1]
         nodes, dd = dist.indices[lo:hi], dist.data[lo:hi]
         own = fac.subset(np.arange(k) == i)
         for j, lim in enumerate(limits):
             truth = truth_zone(net, nodes, dd, lim, own, width)
-            for name, poly in (("ours", ours[i, j]), ("convex hull", hull[i][j]), ("tutorial buffer", tut[i][j])):
+            for name, poly in (("ours", ours[i, j]), ("ours, exact", exact_polys[i, j]), ("convex hull", hull[i][j]),
+                               ("tutorial buffer", tut[i][j])):
                 per[name].append({"minutes": minutes[j], "area_km2": poly.area / 1e6, "overclaim": overclaim(poly, truth)})
     n_poly = k * len(limits)
-    times = {"ours": t_ours.median / n_poly, "convex hull": t_hull / n_poly, "tutorial buffer": t_tut / n_poly}
-    out: dict = {"k": k, "width_m": width, "limits_m": limits, "edge_and_cell_buffers_once_s": one_off,
+    times = {"ours": t_ours.median / n_poly, "ours, exact": t_exact.median / n_poly, "convex hull": t_hull / n_poly,
+             "tutorial buffer": t_tut / n_poly}
+    out: dict = {"k": k, "width_m": width, "limits_m": limits, "once_per_network_s": one_off,
                  "per_source_search_s": t_search.median, "methods": {}}
     rows = []
     for name, recs in per.items():

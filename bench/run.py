@@ -116,7 +116,8 @@ class Runner:
     def run(self) -> int:
         from bench import coverage, network, overclaim, query, scaling, whole_plan
         from bench.common import osmnx_like_graph
-        from geo.plan import PlanInputs, PlanParams, embedded_default, load_base
+        from geo.base import load_base
+        from geo.plan import PlanInputs, PlanParams, embedded_default
 
         m = self.meta["machine"]
         print(f"service-circles benchmarks — {self.meta['date']} — {m['nproc']} cores, {m['cpu']}, "
@@ -136,7 +137,7 @@ class Runner:
             if self.want("network"):
                 net_doc[label] = self.step(f"network {label}", lambda: network.run(
                     pbf, reps=2 if self.quick else 3, osmnx_reps=1 if self.quick or i > 0 else 2, label=tag))
-            base = load_base(PlanInputs(osm=pbf), PlanParams())
+            base = load_base(PlanInputs(osm=pbf), PlanParams(cache_dir=Path(os.environ["CIRCLES_CACHE_DIR"])))
             net = base.network
             G = osmnx_like_graph(net)
             if i == 0:
@@ -173,8 +174,7 @@ class Runner:
             sizes = (10**4, 10**5) if self.quick else (10**4, 10**5, 10**6)
             self.record("scaling", self.step("scaling", lambda: scaling.run(sizes)))
         if self.want("plan"):
-            self.record("plan", self.step("whole plan", lambda: whole_plan.run(
-                main_pbf, reps=1 if self.quick else 2, cache=Path(os.environ["CIRCLES_CACHE_DIR"]))))
+            self.record("plan", self.step("whole plan", lambda: whole_plan.run(main_pbf, reps=2 if self.quick else 3)))
         return self.finish()
 
     def optional_step(self, name: str, title: str, ctx: dict) -> None:

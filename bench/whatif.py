@@ -1,23 +1,27 @@
-"""What-if speed: recompute coverage after one edit, without rebuilding anything from the OSM file.
+"""Follow-ups from a saved plan: a scenario, a siting run and the API's start-up, on the command line.
 
-On the Hangzhou merged extract (default), with the plan loaded once (network cached), times the
-median of ``reps`` runs of :func:`geo.scenarios.run_scenario` for one edit of each kind — a
-crosswalk (``add_link``), a bridge closure (``close``) and a new station (``add_facility``) —
-against what it replaces, a full :func:`geo.plan.plan` (walk times, circles, gaps), and the
-siting of 5 stations (:func:`geo.siting.site`, greedy and, when small, the exact solve).
+On the Hangzhou merged extract (default): ``circles plan --out DIR`` once, then the wall time of
+``circles scenario EDIT --plan DIR`` for one edit of each kind (a crosswalk, a bridge closure, a
+new station), of ``circles site --plan DIR``, of ``circles map --plan DIR``, and of
+``circles serve --plan DIR`` until ``/health`` answers (against ``circles serve`` planning at
+start-up). In-process, the recompute alone (:func:`geo.whatif.run_scenario`'s walk times).
 
 Usage: ``python -m bench.whatif [path.osm.pbf]``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
+import json
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bench.common import MERGED, fmt_s, table, timed
+from bench.common import MERGED, fmt_s, table
+from bench.whole_plan import circles_cmd, cli_seconds
 
 #: a crosswalk across 长河路 at 秋溢路 (Binjiang), a barrier across 西大浦桥, a new station
 EDITS = {
@@ -28,49 +32,87 @@ EDITS = {
 }
 
 
-def run(path: Path | None = None, *, reps: int = 5) -> dict:
-    """Seconds per recompute after one edit; see the module docstring."""
-    from geo.plan import PlanInputs, PlanParams, load_base, plan
-    from geo.scenarios import run_scenario, scenario_from_doc
-    from geo.siting import site
+def serve_seconds(args: list[str], cache: Path, *, timeout: float = 600.0) -> float:
+    """Seconds from starting ``circles serve ARGS`` until ``/health`` answers."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([*circles_cmd(), "serve", *args, "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "CIRCLES_CACHE_DIR": str(cache)})
+    try:
+        while time.perf_counter() - t0 < timeout:
+            if proc.poll() is not None:
+                raise RuntimeError(f"circles serve exited with {proc.returncode}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
+                    return time.perf_counter() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("circles serve did not answer")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run(path: Path | None = None, *, reps: int = 3) -> dict:
+    """Wall times of the follow-up commands; see the module docstring."""
+    from geo.saved import load_plan
+    from geo.scenarios import scenario_from_doc
+    from geo.whatif import run_scenario
 
     path = Path(path) if path else MERGED
-    inputs, params = PlanInputs(osm=path), PlanParams()
-    base = load_base(inputs, params)
-    t0 = time.perf_counter()
-    # every circle drawn afresh (not reused from an earlier run): what a rebuild really costs
-    before = plan(inputs, dataclasses.replace(params, use_cache=False), base=base)
-    plan_s = time.perf_counter() - t0
-    net = before.network
-    lon0, lat0, lon1, lat1 = net.bbox_lonlat()
-    out = {"file": str(path), "nodes": net.n_nodes, "edges": net.n_edges, "homes": len(before.homes),
-           "full_plan_s": plan_s, "target_s": 5.0, "edits": {}}
+    out: dict = {"file": str(path), "edits": {}}
     rows = []
-    for label, edit in EDITS.items():
-        coords = edit.get("line") or [edit.get("at")]
-        if not all(lon0 <= c[0] <= lon1 and lat0 <= c[1] <= lat1 for c in coords):
-            out["edits"][label] = {"skipped": "outside this extract"}
-            continue
-        sc = scenario_from_doc({"edits": [dict(edit)]}, source="bench")
-        tm, res = timed(lambda: run_scenario(before, sc), reps=reps, warmup=1)
-        gained = sum(f["people_gained"] for lay in res.coverage["layers"].values() for f in lay["minutes"].values())
-        lost = sum(f["people_lost"] for lay in res.coverage["layers"].values() for f in lay["minutes"].values())
-        out["edits"][label] = {**tm.as_dict(), "people_gained": gained, "people_lost": lost}
-        rows.append([label, fmt_s(tm.median), f"{plan_s / tm.median:.0f}x faster",
-                     f"+{gained:,} / -{lost:,} people (all layers, thresholds)"])
-    tm, res = timed(lambda: site(before, layer="stations", add=5), reps=max(1, reps // 2))
-    out["site"] = {**tm.as_dict(), **{k: v for k, v in res.summary.items() if k != "coverage_before"}}
-    ex = res.summary.get("exact")
-    rows.append(["site 5 stations (greedy" + (" + exact HiGHS)" if ex else ")"), fmt_s(tm.median),
-                 f"{res.summary['candidates']} candidates",
-                 f"greedy +{res.summary['greedy_people']:,.0f} people"
-                 + (f"; exact {ex['status']} +{ex['people']:,.0f} ({ex['seconds']:.1f} s)" if ex else "")])
-    rows.append(["full plan (what a rebuild would cost)", fmt_s(plan_s), "1x", "walk times + circles + gaps"])
-    out["table"] = table(f"What-if on {path.name} ({net.n_nodes:,} nodes, {len(before.homes):,} homes): recompute "
-                         f"after one edit (median of {reps}); target < 5 s", ["what", "time", "vs full plan", "effect"],
-                         rows)
+    with tempfile.TemporaryDirectory(prefix="circles-bench-whatif-") as tmp:
+        tmp = Path(tmp)
+        cache = tmp / "cache"
+        plan_dir = tmp / "plan"
+        out["plan_s"] = cli_seconds(["plan", "--osm", str(path), "--out", str(plan_dir), "-q"], cache)
+        before = load_plan(plan_dir)
+        net = before.network
+        lon0, lat0, lon1, lat1 = net.bbox_lonlat()
+        for label, edit in EDITS.items():
+            coords = edit.get("line") or [edit.get("at")]
+            if not all(lon0 <= c[0] <= lon1 and lat0 <= c[1] <= lat1 for c in coords):
+                out["edits"][label] = {"skipped": "outside this extract"}
+                continue
+            f = tmp / "edit.json"
+            f.write_text(json.dumps({"edits": [edit]}), encoding="utf-8")
+            walls = [cli_seconds(["scenario", str(f), "--plan", str(plan_dir), "--out", str(tmp / "s"), "-q"], cache)
+                     for _ in range(reps)]
+            sc = scenario_from_doc({"edits": [dict(edit)]}, source="bench")
+            res = run_scenario(before, sc)
+            out["edits"][label] = {"cli_s": walls, "cli_median_s": statistics.median(walls),
+                                   "recompute_s": res.seconds, "redrawn": res.coverage["redrawn"]}
+            rows.append([f"circles scenario ({label})", fmt_s(statistics.median(walls)),
+                         f"walk times {fmt_s(res.seconds)}; redrawn {sum(res.coverage['redrawn']['facilities'].values())} "
+                         f"facility circles, views {', '.join(res.coverage['redrawn']['views']) or 'none'}"])
+        site = [cli_seconds(["site", "--plan", str(plan_dir), "--layer", "stations", "--add", "5", "--out",
+                             str(tmp / "site"), "-q"], cache) for _ in range(reps)]
+        out["site_cli_median_s"] = statistics.median(site)
+        rows.append(["circles site --add 5", fmt_s(out["site_cli_median_s"]), "greedy (and exact when small)"])
+        maps = [cli_seconds(["map", "--plan", str(plan_dir), "--out", str(tmp / "map"), "-q"], cache)
+                for _ in range(reps)]
+        out["map_cli_median_s"] = statistics.median(maps)
+        rows.append(["circles map (drawn again)", fmt_s(out["map_cli_median_s"]), ""])
+        out["serve_from_plan_s"] = serve_seconds(["--plan", str(plan_dir)], cache)
+        out["serve_planning_s"] = serve_seconds(["--osm", str(path)], cache)
+        rows.append(["circles serve --plan DIR: start-up to /health", fmt_s(out["serve_from_plan_s"]),
+                     f"planning at start-up instead: {fmt_s(out['serve_planning_s'])}"])
+        rows.append(["circles plan (network cached, for comparison)", fmt_s(out["plan_s"]), "the saved plan"])
+    out["table"] = table(f"Follow-ups from a saved plan on {path.name} ({net.n_nodes:,} nodes; command wall times, "
+                         f"medians of {reps}); target about a second", ["command", "time", "note"], rows)
     return out
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]) if len(sys.argv) > 1 else None)  # bench.common.table prints the table
+    run(Path(sys.argv[1]) if len(sys.argv) > 1 else None)

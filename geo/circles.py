@@ -18,11 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from geo.kinds import PROFILES
 from geo.network import MIN_ARC_M, Network, Snapped
 
-#: walking speeds in km/h. Adults 4.8 km/h: within the 4.5-5 km/h used in accessibility
-#: studies (DOMAIN.md); elderly 3.6 km/h as commonly used for older pedestrians (ibid.).
-PROFILES: dict[str, float] = {"adult": 4.8, "elderly": 3.6}
+__all__ = ["PROFILES", "Reach", "metres_for", "multi_source", "per_source", "point_distances"]
 
 
 def metres_for(minutes: float, speed_kmh: float) -> float:

@@ -84,10 +84,17 @@ def _levels(tags: list[dict[str, str]], rule: PeopleRule) -> np.ndarray:
 
 
 def homes_from_osm(features: Features, *, project, rule: PeopleRule = PeopleRule()) -> Homes:
-    """Build homes from an extract's buildings and residential land.
+    """Build homes from an extract's buildings and residential land (see :func:`homes_and_land`)."""
+    return homes_and_land(features, project=project, rule=rule)[0]
+
+
+def homes_and_land(features: Features, *, project, rule: PeopleRule = PeopleRule()) -> tuple[Homes, np.ndarray]:
+    """Build homes from an extract's buildings and residential land, and that land.
 
     ``project`` turns a shapely geometry array in WGS84 into the metric CRS (a function, so this
-    module needs no knowledge of which CRS was chosen).
+    module needs no knowledge of which CRS was chosen). The land is the residential parcels
+    (``landuse=residential``) and the footprints of home buildings, metric polygons: where the
+    gap areas may lie (:mod:`geo.gaps`).
     """
     import shapely
 
@@ -150,13 +157,15 @@ def homes_from_osm(features: Features, *, project, rule: PeopleRule = PeopleRule
         osm_g = np.concatenate(g_osm)
     else:
         xy_g, people_g, osm_g = np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=object)
-    return Homes(
+    homes = Homes(
         xy=np.vstack([xy_b.reshape(-1, 2), xy_g]),
         people=np.concatenate([people_b, people_g]),
         kind=np.concatenate([np.full(len(xy_b), "building", dtype=object), np.full(len(xy_g), "grid", dtype=object)]),
         osm_id=np.concatenate([osm_b, osm_g]),
         method="footprint: " + rule.describe(),
     )
+    land = np.concatenate([np.asarray(l_geom, dtype=object), np.asarray(b_geom[h_idx], dtype=object)])
+    return homes, land
 
 
 def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndarray, *, source: str) -> Homes:

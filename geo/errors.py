@@ -41,6 +41,9 @@ class InputError(CirclesError):
             msg = f"{self.source}: {len(self.problems)} problems:\n{lines}"
         super().__init__(msg)
 
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.source, self.problems))
+
 
 class NetworkError(CirclesError):
     """The walking network cannot be built or used (empty extract, no walkable ways...)."""
@@ -56,3 +59,6 @@ class UnknownNameError(CirclesError):
         super().__init__(
             f"unknown {what} {value!r}: expected one of {', '.join(self.allowed) or '(none loaded)'}"
         )
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.what, self.value, self.allowed))

@@ -305,3 +305,92 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
         edge_highway=hw,
         edge_name=nm,
     )
+
+
+#: the arrays that make a :class:`Network` (text arrays: ``edge_highway``, ``edge_name``).
+NETWORK_ARRAYS = ("node_xy", "node_lonlat", "node_osm", "edge_u", "edge_v", "edge_len", "geom_start", "geom_end",
+                  "geom_xy", "geom_lonlat", "edge_highway", "edge_name")
+
+
+def network_arrays(net: Network) -> dict[str, np.ndarray]:
+    """The network as plain arrays (see :func:`network_from_arrays`)."""
+    out = {k: getattr(net, k) for k in NETWORK_ARRAYS}
+    out["crs"] = np.array([net.crs], np.int64)
+    return out
+
+
+def network_from_arrays(a: dict[str, np.ndarray]) -> Network:
+    """A :class:`Network` from :func:`network_arrays`; checks shapes and index ranges (raises ValueError)."""
+    n = len(a["node_xy"])
+    e = len(a["edge_u"])
+    m = len(a["geom_xy"])
+    problems = []
+    if a["node_xy"].shape != (n, 2) or a["node_lonlat"].shape != (n, 2) or len(a["node_osm"]) != n:
+        problems.append("node arrays disagree")
+    if any(len(a[k]) != e for k in ("edge_v", "edge_len", "geom_start", "geom_end", "edge_highway", "edge_name")):
+        problems.append("edge arrays disagree")
+    if a["geom_xy"].shape != (m, 2) or a["geom_lonlat"].shape != (m, 2):
+        problems.append("geometry arrays disagree")
+    if e and (a["edge_u"].min() < 0 or a["edge_u"].max() >= n or a["edge_v"].min() < 0 or a["edge_v"].max() >= n):
+        problems.append("edges point at missing nodes")
+    if e and (a["geom_start"].min() < 0 or a["geom_end"].max() >= m or np.any(a["geom_end"] < a["geom_start"])):
+        problems.append("edge geometries point outside the coordinates")
+    if e and not (np.all(np.isfinite(a["edge_len"])) and a["edge_len"].min() >= 0):
+        problems.append("edge lengths are not finite non-negative metres")
+    if not (np.all(np.isfinite(a["node_xy"])) and np.all(np.isfinite(a["geom_xy"]))):
+        problems.append("coordinates are not finite")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return Network(
+        crs=int(a["crs"][0]), node_xy=a["node_xy"].astype(float), node_lonlat=a["node_lonlat"].astype(float),
+        node_osm=a["node_osm"].astype(np.int64), edge_u=a["edge_u"].astype(np.int64),
+        edge_v=a["edge_v"].astype(np.int64), edge_len=a["edge_len"].astype(float),
+        geom_start=a["geom_start"].astype(np.int64), geom_end=a["geom_end"].astype(np.int64),
+        geom_xy=a["geom_xy"].astype(float), geom_lonlat=a["geom_lonlat"].astype(float),
+        edge_highway=np.asarray(a["edge_highway"], dtype=object), edge_name=np.asarray(a["edge_name"], dtype=object),
+    )
+
+
+def snapped_arrays(s: Snapped, prefix: str) -> dict[str, np.ndarray]:
+    return {f"{prefix}edge": s.edge, f"{prefix}along": s.along, f"{prefix}dist": s.dist, f"{prefix}ok": s.ok,
+            f"{prefix}xy": s.xy}
+
+
+def snapped_from_arrays(a: dict[str, np.ndarray], prefix: str, net: Network) -> Snapped:
+    """A :class:`Snapped` from :func:`snapped_arrays`, checked against ``net`` (raises ValueError)."""
+    edge = a[f"{prefix}edge"].astype(np.int64)
+    n = len(edge)
+    s = Snapped(edge, a[f"{prefix}along"].astype(float), a[f"{prefix}dist"].astype(float),
+                a[f"{prefix}ok"].astype(bool), a[f"{prefix}xy"].astype(float).reshape(-1, 2))
+    if not (len(s.along) == len(s.dist) == len(s.ok) == len(s.xy) == n):
+        raise ValueError(f"{prefix}: snapped arrays disagree")
+    on = s.ok
+    if on.any() and (edge[on].min() < 0 or edge[on].max() >= net.n_edges
+                     or np.any(s.along[on] < 0) or np.any(s.along[on] > net.edge_len[edge[on]] + 1e-6)):
+        raise ValueError(f"{prefix}: snapped points lie outside the network")
+    return s
+
+
+def subnetwork(net: Network, keep_node: np.ndarray) -> Network:
+    """The part of ``net`` on the nodes where ``keep_node`` is true (edges with both ends kept)."""
+    keep_node = np.asarray(keep_node, bool)
+    if keep_node.all():
+        return net
+    keep_edge = keep_node[net.edge_u] & keep_node[net.edge_v]
+    if not keep_edge.any():
+        raise NetworkError("no walkable street lies in the study area and its halo")
+    used = np.zeros(net.n_nodes, bool)
+    used[net.edge_u[keep_edge]] = True
+    used[net.edge_v[keep_edge]] = True
+    newid = np.full(net.n_nodes, -1, np.int64)
+    newid[used] = np.arange(int(used.sum()))
+    e = np.flatnonzero(keep_edge)
+    counts = net.geom_end[e] - net.geom_start[e] + 1
+    take = _ranges(net.geom_start[e], counts)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return Network(
+        crs=net.crs, node_xy=net.node_xy[used], node_lonlat=net.node_lonlat[used], node_osm=net.node_osm[used],
+        edge_u=newid[net.edge_u[e]], edge_v=newid[net.edge_v[e]], edge_len=net.edge_len[e],
+        geom_start=start, geom_end=start + counts - 1, geom_xy=net.geom_xy[take], geom_lonlat=net.geom_lonlat[take],
+        edge_highway=net.edge_highway[e], edge_name=net.edge_name[e],
+    )

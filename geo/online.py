@@ -92,7 +92,7 @@ def extract_from_graph(graph, feats, *, source: str) -> OsmExtract:
                 f.tags.append(tags)
     return OsmExtract(
         source=source,
-        latest_edit=None,
+        data_date=None,
         ways=WalkWays(
             node_ids=np.asarray(node_ids, dtype=np.int64),
             lon=np.asarray(lons, float),

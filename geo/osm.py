@@ -115,9 +115,14 @@ class WalkWays:
 @dataclass(frozen=True)
 class OsmExtract:
     source: str
-    latest_edit: str | None  # ISO date of the newest object read: "data as of"
+    data_date: str | None  # "data as of": the header's timestamp, else the newest object read
     ways: WalkWays
     features: Features
+    data_date_from: str | None = None  # "header" or "newest object"
+
+    @property
+    def latest_edit(self) -> str | None:  # the name earlier versions used
+        return self.data_date
 
 
 def check_osm_path(path: str | Path) -> Path:
@@ -171,8 +176,12 @@ def read_osm(path: str | Path) -> OsmExtract:
         .with_areas(area_keys)
         .with_filter(osmium.filter.KeyFilter("highway", "building", "landuse", "boundary", *POI_KEYS))
     )
+    header_date = _header_date(proc)
     try:
         for obj in proc:
+            ts = obj.timestamp
+            if latest is None or ts > latest:
+                latest = ts
             tags = obj.tags
             if obj.is_way():
                 if "highway" not in tags:
@@ -180,9 +189,6 @@ def read_osm(path: str | Path) -> OsmExtract:
                 tagd = dict(tags)
                 if not is_walkable(tagd):
                     continue
-                ts = obj.timestamp
-                if latest is None or ts > latest:
-                    latest = ts
                 n_before = len(node_ids)
                 for nd in obj.nodes:
                     loc = nd.location
@@ -209,7 +215,7 @@ def read_osm(path: str | Path) -> OsmExtract:
                 feats.kind.append("poi")
                 feats.osm_id.append(f"n{obj.id}")
                 feats.wkb.append(wkb_factory.create_point(obj))
-                feats.tags.append({k: tags[k] for k in POI_TAGS if k in tags})
+                feats.tags.append(dict(tags))  # every tag: a mapping file may use any key
             elif obj.is_area():
                 kinds = _area_kinds(tags)
                 if not kinds:
@@ -223,7 +229,7 @@ def read_osm(path: str | Path) -> OsmExtract:
                     feats.kind.append(kind)
                     feats.osm_id.append(oid)
                     feats.wkb.append(geom)
-                    feats.tags.append({k: tags[k] for k in _AREA_TAGS[kind] if k in tags})
+                    feats.tags.append(dict(tags) if kind == "poi" else {k: tags[k] for k in _AREA_TAGS[kind] if k in tags})
     except RuntimeError as err:  # osmium's parse errors
         raise InputError(str(path), [f"cannot be read as OpenStreetMap data ({err})"]) from None
     if not way_ids:
@@ -231,9 +237,11 @@ def read_osm(path: str | Path) -> OsmExtract:
             f"{path}: no walkable street or path in this extract "
             "(is it the right area, and does it contain highway ways?)"
         )
+    newest = latest.astimezone(dt.timezone.utc).date().isoformat() if latest and latest.year > 1970 else None
     return OsmExtract(
         source=str(path),
-        latest_edit=latest.astimezone(dt.timezone.utc).date().isoformat() if latest else None,
+        data_date=header_date or newest,
+        data_date_from="header" if header_date else ("newest object" if newest else None),
         ways=WalkWays(
             node_ids=np.asarray(node_ids, dtype=np.int64),
             lon=np.asarray(lons, dtype=np.float64),
@@ -267,6 +275,21 @@ def _area_kinds(tags) -> list[str]:
     if any(k in tags for k in POI_KEYS) and ("name" in tags or "amenity" in tags):
         kinds.append("poi")
     return kinds
+
+
+def _header_date(proc) -> str | None:
+    """The extract's own timestamp (``osmosis_replication_timestamp`` or ``timestamp``), if any."""
+    try:
+        header = proc.header
+    except Exception:  # pyosmium raises RuntimeError subclasses for unreadable headers
+        return None
+    for key in ("osmosis_replication_timestamp", "timestamp"):
+        value = header.get(key) or ""
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
+        except ValueError:
+            continue
+    return None
 
 
 def _check_bz2(p: Path) -> None:

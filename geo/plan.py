@@ -1,33 +1,36 @@
 """One entry point: ``plan(inputs, params) -> PlanResult``.
 
-The CLI, the API and the map all call :func:`plan`; none re-implements a step.
+The CLI, the API, the map, scenarios and the province batch all call :func:`plan` (or its
+per-layer step :func:`layer_step`); none re-implements a step.
 
-input files -> network arrays (cached) -> facility layers snapped onto edges -> one Dijkstra per
-layer -> coverage of homes per profile and threshold -> circle polygons and gap areas.
+input files -> :class:`Base` (network, homes, OSM layers; cached as a checked bundle) -> study
+area and its halo -> facility layers snapped onto edges -> one Dijkstra per layer -> coverage of
+homes per profile and threshold -> circles and gap areas (:mod:`geo.drawing`) -> PlanResult.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
-import os
-import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from geo.circles import PROFILES, Reach, metres_for, multi_source, point_distances
-from geo.demand import Homes, PeopleRule, homes_from_osm
+from geo.circles import Reach, metres_for, multi_source, per_source, point_distances
+from geo.demand import Homes, PeopleRule
 from geo.errors import InputError, UnknownNameError
-from geo.network import Network, Snapped, build_network
-from geo.osm import OsmExtract, read_osm
-from geo.osm_layers import DEFAULT_MAPPING, LAYERS, facilities_from_osm, load_rules
+from geo.kinds import LAYERS, PROFILES, View
+from geo.network import Network, Snapped
+from geo.osm_layers import DEFAULT_MAPPING
 
 #: bump when the cached network/home format or the rules that build them change.
-CACHE_VERSION = "5"
+CACHE_VERSION = 7
+#: the default cell of the grid circles are drawn on is the width over this (16 cells across).
+CELLS_PER_WIDTH = 8.0
+#: walking that a halo adds beyond the longest threshold (m): bends and the last stretch.
+HALO_MARGIN_M = 500.0
 Progress = Callable[[str], None]
 
 
@@ -48,10 +51,15 @@ class PlanInputs:
     crs: str | None = None
     population: Path | None = None
     layers_map: Path = DEFAULT_MAPPING
+    #: the study area: an admin boundary's name in the extract, or a polygon file
+    area: str | None = None
+    area_level: str | None = None
 
 
 @dataclass(frozen=True)
 class PlanParams:
+    """How to plan. Checked by :func:`check_params` (every problem at once)."""
+
     minutes: tuple[float, ...] = (10.0, 15.0)
     profiles: tuple[str, ...] = ("adult",)
     speed_kmh: float | None = None
@@ -60,57 +68,107 @@ class PlanParams:
     width_m: float = 30.0
     gap_link_m: float = 100.0
     people: PeopleRule = PeopleRule()
+    #: folder of the network cache; None: nothing is cached (the CLI and API pass one)
     cache_dir: Path | None = None
-    use_cache: bool = True
     #: ``"Mon 22:00"``: also report coverage by the facilities open then (geo.hours.parse_at)
     at: str | None = None
-    #: draw one circle per facility and threshold (False: only the dissolved layer circles;
-    #: a single facility's circle is then drawn on demand by geo.polygons.facility_circle)
+    #: draw one circle per facility and threshold (False: only the dissolved layer circles)
     per_facility: bool = True
+    #: "raster" (grid, fast) or "exact" (buffer union, the reference)
+    circles: str = "raster"
+    #: grid cell of the raster circles (m); None: width / CELLS_PER_WIDTH
+    cell_m: float | None = None
+    #: halo around the study area (m); None: the longest threshold's walk + HALO_MARGIN_M
+    halo_m: float | None = None
+    #: worker processes for drawing (None: the CPU count when it pays)
+    workers: int | None = None
 
     def speeds(self) -> dict[str, float]:
         """Speed (km/h) per profile; ``speed_kmh`` overrides them all."""
         return {p: (self.speed_kmh or PROFILES[p]) for p in self.profiles}
 
+    def cell(self) -> float:
+        return float(self.cell_m) if self.cell_m is not None else self.width_m / CELLS_PER_WIDTH
+
+    def limits(self) -> list[tuple[float, float, str]]:
+        """``(metres, minutes, profile)`` of every threshold and profile, shortest first."""
+        speeds = self.speeds()
+        return sorted(((metres_for(m, speeds[p]), float(m), p) for p in self.profiles for m in self.minutes),
+                      key=lambda c: c[0])
+
+    def halo(self) -> float:
+        if self.halo_m is not None:
+            return float(self.halo_m)
+        return max(metres_for(m, s) for m in self.minutes for s in self.speeds().values()) + HALO_MARGIN_M
+
+
+def _shown(value) -> str:
+    """A number as a user typed it (200, 7.5, nan), anything else quoted."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return repr(value)
+
+
+def _finite_in(value, lo: float, hi: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value)) \
+        and lo <= float(value) <= hi
+
 
 def check_params(params: PlanParams) -> None:
+    """Every option out of its range, at once, with the allowed range (raises InputError)."""
     problems = []
     if not params.minutes:
-        problems.append("minutes: give at least one threshold, e.g. 10,15")
+        problems.append("--minutes: give at least one threshold, e.g. 10,15")
     for m in params.minutes:
-        if not (0 < m <= 120):
-            problems.append(f"minutes: {m:g} is outside 0..120 — give walk times in minutes, e.g. 10,15")
+        if not _finite_in(m, 1e-9, 120):
+            problems.append(f"--minutes: {_shown(m)} is outside 0..120 — give walk times in minutes, e.g. 10,15")
+    if len(set(params.minutes)) != len(params.minutes):
+        problems.append(f"--minutes: {', '.join(f'{m:g}' for m in params.minutes)} repeats a threshold")
     for p in params.profiles:
         if p not in PROFILES:
-            raise UnknownNameError("profile", p, PROFILES)
+            problems.append(f"--profile: unknown profile {p!r}: expected one of {', '.join(PROFILES)}")
+    if not params.profiles:
+        problems.append("--profile: give at least one of " + ", ".join(PROFILES))
+    if params.speed_kmh is not None and not _finite_in(params.speed_kmh, 0.5, 10):
+        problems.append(f"--speed: {_shown(params.speed_kmh)} km/h is outside 0.5..10 (walking)")
+    if not _finite_in(params.width_m, 1, 500):
+        problems.append(f"--width: {_shown(params.width_m)} m is outside 1..500 (how far from a reached street a circle "
+                        "claims land)")
+    if params.circles not in ("raster", "exact"):
+        problems.append(f"--circles: {params.circles!r}: expected raster or exact")
+    if params.cell_m is not None and not _finite_in(params.cell_m, 0.5, 50):
+        problems.append(f"--cell: {_shown(params.cell_m)} m is outside 0.5..50")
+    if _finite_in(params.width_m, 1, 500) and not _finite_in(params.width_m / params.cell(), 1, 400) \
+            and params.circles == "raster":
+        problems.append(f"--cell: {params.cell():g} m against a width of {params.width_m:g} m gives "
+                        f"{params.width_m / params.cell():.3g} cells: keep the width 1..400 cells")
+    if params.halo_m is not None and not _finite_in(params.halo_m, 0, 50_000):
+        problems.append(f"--halo: {_shown(params.halo_m)} m is outside 0..50000")
+    if params.workers is not None and not (isinstance(params.workers, int) and 1 <= params.workers <= 64):
+        problems.append(f"--workers: {params.workers!r} is outside 1..64")
+    for name, v, lo, hi in (("snap limit", params.snap_max_m, 1, 5000), ("home snap limit", params.home_snap_max_m, 1, 5000),
+                            ("gap link", params.gap_link_m, 1, 5000)):
+        if not _finite_in(v, lo, hi):
+            problems.append(f"{name}: {_shown(v)} m is outside {lo}..{hi}")
     if params.at is not None:
         from geo.hours import parse_at
 
-        parse_at(params.at)  # raises a clear InputError
-    if params.speed_kmh is not None and not (0.5 <= params.speed_kmh <= 10):
-        problems.append(f"speed: {params.speed_kmh:g} km/h is outside 0.5..10 (walking)")
+        try:
+            parse_at(params.at)
+        except InputError as err:
+            problems += [f"--at: {p}" for p in err.problems]
     if problems:
         raise InputError("options", problems)
 
 
-@dataclass(frozen=True, eq=False)
-class Base:
-    """Everything read from the network source: cached between runs."""
-
-    source: str
-    latest_edit: str | None
-    network: Network
-    homes: Homes
-    osm_facilities: dict  # layer -> GeoDataFrame (WGS84)
-    admin: object  # GeoDataFrame of named admin areas (WGS84) or None
-    places: object = None  # named place nodes (name, place; WGS84): geo.gaps.named_places
+# ------------------------------------------------------------------------------ results
 
 
 @dataclass(frozen=True, eq=False)
 class LayerResult:
     name: str
     facilities: object  # GeoDataFrame, WGS84, columns of geo.osm_layers.FACILITY_COLUMNS
-    origin: str  # "OSM tags (data/osm_layers.toml)" or the file path
+    origin: str  # "OSM tags (osm_layers.toml)" or the file name
     snapped: Snapped
     unsnapped: list[dict]
     reach: Reach
@@ -121,7 +179,7 @@ class LayerResult:
 @dataclass(frozen=True, eq=False)
 class PlanResult:
     source: str
-    latest_edit: str | None
+    data_date: str | None
     params: PlanParams
     network: Network
     homes: Homes
@@ -130,105 +188,28 @@ class PlanResult:
     coverage: dict
     circles: object  # GeoDataFrame (WGS84)
     gaps: object  # GeoDataFrame (WGS84)
+    facilities: object  # GeoDataFrame (WGS84): every facility with its placement and people served
     warnings: list[str]
-    #: coverage views by tier, service and opening time (geo.report.layer_subsets)
+    #: coverage views by tier, service and opening time (geo.coverage.views)
     subsets: dict = field(default_factory=dict)
+    #: street, community and where the community name came from, per home
+    home_names: tuple = ()
+    area: object = None  # geo.areas.StudyArea or None
+    admin: object = None  # admin boundaries (WGS84)
+    places: object = None  # named places (WGS84)
+    #: the base cut to this plan (its network and homes): what follow-ups need of the source
+    base: object = None
 
     @property
     def speed_kmh(self) -> float:
         return self.params.speeds()[self.params.profiles[0]]
 
-
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    @property
+    def latest_edit(self) -> str | None:  # the name earlier versions used
+        return self.data_date
 
 
-def cache_dir(params: PlanParams) -> Path:
-    if params.cache_dir is not None:
-        return Path(params.cache_dir)
-    env = os.environ.get("CIRCLES_CACHE_DIR")
-    if env:
-        return Path(env)
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "service-circles"
-
-
-def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | None = None) -> Base:
-    """Read (or reload from the cache) the network, homes and OSM-derived layers."""
-    say = progress or (lambda s: None)
-    rules = load_rules(inputs.layers_map)
-    if inputs.place:
-        from geo.online import extract_from_place
-
-        say(f"downloading the walking network for {inputs.place!r} (osmnx)")
-        return _base_from_extract(extract_from_place(inputs.place), rules, params, say)
-    path = Path(inputs.osm) if inputs.osm else embedded_default()
-    from geo.osm import check_osm_path
-
-    check_osm_path(path)
-    key_src = "|".join(
-        [CACHE_VERSION, _file_hash(path), repr(params.people), Path(inputs.layers_map).read_text("utf-8")]
-    )
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:24]
-    cfile = cache_dir(params) / f"network-{key}.pickle"  # by content: a renamed copy hits it too
-    if params.use_cache and cfile.exists():
-        try:
-            with open(cfile, "rb") as fh:
-                base = pickle.load(fh)
-            say(f"network reloaded from cache {cfile}")
-            # the same bytes may sit at another path: report the path given this time
-            return dataclasses.replace(base, source=str(path))
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-            pass  # a stale or broken cache is rebuilt
-    say(f"reading {path}")
-    base = _base_from_extract(read_osm(path), rules, params, say)
-    if params.use_cache:
-        from geo.io import atomic_write
-
-        try:
-            atomic_write(cfile, lambda p: p.write_bytes(pickle.dumps(base, protocol=5)))
-        except OSError:
-            say(f"could not write the network cache {cfile} (continuing without it)")
-    return base
-
-
-def _base_from_extract(extract: OsmExtract, rules, params: PlanParams, say: Progress) -> Base:
-    import geopandas as gpd
-    import shapely
-
-    say("building the walking network")
-    net = build_network(extract.ways)
-
-    def project(g):
-        return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))
-
-    say("estimating homes and people")
-    homes = homes_from_osm(extract.features, project=project, rule=params.people)
-    osm_fac = facilities_from_osm(extract.features, rules, project=project)
-    kinds = np.asarray(extract.features.kind, dtype=object)
-    ai = np.flatnonzero(kinds == "admin")
-    admin = gpd.GeoDataFrame(
-        {
-            "name": [extract.features.tags[i].get("name") for i in ai],
-            "admin_level": [extract.features.tags[i].get("admin_level") for i in ai],
-        },
-        geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [],
-        crs=4326,
-    )
-    from geo.gaps import named_places
-
-    return Base(extract.source, extract.latest_edit, net, homes, osm_fac, admin, named_places(extract.features))
-
-
-def _read_layer_file(layer: str, path: Path, crs: str | None):
-    from geo.layers import read_facilities
-
-    read = read_facilities(path, layer=layer, crs=crs)
-    return read.facilities, list(read.warnings) + list(read.notes)
+# ------------------------------------------------------------------------------ the steps
 
 
 def snap_layer(net: Network, fac, max_m: float) -> tuple[Snapped, list[dict]]:
@@ -240,96 +221,200 @@ def snap_layer(net: Network, fac, max_m: float) -> tuple[Snapped, list[dict]]:
     s = net.snap(xy, max_dist=max_m)
     unsnapped = []
     if (~s.ok).any():
-        # distance to the nearest way, however far, for the message
-        far = net.snap(xy[~s.ok], max_dist=1e9)
-        for (_, row), d in zip(fac[~s.ok].iterrows(), far.dist):
-            unsnapped.append(
-                {"id": row["id"], "name": row["name"], "source": row.get("source"),
-                 "distance_m": round(float(d), 1)}
-            )
+        far = net.snap(xy[~s.ok], max_dist=1e9)  # the distance to the nearest way, however far
+        ids = fac["id"].to_numpy()[~s.ok]
+        names = fac["name"].to_numpy()[~s.ok]
+        sources = fac["source"].to_numpy()[~s.ok] if "source" in fac else [None] * len(ids)
+        for i, n, src, d in zip(ids, names, sources, far.dist):
+            unsnapped.append({"id": i, "name": n, "source": src, "distance_m": round(float(d), 1)})
     return s, unsnapped
 
 
-def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *,
-         progress: Progress | None = None, base: Base | None = None,
-         facilities: Mapping[str, tuple] | None = None, home_snap: Snapped | None = None) -> PlanResult:
-    """Plan service circles end to end. See the module docstring for the steps.
+def layer_step(net: Network, name: str, fac, origin: str, home_snap: Snapped, params: PlanParams) -> LayerResult:
+    """One layer: snap its facilities, one multi-source search, every home's nearest facility."""
+    snapped, unsnapped = snap_layer(net, fac, params.snap_max_m)
+    reach = multi_source(net, snapped)
+    hd, hs = point_distances(net, reach, home_snap)
+    return LayerResult(name, fac, origin, snapped, unsnapped, reach, hd, hs)
 
-    ``facilities`` (layer -> (WGS84 table, origin)) replaces the layer files and OSM layers of
-    those layers, and ``home_snap`` the snapping of the homes: what-if scenarios
-    (:mod:`geo.scenarios`) pass the edited tables and the homes carried onto the edited network.
-    """
-    from geo.gaps import gap_areas
-    from geo.gaps import base_places
-    from geo.report import circles_frame, coverage_summary, layer_subsets, subset_coverage
 
-    check_params(params)
-    say = progress or (lambda s: None)
+def _layer_result(name, fac, origin, snapped, reach, hd, hs) -> LayerResult:
+    return LayerResult(name, fac, origin, snapped, [], reach, hd, hs)
+
+
+def read_layer_files(inputs: PlanInputs, skip=()) -> tuple[dict, list[str]]:
+    """The planner's facility files, read and checked first (a bad file fails before any slow step)."""
+    from geo.layers import read_facilities
+
     unknown = [k for k in inputs.layer_files if k not in LAYERS]
     if unknown:
         raise UnknownNameError("layer", unknown[0], LAYERS)
-    # read the planner's files first: a bad file fails before any slow step
-    warnings: list[str] = []
-    files = {}
+    files, warnings = {}, []
     for layer, path in inputs.layer_files.items():
-        if facilities and layer in facilities:
+        if layer in skip:
             continue
-        gdf, warns = _read_layer_file(layer, Path(path), inputs.crs)
-        files[layer] = (gdf, str(path))
-        warnings += warns
+        read = read_facilities(Path(path), layer=layer, crs=inputs.crs)
+        files[layer] = (read.facilities, Path(path).name)
+        warnings += list(read.warnings) + list(read.notes)
+    return files, warnings
+
+
+def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *,
+         progress: Progress | None = None, base=None,
+         facilities: Mapping[str, tuple] | None = None, home_snap: Snapped | None = None,
+         network: Network | None = None, area=None) -> PlanResult:
+    """Plan service circles end to end. See the module docstring for the steps.
+
+    ``base`` (:class:`geo.base.Base`) skips reading the network source; ``facilities``
+    (layer -> (WGS84 table, origin)) replaces those layers' files and OSM layers; ``network``
+    and ``home_snap`` replace the (clipped) network and the homes' places on it: what-if
+    scenarios pass an edited network and the homes carried onto it. ``area``
+    (:class:`geo.areas.StudyArea`) replaces resolving ``inputs.area`` again.
+    """
+    from geo.base import load_base
+
+    check_params(params)
+    say = progress or (lambda s: None)
+    warnings: list[str] = []
+    files, warns = read_layer_files(inputs, skip=set(facilities or {}))
+    warnings += warns
     files.update(facilities or {})
     if base is None:
         base = load_base(inputs, params, progress=say)
-    net = base.network
+    clip = clip_to_area(base, inputs, params, area=area)
+    warnings += clip.warnings
+    net = network if network is not None else clip.network
+    homes = clip.homes
     if inputs.population is not None:
         from geo.demand import read_population
 
-        homes = read_population(inputs.population, base.homes, project=net.project)
-    else:
-        homes = base.homes
+        homes = read_population(inputs.population, homes, project=net.project)
     say("snapping homes onto streets")
     if home_snap is None:
         home_snap = net.snap(homes.xy, max_dist=params.home_snap_max_m)
-
     layers: dict[str, LayerResult] = {}
     for layer in LAYERS:
         if layer in files:
             fac, origin = files[layer]
         else:
             fac, origin = base.osm_facilities[layer], f"OSM tags ({Path(inputs.layers_map).name})"
+        fac = clip.keep_facilities(fac)
         say(f"walk times from {len(fac)} {layer}")
-        snapped, unsnapped = snap_layer(net, fac, params.snap_max_m)
-        for u in unsnapped:
-            warnings.append(
-                f"{layer}: {u['name']} ({u['source']}) is {u['distance_m']:.0f} m from the nearest "
-                f"walkable way (limit {params.snap_max_m:.0f} m): not placed on the network"
-            )
-        reach = multi_source(net, snapped)
-        hd, hs = point_distances(net, reach, home_snap)
-        layers[layer] = LayerResult(layer, fac, origin, snapped, unsnapped, reach, hd, hs)
+        lr = layer_step(net, layer, fac, origin, home_snap, params)
+        for u in lr.unsnapped:
+            warnings.append(f"{layer}: {u['name']} ({u['source']}) is {u['distance_m']:.0f} m from the nearest "
+                            f"walkable way (limit {params.snap_max_m:.0f} m): not placed on the network")
+        layers[layer] = lr
+    return finish_plan(base=base, params=params, net=net, homes=homes, home_snap=home_snap, layers=layers,
+                       warnings=warnings, area=clip.area, notes={k: v for k, v in base.layer_notes.items()
+                                                                 if k not in files}, say=say)
 
-    coverage = coverage_summary(base, homes, home_snap, layers, params)
-    subsets, subset_info = layer_subsets(net, layers, home_snap, params)
+
+def finish_plan(*, base, params: PlanParams, net: Network, homes: Homes, home_snap: Snapped, layers: dict,
+                warnings: list[str], area, notes: dict, say: Progress, reuse=None) -> PlanResult:
+    """From the layers' walk times to the result: coverage, views, names, circles and gaps.
+
+    ``reuse`` (:class:`geo.whatif.Reuse`) keeps what a scenario leaves unchanged from the
+    plan before it, so only the changed views and facilities are drawn again.
+    """
+    from geo.areas import name_points
+    from geo.coverage import coverage_summary, view_coverage, views
+    from geo.frames import circle_and_gap_frames, facility_frame
+
+    coverage = coverage_summary(source=Path(str(base.source)).name, data_date=base.data_date, homes=homes,
+                                home_snap=home_snap, network=net, layers=layers, params=params,
+                                area=area.describe() if area is not None else None, notes=notes)
+    subsets, info = views(net, layers, home_snap, params, layer_result=_layer_result)
     if subsets:
-        coverage["subsets"] = subset_coverage(subsets, subset_info, homes, params)
-    circles = circles_frame(net, layers, params, say=say)
-    say("grouping uncovered homes into gap areas")
-    gaps = gap_areas(net, homes, {**layers, **subsets}, params, admin=base.admin, places=base_places(base))
+        coverage["subsets"] = view_coverage(subsets, info, homes, params)
+    if reuse is not None:
+        names = reuse.before.home_names
+    else:
+        say("naming streets and communities")
+        names = name_points(homes.xy, admin=base.admin, places=base.places, project=net.project)
+    say("drawing service circles and gap areas")
+    reach = params.limits()[-1][0]
+    dists = {}
+    for n, lr in layers.items():
+        sn = lr.snapped
+        if reuse is not None:
+            sn = Snapped(sn.edge, sn.along, sn.dist, sn.ok & reuse.facilities[n], sn.xy)
+        if sn.ok.any():
+            dists[n] = per_source(net, sn, limit=reach)
+    circles, gaps = circle_and_gap_frames(base=base, params=params, net=net, homes=homes, layers=layers,
+                                          subsets=subsets, names=names, dists=dists, reuse=reuse, say=say)
+    facilities = facility_frame(net, homes, home_snap, layers, dists, params, reuse=reuse)
     return PlanResult(
-        source=base.source,
-        latest_edit=base.latest_edit,
-        params=params,
-        network=net,
-        homes=homes,
-        home_snap=home_snap,
-        layers=layers,
-        coverage=coverage,
-        circles=circles,
-        gaps=gaps,
-        warnings=warnings,
-        subsets=subsets,
+        source=str(base.source), data_date=base.data_date, params=params, network=net, homes=homes,
+        home_snap=home_snap, layers=layers, coverage=coverage, circles=circles, gaps=gaps, facilities=facilities,
+        warnings=warnings, subsets=subsets, home_names=names, area=area, admin=base.admin, places=base.places,
+        base=dataclasses.replace(base, network=net, homes=homes),
     )
 
 
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+# ------------------------------------------------------------------------------ the study area
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """A base cut to a study area and its halo."""
+
+    network: Network
+    homes: Homes
+    area: object
+    halo: object  # metric polygon or None
+    warnings: list[str]
+
+    def keep_facilities(self, fac):
+        """Facilities inside the area's halo (all without an area)."""
+        if self.halo is None or len(fac) == 0:
+            return fac
+        import shapely
+
+        xy = self.network.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())
+        inside = shapely.contains_xy(self.halo, xy[:, 0], xy[:, 1])
+        return fac[inside].reset_index(drop=True)
+
+
+def clip_to_area(base, inputs: PlanInputs, params: PlanParams, *, area=None) -> Clip:
+    """The network and facilities within the study area's halo, the homes inside the area."""
+    if area is None and inputs.area is None:
+        return Clip(base.network, base.homes, None, None, [])
+    import shapely
+
+    from geo.areas import resolve_area
+    from geo.network import subnetwork
+
+    if area is None:
+        area = resolve_area(inputs.area, level=inputs.area_level, admin=base.admin, crs=inputs.crs)
+    net = base.network
+    metric = shapely.transform(area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+    halo = shapely.buffer(metric, params.halo())
+    shapely.prepare(halo)
+    warnings = []
+    # what the extract covers: its streets' hull and a margin (a degenerate hull has no area)
+    hull = shapely.buffer(shapely.convex_hull(shapely.multipoints(net.node_xy)), 200.0)
+    missing = shapely.area(shapely.difference(halo, hull))
+    if shapely.area(shapely.intersection(metric, hull)) <= 0:
+        raise InputError("--area", [f"{area.name!r} lies outside the extract {Path(str(base.source)).name}: "
+                                    "give an extract that covers it"])
+    share = missing / max(shapely.area(halo), 1.0)
+    if share > 0.01:
+        warnings.append(f"the extract covers the area {area.name!r} and its {params.halo():.0f} m halo only in part: "
+                        f"{missing / 1e6:.1f} km² ({share:.0%}) lie outside it, so facilities and streets there are "
+                        "missing — use a larger extract")
+    keep = shapely.contains_xy(halo, net.node_xy[:, 0], net.node_xy[:, 1])
+    sub = subnetwork(net, keep)
+    inside = shapely.contains_xy(metric, base.homes.xy[:, 0], base.homes.xy[:, 1])
+    h = base.homes
+    homes = Homes(h.xy[inside], h.people[inside], h.kind[inside], h.osm_id[inside], h.method)
+    area = dataclasses.replace(area, metric=metric)
+    return Clip(sub, homes, area, halo, warnings)
+
+
+def source_key(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

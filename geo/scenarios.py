@@ -39,11 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.circles import metres_for, multi_source, point_distances
 from geo.errors import InputError
 from geo.netedit import Closure, EditLog, Link, carry_snapped, with_edits
 from geo.network import Network, Snapped
-from geo.osm_layers import LAYERS
+from geo.kinds import LAYERS
 
 EDIT_KINDS = ("add_link", "close", "add_facility", "move_facility", "remove_facility", "set_hours")
 #: a scenario (file or API request) holds at most this many edits.
@@ -53,8 +52,10 @@ LINK_SNAP_MAX_M = 100.0
 #: longest link accepted (m): the Qiantang bridges are ~1.5 km; longer is a typo.
 MAX_LINK_M = 3000.0
 MAX_PENALTY_S = 3600.0
-#: hull buffer of changed areas (as gap areas)
-AREA_BUFFER_M = 25.0
+#: deepest nesting of a JSON/YAML scenario document
+MAX_DEPTH = 32
+#: largest scenario file read (bytes)
+MAX_FILE_BYTES = 20 * 1024 * 1024
 _GEOM_KEYS = {"add_link": ("line",), "close": ("line", "polygon"), "add_facility": ("at",), "move_facility": ("at",)}
 
 
@@ -88,13 +89,25 @@ class Scenario:
 # ---------------------------------------------------------------- reading and validation
 
 
-def read_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario file (``.geojson``/``.json``, ``.yaml``/``.yml``, ``.toml``)."""
+def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
+    """Read and check a scenario file (``.geojson``/``.json``, ``.yaml``/``.yml``, ``.toml``);
+    ``crs`` (gcj02, bd09) converts its coordinates to WGS84."""
     path = Path(path)
+    src = str(path)
     if not path.exists():
-        raise InputError(str(path), ["file not found"])
+        raise InputError(src, ["file not found"])
+    if not path.is_file():
+        raise InputError(src, ["is a folder, not a scenario file (.geojson, .json, .yaml, .yml, .toml)"])
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8-sig")
+    if suffix not in (".geojson", ".json", ".yaml", ".yml", ".toml"):
+        raise InputError(src, [f"unknown file type {suffix or '(none)'!r}: give .geojson, .json, .yaml, .yml or .toml"])
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(src, [f"is {path.stat().st_size:,} bytes: a scenario file is at most {MAX_FILE_BYTES:,} "
+                               f"(at most {MAX_EDITS} edits)"])
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(src, [f"is not UTF-8 text (byte {err.start}): save it as UTF-8"]) from None
     try:
         if suffix in (".geojson", ".json"):
             doc = json.loads(text)
@@ -102,33 +115,63 @@ def read_scenario(path: str | Path) -> Scenario:
             import yaml
 
             doc = yaml.safe_load(text)
-        elif suffix == ".toml":
-            doc = tomllib.loads(text)
         else:
-            raise InputError(str(path), [f"unknown file type {suffix!r}: give .geojson, .json, .yaml, .yml or .toml"])
+            doc = tomllib.loads(text)
+    except RecursionError:
+        raise InputError(src, [f"is nested too deeply to be a scenario (at most {MAX_DEPTH} levels)"]) from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, ValueError) as err:
-        if isinstance(err, InputError):
-            raise
-        raise InputError(str(path), [f"cannot be read as {suffix[1:].upper()}: {err}"]) from None
-    except Exception as err:  # yaml.YAMLError and friends
-        raise InputError(str(path), [f"cannot be read as YAML: {err}"]) from None
-    return scenario_from_doc(doc, source=str(path))
+        raise InputError(src, [f"cannot be read as {suffix[1:].upper()}: {err}"]) from None
+    except Exception as err:  # yaml.YAMLError and its subclasses
+        raise InputError(src, [f"cannot be read as YAML: {err}"]) from None
+    return scenario_from_doc(doc, source=src, crs=crs)
 
 
-def scenario_from_doc(doc, *, source: str = "scenario") -> Scenario:
-    """A scenario from a GeoJSON FeatureCollection dict, or a dict with an ``edits`` list."""
+def _depth(doc, limit: int) -> int:
+    """Nesting depth of a parsed document, stopping once past ``limit``."""
+    stack = [(doc, 1)]
+    deepest = 0
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node)
+    return deepest
+
+
+def scenario_from_doc(doc, *, source: str = "scenario", crs: str | None = None) -> Scenario:
+    """A scenario from a GeoJSON FeatureCollection dict, or a dict with an ``edits`` list.
+
+    ``crs`` (gcj02, bd09; wgs84 by default) is the coordinate system of its geometries.
+    """
+    if _depth(doc, MAX_DEPTH) > MAX_DEPTH:
+        raise InputError(source, [f"is nested too deeply to be a scenario (at most {MAX_DEPTH} levels)"])
+    shape_problems: list[str] = []
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         feats = doc.get("features")
         if not isinstance(feats, list):
             raise InputError(source, ["'features' must be a list of GeoJSON features"])
         items, unit = [], "feature"
-        for f in feats:
-            f = f if isinstance(f, dict) else {}
-            items.append(({**(f.get("properties") or {})}, f.get("geometry"), "geometry"))
+        for i, f in enumerate(feats, start=1):
+            if not isinstance(f, dict):
+                shape_problems.append(f"feature {i}: is a {type(f).__name__}, not a GeoJSON Feature object")
+                f = {}
+            props = f.get("properties")
+            if props is not None and not isinstance(props, dict):
+                shape_problems.append(f"feature {i}: field 'properties' is a {type(props).__name__}: "
+                                      "expected an object such as {\"edit\": \"add_link\"}")
+                props = {}
+            items.append(({**(props or {})}, f.get("geometry"), "geometry"))
     elif isinstance(doc, dict) and isinstance(doc.get("edits"), list):
         items, unit = [], "edit"
-        for e in doc["edits"]:
-            e = dict(e) if isinstance(e, dict) else {}
+        for i, e in enumerate(doc["edits"], start=1):
+            if not isinstance(e, dict):
+                shape_problems.append(f"edit {i}: is a {type(e).__name__}, not a mapping of keys such as edit, line")
+                e = {}
+            e = dict(e)
             items.append((e, _geometry_from_keys(e), None))
     else:
         raise InputError(source, [
@@ -138,10 +181,10 @@ def scenario_from_doc(doc, *, source: str = "scenario") -> Scenario:
         raise InputError(source, ["no edits: the scenario lists nothing to change"])
     if len(items) > MAX_EDITS:
         raise InputError(source, [f"{len(items)} edits: at most {MAX_EDITS} per scenario — split it"])
-    problems: list[str] = []
+    problems: list[str] = list(shape_problems)
     edits = []
     for i, (props, geom, gkey) in enumerate(items, start=1):
-        e = _check_edit(i, props, geom, gkey, unit, problems)
+        e = _check_edit(i, props, geom, gkey, unit, problems, crs)
         if e is not None:
             edits.append(e)
     if problems:
@@ -161,7 +204,8 @@ def _geometry_from_keys(e: dict):
     return None
 
 
-def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems: list[str]) -> Edit | None:
+def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems: list[str],
+                crs: str | None = None) -> Edit | None:
     import shapely.geometry
 
     kind = props.get("edit")
@@ -188,6 +232,8 @@ def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems
                 problems.append(f"{where}: field '{field_name}' has malformed coordinates ({err})")
             else:
                 problems += _check_lonlat(where, field_name, g)
+                if crs and len(problems) == n_before and g is not None:
+                    g = _to_wgs84(g, crs)
                 if kind == "add_link" and len(problems) == n_before:
                     if len(g.coords) < 2 or g.length == 0:
                         problems.append(f"{where}: field '{field_name}' needs two different points (from, to)")
@@ -224,6 +270,18 @@ def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems
                 None if kind in ("add_link", "close", "add_facility") else str(ref), out)
 
 
+def _to_wgs84(g, crs: str):
+    """A geometry given in GCJ-02/BD-09 (AMap, Baidu), in WGS84."""
+    import shapely
+
+    from geo.crs import normalise_crs, to_wgs84
+
+    name = normalise_crs(crs)
+    if name == "wgs84":
+        return g
+    return shapely.transform(g, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], name)))
+
+
 def _check_lonlat(where: str, fname: str, g) -> list[str]:
     import shapely
 
@@ -251,6 +309,7 @@ class Applied:
     home_snap: Snapped
     facilities: dict  # layer -> (GeoDataFrame WGS84, origin)
     notes: list[str]
+    touched: frozenset = frozenset()  # layers whose facilities the edits change
 
 
 def apply_scenario(before, scenario: Scenario, *, link_snap_max_m: float = LINK_SNAP_MAX_M) -> Applied:
@@ -277,12 +336,12 @@ def apply_scenario(before, scenario: Scenario, *, link_snap_max_m: float = LINK_
                               label=where))
     net, log = with_edits(base_net, links=links, closures=closures, snap_max_m=link_snap_max_m,
                           max_link_m=MAX_LINK_M, problems=problems)
-    facilities = _facility_edits(before, scenario, problems)
+    facilities, touched = _facility_edits(before, scenario, problems)
     if problems:
         raise InputError(scenario.source, problems)
     hs = carry_snapped(before.home_snap, log, net, before.homes.xy, max_dist=before.params.home_snap_max_m)
     notes = [f"{len(log.closed)} edges closed, {len(log.split_pieces)} split, {len(log.links)} links added"]
-    return Applied(net, log, hs, facilities, notes)
+    return Applied(net, log, hs, facilities, notes, frozenset(touched))
 
 
 def _to_metric(net: Network, g):
@@ -303,7 +362,7 @@ def _find(fac, ref: str) -> tuple[np.ndarray, str | None]:
     return hit[:1], None
 
 
-def _facility_edits(before, scenario: Scenario, problems: list[str]) -> dict:
+def _facility_edits(before, scenario: Scenario, problems: list[str]) -> tuple[dict, set]:
     import geopandas as gpd
     import pandas as pd
 
@@ -338,188 +397,4 @@ def _facility_edits(before, scenario: Scenario, problems: list[str]) -> dict:
             tables[e.layer] = fac
         touched.add(e.layer)
     return {name: (tables[name], before.layers[name].origin + (" + scenario edits" if name in touched else ""))
-            for name in tables}
-
-
-# ---------------------------------------------------------------- recomputing and the diff
-
-
-def layer_views(result) -> dict[str, np.ndarray]:
-    """Home distances (m) of the plain layers and, with ``--at``, of the open-at views."""
-    out = {name: lr.home_dist for name, lr in result.layers.items()}
-    out.update({n: lr.home_dist for n, lr in (result.subsets or {}).items() if "[open=" in n})
-    return out
-
-
-def recompute(before, applied: Applied) -> dict[str, np.ndarray]:
-    """Home distances after the edits: one multi-source Dijkstra per layer (and open-at view)."""
-    from geo.plan import snap_layer
-
-    net, params = applied.network, before.params
-    out = {}
-    at = None
-    if params.at:
-        from geo.hours import at_label, open_mask, parse_at
-
-        at = parse_at(params.at)
-    for name, (fac, _) in applied.facilities.items():
-        snapped, _ = snap_layer(net, fac, params.snap_max_m)
-        out[name] = point_distances(net, multi_source(net, snapped), applied.home_snap)[0]
-        if at is not None and len(fac):
-            ok, _ = open_mask(fac, at)
-            reach = multi_source(net, snapped.subset(ok))
-            out[f"{name}[open={at_label(at)}]"] = point_distances(net, reach, applied.home_snap)[0]
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioOutcome:
-    applied: Applied
-    after: dict[str, np.ndarray]  # home distances per layer after the edits
-    coverage: dict  # the scenario's coverage.json
-    homes: object  # GeoDataFrame of homes that gain or lose coverage (WGS84 points)
-    areas: object  # GeoDataFrame of changed areas (WGS84 polygons, with counts)
-    seconds: float  # time to apply and recompute
-
-
-def run_scenario(before, scenario: Scenario) -> ScenarioOutcome:
-    """Apply ``scenario`` to ``before`` (PlanResult), recompute walk times and diff coverage."""
-    t0 = time.perf_counter()
-    applied = apply_scenario(before, scenario)
-    after = recompute(before, applied)
-    seconds = time.perf_counter() - t0
-    cov, homes, areas = coverage_diff(before, after, scenario=scenario, applied=applied)
-    cov["seconds"] = round(seconds, 3)
-    return ScenarioOutcome(applied, after, cov, homes, areas, seconds)
-
-
-def coverage_diff(before, after: dict[str, np.ndarray], *, scenario: Scenario | None = None,
-                  applied: Applied | None = None, link_m: float | None = None):
-    """Coverage before and after, and the homes and areas that gain or lose it.
-
-    Returns
-    -------
-    (coverage, homes, areas)
-        ``coverage``: per layer (and profile) and threshold, the figures before and after and
-        the homes and people gained and lost; ``homes``: one point per home and change
-        (layer, profile, minutes, change = "gain"/"loss", people, walk minutes before and
-        after); ``areas``: changed homes closer than ``link_m`` grouped into hulls with counts.
-    """
-    import geopandas as gpd
-    import shapely
-
-    from geo.gaps import cluster_points
-    from geo.report import layer_minutes, minutes_key
-
-    params, homes, net = before.params, before.homes, before.network
-    link_m = params.gap_link_m if link_m is None else link_m
-    bviews = layer_views(before)
-    speeds = params.speeds()
-    people = homes.people
-    doc: dict = {
-        "scenario": scenario.source if scenario else None,
-        "edits": [e.describe() for e in scenario.edits] if scenario else [],
-        "profile": params.profiles[0], "speed_kmh": speeds[params.profiles[0]],
-        "minutes": [float(m) for m in params.minutes],
-        "homes": int(len(homes)), "people": round(float(people.sum())),
-    }
-    if applied is not None:
-        lg = applied.log
-        doc["network"] = {"edges_closed": int(len(lg.closed)), "edges_split": len(lg.split_pieces),
-                          "links_added": int(len(lg.links)),
-                          "links_m": [round(float(x), 1) for x in applied.network.edge_len[lg.links]]}
-    rows, pts, area_rows, area_geoms = [], [], [], []
-    per_profile = {}
-    for p in params.profiles:
-        speed = speeds[p]
-        layers = {}
-        for name in after:
-            b, a = bviews[name], after[name]
-            figs = {}
-            lb, la = layer_minutes(b, people, params.minutes, speed), layer_minutes(a, people, params.minutes, speed)
-            for m in params.minutes:
-                lim = metres_for(m, speed)
-                gain = (b > lim) & (a <= lim)
-                loss = (b <= lim) & (a > lim)
-                k = minutes_key(m)
-                figs[k] = {"before": lb[k], "after": la[k],
-                           "homes_gained": int(gain.sum()), "homes_lost": int(loss.sum()),
-                           "people_gained": round(float(people[gain].sum())),
-                           "people_lost": round(float(people[loss].sum()))}
-                for change, mask in (("gain", gain), ("loss", loss)):
-                    idx = np.flatnonzero(mask)
-                    if len(idx) == 0:
-                        continue
-                    for j in idx:
-                        rows.append({"layer": name, "profile": p, "minutes": float(m), "change": change,
-                                     "people": round(float(people[j]), 1),
-                                     "walk_min_before": _mins(b[j], speed), "walk_min_after": _mins(a[j], speed)})
-                    pts.append(homes.xy[idx])
-                    labels = cluster_points(homes.xy[idx], link_m)
-                    for lab in np.unique(labels):
-                        grp = idx[labels == lab]
-                        mp = shapely.multipoints(homes.xy[grp])
-                        hull = shapely.concave_hull(mp, ratio=0.3) if len(grp) > 2 else mp
-                        area_geoms.append(shapely.buffer(hull, AREA_BUFFER_M, quad_segs=4))
-                        area_rows.append({"layer": name, "profile": p, "minutes": float(m), "change": change,
-                                          "homes": int(len(grp)), "people": round(float(people[grp].sum()), 1)})
-            layers[name] = {"minutes": figs}
-        per_profile[p] = layers
-    doc["layers"] = per_profile[params.profiles[0]]
-    if len(params.profiles) > 1:
-        doc["profiles"] = {p: {"speed_kmh": speeds[p], "layers": v} for p, v in per_profile.items()}
-    xy = np.vstack(pts) if pts else np.zeros((0, 2))
-    cols = ["layer", "profile", "minutes", "change", "people", "walk_min_before", "walk_min_after"]
-    hg = gpd.GeoDataFrame(rows, columns=cols, geometry=shapely.points(xy) if len(xy) else [], crs=net.crs)
-    acols = ["layer", "profile", "minutes", "change", "homes", "people"]
-    ag = gpd.GeoDataFrame(area_rows, columns=acols, geometry=area_geoms, crs=net.crs)
-    if len(ag):
-        ag = ag.sort_values(["layer", "profile", "minutes", "change", "people"],
-                            ascending=[True, True, True, True, False], kind="stable").reset_index(drop=True)
-    return doc, hg.to_crs(4326), ag.to_crs(4326)
-
-
-def _mins(d: float, speed: float) -> float | None:
-    return round(float(d) / (speed * 1000 / 60), 2) if np.isfinite(d) else None
-
-
-def after_plan(inputs, base, before, applied: Applied, *, progress=None):
-    """The full plan after the edits (circles, gaps) for the map: :func:`geo.plan.plan` on the copy."""
-    import dataclasses
-
-    from geo.plan import plan
-
-    # circles of an edited network are not kept: no later run draws on the same edits
-    params = dataclasses.replace(before.params, use_cache=False)
-    return plan(inputs, params, progress=progress, base=dataclasses.replace(base, network=applied.network),
-                facilities=applied.facilities, home_snap=applied.home_snap)
-
-
-def write_outputs(outcome: ScenarioOutcome, out: Path, *, before=None, after=None, map_options: dict | None = None) -> list[Path]:
-    """coverage.json, changed_homes.geojson, changed_areas.geojson, links.geojson and map.html."""
-    import geopandas as gpd
-
-    from geo.io import write_geojson, write_json, write_text
-
-    out = Path(out)
-    written = [write_json(out / "coverage.json", outcome.coverage),
-               write_geojson(out / "changed_homes.geojson", outcome.homes, name="changed_homes"),
-               write_geojson(out / "changed_areas.geojson", outcome.areas, name="changed_areas")]
-    net, lg = outcome.applied.network, outcome.applied.log
-    edges = lg.links
-    lines = gpd.GeoDataFrame({"edit": ["add_link"] * len(edges), "name": list(net.edge_name[edges]),
-                              "length_m": np.round(net.edge_len[edges], 1)},
-                             geometry=list(net.edge_lines[edges]), crs=net.crs)
-    if before is not None and len(lg.closed):
-        closed = gpd.GeoDataFrame({"edit": ["close"] * len(lg.closed), "name": list(before.network.edge_name[lg.closed]),
-                                   "length_m": np.round(before.network.edge_len[lg.closed], 1)},
-                                  geometry=list(before.network.edge_lines[lg.closed]), crs=net.crs)
-        import pandas as pd
-
-        lines = gpd.GeoDataFrame(pd.concat([lines, closed], ignore_index=True), crs=net.crs)
-    written.append(write_geojson(out / "edits.geojson", lines, name="edits"))
-    if before is not None and after is not None:
-        from maps.render import map_html
-
-        written.append(write_text(out / "map.html", map_html(after, before=before, **(map_options or {}))))
-    return written
+            for name in tables}, touched

@@ -8,9 +8,10 @@ maximal covering location problem as an integer programme with HiGHS (``highspy`
 how close the greedy answer is.
 
 :func:`site` is the adapter from a plan: the demand points are the homes the layer leaves
-outside the limit (the existing facilities are kept), candidates default to network nodes
-inside the layer's gap areas, thinned to one per ``grid_m`` cell, and the coverage sets come
-from bounded Dijkstra searches from every candidate (:func:`geo.circles.per_source`, chunked).
+outside the limit (the existing facilities are kept), candidates default to network nodes near
+those homes (within :data:`NEAR_GAP_M`) inside the study area, thinned to one per ``grid_m``
+cell, and the coverage sets come from bounded Dijkstra searches from every candidate
+(:func:`geo.circles.per_source`, chunked).
 """
 
 from __future__ import annotations
@@ -189,30 +190,12 @@ def cover_matrix(net: Network, sites: Snapped, points: Snapped, limit_m: float, 
     Distances as :func:`geo.circles.point_distances`: via either end of the point's edge, or
     along the edge when the site is on the same edge.
     """
-    d = per_source(net, sites, limit=limit_m, chunk=chunk).tocsc()
-    ok = np.flatnonzero(points.ok)
-    e, a = points.edge[ok], points.along[ok]
-    k = len(sites)
-    rows, cols = [], []
-    for nodes, off in ((net.edge_u[e], a), (net.edge_v[e], net.edge_len[e] - a)):
-        sub = d[:, nodes]
-        col = np.repeat(np.arange(len(ok)), np.diff(sub.indptr))
-        hit = sub.data + off[col] <= limit_m
-        rows.append(sub.indices[hit])
-        cols.append(ok[col[hit]])
-    sok = np.flatnonzero(sites.ok)
-    order = np.argsort(e, kind="stable")
-    es = e[order]
-    for j in sok:  # sites sharing an edge with points: straight along it
-        lo, hi = np.searchsorted(es, sites.edge[j]), np.searchsorted(es, sites.edge[j], side="right")
-        idx = order[lo:hi]
-        near = idx[np.abs(a[idx] - sites.along[j]) <= limit_m]
-        rows.append(np.full(len(near), j))
-        cols.append(ok[near])
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    m = sp.csr_matrix((np.ones(len(r), bool), (r, c)), shape=(k, len(points)))
-    m.sum_duplicates()
-    return (m > 0).tocsr()
+    from geo.frames import home_distances
+
+    d = per_source(net, sites, limit=limit_m, chunk=chunk)
+    m = home_distances(net, sites, d, points, limit_m)
+    m.data = np.ones(len(m.data), bool)
+    return m.astype(bool).tocsr()
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,8 +230,8 @@ def site(result, *, layer: str, add: int, minutes: float | None = None, profile:
     import geopandas as gpd
     import shapely
 
-    from geo.polygons import facility_polygons
-    from geo.report import layer_minutes
+    from geo.coverage import layer_minutes
+    from geo.drawing import source_circles
 
     params = result.params
     if layer not in result.layers:
@@ -266,18 +249,25 @@ def site(result, *, layer: str, add: int, minutes: float | None = None, profile:
     net, homes, lr = result.network, result.homes, result.layers[layer]
     demand = np.flatnonzero(~(lr.home_dist <= limit) & result.home_snap.ok)
     pts = result.home_snap.subset(demand)
+    if not (isinstance(grid_m, (int, float)) and np.isfinite(grid_m) and 10 <= grid_m <= 5000):
+        raise InputError("--grid", [f"{grid_m!r} m is outside 10..5000"])
+    area = getattr(result, "area", None)
     if candidates is None:
         nodes = _gap_nodes(result, layer, minutes, profile, lr, limit)
+        if area is not None and len(nodes):
+            nodes = nodes[shapely.contains_xy(area.metric, net.node_xy[nodes, 0], net.node_xy[nodes, 1])]
         cand = node_sites(net, thin_nodes(net.node_xy, nodes, grid_m=grid_m, cap=cap))
-        origin = f"network nodes in gap areas, one per {grid_m:g} m cell"
+        origin = f"network nodes in gap areas, one per {grid_m:g} m cell" + (" inside the study area" if area else "")
     else:
         xy = net.project(candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy())
         cand = net.snap(xy, max_dist=params.snap_max_m)
-        if not cand.ok.any():
+        inside = np.ones(len(xy), bool) if area is None else shapely.contains_xy(area.metric, xy[:, 0], xy[:, 1])
+        if not (cand.ok & inside).any():
             raise InputError("--candidates", [f"none of the {len(xy)} candidates lies within "
-                                              f"{params.snap_max_m:g} m of a walkable way"])
-        cand = cand.subset(cand.ok)
-        origin = "candidates file"
+                                              f"{params.snap_max_m:g} m of a walkable way"
+                                              + (" inside the study area" if area is not None else "")])
+        cand = cand.subset(cand.ok & inside)
+        origin = "candidates file" + (" (those inside the study area)" if area is not None else "")
     w = homes.people[demand]
     a = cover_matrix(net, cand, pts, limit) if len(cand) and len(pts) else sp.csr_matrix((len(cand), len(pts)), dtype=bool)
     chosen, gains = greedy(a, w, add)
@@ -308,10 +298,10 @@ def site(result, *, layer: str, add: int, minutes: float | None = None, profile:
                      "people_gained": round(gain, 1), "homes_gained": int(new.sum()),
                      "people_covered_after": round(cum), "people_share_after": round(cum / total, 4) if total else 0.0})
     ll = net.unproject(s.xy) if len(s) else np.zeros((0, 2))
-    sites = gpd.GeoDataFrame(rows, columns=["rank", "layer", "minutes", "profile", "people_gained", "homes_gained",
-                                            "people_covered_after", "people_share_after"],
-                             geometry=shapely.points(ll) if len(ll) else [], crs=4326)
-    polys = facility_polygons(net, s, [limit], width_m=params.width_m, workers=1)[:, 0] if len(s) else []
+    _describe_sites(result, rows, s.xy, ll)
+    sites = gpd.GeoDataFrame(rows, columns=SITE_COLUMNS, geometry=shapely.points(ll) if len(ll) else [], crs=4326)
+    polys = source_circles(net, s, [limit], width_m=params.width_m, cell_m=params.cell(),
+                           construction=params.circles)[:, 0] if len(s) else []
     circles = gpd.GeoDataFrame({"rank": [r["rank"] for r in rows], "minutes": [minutes] * len(rows),
                                 "people_gained": [r["people_gained"] for r in rows]},
                                geometry=list(polys), crs=net.crs).to_crs(4326)
@@ -321,24 +311,63 @@ def site(result, *, layer: str, add: int, minutes: float | None = None, profile:
     return SitingResult(layer, minutes, profile, limit, sites, circles, s, summary)
 
 
+SITE_COLUMNS = ["rank", "layer", "minutes", "profile", "people_gained", "homes_gained", "people_covered_after",
+                "people_share_after", "street", "community", "lon", "lat", "lon_gcj02", "lat_gcj02"]
+
+
+def _describe_sites(result, rows: list[dict], xy: np.ndarray, ll: np.ndarray) -> None:
+    """Each proposed site's street and community, and its coordinates in WGS84 and GCJ-02."""
+    from geo.areas import name_points
+    from geo.crs import wgs84_to_gcj02
+
+    base = getattr(result, "base", None)
+    street, community, _ = name_points(xy, admin=getattr(base, "admin", None), places=getattr(base, "places", None),
+                                       project=result.network.project)
+    glon, glat = wgs84_to_gcj02(ll[:, 0], ll[:, 1]) if len(ll) else (np.zeros(0), np.zeros(0))
+    for r, row in enumerate(rows):
+        row.update({"street": street[r], "community": community[r], "lon": round(float(ll[r, 0]), 7),
+                    "lat": round(float(ll[r, 1]), 7), "lon_gcj02": round(float(np.ravel(glon)[r]), 7),
+                    "lat_gcj02": round(float(np.ravel(glat)[r]), 7)})
+
+
+def plan_with_sites(before, res: SitingResult, *, progress=None):
+    """The plan ``before`` with the proposed sites added to their layer (only that layer and the
+    new sites' own circles are drawn again)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.plan import finish_plan, layer_step
+    from geo.whatif import Reuse
+
+    lr = before.layers[res.layer]
+    fac = gpd.GeoDataFrame(pd.concat([lr.facilities, sites_as_facilities(res, before.network)], ignore_index=True),
+                           crs=4326)
+    layers = dict(before.layers)
+    layers[res.layer] = layer_step(before.network, res.layer, fac, f"{lr.origin} + {len(res.sites)} proposed sites",
+                                   before.home_snap, before.params)
+    redraw = {n: np.zeros(len(v.facilities), bool) for n, v in layers.items()}
+    redraw[res.layer][len(lr.facilities):] = True
+    views = frozenset([res.layer, *(k for k in before.subsets if k.startswith(res.layer + "["))])
+    notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
+    return finish_plan(base=before.base, params=before.params, net=before.network, homes=before.homes,
+                       home_snap=before.home_snap, layers=layers, warnings=list(before.warnings), area=before.area,
+                       notes=notes, say=progress or (lambda s: None), reuse=Reuse(before, views, redraw))
+
+
+#: default candidates are network nodes within this distance of an uncovered home (m)
+NEAR_GAP_M = 150.0
+
+
 def _gap_nodes(result, layer: str, minutes: float, profile: str, lr, limit: float) -> np.ndarray:
-    """Network nodes inside the layer's gap areas (or, without them, near uncovered homes)."""
-    import shapely
+    """Network nodes near the homes the layer leaves outside ``limit`` (the gap areas' homes)."""
+    from scipy.spatial import cKDTree
 
     net = result.network
-    gaps = result.gaps
-    sel = gaps[(gaps["layer"] == layer) & (gaps["minutes"] == minutes) & (gaps["profile"] == profile)] \
-        if len(gaps) else gaps
-    if len(sel):
-        polys = sel.to_crs(net.crs).geometry.values
-    else:  # a threshold the plan did not compute: areas around the uncovered homes
-        out = np.flatnonzero(~(lr.home_dist <= limit))
-        polys = [shapely.buffer(shapely.multipoints(result.homes.xy[out]), 100.0)] if len(out) else []
-    if len(polys) == 0:
+    out = np.flatnonzero(~(lr.home_dist <= limit))
+    if len(out) == 0:
         return np.zeros(0, np.int64)
-    tree = shapely.STRtree(shapely.points(net.node_xy))
-    _, nodes = tree.query(np.asarray(polys, dtype=object), predicate="contains")
-    return np.unique(nodes)
+    d, _ = cKDTree(result.homes.xy[out]).query(net.node_xy, distance_upper_bound=NEAR_GAP_M)
+    return np.flatnonzero(np.isfinite(d))
 
 
 def sites_as_facilities(res: SitingResult, net: Network):
@@ -355,8 +384,9 @@ def sites_as_facilities(res: SitingResult, net: Network):
                             crs=4326)
 
 
-def read_candidates(path) -> object:
-    """Candidate sites from a GeoJSON/GPKG of points (WGS84, or any CRS the file declares)."""
+def read_candidates(path, *, crs: str | None = None) -> object:
+    """Candidate sites from a GeoJSON/GPKG of points (WGS84, any CRS the file declares, or
+    ``crs`` = gcj02/bd09 for AMap/Baidu coordinates)."""
     from pathlib import Path
 
     import geopandas as gpd
@@ -374,6 +404,15 @@ def read_candidates(path) -> object:
                 for i, g in enumerate(gdf.geometry) if g is None or g.is_empty or g.geom_type != "Point"]
     if len(gdf) == 0:
         problems.append("no candidate points")
+    if not problems:
+        x, y = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+        bad = ~(np.isfinite(x) & np.isfinite(y)) | (np.abs(x) > 180) | (np.abs(y) > 90)
+        problems += [f"row {i + 1}: ({x[i]!r}, {y[i]!r}) is not a longitude/latitude" for i in np.flatnonzero(bad)]
     if problems:
         raise InputError(str(path), problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+    if crs and crs.lower() not in ("wgs84",):
+        from geo.crs import normalise_crs, to_wgs84
+
+        lon, lat = to_wgs84(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), normalise_crs(crs))
+        gdf = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.points_from_xy(lon, lat), crs=4326)
     return gdf

@@ -108,7 +108,7 @@ def _circle_rows(circles):
 
 
 def render_map(result, *, lang: str | None = None, tiles: str | None = "osm", before=None,
-               title: str | None = None) -> folium.Map:
+               title: str | None = None, scenario=None, sites=None) -> folium.Map:
     """A folium map of a plan, ready to save; see the module docstring for what it shows.
 
     Parameters

@@ -13,10 +13,33 @@ BINJIANG = HANGZHOU / "binjiang_clip.osm.pbf"
 MERGED = HANGZHOU / "hangzhou_central_merged.osm.pbf"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test session caches networks in its own folder, never in the user's."""
-    monkeypatch.setenv("CIRCLES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+DATA = Path(__file__).resolve().parent / "data"
+_SESSION_CACHE: list[str] = []
+
+
+def pytest_configure(config):
+    """The whole session (session fixtures included) caches networks in a folder of its own,
+    never in the user's: the CLI and the API read CIRCLES_CACHE_DIR, the engine takes a folder."""
+    import os
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="circles-test-cache-")
+    _SESSION_CACHE.append(folder)
+    os.environ["CIRCLES_CACHE_DIR"] = folder
+    os.environ.pop("XDG_CACHE_HOME", None)
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    for folder in _SESSION_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    """The session's cache folder (for PlanParams(cache_dir=...))."""
+    return Path(_SESSION_CACHE[0])
 
 
 def need(path: Path) -> Path:
@@ -78,8 +101,49 @@ def node_at(net, x: float, y: float) -> int:
 
 
 @pytest.fixture(scope="session")
-def binjiang_plan(binjiang_path):
+def binjiang_plan(binjiang_path, cache_dir):
     """A real plan of the Binjiang clip with a night time, shared by the map, browser and API tests."""
     from geo.plan import PlanInputs, PlanParams, plan
 
-    return plan(PlanInputs(osm=binjiang_path), PlanParams(at="Mon 22:00"))
+    files = {"stations": DATA / "binjiang_stations_gcj02_gbk.csv", "charging": DATA / "binjiang_charging_gcj02_gbk.csv"}
+    return plan(PlanInputs(osm=binjiang_path, layer_files=files, crs="gcj02"),
+                PlanParams(at="Mon 22:00", cache_dir=cache_dir))
+
+
+def toy_facilities(net, rows: list[dict], layer: str):
+    """A facility table (WGS84) from rows with metric ``x``, ``y`` (default 0) and any columns."""
+    import geopandas as gpd
+    import shapely
+
+    from geo.osm_layers import FACILITY_COLUMNS
+
+    xy = np.array([[r["x"], r.get("y", 0.0)] for r in rows]).reshape(-1, 2)
+    ll = net.unproject(xy) if len(xy) else np.zeros((0, 2))
+    recs = [{c: None for c in FACILITY_COLUMNS} | {"layer": layer, "services": ()}
+            | {k: v for k, v in r.items() if k not in ("x", "y")} for r in rows]
+    return gpd.GeoDataFrame(recs, columns=list(FACILITY_COLUMNS), geometry=list(shapely.points(ll)) if len(ll) else [],
+                            crs=4326)
+
+
+def toy_base(net, homes_xy, people, *, land=None, admin=None, places=None, facilities=None):
+    """A hand-built :class:`geo.base.Base`: a network, homes (metric) and their residential land
+    (metric polygons; default: a 40 m square around each home), OSM layers (``facilities``:
+    layer -> rows as :func:`toy_facilities` takes), admin areas and places (WGS84)."""
+    import geopandas as gpd
+    import shapely
+
+    from geo.base import Base
+    from geo.demand import Homes
+    from geo.kinds import LAYERS
+
+    xy = np.asarray(homes_xy, float).reshape(-1, 2)
+    n = len(xy)
+    homes = Homes(xy, np.asarray(people, float), np.array(["building"] * n, object),
+                  np.array([f"w{i}" for i in range(n)], object), "hand-built")
+    if land is None:
+        land = shapely.box(xy[:, 0] - 20, xy[:, 1] - 20, xy[:, 0] + 20, xy[:, 1] + 20)
+    fac = {k: toy_facilities(net, (facilities or {}).get(k, []), k) for k in LAYERS}
+    empty_admin = gpd.GeoDataFrame({"name": [], "admin_level": [], "osm_id": []}, geometry=[], crs=4326)
+    empty_places = gpd.GeoDataFrame({"name": [], "place": []}, geometry=[], crs=4326)
+    return Base("hand-built", None, net, homes, np.asarray(land, dtype=object), fac,
+                admin if admin is not None else empty_admin, places if places is not None else empty_places)

@@ -6,17 +6,19 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from api.deps import ResultDep, ServedDep, SettingsDep
+from api.deps import ServedDep, SettingsDep
 from api.schemas import Health, LayerInfo, LayersOut, Threshold
 from api.settings import MAX_K
-from geo.circles import PROFILES, metres_for
+from geo.circles import metres_for
+from geo.kinds import PROFILES
 
 router = APIRouter(tags=["meta"])
 
 
 @router.get("/health", response_model=Health, summary="Is the service up, and on which data")
-async def health(result: ResultDep) -> Health:
-    return Health(source=result.source, nodes=result.network.n_nodes, edges=result.network.n_edges)
+async def health(served: ServedDep) -> Health:
+    net = served.result.network
+    return Health(source=served.source_name, nodes=net.n_nodes, edges=net.n_edges)
 
 
 @router.get("/layers", response_model=LayersOut, summary="Layers, facility counts, thresholds and profile")
@@ -35,8 +37,8 @@ async def layers(served: ServedDep, settings: SettingsDep) -> LayersOut:
             tiers=tiers, services=sorted({s for x in served.services[name] for s in x if s}),
         ))
     return LayersOut(
-        source=result.source,
-        data_date=result.latest_edit,
+        source=served.source_name,
+        data_date=result.data_date,
         profile=params.profiles[0],
         profiles={p: float(params.speed_kmh or v) for p, v in PROFILES.items()},
         minutes=[float(m) for m in params.minutes],

@@ -10,19 +10,15 @@ from fastapi import APIRouter, Query
 from api.deps import Served, ServedDep
 from api.schemas import ErrorOut, NearestOut
 from api.settings import MAX_K
-from geo.circles import PROFILES, metres_for
+from geo.circles import metres_for
 from geo.errors import InputError, UnknownNameError
-from geo.network import Snapped
-from geo.osm_layers import TIERS
+from geo.kinds import PROFILES, Layer, Profile, Tier
 from geo.nearest import Route
+from geo.network import Snapped
 
 router = APIRouter(tags=["nearest"])
 
-Layer = Literal["centres", "stations", "charging"]
-Tier = Literal["district", "street", "community", "special"]
-Profile = Literal["adult", "elderly"]
 Crs = Literal["wgs84", "gcj02", "bd09"]
-assert set(Tier.__args__) == set(TIERS) and set(Profile.__args__) == set(PROFILES)  # noqa: S101
 
 
 @router.get(
@@ -42,14 +38,15 @@ async def nearest(
     open_at: Annotated[str | None, Query(max_length=40, description='only facilities open then: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday), "2025-06-04 22:00"')] = None,
     profile: Annotated[Profile | None, Query(description="walking speed used for walk_seconds (default: the plan's profile)")] = None,
     crs: Annotated[Crs, Query(description="coordinate system of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu")] = "wgs84",
+    out_crs: Annotated[Crs | None, Query(description="coordinate system of the answer's geometry (default: as crs)")] = None,
 ) -> NearestOut | dict:
-    return answer(served, lon=lon, lat=lat, layer=layer, k=k, tier=tier, service=service, open_at=open_at,
-                  profile=profile, crs=crs)
+    return answer(served, lon=lon, lat=lat, layer=str(layer), k=k, tier=str(tier) if tier else None, service=service,
+                  open_at=open_at, profile=str(profile) if profile else None, crs=crs, out_crs=out_crs or crs)
 
 
 def answer(served: Served, *, lon: float, lat: float, layer: str, k: int = 1, tier: str | None = None,
            service: str | None = None, open_at: str | None = None, profile: str | None = None,
-           crs: str = "wgs84") -> dict:
+           crs: str = "wgs84", out_crs: str | None = None) -> dict:
     """The /nearest answer as a dict (see :class:`api.schemas.NearestOut`)."""
     result = served.result
     settings = served.settings
@@ -75,21 +72,26 @@ def answer(served: Served, *, lon: float, lat: float, layer: str, k: int = 1, ti
         routes = served.nearest.search(lr.snapped, point, k=k, mask=mask, limit=limit)
 
     feats = served.facility_features[layer]
+    out = out_crs or "wgs84"
     results = []
     for r in routes:
-        ll = np.round(net.unproject(r.xy), 7)
+        ll = np.round(_from_wgs84(net.unproject(r.xy), out), 7)
         if len(ll) < 2:
             ll = np.vstack([ll, ll])
+        feat = feats[r.facility]
+        if out != "wgs84":
+            c = _from_wgs84(np.asarray([feat["geometry"]["coordinates"]], float), out)[0]
+            feat = {**feat, "geometry": {"type": "Point", "coordinates": [round(float(c[0]), 7), round(float(c[1]), 7)]}}
         results.append({
-            "facility": feats[r.facility],
+            "facility": feat,
             "walk_seconds": round(r.metres / (speed / 3.6), 1),
             "walk_metres": round(r.metres, 2),
             "route": {"type": "LineString", "coordinates": ll.tolist()},
         })
-    snapped_ll = np.round(net.unproject(point.xy)[0], 7)
+    snapped_ll = np.round(_from_wgs84(net.unproject(point.xy), out)[0], 7)
     return {
         "query": {
-            "lon": lon, "lat": lat, "crs": crs, "layer": layer, "profile": profile, "speed_kmh": speed,
+            "lon": lon, "lat": lat, "crs": crs, "out_crs": out, "layer": layer, "profile": profile, "speed_kmh": speed,
             "snapped": {"type": "Point", "coordinates": snapped_ll.tolist()},
             "snap_metres": round(float(point.dist[0]), 2),
             "max_walk_minutes": settings.max_walk_minutes,
@@ -105,6 +107,16 @@ def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
 
     out = to_wgs84(np.array([lon]), np.array([lat]), crs)
     return float(np.asarray(out[0]).ravel()[0]), float(np.asarray(out[1]).ravel()[0])
+
+
+def _from_wgs84(ll: np.ndarray, crs: str) -> np.ndarray:
+    """WGS84 ``(n, 2)`` lon/lat in ``crs`` (gcj02/bd09 for AMap/Baidu; unchanged outside China)."""
+    if crs == "wgs84" or len(ll) == 0:
+        return ll
+    from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
+
+    lon, lat = (wgs84_to_gcj02 if crs == "gcj02" else wgs84_to_bd09)(ll[:, 0], ll[:, 1])
+    return np.column_stack([np.ravel(lon), np.ravel(lat)])
 
 
 def _snap(served: Served, lon: float, lat: float, wlon: float, wlat: float, crs: str) -> Snapped:

@@ -1,8 +1,9 @@
 """``POST /scenarios`` (test edits on a copy of the network) and ``POST /sites`` (propose sites).
 
-Both work on the plan loaded at start-up (``app.state.result``) and never change it: a scenario
-is applied to copies (:mod:`geo.scenarios`), siting only reads (:mod:`geo.siting`). The work is
-CPU-bound, so the handlers are plain functions (FastAPI runs them in its thread pool).
+Both work on the loaded plan and never change it: a scenario is applied to copies
+(:mod:`geo.scenarios`, :mod:`geo.whatif`), siting only reads (:mod:`geo.siting`). The work runs
+in the heavy worker processes (:mod:`api.heavy`) after the request is checked against the
+settings' limits (edits, vertices, candidates x walk distance, sites).
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from api.deps import ResultDep, json_safe
+from api.deps import PoolDep, ServedDep
 from api.schemas import ErrorOut
 from geo.errors import InputError
+from geo.kinds import LAYERS, PROFILES
 
 router = APIRouter(tags=["what-if"])
-
-#: at most this many changed homes are listed in a /scenarios answer (the areas are all given).
-MAX_HOMES_LISTED = 5000
-#: at most this many candidate points in a /sites request.
-MAX_CANDIDATES = 5000
+HEAVY = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 SCENARIO_EXAMPLE = {
     "type": "FeatureCollection",
@@ -34,75 +32,109 @@ SCENARIO_EXAMPLE = {
 }
 
 
+def _count(doc, limit: int) -> int:
+    """Coordinates in a document (numbers counted in pairs), stopping past ``limit``."""
+    n, stack = 0, [doc]
+    while stack and n <= limit:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            if len(node) in (2, 3) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in node):
+                n += 1
+            else:
+                stack.extend(node)
+    return n
+
+
+@router.post("/scenarios", responses=HEAVY,
+             summary="Test new links, closures and facility changes; get the coverage diff and the circles after")
+async def post_scenario(
+    served: ServedDep,
+    pool: PoolDep,
+    scenario: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection of edits (property 'edit'), "
+                                                        "or {'edits': [...]} as in a YAML scenario file; "
+                                                        "'crs': 'gcj02'|'bd09' for AMap/Baidu coordinates",
+                                             examples=[SCENARIO_EXAMPLE])],
+) -> dict:
+    s = served.settings
+    items = scenario.get("features") if scenario.get("type") == "FeatureCollection" else scenario.get("edits")
+    if isinstance(items, list) and len(items) > s.max_edits:
+        raise InputError("scenario", [f"{len(items)} edits: at most {s.max_edits} per request (CIRCLES_MAX_EDITS)"])
+    vertices = _count(scenario, s.max_vertices)
+    if vertices > s.max_vertices:
+        raise InputError("scenario", [f"more than {s.max_vertices} coordinates: at most {s.max_vertices} per request "
+                                      "(CIRCLES_MAX_VERTICES)"])
+    crs = scenario.get("crs")
+    if crs is not None and crs not in ("wgs84", "gcj02", "bd09"):
+        raise InputError("crs", [f"{crs!r}: expected one of wgs84, gcj02, bd09"])
+    from geo.scenarios import scenario_from_doc
+
+    scenario_from_doc(scenario, source="request body", crs=crs)  # every problem, before queueing work
+    return await pool.run("scenario", doc=scenario)
+
+
 class SitesIn(BaseModel):
     layer: Literal["centres", "stations", "charging"] = "stations"
-    add: int = Field(5, ge=1, le=50, description="how many new sites")
-    minutes: float | None = Field(None, gt=0, le=120, description="walk limit (default: the plan's largest threshold)")
+    add: int = Field(5, ge=1, le=200, description="how many new sites (at most CIRCLES_MAX_SITES)")
+    minutes: float | None = Field(None, gt=0, le=60, description="walk limit (default: the plan's largest threshold)")
     profile: Literal["adult", "elderly"] | None = None
     candidates: dict[str, Any] | None = Field(
-        None, description="GeoJSON FeatureCollection of candidate points (WGS84); default: network nodes in the gap areas")
+        None, description="GeoJSON FeatureCollection of candidate points (WGS84, or 'crs'); default: network nodes "
+                          "near the uncovered homes")
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    grid: float = Field(100.0, ge=10, le=5000, description="thinning of the default candidates (m)")
     exact: bool | None = Field(None, description="also solve exactly (HiGHS); default: when the problem is small")
 
 
-@router.post("/scenarios", responses={400: {"model": ErrorOut}},
-             summary="Test new links, closures and facility changes; get the coverage diff")
-def post_scenario(
-    result: ResultDep,
-    scenario: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection of edits (property 'edit'), "
-                                                        "or {'edits': [...]} as in a YAML scenario file",
-                                             examples=[SCENARIO_EXAMPLE])],
-) -> dict:
-    from geo.io import feature_collection
-    from geo.scenarios import run_scenario, scenario_from_doc
+@router.post("/sites", responses=HEAVY, summary="Propose new sites covering the most people the layer leaves out")
+async def post_sites(served: ServedDep, pool: PoolDep, body: SitesIn) -> dict:
+    from geo.circles import metres_for
 
-    sc = scenario_from_doc(scenario, source="request body")
-    out = run_scenario(result, sc)
-    homes = out.homes
-    truncated = len(homes) > MAX_HOMES_LISTED
-    return json_safe({
-        "coverage": out.coverage,
-        "changed_areas": feature_collection(out.areas, name="changed_areas"),
-        "changed_homes": feature_collection(homes.iloc[:MAX_HOMES_LISTED], name="changed_homes"),
-        "changed_homes_truncated": truncated,
-    })
-
-
-@router.post("/sites", responses={400: {"model": ErrorOut}},
-             summary="Propose new sites covering the most people the layer leaves out")
-def post_sites(result: ResultDep, body: SitesIn) -> dict:
-    from geo.io import feature_collection
-    from geo.siting import site
-
-    cand = None
-    if body.candidates is not None:
-        cand = _candidates(body.candidates)
-    minutes = body.minutes
-    res = site(result, layer=body.layer, add=body.add, minutes=minutes, profile=body.profile, candidates=cand,
-               exact_solve=body.exact)
-    return json_safe({"summary": res.summary, "sites": feature_collection(res.sites, name="sites"),
-                      "circles": feature_collection(res.circles, name="site_circles")})
+    s = served.settings
+    params = served.result.params
+    problems = []
+    if body.add > s.max_sites:
+        problems.append(f"add: {body.add}: at most {s.max_sites} sites per request (CIRCLES_MAX_SITES)")
+    profile = body.profile or params.profiles[0]
+    if profile not in params.speeds():
+        problems.append(f"profile: {profile!r} is not a profile of the loaded plan ({', '.join(params.profiles)})")
+    minutes = body.minutes if body.minutes is not None else max(params.minutes)
+    limit = metres_for(minutes, params.speeds().get(profile, PROFILES.get(profile, 4.8)))
+    cand = _candidates(body.candidates, body.crs, s.max_candidates) if body.candidates is not None else None
+    n_cand = len(cand) if cand is not None else s.max_candidates
+    if n_cand * limit > s.max_site_work:
+        problems.append(f"{n_cand} candidates x {limit:,.0f} m of walking is more than this service computes per "
+                        f"request ({s.max_site_work:,.0f}, CIRCLES_MAX_SITE_WORK): give fewer candidates or minutes")
+    if problems:
+        raise InputError("sites", problems)
+    return await pool.run("sites", layer=body.layer, add=body.add, minutes=minutes, profile=profile, candidates=cand,
+                          exact=body.exact, grid_m=body.grid)
 
 
-def _candidates(doc: dict):
-    import geopandas as gpd
-    import shapely.geometry
+def _candidates(doc: dict, crs: str, cap: int) -> list[list[float]]:
+    import numpy as np
 
     feats = doc.get("features") if doc.get("type") == "FeatureCollection" else None
     if not isinstance(feats, list) or not feats:
         raise InputError("candidates", ["give a GeoJSON FeatureCollection of Point features (lon, lat)"])
-    if len(feats) > MAX_CANDIDATES:
-        raise InputError("candidates", [f"{len(feats)} points: at most {MAX_CANDIDATES}"])
-    problems, geoms = [], []
+    if len(feats) > cap:
+        raise InputError("candidates", [f"{len(feats)} points: at most {cap} (CIRCLES_MAX_CANDIDATES)"])
+    problems, pts = [], []
     for i, f in enumerate(feats, start=1):
-        g = (f or {}).get("geometry") if isinstance(f, dict) else None
-        try:
-            p = shapely.geometry.shape(g) if g else None
-        except Exception:  # malformed coordinates: shapely raises several types
-            p = None
-        if p is None or p.geom_type != "Point" or not (-180 <= p.x <= 180 and -90 <= p.y <= 90):
-            problems.append(f"feature {i}: geometry {g!r} is not a WGS84 Point (lon -180..180, lat -90..90)")
+        g = f.get("geometry") if isinstance(f, dict) else None
+        c = g.get("coordinates") if isinstance(g, dict) and g.get("type") == "Point" else None
+        ok = isinstance(c, list) and len(c) >= 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                         for x in c[:2])
+        if ok and np.all(np.isfinite(c[:2])) and -180 <= c[0] <= 180 and -90 <= c[1] <= 90:
+            pts.append([float(c[0]), float(c[1])])
         else:
-            geoms.append(p)
+            problems.append(f"feature {i}: geometry {g!r:.80} is not a Point with longitude -180..180, latitude -90..90")
     if problems:
-        raise InputError("candidates", problems[:20])
-    return gpd.GeoDataFrame(geometry=geoms, crs=4326)
+        raise InputError("candidates", problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+    if crs != "wgs84":
+        from geo.crs import to_wgs84
+
+        lon, lat = to_wgs84(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]), crs)
+        pts = [[float(a), float(b)] for a, b in zip(np.ravel(lon), np.ravel(lat))]
+    return pts

@@ -1,16 +1,16 @@
 """Apps under test: built with create_app(settings) and entered once per session (the lifespan
-plans the data once). The network cache goes to the session's temporary folder."""
+plans the data once). The network cache goes to the session's folder (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.conftest import DATA
+
 
 @pytest.fixture(scope="session")
-def _session_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CIRCLES_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        yield
+def _session_cache():
+    yield
 
 
 def _client(settings):
@@ -23,10 +23,11 @@ def _client(settings):
 
 @pytest.fixture(scope="session")
 def client(_session_cache):
-    """The embedded Helsinki extract, default settings."""
+    """The embedded Helsinki extract, its OSM centres, and the stations and charging points of
+    tests/data (made for the tests)."""
     from api.settings import Settings
 
-    with _client(Settings()) as c:
+    with _client(Settings(stations=DATA / "helsinki_stations.csv", charging=DATA / "helsinki_charging.csv")) as c:
         yield c
 
 

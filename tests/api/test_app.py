@@ -50,7 +50,18 @@ def test_bad_input_fails_at_start_up_with_the_cli_message(_session_cache, tmp_pa
 
     with pytest.raises(InputError) as err, TestClient(create_app(Settings(minutes="10,200"))):
         pass
-    assert str(err.value) == "options: minutes: 200 is outside 0..120 — give walk times in minutes, e.g. 10,15"
+    assert str(err.value) == "options: --minutes: 200 is outside 0..120 — give walk times in minutes, e.g. 10,15"
+
+
+def test_options_the_service_cannot_honour_are_errors():
+    """A setting the service does not know is refused by name, not dropped."""
+    from api.settings import settings_from
+    from geo.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        settings_from(per_facility=False, colour="red")
+    assert str(err.value) == "settings: colour: the service does not take this option"
+    assert settings_from(per_facility=False).per_facility is False
 
 
 def test_serve_command(monkeypatch, _session_cache):
@@ -67,7 +78,7 @@ def test_serve_command(monkeypatch, _session_cache):
     try:
         r = CliRunner().invoke(main, ["serve", "--minutes", "5,10", "--port", "8123", "--workers", "2"])
         assert r.exit_code == 0, r.output
-        assert calls == [((), {"host": "127.0.0.1", "port": 8123, "workers": 2})]
+        assert calls == [((), {"host": "127.0.0.1", "port": 8123, "workers": 2, "keep_alive_s": 5.0})]
         assert os.environ["CIRCLES_MINUTES"] == "5,10" and os.environ["CIRCLES_MAX_SNAP_M"] == "500.0"
         assert "CIRCLES_OSM" not in os.environ  # not given: the embedded default
     finally:
@@ -77,6 +88,8 @@ def test_serve_command(monkeypatch, _session_cache):
     r = CliRunner().invoke(main, ["serve", "--minutes", "ten"])
     assert r.exit_code == 2
     assert "error: --minutes: 'ten' is not a comma-separated list of numbers, e.g. 10,15" in r.output
+    r = CliRunner().invoke(main, ["serve", "--width", "nan"])
+    assert r.exit_code == 2 and "--width: nan m is outside 1..500" in r.output
     r = CliRunner().invoke(main, ["serve", "--osm", "/nonexistent/x.osm.pbf"])
     assert r.exit_code == 2 and "/nonexistent/x.osm.pbf" in r.output
     assert len(calls) == 1

@@ -8,13 +8,13 @@ from geo.circles import metres_for
 def test_health(client, served):
     body = client.get("/health").json()
     net = served.result.network
-    assert body == {"status": "ok", "source": served.result.source, "nodes": net.n_nodes, "edges": net.n_edges}
+    assert body == {"status": "ok", "source": "Helsinki.osm.pbf", "nodes": net.n_nodes, "edges": net.n_edges}
 
 
 def test_layers(client, served):
     res = served.result
     body = client.get("/layers").json()
-    assert body["source"] == res.source and body["data_date"] == res.latest_edit == "2019-04-17"
+    assert body["source"] == "Helsinki.osm.pbf" and body["data_date"] == res.data_date == "2019-04-21"
     assert body["minutes"] == [10.0, 15.0] and body["profile"] == "adult"
     assert body["profiles"] == {"adult": 4.8, "elderly": 3.6}
     assert body["thresholds"] == [
@@ -35,6 +35,18 @@ def test_coverage_is_the_plans(client, served):
     for name, layer in cov["layers"].items():
         assert body["layers"][name]["minutes"] == layer["minutes"]
     assert body["homes"] == cov["homes"]
+
+
+def test_no_response_shows_a_path_of_the_server(client, served):
+    """File names only: a server's folders are nobody's business."""
+    import json
+    from pathlib import Path
+
+    full = str(Path(served.result.source).resolve().parent)
+    for path in ("/health", "/layers", "/coverage", "/facilities", "/circles?limit=5", "/gaps?limit=5"):
+        text = client.get(path).text
+        assert full not in text and "/work/" not in text and "site-packages" not in text, path
+    assert json.loads(client.get("/coverage").text)["source"] == "Helsinki.osm.pbf"
 
 
 def test_map_is_html(client):
@@ -58,4 +70,11 @@ def test_openapi_examples_work_on_the_loaded_data(client):
         for op in path.values():
             assert "422" not in op["responses"]
     assert "400" in doc["paths"]["/nearest"]["get"]["responses"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    redoc = client.get("/redoc")
+    assert redoc.status_code == 200 and "/docs-assets/redoc.standalone.js" in redoc.text
+    assert "fonts.googleapis" not in redoc.text
+    js = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
+    assert client.get("/docs-assets/..%2Fcore.py").status_code == 404

@@ -204,12 +204,15 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def api_server(binjiang_path):
     """The API (api.app.create_app) on a free loopback port, in a thread of this process."""
-    app_mod = pytest.importorskip("api.app", reason="api/app.py (create_app) is not written yet")
     import uvicorn
 
+    from api.app import create_app
     from api.settings import Settings
+    from tests.conftest import DATA
 
-    app = app_mod.create_app(Settings(osm=binjiang_path, at="Mon 22:00"))
+    app = create_app(Settings(osm=binjiang_path, at="Mon 22:00", crs="gcj02",
+                              stations=DATA / "binjiang_stations_gcj02_gbk.csv",
+                              charging=DATA / "binjiang_charging_gcj02_gbk.csv"))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

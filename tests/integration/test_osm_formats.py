@@ -122,7 +122,7 @@ def test_place_download_is_converted_like_a_file(osm_files, monkeypatch):
     src.write_text(walk_xml, encoding="utf-8")
     graph = ox.graph_from_xml(src, simplify=True, retain_all=True)
     monkeypatch.setattr(online, "_download", lambda place: (graph, None))
-    res = plan(PlanInputs(place="测试区, 杭州市"), PlanParams(use_cache=False))
+    res = plan(PlanInputs(place="测试区, 杭州市"), PlanParams())
     assert res.source == "osmnx: 测试区, 杭州市"
     assert res.network.n_edges >= 2
     assert res.network.edge_len.sum() == pytest.approx(build_network(read_osm(osm_files[0]).ways).edge_len.sum(), rel=0.01)

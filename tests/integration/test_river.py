@@ -58,11 +58,16 @@ def north_part(frame, poly):
     return shapely.intersection(poly, shapely.Polygon(corners))
 
 
-def circle(net, xy, limits):
+def circle(net, xy, limits, construction="exact"):
     fac = net.snap(np.atleast_2d(xy), max_dist=100)
     assert fac.ok.all()
     dist = per_source(net, fac, limit=max(limits))
-    polys = facility_polygons(net, fac, limits, dist=dist, width_m=W, workers=1)[0]
+    if construction == "exact":
+        polys = facility_polygons(net, fac, limits, dist=dist, width_m=W)[0]
+    else:
+        from geo.raster import CircleDrawer, RasterGeometry
+
+        polys = CircleDrawer(RasterGeometry(net, W / 8), W).source_circles(dist, limits, fac.edge, fac.along)[0]
     row = dist.getrow(0)
     return polys, row.indices, row.data
 
@@ -117,7 +122,8 @@ def test_longer_walks_reach_the_north_bank_only_as_far_as_time_is_left_at_the_br
     assert hull_claims.sum() > 10 and not circle_claims.any()
 
 
-def test_a_facility_far_from_any_bridge_claims_nothing_across_the_river(frame):
+@pytest.mark.parametrize("construction", ["exact", "raster"])
+def test_a_facility_far_from_any_bridge_claims_nothing_across_the_river(frame, construction):
     net = frame["net"]
     S, N = frame["S"], frame["N"]
     d = (N - S) / np.linalg.norm(N - S)
@@ -131,10 +137,22 @@ def test_a_facility_far_from_any_bridge_claims_nothing_across_the_river(frame):
     xy = net.node_xy[node]
     # straight across, the north bank is well inside a 15-minute (1,200 m) radius
     assert np.min(np.hypot(*(net.node_xy[frame["north_nodes"]] - xy).T)) < 1200
-    polys, nodes, dist = circle(net, xy, [800.0, 1200.0])
+    polys, nodes, dist = circle(net, xy, [800.0, 1200.0], construction)
     for poly in polys:
         assert north_part(frame, poly).area == 0.0
     del M
+
+
+def test_grid_circles_cross_the_river_as_the_exact_ones_do(frame):
+    """From the bridge's south end: the grid circle claims the north bank only where the exact
+    circle does (within 1.5 cells), at 15 minutes and at 2,200 m."""
+    net = frame["net"]
+    for limit in (1200.0, 2200.0):
+        exact, _, _ = circle(net, frame["S"], [limit], "exact")
+        raster, _, _ = circle(net, frame["S"], [limit], "raster")
+        a, b = north_part(frame, raster[0]), north_part(frame, exact[0])
+        assert shapely.difference(a, shapely.buffer(b, 1.5 * W / 8)).area < 4 * (W / 8) ** 2
+        assert shapely.difference(b, shapely.buffer(a, 1.5 * W / 8)).area < 4 * (W / 8) ** 2
 
 
 # ---- what a planner gets from `circles plan` on Binjiang: files a GIS opens ------------------
@@ -165,9 +183,13 @@ def test_circles_geojson_is_rfc7946_with_facility_and_layer_circles(binjiang_run
     scopes = {f["properties"]["scope"] for f in feats}
     assert scopes == {"facility", "layer"}
     names = [f["properties"]["name"] for f in feats if f["properties"]["scope"] == "facility"]
-    assert any("社区" in (n or "") for n in names)  # Chinese written as text, not \\u escapes
-    assert "社区" in path.read_text("utf-8")
+    assert any("社区" in (n or "") for n in names)  # Chinese as written
+    text = path.read_text("utf-8")
+    assert "社区" in text and "\\u" not in text  # written as text, not \\u escapes
     for f in feats[:200]:
+        if f["geometry"] is None:  # an empty circle (no centre open at 22:00): written as null
+            assert f["properties"]["area_km2"] == 0
+            continue
         g = shapely.geometry.shape(f["geometry"])
         for poly in getattr(g, "geoms", [g]):
             assert poly.exterior.is_ccw and all(not r.is_ccw for r in poly.interiors)  # right-hand rule
@@ -188,7 +210,7 @@ def test_gpkg_holds_the_same_layers(binjiang_run):
 
     gpkg = binjiang_run / "gpkg" / "plan.gpkg"
     layers = {name for name, _ in pyogrio.list_layers(gpkg)}
-    assert layers == {"circles", "gaps"}
+    assert layers == {"circles", "gaps", "facilities"}
     for name in layers:
         a = gpd.read_file(gpkg, layer=name)
         b = gpd.read_file(binjiang_run / "geojson" / f"{name}.geojson")

@@ -57,7 +57,7 @@ def test_chinese_by_default_with_names_as_written(zh_html, binjiang_plan):
                    "党群服务中心（Mon 22:00开放）· 15分钟外缺口",
                    f"党群服务中心（{n['centres']}）", f"驿站（{n['stations']}）", f"充换电点（{n['charging']}）"):
         assert expect in names, expect
-    chinese = [x for x in binjiang_plan.layers["centres"].facilities["name"] if re.search(r"[\u4e00-\u9fff]", str(x))]
+    chinese = [x for x in binjiang_plan.layers["stations"].facilities["name"] if re.search(r"[\u4e00-\u9fff]", str(x))]
     assert len(chinese) > 10
     for name in chinese[:10]:
         assert json.dumps(name, ensure_ascii=False)[1:-1] in zh_html, name
@@ -87,7 +87,8 @@ def test_every_layer_threshold_and_gap_group_is_drawn(zh_html, binjiang_plan):
     keys = group_keys(zh_html)
     circles = binjiang_plan.circles[binjiang_plan.circles["scope"] == "layer"]
     for _, row in circles.iterrows():
-        assert f"circle:{row['layer']}:{row['profile']}:{row['minutes']:g}" in keys
+        if not row.geometry.is_empty:  # centres open at 22:00: none (no hours known), so nothing to draw
+            assert f"circle:{row['layer']}:{row['profile']}:{row['minutes']:g}" in keys
     for layer in ("centres", "stations", "charging"):
         assert f"facilities:{layer}" in keys
         for m in binjiang_plan.params.minutes:
@@ -153,7 +154,7 @@ def test_empty_layers_still_render(binjiang_plan):
     )
     res = dataclasses.replace(
         binjiang_plan, layers={**binjiang_plan.layers, "charging": empty},
-        circles=binjiang_plan.circles[binjiang_plan.circles["layer"] != "charging"],
+        circles=binjiang_plan.circles[~binjiang_plan.circles["layer"].str.startswith("charging")],
     )
     keys = group_keys(map_html(res))
     assert "facilities:charging" in keys and not any(k.startswith("circle:charging") for k in keys)

@@ -89,7 +89,7 @@ def test_per_source_distances_equal_networkx_single_source_lengths():
 
 def test_facility_polygons_are_nested_and_unsnapped_ones_empty(bent):
     fac = bent.snap(np.array([[0.0, 0.0], [200.0, 150.0], [5000.0, 5000.0]]), max_dist=50)
-    polys = facility_polygons(bent, fac, [100.0, 250.0], width_m=20.0, workers=1)
+    polys = facility_polygons(bent, fac, [100.0, 250.0], width_m=20.0)
     assert polys.shape == (3, 2)
     for i in (0, 1):
         assert polys[i, 0].difference(polys[i, 1]).area < 1e-6
@@ -101,6 +101,6 @@ def test_facility_polygons_are_nested_and_unsnapped_ones_empty(bent):
 
 def test_layer_circle_is_the_union_of_the_facility_circles(bent):
     fac = bent.snap(np.array([[0.0, 0.0], [200.0, 150.0]]), max_dist=50)
-    per = facility_polygons(bent, fac, [120.0], width_m=25.0, workers=1)
+    per = facility_polygons(bent, fac, [120.0], width_m=25.0)
     layer = layer_polygons(bent, multi_source(bent, fac).dist, [120.0], facilities=fac, width_m=25.0)[0]
     assert shapely.symmetric_difference(shapely.union_all(per[:, 0]), layer).area < 1e-3

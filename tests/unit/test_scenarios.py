@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.demand import Homes
 from geo.errors import InputError
 from geo.netedit import Closure, Link, carry_snapped, with_edits
 from geo.network import network_from_lines
-from geo.osm_layers import FACILITY_COLUMNS
-from geo.plan import Base, PlanInputs, PlanParams, plan
-from geo.scenarios import read_scenario, run_scenario, scenario_from_doc
+from geo.plan import PlanInputs, PlanParams, plan
+from geo.scenarios import read_scenario, scenario_from_doc
+from geo.whatif import run_scenario
+from tests.conftest import toy_base
 
 #: 4.8 km/h for 5 minutes: 400 m
 PARAMS = PlanParams(minutes=(5.0,), speed_kmh=4.8)
@@ -28,19 +28,8 @@ def two_streets():
     on the south street. Before: only the south home is within 400 m (300 m).
     """
     net = network_from_lines([[(0, 0), (200, 0), (400, 0)], [(0, 100), (200, 100), (400, 100)]])
-    homes = Homes(np.array([[50, 110.0], [350, 110.0], [300, -10.0]]), np.array([10.0, 20.0, 5.0]),
-                  np.array(["building"] * 3, object), np.arange(3), "test")
-
-    def fac(pts, layer):
-        ll = net.unproject(np.array(pts, float)) if pts else np.zeros((0, 2))
-        rows = [{c: None for c in FACILITY_COLUMNS} | {"id": f"{layer[0]}{i}", "name": f"{layer} {i}", "layer": layer,
-                                                      "services": ()} for i in range(len(pts))]
-        return gpd.GeoDataFrame(rows, columns=list(FACILITY_COLUMNS),
-                                geometry=list(shapely.points(ll)) if pts else [], crs=4326)
-
-    base = Base("hand-built", None, net, homes,
-                {"centres": fac([], "centres"), "stations": fac([(0, 0)], "stations"), "charging": fac([], "charging")},
-                None)
+    base = toy_base(net, [[50, 110.0], [350, 110.0], [300, -10.0]], [10.0, 20.0, 5.0],
+                    facilities={"stations": [{"id": "s0", "name": "stations 0", "x": 0.0, "y": 0.0}]})
     return base, plan(PlanInputs(), PARAMS, base=base)
 
 
@@ -63,7 +52,7 @@ def test_link_joining_two_parts_gains_exactly():
     sc = scenario_from_doc(fc(({"edit": "add_link", "name": "crossing"}, line(net, (100, 0), (100, 100)))))
     out = run_scenario(before, sc)
     # (50,110): 100 along + 100 link + 50 back = 250 m; (350,110): 100 + 100 + 250 = 450 m
-    assert out.after["stations"][:2] == pytest.approx([250.0, 450.0])
+    assert out.after.layers["stations"].home_dist[:2] == pytest.approx([250.0, 450.0])
     f = out.coverage["layers"]["stations"]["minutes"]["5"]
     assert (f["homes_gained"], f["people_gained"], f["homes_lost"]) == (1, 10, 0)
     assert (f["before"]["people_covered"], f["after"]["people_covered"]) == (5, 15)
@@ -79,7 +68,7 @@ def test_penalty_counts_as_walking_metres():
     # 60 s at 4.8 km/h = 80 m: the west home is at 330 m (still in), the link counts 180 m
     sc = scenario_from_doc(fc(({"edit": "add_link", "penalty_s": 60}, line(net, (100, 0), (100, 100)))))
     out = run_scenario(before, sc)
-    assert out.after["stations"][0] == pytest.approx(330.0)
+    assert out.after.layers["stations"].home_dist[0] == pytest.approx(330.0)
     assert out.applied.network.edge_len[out.applied.log.links] == pytest.approx([180.0])
 
 
@@ -93,7 +82,7 @@ def test_base_network_never_changes():
     # the south street is closed: the south home and the station are snapped again onto the north
     # street (home 110 m away, at x=300; station at x=0): 300 m apart along it
     assert out.applied.home_snap.dist[2] == pytest.approx(110.0)
-    assert out.after["stations"] == pytest.approx([50.0, 350.0, 300.0])
+    assert out.after.layers["stations"].home_dist == pytest.approx([50.0, 350.0, 300.0])
     for k, v in arrays.items():
         assert np.array_equal(getattr(net, k), v), k
 
@@ -134,7 +123,7 @@ def test_facility_edits():
     out = run_scenario(before, sc)
     f = out.coverage["layers"]["stations"]["minutes"]["5"]
     # north station at (400,100): (350,110) at 50 m, (50,110) at 350 m; moved station: (300,-10) at 100 m
-    assert out.after["stations"] == pytest.approx([350.0, 50.0, 100.0])
+    assert out.after.layers["stations"].home_dist == pytest.approx([350.0, 50.0, 100.0])
     assert (f["homes_gained"], f["people_gained"]) == (2, 30)
     out = run_scenario(before, scenario_from_doc(fc(({"edit": "remove_facility", "layer": "stations", "name": "stations 0"}, None))))
     f = out.coverage["layers"]["stations"]["minutes"]["5"]

@@ -8,12 +8,11 @@ import pytest
 import scipy.sparse as sp
 import shapely
 
-from geo.demand import Homes
 from geo.errors import InputError
 from geo.network import network_from_lines
-from geo.osm_layers import FACILITY_COLUMNS
-from geo.plan import Base, PlanInputs, PlanParams, plan
-from geo.siting import cover_matrix, exact, greedy, node_sites, read_candidates, site, thin_nodes
+from geo.plan import PlanInputs, PlanParams, plan
+from geo.siting import cover_matrix, exact, greedy, node_sites, plan_with_sites, read_candidates, site, thin_nodes
+from tests.conftest import toy_base
 
 
 def suboptimal_instance():
@@ -82,24 +81,45 @@ def test_thin_nodes_one_per_cell():
 
 def test_site_on_a_hand_built_plan():
     """Homes at x=100 (5 people), 500 (30), 900 (10) along one street; a station at x=0 with a
-    150 m limit covers only the first. One new site: the best covers x=500 (30 people)."""
+    160 m limit covers only the first. Two new sites: the best cover x=500 (30 people), then 900."""
     net = street()
-    homes = Homes(np.array([[100.0, 5], [500.0, 5], [900.0, 5]]), np.array([5.0, 30.0, 10.0]),
-                  np.array(["building"] * 3, object), np.arange(3), "test")
-    ll = net.unproject(np.array([[0.0, 0]]))
-    fac = gpd.GeoDataFrame([{c: None for c in FACILITY_COLUMNS} | {"id": "s0", "name": "s0", "layer": "stations",
-                                                                   "services": ()}],
-                           columns=list(FACILITY_COLUMNS), geometry=list(shapely.points(ll)), crs=4326)
-    empty = fac.iloc[:0]
-    base = Base("street", None, net, homes, {"centres": empty, "stations": fac, "charging": empty}, None)
+    base = toy_base(net, [[100.0, 5], [500.0, 5], [900.0, 5]], [5.0, 30.0, 10.0],
+                    facilities={"stations": [{"id": "s0", "name": "s0", "x": 0.0}]})
     params = PlanParams(minutes=(2.0,), speed_kmh=4.8)  # 160 m
     before = plan(PlanInputs(), params, base=base)
-    res = site(before, layer="stations", add=2, exact_solve=True)
+    res = site(before, layer="stations", add=2, exact_solve=True, grid_m=50)
     assert res.sites["people_gained"].tolist() == [30.0, 10.0]
+    assert res.sites["rank"].tolist() == [1, 2]
     assert res.summary["greedy_people"] == 40.0 and res.summary["exact"]["people"] == 40.0
     x = net.project(res.sites.geometry.x.to_numpy(), res.sites.geometry.y.to_numpy())[:, 0]
     assert abs(x[0] - 500) <= 160 and abs(x[1] - 900) <= 160
     assert res.summary["coverage_after"]["2"]["people_covered"] == 45
+    # each site's coordinates in WGS84 and in GCJ-02 (for AMap); none here: outside China
+    assert res.sites["lon"].tolist() == pytest.approx(res.sites.geometry.x.tolist(), abs=1e-7)
+    # the plan with the sites added covers what the siting said, and draws only the new circles
+    after = plan_with_sites(before, res)
+    assert after.coverage["layers"]["stations"]["minutes"]["2"]["people_covered"] == 45
+    per = after.circles[(after.circles["scope"] == "facility") & (after.circles["layer"] == "stations")]
+    assert len(per) == 3
+
+
+def test_sites_lie_inside_the_study_area():
+    """With a study area covering x < 600 only, the site goes where the area's people are."""
+    import dataclasses
+
+    from geo.areas import StudyArea
+
+    net = street()
+    base = toy_base(net, [[100.0, 5], [500.0, 5], [900.0, 5]], [5.0, 30.0, 100.0],
+                    facilities={"stations": [{"id": "s0", "name": "s0", "x": 0.0}]})
+    area_m = shapely.box(-50, -50, 600, 50)
+    area = StudyArea("west", "test", None, shapely.transform(area_m, lambda c: net.unproject(c)))
+    before = plan(PlanInputs(), PlanParams(minutes=(2.0,), speed_kmh=4.8), base=base, area=area)
+    assert len(before.homes) == 2  # the home at x=900 is outside: not counted
+    res = site(before, layer="stations", add=1, grid_m=50)
+    x = net.project(res.sites.geometry.x.to_numpy(), res.sites.geometry.y.to_numpy())[:, 0]
+    assert x[0] < 600 and res.sites["people_gained"].tolist() == [30.0]
+    del dataclasses
 
 
 def test_read_candidates_problems(tmp_path):

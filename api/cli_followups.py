@@ -1,0 +1,210 @@
+"""The commands that follow a plan: ``scenario``, ``site``, ``serve``, ``map``, ``layers check``.
+
+Each takes ``--plan DIR`` (a plan's output folder) and starts from it without planning again,
+or the input options of ``circles plan`` to plan first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from api.cli_common import input_options, load_or_plan, run_safely, say_for
+from geo.kinds import LAYERS
+
+PLAN_OPTION = click.option("--plan", "plan_dir", type=click.Path(path_type=Path),
+                           help="Start from the saved plan in this folder (a `circles plan --out` folder) "
+                                "instead of planning from the input options.")
+LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the map.")
+TILES_OPTION = click.option("--tiles", default="osm", show_default=True,
+                            help="Base map of map.html (as for `circles plan`).")
+QUIET_OPTION = click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+
+SCENARIO_EXAMPLES = """
+\b
+Examples:
+  circles scenario crosswalk.geojson --plan out/bj --out out/bj-s1
+  circles scenario edits.yaml --osm ../shared/data/hangzhou/binjiang_clip.osm.pbf --out out/s2
+\b
+A GeoJSON scenario: one feature per edit, property "edit" = add_link (LineString; penalty_s),
+close (LineString across the ways, or Polygon), add_facility / move_facility (Point; layer, id,
+name), remove_facility / set_hours (layer, id, opening_hours). YAML/TOML: an "edits" list with
+the same keys and line: [[lon, lat], ...], polygon: [[lon, lat], ...] or at: [lon, lat].
+Coordinates are WGS84, or GCJ-02/BD-09 with --crs.
+"""
+
+
+@click.command("scenario", epilog=SCENARIO_EXAMPLES)
+@click.argument("edits", type=click.Path(path_type=Path))
+@PLAN_OPTION
+@input_options
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/scenario"), show_default=True,
+              help="Output folder.")
+@LANG_OPTION
+@TILES_OPTION
+@QUIET_OPTION
+@run_safely
+def scenario_group(edits: Path, plan_dir: Path | None, out: Path, lang: str | None, tiles: str, quiet: bool,
+                   **kw) -> None:
+    """Test EDITS (new links, closures, facility changes) on a copy of the network.
+
+    Writes coverage.json (coverage before and after per layer and threshold, homes and people
+    gained and lost), changed_homes.geojson, changed_areas.geojson, edits.geojson and map.html
+    (the plan after the edits, the circles before as outlines).
+    """
+    from api.outputs import write_scenario
+    from geo.outputs import check_out
+    from geo.scenarios import read_scenario
+    from geo.whatif import run_scenario
+    from maps.tiles import tile_spec
+
+    tile_spec(tiles)
+    check_out(out)
+    scenario = read_scenario(edits, crs=kw.get("crs"))  # a bad scenario fails before the slow steps
+    say = say_for(quiet)
+    before = load_or_plan(plan_dir, kw, quiet=quiet)
+    outcome = run_scenario(before, scenario, progress=say)
+    say(f"edits applied and walk times recomputed in {outcome.seconds:.2f} s")
+    written = write_scenario(outcome, out, map_options={"lang": lang, "tiles": tiles})
+    if not quiet:
+        for name, layer in outcome.coverage["layers"].items():
+            for m, f in layer["minutes"].items():
+                click.echo(f"{name:<10} ≤{m:>4} min: homes {f['before']['homes_covered']:>7,} -> "
+                           f"{f['after']['homes_covered']:>7,}  people ≈{f['before']['people_covered']:>9,} -> "
+                           f"{f['after']['people_covered']:>9,}  (+{f['people_gained']:,} / -{f['people_lost']:,})")
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@click.command("site")
+@PLAN_OPTION
+@input_options
+@click.option("--layer", type=click.Choice(list(LAYERS)), default="stations", show_default=True,
+              help="Layer to add sites to (its facilities are kept).")
+@click.option("--add", type=click.IntRange(1, 200), default=5, show_default=True, help="How many new sites (1..200).")
+@click.option("--candidates", type=click.Path(path_type=Path),
+              help="GeoJSON/GPKG of candidate points (WGS84, or --crs). Default: network nodes in the gap areas, one per --grid cell.")
+@click.option("--grid", type=click.FloatRange(10, 5000), default=100.0, show_default=True,
+              help="Thinning of the default candidates (m, 10..5000).")
+@click.option("--exact/--no-exact", "exact", default=None, help="Also solve exactly (HiGHS MIP). Default: when the problem is small.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/site"), show_default=True, help="Output folder.")
+@LANG_OPTION
+@TILES_OPTION
+@QUIET_OPTION
+@run_safely
+def site_cmd(plan_dir: Path | None, layer: str, add: int, candidates: Path | None, grid: float, exact: bool | None,
+             out: Path, lang: str | None, tiles: str, quiet: bool, **kw) -> None:
+    """Propose where the next ADD sites of a layer go to cover the most uncovered people.
+
+    The walk limit is the largest --minutes threshold. Sites lie inside the study area; each is
+    numbered and given its street, community and coordinates (WGS84 and GCJ-02). Writes
+    sites.geojson (ranked, people gained by each), site_circles.geojson, coverage.json (greedy
+    and exact figures, coverage before and after) and map.html (the plan with the sites added).
+    """
+    from api.outputs import write_sites
+    from geo.outputs import check_out
+    from geo.siting import read_candidates, site
+    from maps.tiles import tile_spec
+
+    tile_spec(tiles)
+    check_out(out)
+    cand = read_candidates(candidates, crs=kw.get("crs")) if candidates else None
+    say = say_for(quiet)
+    before = load_or_plan(plan_dir, kw, quiet=quiet)
+    say("choosing sites")
+    res = site(before, layer=layer, add=add, candidates=cand, grid_m=grid, exact_solve=exact)
+    written = write_sites(before, res, out, map_options={"lang": lang, "tiles": tiles}, progress=say)
+    if not quiet:
+        for r in res.sites.itertuples():
+            click.echo(f"site {r.rank}: {r.geometry.x:.6f},{r.geometry.y:.6f}  {r.street or ''} {r.community or ''}  "
+                       f"+{r.people_gained:,.0f} people ({r.homes_gained} homes) -> {r.people_share_after:.1%} covered")
+        if "exact" in res.summary:
+            ex = res.summary["exact"]
+            click.echo(f"exact ({ex['status']}): {ex['people']:,.0f} people; greedy {res.summary['greedy_people']:,.0f} "
+                       f"({ex['greedy_gap_share']:.2%} below the bound)")
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+SERVE_EXAMPLES = """
+\b
+Examples:
+  circles serve --plan out/bj                   # from a saved plan: up in a few seconds
+  circles serve                                 # embedded Helsinki extract on 127.0.0.1:8000
+  curl 'http://127.0.0.1:8000/nearest?lon=120.21&lat=30.21&layer=centres&k=3'
+\b
+Limits come from the environment (CIRCLES_MAX_SNAP_M, CIRCLES_MAX_WALK_MINUTES,
+CIRCLES_MAX_BODY_BYTES, CIRCLES_HEAVY_WORKERS...; see the README's API section).
+"""
+
+
+@click.command("serve", epilog=SERVE_EXAMPLES)
+@PLAN_OPTION
+@input_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes (each loads the data once).")
+@run_safely
+def serve_cmd(plan_dir: Path | None, host: str, port: int, workers: int, **kw) -> None:
+    """Serve nearest-facility queries, circles, gaps, coverage and what-ifs over HTTP (docs at /docs).
+
+    From a saved plan (--plan) or planned once at start-up from the same input options as
+    `circles plan`; options not given are read from CIRCLES_* environment variables.
+    """
+    import os
+
+    from click.core import ParameterSource
+
+    from api.settings import settings_from
+
+    ctx = click.get_current_context()
+    given = {k: v for k, v in kw.items() if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
+    if plan_dir is not None:
+        given["plan"] = plan_dir
+    settings = settings_from(**given)
+    from api.app import prepare, serve
+
+    prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here, not in a worker
+    os.environ.update(settings.to_env())
+    click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
+    serve(host=host, port=port, workers=workers, keep_alive_s=settings.keep_alive_s)
+
+
+@click.command("map")
+@click.option("--plan", "plan_dir", type=click.Path(path_type=Path), required=True, help="The saved plan (a `circles plan --out` folder).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/map"), show_default=True, help="Output folder.")
+@LANG_OPTION
+@TILES_OPTION
+@QUIET_OPTION
+@run_safely
+def map_cmd(plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: bool) -> None:
+    """Draw the map of a saved plan again (another language or base map) into OUT/map.html."""
+    from api.outputs import write_map
+    from geo.outputs import check_out
+    from geo.saved import load_plan
+    from maps.tiles import tile_spec
+
+    tile_spec(tiles)
+    check_out(out)
+    result = load_plan(plan_dir)
+    written = write_map(result, out, map_options={"lang": lang, "tiles": tiles})
+    if not quiet:
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+@click.group("layers")
+def layers_group() -> None:
+    """Check facility files before planning with them."""
+
+
+@layers_group.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--layer", type=click.Choice(list(LAYERS)), default="centres", show_default=True)
+@click.option("--crs", type=click.Choice(["wgs84", "gcj02", "bd09"], case_sensitive=False), help="Coordinate system of the file (default: a crs column, else wgs84).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write what the tool understood as GeoJSON (WGS84, normalised names).")
+@run_safely
+def layers_check(path: Path, layer: str, crs: str | None, out: Path | None) -> None:
+    """Validate a facility file and show what the tool understood (warnings on stderr)."""
+    from geo.layers import check_command
+
+    sys.exit(check_command(path, layer=layer, crs=crs, out=out))

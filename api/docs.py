@@ -1,0 +1,44 @@
+"""``/docs`` and ``/redoc`` that work with no internet: their scripts come from the installed
+``fastapi-offline`` package (Swagger UI and ReDoc builds) and are served by the app itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+
+router = APIRouter(include_in_schema=False)
+ASSETS = {"swagger-ui-bundle.js": "application/javascript", "swagger-ui.css": "text/css",
+          "redoc.standalone.js": "application/javascript", "favicon.png": "image/png"}
+
+
+def _static() -> Path:
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
+@router.get("/docs")
+async def swagger() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="service-circles · API",
+                               swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                               swagger_css_url="/docs-assets/swagger-ui.css",
+                               swagger_favicon_url="/docs-assets/favicon.png")
+
+
+@router.get("/redoc")
+async def redoc() -> HTMLResponse:
+    return get_redoc_html(openapi_url="/openapi.json", title="service-circles · API",
+                          redoc_js_url="/docs-assets/redoc.standalone.js",
+                          redoc_favicon_url="/docs-assets/favicon.png", with_google_fonts=False)
+
+
+@router.get("/docs-assets/{name}")
+async def asset(name: str) -> FileResponse:
+    from api.errors import NotFoundError
+
+    if name not in ASSETS:
+        raise NotFoundError(f"name: no documentation asset {name!r}")
+    return FileResponse(_static() / name, media_type=ASSETS[name])

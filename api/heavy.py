@@ -1,0 +1,86 @@
+"""CPU-heavy requests (scenarios, sites, circles drawn on demand) run in worker processes.
+
+The event loop only waits for them, so ``/nearest`` keeps answering in milliseconds while
+heavy requests run. Workers are forked once the plan is loaded and take it over from the
+parent (nothing is copied). At most ``heavy_workers`` run and ``heavy_queue`` wait; a request
+beyond that gets HTTP 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from geo.errors import CirclesError
+
+_SERVED = None  # the plan a worker process serves: set by _init in the worker only
+
+
+class BusyError(CirclesError):
+    """Every heavy worker is busy and the queue is full: try again shortly."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"the service is busy with other scenario, site or circle requests; "
+                         f"retry in {retry_after} s")
+
+
+def _init(served) -> None:
+    import signal
+
+    global _SERVED
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+    except ValueError:  # forked from a thread other than the main one (a test client): nothing inherited
+        pass
+    _SERVED = served
+
+
+def _call(task: str, kwargs: dict) -> Any:
+    from api import work
+
+    served = _SERVED
+    if served is None:  # pragma: no cover - _init always ran first
+        raise RuntimeError("heavy worker not initialised")
+    return getattr(work, task)(served, **kwargs)
+
+
+class HeavyPool:
+    """A bounded pool of worker processes for one loaded plan."""
+
+    def __init__(self, served, *, workers: int, queue: int) -> None:
+        import multiprocessing as mp
+
+        self.capacity = workers + queue
+        self.workers = workers
+        self._lock = threading.Lock()
+        self._busy = 0
+        self.served = served
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,
+                                         initargs=(served,)) if ctx is not None else None
+
+    async def run(self, task: str, **kwargs) -> Any:
+        """Run ``api.work.<task>(served, **kwargs)`` in a worker; BusyError when full."""
+        with self._lock:
+            if self._busy >= self.capacity:
+                raise BusyError(retry_after=5)
+            self._busy += 1
+        try:
+            if self._pool is None:  # no fork: in a thread of this process
+                from api import work
+
+                return await asyncio.to_thread(getattr(work, task), self.served, **kwargs)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, _call, task, kwargs)
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

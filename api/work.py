@@ -1,0 +1,76 @@
+"""The heavy requests' work, run in a worker process (:mod:`api.heavy`) with the loaded plan.
+
+Each function takes the :class:`api.deps.Served` plan and plain, already checked arguments,
+and returns plain JSON-ready data (it crosses a process boundary).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def scenario(served, *, doc: dict) -> dict:
+    """``POST /scenarios``: apply the edits, recompute, and the coverage diff."""
+    from api.deps import json_safe
+    from geo.io import feature_collection
+    from geo.scenarios import scenario_from_doc
+    from geo.whatif import run_scenario
+
+    settings = served.settings
+    sc = scenario_from_doc(doc, source="request body", crs=doc.get("crs") if isinstance(doc.get("crs"), str) else None)
+    out = run_scenario(served.result, sc)
+    homes = out.homes
+    limit = settings.max_vertices * 10
+    truncated = len(homes) > limit
+    after = out.after.circles
+    layer_circles = after[after["scope"] == "layer"] if len(after) else after
+    return json_safe({
+        "coverage": out.coverage,
+        "changed_areas": feature_collection(out.areas, name="changed_areas"),
+        "changed_homes": feature_collection(homes.iloc[:limit], name="changed_homes"),
+        "changed_homes_truncated": truncated,
+        "edits": feature_collection(out.edits, name="edits"),
+        "circles_after": feature_collection(layer_circles, name="circles_after"),
+    })
+
+
+def sites(served, *, layer: str, add: int, minutes: float | None, profile: str | None, candidates: list | None,
+          exact: bool | None, grid_m: float) -> dict:
+    """``POST /sites``: the proposed sites, their circles and the coverage before and after."""
+    import geopandas as gpd
+    import shapely
+
+    from api.deps import json_safe
+    from geo.io import feature_collection
+    from geo.siting import site
+
+    cand = None
+    if candidates is not None:
+        cand = gpd.GeoDataFrame(geometry=shapely.points(np.asarray(candidates, float)), crs=4326)
+    res = site(served.result, layer=layer, add=add, minutes=minutes, profile=profile, candidates=cand,
+               exact_solve=exact, grid_m=grid_m, time_limit=served.settings.exact_time_s)
+    return json_safe({"summary": res.summary, "sites": feature_collection(res.sites, name="sites"),
+                      "circles": feature_collection(res.circles, name="site_circles")})
+
+
+def facility_circle(served, *, layer: str, index: int, minutes: float, profile: str) -> dict:
+    """One facility's circle at any walk time, drawn on demand (the plan's construction)."""
+    import shapely
+
+    from api.deps import json_safe
+    from geo.circles import metres_for
+    from geo.drawing import source_circles
+
+    result = served.result
+    params = result.params
+    lr = result.layers[layer]
+    one = lr.snapped.subset(np.arange(len(lr.snapped)) == index)
+    limit = metres_for(minutes, params.speeds().get(profile) or params.speed_kmh or 4.8)
+    poly = source_circles(result.network, one, [limit], width_m=params.width_m, cell_m=params.cell(),
+                          construction=params.circles)[0, 0]
+    ll = shapely.transform(poly, lambda c: result.network.unproject(c))
+    fac = lr.facilities.iloc[index]
+    return json_safe({"type": "Feature", "geometry": shapely.geometry.mapping(ll) if not ll.is_empty else None,
+                      "properties": {"scope": "facility", "layer": layer, "facility_id": fac["id"],
+                                     "name": fac["name"], "minutes": minutes, "profile": profile,
+                                     "area_km2": round(float(poly.area) / 1e6, 4), "on_demand": True}})

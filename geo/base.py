@@ -1,0 +1,190 @@
+"""Everything read from a network source, kept between runs as a checked bundle.
+
+A :class:`Base` is the walking network, the homes and their land, the facility layers the OSM
+tags give, and the named admin areas and places of one extract. Building it from an OSM file
+takes a second or two on a city extract; it is kept in the cache folder (:mod:`geo.store`: npz
+and GeoParquet with a manifest of checksums, never pickle), keyed by the file's content and the
+rules that build it, and reloaded in a fraction of that. A cache that cannot be read for any
+reason (missing, damaged, another version, changed by hand) is rebuilt, with a one-line note.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from geo.demand import Homes
+from geo.kinds import LAYERS
+from geo.network import Network
+from geo.store import StoreError, read_bundle, write_bundle
+
+#: bump when the cached format or the rules that build a Base change.
+BASE_VERSION = 7
+BASE_KIND = "service-circles/base"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Base:
+    """Everything read from the network source."""
+
+    source: str  # the path or place as given
+    data_date: str | None  # "data as of" (the extract header's timestamp, else its newest object)
+    network: Network
+    homes: Homes
+    land: np.ndarray  # residential land polygons (metric): parcels and home footprints
+    osm_facilities: dict  # layer -> GeoDataFrame (WGS84)
+    admin: object  # GeoDataFrame of named admin areas (WGS84: name, admin_level, osm_id)
+    places: object  # GeoDataFrame of named places (WGS84 points: name, place)
+    layer_notes: dict = field(default_factory=dict)  # layer -> what the OSM rules left out
+    extras: dict = field(default_factory=dict)  # basemap features and other tables (name -> GeoDataFrame)
+
+    @property
+    def latest_edit(self) -> str | None:  # the name earlier versions used
+        return self.data_date
+
+
+def base_key(path: Path, params, layers_map: Path) -> str:
+    """The cache key of a base: the file's content and what builds the base from it."""
+    from geo.plan import source_key
+
+    rules = Path(layers_map).read_bytes()
+    src = "|".join([str(BASE_VERSION), source_key(path), repr(params.people), hashlib.sha256(rules).hexdigest()])
+    return hashlib.sha256(src.encode()).hexdigest()[:24]
+
+
+def load_base(inputs, params, *, progress: Progress | None = None) -> Base:
+    """Read (or reload from the cache folder ``params.cache_dir``) the base of ``inputs``."""
+    from geo.osm import check_osm_path
+    from geo.osm_layers import load_rules
+
+    say = progress or (lambda s: None)
+    rules = load_rules(inputs.layers_map)
+    if inputs.place:
+        from geo.online import extract_from_place
+
+        say(f"downloading the walking network for {inputs.place!r} (osmnx)")
+        return base_from_extract(extract_from_place(inputs.place), rules, params, say)
+    from geo.plan import embedded_default
+
+    path = Path(inputs.osm) if inputs.osm else embedded_default()
+    check_osm_path(path)
+    folder = None
+    if params.cache_dir is not None:
+        folder = Path(params.cache_dir) / f"base-{base_key(path, params, inputs.layers_map)}"
+        if (folder / "manifest.json").exists():
+            try:
+                base = read_base(folder)
+                say(f"network reloaded from the cache ({folder.name})")
+                return dataclasses.replace(base, source=str(path))  # the same bytes may sit elsewhere
+            except StoreError as err:
+                say(f"the network cache {folder.name} cannot be used ({err}): rebuilding it")
+    from geo.osm import read_osm
+
+    say(f"reading {path.name}")
+    base = base_from_extract(read_osm(path), rules, params, say)
+    if folder is not None:
+        try:
+            write_base(folder, base)
+            _prune(folder.parent, "base-*", keep=folder)
+        except OSError as err:
+            say(f"could not write the network cache ({err}); continuing without it")
+    return base
+
+
+def base_from_extract(extract, rules, params, say: Progress) -> Base:
+    import geopandas as gpd
+    import shapely
+
+    from geo.crossings import walk_ways
+    from geo.demand import homes_and_land
+    from geo.network import build_network
+    from geo.areas import named_places
+    from geo.basemap import basemap_tables
+    from geo.osm_layers import facilities_from_osm
+
+    say("building the walking network")
+    net = build_network(walk_ways(extract))
+
+    def project(g):
+        return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))
+
+    say("estimating homes and people")
+    homes, land = homes_and_land(extract.features, project=project, rule=params.people)
+    osm_fac, notes = facilities_from_osm(extract.features, rules, project=project)
+    kinds = np.asarray(extract.features.kind, dtype=object)
+    ai = np.flatnonzero(kinds == "admin")
+    tags = extract.features.tags
+    admin = gpd.GeoDataFrame(
+        {"name": [tags[i].get("name") for i in ai], "admin_level": [tags[i].get("admin_level") for i in ai],
+         "osm_id": [extract.features.osm_id[i] for i in ai]},
+        geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [], crs=4326,
+    )
+    return Base(extract.source, extract.data_date, net, homes, land, osm_fac, admin,
+                named_places(extract.features), notes, basemap_tables(extract, net))
+
+
+# ------------------------------------------------------------------------------ the bundle
+
+
+def write_base(folder: Path, base: Base) -> None:
+    import geopandas as gpd
+
+    from geo.network import network_arrays
+
+    h = base.homes
+    tables = {f"osm_{k}": v for k, v in base.osm_facilities.items()}
+    tables["admin"] = base.admin
+    tables["places"] = base.places
+    tables["land"] = gpd.GeoDataFrame(geometry=list(base.land), crs=base.network.crs)
+    tables.update({f"extra_{k}": v for k, v in base.extras.items()})
+    write_bundle(folder, kind=BASE_KIND, version=BASE_VERSION,
+                 meta={"source": Path(str(base.source)).name, "data_date": base.data_date,
+                       "homes_method": h.method, "layer_notes": base.layer_notes, "extras": sorted(base.extras)},
+                 arrays={"network": network_arrays(base.network),
+                         "homes": {"xy": h.xy, "people": h.people, "kind": h.kind, "osm_id": h.osm_id}},
+                 tables=tables)
+
+
+def read_base(folder: Path) -> Base:
+    """A base from its bundle; raises :class:`geo.store.StoreError` when anything is wrong."""
+    from geo.network import NETWORK_ARRAYS, network_from_arrays
+
+    b = read_bundle(folder, kind=BASE_KIND, version=BASE_VERSION)
+    try:
+        net = network_from_arrays(b.arrays("network", names=(*NETWORK_ARRAYS, "crs"),
+                                           text=("edge_highway", "edge_name")))
+        ha = b.arrays("homes", names=("xy", "people", "kind", "osm_id"), text=("kind", "osm_id"))
+        xy = ha["xy"].astype(float).reshape(-1, 2)
+        n = len(xy)
+        if not (len(ha["people"]) == len(ha["kind"]) == len(ha["osm_id"]) == n) or not np.all(np.isfinite(xy)):
+            raise ValueError("home arrays disagree")
+        people = ha["people"].astype(float)
+        if not (np.all(np.isfinite(people)) and np.all(people >= 0)):
+            raise ValueError("people are not finite and non-negative")
+        homes = Homes(xy, people, ha["kind"], ha["osm_id"], str(b.meta.get("homes_method", "")))
+        land = np.asarray(b.table("land").geometry.values, dtype=object)
+        osm = {k: b.table(f"osm_{k}") for k in LAYERS}
+        extras = {k: b.table(f"extra_{k}") for k in b.meta.get("extras", [])}
+        notes = b.meta.get("layer_notes") or {}
+        if not isinstance(notes, dict):
+            raise ValueError("layer notes are not a mapping")
+        return Base(str(b.meta.get("source", folder.name)), b.meta.get("data_date"), net, homes, land, osm,
+                    b.table("admin"), b.table("places"), notes, extras)
+    except (ValueError, KeyError, TypeError) as err:
+        raise StoreError(f"{folder.name}: {err}") from None
+
+
+def _prune(folder: Path, pattern: str, *, keep: Path, max_items: int = 8) -> None:
+    """Delete all but the ``max_items`` most recently written bundles matching ``pattern``."""
+    import shutil
+
+    items = sorted((p for p in folder.glob(pattern) if p.is_dir() and p != keep),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in items[max_items - 1:]:
+        shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,290 @@
+"""Circles and gap areas of a whole plan, spread over worker processes.
+
+Everything a worker needs is gathered first into one :class:`DrawContext` (the network, the
+limits, every layer's walk times, the homes' land); the pool's workers are forked with it, so
+nothing large is copied, and each worker builds its own :class:`Artist` (the drawing state)
+from it. Tasks name only what to draw: a layer view (its dissolved circles, then its gap areas
+from the same drawn cells) or a chunk of one layer's facilities (their own circles). Results
+come back as WKB and plain rows.
+
+With one worker (small plans, or where ``fork`` is not available) the same :class:`Artist`
+runs in this process. No state outlives a call: the context and the artists are local.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from geo.network import Network
+
+#: below this many polygons, worker processes cost more than they save.
+PARALLEL_MIN = 48
+#: facilities per pool task.
+FACILITY_TASK = 32
+CONSTRUCTIONS = ("raster", "exact")
+
+
+@dataclass(frozen=True, eq=False)
+class LayerJob:
+    """One layer view to draw: its dissolved circles and (``gaps``) its gap areas."""
+
+    name: str
+    node_dist: np.ndarray  # metres from every node to the nearest facility of the view
+    own_edge: np.ndarray  # where the view's placed facilities stand
+    own_along: np.ndarray
+    home_dist: np.ndarray | None = None  # metres from every home to the nearest facility
+    home_src: np.ndarray | None = None  # that facility's row
+    names: np.ndarray | None = None  # facility names and ids by row (for the gap rows)
+    ids: np.ndarray | None = None
+    gaps: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class FacilityJob:
+    """One layer's facilities, each to draw on its own."""
+
+    name: str
+    dist: sp.csr_matrix  # (facilities, nodes): metres from each facility
+    own_edge: np.ndarray
+    own_along: np.ndarray
+    rows: np.ndarray  # which facilities to draw (others stay empty)
+
+
+@dataclass(frozen=True, eq=False)
+class DrawContext:
+    """All a worker needs to draw a plan's circles and gap areas."""
+
+    net: Network
+    limits: tuple[float, ...]  # ascending metres
+    width_m: float
+    cell_m: float
+    construction: str = "raster"
+    layers: tuple[LayerJob, ...] = ()
+    facilities: tuple[FacilityJob, ...] = ()
+    gap_homes: object = None  # geo.gaps.GapHomes (homes, their land and names) or None
+    gap_labels: tuple = ()  # (minutes, profile, speed) of each limit, for the gap rows
+    geometry: object = field(default=None)  # geo.raster.RasterGeometry, made once before forking
+
+
+class Artist:
+    """The drawing state of one process: a canvas and what the context says to draw."""
+
+    def __init__(self, ctx: DrawContext) -> None:
+        self.ctx = ctx
+        self._drawer = None
+        self._exact = None
+
+    @property
+    def exact(self):
+        if self._exact is None:
+            from geo.polygons import ExactDrawer
+
+            self._exact = ExactDrawer(self.ctx.net, self.ctx.width_m)
+        return self._exact
+
+    @property
+    def drawer(self):
+        if self._drawer is None:
+            from geo.raster import CircleDrawer
+
+            self._drawer = CircleDrawer(self.ctx.geometry, self.ctx.width_m)
+        return self._drawer
+
+    def layer(self, k: int) -> tuple[list[bytes], list[dict], list[bytes]]:
+        """Layer view ``k``: its circles (WKB, one per limit) and gap rows with their WKB."""
+        import shapely
+
+        job = self.ctx.layers[k]
+        masks: list = []
+        if self.ctx.construction == "exact":
+            from geo.polygons import layer_polygons
+
+            fac = _snapped(self.ctx.net, job.own_edge, job.own_along)
+            polys = layer_polygons(self.ctx.net, job.node_dist, list(self.ctx.limits), facilities=fac,
+                                   drawer=self.exact)
+            if job.gaps:
+                masks = [None] * len(polys)
+        else:
+            polys = self.drawer.layer_circles(job.node_dist, self.ctx.limits, job.own_edge, job.own_along,
+                                              masks=masks if job.gaps else None)
+        rows: list[dict] = []
+        wkbs: list[bytes] = []
+        if job.gaps and self.ctx.gap_homes is not None:
+            from geo.gaps import gap_rows
+
+            rows, geoms = gap_rows(self.ctx, job, polys, masks)
+            wkbs = [shapely.to_wkb(g) if g is not None else b"" for g in geoms]
+        return [shapely.to_wkb(p) for p in polys], rows, wkbs
+
+    def facilities(self, j: int, rows: np.ndarray) -> list[list[bytes]]:
+        """Circles (WKB, one per limit) of facilities ``rows`` of facility job ``j``."""
+        import shapely
+
+        job = self.ctx.facilities[j]
+        if self.ctx.construction == "exact":
+            from geo.polygons import facility_polygons
+
+            fac = _snapped(self.ctx.net, job.own_edge[rows], job.own_along[rows])
+            polys = facility_polygons(self.ctx.net, fac, list(self.ctx.limits), dist=job.dist[rows],
+                                      drawer=self.exact)
+        else:
+            polys = self.drawer.source_circles(job.dist[rows], self.ctx.limits, job.own_edge[rows],
+                                               job.own_along[rows])
+        return [[shapely.to_wkb(p) for p in row] for row in polys]
+
+
+def _snapped(net: Network, edge: np.ndarray, along: np.ndarray):
+    from geo.network import Snapped
+
+    n = len(edge)
+    return Snapped(np.asarray(edge, np.int64), np.asarray(along, float), np.zeros(n), np.ones(n, bool),
+                   np.zeros((n, 2)))
+
+
+# ------------------------------------------------------------------------------ the pool
+
+_ARTIST: Artist | None = None  # set in worker processes only, by _init (never in the parent)
+
+
+def _init(ctx: DrawContext) -> None:
+    """Pool initializer: the worker's own Artist; default signal handling (a parent that
+    handles SIGTERM itself, uvicorn, would otherwise pass its handler on and wait forever)."""
+    import signal
+
+    global _ARTIST
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+    except ValueError:  # forked from a thread other than the main one (a test client): nothing inherited
+        pass
+    _ARTIST = Artist(ctx)
+
+
+def _run(item: tuple[int, tuple]) -> tuple[int, object]:
+    k, task = item
+    artist = _ARTIST
+    if artist is None:  # pragma: no cover - _init always ran first
+        raise RuntimeError("drawing worker not initialised")
+    return k, _do(artist, task)
+
+
+def _do(artist: Artist, task: tuple) -> object:
+    if task[0] == "layer":
+        return artist.layer(task[1])
+    return artist.facilities(task[1], task[2])
+
+
+@dataclass
+class Drawn:
+    """What :func:`draw` returns (shapely geometries in the metric CRS)."""
+
+    layers: dict[str, list]  # view -> one polygon per limit
+    gaps: dict[str, tuple[list[dict], list]]  # view -> (rows, polygons)
+    facilities: dict[str, np.ndarray]  # layer -> (facilities, limits) object array
+
+
+def draw(ctx: DrawContext, *, workers: int | None = None,
+         progress: Callable[[int, int], None] | None = None) -> Drawn:
+    """Draw every layer view and facility set of ``ctx``.
+
+    Parameters
+    ----------
+    workers
+        Processes (default: the CPU count when the work is big enough to pay for them).
+    progress
+        Called as ``progress(polygons_drawn, polygons_in_all)`` as tasks finish.
+    """
+    import shapely
+
+    if ctx.construction not in CONSTRUCTIONS:
+        raise ValueError(f"construction {ctx.construction!r}: expected one of {', '.join(CONSTRUCTIONS)}")
+    if ctx.geometry is None and ctx.construction == "raster":
+        from geo.raster import RasterGeometry
+
+        object.__setattr__(ctx, "geometry", RasterGeometry(ctx.net, ctx.cell_m, pad_m=ctx.width_m + 50.0))
+    k = len(ctx.limits)
+    tasks: list[tuple] = [("layer", i) for i in np.argsort([-np.isfinite(j.node_dist).sum() for j in ctx.layers])]
+    n_fac = sum(len(j.rows) for j in ctx.facilities)
+    if workers is None:
+        big = len(ctx.layers) > 1 or n_fac * k >= PARALLEL_MIN
+        workers = min(os.cpu_count() or 1, 8) if big else 1
+    parallel = workers > 1 and len(tasks) + n_fac > 1 and _can_fork()
+    step = FACILITY_TASK if parallel else 10**9
+    for j, job in enumerate(ctx.facilities):
+        for a in range(0, len(job.rows), step):
+            tasks.append(("facilities", j, job.rows[a:a + step]))
+    total = (len(ctx.layers) + n_fac) * k
+    done = 0
+    results: list = [None] * len(tasks)
+
+    def finished(task) -> None:
+        nonlocal done
+        done += k * (1 if task[0] == "layer" else len(task[2]))
+        if progress is not None:
+            progress(done, total)
+
+    if parallel:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(min(workers, len(tasks)), initializer=_init, initargs=(ctx,)) as pool:
+            for i, res in pool.imap_unordered(_run, enumerate(tasks), chunksize=1):
+                results[i] = res
+                finished(tasks[i])
+    else:
+        artist = Artist(ctx)
+        for i, task in enumerate(tasks):
+            results[i] = _do(artist, task)
+            finished(task)
+    out = Drawn({}, {}, {})
+    for job in ctx.facilities:
+        arr = np.empty((job.dist.shape[0], k), dtype=object)
+        arr[:] = shapely.Polygon()
+        out.facilities[job.name] = arr
+    for task, res in zip(tasks, results):
+        if task[0] == "layer":
+            job = ctx.layers[task[1]]
+            wkb, rows, gwkb = res
+            out.layers[job.name] = list(shapely.from_wkb(wkb))
+            if job.gaps:
+                out.gaps[job.name] = (rows, [shapely.from_wkb(g) if g else None for g in gwkb])
+        else:
+            job = ctx.facilities[task[1]]
+            for r, wkbs in zip(task[2], res):
+                out.facilities[job.name][r] = shapely.from_wkb(wkbs)
+    return out
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+
+    return "fork" in mp.get_all_start_methods()
+
+
+def source_circles(net: Network, sources, limits: Sequence[float], *, width_m: float, cell_m: float,
+                   construction: str = "raster", geometry=None) -> np.ndarray:
+    """The circles of a few sources (snapped points), one per source and limit (metric), drawn in
+    this thread after one bounded search each (for siting and on-demand answers)."""
+    from geo.circles import per_source
+
+    dist = per_source(net, sources, limit=max(limits))
+    if construction == "exact":
+        from geo.polygons import facility_polygons
+
+        return facility_polygons(net, sources, list(limits), dist=dist, width_m=width_m)
+    from geo.raster import CircleDrawer, RasterGeometry
+
+    geom = geometry if geometry is not None else RasterGeometry(net, cell_m, pad_m=width_m + 50.0)
+    out = np.empty((len(sources), len(limits)), dtype=object)
+    import shapely
+
+    out[:] = shapely.Polygon()
+    ok = np.flatnonzero(sources.ok)
+    if len(ok):
+        out[ok] = CircleDrawer(geom, width_m).source_circles(dist[ok], limits, sources.edge[ok], sources.along[ok])
+    return out

@@ -1,0 +1,267 @@
+"""The tables a plan hands out: circles, gap areas and facilities, as WGS84 GeoDataFrames."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from geo.gaps import GAP_COLUMNS
+from geo.kinds import View
+
+CIRCLE_COLUMNS = [
+    "scope", "layer", "facility_id", "name", "tier", "minutes", "profile", "speed_kmh", "facilities", "area_km2",
+]
+
+
+def _val(v):
+    if v is None:
+        return None
+    try:
+        import pandas as pd
+
+        if not isinstance(v, (str, tuple, list)) and pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v.item() if hasattr(v, "item") else v
+
+
+def draw_context(*, base, params, net, homes, layers: dict, subsets: dict, names: tuple, dists: dict, reuse=None):
+    """The :class:`geo.drawing.DrawContext` of a plan: plain layers and night views with their
+    gap areas, and (``params.per_facility``) every placed facility's own circles; with
+    ``reuse``, only the views and facilities it says to draw again."""
+    from geo.drawing import DrawContext, FacilityJob, LayerJob
+    from geo.gaps import GapHomes, home_land
+    from geo.raster import RasterGeometry, coarse_lattice
+
+    limits = params.limits()
+    geom = RasterGeometry(net, params.cell(), pad_m=params.width_m + 50.0)
+    views = {**layers, **{k: v for k, v in subsets.items() if View.parse(k).is_night}}
+    jobs = []
+    for key, lr in views.items():
+        sn = lr.snapped
+        if not sn.ok.any() and not View.parse(key).is_night:
+            continue
+        if reuse is not None and key not in reuse.views:
+            continue
+        fac = lr.facilities
+        jobs.append(LayerJob(key, lr.reach.dist, sn.edge[sn.ok], sn.along[sn.ok], lr.home_dist, lr.home_src,
+                             fac["name"].to_numpy(dtype=object) if len(fac) else None,
+                             fac["id"].to_numpy(dtype=object) if len(fac) else None, gaps=True))
+    fjobs = []
+    if params.per_facility:
+        for name, lr in layers.items():
+            if name in dists:
+                sn = lr.snapped
+                rows = sn.ok if reuse is None else sn.ok & reuse.facilities[name]
+                fjobs.append(FacilityJob(name, dists[name], sn.edge, sn.along, np.flatnonzero(rows)))
+    lat = coarse_lattice(geom.lattice)
+    cells, owner = home_land(lat, homes.xy, base.land)
+    street, community, named_from = names
+    gh = GapHomes(homes.xy, homes.people, np.ones(len(homes), bool), street, community, named_from, lat, cells,
+                  owner, params.gap_link_m)
+    speeds = params.speeds()
+    return DrawContext(net, tuple(m for m, _, _ in limits), params.width_m, params.cell(), params.circles,
+                       tuple(jobs), tuple(fjobs), gh, tuple((mi, p, speeds[p]) for _, mi, p in limits), geom)
+
+
+def circle_and_gap_frames(*, base, params, net, homes, layers: dict, subsets: dict, names: tuple, dists: dict,
+                          reuse=None, say=None):
+    """Circles (per facility and dissolved per view) and gap areas of a plan (WGS84 frames);
+    with ``reuse``, what it does not draw again comes from the plan before."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.drawing import draw
+
+    ctx = draw_context(base=base, params=params, net=net, homes=homes, layers=layers, subsets=subsets,
+                       names=names, dists=dists, reuse=reuse)
+    drawn = draw(ctx, workers=params.workers, progress=_detail(say, "drawing service circles"))
+    limits = params.limits()
+    speeds = params.speeds()
+    rows, geoms = [], []
+    views = {**layers, **subsets}
+    for name, arr in drawn.facilities.items():
+        lr = layers[name]
+        fac = lr.facilities
+        ids, nm = fac["id"].to_numpy(dtype=object), fac["name"].to_numpy(dtype=object)
+        tiers = fac["tier"].to_numpy(dtype=object) if "tier" in fac else np.full(len(fac), None, object)
+        drawn_rows = lr.snapped.ok if reuse is None else lr.snapped.ok & reuse.facilities[name]
+        for i in np.flatnonzero(drawn_rows):
+            for j, (_, m, p) in enumerate(limits):
+                poly = arr[i, j]
+                rows.append({"scope": "facility", "layer": name, "facility_id": _val(ids[i]), "name": _val(nm[i]),
+                             "tier": _val(tiers[i]), "minutes": m, "profile": p, "speed_kmh": speeds[p],
+                             "facilities": 1, "area_km2": round(float(poly.area) / 1e6, 4)})
+                geoms.append(poly)
+    for name, polys in drawn.layers.items():
+        n_fac = int(views[name].snapped.ok.sum())
+        for (_, m, p), poly in zip(limits, polys):
+            rows.append({"scope": "layer", "layer": name, "facility_id": None, "name": None, "tier": None,
+                         "minutes": m, "profile": p, "speed_kmh": speeds[p], "facilities": n_fac,
+                         "area_km2": round(float(poly.area) / 1e6, 3)})
+            geoms.append(poly)
+    circles = _wgs84(gpd.GeoDataFrame(rows, columns=CIRCLE_COLUMNS, geometry=geoms, crs=net.crs))
+    if reuse is not None:
+        circles = gpd.GeoDataFrame(pd.concat([circles, _kept_circles(reuse, layers, views)], ignore_index=True),
+                                   crs=4326)
+    # layer circles first, so a reader that takes the first row per layer gets the dissolved one
+    circles = circles.sort_values(["scope", "layer", "minutes"], ascending=[False, True, True], kind="stable")
+    circles = circles.reset_index(drop=True)
+    g_rows, g_geoms = [], []
+    for rows_, polys_ in drawn.gaps.values():
+        g_rows += rows_
+        g_geoms += polys_
+    fresh = gpd.GeoDataFrame(g_rows, columns=[c for c in GAP_COLUMNS if c != "rank"], geometry=g_geoms,
+                             crs=net.crs).to_crs(4326)
+    if reuse is not None:
+        old = reuse.before.gaps
+        kept = old[~old["layer"].isin(list(reuse.views))].drop(columns=["rank"]) if len(old) else old
+        fresh = gpd.GeoDataFrame(pd.concat([fresh, kept], ignore_index=True), crs=4326) if len(kept) else fresh
+    if len(fresh):
+        gaps = fresh
+        gaps = gaps.sort_values(["layer", "profile", "minutes", "people"], ascending=[True, True, True, False],
+                                kind="stable")
+        gaps["rank"] = gaps.groupby(["layer", "profile", "minutes"]).cumcount() + 1
+        gaps = gaps[GAP_COLUMNS + ["geometry"]].reset_index(drop=True)
+    else:
+        gaps = gpd.GeoDataFrame(columns=GAP_COLUMNS, geometry=[], crs=4326)
+    return circles, gaps
+
+
+def _kept_circles(reuse, layers: dict, views: dict):
+    """Circle rows of the plan before that a scenario keeps: views it does not draw again, and
+    the facilities (by id) whose circles it does not draw again."""
+    old = reuse.before.circles
+    if len(old) == 0:
+        return old
+    keep_layer = (old["scope"] == "layer") & ~old["layer"].isin(list(reuse.views)) & old["layer"].isin(list(views))
+    keep_fac = np.zeros(len(old), bool)
+    for name, lr in layers.items():
+        ids = lr.facilities["id"].astype(str).to_numpy()
+        kept_ids = set(ids[lr.snapped.ok & ~reuse.facilities[name]])
+        keep_fac |= ((old["scope"] == "facility") & (old["layer"] == name)
+                     & old["facility_id"].astype(str).isin(kept_ids)).to_numpy()
+    return old[keep_layer.to_numpy() | keep_fac]
+
+
+def _wgs84(gdf):
+    return gdf.to_crs(4326) if len(gdf) else gdf.set_crs(4326, allow_override=True)
+
+
+def _detail(say, what: str):
+    """``progress(done, total)`` for a long step, shown by a reporter that has a ``detail``
+    method (the CLI's progress bar) and ignored by plain ones (logs, benchmarks)."""
+    detail = getattr(say, "detail", None)
+    if detail is None:
+        return None
+    return lambda done, total: detail(f"{what}: {done:,}/{total:,} polygons")
+
+
+# ------------------------------------------------------------------------------ facilities
+
+
+def home_distances(net, fac, dist: sp.csr_matrix, points, limit: float) -> sp.csr_matrix:
+    """``(facilities, points)``: walk metres from each facility to each point within ``limit``
+    (the best of via either end of the point's edge, or along the shared edge)."""
+    ok = np.flatnonzero(points.ok)
+    e, a = points.edge[ok], points.along[ok]
+    d = dist.tocsc()
+    rows, cols, vals = [], [], []
+    for nodes, off in ((net.edge_u[e], a), (net.edge_v[e], net.edge_len[e] - a)):
+        sub = d[:, nodes].tocoo()
+        v = sub.data + off[sub.col]
+        keep = v <= limit
+        rows.append(sub.row[keep])
+        cols.append(ok[sub.col[keep]])
+        vals.append(v[keep])
+    # facilities and points on the same edge: straight along it
+    fok = np.flatnonzero(fac.ok)
+    order = np.argsort(e, kind="stable")
+    es = e[order]
+    lo = np.searchsorted(es, fac.edge[fok], side="left")
+    hi = np.searchsorted(es, fac.edge[fok], side="right")
+    cnt = hi - lo
+    if cnt.sum():
+        f_rep = np.repeat(fok, cnt)
+        p_idx = order[_ranges_np(lo, cnt)]
+        v = np.abs(a[p_idx] - fac.along[f_rep])
+        keep = v <= limit
+        rows.append(f_rep[keep])
+        cols.append(ok[p_idx[keep]])
+        vals.append(v[keep])
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    n_p = len(points)
+    key = r.astype(np.int64) * n_p + c
+    o = np.lexsort((v, key))
+    key, v = key[o], v[o]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    r, c = np.divmod(key[first], n_p)
+    return sp.csr_matrix((v[first], (r, c)), shape=(len(fac), n_p))
+
+
+def _ranges_np(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    from geo.network import _ranges
+
+    keep = counts > 0
+    return _ranges(starts[keep], counts[keep])
+
+
+def facility_frame(net, homes, home_snap, layers: dict, dists: dict, params, reuse=None):
+    """Every facility of the plan with its placement and the people it serves (WGS84).
+
+    Columns: layer, id, name, tier, kind, opening_hours, snapped (placed on the network),
+    snap_m (how far it was moved onto its street), then for each threshold and profile
+    ``people_<m>min`` / ``homes_<m>min`` (living within that walk of it, whichever facility is
+    nearest) and ``people_nearest_<m>min`` (those of them for whom it is the nearest: these sum
+    to the layer's covered people). With several profiles the columns end in ``_<profile>``.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    limits = params.limits()
+    multi = len(params.profiles) > 1
+    frames = []
+    for name, lr in layers.items():
+        fac = lr.facilities
+        n = len(fac)
+        cols = {"layer": [name] * n}
+        for c in ("id", "name", "tier", "kind", "opening_hours", "address", "source"):
+            cols[c] = [_val(v) for v in fac[c]] if c in fac else [None] * n
+        cols["snapped"] = lr.snapped.ok.tolist()
+        cols["snap_m"] = [round(float(d), 1) if ok else None for d, ok in zip(lr.snapped.dist, lr.snapped.ok)]
+        m_all = home_distances(net, lr.snapped, dists[name], home_snap, limits[-1][0]) if name in dists else None
+        for metres, minutes, profile in limits:
+            suffix = f"{minutes:g}min" + (f"_{profile}" if multi else "")
+            if m_all is not None:
+                within = m_all.copy()
+                within.data = (within.data <= metres).astype(float)
+                within.eliminate_zeros()
+                people = within @ homes.people
+                count = np.asarray(within.sum(axis=1)).ravel()
+            else:
+                people, count = np.zeros(n), np.zeros(n)
+            near = (lr.home_dist <= metres) & (lr.home_src >= 0)
+            nearest = np.bincount(lr.home_src[near], weights=homes.people[near], minlength=n)[:n]
+            cols[f"people_{suffix}"] = np.round(people, 1)
+            cols[f"homes_{suffix}"] = count.astype(int)
+            cols[f"people_nearest_{suffix}"] = np.round(nearest, 1)
+        frames.append(gpd.GeoDataFrame(cols, geometry=list(fac.geometry.values) if n else [], crs=4326))
+    if not frames:
+        return gpd.GeoDataFrame(geometry=[], crs=4326)
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+    if reuse is not None and len(reuse.before.facilities):
+        # people served of facilities not drawn again: as before (their reach is unchanged)
+        old = reuse.before.facilities
+        key_old = old["layer"].astype(str) + "\x00" + old["id"].astype(str)
+        lookup = dict(zip(key_old, range(len(old))))
+        served = [c for c in out.columns if c.startswith(("people_", "homes_"))]
+        for name, lr in layers.items():
+            keep = np.flatnonzero(lr.snapped.ok & ~reuse.facilities[name])
+            at = np.flatnonzero(out["layer"].to_numpy() == name)[keep]
+            src = [lookup.get(f"{name}\x00{i}") for i in lr.facilities["id"].astype(str).to_numpy()[keep]]
+            ok = [k for k, s in enumerate(src) if s is not None]
+            if ok:
+                out.loc[out.index[at[ok]], served] = old[served].iloc[[src[k] for k in ok]].to_numpy()
+    return out

@@ -1,0 +1,307 @@
+"""What is written to disk and read back: arrays, tables and geometry, never code.
+
+A *bundle* is a folder holding ``manifest.json`` (what the bundle is, its format version, and the
+SHA-256 and size of every other file), arrays in ``.npz`` files read with
+``numpy.load(allow_pickle=False)``, and tables in GeoParquet files (geometry as WKB; every text,
+list or mixed column stored as JSON text). Nothing read back can execute code: there is no pickle.
+
+Reading checks everything before anything is used: the manifest's kind and version, each file's
+size and checksum, and the arrays' names. Any failure raises :class:`StoreError`, which a cache
+treats as a miss (rebuild, carry on) and a saved plan reports as a clear error.
+
+A bundle is written into a temporary folder beside its target and moved into place at the
+end (:func:`replace_folder`), so an interrupted write leaves the previous bundle or none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MANIFEST = "manifest.json"
+#: temporary folders are named ``.<target name>.tmp-<random>`` beside their target.
+TMP_MARK = ".tmp-"
+
+
+class StoreError(Exception):
+    """A bundle is missing, incomplete, of another version, or does not match its checksums."""
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------ arrays
+
+
+def _storable(a: np.ndarray) -> np.ndarray:
+    """Object arrays of text become fixed-width unicode (loadable without pickle)."""
+    a = np.asarray(a)
+    if a.dtype == object:
+        return np.asarray(["" if v is None else str(v) for v in a.ravel()], dtype=str).reshape(a.shape) \
+            if a.size else np.zeros(a.shape, dtype="<U1")
+    if a.dtype.hasobject:
+        raise TypeError(f"cannot store an array of dtype {a.dtype}")
+    return a
+
+
+def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:
+        np.savez(fh, **{k: _storable(v) for k, v in arrays.items()})
+
+
+def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` file; ``names`` must all be there; ``text`` come back as object arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except Exception as err:  # OSError, ValueError, zipfile.BadZipFile, zlib.error: a damaged file
+        raise StoreError(f"{path.name}: damaged ({type(err).__name__}: {err})") from None
+    missing = [n for n in names if n not in out]
+    if missing:
+        raise StoreError(f"{path.name}: arrays missing: {', '.join(missing)}")
+    for k in text:
+        if k in out:
+            out[k] = out[k].astype(object)
+    return out
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def write_table(path: Path, gdf) -> list[str]:
+    """A (Geo)DataFrame as (Geo)Parquet; object columns as JSON text, so any mix of text,
+    numbers, lists and missing values round-trips. Returns the names of those columns."""
+    import pandas as pd
+
+    geom = gdf.geometry.name if hasattr(gdf, "geometry") and hasattr(gdf, "crs") else None
+    df = gdf.copy()
+    json_cols = [str(c) for c in df.columns if c != geom and df[c].dtype == object]
+    for c in json_cols:
+        df[c] = [json.dumps(_plain(v), ensure_ascii=False) for v in df[c]]
+    df.columns = [str(c) for c in df.columns]
+    if geom is not None:
+        df.to_parquet(path, index=False)
+    else:
+        pd.DataFrame(df).to_parquet(path, index=False)
+    return json_cols
+
+
+def _plain(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if np.isfinite(f) else None
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    try:
+        import pandas as pd
+
+        if v is pd.NA or (not isinstance(v, str) and pd.isna(v)):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v if isinstance(v, (str, int, bool)) else str(v)
+
+
+def read_table(path: Path, json_columns: list[str], *, geo: bool):
+    import pandas as pd
+
+    try:
+        if geo:
+            import geopandas as gpd
+
+            df = gpd.read_parquet(path)
+        else:
+            df = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises many types for damaged files
+        raise StoreError(f"{path.name}: not a readable table ({type(err).__name__}: {err})") from None
+    for c in json_columns:
+        if c not in df.columns:
+            raise StoreError(f"{path.name}: column {c!r} missing")
+        try:
+            df[c] = [_from_json(json.loads(v)) if isinstance(v, str) else None for v in df[c]]
+        except ValueError as err:
+            raise StoreError(f"{path.name}: column {c!r} is not JSON ({err})") from None
+    return df
+
+
+def _from_json(v: Any) -> Any:
+    return tuple(_from_json(x) for x in v) if isinstance(v, list) else v
+
+
+# ------------------------------------------------------------------------------ bundles
+
+
+class Bundle:
+    """A bundle read back and checked; arrays and tables are loaded on first use."""
+
+    def __init__(self, folder: Path, manifest: dict) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.meta: dict = manifest.get("meta", {})
+        self._arrays: dict[str, dict[str, np.ndarray]] = {}
+
+    def arrays(self, name: str, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        if name not in self._arrays:
+            self._arrays[name] = read_arrays(self._file(f"{name}.npz"), names=names, text=text)
+        return self._arrays[name]
+
+    def table(self, name: str, *, geo: bool = True):
+        entry = self.manifest["files"].get(f"{name}.parquet")
+        if entry is None:
+            raise StoreError(f"{self.folder.name}: table {name!r} missing")
+        return read_table(self._file(f"{name}.parquet"), list(entry.get("json_columns", [])), geo=geo)
+
+    def has(self, filename: str) -> bool:
+        return filename in self.manifest["files"]
+
+    def _file(self, filename: str) -> Path:
+        if filename not in self.manifest["files"]:
+            raise StoreError(f"{self.folder.name}: {filename} missing from the manifest")
+        return self.folder / filename
+
+
+def write_bundle(folder: Path, *, kind: str, version: int, meta: Mapping[str, Any],
+                 arrays: Mapping[str, Mapping[str, np.ndarray]] = {},
+                 tables: Mapping[str, Any] = {}, extra: Callable[[Path], list[str]] | None = None) -> Path:
+    """Write a bundle into ``folder`` (a new folder, made atomically; an old one is replaced).
+
+    ``extra(tmp_folder)`` may write more files and returns their names (checksummed too).
+    """
+    folder = Path(folder)
+
+    def write(tmp: Path) -> None:
+        files: dict[str, dict] = {}
+        for name, arrs in arrays.items():
+            write_arrays(tmp / f"{name}.npz", arrs)
+            files[f"{name}.npz"] = {}
+        for name, gdf in tables.items():
+            files[f"{name}.parquet"] = {"json_columns": write_table(tmp / f"{name}.parquet", gdf)}
+        if extra is not None:
+            for fname in extra(tmp):
+                files[fname] = {}
+        for fname, entry in files.items():
+            entry["sha256"] = sha256_file(tmp / fname)
+            entry["bytes"] = (tmp / fname).stat().st_size
+        doc = {"kind": kind, "version": version, "files": files, "meta": dict(meta)}
+        (tmp / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_plain),
+                                    encoding="utf-8")
+
+    replace_folder(folder, write)
+    return folder
+
+
+def read_bundle(folder: Path, *, kind: str, version: int, verify: bool = True) -> Bundle:
+    """Read and check a bundle (see the module docstring); raises :class:`StoreError`."""
+    folder = Path(folder)
+    mpath = folder / MANIFEST
+    try:
+        text = mpath.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StoreError(f"{folder.name}: no {MANIFEST}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise StoreError(f"{folder.name}: {MANIFEST} unreadable ({err})") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        raise StoreError(f"{folder.name}: {MANIFEST} is not JSON ({err})") from None
+    if not isinstance(doc, dict) or doc.get("kind") != kind:
+        raise StoreError(f"{folder.name}: not a {kind} (kind {doc.get('kind') if isinstance(doc, dict) else None!r})")
+    if doc.get("version") != version:
+        raise StoreError(f"{folder.name}: format version {doc.get('version')!r}, this program reads {version}")
+    files = doc.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise StoreError(f"{folder.name}: {MANIFEST} lists no files")
+    for fname, entry in files.items():
+        p = folder / fname
+        if "/" in fname or "\\" in fname or fname.startswith(".") or not p.is_file():
+            raise StoreError(f"{folder.name}: {fname} missing")
+        if p.stat().st_size != entry.get("bytes"):
+            raise StoreError(f"{folder.name}: {fname} has {p.stat().st_size} bytes, the manifest says {entry.get('bytes')}")
+        if verify and sha256_file(p) != entry.get("sha256"):
+            raise StoreError(f"{folder.name}: {fname} does not match its checksum (changed or damaged)")
+    return Bundle(folder, doc)
+
+
+# ------------------------------------------------------------------------------ atomic folders
+
+
+def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a new temporary folder beside ``target``, then put it in place.
+
+    Either the old ``target`` or the complete new one is in place at any moment of an
+    interruption, except between the two renames of a replacement, where neither is: the
+    next :func:`replace_folder` or :func:`recover` on the same target puts the old one back.
+    Temporary folders left by an interrupted run are removed by the next one.
+    """
+    target = Path(target)
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    recover(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{TMP_MARK}", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the usual folder mode
+    try:
+        write(tmp)
+        _fsync_dir(tmp)
+        if target.exists():
+            old = parent / f".{target.name}{TMP_MARK}old"
+            if old.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def recover(target: Path) -> None:
+    """Finish what an interrupted :func:`replace_folder` left: put a moved-away old folder
+    back when the target is missing, and remove temporary folders."""
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    old = parent / f".{target.name}{TMP_MARK}old"
+    if old.is_dir() and not target.exists():
+        with contextlib.suppress(OSError):
+            os.replace(old, target)
+    for p in parent.glob(f".{target.name}{TMP_MARK}*"):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
