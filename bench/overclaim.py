@@ -91,7 +91,7 @@ def run(net, *, k: int = 30, width: float = 30.0, minutes=MINUTES, G_osmnx=None,
 
     from geo.circles import per_source
     from geo.polygons import ExactDrawer, facility_polygons
-    from geo.raster import CircleDrawer, RasterGeometry
+    from geo.raster import CircleDrawer, RasterGeometry, draw_pad
 
     rng = np.random.default_rng(SEED + 3)
     fac = random_on_streets(net, k, rng)
@@ -99,7 +99,7 @@ def run(net, *, k: int = 30, width: float = 30.0, minutes=MINUTES, G_osmnx=None,
     limits = [m * SPEED_KMH * 1000 / 60 for m in minutes]
     G = osmnx_like_graph(net) if G_osmnx is None else G_osmnx
     t0 = time.perf_counter()
-    geom = RasterGeometry(net, width / 8, pad_m=width + 50.0)  # once per network
+    geom = RasterGeometry(net, width / 8, pad_m=draw_pad(width))  # once per network
     geom.edge_px  # noqa: B018
     exact = ExactDrawer(net, width, cells=True)  # whole-edge buffers and cells, once per network
     exact.cells  # noqa: B018

@@ -74,7 +74,7 @@ def run(net_path: str | Path = DEFAULT_NET, n_facilities: int = 500, seed: int =
     from geo.circles import multi_source, per_source
     from geo.drawing import DrawContext, FacilityJob, draw
     from geo.polygons import ExactDrawer, facility_polygons, layer_polygons
-    from geo.raster import CircleDrawer, RasterGeometry
+    from geo.raster import CircleDrawer, RasterGeometry, draw_pad
 
     cell = cell_m if cell_m is not None else width_m / 8
     net = load_network(net_path)
@@ -85,7 +85,7 @@ def run(net_path: str | Path = DEFAULT_NET, n_facilities: int = 500, seed: int =
     dist = per_source(net, fac, limit=max(LIMITS))
     t_search = time.perf_counter() - t0
     t0 = time.perf_counter()
-    geom = RasterGeometry(net, cell, pad_m=width_m + 50.0)
+    geom = RasterGeometry(net, cell, pad_m=draw_pad(width_m))
     geom.edge_px  # noqa: B018 - made once per network, shared by every circle
     t_geom = time.perf_counter() - t0
     drawer = CircleDrawer(geom, width_m)

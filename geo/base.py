@@ -24,7 +24,7 @@ from geo.network import Network
 from geo.store import StoreError, read_bundle, write_bundle
 
 #: bump when the cached format or the rules that build a Base change.
-BASE_VERSION = 7
+BASE_VERSION = 8
 BASE_KIND = "service-circles/base"
 Progress = Callable[[str], None]
 
@@ -37,16 +37,37 @@ class Base:
     data_date: str | None  # "data as of" (the extract header's timestamp, else its newest object)
     network: Network
     homes: Homes
-    land: np.ndarray  # residential land polygons (metric): parcels and home footprints
+    land_source: object  # residential land polygons (metric; parcels and footprints), or a Deferred of them
     osm_facilities: dict  # layer -> GeoDataFrame (WGS84)
     admin: object  # GeoDataFrame of named admin areas (WGS84: name, admin_level, osm_id)
     places: object  # GeoDataFrame of named places (WGS84 points: name, place)
     layer_notes: dict = field(default_factory=dict)  # layer -> what the OSM rules left out
     extras: dict = field(default_factory=dict)  # basemap features and other tables (name -> GeoDataFrame)
+    key: str | None = None  # the cache key (None: not kept in a cache folder)
 
     @property
     def latest_edit(self) -> str | None:  # the name earlier versions used
         return self.data_date
+
+    @property
+    def land(self) -> np.ndarray:
+        """Residential land polygons (metric): read from the cache only when first needed
+        (the homes' land cells are kept apart, see :mod:`geo.homeinfo`)."""
+        src = self.land_source
+        return src.get() if isinstance(src, Deferred) else src
+
+
+class Deferred:
+    """A value read on first use (then kept): for parts of a cached base most runs never need."""
+
+    def __init__(self, read: Callable[[], object]) -> None:
+        self._read: Callable[[], object] | None = read
+        self._value: object = None
+
+    def get(self) -> object:
+        if self._read is not None:
+            self._value, self._read = self._read(), None
+        return self._value
 
 
 def base_key(path: Path, params, layers_map: Path) -> str:
@@ -81,7 +102,8 @@ def load_base(inputs, params, *, progress: Progress | None = None) -> Base:
             try:
                 base = read_base(folder)
                 say(f"network reloaded from the cache ({folder.name})")
-                return dataclasses.replace(base, source=str(path))  # the same bytes may sit elsewhere
+                # the same bytes may sit elsewhere
+                return dataclasses.replace(base, source=str(path), key=folder.name)
             except StoreError as err:
                 say(f"the network cache {folder.name} cannot be used ({err}): rebuilding it")
     from geo.osm import read_osm
@@ -92,6 +114,8 @@ def load_base(inputs, params, *, progress: Progress | None = None) -> Base:
         try:
             write_base(folder, base)
             _prune(folder.parent, "base-*", keep=folder)
+            _prune(folder.parent, "homes-*", keep=folder)
+            base = dataclasses.replace(base, key=folder.name)
         except OSError as err:
             say(f"could not write the network cache ({err}); continuing without it")
     return base
@@ -168,7 +192,7 @@ def read_base(folder: Path) -> Base:
         if not (np.all(np.isfinite(people)) and np.all(people >= 0)):
             raise ValueError("people are not finite and non-negative")
         homes = Homes(xy, people, ha["kind"], ha["osm_id"], str(b.meta.get("homes_method", "")))
-        land = np.asarray(b.table("land").geometry.values, dtype=object)
+        land = Deferred(lambda: np.asarray(b.table("land").geometry.values, dtype=object))
         osm = {k: b.table(f"osm_{k}") for k in LAYERS}
         extras = {k: b.table(f"extra_{k}") for k in b.meta.get("extras", [])}
         notes = b.meta.get("layer_notes") or {}

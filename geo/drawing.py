@@ -205,9 +205,9 @@ def draw(ctx: DrawContext, *, workers: int | None = None,
     if ctx.construction not in CONSTRUCTIONS:
         raise ValueError(f"construction {ctx.construction!r}: expected one of {', '.join(CONSTRUCTIONS)}")
     if ctx.geometry is None and ctx.construction == "raster":
-        from geo.raster import RasterGeometry
+        from geo.raster import RasterGeometry, draw_pad
 
-        object.__setattr__(ctx, "geometry", RasterGeometry(ctx.net, ctx.cell_m, pad_m=ctx.width_m + 50.0))
+        object.__setattr__(ctx, "geometry", RasterGeometry(ctx.net, ctx.cell_m, pad_m=draw_pad(ctx.width_m)))
     k = len(ctx.limits)
     tasks: list[tuple] = [("layer", i) for i in np.argsort([-np.isfinite(j.node_dist).sum() for j in ctx.layers])]
     n_fac = sum(len(j.rows) for j in ctx.facilities)
@@ -277,9 +277,9 @@ def source_circles(net: Network, sources, limits: Sequence[float], *, width_m: f
         from geo.polygons import facility_polygons
 
         return facility_polygons(net, sources, list(limits), dist=dist, width_m=width_m)
-    from geo.raster import CircleDrawer, RasterGeometry
+    from geo.raster import CircleDrawer, RasterGeometry, draw_pad
 
-    geom = geometry if geometry is not None else RasterGeometry(net, cell_m, pad_m=width_m + 50.0)
+    geom = geometry if geometry is not None else RasterGeometry(net, cell_m, pad_m=draw_pad(width_m))
     out = np.empty((len(sources), len(limits)), dtype=object)
     import shapely
 

@@ -26,16 +26,17 @@ def _val(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def draw_context(*, base, params, net, homes, layers: dict, subsets: dict, names: tuple, dists: dict, reuse=None):
+def draw_context(*, params, net, homes, layers: dict, subsets: dict, names: tuple, land, dists: dict, reuse=None):
     """The :class:`geo.drawing.DrawContext` of a plan: plain layers and night views with their
     gap areas, and (``params.per_facility``) every placed facility's own circles; with
-    ``reuse``, only the views and facilities it says to draw again."""
+    ``reuse``, only the views and facilities it says to draw again. ``land``
+    (:class:`geo.homeinfo.HomeLand`) is the homes' land for the gap areas."""
     from geo.drawing import DrawContext, FacilityJob, LayerJob
-    from geo.gaps import GapHomes, home_land
+    from geo.gaps import GapHomes
     from geo.raster import RasterGeometry, coarse_lattice
 
     limits = params.limits()
-    geom = RasterGeometry(net, params.cell(), pad_m=params.width_m + 50.0)
+    geom = RasterGeometry(net, params.cell(), pad_m=params.draw_pad_m())
     views = {**layers, **{k: v for k, v in subsets.items() if View.parse(k).is_night}}
     jobs = []
     for key, lr in views.items():
@@ -56,7 +57,7 @@ def draw_context(*, base, params, net, homes, layers: dict, subsets: dict, names
                 rows = sn.ok if reuse is None else sn.ok & reuse.facilities[name]
                 fjobs.append(FacilityJob(name, dists[name], sn.edge, sn.along, np.flatnonzero(rows)))
     lat = coarse_lattice(geom.lattice)
-    cells, owner = home_land(lat, homes.xy, base.land)
+    cells, owner = land.on(lat)
     street, community, named_from = names
     gh = GapHomes(homes.xy, homes.people, np.ones(len(homes), bool), street, community, named_from, lat, cells,
                   owner, params.gap_link_m)
@@ -65,7 +66,7 @@ def draw_context(*, base, params, net, homes, layers: dict, subsets: dict, names
                        tuple(jobs), tuple(fjobs), gh, tuple((mi, p, speeds[p]) for _, mi, p in limits), geom)
 
 
-def circle_and_gap_frames(*, base, params, net, homes, layers: dict, subsets: dict, names: tuple, dists: dict,
+def circle_and_gap_frames(*, params, net, homes, layers: dict, subsets: dict, names: tuple, land, dists: dict,
                           reuse=None, say=None):
     """Circles (per facility and dissolved per view) and gap areas of a plan (WGS84 frames);
     with ``reuse``, what it does not draw again comes from the plan before."""
@@ -74,8 +75,8 @@ def circle_and_gap_frames(*, base, params, net, homes, layers: dict, subsets: di
 
     from geo.drawing import draw
 
-    ctx = draw_context(base=base, params=params, net=net, homes=homes, layers=layers, subsets=subsets,
-                       names=names, dists=dists, reuse=reuse)
+    ctx = draw_context(params=params, net=net, homes=homes, layers=layers, subsets=subsets, names=names,
+                       land=land, dists=dists, reuse=reuse)
     drawn = draw(ctx, workers=params.workers, progress=_detail(say, "drawing service circles"))
     limits = params.limits()
     speeds = params.speeds()

@@ -11,7 +11,7 @@ For each layer view, threshold and profile:
    profile: the cells of a coarse grid (the circles' lattice pooled ``GAP_FACTOR`` x
    ``GAP_FACTOR``, 11.25 m by default) that lie on residential land (``landuse=residential``
    parcels and home footprints) and are nearer to a home of the group than to any other home,
-   within :data:`LAND_REACH_M` of it, and that no drawn cell of the circle touches. Gap areas
+   within :data:`geo.homeinfo.LAND_REACH_M` of it, and that no drawn cell of the circle touches. Gap areas
    therefore never claim land inside their circle, and touch only land where people live.
 
 Each area carries the home count, the estimated people, the walk time from its centre (the
@@ -29,8 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: a land cell belongs to its nearest home only within this distance (m).
-LAND_REACH_M = 120.0
 GAP_COLUMNS = [
     "rank", "layer", "minutes", "profile", "homes", "people", "walk_min_centre", "walk_min_max",
     "nearest_facility", "nearest_facility_id", "street", "community", "named_from", "land_km2",
@@ -68,81 +66,6 @@ class GapHomes:
     link_m: float = 100.0
 
 
-def home_land(lattice, homes_xy: np.ndarray, land_polygons: np.ndarray, *, reach_m: float = LAND_REACH_M
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Land cells of ``lattice`` and their owner home: residential land (``land_polygons``,
-    metric; parcels and footprints) nearest to each home, within ``reach_m``; every home's own
-    cell is land too. Returns ``(flat cell indices, owner home)``."""
-    from geo.raster import opencv
-
-    cv2 = opencv()
-    import shapely
-
-    rows, cols = lattice.rows, lattice.cols
-    land = np.zeros((rows, cols), np.uint8)
-    polys = np.asarray(land_polygons, dtype=object)
-    polys = polys[~shapely.is_missing(polys) & ~shapely.is_empty(polys)] if len(polys) else polys
-    if len(polys):
-        r, c = _cells_inside(lattice, polys)
-        land[r, c] = 1
-    cells = np.floor((np.asarray(homes_xy, float) - (lattice.x0, lattice.y0)) / lattice.cell).astype(np.int64)
-    inside = (cells[:, 0] >= 0) & (cells[:, 0] < cols) & (cells[:, 1] >= 0) & (cells[:, 1] < rows)
-    seeds = np.ones((rows, cols), np.uint8)
-    seeds[cells[inside, 1], cells[inside, 0]] = 0
-    if not inside.any():
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    land[cells[inside, 1], cells[inside, 0]] = 1
-    dist, label = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, cv2.DIST_MASK_5,
-                                                  labelType=cv2.DIST_LABEL_PIXEL)
-    # labels number the seed cells in row-major order; a cell holding several homes keeps one
-    home_ids = np.flatnonzero(inside)
-    key = cells[inside, 1] * cols + cells[inside, 0]
-    order = np.lexsort((home_ids, key))
-    key, home_ids = key[order], home_ids[order]
-    first = np.ones(len(key), bool)
-    first[1:] = key[1:] != key[:-1]
-    seed_home = home_ids[first]
-    flat = np.flatnonzero((land.ravel() > 0) & (dist.ravel() * lattice.cell <= reach_m))
-    owner = seed_home[label.ravel()[flat] - 1]
-    return flat, owner
-
-
-def _cells_inside(lattice, polys: np.ndarray, chunk: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of ``lattice`` whose centre lies in one of ``polys`` (metric): every cell of each
-    polygon's bounding box is tested, with arrays (an outline-drawing fill would claim about
-    half a cell more all round)."""
-    import shapely
-
-    from geo.network import _ranges
-
-    b = shapely.bounds(polys)
-    c0 = np.clip(np.ceil((b[:, 0] - lattice.x0) / lattice.cell - 0.5), 0, lattice.cols).astype(np.int64)
-    c1 = np.clip(np.floor((b[:, 2] - lattice.x0) / lattice.cell - 0.5), -1, lattice.cols - 1).astype(np.int64)
-    r0 = np.clip(np.ceil((b[:, 1] - lattice.y0) / lattice.cell - 0.5), 0, lattice.rows).astype(np.int64)
-    r1 = np.clip(np.floor((b[:, 3] - lattice.y0) / lattice.cell - 0.5), -1, lattice.rows - 1).astype(np.int64)
-    nc, nr = np.maximum(c1 - c0 + 1, 0), np.maximum(r1 - r0 + 1, 0)
-    n = nc * nr
-    keep = n > 0
-    idx, n, c0, r0, nc = np.flatnonzero(keep), n[keep], c0[keep], r0[keep], nc[keep]
-    out_r, out_c = [], []
-    bounds = np.searchsorted(np.cumsum(n), np.arange(0, int(n.sum()) + chunk, chunk), side="right")
-    for a, z in zip(bounds[:-1], bounds[1:]):
-        if z <= a:
-            continue
-        k = _ranges(np.zeros(z - a, np.int64), n[a:z])
-        which = np.repeat(np.arange(a, z), n[a:z])
-        rr = r0[which] + k // nc[which]
-        cc = c0[which] + k % nc[which]
-        x = (cc + 0.5) * lattice.cell + lattice.x0
-        y = (rr + 0.5) * lattice.cell + lattice.y0
-        inside = shapely.contains_xy(polys[idx[which]], x, y)
-        out_r.append(rr[inside])
-        out_c.append(cc[inside])
-    if not out_r:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(out_r), np.concatenate(out_c)
-
-
 def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
     """Gap rows and polygons (metric) of one layer view, for every limit of the context.
 
@@ -150,12 +73,13 @@ def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
     onto the land lattice (:func:`geo.raster.pool_cells`; None where the circle is empty or was
     not drawn on a grid, then the circle polygon is rasterised instead).
     """
-    from geo.raster import Outline, build_polygons
+    from geo.raster import Outline, polygons_by_group
 
     gh: GapHomes = ctx.gap_homes
     lat = gh.lattice
     rows_out: list[dict] = []
     outlines: list[Outline] = []
+    group_of_polygon: list[np.ndarray] = []
     home_dist = job.home_dist
     for j, limit in enumerate(ctx.limits):
         minutes, profile, speed = ctx.gap_labels[j]
@@ -167,21 +91,18 @@ def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
         group_of = np.full(len(gh.xy), -1, np.int64)
         group_of[out] = groups
         cell_group = group_of[gh.land_owner]
-        circle_cells = _circle_cells(lat, masks[j] if j < len(masks) else None, circles[j])
         keep = cell_group >= 0
-        label = np.zeros(lat.rows * lat.cols, np.int32)
-        label[gh.land_cells[keep]] = (cell_group[keep] + 1).astype(np.int32)
-        label = label.reshape(lat.rows, lat.cols)
-        label[circle_cells] = 0
-        shapes = _group_outlines(_grow(label, circle_cells))
-        cells_per_group = np.bincount(label.ravel(), minlength=n_groups + 1)[1:]
+        circle_rc = _circle_cells(lat, masks[j] if j < len(masks) else None, circles[j])
+        label, r0, c0, cells_per_group = _gap_image(lat, gh.land_cells[keep], cell_group[keep] + 1, circle_rc, n_groups)
+        outline, group = _group_outlines(label, r0, c0)
+        outlines.append(outline)
+        group_of_polygon.append(np.where(group > 0, group - 1 + len(rows_out), -1))
         per_minute = 1000.0 * speed / 60.0
         centre, people, walk_max = _group_figures(gh, out, groups, n_groups, home_dist)
         for g in range(n_groups):
             c = centre[g]
             d = home_dist[c]
             src = job.home_src[c] if job.home_src is not None else -1
-            outlines.append(shapes.get(g + 1, Outline.empty()))
             rows_out.append({
                 "layer": job.name, "minutes": float(minutes), "profile": profile,
                 "homes": int(people[1][g]), "people": round(float(people[0][g]), 1),
@@ -191,9 +112,51 @@ def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
                 "street": gh.street[c], "community": gh.community[c], "named_from": gh.named_from[c],
                 "land_km2": round(int(cells_per_group[g]) * lat.cell**2 / 1e6, 4),
             })
-    polys = build_polygons(lat, outlines) if outlines else []
-    geoms = [p if not p.is_empty else None for p in polys]
-    return rows_out, geoms
+    if not rows_out:
+        return [], []
+    joined, group = _join(outlines, group_of_polygon)
+    polys = polygons_by_group(lat, joined, group, len(rows_out))
+    return rows_out, [p if not p.is_empty else None for p in polys]
+
+
+def _join(outlines: list, group_of_polygon: list) -> tuple:
+    """Outlines (and their polygons' groups) as one outline with polygons numbered on."""
+    from geo.raster import Outline
+
+    n_poly = [int(o.polygon.max()) + 1 if len(o.polygon) else 0 for o in outlines]
+    first = np.concatenate([[0], np.cumsum(n_poly)[:-1]]).astype(np.int64)
+    joined = Outline(np.concatenate([o.xy for o in outlines]), np.concatenate([o.rings for o in outlines]),
+                     np.concatenate([o.polygon + f for o, f in zip(outlines, first)]))
+    return joined, np.concatenate(group_of_polygon)
+
+
+def _gap_image(lat, cells: np.ndarray, label_of_cell: np.ndarray, circle_rc: tuple, n: int) -> tuple:
+    """The label image (0: none) of the groups' land cells, on the window of the lattice that
+    holds them and one cell more (labels ``1..n``): cells the circle touches are cleared, then every group grows
+    by one cell into free cells the circle does not touch, so that outlines traced through
+    cell centres enclose the groups' whole cells (not half a cell less). Returns the image, its
+    first cell ``(row0, col0)`` and the number of land cells of each label (before growing)."""
+    from geo.raster import opencv
+
+    cv2 = opencv()
+    r, c = np.divmod(cells, lat.cols)
+    if len(r) == 0:
+        return np.zeros((1, 1), np.int32), 0, 0, np.zeros(n, np.int64)
+    r0, c0 = max(int(r.min()) - 1, 0), max(int(c.min()) - 1, 0)
+    r1, c1 = min(int(r.max()) + 2, lat.rows), min(int(c.max()) + 2, lat.cols)
+    dtype = np.uint16 if n < 65535 else np.float32  # what OpenCV dilates exactly
+    label = np.zeros((r1 - r0, c1 - c0), dtype)
+    label[r - r0, c - c0] = label_of_cell
+    circ = np.zeros(label.shape, bool)
+    cr, cc = circle_rc
+    sel = (cr >= r0) & (cr < r1) & (cc >= c0) & (cc < c1)
+    circ[cr[sel] - r0, cc[sel] - c0] = True
+    label[circ] = 0
+    counts = np.bincount(label.ravel(), minlength=n + 1)[1:]
+    free = (label == 0) & ~circ
+    grown = cv2.dilate(label, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    label[free] = grown[free]
+    return label.astype(np.int32), r0, c0, counts
 
 
 def _group_figures(gh: GapHomes, out: np.ndarray, groups: np.ndarray, n: int, home_dist: np.ndarray):
@@ -214,25 +177,28 @@ def _group_figures(gh: GapHomes, out: np.ndarray, groups: np.ndarray, n: int, ho
     return centre, (people, count), walk_max
 
 
-def _group_outlines(label: np.ndarray) -> dict:
-    """Outlines of every group of a label image (0: none), traced at once: cells touching a
-    cell of another group are left out first, so groups never merge into one polygon."""
-    from geo.raster import first_cells, split_outline, trace
+def _group_outlines(label: np.ndarray, row0: int, col0: int) -> tuple:
+    """Outlines of every group of a label image (0: none; first cell ``(row0, col0)`` of the
+    lattice), traced at once, and the label of each polygon: cells touching a cell of another
+    group are left out first, so groups never merge into one polygon."""
+    from geo.raster import first_cells, trace
 
-    lab = np.zeros((label.shape[0] + 2, label.shape[1] + 2), np.int32)
-    lab[1:-1, 1:-1] = label
+    h, w = label.shape
+    m = np.zeros((h + 2, w + 2), np.uint8)
+    inner = m[1:-1, 1:-1]
+    np.greater(label, 0, out=inner, casting="unsafe")
     # a cell is cleared when its right or lower neighbour is another group (one side of each border)
-    right = (lab[:, :-1] > 0) & (lab[:, 1:] > 0) & (lab[:, :-1] != lab[:, 1:])
-    down = (lab[:-1, :] > 0) & (lab[1:, :] > 0) & (lab[:-1, :] != lab[1:, :])
-    m = (lab > 0).astype(np.uint8)
-    m[:, :-1][right] = 0
-    m[:-1, :][down] = 0
-    outline = trace(m, -1, -1, min_hole_cells=1.0)
+    right = (label[:, :-1] != label[:, 1:]) & (label[:, 1:] > 0)
+    right &= label[:, :-1] > 0
+    inner[:, :-1][right] = 0
+    down = (label[:-1, :] != label[1:, :]) & (label[1:, :] > 0)
+    down &= label[:-1, :] > 0
+    inner[:-1, :][down] = 0
+    outline = trace(m, row0 - 1, col0 - 1, min_hole_cells=1.0)
     if len(outline.rings) == 0:
-        return {}
+        return outline, np.zeros(0, np.int64)
     cells = first_cells(outline)
-    group = lab[cells[:, 1] + 1, cells[:, 0] + 1]
-    return split_outline(outline, group.astype(np.int64))
+    return outline, label[cells[:, 1] - row0, cells[:, 0] - col0].astype(np.int64)
 
 
 def _at(values, i: int):
@@ -265,34 +231,6 @@ def _circle_cells(lat, mask, circle) -> tuple[np.ndarray, np.ndarray]:
     r, c = r + r0, c + c0
     ok = (r < lat.rows) & (c < lat.cols)
     return r[ok], c[ok]
-
-
-def _grow(label: np.ndarray, blocked: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Every group's cells grown by one cell into free cells the circle does not touch, so that
-    outlines traced through cell centres enclose the groups' whole cells (not half a cell less)."""
-    rows = np.flatnonzero(label.any(axis=1))
-    cols = np.flatnonzero(label.any(axis=0))
-    if len(rows) == 0:
-        return label
-    r0, r1 = max(rows[0] - 1, 0), min(rows[-1] + 2, label.shape[0])
-    c0, c1 = max(cols[0] - 1, 0), min(cols[-1] + 2, label.shape[1])
-    win = label[r0:r1, c0:c1]
-    free = win == 0
-    block = np.zeros(win.shape, bool)
-    br, bc = blocked
-    sel = (br >= r0) & (br < r1) & (bc >= c0) & (bc < c1)
-    block[br[sel] - r0, bc[sel] - c0] = True
-    free &= ~block
-    grown = win.copy()
-    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        src = np.zeros_like(win)
-        src[max(dr, 0):win.shape[0] + min(dr, 0), max(dc, 0):win.shape[1] + min(dc, 0)] = \
-            win[max(-dr, 0):win.shape[0] + min(-dr, 0), max(-dc, 0):win.shape[1] + min(-dc, 0)]
-        take = free & (grown == 0) & (src > 0)
-        grown[take] = src[take]
-    out = label.copy()
-    out[r0:r1, c0:c1] = grown
-    return out
 
 
 def _rasterise(lat, poly) -> tuple[int, int, np.ndarray]:

@@ -87,6 +87,23 @@ def _clean(value):
     return value
 
 
+def _json_values(col) -> list[str]:
+    """The JSON text of every value of a column: numbers rounded to 6 decimals, missing and
+    non-finite values as null, text as it is (UTF-8), lists as arrays."""
+    dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    kind = col.dtype.kind
+    if kind == "b" and not col.hasnans:
+        return ["true" if v else "false" for v in col.to_numpy()]
+    if kind in "iuf":
+        a = col.to_numpy(dtype=float, na_value=np.nan)
+        ok = np.isfinite(a).tolist()
+        if kind in "iu":  # integers (with missing values when the column is nullable)
+            return [str(int(v)) if f else "null" for v, f in zip(a.tolist(), ok)]
+        return [repr(v) if f else "null" for v, f in zip(np.round(a, 6).tolist(), ok)]
+    return ["null" if v is None else dump(v) if type(v) is str else dump(_clean(v))
+            for v in col.to_numpy(dtype=object).tolist()]
+
+
 def feature_collection_text(gdf, *, name: str | None = None) -> str:
     """A GeoDataFrame (any CRS) as the text of an RFC 7946 FeatureCollection in WGS84.
 
@@ -101,12 +118,12 @@ def feature_collection_text(gdf, *, name: str | None = None) -> str:
     texts = shapely.to_geojson(geoms)
     blank = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    records = gdf[cols].to_dict("records") if cols else [{}] * len(gdf)
     dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    columns = [[dump(str(c)) + ":" + t for t in _json_values(gdf[c])] for c in cols]
+    props = ["{" + ",".join(row) + "}" for row in zip(*columns)] if cols else ["{}"] * len(gdf)
     feats = [
-        '{"type":"Feature","properties":' + dump({k: _clean(v) for k, v in props.items()})
-        + ',"geometry":' + ("null" if b else g) + "}"
-        for props, g, b in zip(records, texts, blank)
+        '{"type":"Feature","properties":' + p + ',"geometry":' + ("null" if b else g) + "}"
+        for p, g, b in zip(props, texts, blank)
     ]
     head = '{"type":"FeatureCollection",' + (f'"name":{dump(name)},' if name else "")
     return head + '"features":[' + ",\n".join(feats) + "]}\n"

@@ -21,7 +21,7 @@ import numpy as np
 from geo.circles import Reach, metres_for, multi_source, per_source, point_distances
 from geo.demand import Homes, PeopleRule
 from geo.errors import InputError, UnknownNameError
-from geo.kinds import LAYERS, PROFILES, View
+from geo.kinds import LAYERS, PROFILES
 from geo.network import Network, Snapped
 from geo.osm_layers import DEFAULT_MAPPING
 
@@ -89,6 +89,12 @@ class PlanParams:
 
     def cell(self) -> float:
         return float(self.cell_m) if self.cell_m is not None else self.width_m / CELLS_PER_WIDTH
+
+    def draw_pad_m(self) -> float:
+        """Room around the streets on the drawing grid (metres)."""
+        from geo.raster import draw_pad
+
+        return draw_pad(self.width_m)
 
     def limits(self) -> list[tuple[float, float, str]]:
         """``(metres, minutes, profile)`` of every threshold and profile, shortest first."""
@@ -194,6 +200,7 @@ class PlanResult:
     subsets: dict = field(default_factory=dict)
     #: street, community and where the community name came from, per home
     home_names: tuple = ()
+    home_land: object = None  # geo.homeinfo.HomeLand: the land of the gap areas
     area: object = None  # geo.areas.StudyArea or None
     admin: object = None  # admin boundaries (WGS84)
     places: object = None  # named places (WGS84)
@@ -242,6 +249,21 @@ def _layer_result(name, fac, origin, snapped, reach, hd, hs) -> LayerResult:
     return LayerResult(name, fac, origin, snapped, [], reach, hd, hs)
 
 
+def fit_cell(params: PlanParams, net: Network) -> tuple[PlanParams, str | None]:
+    """``params`` with the cell enlarged where the network's extent would not fit one canvas
+    (:func:`geo.raster.fitting_cell`), and a note saying so; unchanged otherwise."""
+    from geo.raster import fitting_cell
+
+    cell = fitting_cell(net, params.cell(), params.draw_pad_m())
+    if cell <= params.cell():
+        return params, None
+    w, h = (net.geom_xy.max(axis=0) - net.geom_xy.min(axis=0)) / 1000.0
+    return dataclasses.replace(params, cell_m=cell), (
+        f"the network spans {w:.0f} x {h:.0f} km: circles are drawn on {cell:g} m cells instead of "
+        f"{params.cell():g} m (one drawing canvas holds at most 2^27 cells); plan a part of it with --area "
+        "for finer circles")
+
+
 def read_layer_files(inputs: PlanInputs, skip=()) -> tuple[dict, list[str]]:
     """The planner's facility files, read and checked first (a bad file fails before any slow step)."""
     from geo.layers import read_facilities
@@ -261,17 +283,15 @@ def read_layer_files(inputs: PlanInputs, skip=()) -> tuple[dict, list[str]]:
 
 def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *,
          progress: Progress | None = None, base=None,
-         facilities: Mapping[str, tuple] | None = None, home_snap: Snapped | None = None,
-         network: Network | None = None, area=None) -> PlanResult:
+         facilities: Mapping[str, tuple] | None = None, area=None) -> PlanResult:
     """Plan service circles end to end. See the module docstring for the steps.
 
     ``base`` (:class:`geo.base.Base`) skips reading the network source; ``facilities``
-    (layer -> (WGS84 table, origin)) replaces those layers' files and OSM layers; ``network``
-    and ``home_snap`` replace the (clipped) network and the homes' places on it: what-if
-    scenarios pass an edited network and the homes carried onto it. ``area``
+    (layer -> (WGS84 table, origin)) replaces those layers' files and OSM layers. ``area``
     (:class:`geo.areas.StudyArea`) replaces resolving ``inputs.area`` again.
     """
     from geo.base import load_base
+    from geo.homeinfo import home_info
 
     check_params(params)
     say = progress or (lambda s: None)
@@ -283,15 +303,19 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
         base = load_base(inputs, params, progress=say)
     clip = clip_to_area(base, inputs, params, area=area)
     warnings += clip.warnings
-    net = network if network is not None else clip.network
+    net = clip.network
     homes = clip.homes
     if inputs.population is not None:
         from geo.demand import read_population
 
         homes = read_population(inputs.population, homes, project=net.project)
-    say("snapping homes onto streets")
-    if home_snap is None:
-        home_snap = net.snap(homes.xy, max_dist=params.home_snap_max_m)
+    params, note = fit_cell(params, net)
+    if note:
+        warnings.append(note)
+    info = home_info(base, params, say=say)
+    if clip.keep_home is not None:
+        info = info.subset(clip.keep_home, homes.xy, net, clip.edge_map, max_dist=params.home_snap_max_m)
+    home_snap = info.snap
     layers: dict[str, LayerResult] = {}
     for layer in LAYERS:
         if layer in files:
@@ -307,17 +331,19 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
         layers[layer] = lr
     return finish_plan(base=base, params=params, net=net, homes=homes, home_snap=home_snap, layers=layers,
                        warnings=warnings, area=clip.area, notes={k: v for k, v in base.layer_notes.items()
-                                                                 if k not in files}, say=say)
+                                                                 if k not in files}, say=say,
+                       names=info.names, land=info.land)
 
 
 def finish_plan(*, base, params: PlanParams, net: Network, homes: Homes, home_snap: Snapped, layers: dict,
-                warnings: list[str], area, notes: dict, say: Progress, reuse=None) -> PlanResult:
+                warnings: list[str], area, notes: dict, say: Progress, reuse=None, names: tuple | None = None,
+                land=None) -> PlanResult:
     """From the layers' walk times to the result: coverage, views, names, circles and gaps.
 
     ``reuse`` (:class:`geo.whatif.Reuse`) keeps what a scenario leaves unchanged from the
-    plan before it, so only the changed views and facilities are drawn again.
+    plan before it, so only the changed views and facilities are drawn again. ``names`` and
+    ``land`` (:class:`geo.homeinfo.HomeLand`) of the homes default to the plan before's.
     """
-    from geo.areas import name_points
     from geo.coverage import coverage_summary, view_coverage, views
     from geo.frames import circle_and_gap_frames, facility_frame
 
@@ -327,11 +353,10 @@ def finish_plan(*, base, params: PlanParams, net: Network, homes: Homes, home_sn
     subsets, info = views(net, layers, home_snap, params, layer_result=_layer_result)
     if subsets:
         coverage["subsets"] = view_coverage(subsets, info, homes, params)
-    if reuse is not None:
+    if names is None:
         names = reuse.before.home_names
-    else:
-        say("naming streets and communities")
-        names = name_points(homes.xy, admin=base.admin, places=base.places, project=net.project)
+    if land is None:
+        land = reuse.before.home_land
     say("drawing service circles and gap areas")
     reach = params.limits()[-1][0]
     dists = {}
@@ -341,13 +366,14 @@ def finish_plan(*, base, params: PlanParams, net: Network, homes: Homes, home_sn
             sn = Snapped(sn.edge, sn.along, sn.dist, sn.ok & reuse.facilities[n], sn.xy)
         if sn.ok.any():
             dists[n] = per_source(net, sn, limit=reach)
-    circles, gaps = circle_and_gap_frames(base=base, params=params, net=net, homes=homes, layers=layers,
-                                          subsets=subsets, names=names, dists=dists, reuse=reuse, say=say)
+    circles, gaps = circle_and_gap_frames(params=params, net=net, homes=homes, layers=layers, subsets=subsets,
+                                          names=names, land=land, dists=dists, reuse=reuse, say=say)
     facilities = facility_frame(net, homes, home_snap, layers, dists, params, reuse=reuse)
     return PlanResult(
         source=str(base.source), data_date=base.data_date, params=params, network=net, homes=homes,
         home_snap=home_snap, layers=layers, coverage=coverage, circles=circles, gaps=gaps, facilities=facilities,
-        warnings=warnings, subsets=subsets, home_names=names, area=area, admin=base.admin, places=base.places,
+        warnings=warnings, subsets=subsets, home_names=names, home_land=land, area=area, admin=base.admin,
+        places=base.places,
         base=dataclasses.replace(base, network=net, homes=homes),
     )
 
@@ -364,6 +390,8 @@ class Clip:
     area: object
     halo: object  # metric polygon or None
     warnings: list[str]
+    keep_home: np.ndarray | None = None  # the base's homes inside the area (None: all)
+    edge_map: np.ndarray | None = None  # base edge -> edge of ``network`` (-1: not kept)
 
     def keep_facilities(self, fac):
         """Facilities inside the area's halo (all without an area)."""
@@ -405,11 +433,13 @@ def clip_to_area(base, inputs: PlanInputs, params: PlanParams, *, area=None) -> 
                         "missing — use a larger extract")
     keep = shapely.contains_xy(halo, net.node_xy[:, 0], net.node_xy[:, 1])
     sub = subnetwork(net, keep)
+    kept = keep[net.edge_u] & keep[net.edge_v]
+    edge_map = np.where(kept, np.cumsum(kept) - 1, -1) if sub is not net else np.arange(net.n_edges)
     inside = shapely.contains_xy(metric, base.homes.xy[:, 0], base.homes.xy[:, 1])
     h = base.homes
     homes = Homes(h.xy[inside], h.people[inside], h.kind[inside], h.osm_id[inside], h.method)
     area = dataclasses.replace(area, metric=metric)
-    return Clip(sub, homes, area, halo, warnings)
+    return Clip(sub, homes, area, halo, warnings, inside, edge_map)
 
 
 def source_key(path: Path) -> str:

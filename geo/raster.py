@@ -85,9 +85,11 @@ class Lattice:
     cols: int
 
     @classmethod
-    def around(cls, lo: np.ndarray, hi: np.ndarray, cell: float, pad: float) -> Lattice:
-        """The lattice covering ``lo..hi`` (metric) with ``pad`` metres around."""
-        x0, y0 = (np.floor((np.asarray(lo, float) - pad) / cell) * cell).tolist()
+    def around(cls, lo: np.ndarray, hi: np.ndarray, cell: float, pad: float, *, align: int = 1) -> Lattice:
+        """The lattice covering ``lo..hi`` (metric) with ``pad`` metres around, its origin on a
+        multiple of ``align`` cells (so that pooled lattices of any extent line up)."""
+        step = cell * align
+        x0, y0 = (np.floor((np.asarray(lo, float) - pad) / step) * step).tolist()
         cols, rows = (np.ceil((np.asarray(hi, float) + pad - (x0, y0)) / cell).astype(np.int64) + 1).tolist()
         return cls(float(x0), float(y0), float(cell), int(rows), int(cols))
 
@@ -126,7 +128,7 @@ class RasterGeometry:
         xy = net.geom_xy
         lo = xy.min(axis=0) if len(xy) else np.zeros(2)
         hi = xy.max(axis=0) if len(xy) else np.zeros(2)
-        self.lattice = Lattice.around(lo, hi, self.cell, pad=pad_m + 8 * self.cell)
+        self.lattice = Lattice.around(lo, hi, self.cell, pad=pad_m + 8 * self.cell, align=GAP_FACTOR)
         self.geom_px = self.lattice.fixed(xy)
         starts = net.geom_start
         gx, gy = self.geom_px[:, 0] >> SHIFT, self.geom_px[:, 1] >> SHIFT
@@ -185,6 +187,28 @@ class RasterGeometry:
         return self.lattice.fixed(coords), n
 
 
+def draw_pad(width_m: float) -> float:
+    """Room around the streets on a drawing grid: the circle's width and 50 m more."""
+    return float(width_m) + 50.0
+
+
+def fitting_cell(net: Network, cell_m: float, pad_m: float, *, max_cells: int = MAX_CANVAS_CELLS,
+                 step_m: float = 0.25) -> float:
+    """``cell_m``, or the smallest larger multiple of ``step_m`` whose lattice over the network
+    (as :class:`RasterGeometry` makes it) holds at most ``max_cells`` cells, so that a layer's
+    dissolved circle fits one canvas (``2**27`` cells: 128 MB, a 43 x 43 km extent at 3.75 m)."""
+    xy = net.geom_xy
+    if len(xy) == 0:
+        return float(cell_m)
+    w, h = xy.max(axis=0) - xy.min(axis=0)
+    cell = float(cell_m)
+    while True:
+        lat = Lattice.around(np.zeros(2), np.array([w, h]), cell, pad=pad_m + 8 * cell, align=GAP_FACTOR)
+        if lat.size <= max_cells:
+            return cell
+        cell = max(cell + step_m, np.ceil(cell * np.sqrt(lat.size / max_cells) / step_m) * step_m)
+
+
 def _split(flat: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     """``flat`` cut into consecutive pieces of ``counts`` rows (views; ~10x faster than np.split)."""
     ends = np.cumsum(counts).tolist()
@@ -223,11 +247,18 @@ def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HO
           rounds: int = 12) -> Outline:
     """The outline of the drawn cells of ``m`` (0/1, undrawn border), a window whose first cell
     is ``(row0, col0)`` of the lattice. Cells drawn to keep rings simple are drawn in ``m``.
+
+    Rings are simple when no cell of the outline is passed twice: drawn cells that touch only
+    at a corner are found with arrays before tracing and the 3 x 3 cells around them drawn
+    (:func:`_settle`); a cell the tracer still passes twice (a one-cell-wide neck) is settled
+    the same way and the window traced again. OpenCV's full contour tree is used (its
+    two-level mode costs ~3x more on outlines with ~10^5 holes); even depths are shells.
     """
     cv2 = opencv()
     rows, cols = m.shape
+    _settle_pinches(m)
     for _ in range(rounds):
-        contours, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+        contours, hier = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
         if hier is None or len(contours) == 0:
             return Outline.empty()
         xy = np.concatenate(contours).reshape(-1, 2)
@@ -240,8 +271,9 @@ def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HO
     else:  # pragma: no cover - every round only draws cells
         raise RuntimeError("tracing a circle did not settle")
     n = np.fromiter(map(len, contours), np.int64, len(contours))
-    hier = hier.reshape(-1, 4)
-    outer = hier[:, 3] < 0
+    parent = hier.reshape(-1, 4)[:, 3]
+    depth = _depth(parent)
+    outer = depth % 2 == 0
     start = np.cumsum(n) - n
     # corners only: the cells where the outline turns
     step = np.empty_like(xy)
@@ -261,12 +293,9 @@ def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HO
     some = cn > 0
     nxt[cstart[some] + cn[some] - 1] = cstart[some]
     area = np.abs(np.bincount(ring, weights=x * y[nxt] - x[nxt] * y, minlength=len(n))) / 2.0
-    poly_of = np.where(outer, np.arange(len(n)), hier[:, 3])
+    poly_of = np.where(outer, np.arange(len(n)), parent)
     keep = np.where(outer, area > 0, area >= min_hole_cells) & (cn >= 3)
     keep &= keep[poly_of]
-    if keep.all() and _shells_first(outer, poly_of):
-        _, polygon = np.unique(poly_of, return_inverse=True)
-        return Outline(cx.astype(np.int64) + (col0, row0), cn, polygon.ravel())
     kept = np.flatnonzero(keep)
     if len(kept) == 0:
         return Outline.empty()
@@ -274,6 +303,38 @@ def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HO
     pts = _ranges(cstart[kept], cn[kept])
     _, polygon = np.unique(poly_of[kept], return_inverse=True)
     return Outline(cx[pts].astype(np.int64) + (col0, row0), cn[kept], polygon.ravel())
+
+
+def _depth(parent: np.ndarray) -> np.ndarray:
+    """Depth of every contour in OpenCV's contour tree (``parent``: -1 at the top)."""
+    depth = np.zeros(len(parent), np.int64)
+    up = parent.astype(np.int64)
+    while True:
+        has = up >= 0
+        if not has.any():
+            return depth
+        depth[has] += 1
+        up = np.where(has, parent[np.maximum(up, 0)], -1)
+
+
+#: codes ``a + 2b + 4c + 8d`` of a 2 x 2 block ``[[a, b], [c, d]]`` whose drawn cells touch
+#: only at a corner (``a`` and ``d``: 9; ``b`` and ``c``: 6)
+_PINCH = np.zeros(256, np.uint8)
+_PINCH[[6, 9]] = 1
+_BLOCK_CODE = np.array([[1, 2], [4, 8]], np.float32)
+
+
+def _settle_pinches(m: np.ndarray) -> None:
+    """Settle (:func:`_settle`) every 2 x 2 block of ``m`` (0/1) whose drawn cells touch only at
+    a corner: one OpenCV filter codes every block, a lookup table marks the pinched ones."""
+    if m.shape[0] < 2 or m.shape[1] < 2:
+        return
+    cv2 = opencv()
+    code = cv2.filter2D(m, cv2.CV_8U, _BLOCK_CODE, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+    at = cv2.findNonZero(cv2.LUT(code, _PINCH))
+    if at is not None:
+        at = at.reshape(-1, 2)
+        _settle(m, at[:, 1].astype(np.int64), at[:, 0].astype(np.int64))
 
 
 _DR = np.array([-1, -1, -1, 0, 0, 0, 1, 1, 1])
@@ -297,41 +358,42 @@ def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> 
         r, c = pr[:, :-1, :-1][hit], pc[:, :-1, :-1][hit]
 
 
-def _shells_first(outer: np.ndarray, poly_of: np.ndarray) -> bool:
-    """Whether every polygon's rings are consecutive with the shell first."""
-    first = np.ones(len(poly_of), bool)
-    first[1:] = poly_of[1:] != poly_of[:-1]
-    return bool((first == outer).all())
-
-
 def build_polygons(lattice: Lattice, outlines: Sequence[Outline]) -> np.ndarray:
     """Shapely (Multi)Polygons (metric CRS) of many outlines in one go; empty ones for empty."""
-    import shapely
-
-    out = np.empty(len(outlines), dtype=object)
-    out[:] = shapely.Polygon()
-    sizes = np.fromiter((len(o.rings) for o in outlines), np.int64, len(outlines))
-    if sizes.sum() == 0:
-        return out
-    xy = np.concatenate([o.xy for o in outlines])
-    ring_n = np.concatenate([o.rings for o in outlines])
-    geom_of_ring = np.repeat(np.arange(len(outlines)), sizes)
-    poly_local = np.concatenate([o.polygon for o in outlines])
-    rings = shapely.linearrings(lattice.centres(xy), indices=np.repeat(np.arange(len(ring_n)), ring_n))
-    # polygon ids, unique over all outlines
     n_poly = np.fromiter((int(o.polygon.max()) + 1 if len(o.polygon) else 0 for o in outlines), np.int64,
                          len(outlines))
-    base = np.concatenate([[0], np.cumsum(n_poly)[:-1]])
-    poly_id = base[geom_of_ring] + poly_local
-    polys = shapely.polygons(rings, indices=poly_id)
-    geom_of_poly = np.repeat(np.arange(len(outlines)), n_poly)
-    single = n_poly == 1
-    out[single] = polys[base[single]]
-    multi = np.flatnonzero(n_poly > 1)
+    if n_poly.sum() == 0:
+        return polygons_by_group(lattice, Outline.empty(), np.zeros(0, np.int64), len(outlines))
+    first = np.concatenate([[0], np.cumsum(n_poly)[:-1]])
+    sizes = np.fromiter((len(o.rings) for o in outlines), np.int64, len(outlines))
+    joined = Outline(np.concatenate([o.xy for o in outlines]), np.concatenate([o.rings for o in outlines]),
+                     np.repeat(first, sizes) + np.concatenate([o.polygon for o in outlines]))
+    return polygons_by_group(lattice, joined, np.repeat(np.arange(len(outlines)), n_poly), len(outlines))
+
+
+def polygons_by_group(lattice: Lattice, outline: Outline, group_of_polygon: np.ndarray, n_groups: int) -> np.ndarray:
+    """One (Multi)Polygon (metric CRS) per group ``0..n_groups-1`` of the polygons of
+    ``outline`` (``group_of_polygon[p]``; negative: left out), made in one go; empty ones for
+    groups without polygons."""
+    import shapely
+
+    out = np.empty(n_groups, dtype=object)
+    out[:] = shapely.Polygon()
+    if len(outline.rings) == 0:
+        return out
+    rings = shapely.linearrings(lattice.centres(outline.xy),
+                                indices=np.repeat(np.arange(len(outline.rings)), outline.rings))
+    polys = shapely.polygons(rings, indices=outline.polygon)
+    group = np.asarray(group_of_polygon, np.int64)[: len(polys)]
+    keep = np.flatnonzero(group >= 0)
+    count = np.bincount(group[keep], minlength=n_groups)
+    single = keep[count[group[keep]] == 1]
+    out[group[single]] = polys[single]
+    multi = keep[count[group[keep]] > 1]
     if len(multi):
-        sel = np.isin(geom_of_poly, multi)
-        _, which = np.unique(geom_of_poly[sel], return_inverse=True)
-        out[multi] = shapely.multipolygons(polys[sel], indices=which)
+        order = multi[np.argsort(group[multi], kind="stable")]
+        ids, which = np.unique(group[order], return_inverse=True)
+        out[ids] = shapely.multipolygons(polys[order], indices=which.ravel())
     return out
 
 
@@ -357,26 +419,6 @@ def pool_cells(m: np.ndarray, row0: int, col0: int, factor: int) -> tuple[int, i
             if i or j:
                 np.bitwise_or(out, full[i::factor, j::factor], out=out)
     return r0, c0, out
-
-
-def split_outline(outline: Outline, group_of_polygon: np.ndarray) -> dict[int, Outline]:
-    """The polygons of ``outline`` gathered by group (``group_of_polygon[p]``; negative: dropped)."""
-    if len(outline.rings) == 0:
-        return {}
-    ring_start = np.cumsum(outline.rings) - outline.rings
-    group_of_ring = group_of_polygon[outline.polygon]
-    order = np.lexsort((np.arange(len(outline.rings)), outline.polygon, group_of_ring))
-    order = order[group_of_ring[order] >= 0]
-    out: dict[int, Outline] = {}
-    if len(order) == 0:
-        return out
-    g = group_of_ring[order]
-    bounds = np.flatnonzero(np.diff(g)) + 1
-    for part in np.split(order, bounds):
-        pts = _ranges(ring_start[part], outline.rings[part])
-        _, poly = np.unique(outline.polygon[part], return_inverse=True)
-        out[int(group_of_ring[part[0]])] = Outline(outline.xy[pts], outline.rings[part], poly.ravel())
-    return out
 
 
 def first_cells(outline: Outline) -> np.ndarray:

@@ -21,7 +21,7 @@ from geo.errors import InputError
 from geo.store import StoreError, read_bundle, write_bundle
 
 PLAN_KIND = "service-circles/plan"
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 PLAN_FOLDER = "plan"
 
 
@@ -70,11 +70,10 @@ def save_plan(result, folder: Path) -> Path:
     street, community, named_from = result.home_names
     homes = {"xy": h.xy, "people": h.people, "kind": h.kind, "osm_id": h.osm_id,
              "street": street, "community": community, "named_from": named_from,
-             **snapped_arrays(result.home_snap, "snap_")}
+             **snapped_arrays(result.home_snap, "snap_"), **result.home_land.arrays()}
     tables = {f"fac{i}": views[k].facilities for i, k in enumerate(keys)}
     tables.update({"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities,
-                   "admin": result.base.admin, "places": result.base.places,
-                   "land": gpd.GeoDataFrame(geometry=list(result.base.land), crs=result.network.crs)})
+                   "admin": result.base.admin, "places": result.base.places})
     tables.update({f"extra_{k}": v for k, v in result.base.extras.items()})
     area = None
     if result.area is not None:
@@ -115,6 +114,7 @@ def load_plan(folder: str | Path, *, cache_dir: Path | None = None):
 def _load(folder: Path, cache_dir: Path | None):
     from geo.areas import StudyArea
     from geo.base import Base
+    from geo.homeinfo import HomeLand
     from geo.kinds import LAYERS
     from geo.network import NETWORK_ARRAYS, network_from_arrays, snapped_from_arrays
     from geo.plan import LayerResult, PlanResult
@@ -136,6 +136,7 @@ def _load(folder: Path, cache_dir: Path | None):
         home_snap = snapped_from_arrays(ha, "snap_", net)
         if len(home_snap) != n:
             raise ValueError("home places disagree with the homes")
+        land = HomeLand.from_arrays(ha, n)
         la = b.arrays("layers")
         layers, subsets = {}, {}
         for i, v in enumerate(meta.get("views", [])):
@@ -166,14 +167,15 @@ def _load(folder: Path, cache_dir: Path | None):
             area = StudyArea(str(a["name"]), str(a["source"]), a.get("level"), geom,
                              shapely.transform(geom, lambda c: net.project(c[:, 0], c[:, 1])))
         extras = {k: b.table(f"extra_{k}") for k in meta.get("extras", [])}
-        base = Base(str(meta.get("source", "")), meta.get("data_date"), net, homes,
-                    np.asarray(b.table("land").geometry.values, dtype=object), {}, b.table("admin"),
+        # the land polygons stay with the extract: the plan keeps the land cells they gave
+        base = Base(str(meta.get("source", "")), meta.get("data_date"), net, homes, np.zeros(0, object), {},
+                    b.table("admin"),
                     b.table("places"), dict(meta.get("layer_notes") or {}), extras)
         return PlanResult(
             source=str(meta.get("source", "")), data_date=meta.get("data_date"), params=params, network=net,
             homes=homes, home_snap=home_snap, layers=layers, coverage=dict(meta.get("coverage") or {}),
             circles=b.table("circles"), gaps=b.table("gaps"), facilities=b.table("facilities"),
-            warnings=list(meta.get("warnings") or []), subsets=subsets, home_names=names, area=area,
+            warnings=list(meta.get("warnings") or []), subsets=subsets, home_names=names, home_land=land, area=area,
             admin=base.admin, places=base.places, base=base,
         )
     except (ValueError, KeyError, TypeError, IndexError) as err:

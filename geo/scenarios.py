@@ -32,7 +32,6 @@ multi-source Dijkstra.
 from __future__ import annotations
 
 import json
-import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path

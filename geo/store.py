@@ -2,8 +2,8 @@
 
 A *bundle* is a folder holding ``manifest.json`` (what the bundle is, its format version, and the
 SHA-256 and size of every other file), arrays in ``.npz`` files read with
-``numpy.load(allow_pickle=False)``, and tables in GeoParquet files (geometry as WKB; every text,
-list or mixed column stored as JSON text). Nothing read back can execute code: there is no pickle.
+``numpy.load(allow_pickle=False)``, and tables in Parquet files (geometry as WKB with its CRS
+in the manifest; every text, list or mixed column stored as JSON text). Nothing read back can execute code: there is no pickle.
 
 Reading checks everything before anything is used: the manifest's kind and version, each file's
 size and checksum, and the arrays' names. Any failure raises :class:`StoreError`, which a cache
@@ -16,6 +16,7 @@ end (:func:`replace_folder`), so an interrupted write leaves the previous bundle
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -47,27 +48,64 @@ def sha256_file(path: str | Path) -> str:
 # ------------------------------------------------------------------------------ arrays
 
 
-def _storable(a: np.ndarray) -> np.ndarray:
-    """Object arrays of text become fixed-width unicode (loadable without pickle)."""
-    a = np.asarray(a)
-    if a.dtype == object:
-        return np.asarray(["" if v is None else str(v) for v in a.ravel()], dtype=str).reshape(a.shape) \
-            if a.size else np.zeros(a.shape, dtype="<U1")
-    if a.dtype.hasobject:
-        raise TypeError(f"cannot store an array of dtype {a.dtype}")
-    return a
+#: suffix of the array that marks its namesake as text (joined UTF-8, see :func:`_pack_text`)
+TEXT_MARK = "@text"
+_SEP = "\x00"
+
+
+def _pack_text(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """An object array of text (None as "") as one UTF-8 byte array of the values joined by NUL,
+    and its shape; None when a value holds a NUL itself (then it is stored as fixed-width text)."""
+    values = ["" if v is None else str(v) for v in a.ravel().tolist()]
+    joined = _SEP.join(values)
+    if joined.count(_SEP) != max(len(values) - 1, 0):
+        return None
+    return np.frombuffer(joined.encode("utf-8"), np.uint8), np.asarray(a.shape, np.int64)
+
+
+def _unpack_text(blob: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    shape = tuple(int(n) for n in np.asarray(shape).ravel())
+    size = int(np.prod(shape)) if shape else 1
+    values = np.asarray(blob, np.uint8).tobytes().decode("utf-8").split(_SEP) if size else []
+    if len(values) != size:
+        raise ValueError(f"{len(values)} text values for an array of {size}")
+    out = np.empty(size, dtype=object)
+    out[:] = values
+    return out.reshape(shape)
+
+
+def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays as npz can hold them without pickle: object arrays of text packed as UTF-8."""
+    out: dict[str, np.ndarray] = {}
+    for k, a in arrays.items():
+        a = np.asarray(a)
+        if a.dtype == object:
+            packed = _pack_text(a)
+            if packed is not None:
+                out[k], out[k + TEXT_MARK] = packed
+                continue
+            a = np.asarray(["" if v is None else str(v) for v in a.ravel()], dtype=str).reshape(a.shape) \
+                if a.size else np.zeros(a.shape, dtype="<U1")
+        elif a.dtype.hasobject:
+            raise TypeError(f"cannot store an array of dtype {a.dtype}")
+        out[k] = a
+    return out
 
 
 def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     with open(path, "wb") as fh:
-        np.savez(fh, **{k: _storable(v) for k, v in arrays.items()})
+        np.savez(fh, **_storable(arrays))
 
 
 def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Arrays of an ``.npz`` file; ``names`` must all be there; ``text`` come back as object arrays."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in z.files}
+            raw = {k: z[k] for k in z.files}
+        out = {k: v for k, v in raw.items() if not k.endswith(TEXT_MARK)}
+        for k in out:
+            if k + TEXT_MARK in raw:
+                out[k] = _unpack_text(out[k], raw[k + TEXT_MARK])
     except Exception as err:  # OSError, ValueError, zipfile.BadZipFile, zlib.error: a damaged file
         raise StoreError(f"{path.name}: damaged ({type(err).__name__}: {err})") from None
     missing = [n for n in names if n not in out]
@@ -82,22 +120,26 @@ def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...
 # ------------------------------------------------------------------------------ tables
 
 
-def write_table(path: Path, gdf) -> list[str]:
-    """A (Geo)DataFrame as (Geo)Parquet; object columns as JSON text, so any mix of text,
-    numbers, lists and missing values round-trips. Returns the names of those columns."""
+def write_table(path: Path, gdf) -> dict:
+    """A (Geo)DataFrame as Parquet; the geometry as WKB, object columns as JSON text, so any mix
+    of text, numbers, lists and missing values round-trips. Returns the manifest entry's
+    description of the table: its JSON columns, its geometry column and CRS."""
     import pandas as pd
+    import shapely
 
     geom = gdf.geometry.name if hasattr(gdf, "geometry") and hasattr(gdf, "crs") else None
-    df = gdf.copy()
+    df = pd.DataFrame(gdf).copy()
     json_cols = [str(c) for c in df.columns if c != geom and df[c].dtype == object]
     for c in json_cols:
         df[c] = [json.dumps(_plain(v), ensure_ascii=False) for v in df[c]]
-    df.columns = [str(c) for c in df.columns]
+    entry: dict[str, Any] = {"json_columns": json_cols}
     if geom is not None:
-        df.to_parquet(path, index=False)
-    else:
-        pd.DataFrame(df).to_parquet(path, index=False)
-    return json_cols
+        df[geom] = shapely.to_wkb(np.asarray(gdf.geometry.values, dtype=object))
+        entry["geometry"] = str(geom)
+        entry["crs"] = gdf.crs.to_string() if gdf.crs is not None else None
+    df.columns = [str(c) for c in df.columns]
+    df.to_parquet(path, index=False)
+    return entry
 
 
 def _plain(v: Any) -> Any:
@@ -124,26 +166,44 @@ def _plain(v: Any) -> Any:
     return v if isinstance(v, (str, int, bool)) else str(v)
 
 
-def read_table(path: Path, json_columns: list[str], *, geo: bool):
+def read_table(path: Path, entry: Mapping[str, Any]):
+    """The table of :func:`write_table` (``entry``: its manifest entry)."""
     import pandas as pd
 
     try:
-        if geo:
-            import geopandas as gpd
-
-            df = gpd.read_parquet(path)
-        else:
-            df = pd.read_parquet(path)
+        df = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises many types for damaged files
         raise StoreError(f"{path.name}: not a readable table ({type(err).__name__}: {err})") from None
-    for c in json_columns:
+    for c in entry.get("json_columns", []):
         if c not in df.columns:
             raise StoreError(f"{path.name}: column {c!r} missing")
         try:
             df[c] = [_from_json(json.loads(v)) if isinstance(v, str) else None for v in df[c]]
         except ValueError as err:
             raise StoreError(f"{path.name}: column {c!r} is not JSON ({err})") from None
-    return df
+    geom = entry.get("geometry")
+    if geom is None:
+        return df
+    import geopandas as gpd
+    import shapely
+
+    if geom not in df.columns:
+        raise StoreError(f"{path.name}: geometry column {geom!r} missing")
+    try:
+        values = shapely.from_wkb(df[geom].to_numpy())
+        crs = _crs(entry["crs"]) if entry.get("crs") else None
+    except Exception as err:  # shapely.errors.GEOSException, pyproj.exceptions.CRSError
+        raise StoreError(f"{path.name}: geometry unreadable ({type(err).__name__}: {err})") from None
+    return gpd.GeoDataFrame(df.drop(columns=[geom]), geometry=gpd.GeoSeries(values, index=df.index, crs=crs, name=geom),
+                            crs=crs)[list(df.columns)]
+
+
+@functools.lru_cache(maxsize=16)
+def _crs(text: str):
+    """One (immutable) CRS object per CRS text: parsing one costs ~20 ms."""
+    import pyproj
+
+    return pyproj.CRS.from_user_input(text)
 
 
 def _from_json(v: Any) -> Any:
@@ -167,11 +227,11 @@ class Bundle:
             self._arrays[name] = read_arrays(self._file(f"{name}.npz"), names=names, text=text)
         return self._arrays[name]
 
-    def table(self, name: str, *, geo: bool = True):
+    def table(self, name: str):
         entry = self.manifest["files"].get(f"{name}.parquet")
         if entry is None:
             raise StoreError(f"{self.folder.name}: table {name!r} missing")
-        return read_table(self._file(f"{name}.parquet"), list(entry.get("json_columns", [])), geo=geo)
+        return read_table(self._file(f"{name}.parquet"), entry)
 
     def has(self, filename: str) -> bool:
         return filename in self.manifest["files"]
@@ -197,7 +257,7 @@ def write_bundle(folder: Path, *, kind: str, version: int, meta: Mapping[str, An
             write_arrays(tmp / f"{name}.npz", arrs)
             files[f"{name}.npz"] = {}
         for name, gdf in tables.items():
-            files[f"{name}.parquet"] = {"json_columns": write_table(tmp / f"{name}.parquet", gdf)}
+            files[f"{name}.parquet"] = write_table(tmp / f"{name}.parquet", gdf)
         if extra is not None:
             for fname in extra(tmp):
                 files[fname] = {}

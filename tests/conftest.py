@@ -16,6 +16,15 @@ MERGED = HANGZHOU / "hangzhou_central_merged.osm.pbf"
 DATA = Path(__file__).resolve().parent / "data"
 _SESSION_CACHE: list[str] = []
 
+# Property tests draw the same examples on every run (CI must not pass or fail by chance); to
+# look for new counter-examples, run `pytest --hypothesis-profile explore` and keep what it finds
+# as an @example.
+from hypothesis import settings as _hsettings  # noqa: E402
+
+_hsettings.register_profile("ci", derandomize=True, database=None)
+_hsettings.register_profile("explore", max_examples=200, derandomize=False)
+_hsettings.load_profile("ci")
+
 
 def pytest_configure(config):
     """The whole session (session fixtures included) caches networks in a folder of its own,

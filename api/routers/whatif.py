@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from api.deps import PoolDep, ServedDep
 from api.schemas import ErrorOut
 from geo.errors import InputError
-from geo.kinds import LAYERS, PROFILES
+from geo.kinds import PROFILES
 
 router = APIRouter(tags=["what-if"])
 HEAVY = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}

@@ -180,7 +180,7 @@ def test_closing_a_bridge_lowers_coverage(bj):
 
     full = finish_plan(base=before.base, params=before.params, net=out.applied.network, homes=before.homes,
                        home_snap=out.applied.home_snap, layers=out.after.layers, warnings=[], area=None, notes={},
-                       say=lambda s: None)
+                       say=lambda s: None, names=before.home_names, land=before.home_land)
     key = ["scope", "layer", "facility_id", "minutes", "profile"]
     a = out.after.circles.sort_values(key).reset_index(drop=True)
     b = full.circles.sort_values(key).reset_index(drop=True)
@@ -203,7 +203,7 @@ def test_greedy_gain_equals_recomputed_plan(bj):
     lr = before.layers["stations"]
     fac = gpd.GeoDataFrame(pd.concat([lr.facilities, sites_as_facilities(res, before.network)], ignore_index=True),
                            crs=4326)
-    after = plan(inputs, before.params, base=base, home_snap=before.home_snap, facilities={"stations": (fac, "test")})
+    after = plan(inputs, before.params, base=base, facilities={"stations": (fac, "test")})
     b = before.coverage["layers"]["stations"]["minutes"]["15"]
     a = after.coverage["layers"]["stations"]["minutes"]["15"]
     lim = metres_for(15, before.speed_kmh)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.circles import multi_source, per_source
-from geo.polygons import ExactDrawer, facility_polygons, layer_polygons
+from geo.polygons import QUAD_SEGS, ExactDrawer, facility_polygons, layer_polygons
 from geo.raster import CircleDrawer, RasterGeometry
 from tests.unit.test_raster import jittered_grid
 
@@ -55,7 +55,11 @@ def test_the_layer_circle_is_the_union_of_the_facility_circles(pts, lims, width)
     ok = np.flatnonzero(fac.ok)
     for j in range(len(lims)):
         union = shapely.union_all(per[ok, j])
-        assert shapely.symmetric_difference(union, layer[j]).area <= 0.003 * layer[j].area + 4 * geom.cell**2
+        # what one drawing has and the other lacks: only the few cells filled around a point
+        # where drawn cells touch at a corner (so rings stay simple), next to what both draw
+        assert shapely.symmetric_difference(union, layer[j]).area <= 0.01 * layer[j].area
+        for a, b in ((union, layer[j]), (layer[j], union)):
+            assert shapely.difference(a, shapely.buffer(b, 2.5 * geom.cell)).area <= 1e-6
 
 
 @SETTINGS
@@ -67,8 +71,10 @@ def test_exact_layer_circle_is_the_union_of_the_facility_circles(pts, lims, widt
     ok = np.flatnonzero(fac.ok)
     for j in range(len(lims)):
         union = shapely.union_all(per[ok, j])
-        # same stretches; only the rounding of cut ends' caps differs
-        assert shapely.symmetric_difference(union, layer[j]).area <= 1e-6 * layer[j].area + 1.0
+        # same stretches; only the polygonal arcs of caps and joins differ where the two
+        # constructions cut the same land at other places: slivers no wider than an arc's sagitta
+        sagitta = width * (1.0 - np.cos(np.pi / (4 * QUAD_SEGS)))
+        assert shapely.symmetric_difference(union, layer[j]).area <= sagitta * layer[j].length + 1.0
 
 
 @pytest.mark.slow
@@ -102,8 +108,9 @@ def test_a_circle_claims_the_nodes_it_reaches_and_nothing_far_from_them(pts, lim
             inside = shapely.contains_xy(polys[i, 0].buffer(2.0), *GRID.node_xy.T)
             assert inside[reached].all()
             far = np.ones(GRID.n_nodes, bool)
-            for n in reached:
-                far &= np.hypot(*(GRID.node_xy - GRID.node_xy[n]).T) > 30.0 + 115.0 + 6.0
+            # far from every reached node and from the facility itself (which may reach none)
+            for xy in [*GRID.node_xy[reached], fac.xy[i]]:
+                far &= np.hypot(*(GRID.node_xy - xy).T) > 30.0 + 115.0 + 6.0
             assert not inside[far].any()
 
 

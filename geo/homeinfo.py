@@ -1,0 +1,263 @@
+"""What a plan knows of every home before any facility is placed, made once per extract.
+
+Three things depend only on the extract (the homes, their land and the streets) and a few
+settings, never on the facilities: where each home sits on the walking network, the street and
+community it lies in, and the residential land each home owns for the gap areas. They take
+about two seconds on a city extract, so they are made once and kept in the cache folder next to
+the extract's base (:mod:`geo.store`: npz arrays under a manifest of checksums), keyed by the
+base and those settings. A plan on a study area takes its homes' part (:meth:`HomeInfo.subset`);
+a saved plan keeps its own part, so follow-ups never make them again.
+
+The land of the gap areas (:func:`home_land`): the cells of a coarse grid (the circles' grid
+pooled ``GAP_FACTOR`` x ``GAP_FACTOR``, anchored at multiples of its cell, so the land grid of
+an extract and the grid of any plan on it line up cell for cell) whose centre lies on
+residential land (``landuse=residential`` parcels and home footprints), each owned by its
+nearest home within :data:`LAND_REACH_M`; a home's own cell is always its land.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.network import Snapped
+from geo.raster import GAP_FACTOR, Lattice
+from geo.store import StoreError, read_bundle, write_bundle
+
+#: a land cell belongs to its nearest home only within this distance (m).
+LAND_REACH_M = 120.0
+HOMEINFO_KIND = "service-circles/homes"
+HOMEINFO_VERSION = 1
+NAME_KEYS = ("street", "community", "named_from")
+
+
+@dataclass(frozen=True, eq=False)
+class HomeLand:
+    """Land cells of a lattice and the home owning each (flat cell index, home index)."""
+
+    lattice: Lattice
+    cells: np.ndarray
+    owner: np.ndarray
+
+    def on(self, lat: Lattice) -> tuple[np.ndarray, np.ndarray]:
+        """The same cells as flat indices of ``lat`` (same cell size, origins on the same
+        multiples); cells outside ``lat`` are left out."""
+        own = self.lattice
+        if not np.isclose(lat.cell, own.cell, rtol=1e-9, atol=0.0):
+            raise ValueError(f"land cells of {own.cell:g} m cannot be put on a grid of {lat.cell:g} m cells")
+        dc = int(round((own.x0 - lat.x0) / lat.cell))
+        dr = int(round((own.y0 - lat.y0) / lat.cell))
+        r, c = np.divmod(self.cells, own.cols)
+        r, c = r + dr, c + dc
+        ok = (r >= 0) & (r < lat.rows) & (c >= 0) & (c < lat.cols)
+        return r[ok] * lat.cols + c[ok], self.owner[ok]
+
+    def subset(self, keep: np.ndarray) -> HomeLand:
+        """The land of the homes where ``keep`` is true, owners renumbered to those homes."""
+        keep = np.asarray(keep, bool)
+        newid = np.full(len(keep), -1, np.int64)
+        newid[keep] = np.arange(int(keep.sum()))
+        o = newid[self.owner]
+        ok = o >= 0
+        return HomeLand(self.lattice, self.cells[ok], o[ok])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        lat = self.lattice
+        return {"land_lattice": np.array([lat.x0, lat.y0, lat.cell, lat.rows, lat.cols], float),
+                "land_cells": self.cells, "land_owner": self.owner}
+
+    @classmethod
+    def from_arrays(cls, a: dict, n_homes: int) -> HomeLand:
+        x0, y0, cell, rows, cols = (float(v) for v in np.asarray(a["land_lattice"], float).ravel()[:5])
+        lat = Lattice(x0, y0, cell, int(rows), int(cols))
+        cells = np.asarray(a["land_cells"]).astype(np.int64)
+        owner = np.asarray(a["land_owner"]).astype(np.int64)
+        if not (np.isfinite([x0, y0, cell]).all() and cell > 0 and lat.rows >= 0 and lat.cols >= 0):
+            raise ValueError("the land grid is not a grid")
+        if len(cells) != len(owner) or np.any(cells < 0) or np.any(cells >= lat.size) \
+                or np.any(owner < 0) or np.any(owner >= n_homes):
+            raise ValueError("land cells disagree with their grid or the homes")
+        return cls(lat, cells, owner)
+
+
+@dataclass(frozen=True, eq=False)
+class HomeInfo:
+    """Every home's place on the streets, its names and its land (see the module docstring)."""
+
+    snap: Snapped
+    names: tuple  # (street, community, named_from) object arrays, None where unnamed
+    land: HomeLand
+
+    def subset(self, keep: np.ndarray, xy: np.ndarray, net, edge_map: np.ndarray, *, max_dist: float) -> HomeInfo:
+        """The part of the homes where ``keep`` is true (``xy``: those homes, metric), placed on
+        ``net``, a sub-network whose edge ``edge_map[e]`` was edge ``e`` (-1: not kept). A home
+        whose edge was not kept is placed on ``net`` again; the nearest edge of the whole
+        network, when kept, is the nearest of the part too."""
+        keep = np.asarray(keep, bool)
+        s = self.snap.subset(keep)
+        edge = np.where(s.ok, edge_map[np.maximum(s.edge, 0)], -1)
+        lost = s.ok & (edge < 0)
+        snap = Snapped(edge, s.along.copy(), s.dist.copy(), s.ok.copy(), s.xy.copy())
+        if lost.any():
+            again = net.snap(np.asarray(xy, float)[lost], max_dist=max_dist)
+            for name in ("edge", "along", "dist", "ok", "xy"):
+                getattr(snap, name)[lost] = getattr(again, name)
+        names = tuple(np.asarray(a, dtype=object)[keep] for a in self.names)
+        return HomeInfo(snap, names, self.land.subset(keep))
+
+
+def land_lattice(xy: np.ndarray, cell_m: float) -> Lattice:
+    """The lattice of the homes' land: ``cell_m`` cells over the homes and the land's reach."""
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    lo = xy.min(axis=0) if len(xy) else np.zeros(2)
+    hi = xy.max(axis=0) if len(xy) else np.zeros(2)
+    return Lattice.around(lo, hi, cell_m, pad=LAND_REACH_M + cell_m)
+
+
+def land_cell(params) -> float:
+    """Side of the land cells: the circles' cell pooled ``GAP_FACTOR`` x ``GAP_FACTOR``."""
+    return params.cell() * GAP_FACTOR
+
+
+def make_home_info(net, homes_xy: np.ndarray, *, land_polygons, admin, places, params) -> HomeInfo:
+    """Place, name and give land to every home (no cache; see :func:`home_info`)."""
+    from geo.areas import name_points
+
+    xy = np.asarray(homes_xy, float).reshape(-1, 2)
+    snap = net.snap(xy, max_dist=params.home_snap_max_m)
+    names = name_points(xy, admin=admin, places=places, project=net.project)
+    lat = land_lattice(xy, land_cell(params))
+    cells, owner = home_land(lat, xy, land_polygons)
+    return HomeInfo(snap, tuple(names), HomeLand(lat, cells, owner))
+
+
+def home_info(base, params, *, say=None) -> HomeInfo:
+    """The :class:`HomeInfo` of every home of ``base`` on its whole network, from the cache
+    folder (``params.cache_dir``) when it was made before for the same base and settings."""
+    say = say or (lambda s: None)
+    folder = None
+    if params.cache_dir is not None and getattr(base, "key", None):
+        key = "|".join([base.key, str(HOMEINFO_VERSION), repr(float(params.home_snap_max_m)),
+                        repr(float(land_cell(params))), repr(LAND_REACH_M)])
+        folder = params.cache_dir / f"homes-{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+        if (folder / "manifest.json").exists():
+            try:
+                return read_home_info(folder, base.network, len(base.homes))
+            except StoreError as err:
+                say(f"the homes cache {folder.name} cannot be used ({err}): making it again")
+    say("placing homes on the streets and naming them")
+    info = make_home_info(base.network, base.homes.xy, land_polygons=base.land, admin=base.admin,
+                          places=base.places, params=params)
+    if folder is not None:
+        try:
+            write_bundle(folder, kind=HOMEINFO_KIND, version=HOMEINFO_VERSION, meta={},
+                         arrays={"homes": home_info_arrays(info)})
+        except OSError as err:
+            say(f"could not write the homes cache ({err}); continuing without it")
+    return info
+
+
+def home_info_arrays(info: HomeInfo) -> dict[str, np.ndarray]:
+    from geo.network import snapped_arrays
+
+    return {**snapped_arrays(info.snap, "snap_"), **dict(zip(NAME_KEYS, info.names)), **info.land.arrays()}
+
+
+def home_info_from_arrays(a: dict, net, n_homes: int) -> HomeInfo:
+    """The inverse of :func:`home_info_arrays` (``a`` read with ``NAME_KEYS`` as text);
+    raises ValueError when the arrays disagree with each other, the network or the homes."""
+    from geo.network import snapped_from_arrays
+
+    snap = snapped_from_arrays(a, "snap_", net)
+    names = tuple(np.array([v or None for v in a[k]], dtype=object) for k in NAME_KEYS)
+    if len(snap) != n_homes or any(len(v) != n_homes for v in names):
+        raise ValueError("home places or names disagree with the homes")
+    return HomeInfo(snap, names, HomeLand.from_arrays(a, n_homes))
+
+
+def read_home_info(folder, net, n_homes: int) -> HomeInfo:
+    b = read_bundle(folder, kind=HOMEINFO_KIND, version=HOMEINFO_VERSION)
+    try:
+        return home_info_from_arrays(b.arrays("homes", text=NAME_KEYS), net, n_homes)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        raise StoreError(f"{folder.name}: {err}") from None
+
+
+# ------------------------------------------------------------------------------ land
+
+
+def home_land(lattice: Lattice, homes_xy: np.ndarray, land_polygons: np.ndarray, *, reach_m: float = LAND_REACH_M
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Land cells of ``lattice`` and their owner home: residential land (``land_polygons``,
+    metric; parcels and footprints) nearest to each home, within ``reach_m``; every home's own
+    cell is land too. Returns ``(flat cell indices, owner home)``."""
+    from geo.raster import opencv
+
+    cv2 = opencv()
+    import shapely
+
+    rows, cols = lattice.rows, lattice.cols
+    land = np.zeros((rows, cols), np.uint8)
+    polys = np.asarray(land_polygons, dtype=object)
+    polys = polys[~shapely.is_missing(polys) & ~shapely.is_empty(polys)] if len(polys) else polys
+    if len(polys):
+        r, c = _cells_inside(lattice, polys)
+        land[r, c] = 1
+    cells = np.floor((np.asarray(homes_xy, float) - (lattice.x0, lattice.y0)) / lattice.cell).astype(np.int64)
+    inside = (cells[:, 0] >= 0) & (cells[:, 0] < cols) & (cells[:, 1] >= 0) & (cells[:, 1] < rows)
+    seeds = np.ones((rows, cols), np.uint8)
+    seeds[cells[inside, 1], cells[inside, 0]] = 0
+    if not inside.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    land[cells[inside, 1], cells[inside, 0]] = 1
+    dist, label = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, cv2.DIST_MASK_5,
+                                                  labelType=cv2.DIST_LABEL_PIXEL)
+    # labels number the seed cells in row-major order; a cell holding several homes keeps one
+    home_ids = np.flatnonzero(inside)
+    key = cells[inside, 1] * cols + cells[inside, 0]
+    order = np.lexsort((home_ids, key))
+    key, home_ids = key[order], home_ids[order]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    seed_home = home_ids[first]
+    flat = np.flatnonzero((land.ravel() > 0) & (dist.ravel() * lattice.cell <= reach_m))
+    owner = seed_home[label.ravel()[flat] - 1]
+    return flat, owner
+
+
+def _cells_inside(lattice: Lattice, polys: np.ndarray, chunk: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of ``lattice`` whose centre lies in one of ``polys`` (metric): every cell of each
+    polygon's bounding box is tested, with arrays (an outline-drawing fill would claim about
+    half a cell more all round)."""
+    import shapely
+
+    from geo.network import _ranges
+
+    b = shapely.bounds(polys)
+    c0 = np.clip(np.ceil((b[:, 0] - lattice.x0) / lattice.cell - 0.5), 0, lattice.cols).astype(np.int64)
+    c1 = np.clip(np.floor((b[:, 2] - lattice.x0) / lattice.cell - 0.5), -1, lattice.cols - 1).astype(np.int64)
+    r0 = np.clip(np.ceil((b[:, 1] - lattice.y0) / lattice.cell - 0.5), 0, lattice.rows).astype(np.int64)
+    r1 = np.clip(np.floor((b[:, 3] - lattice.y0) / lattice.cell - 0.5), -1, lattice.rows - 1).astype(np.int64)
+    nc, nr = np.maximum(c1 - c0 + 1, 0), np.maximum(r1 - r0 + 1, 0)
+    n = nc * nr
+    keep = n > 0
+    idx, n, c0, r0, nc = np.flatnonzero(keep), n[keep], c0[keep], r0[keep], nc[keep]
+    out_r, out_c = [], []
+    bounds = np.searchsorted(np.cumsum(n), np.arange(0, int(n.sum()) + chunk, chunk), side="right")
+    for a, z in zip(bounds[:-1], bounds[1:]):
+        if z <= a:
+            continue
+        k = _ranges(np.zeros(z - a, np.int64), n[a:z])
+        which = np.repeat(np.arange(a, z), n[a:z])
+        rr = r0[which] + k // nc[which]
+        cc = c0[which] + k % nc[which]
+        x = (cc + 0.5) * lattice.cell + lattice.x0
+        y = (rr + 0.5) * lattice.cell + lattice.y0
+        inside = shapely.contains_xy(polys[idx[which]], x, y)
+        out_r.append(rr[inside])
+        out_c.append(cc[inside])
+    if not out_r:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_r), np.concatenate(out_c)
