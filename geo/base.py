@@ -24,7 +24,7 @@ from geo.network import Network
 from geo.store import StoreError, read_bundle, write_bundle
 
 #: bump when the cached format or the rules that build a Base change.
-BASE_VERSION = 8
+BASE_VERSION = 9  # 9: basemap tables (streets, water, waterways, green) in extras
 BASE_KIND = "service-circles/base"
 Progress = Callable[[str], None]
 

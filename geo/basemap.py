@@ -1,8 +1,76 @@
-"""What a map needs to orient by when there is no tile server: streets, water, parks."""
+"""What a map needs to orient by when there is no tile server: streets, water, parks.
+
+Read from the extract itself in the same pyosmium pass as everything else (:mod:`geo.osm`), kept
+in the cached base (``Base.extras``) and drawn by :mod:`maps.basemap` as a light layer under the
+circles. Full geometry is kept here; the map simplifies and rounds it for display.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 
-def basemap_tables(extract, net) -> dict:
-    """Basemap tables of an extract (name -> GeoDataFrame, WGS84)."""
-    return {}
+#: street classes the base layer draws (footways, paths, steps and service ways are left out:
+#: they are most of the ways and add little to finding one's way at district zoom)
+STREET_CLASSES = {
+    "major": ("trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link"),
+    "minor": ("tertiary", "tertiary_link", "unclassified", "residential", "living_street", "pedestrian", "road"),
+}
+CLASS_OF = {hw: cls for cls, values in STREET_CLASSES.items() for hw in values}
+#: feature kinds of :func:`geo.osm.read_osm` -> basemap table
+FEATURE_TABLES = {"water": "water", "waterway": "waterways", "green": "green"}
+BASEMAP_TABLES = ("streets", *FEATURE_TABLES.values())
+
+
+def _text(v: object) -> str | None:
+    return v if isinstance(v, str) and v.strip() else None
+
+
+def street_table(ways):
+    """The extract's streets (not footways) as WGS84 lines: ``class`` (major/minor), ``highway``, ``name``."""
+    import geopandas as gpd
+    import shapely
+
+    keep = np.array([hw in CLASS_OF for hw in ways.highway], bool)
+    idx = np.flatnonzero(keep)
+    starts, ends = ways.offsets[:-1][idx], ways.offsets[1:][idx]
+    counts = ends - starts
+    pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(idx) else np.zeros(0, np.int64)
+    xy = np.column_stack([ways.lon[pos], ways.lat[pos]])
+    lines = shapely.linestrings(xy, indices=np.repeat(np.arange(len(idx)), counts)) if len(idx) else []
+    hw = [ways.highway[i] for i in idx]
+    return gpd.GeoDataFrame({"class": [CLASS_OF[h] for h in hw], "highway": hw,
+                             "name": [_text(ways.name[i]) for i in idx]}, geometry=lines, crs=4326)
+
+
+def feature_table(features, kind: str):
+    """Water areas, waterway lines or green areas of an extract (WGS84): ``kind``, ``name``."""
+    import geopandas as gpd
+    import shapely
+
+    idx = [i for i, k in enumerate(features.kind) if k == kind]
+    tags = [features.tags[i] for i in idx]
+    what = [t.get("natural") or t.get("waterway") or t.get("leisure") or t.get("landuse") or kind for t in tags]
+    geoms = shapely.from_wkb([features.wkb[i] for i in idx]) if idx else []
+    return gpd.GeoDataFrame({"kind": what, "name": [_text(t.get("name")) for t in tags]}, geometry=geoms, crs=4326)
+
+
+def basemap_tables(extract, net=None) -> dict:
+    """Basemap tables of an extract: name -> GeoDataFrame (WGS84).
+
+    Parameters
+    ----------
+    extract
+        A :class:`geo.osm.OsmExtract` (from a file or from osmnx).
+    net
+        Unused; kept so that callers can pass the network they built.
+
+    Returns
+    -------
+    dict
+        ``streets`` (lines: class, highway, name), ``water`` (areas), ``waterways`` (river, canal
+        and stream lines) and ``green`` (parks, gardens, woods); each has ``name``.
+    """
+    tables = {"streets": street_table(extract.ways)}
+    for kind, name in FEATURE_TABLES.items():
+        tables[name] = feature_table(extract.features, kind)
+    return tables

@@ -46,6 +46,11 @@ POI_TAGS = (
     "social_facility", "shop", "opening_hours", "operator", "addr:street", "addr:housenumber",
     "building", "information",
 )
+#: what the map draws to orient by when there is no tile server (:mod:`geo.basemap`): water
+#: areas, rivers and canals drawn as lines, parks and woods.
+WATERWAY_LINES = frozenset({"river", "canal", "stream"})
+GREEN = {"leisure": ("park", "garden", "nature_reserve"), "landuse": ("forest", "recreation_ground", "village_green"),
+         "natural": ("wood",)}
 HOME_BUILDINGS = frozenset(
     {"residential", "apartments", "house", "dormitory", "detached", "semidetached_house",
      "terrace", "bungalow", "farm", "static_caravan", "cabin", "houseboat"}
@@ -169,12 +174,13 @@ def read_osm(path: str | Path) -> OsmExtract:
     names: list[str] = []
     feats = Features()
     latest = None
-    area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", *POI_KEYS)
+    area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
     proc = (
         osmium.FileProcessor(str(p))
         .with_locations()
         .with_areas(area_keys)
-        .with_filter(osmium.filter.KeyFilter("highway", "building", "landuse", "boundary", *POI_KEYS))
+        .with_filter(osmium.filter.KeyFilter("highway", "building", "landuse", "boundary", "natural", "waterway",
+                                             *POI_KEYS))
     )
     header_date = _header_date(proc)
     try:
@@ -185,6 +191,8 @@ def read_osm(path: str | Path) -> OsmExtract:
             tags = obj.tags
             if obj.is_way():
                 if "highway" not in tags:
+                    if tags.get("waterway") in WATERWAY_LINES:
+                        _add_waterway(feats, obj, wkb_factory)
                     continue
                 tagd = dict(tags)
                 if not is_walkable(tagd):
@@ -257,6 +265,8 @@ def read_osm(path: str | Path) -> OsmExtract:
 
 _AREA_TAGS = {
     "building": ("building", "building:levels", "name"),
+    "water": ("natural", "water", "waterway", "landuse", "name"),
+    "green": ("leisure", "landuse", "natural", "name"),
     "landuse": ("landuse", "name"),
     "admin": ("name", "admin_level", "boundary"),
     "poi": POI_TAGS,
@@ -274,7 +284,23 @@ def _area_kinds(tags) -> list[str]:
         kinds.append("admin")
     if any(k in tags for k in POI_KEYS) and ("name" in tags or "amenity" in tags):
         kinds.append("poi")
+    if tags.get("natural") == "water" or tags.get("waterway") == "riverbank" or tags.get("landuse") in ("reservoir", "basin"):
+        kinds.append("water")
+    elif any(tags.get(k) in v for k, v in GREEN.items()):
+        kinds.append("green")
     return kinds
+
+
+def _add_waterway(feats: Features, way, wkb_factory) -> None:
+    """A river, canal or stream drawn as a line (for the map's base layer)."""
+    try:
+        geom = wkb_factory.create_linestring(way)
+    except RuntimeError:  # nodes missing from a clipped extract
+        return
+    feats.kind.append("waterway")
+    feats.osm_id.append(f"w{way.id}")
+    feats.wkb.append(geom)
+    feats.tags.append({k: way.tags[k] for k in ("waterway", "name") if k in way.tags})
 
 
 def _header_date(proc) -> str | None:
