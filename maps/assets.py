@@ -13,12 +13,13 @@ import functools
 import re
 import warnings
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 CDN_VERSION = "1.9.3"
 CDN_JS = f"https://cdn.jsdelivr.net/npm/leaflet@{CDN_VERSION}/dist/leaflet.js"
 CDN_CSS = f"https://cdn.jsdelivr.net/npm/leaflet@{CDN_VERSION}/dist/leaflet.css"
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = resources.files("maps") / "static"  # the map's own script and style, installed with the package
 
 
 class LeafletFromCdnWarning(UserWarning):
