@@ -38,6 +38,24 @@ def pytest_configure(config):
     os.environ.pop("XDG_CACHE_HOME", None)
 
 
+#: fixtures that read a real OSM extract, and the markers every test using them (directly or
+#: through another fixture) carries: `-m "not slow"` or `-m "not hangzhou"` leaves them all out.
+REAL_DATA = {
+    "binjiang_path": ("slow", "hangzhou"),
+    "merged_path": ("slow", "hangzhou"),
+    "helsinki_path": ("slow",),
+    "_session_cache": ("slow",),  # tests/api: apps that plan the embedded Helsinki extract at start-up
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that use real data (see :data:`REAL_DATA`), whatever folder they sit in."""
+    for item in items:
+        names = set(item.fixturenames)
+        for marker in sorted({m for fixture, marks in REAL_DATA.items() if fixture in names for m in marks}):
+            item.add_marker(marker)
+
+
 def pytest_unconfigure(config):
     import shutil
 
