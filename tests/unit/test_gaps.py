@@ -25,7 +25,9 @@ Y = 40.0
 def run(xs, people, centres, *, minutes=(10.0,), profiles=("adult",), land=None, admin=None, places=None, at=None):
     xy = np.column_stack([np.asarray(xs, float), np.full(len(xs), Y)])
     base = toy_base(NET, xy, people, land=land, admin=admin, places=places, facilities={"centres": centres})
-    return plan(PlanInputs(), PlanParams(minutes=minutes, profiles=profiles, at=at), base=base)
+    # cells of 3.75 m (gap land on 11.25 m cells), the size the tolerances below are written for:
+    # 40 m squares are a few gap cells wide, so their drawn land depends on where the lattice falls
+    return plan(PlanInputs(), PlanParams(minutes=minutes, profiles=profiles, at=at, cell_m=3.75), base=base)
 
 
 def wgs84(poly):
