@@ -61,6 +61,24 @@ def test_shorter_walks_lie_inside_longer_ones_across_constructions(pts, lims):
 
 
 @SETTINGS
+@given(points, limits)
+def test_shorter_walks_lie_inside_longer_ones_across_constructions(pts, lims):
+    """Nesting checked where it is not built in: the grid circle of a shorter walk against the
+    exact circle of a longer one, and the other way round (the grid nests its own by construction)."""
+    fac = GRID.snap(np.array(pts), max_dist=100)
+    raster = CircleDrawer(RASTER, 30.0).source_circles(per_source(GRID, fac, limit=max(lims)), lims, fac.edge,
+                                                       fac.along)
+    exact = facility_polygons(GRID, fac, lims, width_m=30.0)
+    tol = 1.5 * 3.75
+    for i in np.flatnonzero(fac.ok):
+        for short in range(len(lims) - 1):
+            for long in range(short + 1, len(lims)):
+                assert shapely.difference(raster[i, short], shapely.buffer(exact[i, long], tol)).area < 4 * 3.75**2
+                assert shapely.difference(exact[i, short], shapely.buffer(raster[i, long], tol)).area < 4 * 3.75**2
+                assert exact[i, short].area < exact[i, long].area + 1e-6
+
+
+@SETTINGS
 @given(points, limits, st.sampled_from([15.0, 30.0, 60.0]))
 def test_the_layer_circle_is_the_union_of_the_facility_circles(pts, lims, width):
     """Grid: one drawing of the nearest-facility walk times against the union of each
