@@ -21,7 +21,7 @@ limits = st.lists(st.floats(150, 900), min_size=2, max_size=3, unique=True).map(
 
 
 def raster_circles(net, fac, lims, width, geom=None):
-    geom = geom or RasterGeometry(net, width / 9)
+    geom = geom or RasterGeometry(net, width / 8)
     return CircleDrawer(geom, width).source_circles(per_source(net, fac, limit=max(lims)), lims, fac.edge, fac.along)
 
 
@@ -40,24 +40,6 @@ def test_grid_circles_agree_with_the_exact_union(pts, lims):
             assert r.is_valid
             assert shapely.difference(r, shapely.buffer(e, tol)).area < 4 * 3.75**2
             assert shapely.difference(e, shapely.buffer(r, tol)).area < 4 * 3.75**2
-
-
-@SETTINGS
-@given(points, limits)
-def test_shorter_walks_lie_inside_longer_ones_across_constructions(pts, lims):
-    """Nesting checked where it is not built in: the grid circle of a shorter walk against the
-    exact circle of a longer one, and the other way round (the grid nests its own by construction)."""
-    fac = GRID.snap(np.array(pts), max_dist=100)
-    raster = CircleDrawer(RASTER, 30.0).source_circles(per_source(GRID, fac, limit=max(lims)), lims, fac.edge,
-                                                       fac.along)
-    exact = facility_polygons(GRID, fac, lims, width_m=30.0)
-    tol = 1.5 * 3.75
-    for i in np.flatnonzero(fac.ok):
-        for short in range(len(lims) - 1):
-            for long in range(short + 1, len(lims)):
-                assert shapely.difference(raster[i, short], shapely.buffer(exact[i, long], tol)).area < 4 * 3.75**2
-                assert shapely.difference(exact[i, short], shapely.buffer(raster[i, long], tol)).area < 4 * 3.75**2
-                assert exact[i, short].area < exact[i, long].area + 1e-6
 
 
 @SETTINGS
