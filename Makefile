@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: demo test bench setup clean browser
+.PHONY: demo test bench setup clean browser postgres
 
 setup: $(STAMP)
 
@@ -35,7 +35,23 @@ $(BROWSER_STAMP): $(STAMP)
 	fi
 	@if [ -x /usr/bin/chromium ]; then touch $@; fi
 
-test: $(STAMP) browser
+# PostgreSQL with PostGIS (Debian packages) for the kept-scenario tests, which start a throwaway
+# cluster of their own; not root and no postgres: those tests skip and say why.
+POSTGRES_STAMP := $(VENV)/.postgres
+
+postgres: $(POSTGRES_STAMP)
+
+$(POSTGRES_STAMP): $(STAMP)
+	@if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-postgis-3 >/dev/null; \
+	  else \
+	    echo "note: not root, cannot apt-get install postgresql and postgis: the PostGIS scenario tests will be skipped"; \
+	  fi; \
+	fi
+	@if ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then touch $@; fi
+
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
