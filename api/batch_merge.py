@@ -1,0 +1,213 @@
+"""The merged outputs of ``circles batch``, made from what the area folders hold (so areas done
+by an earlier run count too) and written after every area, each file atomically:
+
+- ``province.gpkg``: layers ``circles``, ``gaps``, ``facilities`` (every area's, with an ``area``
+  column) and ``areas`` (each area's boundary with its row of the area table);
+- ``areas.csv`` / ``areas.xlsx``: one row per area, ranked by the people the first layer
+  covers within the longest threshold; failed areas last, with their error;
+- ``streets.csv`` / ``streets.xlsx``: one row per street and community inside each area;
+- ``coverage.json``: each area's ``coverage.json`` and the totals over the areas;
+- ``index.html``: an offline map (Leaflet inlined as in ``map.html``) of each area's coverage,
+  each area linking to its own ``map.html``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+#: the share classes of the index map (upper bounds) and their colours, red (low) to green
+SHARE_BREAKS = (0.5, 0.7, 0.8, 0.9, 1.01)
+SHARE_COLOURS = ("#d7301f", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
+FAILED_COLOUR = "#9e9e9e"
+
+
+def _read_layer(folder: Path, name: str, fmt: str):
+    import geopandas as gpd
+
+    path = folder / ("plan.gpkg" if fmt == "gpkg" else f"{name}.geojson")
+    if not path.is_file():
+        return None
+    gdf = gpd.read_file(path, layer=name) if fmt == "gpkg" else gpd.read_file(path)
+    return gdf if len(gdf) else None
+
+
+def area_row(name: str, level, coverage: dict) -> dict:
+    """One row of the area table: homes, people, and per layer and threshold the shares and
+    counts covered (first profile)."""
+    row = {"area": name, "level": level, "status": "done", "homes": coverage.get("homes"),
+           "people": coverage.get("people")}
+    for layer, doc in (coverage.get("layers") or {}).items():
+        for m, f in doc["minutes"].items():
+            row[f"{layer}_{m}min_people_share"] = f["people_share"]
+            row[f"{layer}_{m}min_people_covered"] = f["people_covered"]
+            row[f"{layer}_{m}min_homes_covered"] = f["homes_covered"]
+    return row
+
+
+def rank_key(coverage: dict) -> tuple[str, str] | None:
+    """The figure areas are ranked by: the first layer's share of people within its longest threshold."""
+    layers = coverage.get("layers") or {}
+    if not layers:
+        return None
+    layer = next(iter(layers))
+    longest = max(layers[layer]["minutes"], key=float)
+    return layer, longest
+
+
+def totals(coverages: list[dict]) -> dict:
+    """Homes and people covered per layer and threshold, summed over the areas, with shares."""
+    out: dict = {}
+    for cov in coverages:
+        for layer, doc in (cov.get("layers") or {}).items():
+            for m, f in doc["minutes"].items():
+                t = out.setdefault(layer, {}).setdefault(m, {"homes": 0, "homes_covered": 0, "people": 0,
+                                                             "people_covered": 0})
+                for k in t:
+                    t[k] += int(f[k])
+    for layer in out.values():
+        for t in layer.values():
+            t["homes_share"] = round(t["homes_covered"] / t["homes"], 4) if t["homes"] else 0.0
+            t["people_share"] = round(t["people_covered"] / t["people"], 4) if t["people"] else 0.0
+    return out
+
+
+def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str, lang: str | None,
+                 meta: dict) -> list[Path]:
+    """Write the merged outputs of a batch into ``out``; returns the files written."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.io import atomic_write, write_gpkg, write_json, write_text
+
+    out = Path(out)
+    rows, coverages, entries, boundaries = [], [], [], []
+    frames: dict[str, list] = {"circles": [], "gaps": [], "facilities": []}
+    streets = []
+    for a in areas:
+        folder = out / "areas" / a.key
+        o = outcomes.get(a.key, {})
+        cov = None
+        if o.get("status") in ("done", "skipped") and (folder / "coverage.json").is_file():
+            cov = json.loads((folder / "coverage.json").read_text(encoding="utf-8"))
+        entry = {"area": a.area.name, "key": a.key, "level": a.area.level, "source": a.area.source}
+        if cov is None:
+            err = o.get("error") or "no outputs"
+            rows.append({"area": a.area.name, "level": a.area.level, "status": "failed", "error": err})
+            entries.append({**entry, "status": "failed", "error": err})
+        else:
+            rows.append(area_row(a.area.name, a.area.level, cov))
+            coverages.append(cov)
+            entries.append({**entry, "status": o["status"], "map": f"areas/{a.key}/map.html", "coverage": cov})
+            for name in frames:
+                gdf = _read_layer(folder, name, fmt)
+                if gdf is not None:
+                    gdf.insert(0, "area", a.area.name)
+                    frames[name].append(gdf)
+            if (folder / "streets.csv").is_file():
+                try:
+                    s = pd.read_csv(folder / "streets.csv", encoding="utf-8-sig")
+                except pd.errors.EmptyDataError:  # an area without homes (written before headers were kept)
+                    s = pd.DataFrame()
+                if len(s):
+                    s.insert(0, "area", a.area.name)
+                    streets.append(s)
+        boundaries.append(a.area.geometry if a.area.geometry is not None and not a.area.geometry.is_empty else None)
+    table = pd.DataFrame(rows)
+    rank = next((rank_key(c) for c in coverages if rank_key(c)), None)
+    col = f"{rank[0]}_{rank[1]}min_people_share" if rank else None
+    if col and col in table:
+        table = table.assign(_failed=table["status"] == "failed").sort_values(
+            ["_failed", col, "area"], ascending=[True, False, True], kind="stable").drop(columns="_failed")
+        table.insert(0, "rank", np.where(table["status"] == "failed", None, np.arange(1, len(table) + 1)))
+    written = []
+    layers = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
+    layers = {k: gpd.GeoDataFrame(v, geometry="geometry", crs=4326) for k, v in layers.items()}
+    area_layer = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=boundaries, crs=4326)
+    layers["areas"] = area_layer
+    written.append(write_gpkg(out / "province.gpkg", layers))
+    street_table = pd.concat(streets, ignore_index=True) if streets else pd.DataFrame()
+    for stem, t in (("areas", table), ("streets", street_table)):
+        written.append(atomic_write(out / f"{stem}.csv", lambda p, t=t: t.to_csv(p, index=False, encoding="utf-8-sig")))
+        written.append(atomic_write(out / f"{stem}.xlsx", lambda p, t=t: t.to_excel(p, index=False, engine="openpyxl")))
+    doc = {"tool": "service-circles", "kind": "batch", **meta, "ranked_by": col,
+           "areas_total": len(areas), "areas_planned": len(coverages),
+           "failed": [{"area": e["area"], "error": e["error"]} for e in entries if e["status"] == "failed"],
+           "totals": totals(coverages), "areas": entries}
+    written.append(write_json(out / "coverage.json", doc))
+    written.append(write_text(out / "index.html", index_html(area_layer, entries, col=col, tiles=tiles, lang=lang)))
+    return written
+
+
+# ------------------------------------------------------------------------------ the index map
+
+WORDS = {
+    "zh": {"title": "各区域服务圈覆盖率", "share": "覆盖人口比例", "homes": "住宅", "people": "人口", "failed": "失败",
+           "open": "打开本区域地图", "none": "无数据"},
+    "en": {"title": "Coverage by area", "share": "people covered", "homes": "homes", "people": "people",
+           "failed": "failed", "open": "open the area's map", "none": "no data"},
+}
+
+
+def index_html(areas, entries: list[dict], *, col: str | None, tiles: str, lang: str | None) -> str:
+    """An offline map: each area shaded by ``col`` (a share), a popup linking to its own map."""
+    import shapely
+
+    from geo.io import feature_collection_text
+    from maps.assets import leaflet_assets
+    from maps.display import safe_json
+    from maps.labels import detect_lang
+    from maps.tiles import tile_spec
+
+    lang = lang or detect_lang([e["area"] for e in entries])
+    w = WORDS[lang]
+    gdf = areas[["area", "level", "status"]].copy()
+    gdf["share"] = areas[col] if col and col in areas else None
+    gdf["homes"] = areas["homes"] if "homes" in areas else None
+    gdf["people"] = areas["people"] if "people" in areas else None
+    gdf["map"] = [e.get("map") for e in entries]
+    gdf["error"] = [e.get("error") for e in entries]
+    gdf = gdf.set_geometry(shapely.simplify(areas.geometry.values, 0.0002, preserve_topology=True))
+    gdf = gdf[~gdf.geometry.isna()]
+    data = feature_collection_text(gdf).replace("</", "<\\/")
+    t = tile_spec(tiles)
+    tile_js = (f"L.tileLayer({safe_json(t.url)}, {{maxZoom: 19, attribution: {safe_json(t.attribution)}}}).addTo(map);"
+               if t.url else f"map.attributionControl.addAttribution({safe_json(t.attribution)});")
+    classes = safe_json([[b, c] for b, c in zip(SHARE_BREAKS, SHARE_COLOURS)])
+    legend = "".join(f'<div><i style="background:{c}"></i>{lo:.0%}–{min(b, 1):.0%}</div>'
+                     for lo, b, c in zip((0.0, *SHARE_BREAKS[:-1]), SHARE_BREAKS, SHARE_COLOURS))
+    legend += f'<div><i style="background:{FAILED_COLOUR}"></i>{w["failed"]}</div>'
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{w['title']}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{leaflet_assets().head()}
+<style>html,body,#map{{height:100%;margin:0}}.legend{{background:#fff;padding:6px 8px;font:12px sans-serif;line-height:18px}}
+.legend i{{width:14px;height:14px;float:left;margin-right:6px;opacity:.8}}</style></head>
+<body><div id="map"></div><script>
+var W = {safe_json(w)}, CLASSES = {classes}, FAILED = {safe_json(FAILED_COLOUR)};
+var map = L.map("map");
+{tile_js}
+function colour(p) {{
+  if (p.status === "failed" || p.share === null || p.share === undefined) return FAILED;
+  for (var i = 0; i < CLASSES.length; i++) if (p.share < CLASSES[i][0]) return CLASSES[i][1];
+  return CLASSES[CLASSES.length - 1][1];
+}}
+function esc(s) {{ return String(s).replace(/[&<>"]/g, function (c) {{ return {{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}}[c]; }}); }}
+var layer = L.geoJSON({data}, {{
+  style: function (f) {{ return {{color: "#444", weight: 1, fillColor: colour(f.properties), fillOpacity: 0.65}}; }},
+  onEachFeature: function (f, l) {{
+    var p = f.properties, html = "<b>" + esc(p.area) + "</b><br>";
+    if (p.status === "failed") html += W.failed + ": " + esc(p.error || "");
+    else html += W.share + ": " + (p.share === null ? W.none : (100 * p.share).toFixed(1) + "%") + "<br>" +
+      W.homes + ": " + p.homes + " · " + W.people + ": " + p.people + "<br><a href=\\"" + encodeURI(p.map) + "\\">" + W.open + "</a>";
+    l.bindPopup(html); l.bindTooltip(esc(p.area));
+  }}
+}}).addTo(map);
+if (layer.getLayers().length) map.fitBounds(layer.getBounds()); else map.setView([30.25, 120.2], 10);
+var legend = L.control({{position: "bottomright"}});
+legend.onAdd = function () {{ var d = L.DomUtil.create("div", "legend"); d.innerHTML = "<b>" + W.share + "</b>" + {safe_json(legend)}; return d; }};
+legend.addTo(map);
+</script></body></html>
+"""

@@ -1,0 +1,262 @@
+"""``circles batch``: every administrative area of an extract planned as one task on Dask.
+
+The engine side (which areas, the partition with halos, the task, the done markers) is
+:mod:`geo.batch`; this module is the command: options, the progress bar over areas, each area's
+output folder (through :func:`api.outputs.plan_files`, so an area's folder is what ``circles plan
+--area NAME`` writes, plus ``batch.json`` and ``streets.csv``), and the merged outputs written
+last: ``province.gpkg``, ``areas.csv``/``.xlsx``, ``streets.csv``/``.xlsx``, ``coverage.json``
+and ``index.html``.
+
+Output folder::
+
+    OUT/batch.json            what the batch was run with (written first)
+    OUT/areas/<area>/         each area's output set (all at once), with batch.json: its digest
+    OUT/logs/<area>.log       each area's log
+    OUT/province.gpkg ...     merged outputs (each written atomically, after every area)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from api.cli_common import input_options, run_safely
+
+BATCH_EXAMPLES = """
+\b
+Examples:
+  circles batch --osm zhejiang.osm.pbf --areas level=6 --out out/zj              # every district
+  circles batch --osm hz.osm.pbf --areas level=8 --within 滨江区 --workers 2 --out out/bj-streets
+  circles batch --osm big.osm.pbf --areas areas.gpkg --centres centres.xlsx --crs gcj02 \\
+                --scheduler tcp://10.0.0.5:8786 --out out/x                       # a running Dask cluster
+"""
+MARK = "batch.json"
+
+
+# ------------------------------------------------------------------------------ per area (on the workers)
+
+
+def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict) -> None:
+    """One area's output set, all at once: the plan's files, ``streets.csv``, and ``batch.json``
+    (the done marker with the area's digest) — so a folder with a marker is complete."""
+    import pandas as pd
+
+    from api.outputs import plan_files
+    from geo.io import atomic_write, write_json
+    from geo.outputs import write_folder
+
+    def files(tmp: Path) -> list[Path]:
+        written = plan_files(result, tmp, fmt=fmt, map_options=map_options)
+        streets = pd.DataFrame(tables.get("streets") or [], columns=None if tables.get("streets") else
+                               ["street", "community", "homes", "people"])
+        written.append(atomic_write(tmp / "streets.csv",
+                                    lambda p: streets.to_csv(p, index=False, encoding="utf-8-sig")))
+        written.append(write_json(tmp / MARK, marker))
+        return written
+
+    write_folder(folder, "batch-area", files)
+
+
+class AreaWriter:
+    """The ``write`` a task calls (a plain object: Dask sends it to the workers by value)."""
+
+    def __init__(self, fmt: str, map_options: dict) -> None:
+        self.fmt, self.map_options = fmt, map_options
+
+    def __call__(self, result, folder: Path, marker: dict, tables: dict) -> None:
+        write_area(result, folder, marker, tables, fmt=self.fmt, map_options=self.map_options)
+
+
+# ------------------------------------------------------------------------------ the output folder
+
+
+def check_batch_out(out: Path) -> None:
+    """Refuse an ``--out`` holding files a batch did not write (before any work)."""
+    from geo.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}", ["is a file, not a folder: give a folder for the batch"])
+    if out.is_dir() and any(out.iterdir()) and not (out / MARK).is_file():
+        shown = ", ".join(sorted(p.name for p in out.iterdir())[:5])
+        raise InputError(f"--out {out}", [f"holds files a batch did not write ({shown}): give an empty or new "
+                                          "folder, or the folder of an earlier batch to resume it"])
+
+
+class Bar:
+    """A progress bar over areas: done, skipped (done before), failed, remaining."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.counts = {"done": 0, "skipped": 0, "failed": 0}
+        self.total = total
+        self.bar = tqdm(total=total, disable=not enabled, unit="area", file=sys.stderr, leave=True,
+                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+        self.show()
+
+    def show(self) -> None:
+        c = self.counts
+        left = self.total - sum(c.values())
+        self.bar.set_postfix_str(f"done {c['done']} · skipped {c['skipped']} · failed {c['failed']} · left {left}")
+
+    def add(self, what: str, name: str) -> None:
+        self.counts[what] += 1
+        self.bar.set_description_str(name[:24])
+        self.bar.update(1)
+        self.show()
+
+    def write(self, text: str) -> None:
+        self.bar.write(text, file=sys.stderr) if not self.bar.disable else click.echo(text, err=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# ------------------------------------------------------------------------------ the command
+
+
+@click.command("batch", epilog=BATCH_EXAMPLES)
+@input_options
+@click.option("--areas", "areas_spec", required=True, help="The areas: level=6 (districts 区/县), level=8 (streets and towns 街道/镇), any OSM admin_level, or a polygon file (.gpkg, .geojson, .shp) with a name column, one area per row.")
+@click.option("--within", help="Only the areas lying inside this admin boundary (any level, e.g. 杭州市 or 滨江区) or polygon file.")
+@click.option("--workers", "n_workers", type=click.IntRange(1, 256), help="Local Dask worker processes (default: the CPU count); each plans one area at a time.")
+@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786) instead of a local cluster; the workers must see --out and the input files at the same paths.")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True, help="Times an area's task is run again after it crashed (a killed worker, out of memory).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Batch folder: areas/<name>/ per area, the merged outputs at the top. Re-running into it skips the areas already done with the same inputs and options.")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), default="geojson", show_default=True, help="Format of each area's circle, gap and facility layers.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the maps. Default: Chinese for Chinese names.")
+@click.option("--tiles", default="osm", show_default=True, help="Base map of the maps: osm, none, or an XYZ URL (see circles plan --help).")
+@click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Start the Dask dashboard of a local cluster and print its address.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
+@run_safely
+def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, scheduler: str | None, retries: int,
+              out: Path, fmt: str, lang: str | None, tiles: str, dashboard: bool, quiet: bool, **kw) -> None:
+    """Plan every area (district, street, or polygon of a file) of one extract, each as a task
+    on Dask distributed; merge the results.
+
+    The extract is read once and cut into the areas plus their halos (as --area does), so each
+    area's figures are those of `circles plan --area NAME`, each home is counted in the one area
+    holding it, and a worker holds one area at a time. Writes OUT/areas/<name>/ per area (the
+    files of circles plan, and streets.csv), OUT/logs/<name>.log, and at the end province.gpkg
+    (circles, gaps, facilities and areas of every area, with an `area` column), areas.csv and
+    areas.xlsx (one row per area, ranked by coverage), streets.csv/.xlsx, coverage.json and
+    index.html (a map of each area's coverage linking to its map). Exits 1 when any area failed.
+    """
+    import dataclasses
+    import os
+
+    from api.cli_common import build_inputs, say_for
+    from geo.base import load_base
+    from geo.batch import Cluster, Partition, area_digest, is_done, list_areas, options_digest, plan_part
+    from geo.errors import InputError
+    from geo.io import write_json
+    from geo.plan import read_layer_files
+    from maps.tiles import tile_spec
+
+    given = [f"--{k.replace('_', '-')}" for k in ("area", "area_level") if kw.get(k)]
+    if kw.get("workers"):
+        given.append("--jobs")
+    if kw.get("place"):
+        given.append("--place")
+    if given:
+        raise InputError("options", [f"circles batch plans every area of --areas: leave out {', '.join(given)} "
+                                     "(--jobs: each area is drawn in one process; give --workers for more areas at "
+                                     "once; --place: give an extract with --osm)"])
+    tile_spec(tiles)
+    out = Path(out)
+    check_batch_out(out)
+    inputs, params = build_inputs(kw)
+    say = say_for(quiet)
+    t0 = time.perf_counter()
+    files, warnings = read_layer_files(inputs)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    base = load_base(inputs, params, progress=say)
+    areas = list_areas(areas_spec, admin=base.admin, within=within, crs=inputs.crs)
+    part = Partition(base, params, files)
+    overlap = int((part.home_owners(areas) > 1).sum())
+    if overlap:
+        click.echo(f"warning: {overlap} homes lie in more than one area of {areas_spec}: each of those areas counts "
+                   "them (the merged totals count them more than once)", err=True)
+    source = base.key or f"{Path(str(base.source)).name}:{len(base.homes)}:{base.network.n_nodes}"
+    options = options_digest(source=source, inputs=inputs, params=params,
+                             extra={"fmt": fmt, "lang": lang, "tiles": tiles})
+    read_s = time.perf_counter() - t0
+    say(f"{len(areas)} areas; extract read and partitioned in {read_s:.1f} s")
+    write_json(out / MARK, {"tool": "service-circles", "kind": "batch", "source": str(base.source),
+                            "areas": areas_spec, "within": within, "options_digest": options,
+                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    writer = AreaWriter(fmt, {"lang": lang, "tiles": tiles})
+    digests = {a.key: area_digest(options, a.area) for a in areas}
+    outcomes: dict[str, dict] = {}
+    bar = Bar(len(areas), enabled=not quiet and sys.stderr.isatty())
+    todo = []
+    for a in areas:
+        if a.problem:
+            outcomes[a.key] = {"key": a.key, "area": a.area.name, "status": "failed", "error": a.problem}
+            bar.add("failed", a.area.name)
+        elif is_done(out / "areas" / a.key, digests[a.key]):
+            outcomes[a.key] = {"key": a.key, "area": a.area.name, "status": "skipped"}
+            bar.add("skipped", a.area.name)
+        else:
+            todo.append(a)
+    by_key = {a.key: a for a in areas}
+    task_params = dataclasses.replace(params, cache_dir=None)
+
+    def tasks():
+        for a in todo:
+            def make(a=a):
+                return plan_part, (part.part(a),), {
+                    "inputs": inputs, "params": task_params, "folder": str((out / "areas" / a.key).resolve()),
+                    "log": str((out / "logs" / f"{a.key}.log").resolve()), "marker": {"digest": digests[a.key]},
+                    "write": writer}
+            yield a.key, make
+
+    def on_start(link: str | None, threads: int) -> None:
+        where = scheduler or f"a local cluster of {threads} worker processes"
+        bar.write(f"{len(todo)} areas to plan on {where}" + (f"; dashboard: {link}" if link else ""))
+
+    def on_done(key: str, summary: dict) -> None:
+        summary.setdefault("area", by_key[key].area.name)
+        outcomes[key] = summary
+        if summary["status"] == "failed":
+            bar.write(f"failed: {summary['area']}: {summary.get('error')}")
+        bar.add(summary["status"], summary["area"])
+
+    try:
+        if todo:
+            workers = n_workers or os.cpu_count() or 1
+            from geo.batch import run_tasks
+
+            run_tasks(tasks(), cluster=Cluster(workers=workers, scheduler=scheduler, retries=retries,
+                                               dashboard=dashboard), on_start=on_start, on_done=on_done)
+    finally:
+        bar.close()
+    for key, o in outcomes.items():  # a failure the task could not log itself (no task, or a lost worker)
+        log = out / "logs" / f"{key}.log"
+        if o["status"] == "failed" and not log.is_file():
+            log.write_text(f"{o['area']}: failed: {o.get('error')}\n", encoding="utf-8")
+    from api.batch_merge import write_merged
+
+    say("merging the areas' outputs")
+    written = write_merged(out, areas, outcomes, fmt=fmt, tiles=tiles, lang=lang,
+                           meta={"source": Path(str(base.source)).name, "data_date": base.data_date,
+                                 "areas_spec": areas_spec, "within": within,
+                                 "read_partition_s": round(read_s, 2),
+                                 "wall_s": round(time.perf_counter() - t0, 2)})
+    failed = [o for o in outcomes.values() if o["status"] == "failed"]
+    n = {s: sum(o["status"] == s for o in outcomes.values()) for s in ("done", "skipped", "failed")}
+    click.echo(f"{len(areas)} areas: {n['done']} planned, {n['skipped']} done before (skipped), {n['failed']} failed "
+               f"({time.perf_counter() - t0:.1f} s)", err=quiet)
+    if not quiet:
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+    if failed:
+        click.echo("failed areas:", err=True)
+        for o in sorted(failed, key=lambda o: o["area"]):
+            click.echo(f"  {o['area']}: {o.get('error')}", err=True)
+        sys.exit(1)
+

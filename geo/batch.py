@@ -1,0 +1,512 @@
+"""A province in one run: the extract read once, cut into administrative areas with halos,
+each area planned as one task on Dask distributed.
+
+The steps, each one function:
+
+1. :func:`list_areas` — the areas: every admin boundary of a level (``level=6``), optionally only
+   those inside another (``within``), or every polygon of a file.
+2. :class:`Partition` — which nodes, homes, land and facilities of the read extract lie in each
+   area's halo (the longest threshold's walk plus a margin, as ``circles plan --area`` uses),
+   found once for all areas; :meth:`Partition.part` cuts one area's :class:`Part`, so a task
+   carries its area plus halo and nothing of the rest of the province.
+3. :func:`plan_part` — the task: :func:`geo.plan.plan` on the part with the area, so its
+   figures are those of ``circles plan --area NAME``; the outputs go through the ``write``
+   callable the command passes (it adds the map, which ``geo`` does not draw); a log per area.
+4. :func:`run_tasks` — the tasks on a ``LocalCluster`` of worker processes or any scheduler,
+   with retries, a bounded number in flight (so the driver never holds every part at once), and
+   each area's outcome reported as it finishes.
+
+Each area's folder carries a ``batch.json`` with the :func:`area_digest` of its inputs and
+options; a re-run skips the areas whose digest matches (:func:`is_done`). The merged tables
+(:func:`area_row`, :func:`street_rows`, :func:`merged_coverage`) are made from what the area
+folders hold, so skipped areas count as well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geo.areas import AREA_LEVELS, StudyArea, level_of
+from geo.errors import CirclesError, InputError
+
+#: bump when what a done area holds, or how it is made, changes (re-runs then redo every area).
+BATCH_VERSION = 1
+DONE_MARK = "batch.json"
+#: lon/lat margin (degrees) around an area's halo for the admin areas and places that name its homes
+NAME_MARGIN_DEG = 0.03
+#: the share of an area that must lie inside ``--within`` for it to be taken
+WITHIN_SHARE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class BatchArea:
+    """One area of a batch: its folder key, and the study area (or why it cannot be planned)."""
+
+    key: str  # folder and log name (the name, made safe for a file system; unique in the batch)
+    area: StudyArea
+    problem: str | None = None  # set: the area fails with this message, without a task
+
+
+# ------------------------------------------------------------------------------ which areas
+
+
+def parse_areas(spec: str) -> tuple[str, object]:
+    """``level=6`` / ``level=street`` -> ("level", admin levels); a polygon file -> ("file", path)."""
+    text = str(spec).strip()
+    m = re.fullmatch(r"level\s*=\s*(\S+)", text, flags=re.IGNORECASE)
+    if m:
+        lv = m.group(1).lower()
+        if lv in AREA_LEVELS:
+            return "level", AREA_LEVELS[lv]
+        if lv.isdigit() and 1 <= int(lv) <= 12:
+            return "level", (lv,)
+        raise InputError("--areas", [f"{spec!r}: the level must be an OSM admin_level 1..12 (6: districts, "
+                                     f"8: streets and towns) or one of {', '.join(AREA_LEVELS)}"])
+    path = Path(text)
+    if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp", ".parquet") or path.is_file():
+        if not path.is_file():
+            raise InputError(str(path), ["--areas file not found: give a GeoJSON, GeoPackage or Shapefile with one "
+                                         "polygon per area and a name column, or level=6 / level=8"])
+        return "file", path
+    raise InputError("--areas", [f"{spec!r}: expected level=N (an OSM admin_level: 6 districts, 8 streets and "
+                                 "towns) or a polygon file (.geojson, .gpkg, .shp)"])
+
+
+def safe_key(name: str) -> str:
+    """A folder name for an area: its name as written, minus what file systems refuse."""
+    key = re.sub(r'[\\/:*?"<>|\s]+', "_", str(name)).strip("._") or "area"
+    return key[:80]
+
+
+def _keyed(areas: list[tuple[StudyArea, str | None]]) -> list[BatchArea]:
+    out, seen = [], {}
+    for area, problem in areas:
+        base = safe_key(area.name)
+        n = seen.get(base.lower(), 0) + 1
+        seen[base.lower()] = n
+        out.append(BatchArea(base if n == 1 else f"{base}-{n}", area, problem))
+    return out
+
+
+def list_areas(spec: str, *, admin, within: str | None = None, crs: str | None = None) -> list[BatchArea]:
+    """The areas of a batch, in a stable order (by name).
+
+    Parameters
+    ----------
+    spec
+        ``level=N`` (an OSM admin_level, or district/street/community) or a polygon file with a
+        ``name`` column (one area per row; rows without a name are called ``<file>-<row>``).
+    admin
+        The extract's admin boundaries (GeoDataFrame, WGS84: name, admin_level, osm_id).
+    within
+        Keep only the areas lying mostly inside this admin boundary (any level) or polygon file.
+    crs
+        Coordinate system of a polygon file without one (wgs84, gcj02, bd09).
+
+    Raises
+    ------
+    geo.errors.InputError
+        For a bad spec, an unreadable file, a level the extract holds no boundary of, or no area
+        left inside ``within``. An area that cannot be planned (an empty or non-polygon row) is
+        kept, with its ``problem``, so it is reported by name with the others.
+    """
+    import shapely
+
+    from geo.areas import _area_from_admin, resolve_area
+
+    kind, what = parse_areas(spec)
+    if kind == "file":
+        areas = _areas_from_file(Path(what), crs)
+    else:
+        if admin is None or len(admin) == 0:
+            raise InputError("--areas", [f"{spec!r}: the extract holds no admin boundaries; give a polygon file"])
+        levels = admin["admin_level"].astype(str).to_numpy()
+        names = admin["name"].to_numpy(dtype=object)
+        sel = np.isin(levels, what) & np.array([isinstance(n, str) and bool(n.strip()) for n in names], bool)
+        if not sel.any():
+            held = sorted({lv for lv in levels if lv and lv != "None"}, key=lambda v: (len(v), v))
+            raise InputError("--areas", [f"{spec!r}: the extract holds no named admin boundary at admin_level "
+                                         f"{'/'.join(what)}; it holds levels {', '.join(held) or 'none'}"])
+        areas = []
+        for name, lv in sorted({(str(n), str(v)) for n, v in zip(names[sel], levels[sel])}):
+            areas.append((_area_from_admin(name, lv, admin), None))
+    if within:
+        outer = resolve_area(within, admin=admin, crs=crs).geometry
+        shapely.prepare(outer)
+        kept = []
+        for area, problem in areas:
+            g = area.geometry
+            if g is None or shapely.is_empty(g):
+                kept.append((area, problem))
+                continue
+            same = area.name == str(within).strip()
+            share = shapely.area(shapely.intersection(g, outer)) / max(shapely.area(g), 1e-18)
+            if share >= WITHIN_SHARE and not same:
+                kept.append((area, problem))
+        if not kept:
+            raise InputError("--within", [f"{within!r}: none of the areas of {spec!r} lies inside it"])
+        areas = kept
+    return _keyed(areas)
+
+
+def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str | None]]:
+    import geopandas as gpd
+    import shapely
+
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as err:  # pyogrio raises many types for unreadable files
+        raise InputError(str(path), [f"cannot be read as a GIS file ({err})"]) from None
+    if len(gdf) == 0:
+        raise InputError(str(path), ["holds no rows: give one polygon per area"])
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    names = gdf["name"].to_numpy(dtype=object) if "name" in gdf else np.full(len(gdf), None, dtype=object)
+    out = []
+    for i, (name, geom) in enumerate(zip(names, gdf.geometry.values)):
+        label = str(name).strip() if isinstance(name, str) and name.strip() else f"{path.stem}-{i + 1}"
+        problem = None
+        if geom is None or shapely.is_empty(geom):
+            problem, geom = f"{path.name} row {i + 1}: the boundary is empty — give the area's polygon", None
+        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+            problem = f"{path.name} row {i + 1}: the boundary is a {geom.geom_type}, not a Polygon or MultiPolygon"
+        else:
+            geom = shapely.make_valid(geom)
+            if crs and crs.lower() not in ("wgs84", "4326", "epsg:4326"):
+                from geo.crs import to_wgs84
+
+                geom = shapely.transform(geom, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], crs)))
+            xy = shapely.get_coordinates(geom)
+            if not (np.all(np.abs(xy[:, 0]) <= 180) and np.all(np.abs(xy[:, 1]) <= 90)):
+                problem = (f"{path.name} row {i + 1}: coordinates are not longitude/latitude — give the file's CRS "
+                           "in the file (GeoPackage, Shapefile .prj) or WGS84 GeoJSON")
+        area = StudyArea(label, f"{path.name} row {i + 1}", None,
+                         geom if geom is not None else shapely.Polygon())
+        out.append((area, problem))
+    return out
+
+
+# ------------------------------------------------------------------------------ the partition
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """One area's task input: the area and the base cut to its halo (network, homes, land,
+    facilities, the admin areas and places that name its homes)."""
+
+    key: str
+    area: StudyArea
+    base: object  # geo.base.Base
+    files: dict  # layer -> (WGS84 table, origin): the planner's files, cut to the halo
+
+
+class _Sorted:
+    """Points sorted by x, to find those inside a polygon without testing them all."""
+
+    def __init__(self, xy: np.ndarray) -> None:
+        self.xy = np.asarray(xy, float).reshape(-1, 2)
+        self.order = np.argsort(self.xy[:, 0], kind="stable")
+        self.xs = self.xy[self.order, 0]
+
+    def inside(self, poly) -> np.ndarray:
+        """Indices (ascending) of the points inside ``poly`` (``shapely.contains_xy``)."""
+        import shapely
+
+        if poly is None or shapely.is_empty(poly) or len(self.xy) == 0:
+            return np.zeros(0, np.int64)
+        x0, y0, x1, y1 = poly.bounds
+        lo, hi = np.searchsorted(self.xs, [x0, x1], side="left")[0], np.searchsorted(self.xs, x1, side="right")
+        cand = self.order[lo:hi]
+        y = self.xy[cand, 1]
+        cand = cand[(y >= y0) & (y <= y1)]
+        hit = shapely.contains_xy(poly, self.xy[cand, 0], self.xy[cand, 1])
+        return np.sort(cand[hit])
+
+
+def _in_box(gdf, box: tuple[float, float, float, float]):
+    """Rows of a WGS84 table whose bounds meet the lon/lat box."""
+    if gdf is None or len(gdf) == 0:
+        return gdf
+    b = gdf.geometry.bounds.to_numpy()
+    x0, y0, x1, y1 = box
+    ok = ~((b[:, 0] > x1) | (b[:, 2] < x0) | (b[:, 1] > y1) | (b[:, 3] < y0)) & np.isfinite(b).all(axis=1)
+    return gdf[ok].reset_index(drop=True)
+
+
+class Partition:
+    """Where each area's halo lies in a read extract; :meth:`part` cuts one area.
+
+    Parameters
+    ----------
+    base
+        The read extract (:func:`geo.base.load_base`).
+    params
+        The plan options (the halo: ``params.halo()``).
+    files
+        The planner's facility files, read once: layer -> (WGS84 table, origin).
+    """
+
+    def __init__(self, base, params, files: dict) -> None:
+        import shapely
+
+        self.base, self.params, self.files = base, params, files
+        net = base.network
+        self.nodes = _Sorted(net.node_xy)
+        self.homes = _Sorted(base.homes.xy)
+        land = np.asarray(base.land, dtype=object)
+        self.land = land
+        self.land_tree = shapely.STRtree(land) if len(land) else None
+        self.fac = {}
+        for layer, fac in {**base.osm_facilities, **{k: v[0] for k, v in files.items()}}.items():
+            xy = net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
+            self.fac[layer] = _Sorted(xy)
+
+    def halo(self, area: StudyArea):
+        """The area and its halo in the extract's metric CRS."""
+        import shapely
+
+        net = self.base.network
+        metric = shapely.transform(area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+        halo = shapely.buffer(metric, self.params.halo())
+        shapely.prepare(halo)
+        return metric, halo
+
+    def home_owners(self, areas: list[BatchArea]) -> np.ndarray:
+        """How many of the areas hold each home of the extract (0, 1, or more where areas overlap)."""
+        count = np.zeros(len(self.base.homes), np.int64)
+        for a in areas:
+            if a.problem is None and not a.area.geometry.is_empty:
+                metric, _ = self.halo(a.area)
+                count[self.homes.inside(metric)] += 1
+        return count
+
+    def part(self, area: BatchArea) -> Part:
+        """The area's task input; raises :class:`geo.errors.NetworkError` when no walkable street
+        lies in the area and its halo."""
+        import dataclasses as dc
+
+        from geo.demand import Homes
+        from geo.errors import NetworkError
+        from geo.network import subnetwork
+
+        base = self.base
+        net = base.network
+        _, halo = self.halo(area.area)
+        keep = np.zeros(net.n_nodes, bool)
+        keep[self.nodes.inside(halo)] = True
+        if not (keep[net.edge_u] & keep[net.edge_v]).any():
+            raise NetworkError(f"no walkable street of {Path(str(base.source)).name} lies in the area "
+                               f"{area.area.name!r} or its {self.params.halo():.0f} m halo: is the area outside "
+                               "the extract?")
+        sub = subnetwork(net, keep)
+        h = base.homes
+        hi = self.homes.inside(halo)
+        homes = Homes(h.xy[hi], h.people[hi], h.kind[hi], h.osm_id[hi], h.method)
+        land = self.land[np.sort(self.land_tree.query(halo, predicate="intersects"))] if self.land_tree else self.land
+        lon, lat = sub.node_lonlat[:, 0], sub.node_lonlat[:, 1]
+        m = NAME_MARGIN_DEG
+        box = (float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m)
+        osm = {k: v.iloc[self.fac[k].inside(halo)].reset_index(drop=True) for k, v in base.osm_facilities.items()}
+        files = {k: (t.iloc[self.fac[k].inside(halo)].reset_index(drop=True), origin)
+                 for k, (t, origin) in self.files.items()}
+        part = dc.replace(base, network=sub, homes=homes, land_source=land, osm_facilities=osm,
+                          admin=_in_box(base.admin, box), places=_in_box(base.places, box),
+                          extras={k: _in_box(v, box) for k, v in base.extras.items()}, key=None)
+        return Part(area.key, area.area, part, files)
+
+
+# ------------------------------------------------------------------------------ done areas
+
+
+def file_digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def options_digest(*, source: str, inputs, params, extra: dict) -> str:
+    """What every area of a batch shares: the extract's content, the files, the options."""
+    opts = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name not in ("cache_dir", "workers")}
+    doc = {"version": BATCH_VERSION, "source": source, "layers_map": file_digest(Path(inputs.layers_map)),
+           "files": {k: file_digest(Path(v)) for k, v in sorted(inputs.layer_files.items())},
+           "population": file_digest(Path(inputs.population)) if inputs.population else None,
+           "crs": inputs.crs, "params": repr(sorted(opts.items())), **extra}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def area_digest(options: str, area: StudyArea) -> str:
+    """The key of one area's results: the batch's options and the area's name and boundary."""
+    import shapely
+
+    wkb = shapely.to_wkb(area.geometry, hex=True) if area.geometry is not None else ""
+    return hashlib.sha256("|".join([options, area.name, str(area.level), wkb]).encode()).hexdigest()[:32]
+
+
+def is_done(folder: Path, digest: str) -> bool:
+    """Whether ``folder`` holds a complete output set made with ``digest``."""
+    try:
+        doc = json.loads((folder / DONE_MARK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("digest") == digest and (folder / "outputs.json").is_file()
+
+
+# ------------------------------------------------------------------------------ the task
+
+#: write(result, folder, marker, extra_tables) writes an area's output set all at once
+Writer = Callable[..., None]
+
+
+def street_rows(result) -> list[dict]:
+    """Homes, people and those covered per layer and threshold (first profile), per street and
+    community of the area (the rows of the merged street table)."""
+    from geo.coverage import minutes_key
+
+    street, community = (np.asarray(a, dtype=object) for a in result.home_names[:2]) \
+        if result.home_names else (np.full(len(result.homes), None, object),) * 2
+    people = np.asarray(result.homes.people, float)
+    keys = [(s if isinstance(s, str) else "", c if isinstance(c, str) else "") for s, c in zip(street, community)]
+    groups: dict = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    limits = [(mt, mi) for mt, mi, p in result.params.limits() if p == result.params.profiles[0]]
+    rows = []
+    for (s, c), idx in sorted(groups.items()):
+        idx = np.asarray(idx)
+        row = {"street": s or None, "community": c or None, "homes": len(idx), "people": round(float(people[idx].sum()))}
+        for name, lr in result.layers.items():
+            for metres, minutes in limits:
+                cov = np.asarray(lr.home_dist)[idx] <= metres
+                row[f"{name}_{minutes_key(minutes)}min_people_covered"] = round(float(people[idx][cov].sum()))
+                row[f"{name}_{minutes_key(minutes)}min_homes_covered"] = int(cov.sum())
+        rows.append(row)
+    return rows
+
+
+def plan_part(part: Part, *, inputs, params, folder: str, log: str, marker: dict, write: Writer) -> dict:
+    """Plan one area and write its outputs; the task each Dask worker runs.
+
+    Returns a small summary: ``status`` "done" or "failed" (an error of the input, with its
+    message: retrying would not help), the area's homes and coverage, seconds taken. Any other
+    exception is logged and raised again, so that Dask retries the task.
+    """
+    from geo.io import write_text
+    from geo.plan import PlanInputs, plan
+
+    t0 = time.perf_counter()
+    lines: list[str] = []
+
+    def say(msg: str) -> None:
+        lines.append(f"{time.strftime('%H:%M:%S')} {part.area.name}: {msg}")
+
+    summary = {"key": part.key, "area": part.area.name, "level": part.area.level}
+    task_inputs = PlanInputs(osm=inputs.osm, crs=inputs.crs, population=inputs.population,
+                             layers_map=inputs.layers_map)
+    task_params = dataclasses.replace(params, workers=1, cache_dir=None)
+    try:
+        say(f"{part.base.network.n_nodes} nodes and {len(part.base.homes)} homes in the area and its halo")
+        result = plan(task_inputs, task_params, progress=say, base=part.base, facilities=part.files, area=part.area)
+        for w in result.warnings:
+            say(f"warning: {w}")
+        write(result, Path(folder), {**marker, "area": part.area.name, "level": part.area.level,
+                                     "source": part.area.source, "homes": len(result.homes),
+                                     "seconds": round(time.perf_counter() - t0, 2)},
+              {"streets": street_rows(result)})
+        say(f"done in {time.perf_counter() - t0:.1f} s: {len(result.homes)} homes")
+        summary.update(status="done", homes=len(result.homes), coverage=result.coverage)
+    except CirclesError as err:
+        say(f"failed: {err}")
+        summary.update(status="failed", error=str(err))
+    except BaseException as err:
+        say(f"crashed ({type(err).__name__}: {err}); the task is retried\n{traceback.format_exc()}")
+        write_text(log, "\n".join(lines) + "\n")
+        raise
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    write_text(log, "\n".join(lines) + "\n")
+    return summary
+
+
+# ------------------------------------------------------------------------------ running on Dask
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the tasks run: ``workers`` local worker processes, or a running scheduler."""
+
+    workers: int = 2
+    scheduler: str | None = None
+    retries: int = 2
+    dashboard: bool = True
+
+
+def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Cluster,
+              on_start: Callable[[str | None, int], None], on_done: Callable[[str, dict], None]) -> None:
+    """Run tasks on Dask distributed, at most twice as many in flight as there are worker threads.
+
+    ``tasks`` yields ``(key, make)``; ``make()`` gives ``(function, args, kwargs)`` (or raises
+    :class:`geo.errors.CirclesError`: the area fails without a task). ``on_start(dashboard
+    link or None, worker threads)`` is called once the cluster is up; ``on_done(key, summary)``
+    for each task as it finishes, with a ``failed`` summary when the task raised even after its
+    retries (or its worker died more often than the scheduler allows).
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    if cluster.scheduler:
+        client = Client(cluster.scheduler, timeout="30s")
+        local = None
+    else:
+        local = LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True,
+                             dashboard_address=":0" if cluster.dashboard else None, silence_logs=40)
+        client = Client(local)
+    try:
+        link = client.dashboard_link if cluster.dashboard else None
+        threads = max(1, sum(client.nthreads().values()))
+        on_start(link, threads)
+        todo: Iterator = iter(tasks)
+        running = as_completed()
+        names: dict = {}
+
+        def submit_next() -> bool:
+            for key, make in todo:
+                try:
+                    fn, args, kwargs = make()
+                except CirclesError as err:
+                    on_done(key, {"key": key, "status": "failed", "error": str(err)})
+                    continue
+                fut = client.submit(fn, *args, retries=cluster.retries, pure=False, key=f"area-{key}-{time.time_ns()}",
+                                    **kwargs)
+                names[fut.key] = key
+                running.add(fut)
+                return True
+            return False
+
+        for _ in range(2 * threads):
+            if not submit_next():
+                break
+        for fut in running:
+            key = names.pop(fut.key)
+            try:
+                summary = fut.result()
+            except Exception as err:  # the task raised after its retries, or its worker kept dying
+                summary = {"key": key, "status": "failed", "error": f"{type(err).__name__}: {err}"}
+            fut.release()
+            on_done(key, summary)
+            submit_next()
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
