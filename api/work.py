@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geo.kinds import DEFAULT_PROFILE
+
 
 def scenario(served, *, doc: dict) -> dict:
     """``POST /scenarios``: apply the edits, recompute, and the coverage diff."""
@@ -65,7 +67,7 @@ def facility_circle(served, *, layer: str, index: int, minutes: float, profile: 
     params = result.params
     lr = result.layers[layer]
     one = lr.snapped.subset(np.arange(len(lr.snapped)) == index)
-    limit = metres_for(minutes, params.speeds().get(profile) or params.speed_kmh or 4.8)
+    limit = metres_for(minutes, params.speeds().get(profile) or params.speed_kmh or DEFAULT_PROFILE.speed_kmh)
     poly = source_circles(result.network, one, [limit], width_m=params.width_m, cell_m=params.cell(),
                           construction=params.circles)[0, 0]
     ll = shapely.transform(poly, lambda c: result.network.unproject(c))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geo.kinds import AreaLevel
+
 #: a named place node farther than this from a point is not taken as its street or community.
 PLACE_MAX_M = 1500.0
 STREET_LEVELS = ("8",)
@@ -126,7 +128,7 @@ from pathlib import Path  # noqa: E402
 
 #: ``--area-level`` names and the OSM admin levels they stand for.
 AREA_LEVELS: dict[str, tuple[str, ...]] = {
-    "district": ("5", "6", "7"), "street": ("8",), "community": ("9", "10"),
+    AreaLevel.DISTRICT: ("5", "6", "7"), AreaLevel.STREET: ("8",), AreaLevel.COMMUNITY: ("9", "10"),
 }
 AREA_FILE_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet")
 

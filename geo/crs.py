@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from geo.errors import UnknownNameError
+from geo.kinds import COORD_SYSTEMS
 
 #: Krasovsky 1940 ellipsoid, as used by the GCJ-02 formula.
 KRASOVSKY_A = 6378245.0
@@ -39,7 +40,7 @@ CRS_ALIASES: dict[str, str] = {
     "高德": "gcj02", "tencent": "gcj02", "腾讯": "gcj02", "火星坐标": "gcj02",
     "bd09": "bd09", "bd-09": "bd09", "baidu": "bd09", "百度": "bd09",
 }
-CRS_NAMES = ("wgs84", "gcj02", "bd09")
+CRS_NAMES = COORD_SYSTEMS
 
 
 def normalise_crs(crs: str) -> str:

@@ -29,17 +29,46 @@ class Tier(StrEnum):
 
 
 class Profile(StrEnum):
-    """Walking profiles."""
+    """Walking profiles, each with its speed (:attr:`speed_kmh`)."""
 
     ADULT = "adult"
     ELDERLY = "elderly"
 
+    @property
+    def speed_kmh(self) -> float:
+        """Walking speed in km/h (:data:`PROFILES`)."""
+        return PROFILES[self.value]
+
+
+class AreaLevel(StrEnum):
+    """Levels of administrative areas a study area (``--area``) or a gap can be named by."""
+
+    DISTRICT = "district"  # 区/县, OSM admin_level 5-7
+    STREET = "street"  # 街道/镇, admin_level 8
+    COMMUNITY = "community"  # 社区/村, admin_level 9-10
+
+
+class CoordSystem(StrEnum):
+    """Coordinate systems facility, area and scenario files may come in (see :mod:`geo.crs`)."""
+
+    WGS84 = "wgs84"  # GPS, OpenStreetMap
+    GCJ02 = "gcj02"  # AMap/Gaode, Tencent
+    BD09 = "bd09"  # Baidu
+
 
 LAYERS: tuple[str, ...] = tuple(m.value for m in Layer)
 TIERS: tuple[str, ...] = tuple(m.value for m in Tier)
+AREA_LEVELS: tuple[str, ...] = tuple(m.value for m in AreaLevel)
+COORD_SYSTEMS: tuple[str, ...] = tuple(m.value for m in CoordSystem)
 #: walking speeds in km/h. Adults 4.8 km/h: within the 4.5-5 km/h used in accessibility
 #: studies; elderly 3.6 km/h as commonly used for older pedestrians (DOMAIN.md).
 PROFILES: dict[str, float] = {Profile.ADULT.value: 4.8, Profile.ELDERLY.value: 3.6}
+DEFAULT_PROFILE = Profile.ADULT
+
+
+def profile_help() -> str:
+    """The profiles and their speeds, as the command line and the API describe them."""
+    return ", ".join(f"{p} ({PROFILES[p]:g} km/h)" for p in PROFILES)
 
 
 @dataclass(frozen=True)

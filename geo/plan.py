@@ -21,7 +21,7 @@ import numpy as np
 from geo.circles import Reach, metres_for, multi_source, per_source, point_distances
 from geo.demand import Homes, PeopleRule
 from geo.errors import InputError, UnknownNameError
-from geo.kinds import LAYERS, PROFILES
+from geo.kinds import DEFAULT_PROFILE, LAYERS, PROFILES
 from geo.network import Network, Snapped
 from geo.osm_layers import DEFAULT_MAPPING
 
@@ -61,7 +61,7 @@ class PlanParams:
     """How to plan. Checked by :func:`check_params` (every problem at once)."""
 
     minutes: tuple[float, ...] = (10.0, 15.0)
-    profiles: tuple[str, ...] = ("adult",)
+    profiles: tuple[str, ...] = (DEFAULT_PROFILE.value,)
     speed_kmh: float | None = None
     snap_max_m: float = 300.0
     home_snap_max_m: float = 500.0

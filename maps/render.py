@@ -29,6 +29,8 @@ import numpy as np
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
+from geo.kinds import LAYERS, TIERS
+
 from maps.assets import leaflet_assets, own
 from maps.content import (
     GAP_COLOURS, LAYER_COLOURS, NO_TIER_COLOUR, TIER_COLOURS, TIER_RADIUS, esc, facility_popup, facility_tip,
@@ -39,7 +41,7 @@ from maps.labels import Words, check_lang, detect_lang
 from maps.tiles import tile_spec
 
 ATTRIBUTION = "© OpenStreetMap contributors"
-PLAIN_LAYERS = ("centres", "stations", "charging")
+PLAIN_LAYERS = LAYERS
 
 
 class _Init(MacroElement):
@@ -297,5 +299,5 @@ def _add_facilities(m, result, words: Words, first: str, at_label: str | None) -
         grp.add_child(_GeoJson(f"facilities:{name}", points_text(lon[order], lat[order], [props[j] for j in order]),
                                "{pointToLayer:SC.facilityMarker,onEachFeature:SC.bind}", front=True, encoded=False))
         m.add_child(grp)
-    order = ["district", "street", "community", "special", None]
+    order = [*TIERS, None]
     return sorted(tiers, key=lambda t: order.index(t) if t in order else len(order))

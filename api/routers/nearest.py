@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -12,13 +12,13 @@ from api.schemas import ErrorOut, NearestOut
 from api.settings import MAX_K
 from geo.circles import metres_for
 from geo.errors import InputError, UnknownNameError
-from geo.kinds import PROFILES, Layer, Profile, Tier
+from geo.kinds import PROFILES, CoordSystem, Layer, Profile, Tier
 from geo.nearest import Route
 from geo.network import Snapped
 
 router = APIRouter(tags=["nearest"])
 
-Crs = Literal["wgs84", "gcj02", "bd09"]
+Crs = CoordSystem
 
 
 @router.get(

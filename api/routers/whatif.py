@@ -8,7 +8,7 @@ settings' limits (edits, vertices, candidates x walk distance, sites).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from api.deps import PoolDep, ServedDep
 from api.schemas import ErrorOut
 from geo.errors import InputError
-from geo.kinds import PROFILES
+from geo.kinds import COORD_SYSTEMS, DEFAULT_PROFILE, PROFILES, CoordSystem, Layer, Profile
 
 router = APIRouter(tags=["what-if"])
 HEAVY = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
@@ -66,8 +66,8 @@ async def post_scenario(
         raise InputError("scenario", [f"more than {s.max_vertices} coordinates: at most {s.max_vertices} per request "
                                       "(CIRCLES_MAX_VERTICES)"])
     crs = scenario.get("crs")
-    if crs is not None and crs not in ("wgs84", "gcj02", "bd09"):
-        raise InputError("crs", [f"{crs!r}: expected one of wgs84, gcj02, bd09"])
+    if crs is not None and crs not in COORD_SYSTEMS:
+        raise InputError("crs", [f"{crs!r}: expected one of {', '.join(COORD_SYSTEMS)}"])
     from geo.scenarios import scenario_from_doc
 
     scenario_from_doc(scenario, source="request body", crs=crs)  # every problem, before queueing work
@@ -75,14 +75,14 @@ async def post_scenario(
 
 
 class SitesIn(BaseModel):
-    layer: Literal["centres", "stations", "charging"] = "stations"
+    layer: Layer = Layer.STATIONS
     add: int = Field(5, ge=1, le=200, description="how many new sites (at most CIRCLES_MAX_SITES)")
     minutes: float | None = Field(None, gt=0, le=60, description="walk limit (default: the plan's largest threshold)")
-    profile: Literal["adult", "elderly"] | None = None
+    profile: Profile | None = None
     candidates: dict[str, Any] | None = Field(
         None, description="GeoJSON FeatureCollection of candidate points (WGS84, or 'crs'); default: network nodes "
                           "near the uncovered homes")
-    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    crs: CoordSystem = CoordSystem.WGS84
     grid: float = Field(100.0, ge=10, le=5000, description="thinning of the default candidates (m)")
     exact: bool | None = Field(None, description="also solve exactly (HiGHS); default: when the problem is small")
 
@@ -100,7 +100,7 @@ async def post_sites(served: ServedDep, pool: PoolDep, body: SitesIn) -> dict:
     if profile not in params.speeds():
         problems.append(f"profile: {profile!r} is not a profile of the loaded plan ({', '.join(params.profiles)})")
     minutes = body.minutes if body.minutes is not None else max(params.minutes)
-    limit = metres_for(minutes, params.speeds().get(profile, PROFILES.get(profile, 4.8)))
+    limit = metres_for(minutes, params.speeds().get(profile, PROFILES.get(profile, DEFAULT_PROFILE.speed_kmh)))
     cand = _candidates(body.candidates, body.crs, s.max_candidates) if body.candidates is not None else None
     n_cand = len(cand) if cand is not None else s.max_candidates
     if n_cand * limit > s.max_site_work:
