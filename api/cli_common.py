@@ -114,7 +114,7 @@ def input_options(f):
         click.option("--stations", type=click.Path(path_type=Path), help="Stations file. Default: derived from OSM tags."),
         click.option("--charging", type=click.Path(path_type=Path), help="Charging points file. Default: derived from OSM tags."),
         click.option("--crs", type=click.Choice(COORD_SYSTEMS, case_sensitive=False), help="Coordinate system of the facility files, --area files and scenario files (AMap/Tencent: gcj02, Baidu: bd09). Default wgs84."),
-        click.option("--population", type=click.Path(path_type=Path), help="Polygons or points with a population column, spread over the homes inside."),
+        click.option("--population", type=click.Path(path_type=Path), help="Population to replace the estimate: polygons or points with a population column (GeoJSON, GPKG), spread over the homes inside; or a table by community (CSV/XLSX with columns 社区, 人口 or community, population), spread over each community's homes."),
         click.option("--layers-map", type=click.Path(path_type=Path), help="Rules making layers from OSM tags (default: the data/osm_layers.toml the package ships)."),
         click.option("--minutes", default="10,15", show_default=True, help="Walk-time thresholds in minutes (0..120)."),
         click.option("--profile", default=DEFAULT_PROFILE.value, show_default=True, help=f"Walking profile(s): {profile_help()}; comma-separated for both."),

@@ -33,10 +33,57 @@ def plan_files(result, tmp: Path, *, fmt: str = "geojson", map_options: dict | N
         written.append(write_geojson(tmp / "gaps.geojson", result.gaps, name="gaps"))
         written.append(write_geojson(tmp / "facilities.geojson", result.facilities, name="facilities"))
     written.append(write_text(tmp / "map.html", map_html(result, **(map_options or {}))))
+    written += table_files(result, tmp, lang=(map_options or {}).get("lang"))
     if saved:
         save_plan(result, tmp / PLAN_FOLDER)
         written.append(tmp / PLAN_FOLDER)
     return written
+
+
+def table_files(result, tmp: Path, *, lang: str | None = None) -> list[Path]:
+    """``tables.xlsx`` and ``tables/*.csv`` (UTF-8 with BOM, so Excel reads Chinese) of a plan
+    (:mod:`geo.tables`), headers in ``lang`` (default: the language of the facility names)."""
+    from geo.io import atomic_write
+    from geo.tables import localised, plan_tables
+    from maps.labels import check_lang, detect_lang
+
+    lang = check_lang(lang) or detect_lang(result.facilities["name"] if "name" in result.facilities else [])
+    sheets = {name: localised(t, lang) for name, t in plan_tables(result).sheets().items()}
+    written = [atomic_write(tmp / "tables" / f"{name}.csv",
+                            lambda p, t=t: t.to_csv(p, index=False, encoding="utf-8-sig"))
+               for name, t in sheets.items()]
+    written.append(atomic_write(tmp / "tables.xlsx", lambda p: _workbook(p, sheets)))
+    return written
+
+
+def _workbook(path: Path, sheets: dict) -> None:
+    """One sheet per table (the summary sheet holds the coverage table under the items), shares
+    shown as percentages, numbers kept as numbers, the header row frozen."""
+    import pandas as pd
+    from openpyxl.utils import get_column_letter
+
+    from geo.tables import header
+
+    shares = {header(c, lang) for lang in ("zh", "en") for c in ("homes_share", "people_share")}
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        summary, coverage = sheets["summary"], sheets["coverage"]
+        summary.to_excel(xl, sheet_name="summary", index=False)
+        coverage.to_excel(xl, sheet_name="summary", index=False, startrow=len(summary) + 2)
+        for name, t in sheets.items():
+            if name not in ("summary", "coverage"):
+                t.to_excel(xl, sheet_name=name, index=False)
+        for ws in xl.book.worksheets:
+            ws.freeze_panes = "A2"
+            for col in ws.iter_cols(min_row=1, max_row=ws.max_row):
+                head = [str(c.value) for c in col if isinstance(c.value, str)]
+                pct = any(h in shares or "覆盖率" in h or " share" in h for h in head)
+                width = max((len(str(c.value)) * (2 if any(ord(ch) > 0x2e80 for ch in str(c.value)) else 1)
+                             for c in col[:200] if c.value is not None), default=8)
+                ws.column_dimensions[get_column_letter(col[0].column)].width = min(max(width + 2, 8), 48)
+                if pct:
+                    for c in col:
+                        if isinstance(c.value, float) and 0.0 <= c.value <= 1.0:
+                            c.number_format = "0.0%"
 
 
 def write_plan(result, out: str | Path, *, fmt: str = "geojson", map_options: dict | None = None) -> list[Path]:

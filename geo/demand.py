@@ -208,9 +208,18 @@ def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndar
 POPULATION_COLUMNS = ("population", "pop", "people", "人口", "人数", "常住人口")
 
 
-def read_population(path, homes: Homes, *, project) -> Homes:
-    """Read a population file (GeoJSON, GeoPackage, ...; polygons or points with a population
-    column) and spread it over ``homes``. ``project(lon, lat)`` gives metric (n, 2) arrays."""
+COMMUNITY_COLUMNS = ("社区", "社区名称", "社区/村", "村", "community", "community_name", "name", "名称")
+TABLE_SUFFIXES = (".csv", ".xlsx")
+
+
+def read_population(path, homes: Homes, *, project, communities=None) -> Homes:
+    """Read a population file and spread it over ``homes``.
+
+    A GIS file (GeoJSON, GeoPackage, ...) holds polygons or points with a population column;
+    ``project(lon, lat)`` gives metric (n, 2) arrays. A table (CSV or XLSX) holds population by
+    community name (columns 社区, 人口 or community, population), matched against
+    ``communities``, the community of each home (:func:`read_community_population`).
+    """
     from pathlib import Path
 
     import geopandas as gpd
@@ -220,6 +229,8 @@ def read_population(path, homes: Homes, *, project) -> Homes:
     from geo.errors import InputError
 
     path = Path(path)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return read_community_population(path, homes, communities=communities)
     if not path.exists():
         raise InputError(str(path), ["file not found; give a GeoJSON or GeoPackage of areas or points with a population column"])
     try:
@@ -250,3 +261,84 @@ def read_population(path, homes: Homes, *, project) -> Homes:
     g = gdf.to_crs(4326).geometry.values if gdf.crs is not None else gdf.geometry.values
     geoms = shapely.transform(np.asarray(g, dtype=object), lambda c: project(c[:, 0], c[:, 1]))
     return apply_population(homes, geoms, values.to_numpy(float), source=str(path))
+
+
+def read_community_population(path, homes: Homes, *, communities) -> Homes:
+    """A planner's table of people by community (CSV/XLSX: 社区, 人口 or community, population)
+    spread over the homes of each community in proportion to their estimated people (equally
+    when those are all zero). Homes of communities the table does not list keep the estimate.
+
+    Raises
+    ------
+    geo.errors.InputError
+        Listing at once: missing columns, empty names, values that are not numbers >= 0,
+        names given twice, and names no home of the plan lies in (with the closest names the
+        plan has, found with difflib).
+    """
+    import difflib
+    from pathlib import Path
+
+    from geo.errors import InputError
+    from geo.layer_files import cell_text, header_key, read_raw
+
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise InputError(src, ["file not found; give a CSV or XLSX with the columns 社区 and 人口 "
+                               "(or community and population)"])
+    raw = read_raw(path, src, [])
+    keys = [header_key(h) for h in raw.header]
+    name_at = next((keys.index(header_key(c)) for c in COMMUNITY_COLUMNS if header_key(c) in keys), None)
+    pop_at = next((keys.index(header_key(c)) for c in POPULATION_COLUMNS if header_key(c) in keys), None)
+    problems = []
+    if name_at is None:
+        problems.append(f"no community column: expected one of {', '.join(COMMUNITY_COLUMNS)}; "
+                        f"columns found: {', '.join(raw.header)}")
+    if pop_at is None:
+        problems.append(f"no population column: expected one of {', '.join(POPULATION_COLUMNS)}; "
+                        f"columns found: {', '.join(raw.header)}")
+    if not raw.rows:
+        problems.append("the table holds no rows")
+    if problems:
+        raise InputError(src, problems)
+    names = np.array([None if c is None else str(c).strip() or None for c in ([] if communities is None else communities)],
+                     dtype=object)
+    if len(names) != len(homes) or not any(n is not None for n in names):
+        raise InputError(src, ["the homes of this plan carry no community names (the extract has no admin "
+                               "boundaries at level 10 and no places named …社区/村): give polygons with a "
+                               "population column instead"])
+    have = sorted({n for n in names if n is not None})
+    given: dict[str, float] = {}
+    for label, row in zip(raw.labels, raw.rows):
+        name = cell_text(row[name_at])
+        value = cell_text(row[pop_at])
+        try:
+            number = float(str(value).replace(",", "")) if value is not None else float("nan")
+        except ValueError:
+            number = float("nan")
+        if name is None:
+            problems.append(f"{label}: {raw.header[name_at]} is empty")
+            continue
+        if not (np.isfinite(number) and number >= 0):
+            problems.append(f"{label}: {raw.header[pop_at]} {value!r} for {name} is not a number >= 0")
+        if name in given:
+            problems.append(f"{label}: {name} is given twice: give one row per community")
+        elif name not in have:
+            close = difflib.get_close_matches(name, have, n=5, cutoff=0.4)
+            hint = f"; closest names in the plan: {', '.join(close)}" if close else \
+                f"; the plan's communities include {', '.join(have[:8])}{' ...' if len(have) > 8 else ''}"
+            problems.append(f"{label}: no home of the plan lies in a community named {name!r}{hint}")
+        given[name] = number
+    if problems:
+        raise InputError(src, problems)
+    people = np.asarray(homes.people, float).copy()
+    for name, total in given.items():
+        at = np.flatnonzero(names == name)
+        w = people[at]
+        people[at] = total * (w / w.sum() if w.sum() > 0 else np.full(len(at), 1.0 / len(at)))
+    kept = int(sum(n is None or n not in given for n in names))
+    method = (f"population table {path.name}: {len(given)} communities' people spread over their homes in "
+              f"proportion to the estimate ({homes.method})")
+    if kept:
+        method += f"; {kept} homes in communities the table does not list keep the estimate"
+    return Homes(homes.xy, people, homes.kind, homes.osm_id, method)

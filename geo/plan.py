@@ -305,10 +305,6 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
     warnings += clip.warnings
     net = clip.network
     homes = clip.homes
-    if inputs.population is not None:
-        from geo.demand import read_population
-
-        homes = read_population(inputs.population, homes, project=net.project)
     params, note = fit_cell(params, net)
     if note:
         warnings.append(note)
@@ -316,6 +312,10 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
     if clip.keep_home is not None:
         info = info.subset(clip.keep_home, homes.xy, net, clip.edge_map, max_dist=params.home_snap_max_m)
     home_snap = info.snap
+    if inputs.population is not None:  # after the names: a table by community is matched on them
+        from geo.demand import read_population
+
+        homes = read_population(inputs.population, homes, project=net.project, communities=info.names[1])
     layers: dict[str, LayerResult] = {}
     for layer in LAYERS:
         if layer in files:

@@ -1,0 +1,314 @@
+"""The tables a planner hands to the street office, built from a plan (pure pandas, no Excel).
+
+:func:`plan_tables` gives, from one :class:`geo.plan.PlanResult`:
+
+- ``summary``: the data source and date, the study area, when the tables were made, homes,
+  people and how homes and people were estimated (item, value rows);
+- ``coverage``: one row per layer, threshold and profile: facilities placed, homes and people
+  covered and their shares;
+- ``streets`` and ``communities``: one row per street (街道/镇) and per community (社区/村) of the
+  study area's homes with homes, people and the share of people covered per layer, threshold
+  and profile (columns ``<layer>_<m>min`` and, with several profiles, ``_<profile>``), worst
+  first (lowest share of the first layer at the shortest threshold, then most people); homes
+  with no name found come last as one row (``name`` None). Communities say where their name
+  came from (``named_from``: an admin boundary, or the nearest place named …社区/村);
+- ``facilities``: every facility with its street and community and the people it serves
+  within each threshold (:func:`geo.frames.facility_frame`);
+- ``gaps``: the gap areas with their names and counts, ranked by people.
+
+Columns carry English keys (the API's JSON); :func:`localised` gives the headers and the
+layer and source words in the run's language (``zh`` or ``en``) for the files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geo.circles import metres_for
+from geo.coverage import now_iso
+
+LEVELS = ("street", "community")
+#: the word for each column key, by language; coverage and served columns are made by :func:`header`
+HEADERS: dict[str, dict[str, str]] = {
+    "en": {"item": "Item", "value": "Value", "name": "Name", "street": "Street", "community": "Community",
+           "named_from": "Name from", "homes": "Homes", "people": "People (est.)", "layer": "Layer",
+           "minutes": "Minutes", "profile": "Profile", "speed_kmh": "Speed (km/h)", "facilities": "Facilities",
+           "placed": "Placed on the network", "homes_covered": "Homes covered", "homes_share": "Share of homes",
+           "people_covered": "People covered", "people_share": "Share of people", "id": "ID", "tier": "Tier",
+           "kind": "Kind", "opening_hours": "Opening hours", "address": "Address", "source": "Source",
+           "lon": "Longitude", "lat": "Latitude", "snapped": "Placed", "snap_m": "Moved onto the street (m)",
+           "rank": "Rank", "walk_min_centre": "Walk from its centre (min)", "walk_min_max": "Longest walk (min)",
+           "nearest_facility": "Nearest facility", "nearest_facility_id": "Nearest facility ID",
+           "land_km2": "Land (km²)"},
+    "zh": {"item": "项目", "value": "数值", "name": "名称", "street": "街道", "community": "社区",
+           "named_from": "名称来源", "homes": "住宅数", "people": "人口（估算）", "layer": "图层",
+           "minutes": "分钟", "profile": "人群", "speed_kmh": "步速（公里/小时）", "facilities": "设施数",
+           "placed": "已接入路网", "homes_covered": "覆盖住宅", "homes_share": "住宅覆盖率",
+           "people_covered": "覆盖人口", "people_share": "人口覆盖率", "id": "编号", "tier": "级别",
+           "kind": "类型", "opening_hours": "开放时间", "address": "地址", "source": "来源",
+           "lon": "经度", "lat": "纬度", "snapped": "已接入路网", "snap_m": "移至道路距离（米）",
+           "rank": "排名", "walk_min_centre": "中心步行时间（分钟）", "walk_min_max": "最远步行时间（分钟）",
+           "nearest_facility": "最近设施", "nearest_facility_id": "最近设施编号", "land_km2": "面积（平方公里）"},
+}
+#: values translated in the files (layers, profiles, where a name came from, summary items)
+WORDS: dict[str, dict[str, str]] = {
+    "en": {"centres": "Centres", "stations": "Stations", "charging": "Charging points", "adult": "adults",
+           "elderly": "elderly", "admin boundary": "admin boundary", "nearest place": "nearest named place",
+           "unnamed": "(no name found)", "source": "Data source", "data_date": "Data as of",
+           "area": "Study area", "area_source": "Study area from", "generated": "Tables made",
+           "homes": "Homes", "people": "People (estimated)", "homes_method": "Homes and people",
+           "speed": "Walking speed (km/h)", "whole extract": "the whole extract", "mixed": "mixed",
+           "district": "district centre", "street": "street centre", "community": "community centre",
+           "special": "special centre"},
+    "zh": {"centres": "党群服务中心", "stations": "驿站", "charging": "充换电点", "adult": "成人",
+           "elderly": "老人", "admin boundary": "行政边界", "nearest place": "最近的地名点",
+           "unnamed": "（未识别名称）", "source": "数据来源", "data_date": "数据日期", "area": "研究范围",
+           "area_source": "范围来源", "generated": "制表时间", "homes": "住宅数", "people": "人口（估算）",
+           "homes_method": "住宅与人口估算", "speed": "步速（公里/小时）", "whole extract": "整个数据范围",
+           "mixed": "混合", "district": "区级中心", "street": "街道级中心", "community": "社区级中心",
+           "special": "特色阵地"},
+}
+_COVER = re.compile(r"(centres|stations|charging)_(\d+(?:\.\d+)?)min(?:_([a-z]+))?")
+_SERVED = re.compile(r"(people|homes|people_nearest)_(\d+(?:\.\d+)?)min(?:_([a-z]+))?")
+
+
+@dataclass(frozen=True, eq=False)
+class PlanTables:
+    """The tables of one plan (see the module docstring); English column keys."""
+
+    summary: pd.DataFrame
+    coverage: pd.DataFrame
+    streets: pd.DataFrame
+    communities: pd.DataFrame
+    facilities: pd.DataFrame
+    gaps: pd.DataFrame
+
+    def sheets(self) -> dict[str, pd.DataFrame]:
+        """Name -> table, in the order of the workbook's sheets and the CSV files."""
+        return {"summary": self.summary, "coverage": self.coverage, "streets": self.streets,
+                "communities": self.communities, "facilities": self.facilities, "gaps": self.gaps}
+
+
+def cover_columns(params) -> list[tuple[str, str, float, str]]:
+    """``(column, layer, minutes, profile)`` of the coverage columns of the area tables:
+    layers in order, then profiles, then thresholds, shortest first."""
+    from geo.kinds import LAYERS
+
+    multi = len(params.profiles) > 1
+    return [(f"{layer}_{m:g}min" + (f"_{p}" if multi else ""), layer, float(m), p)
+            for layer in LAYERS for p in params.profiles for m in sorted(params.minutes)]
+
+
+def _covered(result) -> dict[str, np.ndarray]:
+    """Column -> per home, is it within that walk of the layer (bool)."""
+    speeds = result.params.speeds()
+    out = {}
+    for col, layer, m, p in cover_columns(result.params):
+        lr = result.layers.get(layer)
+        if lr is None:
+            out[col] = np.zeros(len(result.homes), bool)
+        else:
+            out[col] = lr.home_dist <= metres_for(m, speeds[p])
+    return out
+
+
+def area_table(result, *, level: str) -> pd.DataFrame:
+    """One row per street or community (``level``) of the plan's homes: homes, people and the
+    share of people covered per layer, threshold and profile; worst first, unnamed last.
+
+    Raises
+    ------
+    ValueError
+        For a level other than ``street`` or ``community``.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r}: expected one of {', '.join(LEVELS)}")
+    n = len(result.homes)
+    street, community, named_from = (np.asarray(a, dtype=object) for a in (result.home_names or [[None] * n] * 3))
+    if len(street) != n:  # a plan made without names (hand-built): every home unnamed
+        street = community = named_from = np.full(n, None, object)
+    key = _names(street if level == "street" else community)
+    people = np.asarray(result.homes.people, float)
+    covered = _covered(result)
+    codes, uniques = pd.factorize(pd.Series(key, dtype=object), use_na_sentinel=True)
+    groups = len(uniques) + 1  # the last group: homes with no name found
+    g = np.where(codes < 0, len(uniques), codes)
+    homes = np.bincount(g, minlength=groups)
+    total = np.bincount(g, weights=people, minlength=groups)
+    out = pd.DataFrame({"name": pd.Series([*uniques, None], dtype=object), "homes": homes.astype(int),
+                        "people": np.round(total, 1)})
+    if level == "community":
+        street_of = _mode_by(g, _names(street), groups)
+        from_of = _mode_by(g, _names(named_from), groups, mixed="mixed")
+        out.insert(1, "street", street_of)
+        out.insert(2, "named_from", from_of)
+    cols = list(covered)
+    for col in cols:
+        got = np.bincount(g, weights=np.where(covered[col], people, 0.0), minlength=groups)
+        out[col] = np.round(np.where(total > 0, got / np.where(total > 0, total, 1.0), 0.0), 4)
+    named = out.iloc[:-1]
+    sort_by = [*cols, "people", "name"]
+    asc = [True] * len(cols) + [False, True]
+    out = pd.concat([named.sort_values(sort_by, ascending=asc, kind="stable"), out.iloc[-1:][homes[-1:] > 0]])
+    return out.reset_index(drop=True)
+
+
+def _names(values) -> np.ndarray:
+    """Names as text, None where missing or blank."""
+    return np.array([v.strip() if isinstance(v, str) and v.strip() else None for v in values], dtype=object)
+
+
+def _mode_by(group: np.ndarray, values: np.ndarray, groups: int, *, mixed: str | None = None) -> list:
+    """For each group, the most common named value among its homes (``mixed`` when several
+    differ and ``mixed`` is given; None when none is named)."""
+    out: list = [None] * groups
+    df = pd.DataFrame({"g": group, "v": pd.Series(values, dtype=object)}).dropna()
+    for k, v in df.groupby("g")["v"]:
+        counts = v.value_counts()
+        out[int(k)] = mixed if mixed is not None and len(counts) > 1 else counts.index[0]
+    return out
+
+
+def coverage_table(result) -> pd.DataFrame:
+    """One row per layer, threshold and profile: facilities, homes and people covered."""
+    homes = len(result.homes)
+    people = np.asarray(result.homes.people, float)
+    total = float(people.sum())
+    rows = []
+    cov = _covered(result)
+    for col, layer, m, p in cover_columns(result.params):
+        hit = cov[col]
+        lr = result.layers.get(layer)
+        pc = float(people[hit].sum())
+        rows.append({"layer": layer, "minutes": m, "profile": p, "speed_kmh": result.params.speeds()[p],
+                     "facilities": int(len(lr.facilities)) if lr is not None else 0,
+                     "placed": int(lr.snapped.ok.sum()) if lr is not None else 0,
+                     "homes": homes, "homes_covered": int(hit.sum()),
+                     "homes_share": round(float(hit.mean()), 4) if homes else 0.0,
+                     "people": round(total), "people_covered": round(pc),
+                     "people_share": round(pc / total, 4) if total else 0.0})
+    return pd.DataFrame(rows)
+
+
+def summary_table(result, *, generated: str | None = None) -> pd.DataFrame:
+    """Item/value rows: source, data date, study area, when made, homes, people, method."""
+    from pathlib import Path
+
+    area = result.area
+    rows = [("source", Path(str(result.source)).name), ("data_date", result.data_date),
+            ("area", area.name if area is not None else "whole extract"),
+            ("area_source", area.source if area is not None else None),
+            ("generated", generated or now_iso()), ("homes", int(len(result.homes))),
+            ("people", round(float(np.asarray(result.homes.people, float).sum()))),
+            ("homes_method", result.homes.method)]
+    rows += [("speed", f"{p}: {s:g}") for p, s in result.params.speeds().items()]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def facility_table(result) -> pd.DataFrame:
+    """Every facility with its street, community, lon/lat and the people it serves."""
+    from geo.areas import name_points
+
+    fac = result.facilities
+    if fac is None or len(fac) == 0:
+        return pd.DataFrame(columns=["layer", "id", "name", "street", "community"])
+    lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    xy = result.network.project(lon, lat)
+    street, community, _ = name_points(xy, admin=result.admin, places=result.places, project=result.network.project)
+    df = pd.DataFrame(fac.drop(columns=fac.geometry.name))
+    at = list(df.columns).index("name") + 1 if "name" in df else len(df.columns)
+    df.insert(at, "street", street)
+    df.insert(at + 1, "community", community)
+    df["lon"] = np.round(lon, 6)
+    df["lat"] = np.round(lat, 6)
+    served = [c for c in df.columns if _SERVED.fullmatch(c)]
+    first = [c for c in served if c.startswith("people_") and not c.startswith("people_nearest")]
+    if first:
+        order = {name: i for i, name in enumerate(result.layers)}
+        df = df.assign(_o=df["layer"].map(order)).sort_values(["_o", first[-1]], ascending=[True, False],
+                                                                 kind="stable").drop(columns="_o")
+    return df.reset_index(drop=True)
+
+
+def gap_table(result) -> pd.DataFrame:
+    """The gap areas (no geometry) with their centre's lon/lat, ranked by people per view."""
+    gaps = result.gaps
+    if gaps is None or len(gaps) == 0:
+        from geo.gaps import GAP_COLUMNS
+
+        return pd.DataFrame(columns=GAP_COLUMNS + ["lon", "lat"])
+    df = pd.DataFrame(gaps.drop(columns=gaps.geometry.name))
+    pts = gaps.geometry.representative_point()
+    df["lon"] = np.round(pts.x.to_numpy(), 6)
+    df["lat"] = np.round(pts.y.to_numpy(), 6)
+    return df.reset_index(drop=True)
+
+
+def plan_tables(result, *, generated: str | None = None) -> PlanTables:
+    """Every table of ``result`` (see the module docstring)."""
+    return PlanTables(summary=summary_table(result, generated=generated), coverage=coverage_table(result),
+                      streets=area_table(result, level="street"), communities=area_table(result, level="community"),
+                      facilities=facility_table(result), gaps=gap_table(result))
+
+
+# ------------------------------------------------------------------------------ words
+
+
+def word(value: object, lang: str) -> object:
+    """A layer, profile or source word in ``lang``; anything else unchanged."""
+    if isinstance(value, str):
+        base, bracket, rest = value.partition("[")
+        w = WORDS[lang].get(base)
+        if w is not None:
+            return f"{w}[{rest}" if bracket else w
+    return value
+
+
+def header(column: str, lang: str) -> str:
+    """The header of a column key in ``lang`` (``centres_10min`` -> ``党群服务中心 10分钟覆盖率``)."""
+    h = HEADERS[lang]
+    if column in h:
+        return h[column]
+    m = _COVER.fullmatch(column)
+    if m:
+        layer, mins, prof = word(m.group(1), lang), m.group(2), m.group(3)
+        extra = f" ({word(prof, lang)})" if prof else ""
+        return f"{layer} {mins}分钟覆盖率{extra}" if lang == "zh" else f"{layer} ≤{mins} min share{extra}"
+    m = _SERVED.fullmatch(column)
+    if m:
+        what, mins, prof = m.group(1), m.group(2), m.group(3)
+        extra = f" ({word(prof, lang)})" if prof else ""
+        if lang == "zh":
+            text = {"people": "{m}分钟内人口", "homes": "{m}分钟内住宅", "people_nearest": "{m}分钟内以其为最近的人口"}
+        else:
+            text = {"people": "People within {m} min", "homes": "Homes within {m} min",
+                    "people_nearest": "People within {m} min for whom it is nearest"}
+        return text[what].format(m=mins) + extra
+    return column
+
+
+def localised(table: pd.DataFrame, lang: str, *, unnamed_in: str | None = "name") -> pd.DataFrame:
+    """``table`` with headers, layers, profiles and name sources in ``lang``; numbers stay numbers.
+
+    Raises
+    ------
+    ValueError
+        For a language other than ``zh`` or ``en``.
+    """
+    if lang not in HEADERS:
+        raise ValueError(f"lang {lang!r}: expected zh or en")
+    df = table.copy()
+    for col in ("layer", "profile", "named_from", "tier"):
+        if col in df:
+            df[col] = [word(v, lang) for v in df[col]]
+    if "item" in df:
+        df["item"] = [WORDS[lang].get(v, v) for v in df["item"]]
+        df["value"] = [word(v, lang) if v == "whole extract" else v for v in df["value"]]
+    if unnamed_in in df and "homes" in df:
+        df[unnamed_in] = df[unnamed_in].where(df[unnamed_in].notna(), WORDS[lang]["unnamed"])
+    df.columns = [header(str(c), lang) for c in df.columns]
+    return df
