@@ -213,7 +213,8 @@ def facility_frame(net, homes, home_snap, layers: dict, dists: dict, params, reu
     """Every facility of the plan with its placement and the people it serves (WGS84).
 
     Columns: layer, id, name, tier, kind, opening_hours, snapped (placed on the network),
-    snap_m (how far it was moved onto its street), then for each threshold and profile
+    snap_m (how far it was moved onto its street), snap_lon / snap_lat (where it was placed,
+    WGS84), then for each threshold and profile
     ``people_<m>min`` / ``homes_<m>min`` (living within that walk of it, whichever facility is
     nearest) and ``people_nearest_<m>min`` (those of them for whom it is the nearest: these sum
     to the layer's covered people). With several profiles the columns end in ``_<profile>``.
@@ -232,6 +233,9 @@ def facility_frame(net, homes, home_snap, layers: dict, dists: dict, params, reu
             cols[c] = [_val(v) for v in fac[c]] if c in fac else [None] * n
         cols["snapped"] = lr.snapped.ok.tolist()
         cols["snap_m"] = [round(float(d), 1) if ok else None for d, ok in zip(lr.snapped.dist, lr.snapped.ok)]
+        placed = net.unproject(lr.snapped.xy) if n else np.zeros((0, 2))
+        for k, axis in ((0, "snap_lon"), (1, "snap_lat")):
+            cols[axis] = [round(float(v), 7) if ok else None for v, ok in zip(placed[:, k], lr.snapped.ok)]
         m_all = home_distances(net, lr.snapped, dists[name], home_snap, limits[-1][0]) if name in dists else None
         for metres, minutes, profile in limits:
             suffix = f"{minutes:g}min" + (f"_{profile}" if multi else "")

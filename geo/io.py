@@ -63,7 +63,26 @@ def rfc7946(geoms: np.ndarray) -> np.ndarray:
     import shapely
 
     g = shapely.transform(np.asarray(geoms, dtype=object), lambda c: np.round(c, DECIMALS))
-    return shapely.orient_polygons(g, exterior_cw=False)
+    return shapely.orient_polygons(valid_polygons(g), exterior_cw=False)
+
+
+def valid_polygons(geoms: np.ndarray) -> np.ndarray:
+    """``geoms`` with every invalid (Multi)Polygon repaired (OGC valid): rounding can make two
+    rings touch or a thin ring collapse. Repaired shapes keep their polygonal parts only (a
+    collapsed sliver's line is dropped), so a polygon stays a (Multi)Polygon; other types and
+    valid polygons are returned as they are."""
+    import shapely
+
+    g = np.array(geoms, dtype=object, copy=True)
+    kind = shapely.get_type_id(g)
+    bad = np.flatnonzero(((kind == 3) | (kind == 6)) & ~shapely.is_valid(g))
+    if len(bad):
+        fixed = shapely.make_valid(g[bad])
+        for i, f in zip(bad, fixed):
+            parts = [p for p in shapely.get_parts(f) if p.geom_type in ("Polygon", "MultiPolygon")]
+            parts = [q for p in parts for q in shapely.get_parts(p)]
+            g[i] = shapely.multipolygons(parts) if len(parts) > 1 else parts[0] if parts else shapely.Polygon()
+    return g
 
 
 def _clean(value):
@@ -139,13 +158,18 @@ def write_geojson(path: str | Path, gdf, *, name: str | None = None) -> Path:
 
 
 def write_gpkg(path: str | Path, layers: dict) -> Path:
-    """Several GeoDataFrames as layers of one GeoPackage, written atomically."""
+    """Several GeoDataFrames as layers of one GeoPackage (WGS84), written atomically; polygons
+    repaired where invalid and oriented as GeoJSON wants (:func:`valid_polygons`)."""
+    import geopandas as gpd
+    import shapely
 
     def write(tmp: Path) -> None:
         tmp.unlink(missing_ok=True)
         for lname, gdf in layers.items():
             out = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf
-            out = out.copy()
+            fixed = shapely.orient_polygons(valid_polygons(np.asarray(out.geometry.values, dtype=object)),
+                                            exterior_cw=False)
+            out = out.set_geometry(gpd.GeoSeries(fixed, crs=out.crs, index=out.index), crs=out.crs)
             for c in out.columns:
                 if c != out.geometry.name and out[c].map(lambda v: isinstance(v, (list, tuple))).any():
                     out[c] = out[c].map(lambda v: "、".join(map(str, v)) if isinstance(v, (list, tuple)) else v)

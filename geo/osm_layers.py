@@ -43,11 +43,16 @@ class Condition:
 
     tags: tuple[tuple[str, tuple[str, ...]], ...]
     name_regex: re.Pattern | None = None
+    #: ``(key, pattern)``: the tag must be present and match (``brand_regex = "Tesla"``)
+    tag_regex: tuple[tuple[str, re.Pattern], ...] = ()
 
     def matches(self, tags: dict[str, str], name: str) -> bool:
         for key, values in self.tags:
             val = tags.get(key)
             if val is None or ("*" not in values and val not in values):
+                return False
+        for key, rx in self.tag_regex:
+            if not rx.search(tags.get(key, "")):
                 return False
         return self.name_regex is None or bool(self.name_regex.search(name))
 
@@ -96,16 +101,21 @@ def _condition(raw, where: str, problems: list[str]) -> Condition:
         return Condition(())
     tags = []
     regex = None
+    tag_rx = []
     for k, v in raw.items():
         if k == "name_regex":
             regex = _regex(v, f"{where} name_regex", problems)
+        elif str(k).endswith("_regex"):
+            rx = _regex(v, f"{where} {k}", problems)
+            if rx is not None:
+                tag_rx.append((str(k)[: -len("_regex")], rx))
         elif isinstance(v, str):
             tags.append((str(k), (v,)))
         elif isinstance(v, list) and v and all(isinstance(x, str) for x in v):
             tags.append((str(k), tuple(v)))
         else:
             problems.append(f"{where}: {k} = {v!r}: give a value or a list of values (\"*\" for any)")
-    return Condition(tuple(tags), regex)
+    return Condition(tuple(tags), regex, tuple(tag_rx))
 
 
 def _regex(value, where: str, problems: list[str]) -> re.Pattern | None:
@@ -161,10 +171,10 @@ def load_rules(path: str | Path = DEFAULT_MAPPING) -> list[Rule]:
         anys = tuple(_condition(a, f"{where} any[{j}]", problems) for j, a in enumerate(alts, start=1))
         name_rx = _regex(r["name_regex"], f"{where} name_regex", problems) if "name_regex" in r else None
         if name_rx is not None:
-            match = Condition(match.tags, name_rx)
+            match = Condition(match.tags, name_rx, match.tag_regex)
         ex = _regex(r["exclude_name_regex"], f"{where} exclude_name_regex", problems) \
             if "exclude_name_regex" in r else None
-        if not match.tags and match.name_regex is None and not anys:
+        if not match.tags and match.name_regex is None and not match.tag_regex and not anys:
             problems.append(f"{where}: needs a match table, an any list or a name_regex, or it would take every feature")
         rules.append(Rule(layer, action, tier, tier_default, str(r.get("kind", layer)), match, anys, ex,
                           r.get("note")))
