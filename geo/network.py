@@ -207,7 +207,9 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     Parameters
     ----------
     ways
-        Flat way arrays from :func:`geo.osm.read_osm`.
+        Flat way arrays from :func:`geo.osm.read_osm`. When they carry road classes
+        (``ways.road_class``), barrier roads are split into two sides joined only at crossings
+        (:func:`geo.crossings.split_sides`); without them every node is crossable.
     largest_component
         Keep only the largest connected part (as osmnx does): fragments cut off by the
         extract's edge would otherwise catch facilities and homes that nobody can walk to.
@@ -219,7 +221,8 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     crs = metric_crs_for(float(np.median(lon)), float(np.median(lat)))
     x, y = transformer(4326, crs).transform(lon, lat)
     return _assemble(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway,
-                     ways.name, crs, largest_component=largest_component)
+                     ways.name, crs, largest_component=largest_component,
+                     road_class=ways.road_class, crossing_nodes=ways.crossing_nodes)
 
 
 def network_from_lines(lines: list, *, crs: int = 32651, highway: str = "footway",
@@ -238,13 +241,20 @@ def network_from_lines(lines: list, *, crs: int = 32651, highway: str = "footway
                      [highway] * len(coords), [""] * len(coords), crs, largest_component=largest_component)
 
 
-def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bool) -> Network:
+def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bool,
+              road_class: np.ndarray | None = None, crossing_nodes: np.ndarray | None = None) -> Network:
     n_ways = len(off) - 1
     lens = np.diff(off)
     way_of = np.repeat(np.arange(n_ways), lens)
     # graph nodes: OSM nodes used more than once (junctions, shared points) or way ends
     uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
     is_node = counts[inv] > 1
+    sides = road_class is not None
+    if sides:
+        from geo.crossings import force_nodes
+
+        crossing_nodes = np.zeros(0, np.int64) if crossing_nodes is None else crossing_nodes
+        is_node |= force_nodes(ids, way_of, np.asarray(road_class), crossing_nodes)
     is_node[off[:-1]] = True
     is_node[off[1:] - 1] = True
     x, y = xy[:, 0], xy[:, 1]
@@ -272,6 +282,12 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
 
     # drop exact duplicates (same way listed twice) but keep parallel streets of other ways
     n_nodes = len(used)
+    if sides:
+        from geo.crossings import split_sides
+
+        net = _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name)
+        net, _ = split_sides(net, e_way, np.asarray(road_class), crossing_nodes)
+        return largest_part(net) if largest_component else net
     if largest_component:
         g = csr_min(np.concatenate([u, v]), np.concatenate([v, u]), np.ones(2 * len(u)), n_nodes)
         _, labels = connected_components(g, directed=False)
@@ -283,7 +299,11 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
         u, v = newid[u[keep_edge]], newid[v[keep_edge]]
         g_start, g_end, e_len, e_way = g_start[keep_edge], g_end[keep_edge], e_len[keep_edge], e_way[keep_edge]
         node_pos = node_pos[keep_node]
-    # compact the geometry array to the kept edges
+    return _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name)
+
+
+def _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name) -> Network:
+    """A :class:`Network` from edges given as slices of the flat way arrays."""
     counts_e = g_end - g_start + 1
     take = _ranges(g_start, counts_e)
     new_start = np.concatenate([[0], np.cumsum(counts_e)[:-1]]).astype(np.int64)
@@ -305,6 +325,14 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
         edge_highway=hw,
         edge_name=nm,
     )
+
+
+def largest_part(net: Network) -> Network:
+    """The largest connected part of ``net`` (by nodes)."""
+    g = csr_min(np.concatenate([net.edge_u, net.edge_v]), np.concatenate([net.edge_v, net.edge_u]),
+                np.ones(2 * net.n_edges), net.n_nodes)
+    _, labels = connected_components(g, directed=False)
+    return subnetwork(net, labels == np.argmax(np.bincount(labels)))
 
 
 #: the arrays that make a :class:`Network` (text arrays: ``edge_highway``, ``edge_name``).

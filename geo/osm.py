@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geo.crossings import is_crossing_node, way_class
 from geo.errors import InputError, NetworkError
 
 SUPPORTED_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".xml", ".osm.xml")
@@ -115,6 +116,10 @@ class WalkWays:
     way_ids: np.ndarray  # int64
     highway: list[str]
     name: list[str]
+    #: :func:`geo.crossings.way_class` per way (int8); None: every node is crossable
+    road_class: np.ndarray | None = None
+    #: OSM ids of the nodes tagged as places to cross (:func:`geo.crossings.is_crossing_node`)
+    crossing_nodes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,8 @@ def read_osm(path: str | Path) -> OsmExtract:
     way_ids: list[int] = []
     highways: list[str] = []
     names: list[str] = []
+    classes: list[int] = []
+    crossing_ids: list[int] = []
     feats = Features()
     latest = None
     area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
@@ -212,7 +219,10 @@ def read_osm(path: str | Path) -> OsmExtract:
                 way_ids.append(obj.id)
                 highways.append(tagd["highway"])
                 names.append(tagd.get("name", ""))
+                classes.append(way_class(tagd))
             elif obj.is_node():
+                if ("highway" in tags or "crossing" in tags) and is_crossing_node(tags):
+                    crossing_ids.append(obj.id)
                 if "name" not in tags and "amenity" not in tags:
                     continue
                 if not any(k in tags for k in POI_KEYS):
@@ -258,6 +268,8 @@ def read_osm(path: str | Path) -> OsmExtract:
             way_ids=np.asarray(way_ids, dtype=np.int64),
             highway=highways,
             name=names,
+            road_class=np.asarray(classes, dtype=np.int8),
+            crossing_nodes=np.unique(np.asarray(crossing_ids, dtype=np.int64)),
         ),
         features=feats,
     )
