@@ -23,7 +23,7 @@ MAX_K = 20
 PLAN_OPTIONS = (
     "osm", "place", "area", "area_level", "halo", "centres", "stations", "charging", "crs", "population",
     "layers_map", "minutes", "profile", "speed", "width", "circles", "cell", "at", "no_cache", "per_facility",
-    "workers",
+    "workers", "crossings",
 )
 
 
@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     speed: float | None = None
     width: float = 30.0
     circles: Literal["raster", "exact"] = "raster"
+    crossings: Literal["strict", "anywhere"] = "strict"
     cell: float | None = None
     at: str | None = None
     no_cache: bool = False

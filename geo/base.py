@@ -24,7 +24,7 @@ from geo.network import Network
 from geo.store import StoreError, read_bundle, write_bundle
 
 #: bump when the cached format or the rules that build a Base change.
-BASE_VERSION = 9  # 9: basemap tables (streets, water, waterways, green) in extras
+BASE_VERSION = 10  # 9: basemap tables (streets, water, waterways, green) in extras; 10: road sides (geo.crossings)
 BASE_KIND = "service-circles/base"
 Progress = Callable[[str], None]
 
@@ -75,7 +75,8 @@ def base_key(path: Path, params, layers_map: Path) -> str:
     from geo.plan import source_key
 
     rules = Path(layers_map).read_bytes()
-    src = "|".join([str(BASE_VERSION), source_key(path), repr(params.people), hashlib.sha256(rules).hexdigest()])
+    src = "|".join([str(BASE_VERSION), source_key(path), repr(params.people), hashlib.sha256(rules).hexdigest(),
+                    params.crossings])
     return hashlib.sha256(src.encode()).hexdigest()[:24]
 
 
@@ -133,7 +134,7 @@ def base_from_extract(extract, rules, params, say: Progress) -> Base:
     from geo.osm_layers import facilities_from_osm
 
     say("building the walking network")
-    net = build_network(walk_ways(extract))
+    net = build_network(walk_ways(extract, crossings=params.crossings))
 
     def project(g):
         return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))

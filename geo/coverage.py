@@ -69,6 +69,7 @@ def coverage_summary(*, source: str, data_date: str | None, homes, home_snap, ne
         "homes_unsnapped": int((~home_snap.ok).sum()),
         "network": {"nodes": network.n_nodes, "edges": network.n_edges,
                     "km": round(float(network.edge_len.sum()) / 1000, 1)},
+        "crossings": params.crossings,
         "circles": {"construction": params.circles, "width_m": params.width_m,
                     "cell_m": params.cell() if params.circles == "raster" else None},
         "layers": {},

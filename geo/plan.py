@@ -82,6 +82,8 @@ class PlanParams:
     halo_m: float | None = None
     #: worker processes for drawing (None: the CPU count when it pays)
     workers: int | None = None
+    #: "strict": big roads are crossed only at crossings (geo.crossings); "anywhere": at every node
+    crossings: str = "strict"
 
     def speeds(self) -> dict[str, float]:
         """Speed (km/h) per profile; ``speed_kmh`` overrides them all."""
@@ -142,6 +144,9 @@ def check_params(params: PlanParams) -> None:
                         "claims land)")
     if params.circles not in ("raster", "exact"):
         problems.append(f"--circles: {params.circles!r}: expected raster or exact")
+    if params.crossings not in ("strict", "anywhere"):
+        problems.append(f"--crossings: {params.crossings!r}: expected strict (big roads crossed only at crossings) "
+                        "or anywhere")
     if params.cell_m is not None and not _finite_in(params.cell_m, 0.5, 50):
         problems.append(f"--cell: {_shown(params.cell_m)} m is outside 0.5..50")
     if _finite_in(params.width_m, 1, 500) and not _finite_in(params.width_m / params.cell(), 1, 400) \
