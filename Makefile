@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: demo test bench setup clean browser postgres
+.PHONY: demo test bench setup clean browser postgres lint
 
 setup: $(STAMP)
 
@@ -53,6 +53,13 @@ $(POSTGRES_STAMP): $(STAMP)
 
 test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest
+
+# Lint, format check and type check (configured in pyproject.toml [tool.ruff] and [tool.mypy]).
+LINT_PATHS := geo api maps
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy $(LINT_PATHS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
