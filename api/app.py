@@ -92,11 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     from api import docs, errors
-    from api.routers import areas, circles, meta, nearest, whatif
+    from api.routers import areas, circles, meta, nearest, scenarios_store, whatif
 
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
-    for module in (meta, nearest, circles, areas, whatif, docs):
+    for module in (meta, nearest, circles, areas, whatif, scenarios_store, docs):
         app.include_router(module.router)
     _custom_openapi(app)
     return app

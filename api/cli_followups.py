@@ -25,8 +25,13 @@ QUIET_OPTION = click.option("-q", "--quiet", is_flag=True, help="No progress and
 SCENARIO_EXAMPLES = """
 \b
 Examples:
-  circles scenario crosswalk.geojson --plan out/bj --out out/bj-s1
+  circles scenario crosswalk.geojson --plan out/bj --out out/bj-s1 --name "会林路 crossing"
   circles scenario edits.yaml --osm ../shared/data/hangzhou/binjiang_clip.osm.pbf --out out/s2
+  circles scenario list --plan out/bj
+  circles scenario show 1 --plan out/bj
+  circles scenario compare 1 2 --plan out/bj
+  circles scenario delete 2 --plan out/bj
+  circles scenario list --db postgresql://planner@dbhost/circles
 \b
 A GeoJSON scenario: one feature per edit, property "edit" = add_link (LineString; penalty_s),
 close (LineString across the ways, or Polygon), add_facility / move_facility (Point; layer, id,
@@ -36,23 +41,62 @@ Coordinates are WGS84, or GCJ-02/BD-09 with --crs.
 """
 
 
-@click.command("scenario", epilog=SCENARIO_EXAMPLES)
+class ScenarioGroup(click.Group):
+    """``circles scenario EDITS ...`` (a scenario file first) runs it, as ``circles scenario run``;
+    ``list``, ``show``, ``compare`` and ``delete`` work on the kept scenarios."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+DB_OPTION = click.option("--db", help="Where scenarios are kept: a GeoPackage path or postgresql://user@host/db "
+                                      "(PostGIS). Default: scenarios.gpkg in the --plan folder.")
+
+
+def _store(plan_dir: Path | None, db: str | None):
+    from geo.errors import InputError
+    from geo.scenario_store import open_store, plan_database
+
+    if db:
+        return open_store(db)
+    if plan_dir is None:
+        raise InputError("options", ["give --plan DIR (its scenarios.gpkg) or --db URL: where the scenarios are kept"])
+    return open_store(plan_database(plan_dir))
+
+
+@click.group("scenario", cls=ScenarioGroup, epilog=SCENARIO_EXAMPLES)
+def scenario_group() -> None:
+    """Test edits on a copy of the network, keep the results, and compare them.
+
+    `circles scenario EDITS --plan DIR` is `circles scenario run EDITS --plan DIR`.
+    """
+
+
+@scenario_group.command("run", epilog=SCENARIO_EXAMPLES)
 @click.argument("edits", type=click.Path(path_type=Path))
 @PLAN_OPTION
 @input_options
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/scenario"), show_default=True,
               help="Output folder.")
+@click.option("--name", help="Name the scenario is kept under (default: the file name and number of edits).")
+@click.option("--by", help="Who ran it (default: the user name of this computer).")
+@DB_OPTION
+@click.option("--keep/--no-keep", default=True, show_default=True,
+              help="Keep the scenario (with --plan or --db) so `circles scenario list|show|compare` find it.")
 @LANG_OPTION
 @TILES_OPTION
 @QUIET_OPTION
 @run_safely
-def scenario_group(edits: Path, plan_dir: Path | None, out: Path, lang: str | None, tiles: str, quiet: bool,
-                   **kw) -> None:
+def scenario_run(edits: Path, plan_dir: Path | None, out: Path, name: str | None, by: str | None, db: str | None,
+                 keep: bool, lang: str | None, tiles: str, quiet: bool, **kw) -> None:
     """Test EDITS (new links, closures, facility changes) on a copy of the network.
 
     Writes coverage.json (coverage before and after per layer and threshold, homes and people
     gained and lost), changed_homes.geojson, changed_areas.geojson, edits.geojson and map.html
-    (the plan after the edits, the circles before as outlines).
+    (the plan after the edits, the circles before as outlines). With --plan DIR (or --db) the
+    scenario is kept in DIR/scenarios.gpkg (or the database) and its id printed.
     """
     from api.outputs import write_scenario
     from geo.outputs import check_out
@@ -63,18 +107,143 @@ def scenario_group(edits: Path, plan_dir: Path | None, out: Path, lang: str | No
     tile_spec(tiles)
     check_out(out)
     scenario = read_scenario(edits, crs=kw.get("crs"))  # a bad scenario fails before the slow steps
+    store = _store(plan_dir, db) if keep and (plan_dir is not None or db) else None
     say = say_for(quiet)
     before = load_or_plan(plan_dir, kw, quiet=quiet)
     outcome = run_scenario(before, scenario, progress=say)
     say(f"edits applied and walk times recomputed in {outcome.seconds:.2f} s")
     written = write_scenario(outcome, out, map_options={"lang": lang, "tiles": tiles})
+    sid = None
+    if store is not None:
+        from geo.scenario_store import new_scenario
+
+        sid = store.add(new_scenario(outcome, name=name, by=by))
     if not quiet:
-        for name, layer in outcome.coverage["layers"].items():
+        for layer_name, layer in outcome.coverage["layers"].items():
             for m, f in layer["minutes"].items():
-                click.echo(f"{name:<10} ≤{m:>4} min: homes {f['before']['homes_covered']:>7,} -> "
+                click.echo(f"{layer_name:<10} ≤{m:>4} min: homes {f['before']['homes_covered']:>7,} -> "
                            f"{f['after']['homes_covered']:>7,}  people ≈{f['before']['people_covered']:>9,} -> "
                            f"{f['after']['people_covered']:>9,}  (+{f['people_gained']:,} / -{f['people_lost']:,})")
         click.echo("wrote " + ", ".join(str(p) for p in written))
+    if sid is not None:
+        click.echo(f"kept as scenario {sid} in {store.label}")
+    elif not quiet:
+        click.echo("not kept (give --plan DIR or --db to keep it)", err=True)
+
+
+def _changes(summary: dict) -> str:
+    """"centres ≤15 +120/-0; stations ≤15 +8/-3" at the largest threshold, layers that changed."""
+    parts = []
+    for layer, mins in summary["people"].items():
+        if not mins:
+            continue
+        m = max(mins, key=float)
+        g, lo = mins[m].get("gained") or 0, mins[m].get("lost") or 0
+        if g or lo:
+            parts.append(f"{layer} ≤{m} +{g:,}/-{lo:,}")
+    return "; ".join(parts) or "no change in coverage"
+
+
+def _echo_json(doc) -> None:
+    import json
+
+    from geo.io import _json_default
+
+    click.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default))
+
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@scenario_group.command("list")
+@PLAN_OPTION
+@DB_OPTION
+@JSON_OPTION
+@run_safely
+def scenario_list(plan_dir: Path | None, db: str | None, as_json: bool) -> None:
+    """The kept scenarios: id, name, who, when, and the people they gain and lose."""
+    store = _store(plan_dir, db)
+    kept = store.list()
+    if as_json:
+        _echo_json([s.summary() for s in kept])
+        return
+    if not kept:
+        click.echo(f"no scenarios kept in {store.label} yet (`circles scenario EDITS --plan DIR` keeps one)")
+        return
+    click.echo(f"{'id':>4}  {'name':<28} {'by':<12} {'when (UTC)':<17} {'edits':>5}  people covered +gained/-lost")
+    for s in kept:
+        click.echo(f"{s.id:>4}  {s.name[:28]:<28} {s.created_by[:12]:<12} {s.created_at[:16].replace('T', ' '):<17} "
+                   f"{s.n_edits:>5}  {_changes(s.summary())}")
+
+
+@scenario_group.command("show")
+@click.argument("scenario_id")
+@PLAN_OPTION
+@DB_OPTION
+@JSON_OPTION
+@run_safely
+def scenario_show(scenario_id: str, plan_dir: Path | None, db: str | None, as_json: bool) -> None:
+    """One kept scenario: who and when, its edits, and coverage before and after."""
+    s = _store(plan_dir, db).get(scenario_id, geometry=False)
+    if as_json:
+        _echo_json({**s.summary(), "edits": s.edits, "coverage": s.coverage})
+        return
+    click.echo(f"scenario {s.id}: {s.name}\n  by {s.created_by} at {s.created_at}\n  plan {s.plan_label} ({s.plan_key})")
+    for f in s.edits.get("features", []):
+        p = f.get("properties") or {}
+        extra = ", ".join(f"{k}={v}" for k, v in p.items() if k != "edit")
+        click.echo(f"  edit: {p.get('edit')}" + (f" ({extra})" if extra else ""))
+    for layer_name, layer in s.coverage.get("layers", {}).items():
+        for m, f in layer.get("minutes", {}).items():
+            click.echo(f"{layer_name:<10} ≤{m:>4} min: people ≈{f['before']['people_covered']:>9,} -> "
+                       f"{f['after']['people_covered']:>9,} ({f['before']['people_share']:.1%} -> "
+                       f"{f['after']['people_share']:.1%})  (+{f['people_gained']:,} / -{f['people_lost']:,})")
+
+
+@scenario_group.command("compare")
+@click.argument("scenario_ids", nargs=-1, required=True)
+@PLAN_OPTION
+@DB_OPTION
+@JSON_OPTION
+@run_safely
+def scenario_compare(scenario_ids: tuple[str, ...], plan_dir: Path | None, db: str | None, as_json: bool) -> None:
+    """Kept scenarios side by side (two or more ids): people covered before and after each."""
+    from geo.scenario_store import compare
+
+    store = _store(plan_dir, db)
+    doc = compare([store.get(i, geometry=False) for i in scenario_ids])
+    if as_json:
+        _echo_json(doc)
+        return
+    ids = [str(s["id"]) for s in doc["scenarios"]]
+    for s in doc["scenarios"]:
+        click.echo(f"scenario {s['id']}: {s['name']} (by {s['created_by']}, {s['created_at'][:16].replace('T', ' ')})")
+    if not doc["same_plan"]:
+        click.echo("note: these scenarios were run on different plans; each has its own 'before'")
+    click.echo(f"{'layer':<10} {'min':>4}  {'before':>10}" + "".join(f"  {'#' + i:>22}" for i in ids))
+    for layer_name, rows in doc["layers"].items():
+        for m, row in rows.items():
+            b = row["before"]
+            before = b.get("people_covered") if "people_covered" in b else "-"
+            cells = []
+            for i in ids:
+                a = row["after"].get(i)
+                cells.append(f"{a['people_covered']:>9,} (+{a['people_gained']:,}/-{a['people_lost']:,})" if a else "-")
+            mark = "".join(f"  {c:>22}" for c in cells)
+            click.echo(f"{layer_name:<10} {m:>4}  {before:>10,}{mark}" if isinstance(before, int)
+                       else f"{layer_name:<10} {m:>4}  {before:>10}{mark}")
+
+
+@scenario_group.command("delete")
+@click.argument("scenario_id")
+@PLAN_OPTION
+@DB_OPTION
+@run_safely
+def scenario_delete(scenario_id: str, plan_dir: Path | None, db: str | None) -> None:
+    """Delete a kept scenario (its edits, results and geometry)."""
+    store = _store(plan_dir, db)
+    store.delete(scenario_id)
+    click.echo(f"deleted scenario {int(scenario_id)} from {store.label}")
 
 
 @click.command("site")
@@ -144,6 +313,7 @@ CIRCLES_MAX_BODY_BYTES, CIRCLES_HEAVY_WORKERS...; see the README's API section).
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes (each loads the data once).")
+@DB_OPTION
 @run_safely
 def serve_cmd(plan_dir: Path | None, host: str, port: int, workers: int, **kw) -> None:
     """Serve nearest-facility queries, circles, gaps, coverage and what-ifs over HTTP (docs at /docs).

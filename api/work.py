@@ -11,8 +11,9 @@ import numpy as np
 from geo.kinds import DEFAULT_PROFILE
 
 
-def scenario(served, *, doc: dict) -> dict:
-    """``POST /scenarios``: apply the edits, recompute, and the coverage diff."""
+def scenario(served, *, doc: dict, keep: dict | None = None) -> dict:
+    """``POST /scenarios``: apply the edits, recompute, and the coverage diff; with ``keep``
+    (``{"db": target, "name": ..., "by": ...}``) the scenario is kept and its ``id`` returned."""
     from api.deps import json_safe
     from geo.io import feature_collection
     from geo.scenarios import scenario_from_doc
@@ -26,7 +27,14 @@ def scenario(served, *, doc: dict) -> dict:
     truncated = len(homes) > limit
     after = out.after.circles
     layer_circles = after[after["scope"] == "layer"] if len(after) else after
+    kept = {}
+    if keep is not None:
+        from geo.scenario_store import new_scenario, open_store
+
+        store = open_store(keep["db"])
+        kept = {"id": store.add(new_scenario(out, name=keep.get("name"), by=keep.get("by"))), "kept_in": store.label}
     return json_safe({
+        **kept,
         "coverage": out.coverage,
         "changed_areas": feature_collection(out.areas, name="changed_areas"),
         "changed_homes": feature_collection(homes.iloc[:limit], name="changed_homes"),
@@ -34,6 +42,24 @@ def scenario(served, *, doc: dict) -> dict:
         "edits": feature_collection(out.edits, name="edits"),
         "circles_after": feature_collection(layer_circles, name="circles_after"),
     })
+
+
+def scenario_map(served, *, db: str, scenario_id: int, lang: str | None, tiles: str) -> str:
+    """``GET /scenarios/{id}/map``: the kept scenario run again on the loaded plan, as its map."""
+    from geo.errors import InputError
+    from geo.scenario_store import open_store, plan_key
+    from geo.scenarios import scenario_from_doc
+    from geo.whatif import run_scenario
+    from maps.render import map_html
+
+    kept = open_store(db).get(scenario_id, geometry=False)
+    key, label = plan_key(served.result)
+    if kept.plan_key != key:
+        raise InputError(f"scenario {scenario_id}", [f"was run on another plan ({kept.plan_label}, {kept.plan_key}); "
+                                                     f"this service serves {label} ({key}): serve that plan to map it"])
+    out = run_scenario(served.result, scenario_from_doc(kept.edits, source=f"scenario {scenario_id}"))
+    return map_html(out.after, before=served.result, scenario=out, lang=lang, tiles=tiles,
+                    title=f"{kept.name} · #{kept.id}")
 
 
 def sites(served, *, layer: str, add: int, minutes: float | None, profile: str | None, candidates: list | None,

@@ -628,3 +628,14 @@ def compare(scenarios: list[SavedScenario]) -> dict:
             best = max(row["after"], key=lambda k: (row["after"][k].get("people_covered") or 0))
             row["most_people"] = int(best)
     return {"scenarios": [s.summary() for s in scenarios], "same_plan": same_plan, "layers": layers}
+
+
+def plan_database(plan_dir: str | Path) -> Path:
+    """The GeoPackage a saved plan keeps its scenarios in: ``scenarios.gpkg`` in the plan's
+    output folder (given as that folder or as its ``plan/``)."""
+    from geo.saved import PLAN_FOLDER
+
+    folder = Path(plan_dir)
+    if folder.name == PLAN_FOLDER and (folder / "manifest.json").exists():
+        folder = folder.parent
+    return folder / GPKG_NAME

@@ -158,8 +158,13 @@ def render_map(result, *, lang: str | None = None, tiles: str | None = "osm", be
     m.add_child(_Panel("bottomright", "sc-legend", legend_html(
         words=words, layers=[n for n in result.layers if n in PLAIN_LAYERS], tiers=tiers, minutes=minutes,
         at_label=at_label, has_gaps=has_gaps, has_before=before is not None)))
+    frame = None
+    if scenario is not None:  # the edits, the areas that gain or lose, before/after (maps.scenario_map)
+        from maps.scenario_map import add_scenario
+
+        frame = add_scenario(m, scenario, words=words, first=first, minutes=sorted(result.params.minutes))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m.fit_bounds([[lat0, lon0], [lat1, lon1]])
+    m.fit_bounds(frame or [[lat0, lon0], [lat1, lon1]])
     return m
 
 

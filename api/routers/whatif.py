@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from api.deps import PoolDep, ServedDep
@@ -48,7 +48,8 @@ def _count(doc, limit: int) -> int:
 
 
 @router.post("/scenarios", responses=HEAVY,
-             summary="Test new links, closures and facility changes; get the coverage diff and the circles after")
+             summary="Test new links, closures and facility changes; get the coverage diff and the circles after; "
+                     "the scenario is kept and its id returned")
 async def post_scenario(
     served: ServedDep,
     pool: PoolDep,
@@ -56,6 +57,9 @@ async def post_scenario(
                                                         "or {'edits': [...]} as in a YAML scenario file; "
                                                         "'crs': 'gcj02'|'bd09' for AMap/Baidu coordinates",
                                              examples=[SCENARIO_EXAMPLE])],
+    name: Annotated[str | None, Query(max_length=200, description="name the scenario is kept under")] = None,
+    by: Annotated[str | None, Query(max_length=100, description="who ran it (default: api)")] = None,
+    keep: Annotated[bool, Query(description="keep the scenario (GET /scenarios lists it)")] = True,
 ) -> dict:
     s = served.settings
     items = scenario.get("features") if scenario.get("type") == "FeatureCollection" else scenario.get("edits")
@@ -71,7 +75,10 @@ async def post_scenario(
     from geo.scenarios import scenario_from_doc
 
     scenario_from_doc(scenario, source="request body", crs=crs)  # every problem, before queueing work
-    return await pool.run("scenario", doc=scenario)
+    from api.routers.scenarios_store import store_target
+
+    kept = {"db": store_target(served), "name": name, "by": by or "api"} if keep else None
+    return await pool.run("scenario", doc=scenario, keep=kept)
 
 
 class SitesIn(BaseModel):

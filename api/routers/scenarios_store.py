@@ -1,0 +1,123 @@
+"""Kept scenarios: ``GET /scenarios``, ``/scenarios/{id}``, ``/scenarios/{id}/map``,
+``/scenarios/compare?ids=``, ``DELETE /scenarios/{id}``.
+
+``POST /scenarios`` (:mod:`api.routers.whatif`) keeps each scenario it runs in the store
+:func:`store_target` names: ``CIRCLES_DB`` (a GeoPackage path or a ``postgresql://`` URL), else
+``scenarios.gpkg`` in the served plan's folder, else (a plan made at start-up) a GeoPackage per
+plan in the cache folder. Scenarios outlive the service: a new one on the same plan reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from api.deps import PoolDep, ServedDep, json_safe
+from api.errors import NotFoundError
+from api.schemas import ErrorOut
+from geo.errors import InputError
+from geo.scenario_store import ScenarioNotFoundError
+
+router = APIRouter(tags=["scenarios"])
+NOT_FOUND = {404: {"model": ErrorOut}, 400: {"model": ErrorOut}}
+ScenarioId = Annotated[int, Path(ge=1, description="a kept scenario's id (as POST /scenarios returned)")]
+
+
+def store_target(served) -> str:
+    """Where this service keeps its scenarios (a path or a database URL)."""
+    from geo.scenario_store import plan_database, plan_key
+
+    s = served.settings
+    if s.db:
+        return s.db
+    if s.plan is not None:
+        return str(plan_database(s.plan))
+    from api.cli_common import default_cache_dir
+
+    folder = default_cache_dir() / "scenarios"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / f"plan-{plan_key(served.result)[0]}.gpkg")
+
+
+def _store(served):
+    from geo.scenario_store import open_store
+
+    return open_store(store_target(served))
+
+
+def _get(served, sid: int, *, geometry: bool):
+    try:
+        return _store(served).get(sid, geometry=geometry)
+    except ScenarioNotFoundError as err:
+        raise NotFoundError(str(err)) from None
+
+
+@router.get("/scenarios", summary="The kept scenarios: id, name, who, when, people gained and lost")
+def list_scenarios(served: ServedDep) -> dict:
+    from geo.scenario_store import plan_key
+
+    store = _store(served)
+    key = plan_key(served.result)[0]
+    items = [{**s.summary(), "this_plan": s.plan_key == key} for s in store.list()]
+    return json_safe({"kept_in": store.label, "scenarios": items})
+
+
+@router.get("/scenarios/compare", responses=NOT_FOUND,
+            summary="Kept scenarios side by side: coverage before and after each, per layer and threshold")
+def compare_scenarios(
+    served: ServedDep,
+    ids: Annotated[list[str], Query(description="two or more scenario ids, comma-separated (ids=1,2) or repeated")],
+) -> dict:
+    from geo.scenario_store import compare
+
+    wanted = [i.strip() for item in ids for i in item.split(",") if i.strip()]
+    problems = [f"{i!r} is not a scenario id (a whole number from 1)" for i in wanted if not i.isdigit() or int(i) < 1]
+    if problems:
+        raise InputError("ids", problems)
+    return json_safe(compare([_get(served, int(i), geometry=False) for i in wanted]))
+
+
+@router.get("/scenarios/{scenario_id}", responses=NOT_FOUND,
+            summary="One kept scenario: edits, coverage before and after, changed areas and homes (GeoJSON)")
+def get_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
+    from geo.io import feature_collection
+
+    s = _get(served, scenario_id, geometry=True)
+    f = s.features
+    edits = f["scenario_edits"]
+    return json_safe({
+        **s.summary(), "edits": s.edits, "coverage": s.coverage,
+        "edits_on_network": feature_collection(edits[edits["source"] == "network"].drop(columns="source"),
+                                               name="edits_on_network"),
+        "changed_areas": feature_collection(f["scenario_areas"], name="changed_areas"),
+        "changed_homes": feature_collection(f["scenario_homes"], name="changed_homes"),
+    })
+
+
+@router.delete("/scenarios/{scenario_id}", responses=NOT_FOUND, summary="Delete a kept scenario")
+def delete_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
+    try:
+        _store(served).delete(scenario_id)
+    except ScenarioNotFoundError as err:
+        raise NotFoundError(str(err)) from None
+    return {"deleted": scenario_id}
+
+
+@router.get("/scenarios/{scenario_id}/map", response_class=HTMLResponse, responses=NOT_FOUND,
+            summary="The map of a kept scenario: its edits, the areas that gain or lose, before/after")
+async def scenario_map(
+    served: ServedDep,
+    pool: PoolDep,
+    scenario_id: ScenarioId,
+    lang: Annotated[str | None, Query(pattern="^(zh|en)$", description="zh or en (default: by the names)")] = None,
+    tiles: Annotated[str, Query(description="base map: osm, none, or an XYZ URL (as `circles plan --tiles`)")] = "osm",
+) -> Any:
+    from maps.tiles import tile_spec
+
+    tile_spec(tiles)
+    await run_in_threadpool(_get, served, scenario_id, geometry=False)  # 404 before any work
+    html = await pool.run("scenario_map", db=store_target(served), scenario_id=scenario_id, lang=lang, tiles=tiles)
+    return HTMLResponse(html)

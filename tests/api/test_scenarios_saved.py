@@ -1,0 +1,138 @@
+"""Kept scenarios through the API: POST /scenarios keeps them, GET reads them back after a restart,
+compare and delete them, and unknown ids are 404 with a clear detail."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.test_whatif import _far_node
+
+
+@pytest.fixture(scope="module")
+def plan_folder(client, tmp_path_factory):
+    """The session's Helsinki plan saved to a folder, as `circles plan --out` leaves it."""
+    from geo.saved import PLAN_FOLDER, save_plan
+
+    folder = tmp_path_factory.mktemp("kept-plan")
+    save_plan(client.app.state.served.result, folder / PLAN_FOLDER)
+    return folder
+
+
+def _app(folder):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    return TestClient(create_app(Settings(plan=folder)))
+
+
+def _centre_doc(result, name: str = "new") -> dict:
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"edit": "add_facility", "layer": "centres", "name": name},
+         "geometry": {"type": "Point", "coordinates": _far_node(result, "centres")}}]}
+
+
+def test_kept_scenarios_survive_a_restart(client, plan_folder):
+    result = client.app.state.served.result
+    doc = _centre_doc(result, "新中心")
+    with _app(plan_folder) as first:
+        assert first.get("/scenarios").json()["scenarios"] == []
+        r = first.post("/scenarios", params={"name": "a new centre", "by": "planner-1"}, json=doc)
+        assert r.status_code == 200, r.text
+        posted = r.json()
+        sid = posted["id"]
+        assert posted["kept_in"] == str(plan_folder / "scenarios.gpkg")
+        r2 = first.post("/scenarios", params={"keep": "false"}, json=doc)
+        assert r2.status_code == 200 and "id" not in r2.json()
+    assert (plan_folder / "scenarios.gpkg").is_file()
+    with _app(plan_folder) as again:  # a new app, a new process pool: read back from the file
+        listed = again.get("/scenarios").json()["scenarios"]
+        assert [(s["id"], s["name"], s["created_by"], s["this_plan"]) for s in listed] == \
+            [(sid, "a new centre", "planner-1", True)]
+        r = again.get(f"/scenarios/{sid}")
+        assert r.status_code == 200, r.text
+        kept = r.json()
+        assert kept["coverage"]["layers"] == posted["coverage"]["layers"]
+        assert kept["edits"]["features"][0]["properties"] == {"edit": "add_facility", "layer": "centres",
+                                                              "name": "新中心"}
+        assert len(kept["changed_areas"]["features"]) == len(posted["changed_areas"]["features"]) >= 1
+        assert kept["changed_homes"]["features"] == posted["changed_homes"]["features"]
+        big = f"{max(result.params.minutes):g}"
+        gained = sum(f["properties"]["homes"] for f in kept["changed_areas"]["features"]
+                     if f["properties"]["layer"] == "centres" and f["properties"]["minutes"] == float(big))
+        assert gained == kept["coverage"]["layers"]["centres"]["minutes"][big]["homes_gained"] >= 1
+
+
+def test_compare_and_delete(client, plan_folder):
+    result = client.app.state.served.result
+    net = result.network
+    with _app(plan_folder) as c:
+        a = c.post("/scenarios", params={"name": "centre"}, json=_centre_doc(result)).json()
+        # the same centre and a closure of the street under it: never more people than the centre alone
+        far = _far_node(result, "centres")
+        closure = {"type": "Feature", "properties": {"edit": "close"},
+                   "geometry": {"type": "Polygon", "coordinates": [[[far[0] - 1e-4, far[1] - 1e-4],
+                                                                    [far[0] + 1e-4, far[1] - 1e-4],
+                                                                    [far[0] + 1e-4, far[1] + 1e-4],
+                                                                    [far[0] - 1e-4, far[1] + 1e-4],
+                                                                    [far[0] - 1e-4, far[1] - 1e-4]]]}}
+        doc_b = _centre_doc(result)
+        doc_b["features"].append(closure)
+        b = c.post("/scenarios", params={"name": "centre, street closed"}, json=doc_b).json()
+        r = c.get("/scenarios/compare", params={"ids": f"{a['id']},{b['id']}"})
+        assert r.status_code == 200, r.text
+        cmp = r.json()
+        assert cmp["same_plan"] is True and [s["name"] for s in cmp["scenarios"]] == ["centre", "centre, street closed"]
+        for m, row in cmp["layers"]["centres"].items():
+            fa, fb = row["after"][str(a["id"])], row["after"][str(b["id"])]
+            assert fa["people_covered"] == a["coverage"]["layers"]["centres"]["minutes"][m]["after"]["people_covered"]
+            assert fb["people_covered"] == b["coverage"]["layers"]["centres"]["minutes"][m]["after"]["people_covered"]
+            assert fb["people_covered"] <= fa["people_covered"]
+            assert row["before"]["people_covered"] == client.app.state.served.coverage["layers"]["centres"]["minutes"][m]["people_covered"]
+        same = c.get("/scenarios/compare", params=[("ids", str(a["id"])), ("ids", str(b["id"]))]).json()
+        assert same == cmp
+        assert c.delete(f"/scenarios/{b['id']}").json() == {"deleted": b["id"]}
+        r = c.get(f"/scenarios/{b['id']}")
+        assert r.status_code == 404
+        assert r.json()["detail"] == (f"scenario {b['id']}: no kept scenario has this id in "
+                                      f"{plan_folder / 'scenarios.gpkg'} (`circles scenario list` shows them)")
+        assert net is result.network  # the served plan is untouched
+
+
+def test_unknown_and_bad_ids(client, plan_folder):
+    with _app(plan_folder) as c:
+        for method, url in (("get", "/scenarios/9999"), ("get", "/scenarios/9999/map"), ("delete", "/scenarios/9999")):
+            r = getattr(c, method)(url)
+            assert r.status_code == 404, (url, r.text)
+            assert r.json()["detail"].startswith("scenario 9999: no kept scenario has this id in ")
+        r = c.get("/scenarios/abc")
+        assert r.status_code == 400 and "scenario_id" in r.json()["detail"]
+        r = c.get("/scenarios/compare", params={"ids": "1,x"})
+        assert r.status_code == 400 and r.json()["detail"] == "ids: 'x' is not a scenario id (a whole number from 1)"
+        r = c.get("/scenarios/compare", params={"ids": "9999,9998"})
+        assert r.status_code == 404
+        r = c.get("/scenarios/compare")
+        assert r.status_code == 400 and r.json()["detail"].startswith("ids: required")
+
+
+def test_scenario_map_shows_the_edits_and_frames_them(client, plan_folder):
+    import json
+    import re
+
+    result = client.app.state.served.result
+    with _app(plan_folder) as c:
+        sid = c.post("/scenarios", json=_centre_doc(result, "地图新中心")).json()["id"]
+        r = c.get(f"/scenarios/{sid}/map", params={"tiles": "none", "lang": "en"})
+        assert r.status_code == 200, r.text
+        html = r.text
+    assert "地图新中心" in html
+    # the default view is fitted to the edits and changed areas, not to the whole extract
+    fits = re.findall(r"map_\w+\.fitBounds\(\s*(\[\[.*?\]\])", html, flags=re.S)
+    assert len(fits) == 1, "one first view"
+    (lat0, lon0), (lat1, lon1) = json.loads(fits[0])
+    lon, lat = _far_node(result, "centres")
+    assert lat0 <= lat <= lat1 and lon0 <= lon <= lon1
+    blon0, blat0, blon1, blat1 = result.network.bbox_lonlat()
+    assert (lat1 - lat0) * (lon1 - lon0) < (blat1 - blat0) * (blon1 - blon0)
+    assert "SCN.toggle(" in html
