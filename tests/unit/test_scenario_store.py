@@ -316,3 +316,84 @@ def test_edits_document_is_geojson():
     assert [f["properties"]["edit"] for f in doc["features"]] == ["add_link", "add_facility"]
     assert doc["features"][1]["properties"] == {"edit": "add_facility", "layer": "centres", "id": "c9", "name": "新中心"}
     assert doc["features"][0]["geometry"]["type"] == "LineString"
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _target(store) -> str:
+    return getattr(store, "url", None) or str(store.path)
+
+
+def test_cli_keeps_lists_shows_compares_and_deletes(store, tmp_path):
+    """`circles scenario EDITS --plan DIR` keeps the run; list/show/compare/delete read it back
+    (the two-street plan: the crossing gains 10 people, known by construction)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from geo.saved import PLAN_FOLDER, save_plan
+
+    before, out = crossing_outcome()
+    save_plan(before, tmp_path / "p" / PLAN_FOLDER)
+    (tmp_path / "crossing.geojson").write_text(json.dumps(edits_document(out.scenario), ensure_ascii=False),
+                                               encoding="utf-8")
+    db = ["--db", _target(store)]
+    runner = CliRunner()
+    r = runner.invoke(main, ["scenario", str(tmp_path / "crossing.geojson"), "--plan", str(tmp_path / "p"), *db,
+                             "--out", str(tmp_path / "o1"), "--name", "会林路", "--by", "planner-1", "--tiles", "none",
+                             "-q"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == f"kept as scenario 1 in {store.label}"
+    # the explicit form runs it too, as does the old one with options before the file
+    r = runner.invoke(main, ["scenario", "run", str(tmp_path / "crossing.geojson"), "--plan", str(tmp_path / "p"), *db,
+                             "--out", str(tmp_path / "o2"), "--tiles", "none", "-q"])
+    assert r.exit_code == 0 and r.output.strip().startswith("kept as scenario 2"), r.output
+    r = runner.invoke(main, ["scenario", "--plan", str(tmp_path / "p"), *db, str(tmp_path / "crossing.geojson"),
+                             "--out", str(tmp_path / "o3"), "--tiles", "none", "-q", "--no-keep"])
+    assert r.exit_code == 0 and r.output == "", r.output
+    r = runner.invoke(main, ["scenario", "list", *db])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert len(lines) == 3 and "会林路" in lines[1] and "planner-1" in lines[1]
+    assert lines[1].endswith("stations ≤5 +10/-0")
+    r = runner.invoke(main, ["scenario", "show", "1", *db, "--json"])
+    shown = json.loads(r.output)
+    assert shown["coverage"]["layers"]["stations"]["minutes"]["5"]["people_gained"] == 10
+    assert shown["edits"] == edits_document(out.scenario)
+    r = runner.invoke(main, ["scenario", "compare", "1", "2", *db, "--json"])
+    doc = json.loads(r.output)
+    assert doc["layers"]["stations"]["5"]["after"]["2"]["people_covered"] == 15
+    r = runner.invoke(main, ["scenario", "delete", "2", *db])
+    assert r.exit_code == 0 and r.output.strip() == f"deleted scenario 2 from {store.label}"
+    r = runner.invoke(main, ["scenario", "show", "2", *db])
+    assert r.exit_code == 2
+    assert f"error: scenario 2: no kept scenario has this id in {store.label}" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_cli_keeps_beside_the_plan_by_default(tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from geo.saved import PLAN_FOLDER, save_plan
+
+    before, out = crossing_outcome()
+    save_plan(before, tmp_path / "p" / PLAN_FOLDER)
+    import json
+
+    (tmp_path / "c.geojson").write_text(json.dumps(edits_document(out.scenario)), encoding="utf-8")
+    runner = CliRunner()
+    r = runner.invoke(main, ["scenario", str(tmp_path / "c.geojson"), "--plan", str(tmp_path / "p" / PLAN_FOLDER),
+                             "--out", str(tmp_path / "o"), "--tiles", "none", "-q"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == f"kept as scenario 1 in {tmp_path / 'p' / GPKG_NAME}"
+    r = runner.invoke(main, ["scenario", "list", "--plan", str(tmp_path / "p")])
+    assert "c.geojson (2 edits)" in r.output
+    r = runner.invoke(main, ["scenario", "list"])
+    assert r.exit_code == 2 and "give --plan DIR (its scenarios.gpkg) or --db URL" in r.output
+    r = runner.invoke(main, ["scenario", str(tmp_path / "c.geojson"), "--plan", str(tmp_path / "p"), "--no-keep",
+                             "--out", str(tmp_path / "o2"), "--tiles", "none", "-q"])
+    assert r.exit_code == 0 and r.output == ""
+    assert [s.id for s in open_store(tmp_path / "p").list()] == [1]
