@@ -21,7 +21,7 @@ limits = st.lists(st.floats(150, 900), min_size=2, max_size=3, unique=True).map(
 
 
 def raster_circles(net, fac, lims, width, geom=None):
-    geom = geom or RasterGeometry(net, width / 8)
+    geom = geom or RasterGeometry(net, width / 9)
     return CircleDrawer(geom, width).source_circles(per_source(net, fac, limit=max(lims)), lims, fac.edge, fac.along)
 
 
