@@ -6,13 +6,12 @@ or the input options of ``circles plan`` to plan first.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from api.cli_common import input_options, load_or_plan, run_safely, say_for
-from geo.kinds import LAYERS
+from geo.kinds import COORD_SYSTEMS, LAYERS
 
 PLAN_OPTION = click.option("--plan", "plan_dir", type=click.Path(path_type=Path),
                            help="Start from the saved plan in this folder (a `circles plan --out` folder) "
@@ -370,11 +369,15 @@ def layers_group() -> None:
 @layers_group.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--layer", type=click.Choice(list(LAYERS)), default="centres", show_default=True)
-@click.option("--crs", type=click.Choice(["wgs84", "gcj02", "bd09"], case_sensitive=False), help="Coordinate system of the file (default: a crs column, else wgs84).")
+@click.option("--crs", type=click.Choice(COORD_SYSTEMS, case_sensitive=False), help="Coordinate system of the file (default: a crs column, else wgs84).")
 @click.option("--out", type=click.Path(path_type=Path), help="Write what the tool understood as GeoJSON (WGS84, normalised names).")
 @run_safely
 def layers_check(path: Path, layer: str, crs: str | None, out: Path | None) -> None:
     """Validate a facility file and show what the tool understood (warnings on stderr)."""
-    from geo.layers import check_command
+    from geo.layers import check_file
 
-    sys.exit(check_command(path, layer=layer, crs=crs, out=out))
+    check = check_file(path, layer=layer, crs=crs, out=out)
+    for line in check.messages:
+        click.echo(line, err=True)
+    for line in check.summary:
+        click.echo(line)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -421,20 +420,41 @@ def write_facilities(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     return write_geojson(path, out, name=str(out["layer"].iloc[0]) if "layer" in out and len(out) else "facilities")
 
 
-def check_command(path: str | Path, *, layer: str, crs: str | None, out: str | Path | None) -> int:
-    """``circles layers check FILE``: a summary to stdout, notes and warnings to stderr.
+@dataclass(frozen=True)
+class FileCheck:
+    """What ``circles layers check FILE`` reports: a summary, and the notes and warnings."""
 
-    Returns 0 when the file can be used (warnings included); errors raise :class:`InputError`.
+    summary: tuple[str, ...]  # what the file holds (and where it was written)
+    messages: tuple[str, ...]  # "note: ..." and "warning: ..." lines
+
+
+def check_file(path: str | Path, *, layer: str, crs: str | None, out: str | Path | None) -> FileCheck:
+    """Read a facility file as :func:`read_facilities` does and say what was understood.
+
+    Parameters
+    ----------
+    path
+        The facility file.
+    layer
+        The layer it holds (:data:`geo.kinds.LAYERS`).
+    crs
+        Its coordinate system (``None``: a ``crs`` column, else WGS84).
+    out
+        Where to write what was understood as GeoJSON, or ``None``.
+
+    Returns
+    -------
+    FileCheck
+        The summary and messages; a file that cannot be used raises :class:`InputError` instead.
     """
     read = read_facilities(path, layer=layer, crs=crs)
-    for kind, lines in (("note", read.notes), ("warning", read.warnings)):
-        for line in lines:
-            print(f"{kind}: {line}", file=sys.stderr)
+    messages = [f"{kind}: {line}" for kind, lines in (("note", read.notes), ("warning", read.warnings))
+                for line in lines]
     fac = read.facilities
     tiers = ", ".join(f"{v} {k}" for k, v in fac["tier"].fillna("without tier").value_counts().items())
-    print(f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for {int(fac['opening_hours'].notna().sum())}; "
-          f"{len(read.warnings)} warning(s)")
+    summary = [f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for "
+               f"{int(fac['opening_hours'].notna().sum())}; {len(read.warnings)} warning(s)"]
     if out is not None:
         write_facilities(fac, out)
-        print(f"written to {out}")
-    return 0
+        summary.append(f"written to {out}")
+    return FileCheck(tuple(summary), tuple(messages))

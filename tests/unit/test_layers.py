@@ -22,7 +22,7 @@ from geo.errors import InputError
 from geo.layers import (
     COLUMNS,
     OpeningHoursError,
-    check_command,
+    check_file,
     check_within,
     normalise_opening_hours,
     opening_hours_state,
@@ -467,14 +467,14 @@ def test_check_within(tmp_path):
     assert len(check_within(fac, (120.1, 30.1, 120.3, 30.3), max_km=1.0)) == 2
 
 
-def test_check_command(tmp_path, capsys):
+def test_check_file(tmp_path, capsys):
     f = write(tmp_path / "centres.csv", "\n".join([HEADER_CN, *ROWS_CN]), "gbk")
     out = tmp_path / "centres.geojson"
-    assert check_command(f, layer="centres", crs="gcj02", out=out) == 0
-    captured = capsys.readouterr()
-    assert captured.out == (f"{f}: 3 centres (1 district, 1 street, 1 community); opening hours known for 2; "
-                            f"1 warning(s)\nwritten to {out}\n")
-    assert captured.err.splitlines() == [
+    check = check_file(f, layer="centres", crs="gcj02", out=out)
+    assert capsys.readouterr() == ("", "")  # the engine prints nothing; the command line does
+    assert check.summary == (f"{f}: 3 centres (1 district, 1 street, 1 community); opening hours known for 2; "
+                             "1 warning(s)", f"written to {out}")
+    assert list(check.messages) == [
         f"note: {f}: read as GBK/GB18030 text",
         f"note: {f}: 3 of 3 points converted from GCJ-02 to WGS84 (the coordinates as given are kept in orig_lon, orig_lat)",
         f"warning: {f} row 4: 开放时间 '看情况' cannot be read as opening hours; treated as unknown — "
@@ -482,7 +482,7 @@ def test_check_command(tmp_path, capsys):
     ]
     assert json.loads(out.read_text(encoding="utf-8"))["features"][0]["properties"]["id"] == "centres-2"
     with pytest.raises(InputError):
-        check_command(tmp_path / "missing.csv", layer="centres", crs=None, out=None)
+        check_file(tmp_path / "missing.csv", layer="centres", crs=None, out=None)
     assert not os.path.exists(tmp_path / "missing.geojson")
 
 
