@@ -4,6 +4,10 @@ Leaflet's ``leaflet.js`` and ``leaflet.css`` come from the ``xstatic-leaflet`` P
 installed as a dependency; they are inlined into the HTML (the CSS's images as data URIs). This
 repository holds no copy. When the package is missing the map loads Leaflet from a CDN instead,
 says so on the map, and :func:`leaflet_assets` warns.
+
+Leaflet.markercluster (dense facility layers grouped at low zoom) comes the same way from the
+``xstatic-leaflet-markercluster`` package; without it the points are drawn one by one, the map
+says so, and :func:`cluster_assets` warns with the command that installs it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ STATIC = resources.files("maps") / "static"  # the map's own script and style, i
 
 class LeafletFromCdnWarning(UserWarning):
     """The map will need the internet: Leaflet is not installed locally."""
+
+
+class MarkerClusterMissingWarning(UserWarning):
+    """Leaflet.markercluster is not installed: dense points are drawn one by one."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,41 @@ def leaflet_assets() -> Assets:
             "the xstatic-leaflet package is not installed: map.html loads Leaflet from a CDN and needs "
             "the internet (pip install xstatic-leaflet, or reinstall service-circles)",
             LeafletFromCdnWarning, stacklevel=2,
+        )
+    return assets
+
+
+def markercluster_dir() -> Path | None:
+    """The folder of ``leaflet.markercluster.js`` in the installed ``xstatic-leaflet-markercluster``, or None."""
+    try:
+        from xstatic.pkg import leaflet_markercluster
+    except ImportError:
+        return None
+    d = Path(leaflet_markercluster.BASE_DIR)
+    files = ("leaflet.markercluster.js", "MarkerCluster.css", "MarkerCluster.Default.css")
+    return d if all((d / f).is_file() for f in files) else None
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cluster(folder: Path | None) -> Assets:
+    if folder is None:
+        return Assets(None, None, "none")
+    from xstatic.pkg import leaflet_markercluster
+
+    js = (folder / "leaflet.markercluster.js").read_text(encoding="utf-8")
+    css = "\n".join((folder / f).read_text(encoding="utf-8") for f in ("MarkerCluster.css", "MarkerCluster.Default.css"))
+    return Assets(js, css, f"xstatic-leaflet-markercluster {leaflet_markercluster.VERSION}")
+
+
+def cluster_assets() -> Assets:
+    """Leaflet.markercluster inlined from the installed package; when it is missing, an empty
+    fragment (points are then drawn one by one) and a warning saying how to install it."""
+    assets = _load_cluster(markercluster_dir())
+    if not assets.inline:
+        warnings.warn(
+            "the xstatic-leaflet-markercluster package is not installed: dense facility layers are drawn "
+            "point by point instead of grouped at low zoom (pip install xstatic-leaflet-markercluster, "
+            "or reinstall service-circles)", MarkerClusterMissingWarning, stacklevel=2,
         )
     return assets
 

@@ -23,6 +23,8 @@ TIER_RADIUS = {"district": 10, "street": 8, "community": 6, "special": 7}
 #: people per gap area: class limits of the shading (upper bounds, last class open)
 PEOPLE_BREAKS = (10, 100, 500, 2000)
 GAP_COLOURS = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
+#: how gap areas are drawn (maps/static/map.js ``SC.gapStyle`` takes these)
+GAP_EDGE, GAP_EDGE_OPACITY, GAP_FILL_OPACITY = "#3f007d", 0.7, 0.5
 _ALWAYS = re.compile(r"^\s*(24\s*/\s*7|24\s*(小时|h|hours?)|全天(24小时)?)\s*(营业|开放)?\s*$", re.I)
 
 
@@ -86,12 +88,38 @@ def _stars(v: object) -> str | None:
     return esc(f"{'★' * full}{'☆' * max(0, 5 - full)} ({k:g})") if 0 <= k <= 5 else esc(f"{k:g}")
 
 
+def circle_style(layer: str, minutes: float, smallest: float, *, outline: bool = False) -> dict:
+    """How a layer's circle is drawn (Leaflet path options); the legend's swatches use the same."""
+    colour = LAYER_COLOURS.get(layer.partition("[")[0], "#555555")
+    if outline:
+        return {"color": "#111111", "weight": 2, "dashArray": "2 5", "fill": False}
+    if minutes <= smallest:  # the inner circle: stronger fill, thin solid edge
+        return {"color": colour, "weight": 0.8, "opacity": 0.7, "fillColor": colour, "fillOpacity": 0.3}
+    # the outer circle: light fill, dashed edge
+    return {"color": colour, "weight": 0.8, "opacity": 0.6, "dashArray": "4 3", "fillColor": colour, "fillOpacity": 0.12}
+
+
+def facility_name(row: dict, *, layer: str, words: Words) -> str:
+    """The name as written, or "unnamed charging point" (未命名充电点) in the map's language."""
+    name = row.get("name")
+    return words.unnamed(layer) if _is_missing(name) else str(name)
+
+
+def hours_as_written(row: dict) -> str | None:
+    """Opening hours as the planner wrote them (``opening_hours_raw``), else as read."""
+    for key in ("opening_hours_raw", "opening_hours"):
+        if not _is_missing(row.get(key)):
+            return str(row[key])
+    return None
+
+
 def facility_popup(row: dict, *, layer: str, words: Words, served: dict[str, tuple[float, int]],
                    is24: bool, open_at: tuple[str, bool | None] | None) -> str:
-    """Popup HTML of one facility: name as written, tier, hours, stars, services, people served."""
+    """Popup HTML of one facility: name as written (or "unnamed …"), tier, hours as written, stars,
+    services, people served."""
     tier = row.get("tier")
     tier = tier if isinstance(tier, str) and tier else None
-    head = f'<div class="sc-pop"><div class="sc-name">{esc(row.get("name") or row.get("id") or "?")}</div>'
+    head = f'<div class="sc-pop"><div class="sc-name">{esc(facility_name(row, layer=layer, words=words))}</div>'
     badges = []
     if layer == "centres" or tier:
         badges.append(f'<span class="sc-tier" style="background:{TIER_COLOURS.get(tier, NO_TIER_COLOUR)}">'
@@ -105,7 +133,8 @@ def facility_popup(row: dict, *, layer: str, words: Words, served: dict[str, tup
             rows.append(f"<tr><th>{esc(words(key))}</th><td>{value}</td></tr>")
 
     add("kind", None if _is_missing(row.get("kind")) else esc(row["kind"]))
-    add("hours", None if _is_missing(row.get("opening_hours")) else esc(row["opening_hours"]))
+    hours = hours_as_written(row)
+    add("hours", None if hours is None else esc(hours))
     if open_at is not None:
         label, state = open_at
         answer = words({True: "open.yes", False: "open.no", None: "open.unknown"}[state])
@@ -116,6 +145,8 @@ def facility_popup(row: dict, *, layer: str, words: Words, served: dict[str, tup
     area = row.get("area_m2")
     add("area", None if _is_missing(area) else esc(f"{float(area):,.0f} m²"))
     add("address", None if _is_missing(row.get("address")) else esc(row["address"]))
+    if _is_missing(row.get("name")) and not _is_missing(row.get("id")):
+        add("id", esc(row["id"]))
     for m, (people, homes) in served.items():
         rows.append(f"<tr><th>{esc(words('served', m=m))}</th>"
                     f"<td>≈{people:,.0f} · {esc(words('homes'))} {homes:,}</td></tr>")
@@ -124,8 +155,8 @@ def facility_popup(row: dict, *, layer: str, words: Words, served: dict[str, tup
     return head + " ".join(badges) + "<table>" + "".join(rows) + "</table>" + note + "</div>"
 
 
-def facility_tip(row: dict, *, words: Words, is24: bool) -> str:
-    name = row.get("name") or row.get("id") or "?"
+def facility_tip(row: dict, *, layer: str, words: Words, is24: bool) -> str:
+    name = facility_name(row, layer=layer, words=words)
     return esc(f"{name} · {words('open24')}" if is24 else name)
 
 
@@ -209,34 +240,55 @@ def _profile_layers(cov: dict, profile: str) -> dict:
     return cov["layers"] if cov.get("profile") == profile else {}
 
 
+def rgba(colour: str, alpha: float) -> str:
+    """``#rrggbb`` and an opacity as CSS ``rgba(r,g,b,a)``."""
+    r, g, b = (int(colour[k:k + 2], 16) for k in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:g})"
+
+
+def _swatch(key: str, style: dict) -> str:
+    """A legend swatch drawn with a circle's own style (edge colour, opacity, dash, fill)."""
+    edge = rgba(style["color"], style.get("opacity", 1.0))
+    fill = rgba(style["fillColor"], style["fillOpacity"]) if style.get("fill", True) else "transparent"
+    dash = " dash" if style.get("dashArray") else ""
+    return f'<i class="sw{dash}" data-key="{esc(key)}" style="border-color:{edge};background:{fill}"></i>'
+
+
 def legend_html(*, words: Words, layers: list[str], tiers: list[str | None], minutes: list[float],
-                at_label: str | None, has_gaps: bool, has_before: bool) -> str:
+                at_label: str | None, has_gaps: bool, has_before: bool, circle_layers: list[str] | None = None,
+                profile: str = "adult", has_sites: bool = False) -> str:
+    """The legend, every swatch in the colour the map draws: centre tiers and layer dots, the
+    circles of each layer (solid inner, dashed outer threshold), gap shading, proposed sites."""
     rows = [f"<details open><summary>{esc(words('legend'))}</summary>"]
     for t in tiers:
-        rows.append(f'<div class="row"><i class="dot" style="background:{TIER_COLOURS.get(t, NO_TIER_COLOUR)}"></i>'
-                    f"{esc(words.tier(t))}</div>")
+        c = TIER_COLOURS.get(t, NO_TIER_COLOUR)
+        rows.append(f'<div class="row"><i class="dot" data-fill="{c}" style="background:{c}"></i>{esc(words.tier(t))}</div>')
     for name in layers:
         if name != "centres":
-            rows.append(f'<div class="row"><i class="dot" style="background:{LAYER_COLOURS.get(name, "#555")}"></i>'
+            c = LAYER_COLOURS.get(name, "#555")
+            rows.append(f'<div class="row"><i class="dot" data-fill="{c}" style="background:{c}"></i>'
                         f"{esc(words.layer(name))}</div>")
     rows.append(f'<div class="row"><i class="dot dot24" style="background:#bbb"></i>{esc(words("legend.open24"))}</div>')
     if at_label:
         rows.append(f'<div class="row"><i class="dot" style="background:#ddd;opacity:.5"></i>'
                     f'{esc(words("legend.closed", at=at_label))}</div>')
+    if has_sites:
+        rows.append(f'<div class="row"><i class="site">1</i>{esc(words("legend.sites"))}</div>')
     ms = sorted(minutes)
-    if ms:
-        rows.append(f'<div class="row"><i class="sw" style="border-color:#555;background:rgba(85,85,85,.25)"></i>'
-                    f"{esc(words('legend.circle10', m=f'{ms[0]:g}'))}</div>")
-    if len(ms) > 1:
-        rows.append(f'<div class="row"><i class="sw dash" style="border-color:#555;background:rgba(85,85,85,.08)"></i>'
-                    f"{esc(words('legend.circle15', m=f'{ms[-1]:g}'))}</div>")
+    if ms and circle_layers:
+        for name in circle_layers:
+            sw = "".join(_swatch(f"circle:{name}:{profile}:{m:g}", circle_style(name, m, ms[0])) for m in ms)
+            rows.append(f'<div class="row">{sw}{esc(words.layer(name))}</div>')
+        note = words("legend.circles", a=f"{ms[0]:g}", b=f"{ms[-1]:g}") if len(ms) > 1 else words("legend.circle", m=f"{ms[0]:g}")
+        rows.append(f'<div class="row sc-note">{esc(note)}</div>')
     if has_before:
-        rows.append(f'<div class="row"><i class="sw dash" style="border-color:#111;border-width:2px"></i>'
+        rows.append(f'<div class="row">{_swatch("before", circle_style("centres", 0, 0, outline=True))}'
                     f"{esc(words('legend.before'))}</div>")
     if has_gaps:
         lims = ["<" + f"{PEOPLE_BREAKS[0]}"] + [f"{a}–{b}" for a, b in zip(PEOPLE_BREAKS, PEOPLE_BREAKS[1:])] + [f"≥{PEOPLE_BREAKS[-1]}"]
         rows.append(f'<div class="row">{esc(words("legend.gaps"))}:</div>')
         for c, lab in zip(GAP_COLOURS, lims):
-            rows.append(f'<div class="row"><i class="sw" style="border-color:#3f007d;background:{c}"></i>{esc(lab)}</div>')
+            rows.append(f'<div class="row"><i class="sw" data-gap="{c}" style="border-color:{rgba(GAP_EDGE, GAP_EDGE_OPACITY)};'
+                        f'background:{rgba(c, GAP_FILL_OPACITY)}"></i>{esc(lab)}</div>')
     rows.append("</details>")
     return "".join(rows)

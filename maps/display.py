@@ -122,6 +122,37 @@ def encode_polygons(
     return out
 
 
+def encode_lines(geoms: Sequence, *, lat: float, tolerance_m: float = TOLERANCE_M) -> str | None:
+    """WGS84 (multi)lines, simplified, as one compact MultiLineString text for ``SC.decode``.
+
+    ``[line, …]``, each line a flat list ``[x0, y0, dx1, dy1, …]`` of integers in 1e-5 degrees
+    (first vertex absolute, then steps), as :func:`encode_polygons` writes rings. Lines shorter
+    than the tolerance vanish; None when nothing is left.
+    """
+    geoms = np.asarray([g for g in geoms if g is not None], dtype=object)
+    if len(geoms) == 0:
+        return None
+    parts = shapely.get_parts(geoms)
+    parts = parts[shapely.get_type_id(parts) == 1]
+    s = _round(shapely.simplify(parts, tolerance_m / M_PER_DEG, preserve_topology=False))
+    s = s[(shapely.get_type_id(s) == 1) & (shapely.length(s) > 0)]
+    if len(s) == 0:
+        return None
+    xy, line_of = shapely.get_coordinates(s, return_index=True)
+    ints = np.round(xy * SCALE).astype(np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(line_of)) + 1]
+    ends = np.r_[starts[1:], len(ints)]
+    steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
+    steps[starts] = ints[starts]
+    flat = steps.ravel().tolist()
+    return "[" + ",".join("[" + ",".join(map(str, flat[2 * a:2 * b])) + "]" for a, b in zip(starts, ends)) + "]"
+
+
+def decode_lines(text: str) -> list[np.ndarray]:
+    """Inverse of :func:`encode_lines`: the lines' (lon, lat) vertices."""
+    return [np.cumsum(np.asarray(flat, np.int64).reshape(-1, 2), axis=0) / SCALE for flat in json.loads(text)]
+
+
 def decode_polygons(text: str) -> list[list[np.ndarray]]:
     """Inverse of :func:`encode_polygons` for one geometry: polygons of closed rings (lon, lat)."""
     polys = []
@@ -171,7 +202,15 @@ def points_text(lon: np.ndarray, lat: np.ndarray, props: Iterable[dict]) -> str:
     return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
 
 
-def encoded_collection_text(encoded: Sequence[str | None], props: Iterable[dict]) -> str:
-    """``{"s": scale, "f": [[properties, geometry], …]}`` for ``SC.decode``; None geometries left out."""
+def encoded_collection_text(encoded: Sequence[str | None], props: Iterable[dict], *, lines: bool = False) -> str:
+    """``{"s": scale, "f": [[properties, geometry], …]}`` for ``SC.decode``; None geometries left out.
+    ``lines``: the geometries are :func:`encode_lines` texts (``"t": "l"``), else polygons."""
     feats = ["[" + safe_json(p) + "," + g + "]" for g, p in zip(encoded, props) if g is not None]
-    return '{"s":' + str(SCALE) + ',"f":[' + ",".join(feats) + "]}"
+    kind = ',"t":"l"' if lines else ""
+    return '{"s":' + str(SCALE) + kind + ',"f":[' + ",".join(feats) + "]}"
+
+
+def merge_encoded(texts: Iterable[str | None]) -> str | None:
+    """Several :func:`encode_polygons` (or :func:`encode_lines`) texts as one multi-geometry text."""
+    inner = [t[1:-1] for t in texts if t is not None and len(t) > 2]
+    return "[" + ",".join(inner) + "]" if inner else None

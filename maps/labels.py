@@ -32,11 +32,18 @@ LABELS: dict[str, dict[str, str]] = {
         "layer": "Layer", "n": "Facilities", "night": "open {at}", "before": "before",
         "source": "Data", "date": "data as of {date}", "homes.total": "{homes} homes · ≈{people} people (estimated)",
         "legend": "Legend", "legend.open24": "open 24 hours", "legend.closed": "closed at {at}",
-        "legend.circle10": "{m}-min circle (solid)", "legend.circle15": "{m}-min circle (dashed)",
+        "legend.circles": "circles: solid {a} min, dashed {b} min", "legend.circle": "{m}-min circles",
         "legend.gaps": "gap area, people", "legend.before": "before the change (outline)",
+        "legend.sites": "proposed site, by people gained",
         "cdn": "Leaflet was loaded from a CDN (the xstatic-leaflet package is not installed): "
                "this map needs the internet.",
-        "notiles": "no base map (--tiles none)",
+        "nocluster": "dense points are not grouped (the xstatic-leaflet-markercluster package is not installed)",
+        "notiles": "no tile server (--tiles none): streets, water and parks drawn from the extract",
+        "unnamed.centres": "unnamed centre", "unnamed.stations": "unnamed station",
+        "unnamed.charging": "unnamed charging point", "unnamed": "unnamed facility", "id": "ID",
+        "basemap": "Base map: streets, water, parks", "outline": "Study area: {name}",
+        "sites": "Proposed sites ({n}), by people gained", "site": "Proposed site {n}",
+        "site.gained": "People gained (est.)", "site.homes": "Homes gained", "site.after": "Covered after",
     },
     "zh": {
         "title": "步行服务圈",
@@ -59,10 +66,17 @@ LABELS: dict[str, dict[str, str]] = {
         "layer": "图层", "n": "设施数", "night": "{at}开放", "before": "调整前",
         "source": "数据", "date": "数据截至 {date}", "homes.total": "{homes} 处住宅 · 约 {people} 人（估算）",
         "legend": "图例", "legend.open24": "24小时开放", "legend.closed": "{at}不开放",
-        "legend.circle10": "{m}分钟服务圈（实线）", "legend.circle15": "{m}分钟服务圈（虚线）",
+        "legend.circles": "服务圈：实线{a}分钟，虚线{b}分钟", "legend.circle": "{m}分钟服务圈",
         "legend.gaps": "缺口（人口）", "legend.before": "调整前（轮廓）",
+        "legend.sites": "拟建点（按新增覆盖人口排序）",
         "cdn": "未安装 xstatic-leaflet，Leaflet 从 CDN 加载：此地图需要联网。",
-        "notiles": "无底图（--tiles none）",
+        "nocluster": "未安装 xstatic-leaflet-markercluster：密集点位未聚合显示",
+        "notiles": "不加载在线底图（--tiles none）：街道、水系、绿地取自数据本身",
+        "unnamed.centres": "未命名服务中心", "unnamed.stations": "未命名驿站",
+        "unnamed.charging": "未命名充电点", "unnamed": "未命名设施", "id": "编号",
+        "basemap": "底图：街道、水系、绿地", "outline": "研究范围：{name}",
+        "sites": "拟建点（{n}），按新增覆盖人口排序", "site": "拟建点 {n}",
+        "site.gained": "新增覆盖人口（估算）", "site.homes": "新增覆盖住宅", "site.after": "建成后覆盖",
     },
 }
 PROFILE_NAMES = {"en": {"adult": "adults", "elderly": "elderly"}, "zh": {"adult": "成人", "elderly": "老人"}}
@@ -107,6 +121,10 @@ class Words:
 
     def tier(self, tier: object) -> str:
         return self.table.get(f"tier.{tier}", str(tier)) if isinstance(tier, str) and tier else self("tier.none")
+
+    def unnamed(self, layer: str) -> str:
+        """What an unnamed facility of ``layer`` is called: 未命名充电点 / "unnamed charging point"."""
+        return self.table.get(f"unnamed.{layer.partition('[')[0]}") or self("unnamed")
 
     def profile(self, profile: str) -> str:
         return PROFILE_NAMES[self.lang].get(profile, profile)

@@ -109,3 +109,48 @@ def test_bad_tile_values_name_the_problem():
         tile_spec("https://tiles.example.org/{x}.png")
     with pytest.raises(InputError, match="neither osm, none nor an http"):
         tile_spec("satellite")
+
+
+@pytest.mark.parametrize("name", [None, float("nan"), "  "])
+def test_unnamed_facilities_are_called_so_in_the_maps_language(name):
+    from maps.content import facility_tip
+
+    row = {"id": "osm-n42", "name": name, "opening_hours": None}
+    zh = facility_popup(row, layer="charging", words=Words("zh"), served={}, is24=False, open_at=None)
+    en = facility_popup(row, layer="stations", words=Words("en"), served={}, is24=False, open_at=None)
+    assert '<div class="sc-name">未命名充电点</div>' in zh and "osm-n42" in zh  # the id stays findable
+    assert '<div class="sc-name">unnamed station</div>' in en and "nan" not in en
+    assert facility_tip(row, layer="centres", words=Words("zh"), is24=True) == "未命名服务中心 · 24小时开放"
+    named = facility_popup({"id": "x1", "name": "长河驿站"}, layer="stations", words=Words("zh"), served={},
+                           is24=False, open_at=None)
+    assert "长河驿站" in named and "x1" not in named and "未命名" not in named
+
+
+def test_popup_hours_are_the_planners_words_not_the_normalised_ones():
+    row = {"name": "a", "opening_hours": "24/7", "opening_hours_raw": "24小时"}
+    html = facility_popup(row, layer="charging", words=Words("zh"), served={}, is24=True, open_at=None)
+    assert "<td>24小时</td>" in html and "24/7" not in html
+    osm = facility_popup({"name": "b", "opening_hours": "Mo-Fr 08:30-17:30"}, layer="centres", words=Words("en"),
+                         served={}, is24=False, open_at=None)
+    assert "<td>Mo-Fr 08:30-17:30</td>" in osm
+
+
+def test_legend_swatches_are_drawn_in_the_circles_own_colours():
+    import re
+
+    from maps.content import LAYER_COLOURS, circle_style, legend_html
+
+    html = legend_html(words=Words("en"), layers=["stations", "centres"], tiers=["district", None],
+                       minutes=[10, 15], at_label=None, has_gaps=True, has_before=False,
+                       circle_layers=["stations", "centres"], profile="adult")
+    sw = dict(re.findall(r'data-key="([^"]+)" style="([^"]+)"', html))
+    assert set(sw) == {"circle:stations:adult:10", "circle:stations:adult:15", "circle:centres:adult:10",
+                       "circle:centres:adult:15"}
+    for key, style in sw.items():
+        _, layer, _, m = key.split(":")
+        drawn = circle_style(layer, float(m), 10)
+        r, g, b = (int(LAYER_COLOURS[layer][k:k + 2], 16) for k in (1, 3, 5))
+        assert f"border-color:rgba({r},{g},{b},{drawn['opacity']:g})" in style
+        assert f"background:rgba({r},{g},{b},{drawn['fillOpacity']:g})" in style
+    assert "#555" not in html and "85,85,85" not in html  # no grey stand-ins for red circles
+    assert "solid 10 min, dashed 15 min" in html

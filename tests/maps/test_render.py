@@ -95,8 +95,10 @@ def test_every_layer_threshold_and_gap_group_is_drawn(zh_html, binjiang_plan):
             if ((binjiang_plan.gaps["layer"] == layer) & (binjiang_plan.gaps["minutes"] == m)).any():
                 assert f"gaps:{layer}:{m:g}" in keys
     assert "gaps:centres[open=Mon 22:00]:15" in keys
-    # facilities on top of gaps on top of circles: circles first in the page
-    assert keys.index("circle:centres:adult:10") < keys.index("gaps:centres:15") < keys.index("facilities:centres")
+    # each layer's groups together, the planner's own layer (stations, the first given as a file) first
+    assert keys[0] == "facilities:stations"
+    assert keys.index("gaps:stations:15") < keys.index("facilities:charging") < keys.index("facilities:centres")
+    assert keys.index("circle:centres:adult:15") < keys.index("circle:centres:adult:10")  # the smaller on top
 
 
 def test_before_after_adds_outline_groups_and_before_rows(binjiang_plan):
@@ -158,3 +160,90 @@ def test_empty_layers_still_render(binjiang_plan):
     )
     keys = group_keys(map_html(res))
     assert "facilities:charging" in keys and not any(k.startswith("circle:charging") for k in keys)
+
+
+def shown_groups(html: str) -> dict[str, bool]:
+    """Group key (``SC.add("key", group, …)``) -> whether its group is on the map when it opens."""
+    on = set(re.findall(r"(feature_group_\w+)\.addTo\(map_\w+\)", html))
+    pairs = re.findall(r'SC\.(?:add|base|labels|outline)\("([^"]+)", (?:map_\w+, )?(feature_group_\w+)', html)
+    return {key: grp in on for key, grp in pairs}
+
+
+def test_the_planners_own_layers_come_first_and_the_rest_start_hidden(zh_html, binjiang_plan):
+    shown = shown_groups(zh_html)
+    # stations and charging points were given as files: their points show; centres (from OSM tags) start hidden
+    assert shown["facilities:stations"] and shown["facilities:charging"] and not shown["facilities:centres"]
+    # circles and gaps of the first own layer only (at 22:00: the night gaps)
+    assert shown["circle:stations:adult:10"] and shown["circle:stations:adult:15"]
+    assert not shown["circle:centres:adult:15"] and not shown["circle:charging:adult:15"]
+    assert shown["gaps:stations[open=Mon 22:00]:15"] and not shown["gaps:stations:15"]
+    assert not any(v for k, v in shown.items() if k.startswith("gaps:") and not k.startswith("gaps:stations"))
+    assert shown["base:streets.major"] and shown["base:labels"]  # the base map is on
+    names = overlay_names(zh_html)
+    assert names[0] == f"驿站（{len(binjiang_plan.layers['stations'].facilities)}）"
+    assert names.index("充换电点 · 15分钟服务圈") < names.index("党群服务中心 · 15分钟服务圈")
+
+
+def test_dense_layers_are_grouped_with_the_inlined_markercluster(zh_html, binjiang_plan):
+    from maps.render import CLUSTER_MIN
+
+    assert "MarkerClusterGroup" in zh_html and "marker-cluster" in zh_html  # script and style inlined
+    n = {k: len(v.facilities) for k, v in binjiang_plan.layers.items()}
+    for layer, count in n.items():
+        grouped = re.search(r'SC\.add\("facilities:' + layer + r'", feature_group_\w+, SC\.cluster\(', zh_html)
+        assert bool(grouped) == (count > CLUSTER_MIN), (layer, count)
+    assert n["stations"] > CLUSTER_MIN  # the real test data has a dense layer
+    assert "L.control.scale()" not in zh_html  # folium's imperial+metric scale: ours is metric only
+    assert "imperial: false" in zh_html
+
+
+def test_without_the_markercluster_package_points_are_drawn_one_by_one_and_the_map_says_so(binjiang_plan, monkeypatch):
+    import maps.assets
+    from maps.assets import MarkerClusterMissingWarning
+
+    monkeypatch.setattr(maps.assets, "markercluster_dir", lambda: None)
+    with pytest.warns(MarkerClusterMissingWarning, match="pip install xstatic-leaflet-markercluster"):
+        html = map_html(binjiang_plan, lang="en", tiles="none")
+    assert "SC.cluster(" not in html and "MarkerClusterGroup" not in html
+    assert "xstatic-leaflet-markercluster package is not installed" in html
+    assert loaded_urls(html) == []  # and still nothing fetched
+
+
+def test_popups_show_opening_hours_as_the_planner_wrote_them(zh_html, binjiang_plan):
+    fac = binjiang_plan.layers["charging"].facilities
+    raw = fac["opening_hours_raw"].dropna()
+    assert (raw == "24小时").any()
+    assert (fac.loc[raw.index, "opening_hours"] != raw).any()  # the reader normalised some of them
+    assert "开放时间<\\/th><td>24小时<\\/td>" in zh_html
+
+
+def test_proposed_sites_are_numbered_by_people_gained(binjiang_plan):
+    import geopandas as gpd
+
+    # greedy ranks 1..3, but the people gained put the third first (as an exact solve may)
+    sites = gpd.GeoDataFrame({"rank": [1, 2, 3], "layer": ["stations"] * 3, "people_gained": [500.0, 20.0, 900.0],
+                              "homes_gained": [5, 1, 9], "people_share_after": [0.3, 0.31, 0.35],
+                              "street": ["西兴街道", None, "长河街道"], "community": [None, None, None]},
+                             geometry=gpd.points_from_xy([120.20, 120.21, 120.22], [30.20, 30.21, 30.22]), crs=4326)
+    html = map_html(binjiang_plan, sites=sites)
+    block = re.search(r'SC\.add\("sites", feature_group_\w+, L\.geoJSON\((\{.*?\}\]\})', html).group(1)
+    feats = json.loads(block.replace("<\\/", "</"))["features"]
+    numbered = {tuple(f["geometry"]["coordinates"]): f["properties"]["n"] for f in feats}
+    assert numbered == {(120.22, 30.22): 1, (120.2, 30.2): 2, (120.21, 30.21): 3}
+    assert "拟建点 1" in feats[0]["properties"]["popup"] and "≈900" in feats[0]["properties"]["popup"]
+    assert "拟建点（3），按新增覆盖人口排序" in overlay_names(html)
+    assert overlay_names(html)[0].startswith("拟建点")
+
+
+@pytest.mark.slow
+def test_merged_extract_map_stays_small(merged_path, cache_dir):
+    """The whole central Hangzhou extract (40k nodes) with its base map: a file that mails and opens."""
+    from geo.plan import PlanInputs, PlanParams, plan
+
+    res = plan(PlanInputs(osm=merged_path), PlanParams(cache_dir=cache_dir, per_facility=False))
+    html = map_html(res, tiles="none")
+    keys = group_keys(html)
+    assert {"base:streets.major", "base:streets.minor", "base:water", "base:green", "base:labels"} <= set(
+        re.findall(r'SC\.(?:base|labels)\("([^"]+)"', html))
+    assert "facilities:centres" in keys
+    assert len(html.encode()) < 6_000_000

@@ -1,0 +1,244 @@
+"""The map's own base layer: the extract's streets, water, parks and admin outlines, drawn light
+under the circles so ``map.html`` reads with no tile server (``--tiles none``, or offline).
+
+The tables come from the cached base (:mod:`geo.basemap`, ``Base.extras``). Here they are cut to
+the map's extent, simplified (a few metres, invisible at the zooms a district is read at) and
+rounded to ~1 m, one compact multi-geometry per kind; street, river, park and street-office
+(街道) names become label points the map shows from closer zooms (:data:`LABEL_CLASSES`). With
+a tile server the layer sits under the tiles: hidden while tiles load, seen where they fail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from maps.display import M_PER_DEG, SCALE, encode_lines, encode_polygons, encoded_collection_text, merge_encoded, safe_json
+
+#: how far around the network the base layer reaches (m)
+MARGIN_M = 400.0
+#: display tolerance per kind (m)
+TOLERANCE_M = {"streets": 4.0, "water": 5.0, "waterways": 5.0, "green": 6.0, "admin": 8.0}
+#: areas smaller than this (m²) are left out: ponds and lawns that only add bytes
+MIN_AREA_M2 = {"water": 800.0, "green": 2500.0}
+#: what the labels name, in the order map.js knows them (its ``LABEL_ZOOM`` gives the zoom each appears at)
+LABEL_CLASSES = ("major", "minor", "water", "waterway", "green", "area")
+#: distance between two labels of one street or river (m), and the shortest stretch labelled
+LABEL_SPACING_M = {"major": 700.0, "minor": 450.0, "waterway": 1000.0}
+LABEL_MIN_LENGTH_M = 80.0
+#: named areas big enough to label (m²)
+LABEL_MIN_AREA_M2 = {"water": 20_000.0, "green": 10_000.0}
+#: admin levels drawn as outlines: districts (区/县) and street offices and towns (街道/镇)
+ADMIN_LEVELS = ("6", "8")
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """What the map script draws: ``(kind, collection text)`` pairs in drawing order, the labels
+    (JSON text), and the study area's outline (collection text, or None)."""
+
+    layers: list[tuple[str, str]] = field(default_factory=list)
+    labels: str = '{"n":[],"p":[]}'
+    outline: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.layers
+
+
+def _metres_per_degree(lat: float) -> tuple[float, float]:
+    return M_PER_DEG * max(math.cos(math.radians(lat)), 0.05), M_PER_DEG
+
+
+def _extent(result) -> tuple[float, float, float, float]:
+    lon0, lat0, lon1, lat1 = result.network.bbox_lonlat()
+    kx, ky = _metres_per_degree((lat0 + lat1) / 2)
+    return lon0 - MARGIN_M / kx, lat0 - MARGIN_M / ky, lon1 + MARGIN_M / kx, lat1 + MARGIN_M / ky
+
+
+def _clip(table, box) -> tuple[np.ndarray, np.ndarray]:
+    """``(clipped geometries, row positions)`` of a table's non-empty geometries inside ``box``."""
+    if table is None or len(table) == 0:
+        return np.zeros(0, object), np.zeros(0, np.int64)
+    geoms = np.asarray(table.geometry.values, dtype=object)
+    ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    ok[ok] &= shapely.intersects(geoms[ok], shapely.box(*box))
+    idx = np.flatnonzero(ok)
+    clipped = shapely.clip_by_rect(geoms[idx], *box)
+    keep = ~shapely.is_empty(clipped)
+    return clipped[keep], idx[keep]
+
+
+def _names(table, idx: np.ndarray) -> list:
+    if "name" not in table:
+        return [None] * len(idx)
+    return [v if isinstance(v, str) and v.strip() else None for v in table["name"].to_numpy()[idx]]
+
+
+def _area_m2(geoms: np.ndarray, lat: float) -> np.ndarray:
+    kx, ky = _metres_per_degree(lat)
+    return shapely.area(geoms) * kx * ky
+
+
+class _Labels:
+    """Label points ``[x, y, angle°, name index, class index]`` (x, y in 1/SCALE degrees)."""
+
+    def __init__(self, lat: float) -> None:
+        self.kx, self.ky = _metres_per_degree(lat)
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+        self.points: list[list[int]] = []
+
+    def add(self, lon: np.ndarray, lat: np.ndarray, angle: np.ndarray, names: list[str], cls: str) -> None:
+        c = LABEL_CLASSES.index(cls)
+        for x, y, a, n in zip(lon, lat, angle, names):
+            i = self.index.setdefault(n, len(self.names))
+            if i == len(self.names):
+                self.names.append(n)
+            self.points.append([int(round(x * SCALE)), int(round(y * SCALE)), int(round(a)), i, c])
+
+    def along(self, lines: np.ndarray, names: list, cls: str, spacing_m: float) -> None:
+        """Labels along named lines: same-named pieces joined, one label per ``spacing_m``, turned
+        with the line (kept upright), none closer than half the spacing to another of the name."""
+        named = [i for i, n in enumerate(names) if n]
+        if not named:
+            return
+        metric = shapely.transform(lines[named], lambda c: c * [self.kx, self.ky])
+        by_name: dict[str, list[int]] = {}
+        for j, i in enumerate(named):
+            by_name.setdefault(names[i], []).append(j)
+        parts, part_name = [], []
+        for name, js in by_name.items():
+            merged = shapely.line_merge(shapely.multilinestrings(shapely.get_parts(metric[js])))
+            for p in shapely.get_parts(merged):
+                parts.append(p)
+                part_name.append(name)
+        if not parts:
+            return
+        parts_a = np.asarray(parts, dtype=object)
+        length = shapely.length(parts_a)
+        keep = np.flatnonzero(length >= LABEL_MIN_LENGTH_M)
+        count = np.maximum(1, np.floor(length[keep] / spacing_m)).astype(int)
+        rep = np.repeat(keep, count)
+        k = np.concatenate([np.arange(n) for n in count]) if len(count) else np.zeros(0, int)
+        pos = (k + 0.5) * length[rep] / np.repeat(count, count)
+        at = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], pos))
+        a = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], np.maximum(pos - 10, 0)))
+        b = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], pos + 10))
+        angle = np.degrees(np.arctan2(-(b[:, 1] - a[:, 1]), b[:, 0] - a[:, 0]))  # screen y points down
+        angle = np.where(angle > 90, angle - 180, np.where(angle < -90, angle + 180, angle))
+        placed: dict[str, list[np.ndarray]] = {}
+        take = []
+        for j, r in enumerate(rep):
+            name = part_name[r]
+            near = placed.setdefault(name, [])
+            if any(np.hypot(*(at[j] - q)) < spacing_m / 2 for q in near):
+                continue
+            near.append(at[j])
+            take.append(j)
+        take_a = np.asarray(take, int)
+        self.add(at[take_a, 0] / self.kx, at[take_a, 1] / self.ky, angle[take_a], [part_name[rep[j]] for j in take], cls)
+
+    def inside(self, geoms: np.ndarray, names: list, cls: str, min_area_m2: float, lat: float) -> None:
+        """One label at a point inside each named area of at least ``min_area_m2``."""
+        big = [i for i, n in enumerate(names) if n]
+        if not big:
+            return
+        area = _area_m2(geoms[big], lat)
+        chosen = [big[j] for j in np.flatnonzero(area >= min_area_m2)]
+        seen: set = set()
+        chosen = [i for i in chosen if not (names[i] in seen or seen.add(names[i]))]
+        if not chosen:
+            return
+        xy = shapely.get_coordinates(shapely.point_on_surface(geoms[chosen]))
+        self.add(xy[:, 0], xy[:, 1], np.zeros(len(chosen)), [names[i] for i in chosen], cls)
+
+    def text(self) -> str:
+        return '{"s":' + str(SCALE) + ',"n":' + safe_json(self.names) + ',"p":' + safe_json(self.points) + "}"
+
+
+def basemap_data(result) -> Basemap:
+    """The base layer of a plan's map: cut, simplified and encoded (empty without basemap tables).
+
+    Parameters
+    ----------
+    result
+        A :class:`geo.plan.PlanResult`; its ``base.extras`` hold the tables of
+        :func:`geo.basemap.basemap_tables`, ``admin`` the admin areas and ``area`` the study area.
+    """
+    extras = getattr(getattr(result, "base", None), "extras", None) or {}
+    box = _extent(result)
+    lat = (box[1] + box[3]) / 2
+    labels = _Labels(lat)
+    layers: list[tuple[str, str]] = []
+
+    def polygons(kind: str) -> None:
+        table = extras.get(kind)
+        geoms, idx = _clip(table, box)
+        if len(geoms) == 0:
+            return
+        big = _area_m2(geoms, lat) >= MIN_AREA_M2[kind]
+        text = merge_encoded(encode_polygons(geoms[big], lat=lat, tolerance_m=TOLERANCE_M[kind]))
+        if text:
+            layers.append((kind, encoded_collection_text([text], [{"k": kind}])))
+        labels.inside(geoms, _names(table, idx), kind, LABEL_MIN_AREA_M2[kind], lat)
+
+    def lines(kind: str, geoms: np.ndarray, tolerance_m: float) -> None:
+        text = encode_lines(geoms, lat=lat, tolerance_m=tolerance_m)
+        if text:
+            layers.append((kind, encoded_collection_text([text], [{"k": kind}], lines=True)))
+
+    polygons("green")
+    polygons("water")
+    ww, wi = _clip(extras.get("waterways"), box)
+    lines("waterways", ww, TOLERANCE_M["waterways"])
+    if len(ww):
+        labels.along(ww, _names(extras["waterways"], wi), "waterway", LABEL_SPACING_M["waterway"])
+    _admin(result, box, lat, layers, labels)
+    streets = extras.get("streets")
+    sg, si = _clip(streets, box)
+    street_names = _names(streets, si) if len(si) else []
+    for cls in ("minor", "major"):  # major streets drawn over minor ones
+        sel = np.flatnonzero(streets["class"].to_numpy()[si] == cls) if len(si) else np.zeros(0, int)
+        lines(f"streets.{cls}", sg[sel], TOLERANCE_M["streets"])
+        if len(sel):
+            labels.along(sg[sel], [street_names[i] for i in sel], cls, LABEL_SPACING_M[cls])
+    return Basemap(layers, labels.text(), _outline(result, box, lat))
+
+
+def _admin(result, box, lat: float, layers: list, labels: _Labels) -> None:
+    """Outlines of the districts and street offices (街道/镇) in view, and the street offices' names."""
+    admin = getattr(result, "admin", None)
+    if admin is None:
+        admin = getattr(getattr(result, "base", None), "admin", None)
+    if admin is None or len(admin) == 0 or "admin_level" not in admin:
+        return
+    admin = admin[admin["admin_level"].astype(str).isin(ADMIN_LEVELS)]
+    geoms, idx = _clip(admin, box)
+    if len(geoms) == 0:
+        return
+    levels = admin["admin_level"].astype(str).to_numpy()[idx]
+    whole = np.asarray(admin.geometry.values, dtype=object)[idx]
+    for level in ADMIN_LEVELS:
+        sel = whole[levels == level]
+        if len(sel):  # the outlines themselves, cut to the view (not the cut areas' edges along it)
+            text = encode_lines(shapely.clip_by_rect(shapely.boundary(sel), *box), lat=lat,
+                                tolerance_m=TOLERANCE_M["admin"])
+            if text:
+                layers.append((f"admin.{level}", encoded_collection_text([text], [{"k": f"admin.{level}"}], lines=True)))
+    names = _names(admin, idx)
+    streets = [i for i in range(len(idx)) if levels[i] == "8"]
+    labels.inside(geoms[streets], [names[i] for i in streets], "area", 0.0, lat)
+
+
+def _outline(result, box, lat: float) -> str | None:
+    area = getattr(result, "area", None)
+    geom = getattr(area, "geometry", None)
+    if geom is None or shapely.is_empty(geom):
+        return None
+    text = encode_lines([shapely.boundary(geom)], lat=lat, tolerance_m=TOLERANCE_M["admin"])
+    name = getattr(area, "name", None)
+    return None if text is None else encoded_collection_text([text], [{"name": name}], lines=True)

@@ -1,0 +1,148 @@
+"""The base map drawn from the extract: what the OSM pass keeps for it, and what the map draws."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import shapely
+
+from geo.basemap import basemap_tables
+from geo.osm import read_osm
+from maps.display import M_PER_DEG, decode_lines, encode_lines
+
+# a hand-written extract: a residential street and a footway, a pond (closed way), a lake
+# (multipolygon relation with an island), a canal line, a park, a wood, a lawn (not drawn)
+OSM_XML = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6" generator="test">
+  <node id="1" lat="30.2000" lon="120.2000"/><node id="2" lat="30.2000" lon="120.2040"/>
+  <node id="3" lat="30.2010" lon="120.2020"/><node id="4" lat="30.1990" lon="120.2020"/>
+  <node id="10" lat="30.2020" lon="120.2000"/><node id="11" lat="30.2020" lon="120.2010"/>
+  <node id="12" lat="30.2030" lon="120.2010"/><node id="13" lat="30.2030" lon="120.2000"/>
+  <node id="20" lat="30.1900" lon="120.2000"/><node id="21" lat="30.1900" lon="120.2100"/>
+  <node id="22" lat="30.1960" lon="120.2100"/><node id="23" lat="30.1960" lon="120.2000"/>
+  <node id="24" lat="30.1920" lon="120.2040"/><node id="25" lat="30.1920" lon="120.2060"/>
+  <node id="26" lat="30.1940" lon="120.2060"/><node id="27" lat="30.1940" lon="120.2040"/>
+  <node id="30" lat="30.2050" lon="120.1950"/><node id="31" lat="30.2050" lon="120.2150"/>
+  <node id="40" lat="30.2100" lon="120.2000"/><node id="41" lat="30.2100" lon="120.2020"/>
+  <node id="42" lat="30.2120" lon="120.2020"/><node id="43" lat="30.2120" lon="120.2000"/>
+  <node id="50" lat="30.2150" lon="120.2000"/><node id="51" lat="30.2150" lon="120.2010"/>
+  <node id="52" lat="30.2160" lon="120.2010"/>
+  <node id="60" lat="30.2200" lon="120.2000"/><node id="61" lat="30.2200" lon="120.2010"/>
+  <node id="62" lat="30.2210" lon="120.2010"/>
+  <way id="100"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/><tag k="name" v="测试路"/></way>
+  <way id="101"><nd ref="3"/><nd ref="4"/><tag k="highway" v="footway"/></way>
+  <way id="200"><nd ref="10"/><nd ref="11"/><nd ref="12"/><nd ref="13"/><nd ref="10"/>
+    <tag k="natural" v="water"/><tag k="water" v="pond"/></way>
+  <way id="201"><nd ref="20"/><nd ref="21"/><nd ref="22"/><nd ref="23"/><nd ref="20"/></way>
+  <way id="202"><nd ref="24"/><nd ref="25"/><nd ref="26"/><nd ref="27"/><nd ref="24"/></way>
+  <relation id="300"><member type="way" ref="201" role="outer"/><member type="way" ref="202" role="inner"/>
+    <tag k="type" v="multipolygon"/><tag k="natural" v="water"/><tag k="name" v="测试湖"/></relation>
+  <way id="203"><nd ref="30"/><nd ref="31"/><tag k="waterway" v="canal"/><tag k="name" v="测试河"/></way>
+  <way id="204"><nd ref="40"/><nd ref="41"/><nd ref="42"/><nd ref="43"/><nd ref="40"/>
+    <tag k="leisure" v="park"/><tag k="name" v="测试公园"/></way>
+  <way id="205"><nd ref="50"/><nd ref="51"/><nd ref="52"/><nd ref="50"/><tag k="natural" v="wood"/></way>
+  <way id="206"><nd ref="60"/><nd ref="61"/><nd ref="62"/><nd ref="60"/><tag k="landuse" v="grass"/></way>
+</osm>
+"""
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    path = tmp_path_factory.mktemp("osm") / "basemap.osm"
+    path.write_text(OSM_XML, encoding="utf-8")
+    return basemap_tables(read_osm(path))
+
+
+def test_osm_pass_keeps_streets_water_rivers_and_parks_but_not_footways_or_lawns(tables):
+    streets = tables["streets"]
+    assert streets["name"].tolist() == ["测试路"] and streets["class"].tolist() == ["minor"]
+    water = tables["water"].set_index("name", drop=False)
+    assert len(water) == 2 and "测试湖" in water.index
+    lake = water.loc["测试湖"].geometry
+    # the island (inner ring) is a hole: the lake's area is the outer rectangle less the island
+    outer = shapely.box(120.2000, 30.1900, 120.2100, 30.1960).area
+    island = shapely.box(120.2040, 30.1920, 120.2060, 30.1940).area
+    assert lake.area == pytest.approx(outer - island)
+    assert tables["waterways"]["name"].tolist() == ["测试河"] and tables["waterways"]["kind"].tolist() == ["canal"]
+    assert sorted(tables["green"]["kind"]) == ["park", "wood"]  # the lawn is not a park
+    assert set(tables) == {"streets", "water", "waterways", "green"}
+
+
+def test_line_encoding_round_trips_within_the_tolerance():
+    t = np.linspace(0, 1, 500)
+    lon = 120.2 + 0.01 * t
+    lat = 30.2 + 0.002 * np.sin(6 * t) + np.random.default_rng(2).uniform(-1e-6, 1e-6, len(t))
+    line = shapely.linestrings(np.c_[lon, lat])
+    text = encode_lines([line, None], lat=30.2, tolerance_m=4.0)
+    (back,) = decode_lines(text)
+    assert 2 <= len(back) < 100  # simplified: far fewer vertices
+    kx = M_PER_DEG * np.cos(np.radians(30.2))
+    dist_m = shapely.distance(shapely.points(back), line) * kx  # an upper bound in metres at this latitude
+    assert dist_m.max() < 1.5  # vertices are rounded (~1 m) vertices of the line
+    assert shapely.hausdorff_distance(shapely.linestrings(back), line) * kx < 4.0 + 1.5
+    assert encode_lines([], lat=30.2) is None and encode_lines([shapely.linestrings([[0, 0], [0, 0]])], lat=0) is None
+
+
+
+@pytest.fixture(scope="module")
+def basemap(binjiang_plan):
+    from maps.basemap import basemap_data
+
+    return basemap_data(binjiang_plan)
+
+
+def _decoded(text: str):
+    from maps.display import SCALE
+
+    doc = json.loads(text)
+    assert doc["s"] == SCALE
+    return doc
+
+
+@pytest.mark.slow
+@pytest.mark.hangzhou
+def test_binjiang_basemap_draws_streets_water_parks_within_the_view(basemap, binjiang_plan):
+    kinds = [k for k, _ in basemap.layers]
+    for kind in ("green", "water", "waterways", "admin.8", "streets.minor", "streets.major"):
+        assert kind in kinds, kind
+    assert kinds.index("green") < kinds.index("streets.minor") < kinds.index("streets.major")  # streets on top
+    lon0, lat0, lon1, lat1 = binjiang_plan.network.bbox_lonlat()
+    pad = 0.01
+    streets = dict(basemap.layers)["streets.major"]
+    doc = _decoded(streets)
+    assert doc["t"] == "l"
+    lines = decode_lines(json.dumps(doc["f"][0][1]))
+    xy = np.vstack(lines)
+    assert (xy[:, 0] >= lon0 - pad).all() and (xy[:, 0] <= lon1 + pad).all()
+    assert (xy[:, 1] >= lat0 - pad).all() and (xy[:, 1] <= lat1 + pad).all()
+    # every drawn vertex lies on (within ~5 m of) a major street of the extract
+    table = binjiang_plan.base.extras["streets"]
+    major = shapely.union_all(table[table["class"] == "major"].geometry.values)
+    kx = M_PER_DEG * np.cos(np.radians(30.2))
+    sample = xy[:: max(1, len(xy) // 2000)]
+    assert (shapely.distance(shapely.points(sample), major) * kx).max() < 5.0
+
+
+@pytest.mark.slow
+@pytest.mark.hangzhou
+def test_street_labels_sit_on_their_street_upright(basemap, binjiang_plan):
+    from maps.basemap import LABEL_CLASSES
+
+    doc = json.loads(basemap.labels)
+    names, points = doc["n"], np.asarray(doc["p"])
+    assert len(points) > 100
+    table = binjiang_plan.base.extras["streets"]
+    kx = M_PER_DEG * np.cos(np.radians(30.2))
+    street_cls = [LABEL_CLASSES.index("major"), LABEL_CLASSES.index("minor")]
+    on_street = points[np.isin(points[:, 4], street_cls)]
+    assert len(on_street) > 50
+    assert (np.abs(on_street[:, 2]) <= 90).all()  # text never upside down
+    for x, y, _, ni, _ in on_street[:: max(1, len(on_street) // 60)]:
+        same = table[table["name"] == names[ni]].geometry.values
+        assert len(same), names[ni]
+        d = shapely.distance(shapely.Point(x / doc["s"], y / doc["s"]), shapely.union_all(same)) * kx
+        assert d < 3.0, (names[ni], d)
+    # the admin street offices (街道) of the view are named
+    areas = {names[p[3]] for p in points if p[4] == LABEL_CLASSES.index("area")}
+    assert any(re.search("街道$", n) for n in areas), areas
