@@ -150,7 +150,8 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
 
     from api.cli_common import build_inputs, say_for
     from geo.base import load_base
-    from geo.batch import Cluster, Partition, area_digest, is_done, list_areas, options_digest, plan_part
+    from geo.batch import (Cluster, Partition, area_digest, is_done, list_areas, options_digest, peak_rss_mb,
+                           plan_part)
     from geo.errors import InputError
     from geo.io import write_json
     from geo.plan import read_layer_files
@@ -185,7 +186,8 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     options = options_digest(source=source, inputs=inputs, params=params,
                              extra={"fmt": fmt, "lang": lang, "tiles": tiles})
     read_s = time.perf_counter() - t0
-    say(f"{len(areas)} areas; extract read and partitioned in {read_s:.1f} s")
+    say(f"{len(areas)} areas; extract ({base.network.n_nodes:,} walk nodes, {len(base.homes):,} homes) read and "
+        f"partitioned in {read_s:.1f} s")
     write_json(out / MARK, {"tool": "service-circles", "kind": "batch", "source": str(base.source),
                             "areas": areas_spec, "within": within, "options_digest": options,
                             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
@@ -245,9 +247,10 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     say("merging the areas' outputs")
     written = write_merged(out, areas, outcomes, fmt=fmt, tiles=tiles, lang=lang,
                            meta={"source": Path(str(base.source)).name, "data_date": base.data_date,
+                                 "network_nodes": base.network.n_nodes, "extract_homes": len(base.homes),
                                  "areas_spec": areas_spec, "within": within,
                                  "read_partition_s": round(read_s, 2),
-                                 "wall_s": round(time.perf_counter() - t0, 2)})
+                                 "wall_s": round(time.perf_counter() - t0, 2), "driver_peak_rss_mb": peak_rss_mb()})
     failed = [o for o in outcomes.values() if o["status"] == "failed"]
     n = {s: sum(o["status"] == s for o in outcomes.values()) for s in ("done", "skipped", "failed")}
     click.echo(f"{len(areas)} areas: {n['done']} planned, {n['skipped']} done before (skipped), {n['failed']} failed "

@@ -367,6 +367,18 @@ def is_done(folder: Path, digest: str) -> bool:
 
 # ------------------------------------------------------------------------------ the task
 
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size so far (MB; ``VmHWM``), None where unknown."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
 #: write(result, folder, marker, extra_tables) writes an area's output set all at once
 Writer = Callable[..., None]
 
@@ -424,7 +436,8 @@ def plan_part(part: Part, *, inputs, params, folder: str, log: str, marker: dict
             say(f"warning: {w}")
         write(result, Path(folder), {**marker, "area": part.area.name, "level": part.area.level,
                                      "source": part.area.source, "homes": len(result.homes),
-                                     "seconds": round(time.perf_counter() - t0, 2)},
+                                     "nodes": part.base.network.n_nodes, "seconds": round(time.perf_counter() - t0, 2),
+                                     "worker_peak_rss_mb": peak_rss_mb()},
               {"streets": street_rows(result)})
         say(f"done in {time.perf_counter() - t0:.1f} s: {len(result.homes)} homes")
         summary.update(status="done", homes=len(result.homes), coverage=result.coverage)

@@ -1,0 +1,227 @@
+"""Scale of ``circles batch``: a synthetic province tiled from the Hangzhou merged extract.
+
+No province extract is available offline, so one is made: the merged extract is copied into a
+grid of tiles (``--tiles 1,4`` or ``1,16,64``), each copy with new ids (a per-tile offset for
+nodes, ways and relations) and its coordinates shifted by whole tile widths, written as one PBF
+with pyosmium (all nodes, then all ways, then all relations, as readers expect). Every admin
+boundary keeps its relation and gets the tile number in its name (``滨江区#3``), so each tile has
+its own districts and streets and no area spans two tiles.
+
+Each province is then planned with ``circles batch --areas level=8 --no-per-facility --no-cache``
+(the streets and towns, 29 per tile; the merged extract holds one whole district; ``--areas``
+changes it) in a child process, on a local Dask cluster of 1 and
+of 2 worker processes (``--workers``). Reported per run: walk nodes, areas, read + partition
+time, wall time, the sum and the median of the per-area plan times, the peak memory of the
+busiest worker (``VmHWM`` of the worker process, read by each task) and of the driver, and
+the speed-up from 1 to 2 workers. Results go to ``bench/results/province.json``.
+
+Usage: ``python -m bench.province [--tiles 1,4] [--workers 1,2] [--areas level=8] [--per-facility]``;
+``make bench-province`` runs ``--tiles 1,16,64`` (long: hours on 2 cores at 64 tiles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import MERGED, ROOT, machine, save, table
+
+#: degrees left between tiles
+GAP_DEG = 0.02
+
+
+@dataclass
+class Extract:
+    """One extract held in memory: untagged nodes as arrays, tags only where there are any."""
+
+    node_id: np.ndarray
+    node_lonlat: np.ndarray
+    node_tags: dict  # node index -> tags
+    ways: list  # (id, refs ndarray, tags)
+    relations: list  # (id, [(type, ref, role)], tags)
+
+
+def read_extract(path: Path) -> Extract:
+    """Every node, way and relation of an OSM file (pyosmium)."""
+    import osmium
+
+    ids, lonlat, ntags, ways, rels = [], [], {}, [], []
+
+    class Collect(osmium.SimpleHandler):
+        def node(self, n):
+            if n.tags:
+                ntags[len(ids)] = dict(n.tags)
+            ids.append(n.id)
+            lonlat.append((n.location.lon, n.location.lat))
+
+        def way(self, w):
+            ways.append((w.id, np.array([r.ref for r in w.nodes], np.int64), dict(w.tags)))
+
+        def relation(self, r):
+            rels.append((r.id, [(m.type, m.ref, m.role) for m in r.members], dict(r.tags)))
+
+    Collect().apply_file(str(path))
+    return Extract(np.array(ids, np.int64), np.array(lonlat, float), ntags, ways, rels)
+
+
+def link_node(path: Path) -> int:
+    """The OSM id of a node of the extract's walking network (its largest connected part)."""
+    from geo.base import load_base
+    from geo.plan import PlanInputs, PlanParams
+
+    net = load_base(PlanInputs(osm=path), PlanParams()).network
+    i = int(np.argsort(net.node_lonlat[:, 0])[net.n_nodes // 2])
+    return int(net.node_osm[i])
+
+
+def write_province(ex: Extract, tiles: int, dest: Path, *, link: int) -> dict:
+    """Write ``tiles`` shifted copies of ``ex`` as one PBF; the grid's shape and the offsets.
+
+    The network keeps only its largest connected part (:func:`geo.network.build_network`), so
+    each tile's copy of node ``link`` is joined to its right and lower neighbours' by a straight
+    footway one tile long: it touches the streets at its two ends only, far beyond any walk
+    threshold, so no walk time changes."""
+    import osmium
+    from osmium.osm.mutable import Node, Relation, Way
+
+    cols = math.ceil(math.sqrt(tiles))
+    lo, hi = ex.node_lonlat.min(axis=0), ex.node_lonlat.max(axis=0)
+    step = hi - lo + GAP_DEG
+
+    def stride(ids) -> int:
+        top = max((int(i) for i in ids), default=1)
+        return 10 ** len(str(top + 1))
+
+    sn, sw = stride(ex.node_id), stride(w[0] for w in ex.ways)
+    sr = stride(r[0] for r in ex.relations)
+    offsets = {"n": sn, "w": sw, "r": sr}
+    dest.unlink(missing_ok=True)
+    writer = osmium.SimpleWriter(str(dest))
+    try:
+        for k in range(tiles):
+            shift = step * (k % cols, k // cols)
+            ll = ex.node_lonlat + shift
+            base = k * sn
+            for i, nid in enumerate(ex.node_id):
+                writer.add_node(Node(id=int(nid) + base, location=(float(ll[i, 0]), float(ll[i, 1])),
+                                     tags=ex.node_tags.get(i, {})))
+        for k in range(tiles):
+            for wid, refs, tags in ex.ways:
+                writer.add_way(Way(id=wid + k * sw, nodes=(refs + k * sn).tolist(), tags=tags))
+        links = [(k, j) for k in range(tiles) for j in (k + 1, k + cols)
+                 if j < tiles and (j == k + cols or j // cols == k // cols)]
+        for i, (k, j) in enumerate(links):
+            writer.add_way(Way(id=tiles * sw + i, nodes=[link + k * sn, link + j * sn],
+                               tags={"highway": "footway", "name": "tile link"}))
+        for k in range(tiles):
+            for rid, members, tags in ex.relations:
+                if tags.get("boundary") == "administrative" and tags.get("name"):
+                    tags = {**tags, "name": f"{tags['name']}#{k + 1}"}
+                writer.add_relation(Relation(id=rid + k * sr, tags=tags,
+                                             members=[(t, ref + k * offsets.get(t, 0), role) for t, ref, role in members]))
+    finally:
+        writer.close()
+    return {"tiles": tiles, "grid": [cols, math.ceil(tiles / cols)], "tile_deg": step.round(4).tolist()}
+
+
+def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: Path, cache: Path) -> dict:
+    """``circles batch`` in a child process; its figures from the merged coverage.json and the areas' markers."""
+    cmd = [sys.executable, "-m", "api.cli", "batch", "--osm", str(pbf), "--areas", areas, "--workers", str(workers),
+           "--no-cache", "--no-dashboard", "-q", "--out", str(out)]
+    if not per_facility:
+        cmd.append("--no-per-facility")
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "CIRCLES_CACHE_DIR": str(cache), "PYTHONWARNINGS": "ignore"})
+    wall = time.perf_counter() - t
+    if not (out / "coverage.json").is_file():
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    doc = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
+    marks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "areas").glob("*/batch.json"))]
+    secs = [m["seconds"] for m in marks]
+    rss = [m["worker_peak_rss_mb"] for m in marks if m.get("worker_peak_rss_mb")]
+    nodes = [m["nodes"] for m in marks]
+    return {"workers": workers, "exit": proc.returncode, "wall_s": round(wall, 1),
+            "read_partition_s": doc.get("read_partition_s"), "network_nodes": doc.get("network_nodes"),
+            "areas": doc.get("areas_total"), "failed": len(doc.get("failed") or []),
+            "area_plan_sum_s": round(sum(secs), 1), "area_plan_median_s": round(statistics.median(secs), 2) if secs else None,
+            "area_plan_max_s": round(max(secs), 1) if secs else None,
+            "area_nodes_sum": int(sum(nodes)), "area_nodes_max": int(max(nodes)) if nodes else None,
+            "worker_peak_rss_mb": max(rss) if rss else None, "driver_peak_rss_mb": doc.get("driver_peak_rss_mb")}
+
+
+def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: bool = False) -> dict:
+    """Build each province and plan it with each worker count; the tables and figures."""
+    t = time.perf_counter()
+    ex = read_extract(MERGED)
+    link = link_node(MERGED)
+    print(f"read {MERGED.name}: {len(ex.node_id):,} nodes, {len(ex.ways):,} ways, {len(ex.relations):,} relations "
+          f"({time.perf_counter() - t:.1f} s)", flush=True)
+    rows, doc = [], {"areas": areas, "per_facility": per_facility, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="circles-province-") as tmp:
+        tmp = Path(tmp)
+        for n in tiles:
+            pbf = tmp / f"province-{n}.osm.pbf"
+            t = time.perf_counter()
+            grid = write_province(ex, n, pbf, link=link)
+            built = time.perf_counter() - t
+            print(f"{n} tiles: {pbf.stat().st_size / 1e6:.0f} MB written in {built:.0f} s", flush=True)
+            by_w = {}
+            for w in workers:
+                r = run_batch(pbf, workers=w, areas=areas, per_facility=per_facility, out=tmp / f"out-{n}-{w}",
+                              cache=tmp / "cache")
+                r.update(tiles=n, pbf_mb=round(pbf.stat().st_size / 1e6, 1), build_s=round(built, 1), grid=grid)
+                by_w[w] = r
+                doc["runs"].append(r)
+                print(json.dumps(r), flush=True)
+                rows.append([n, r["network_nodes"], r["areas"], r["failed"], w, r["read_partition_s"],
+                             r["area_plan_median_s"], r["area_plan_sum_s"], r["wall_s"], r["worker_peak_rss_mb"],
+                             r["driver_peak_rss_mb"]])
+            if 1 in by_w and 2 in by_w:
+                by_w[2]["speedup_vs_1"] = round(by_w[1]["wall_s"] / by_w[2]["wall_s"], 2)
+            for w in workers:
+                (tmp / f"out-{n}-{w}").exists() and _rm(tmp / f"out-{n}-{w}")
+            pbf.unlink()
+    head = ["tiles", "walk nodes", "areas", "failed", "workers", "read+partition s", "area plan median s",
+            "area plans sum s", "wall s", "worker peak MB", "driver peak MB"]
+    doc["table"] = table(f"circles batch on a synthetic province ({areas}, "
+                         f"{'with' if per_facility else 'without'} per-facility circles)", head, rows)
+    return doc
+
+
+def _rm(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.province", description=__doc__.split("\n")[0])
+    ints = lambda s: tuple(int(x) for x in s.split(",") if x.strip())  # noqa: E731
+    ap.add_argument("--tiles", type=ints, default=(1, 4), help="tile counts, e.g. 1,16,64 (default 1,4)")
+    ap.add_argument("--workers", type=ints, default=(1, 2), help="worker counts (default 1,2)")
+    ap.add_argument("--areas", default="level=8", help="the batch's --areas (default level=8: the streets; the merged "
+                    "extract holds one whole district)")
+    ap.add_argument("--per-facility", action="store_true", help="also draw every facility's circles")
+    args = ap.parse_args(argv)
+    if not MERGED.exists():
+        print(f"{MERGED} is absent: the synthetic province is tiled from it", file=sys.stderr)
+        return 2
+    doc = run(args.tiles, args.workers, areas=args.areas, per_facility=args.per_facility)
+    save("province", {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine()}, **doc})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
