@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: demo test bench setup clean browser postgres lint
+.PHONY: demo test bench setup clean browser postgres lint report-tools
 
 setup: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) report-tools
 	$(BIN)/circles plan --out out
 
 # Debian's chromium (and a CJK font, so screenshots of Chinese maps read) for the browser tests,
@@ -35,6 +35,23 @@ $(BROWSER_STAMP): $(STAMP)
 	fi
 	@if [ -x /usr/bin/chromium ]; then touch $@; fi
 
+# The printed report (`circles report`) embeds a TrueType font with Chinese characters (Debian
+# fonts-wqy-microhei; found at run time, never copied into the repository); its test renders a
+# page with pdftoppm (poppler-utils). Not root and missing: the report tests skip and say why.
+REPORT_STAMP := $(VENV)/.report-tools
+
+report-tools: $(REPORT_STAMP)
+
+$(REPORT_STAMP): $(STAMP)
+	@if ! fc-list :lang=zh:fontformat=TrueType 2>/dev/null | grep -q . || ! command -v pdftoppm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei poppler-utils >/dev/null; \
+	  else \
+	    echo "note: not root, cannot apt-get install fonts-wqy-microhei and poppler-utils: circles report and its tests need them"; \
+	  fi; \
+	fi
+	@if fc-list :lang=zh:fontformat=TrueType 2>/dev/null | grep -q . && command -v pdftoppm >/dev/null; then touch $@; fi
+
 # PostgreSQL with PostGIS (Debian packages) for the kept-scenario tests, which start a throwaway
 # cluster of their own; not root and no postgres: those tests skip and say why.
 POSTGRES_STAMP := $(VENV)/.postgres
@@ -51,7 +68,7 @@ $(POSTGRES_STAMP): $(STAMP)
 	fi
 	@if ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then touch $@; fi
 
-test: $(STAMP) browser postgres
+test: $(STAMP) browser postgres report-tools
 	$(BIN)/python -m pytest
 
 # Lint, format check and type check (configured in pyproject.toml [tool.ruff] and [tool.mypy]).
@@ -64,6 +81,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
+
+# circles batch on a synthetic province tiled from the merged extract, 1, 16 and 64 tiles with 1 and
+# 2 workers (long: the 64-tile run takes hours on 2 cores); figures in bench/results/province.json
+.PHONY: bench-province
+bench-province: $(STAMP)
+	$(BIN)/python -m bench.province --tiles 1,16,64 --workers 1,2
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

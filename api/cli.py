@@ -12,6 +12,7 @@ import click
 from api.cli_batch import batch_cmd
 from api.cli_common import EXAMPLES, input_options, run_plan, run_safely, summary_table
 from api.cli_followups import layers_group, map_cmd, scenario_group, serve_cmd, site_cmd
+from api.cli_report import report_cmd
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="service-circles", prog_name="circles")
@@ -55,7 +56,7 @@ def plan_cmd(out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, **k
         click.echo("wrote " + ", ".join(str(p) for p in written))
 
 
-for command in (scenario_group, site_cmd, serve_cmd, map_cmd, layers_group, batch_cmd):
+for command in (scenario_group, site_cmd, serve_cmd, map_cmd, layers_group, batch_cmd, report_cmd):
     main.add_command(command)
 
 
