@@ -7,7 +7,8 @@ table per question, each with medians of several repetitions and the ratio to th
 1. network build (``bench.network``), 2. coverage (``bench.coverage``), 3. circle polygons
 (``bench.polygons`` when present, and ``bench.overclaim``), 4. nearest-service query
 (``bench.query``, and ``bench.http`` when present), 5. scaling (``bench.scaling``), the what-if
-scenarios (``bench.whatif`` when present) and the whole ``circles plan`` (``bench.whole_plan``).
+scenarios (``bench.whatif`` when present), the crossing model's effect and cost
+(``bench.crossings``) and the whole ``circles plan`` (``bench.whole_plan``).
 
 Results go to ``bench/results/<question>.json`` (atomic writes) and every table of the run to
 ``bench/results/tables.md``. Agreement between methods is checked in the run; a mismatch is
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from bench.common import MERGED, RESULTS, SEED, machine, save
 
-QUESTIONS = ("network", "coverage", "polygons", "query", "whatif", "scaling", "plan")
+QUESTIONS = ("network", "coverage", "polygons", "query", "whatif", "crossings", "scaling", "plan")
 
 
 def optional(name: str):
@@ -170,6 +171,10 @@ class Runner:
         if self.want("whatif"):
             self.optional_step("whatif", f"What-if scenarios (bench/whatif.py) {tag}",
                                {**ctx, "reps": 2 if self.quick else 3})
+        if self.want("crossings"):
+            self.optional_step("crossings", f"Crossing model (bench/crossings.py) {tag}",
+                               {**ctx, "reps": 2 if self.quick else 3, "label": tag,
+                                "cache_dir": Path(os.environ["CIRCLES_CACHE_DIR"])})
         if self.want("scaling"):
             sizes = (10**4, 10**5) if self.quick else (10**4, 10**5, 10**6)
             self.record("scaling", self.step("scaling", lambda: scaling.run(sizes)))

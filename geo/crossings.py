@@ -148,9 +148,11 @@ def walk_ways(extract, *, crossings: str = "strict"):
 def force_nodes(ids: np.ndarray, way_of: np.ndarray, road_class: np.ndarray, crossing_nodes: np.ndarray) -> np.ndarray:
     """Positions of the flat way arrays that must be graph nodes: crossing nodes on barrier ways
     (a zebra tagged only on the road, with no footway meeting it, is still a place to cross)."""
-    if len(crossing_nodes) == 0:
-        return np.zeros(len(ids), bool)
-    return (road_class[way_of] == BARRIER) & np.isin(ids, crossing_nodes)
+    out = np.zeros(len(ids), bool)
+    on_barrier = np.flatnonzero(road_class[way_of] == BARRIER)
+    if len(crossing_nodes) and len(on_barrier):
+        out[on_barrier] = np.isin(ids[on_barrier], crossing_nodes)
+    return out
 
 
 def split_sides(net, edge_way: np.ndarray, road_class: np.ndarray, crossing_nodes: np.ndarray, *,
@@ -253,9 +255,9 @@ def split_sides(net, edge_way: np.ndarray, road_class: np.ndarray, crossing_node
     sign = np.zeros(len(all_counts))
     sign[doubled] = 1.0
     sign[E:] = -1.0
-    moved_v = sign[owner] != 0
-    if moved_v.any():
-        xy[moved_v] += offset_m * sign[owner][moved_v, None] * _vertex_normals(xy, owner)[moved_v]
+    moved_v = np.flatnonzero(sign[owner] != 0)
+    if len(moved_v):
+        xy[moved_v] += offset_m * sign[owner[moved_v], None] * _vertex_normals(xy[moved_v], owner[moved_v])
     changed = sign != 0
     # edge ends sit on their (possibly moved) nodes
     end_moved = np.zeros(len(all_counts), bool)

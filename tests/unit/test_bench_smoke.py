@@ -115,3 +115,20 @@ def test_runner_helpers():
         call_with(lambda x: x, {})
     assert ratio(30.0, 10.0) == "3x" and ratio(None, 1.0) == "-"
     assert "| a " in table("t", ["a", "b"], [[1, 2]])
+
+
+def test_crossings_bench_runs_both_models(helsinki_path, tmp_path):
+    from bench import crossings
+    from bench.run import QUESTIONS
+
+    assert "crossings" in QUESTIONS
+    doc = crossings.run(helsinki_path, reps=1, quick=True, cache_dir=tmp_path, k_search=5)
+    n = doc["network"]
+    assert n["strict"]["split_nodes"] > 0 and n["strict"]["edges"] > n["anywhere"]["edges"]
+    assert n["anywhere"]["split_nodes"] == 0
+    for layer in doc["layers"].values():
+        for row in layer["minutes"].values():
+            assert all(0.0 <= s <= 1.0 for s in row["people_share"].values())
+            # the covered counts and the per-home changes agree
+            assert row["homes"]["strict"] - row["homes"]["anywhere"] == row["homes_gained_strict"] - row["homes_lost_strict"]
+    assert len(doc["table"]) == 2
