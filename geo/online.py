@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from geo.crossings import is_crossing_node, way_class
 from geo.errors import InputError, NetworkError
 from geo.osm import POI_KEYS, OsmExtract, Features, WalkWays, is_walkable
 
@@ -39,6 +40,9 @@ def extract_from_graph(graph, feats, *, source: str) -> OsmExtract:
     import shapely
 
     node_ids, lons, lats, offsets, way_ids, highways, names = [], [], [], [0], [], [], []
+    classes: list[int] = []  # geo.crossings road classes; crossing nodes osmnx kept (simplification
+    # drops a crossing tagged on a road alone, so strict crossings may miss a few of those)
+    crossing_ids = [n for n, d in graph.nodes(data=True) if is_crossing_node({"highway": d.get("highway")})]
     seen = set()
     synthetic = -1
     for u, v, k, data in graph.edges(keys=True, data=True):
@@ -68,6 +72,9 @@ def extract_from_graph(graph, feats, *, source: str) -> OsmExtract:
         highways.append(hw)
         nm = data.get("name", "")
         names.append(nm[0] if isinstance(nm, list) else (nm if isinstance(nm, str) else ""))
+        classes.append(way_class({"highway": hw, **{t: data[t] for t in ("lanes", "service", "access", "footway",
+                                                                          "dual_carriageway", "divider")
+                                                    if isinstance(data.get(t), str)}}))
     if not way_ids:
         raise NetworkError(f"{source}: the downloaded network holds no walkable way")
     f = Features()
@@ -101,6 +108,8 @@ def extract_from_graph(graph, feats, *, source: str) -> OsmExtract:
             way_ids=np.asarray(way_ids, dtype=np.int64),
             highway=highways,
             name=names,
+            road_class=np.asarray(classes, dtype=np.int8),
+            crossing_nodes=np.unique(np.asarray(crossing_ids, dtype=np.int64)),
         ),
         features=f,
     )
