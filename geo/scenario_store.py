@@ -169,7 +169,7 @@ def new_scenario(outcome, *, name: str | None = None, by: str | None = None) -> 
                             "layer": None, "facility": None, "length_m": net["length_m"]},
                            geometry=net.geometry.values, crs=SRID)
     edit_rows = gpd.GeoDataFrame(pd.concat([given, net], ignore_index=True), crs=SRID)
-    stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     n = len(outcome.scenario.edits)
     src = Path(str(outcome.scenario.source)).name
     return NewScenario(name=(name or "").strip() or f"{src} ({n} edit{'s' if n != 1 else ''})",
@@ -281,10 +281,10 @@ class ScenarioStore:
                 names = [c for c, _ in cols]
                 rows = []
                 records = gdf.drop(columns=gdf.geometry.name).to_dict("records")
-                geoms = gdf.geometry.values
-                for rec, g in zip(records, geoms):
+                geoms = gdf.geometry.to_numpy()
+                for rec, geom in zip(records, geoms, strict=True):
                     rec["scenario_id"] = sid
-                    g = _as_multi(g) if table == "scenario_areas" else g
+                    g = _as_multi(geom) if table == "scenario_areas" else geom
                     rows.append([_py(rec.get(c)) for c in names] + [self._geom_value(g)])
                 p = self.param
                 cur.executemany(f"INSERT INTO {table} ({', '.join(names)}, geom) VALUES "
@@ -397,19 +397,23 @@ def _json_default(o):
 
 
 class _Conn:
-    """``with`` block yielding ``(connection, cursor)``; rolls back on error, always closes."""
+    """``with`` block yielding ``(connection, cursor)``; rolls back on error, always closes, and
+    turns the database's own errors (``errors``) into an :class:`InputError` naming the store."""
 
-    def __init__(self, conn) -> None:
-        self.conn = conn
+    def __init__(self, conn, *, label: str = "", errors: tuple = ()) -> None:
+        self.conn, self.label, self.errors = conn, label, errors
 
-    def __enter__(self):
+    def __enter__(self) -> tuple:
         return self.conn, (self.conn.cursor() if self.conn is not None else None)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, err, tb) -> None:
         if self.conn is not None:
-            if exc[0] is not None:
+            if kind is not None:
                 self.conn.rollback()
             self.conn.close()
+        if kind is not None and self.errors and issubclass(kind, self.errors):
+            raise InputError(self.label, [f"the scenario database failed: {str(err).strip()} — nothing was changed; "
+                                          "try again, or check the database"]) from None
 
 
 class GpkgStore(ScenarioStore):
@@ -417,9 +421,10 @@ class GpkgStore(ScenarioStore):
 
     param = "?"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.label = str(self.path)
+        self.timeout_s = timeout_s  # how long a write waits for another program's lock
 
     def _connect(self, *, create: bool):
         if not self.path.exists():
@@ -430,14 +435,21 @@ class GpkgStore(ScenarioStore):
                                               "(`circles plan --out DIR`) or an existing folder"])
         elif not self.path.is_file():
             raise InputError(self.label, ["is not a file: give a GeoPackage path such as DIR/scenarios.gpkg"])
+        conn = None
         try:
-            conn = sqlite3.connect(self.path, timeout=30)
-            conn.execute("PRAGMA foreign_keys = OFF")
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s)
             self._check_or_create(conn)
+        except sqlite3.OperationalError as err:
+            if conn is not None:
+                conn.close()
+            raise InputError(self.label, [f"cannot be opened or written ({err}): check that the folder and the "
+                                          "file can be written, and that no other program holds it"]) from None
         except sqlite3.DatabaseError as err:
+            if conn is not None:
+                conn.close()
             raise InputError(self.label, [f"is not a scenario GeoPackage ({err}): give another file, "
                                           "or move this one away"]) from None
-        return _Conn(conn)
+        return _Conn(conn, label=self.label, errors=(sqlite3.Error,))
 
     def _check_or_create(self, conn) -> None:
         app = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -478,7 +490,8 @@ class GpkgStore(ScenarioStore):
         for table, (gtype, fcols) in FEATURE_TABLES.items():
             cols = ", ".join(f"{c} {t}" for c, t in fcols)
             conn.execute(f"CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {gtype}, {cols})")
-            conn.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES (?, 'features', ?, ?)",
+            conn.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+                         "VALUES (?, 'features', ?, ?)",
                          (table, table, SRID))
             conn.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, gtype, SRID))
         conn.commit()
@@ -507,7 +520,8 @@ class GpkgStore(ScenarioStore):
             if gdf is None or len(gdf) == 0 or gdf.geometry.isna().all():
                 continue
             x0, y0, x1, y1 = (float(v) for v in gdf.geometry.dropna().total_bounds)
-            cur.execute("UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?), ?), min_y = min(coalesce(min_y, ?), ?), "
+            cur.execute("UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?), ?), "
+                        "min_y = min(coalesce(min_y, ?), ?), "
                         "max_x = max(coalesce(max_x, ?), ?), max_y = max(coalesce(max_y, ?), ?), "
                         "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
                         (x0, x0, y0, y0, x1, x1, y1, y1, table))
@@ -534,11 +548,12 @@ class PostgisStore(ScenarioStore):
         self.url = url
         self.label = shown_url(url)
 
-    def _connect(self, *, create: bool):
+    def _connect(self, *, create: bool):  # noqa: ARG002 - the tables are made on first use either way
         try:
             import psycopg
         except ImportError:  # pragma: no cover - a dependency of the package
-            raise InputError(f"--db {self.label}", ["psycopg is not installed: pip install 'psycopg[binary]'"]) from None
+            raise InputError(f"--db {self.label}",
+                             ["psycopg is not installed: pip install 'psycopg[binary]'"]) from None
         try:
             conn = psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as err:
@@ -549,7 +564,7 @@ class PostgisStore(ScenarioStore):
             conn.close()
             raise InputError(f"--db {self.label}", [f"cannot set up the scenario tables: {str(err).strip()} "
                                                     "(PostGIS must be installed: CREATE EXTENSION postgis)"]) from None
-        return _Conn(conn)
+        return _Conn(conn, label=f"--db {self.label}", errors=(psycopg.Error,))
 
     def _ensure(self, conn) -> None:
         with conn.cursor() as cur:

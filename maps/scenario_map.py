@@ -35,7 +35,8 @@ LABELS = {
            "net.close": "street closed", "homes": "homes", "people": "people (estimate)",
            "street": "street", "community": "community", "walk": "walk before → after (min)"},
     "zh": {"edits": "方案：改动", "gain": "新增覆盖：{layer} · {m}分钟（{homes} 处住宅，约 {people} 人）",
-           "loss": "失去覆盖：{layer} · {m}分钟（{homes} 处住宅，约 {people} 人）", "before": "调整前", "after": "调整后",
+           "loss": "失去覆盖：{layer} · {m}分钟（{homes} 处住宅，约 {people} 人）",
+           "before": "调整前", "after": "调整后",
            "both": "对比", "show": "服务圈", "add_link": "新增通道", "close": "封闭",
            "add_facility": "新增设施", "move_facility": "迁移设施", "remove_facility": "撤销设施",
            "set_hours": "调整开放时间", "net.add_link": "新增通道（接入路网）", "net.close": "封闭路段",
@@ -93,7 +94,7 @@ def _edit_features(outcome, t: dict) -> tuple[list, list]:
     geoms, props = [], []
     for e in outcome.scenario.edits:
         g = e.geometry
-        if g is None or e.kind in ("move_facility",):
+        if g is None or e.kind == "move_facility":
             old = _facility_point(outcome.before, e.layer, e.ref)
             if old is not None and g is not None:  # moved: from where it was to where it goes
                 geoms.append(shapely.LineString([old, g]))
@@ -105,11 +106,11 @@ def _edit_features(outcome, t: dict) -> tuple[list, list]:
         tip = f"#{e.number} {t[e.kind]}" + (f": {name}" if name else "")
         style = {"c": EDIT_COLOURS.get(e.kind, "#333333"), "w": 6 if g.geom_type == "LineString" else 3,
                  "d": "8 6" if e.kind == "close" else None, "fill": g.geom_type in ("Polygon", "MultiPolygon"),
-                 "x": e.kind in ("remove_facility",), "tip": esc(tip)}
+                 "x": e.kind == "remove_facility", "tip": esc(tip)}
         geoms.append(g)
         props.append(style)
     net = outcome.edits
-    for g, kind, name, length in zip(net.geometry.values, net["edit"], net["name"], net["length_m"]):
+    for g, kind, name, length in zip(net.geometry.to_numpy(), net["edit"], net["name"], net["length_m"], strict=True):
         label = t.get(f"net.{kind}", kind)
         tip = label + (f": {name}" if isinstance(name, str) and name else "") + f" · {float(length):.0f} m"
         geoms.append(g)
@@ -136,7 +137,7 @@ def add_scenario(m: folium.Map, outcome, *, words, first: str, minutes: list[flo
     """Draw the scenario's edits, changed areas and homes and the before/after switch on ``m``;
     return the bounds of the change (``[[south, west], [north, east]]``), or None."""
     t = LABELS.get(words.lang, LABELS["en"])
-    lon0, lat0, lon1, lat1 = outcome.before.network.bbox_lonlat()
+    _, lat0, _, lat1 = outcome.before.network.bbox_lonlat()
     lat = (lat0 + lat1) / 2
     m.get_root().header.add_child(Element(f"<script>{_script()}</script>"), name="scenario")
     m.add_child(_Script("SCN.init({map});"))
@@ -152,12 +153,14 @@ def add_scenario(m: folium.Map, outcome, *, words, first: str, minutes: list[flo
                                 m=f"{mins:g}", homes=f"{int(grp['homes'].sum()):,}",
                                 people=f"{float(grp['people'].sum()):,.0f}")
         group = folium.FeatureGroup(name=esc(name), show=float(mins) == biggest and "[" not in layer)
-        props = [{"k": change, "popup": _area_popup(r, t)} for r in grp.drop(columns=grp.geometry.name).to_dict("records")]
+        records = grp.drop(columns=grp.geometry.name).to_dict("records")
+        props = [{"k": change, "popup": _area_popup(r, t)} for r in records]
         shapes = shapely.set_precision(shapely.simplify(grp.geometry.values, 1e-5), 1e-6)
         group.add_child(_Layer(feature_collection_text(shapes, props),
                                "{style:SCN.areaStyle,onEachFeature:SCN.bind}"))
         if len(hs):
-            hp = [{"k": change, "popup": _home_popup(r, t)} for r in hs.drop(columns=hs.geometry.name).to_dict("records")]
+            hp = [{"k": change, "popup": _home_popup(r, t)}
+                  for r in hs.drop(columns=hs.geometry.name).to_dict("records")]
             group.add_child(_Layer(feature_collection_text(hs.geometry.values, hp),
                                    "{pointToLayer:SCN.homeDot,onEachFeature:SCN.bind}"))
         m.add_child(group)

@@ -397,3 +397,39 @@ def test_cli_keeps_beside_the_plan_by_default(tmp_path):
                              "--out", str(tmp_path / "o2"), "--tiles", "none", "-q"])
     assert r.exit_code == 0 and r.output == ""
     assert [s.id for s in open_store(tmp_path / "p").list()] == [1]
+
+
+def test_a_file_that_cannot_be_written_is_clear(tmp_path):
+    import stat
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes read-only files: the permission check cannot fail")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(InputError, match="cannot be opened or written"):
+            open_store(folder).add(new_scenario(crossing_outcome()[1]))
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+def test_a_locked_database_fails_cleanly(tmp_path):
+    """A write blocked by another program's lock is an error naming the file; nothing is kept."""
+    import sqlite3
+
+    from geo.scenario_store import GpkgStore
+
+    _, out = crossing_outcome()
+    store = open_store(tmp_path)
+    store.add(new_scenario(out))
+    other = sqlite3.connect(tmp_path / GPKG_NAME)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(InputError, match="database is locked") as err:
+            GpkgStore(tmp_path / GPKG_NAME, timeout_s=0.1).add(new_scenario(out))
+        assert str(err.value).startswith(str(tmp_path / GPKG_NAME))
+    finally:
+        other.rollback()
+        other.close()
+    assert [s.id for s in store.list()] == [1]
