@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import metadata
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.settings import Settings
 
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.routers import areas, circles, meta, nearest, scenarios_store, whatif
 
     errors.install(app)
+    app.router.dependencies.append(Depends(errors.known_query))  # unknown query parameters: 400
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     for module in (meta, nearest, circles, areas, whatif, scenarios_store, docs):
         app.include_router(module.router)

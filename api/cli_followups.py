@@ -311,10 +311,10 @@ CIRCLES_MAX_BODY_BYTES, CIRCLES_HEAVY_WORKERS...; see the README's API section).
 @input_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
-@click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes (each loads the data once).")
+@click.option("--workers", "http_workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes (each loads the data once); --jobs is the processes drawing circles at start-up.")
 @DB_OPTION
 @run_safely
-def serve_cmd(plan_dir: Path | None, host: str, port: int, workers: int, **kw) -> None:
+def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **kw) -> None:
     """Serve nearest-facility queries, circles, gaps, coverage and what-ifs over HTTP (docs at /docs).
 
     From a saved plan (--plan) or planned once at start-up from the same input options as
@@ -336,7 +336,7 @@ def serve_cmd(plan_dir: Path | None, host: str, port: int, workers: int, **kw) -
     prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here, not in a worker
     os.environ.update(settings.to_env())
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
-    serve(host=host, port=port, workers=workers, keep_alive_s=settings.keep_alive_s)
+    serve(host=host, port=port, workers=http_workers, keep_alive_s=settings.keep_alive_s)
 
 
 @click.command("map")

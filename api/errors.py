@@ -7,10 +7,12 @@ mistake, naming the parameter, the value given and what is allowed.
 exception                          status
 =================================  ======
 request parameters (FastAPI)        400
+a query parameter not taken         400
 :class:`geo.errors.InputError`      400
 :class:`geo.errors.UnknownNameError` 400
 :class:`NotFoundError`              404
 :class:`NotLoadedError`             503
+:class:`api.heavy.BusyError`         503 with ``Retry-After``
 other :class:`geo.errors.CirclesError` 400
 =================================  ======
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import CirclesError
 
@@ -48,23 +51,33 @@ class NotLoadedError(CirclesError):
 def _status(err: CirclesError) -> int:
     if isinstance(err, NotFoundError):
         return 404
-    if isinstance(err, NotLoadedError):
+    if isinstance(err, NotLoadedError) or getattr(err, "retry_after", None) is not None:
         return 503
     return 400
 
 
 async def circles_error(request: Request, err: CirclesError) -> JSONResponse:
-    return JSONResponse({"detail": str(err)}, status_code=_status(err))
+    retry = getattr(err, "retry_after", None)  # api.heavy.BusyError: the heavy queue is full
+    headers = {"Retry-After": str(int(retry))} if retry is not None else None
+    return JSONResponse({"detail": str(err)}, status_code=_status(err), headers=headers)
 
 
 def validation_message(errors: list[dict]) -> str:
     """FastAPI's validation errors as one sentence per parameter."""
     lines = []
     for e in errors:
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body")]
-        name = ".".join(loc) or "request"
+        where = e.get("loc", ())
+        loc = [str(p) for p in where if p not in ("query", "path", "body")]
+        name = ".".join(loc) or ("request body" if where[:1] == ("body",) else "request")
         hint = EXPECTED.get(loc[-1] if loc else "", "")
-        if e.get("type") == "missing":
+        if e.get("type") == "json_invalid":
+            at = f" at character {where[1]}" if len(where) > 1 and isinstance(where[1], int) else ""
+            lines.append(f"request body: not valid JSON{at} ({e.get('ctx', {}).get('error', 'JSON decode error')}) — "
+                         "send a JSON object")
+            continue
+        if e.get("type") == "missing" and not loc and where[:1] == ("body",):
+            text = "request body: required — send a JSON object (see /docs for an example)"
+        elif e.get("type") == "missing":
             text = f"{name}: required" + (f" — give {hint}" if hint else "")
         else:
             value = _shown(e.get("input"))
@@ -89,7 +102,36 @@ async def request_error(request: Request, err: RequestValidationError) -> JSONRe
     return JSONResponse({"detail": validation_message(list(err.errors()))}, status_code=400)
 
 
+async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+    """Starlette's and FastAPI's own HTTP errors, with a clearer text for a body that cannot be
+    parsed at all (not UTF-8, or JSON nested beyond what the parser follows)."""
+    detail = err.detail
+    if err.status_code == 400 and detail == "There was an error parsing the body":
+        detail = ("request body: cannot be parsed — send UTF-8 JSON nested at most a few dozen levels deep "
+                  "(see /docs for an example)")
+    return JSONResponse({"detail": detail}, status_code=err.status_code, headers=getattr(err, "headers", None))
+
+
+async def known_query(request: Request) -> None:
+    """A query parameter the endpoint does not take is refused (400), not silently ignored."""
+    if not request.query_params:
+        return
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    allowed, stack = set(), [dependant]
+    while stack:
+        d = stack.pop()
+        allowed.update(p.alias for p in d.query_params)
+        stack.extend(d.dependencies)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "no query parameters"
+        raise CirclesError(f"{', '.join(unknown)}: not a parameter of {request.url.path} — it takes {takes}")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(CirclesError, circles_error)
     app.add_exception_handler(RequestValidationError, request_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.kinds import DEFAULT_PROFILE, AreaLevel, CoordSystem, profile_help
@@ -81,6 +81,17 @@ class Settings(BaseSettings):
     #: seconds an idle keep-alive connection is kept open.
     keep_alive_s: float = Field(5.0, gt=0, le=300)
 
+    @model_validator(mode="after")
+    def _plan_or_inputs(self) -> Settings:
+        """A saved plan is served as it was made: input options beside it would be ignored."""
+        if self.plan is not None:
+            fields = type(self).model_fields
+            given = [n for n in PLAN_OPTIONS if n != "no_cache" and getattr(self, n) != fields[n].default]
+            if given:
+                raise ValueError(f"plan: a saved plan is served as it was made, so {', '.join(given)} would be "
+                                 "ignored — leave them out, or plan again with them (circles plan --out DIR)")
+        return self
+
     def plan_kw(self) -> dict:
         """The options as :func:`api.cli_common.build_inputs` takes them."""
         return {name: getattr(self, name) for name in PLAN_OPTIONS}
@@ -111,6 +122,8 @@ def settings_from(**given) -> Settings:
             name = ".".join(str(p) for p in e.get("loc", ())) or "settings"
             if e.get("type") == "extra_forbidden":
                 problems.append(f"{name}: the service does not take this option")
+            elif e.get("type") == "value_error" and not e.get("loc"):  # a check across settings
+                problems.append(str(e.get("msg", "")).removeprefix("Value error, "))
             else:
                 problems.append(f"{name} (CIRCLES_{name.upper()}): {e.get('input')!r} — {e.get('msg')}")
         raise InputError("settings", problems) from None

@@ -205,6 +205,8 @@ def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndar
     return Homes(homes.xy, people, homes.kind, homes.osm_id, method)
 
 
+#: most people one feature of a population file may hold (more is a typo or an overflow)
+MAX_PEOPLE = 100_000_000
 POPULATION_COLUMNS = ("population", "pop", "people", "人口", "人数", "常住人口")
 
 
@@ -233,8 +235,12 @@ def read_population(path, homes: Homes, *, project, communities=None) -> Homes:
         return read_community_population(path, homes, communities=communities)
     if not path.exists():
         raise InputError(str(path), ["file not found; give a GeoJSON or GeoPackage of areas or points with a population column"])
+    import warnings
+
     try:
-        gdf = gpd.read_file(path)
+        with warnings.catch_warnings():  # GDAL's complaints about a broken file: the error below says it
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gdf = gpd.read_file(path)
     except Exception as err:  # pyogrio raises many types; the message names the file
         raise InputError(str(path), [f"cannot be read as a GIS file ({err})"]) from None
     cols = {str(c).strip().lower(): c for c in gdf.columns}
@@ -252,8 +258,10 @@ def read_population(path, homes: Homes, *, project, communities=None) -> Homes:
     values = pd.to_numeric(gdf[col], errors="coerce")
     for i in range(len(gdf)):  # row numbers as a GIS user sees them: feature 1 is the first
         v = values.iloc[i]
-        if pd.isna(v) or v < 0:
-            problems.append(f"feature {i + 1}: {col} {gdf[col].iloc[i]!r} is not a number >= 0")
+        if pd.isna(v) or not 0 <= v <= MAX_PEOPLE:
+            shown = gdf[col].iloc[i]
+            shown = shown.item() if isinstance(shown, np.generic) else shown
+            problems.append(f"feature {i + 1}: {col} {shown!r} is not a number of people 0..{MAX_PEOPLE:,}")
         if gdf.geometry.iloc[i] is None or gdf.geometry.iloc[i].is_empty:
             problems.append(f"feature {i + 1}: has no geometry")
     if problems:

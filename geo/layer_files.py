@@ -163,12 +163,17 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
             except ValueError:  # no "geo" metadata: a plain table with coordinate columns
                 return _frame_raw(pd.read_parquet(path), "row", 2)
         else:
+            import warnings
+
             import pyogrio
 
-            layers = [str(r[0]) for r in pyogrio.list_layers(path)]
-            if len(layers) > 1:
-                notes.append(f"{src}: read the first layer {layers[0]!r}; other layers ignored: {', '.join(layers[1:])}")
-            gdf = gpd.read_file(path, engine="pyogrio", layer=layers[0] if layers else None)
+            with warnings.catch_warnings():  # GDAL's complaints about a broken file: the error below says it
+                warnings.simplefilter("ignore", RuntimeWarning)
+                layers = [str(r[0]) for r in pyogrio.list_layers(path)]
+                if len(layers) > 1:
+                    notes.append(f"{src}: read the first layer {layers[0]!r}; other layers ignored: "
+                                 f"{', '.join(layers[1:])}")
+                gdf = gpd.read_file(path, engine="pyogrio", layer=layers[0] if layers else None)
     except InputError:
         raise
     except Exception as err:  # openpyxl, pyogrio and pyarrow raise many types for a broken file
@@ -196,11 +201,16 @@ def _read_json(text: str, src: str, notes: list[str]) -> Raw:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(src, [f"is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})"]) from None
+    except RecursionError:
+        raise InputError(src, ["is nested too deeply to be a table of facilities"]) from None
     if isinstance(doc, dict) and doc.get("type") in ("Feature", "FeatureCollection"):
-        feats = [doc] if doc["type"] == "Feature" else [f or {} for f in doc.get("features") or []]
-        props = [dict(f.get("properties") or {}) for f in feats]
-        raw = _frame_raw(pd.DataFrame.from_records(props, columns=list(dict.fromkeys(k for p in props for k in p))),
+        feats, problems = _features(doc, src)
+        props = [f.get("properties") or {} for f in feats]
+        columns = list(dict.fromkeys(k for p in props for k in p))
+        raw = _frame_raw(pd.DataFrame.from_records(props, columns=columns) if columns else
+                         pd.DataFrame(index=pd.RangeIndex(len(props))),
                          "feature", 1, [None] * len(feats))
+        raw.problems += problems
         for i, f in enumerate(feats):
             try:
                 raw.geoms[i] = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
@@ -218,3 +228,34 @@ def _read_json(text: str, src: str, notes: list[str]) -> Raw:
     if isinstance(doc, list) and all(isinstance(x, dict) for x in doc):
         return _frame_raw(pd.DataFrame.from_records(doc), "item", 1)
     raise InputError(src, ["is neither a GeoJSON FeatureCollection nor a list of records with names and coordinates"])
+
+
+def _features(doc: dict, src: str) -> tuple[list[dict], list[str]]:
+    """The features of a GeoJSON Feature/FeatureCollection as dicts whose ``properties`` is a
+    dict; features and properties of the wrong JSON type become problems (and empty stand-ins)."""
+    if doc["type"] == "Feature":
+        feats = [doc]
+    else:
+        feats = doc.get("features")
+        if feats is None:
+            feats = []
+        if not isinstance(feats, list):
+            raise InputError(src, [f"'features' is a {_json_type(feats)}: expected a list of GeoJSON features"])
+    out, problems = [], []
+    for i, f in enumerate(feats, start=1):
+        if not isinstance(f, dict):
+            problems.append(f"feature {i}: is a {_json_type(f)}, not a GeoJSON Feature object")
+            f = {}
+        props = f.get("properties")
+        if props is not None and not isinstance(props, dict):
+            problems.append(f"feature {i}: 'properties' is a {_json_type(props)}: expected an object such as "
+                            '{"name": "..."}')
+            f = {**f, "properties": {}}
+        out.append(f)
+    return out, problems
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type (object, list, number, text...)."""
+    return {dict: "JSON object", list: "list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__)

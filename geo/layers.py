@@ -111,7 +111,7 @@ def _columns(raw: Raw, src: str) -> dict[str, int]:
             problems.append(f"no {what} column — expected one of {', '.join(HEADERS[f])} "
                             f"(or one 经纬度 column holding 'lon,lat'); columns found: {found}")
     if problems:
-        raise InputError(src, problems)
+        raise InputError(src, raw.problems + problems)
     return cols
 
 
@@ -156,7 +156,10 @@ def _coordinates(raw: Raw, cols: dict[str, int], per_row: list[list[str]], notes
                 notes.append(f"{src} {raw.labels[i]}: a {g.geom_type}; placed at a point inside it")
                 g = g.representative_point()
             g = g.geoms[0] if g.geom_type == "MultiPoint" and len(g.geoms) == 1 else g
-            if g.geom_type == "Point":
+            if g.geom_type == "Point" and not (math.isfinite(g.x) and math.isfinite(g.y)):
+                per_row[i].append(f"geometry has coordinates ({g.x:g}, {g.y:g}) — give a finite longitude and "
+                                  "latitude in decimal degrees (NaN and Infinity are not coordinates)")
+            elif g.geom_type == "Point":
                 lon[i], lat[i], texts[i] = g.x, g.y, (f"{g.x:.10g}", f"{g.y:.10g}")
             else:
                 per_row[i].append(f"geometry is a {g.geom_type} — only points are accepted "
@@ -299,6 +302,8 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
 
     path = Path(path)
     src = str(path)
+    if path.is_dir():
+        raise InputError(src, [f"is a folder, not a facility file — give one of {', '.join(SUFFIXES)}"])
     if path.suffix.lower() not in SUFFIXES:
         hint = " (an old .xls workbook: save it as .xlsx)" if path.suffix.lower() == ".xls" else ""
         raise InputError(src, [f"unsupported file type {path.suffix or '(none)'!r}{hint} — use one of {', '.join(SUFFIXES)}"])

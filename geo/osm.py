@@ -248,7 +248,10 @@ def read_osm(path: str | Path) -> OsmExtract:
                     feats.osm_id.append(oid)
                     feats.wkb.append(geom)
                     feats.tags.append(dict(tags) if kind == "poi" else {k: tags[k] for k in _AREA_TAGS[kind] if k in tags})
-    except RuntimeError as err:  # osmium's parse errors
+    except EOFError as err:  # a truncated .bz2 (the decompressor runs as the file is read)
+        raise InputError(str(path), [f"ends early — a truncated or partly downloaded file? ({err}); "
+                                     "download it again"]) from None
+    except (RuntimeError, osmium.InvalidLocationError) as err:  # osmium's parse errors
         raise InputError(str(path), [f"cannot be read as OpenStreetMap data ({err})"]) from None
     if not way_ids:
         raise NetworkError(
@@ -334,5 +337,8 @@ def _check_bz2(p: Path) -> None:
     try:
         with bz2.open(p, "rb") as fh:
             fh.read(16)
+    except EOFError as err:
+        raise InputError(str(p), [f"ends early — a truncated or partly downloaded file? ({err}); "
+                                  "download it again"]) from None
     except OSError as err:
         raise InputError(str(p), [f"is not a valid bzip2 file ({err})"]) from None

@@ -63,11 +63,27 @@ def check_out(out: str | Path) -> Path:
     parent = out if out.is_dir() else out.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    if not problems and not os.access(parent, os.W_OK | os.X_OK):
+    if not problems and not _writable(parent):
         problems.append(f"cannot be written ({parent} is not writable): give a folder you can write")
     if problems:
         raise InputError(f"--out {out}", problems)
     return out
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (tried: ``os.access`` says yes to root on
+    read-only file systems and /proc)."""
+    import tempfile
+
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".circles-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
 
 
 def write_folder(out: str | Path, kind: str, write: Callable[[Path], list[Path]]) -> list[Path]:

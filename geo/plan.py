@@ -149,7 +149,8 @@ def check_params(params: PlanParams) -> None:
                         "or anywhere")
     if params.cell_m is not None and not _finite_in(params.cell_m, 0.5, 50):
         problems.append(f"--cell: {_shown(params.cell_m)} m is outside 0.5..50")
-    if _finite_in(params.width_m, 1, 500) and not _finite_in(params.width_m / params.cell(), 1, 400) \
+    cell_ok = params.cell_m is None or _finite_in(params.cell_m, 0.5, 50)
+    if _finite_in(params.width_m, 1, 500) and cell_ok and not _finite_in(params.width_m / params.cell(), 1, 400) \
             and params.circles == "raster":
         problems.append(f"--cell: {params.cell():g} m against a width of {params.width_m:g} m gives "
                         f"{params.width_m / params.cell():.3g} cells: keep the width 1..400 cells")

@@ -53,6 +53,8 @@ MAX_LINK_M = 3000.0
 MAX_PENALTY_S = 3600.0
 #: deepest nesting of a JSON/YAML scenario document
 MAX_DEPTH = 32
+#: most values (numbers, texts, lists, mappings) one scenario document may hold
+MAX_VALUES = 1_000_000
 #: largest scenario file read (bytes)
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _GEOM_KEYS = {"add_link": ("line",), "close": ("line", "polygon"), "add_facility": ("at",), "move_facility": ("at",)}
@@ -125,15 +127,21 @@ def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
     return scenario_from_doc(doc, source=src, crs=crs)
 
 
-def _depth(doc, limit: int) -> int:
-    """Nesting depth of a parsed document, stopping once past ``limit``."""
+def _depth(doc, limit: int, *, max_values: int = 0) -> int:
+    """Nesting depth of a parsed document, stopping once past ``limit``; -1 once it holds more
+    than ``max_values`` values (default: :data:`MAX_VALUES`; YAML aliases can make a file of a
+    few hundred bytes hold billions)."""
     stack = [(doc, 1)]
     deepest = 0
+    budget = max_values or MAX_VALUES
     while stack:
         node, d = stack.pop()
         deepest = max(deepest, d)
         if deepest > limit:
             return deepest
+        budget -= 1
+        if budget < 0:
+            return -1
         if isinstance(node, dict):
             stack.extend((v, d + 1) for v in node.values())
         elif isinstance(node, list):
@@ -146,8 +154,12 @@ def scenario_from_doc(doc, *, source: str = "scenario", crs: str | None = None) 
 
     ``crs`` (gcj02, bd09; wgs84 by default) is the coordinate system of its geometries.
     """
-    if _depth(doc, MAX_DEPTH) > MAX_DEPTH:
+    depth = _depth(doc, MAX_DEPTH)
+    if depth > MAX_DEPTH:
         raise InputError(source, [f"is nested too deeply to be a scenario (at most {MAX_DEPTH} levels)"])
+    if depth < 0:
+        raise InputError(source, [f"holds more than {MAX_VALUES:,} values (YAML anchors and aliases repeated?): "
+                                  f"a scenario is at most {MAX_EDITS} edits — write each edit out once"])
     shape_problems: list[str] = []
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         feats = doc.get("features")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import PoolDep, ServedDep
 from api.schemas import ErrorOut
@@ -82,6 +82,7 @@ async def post_scenario(
 
 
 class SitesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field the service does not know is an error, not dropped
     layer: Layer = Layer.STATIONS
     add: int = Field(5, ge=1, le=200, description="how many new sites (at most CIRCLES_MAX_SITES)")
     minutes: float | None = Field(None, gt=0, le=60, description="walk limit (default: the plan's largest threshold)")
