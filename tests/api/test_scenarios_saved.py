@@ -136,3 +136,50 @@ def test_scenario_map_shows_the_edits_and_frames_them(client, plan_folder):
     blon0, blat0, blon1, blat1 = result.network.bbox_lonlat()
     assert (lat1 - lat0) * (lon1 - lon0) < (blat1 - blat0) * (blon1 - blon0)
     assert "SCN.toggle(" in html
+
+
+def test_map_of_a_scenario_of_another_plan_is_refused(client, plan_folder):
+    """A shared database may hold scenarios of other plans: they are listed (this_plan false) and
+    read, but not mapped on this one."""
+    from geo.scenario_store import new_scenario, open_store, plan_database
+    from tests.unit.test_scenario_store import crossing_outcome
+
+    _, toy = crossing_outcome()
+    other = open_store(plan_database(plan_folder)).add(new_scenario(toy, name="elsewhere"))
+    with _app(plan_folder) as c:
+        listed = {s["id"]: s for s in c.get("/scenarios").json()["scenarios"]}
+        assert listed[other]["this_plan"] is False and listed[other]["plan"] == "hand-built"
+        assert c.get(f"/scenarios/{other}").json()["coverage"]["layers"]["stations"]["minutes"]["5"]["people_gained"] == 10
+        r = c.get(f"/scenarios/{other}/map")
+        assert r.status_code == 400
+        assert r.json()["detail"].startswith(f"scenario {other}: was run on another plan (hand-built, ")
+        mine = c.post("/scenarios", json=_centre_doc(client.app.state.served.result)).json()["id"]
+        cmp = c.get("/scenarios/compare", params={"ids": f"{other},{mine}"}).json()
+        assert cmp["same_plan"] is False
+        # each keeps its own "before"
+        assert cmp["layers"]["stations"]["5"]["before"][str(other)]["people_covered"] == 5
+
+
+@pytest.mark.slow
+def test_fuzz_the_kept_scenario_endpoints(plan_folder):
+    """schemathesis on the read endpoints: no 5xx, answers match the schema."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    with _app(plan_folder) as c:
+        schema = schemathesis.openapi.from_dict(c.get("/openapi.json").json())
+
+        @settings(max_examples=30, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        @given(data=st.data())
+        def check(data):
+            for path in ("/scenarios", "/scenarios/{scenario_id}", "/scenarios/compare"):
+                case = data.draw(schema[path]["GET"].as_strategy())
+                kw = case.as_transport_kwargs(base_url="http://testserver")
+                response = c.request(kw["method"], kw["url"], params=kw.get("params"), headers=kw.get("headers"))
+                assert response.status_code < 500, response.text
+                case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+        check()
