@@ -194,6 +194,12 @@ def summary_table(result) -> str:
             f"{layer['minutes'][m]['homes_share']:>15.1%} {layer['minutes'][m]['people_share']:>8.1%}" for m in mins
         )
         lines.append(f"{name:<28} {snapped:>4}/{n:<5} {cells}")
+    for name, sub in (cov.get("subsets") or {}).items():
+        if "[open=" in name:
+            when = (sub.get("filter") or {}).get("open_at", "")
+            closed, unknown = len(sub.get("closed") or []), len(sub.get("unknown_hours") or [])
+            lines.append(f"open at {when} ({sub.get('of', name)}): {sub.get('open', sub['facilities'])} open, "
+                         f"{closed} closed, {unknown} with unknown hours (counted as closed; listed in coverage.json)")
     for name, layer in cov["layers"].items():
         if layer.get("note"):
             lines.append(f"note ({name}): {layer['note']}")

@@ -23,21 +23,29 @@ def plan_files(result, tmp: Path, *, fmt: str = "geojson", map_options: dict | N
     if fmt == "gpkg":
         layers = {"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities}
         if result.area is not None:
-            import geopandas as gpd
-
-            layers["area"] = gpd.GeoDataFrame({"name": [result.area.name], "source": [result.area.source]},
-                                              geometry=[result.area.geometry], crs=4326)
+            layers["area"] = study_area_frame(result.area)
         written.append(write_gpkg(tmp / "plan.gpkg", layers))
     else:
         written.append(write_geojson(tmp / "circles.geojson", result.circles, name="circles"))
         written.append(write_geojson(tmp / "gaps.geojson", result.gaps, name="gaps"))
         written.append(write_geojson(tmp / "facilities.geojson", result.facilities, name="facilities"))
+        if result.area is not None:
+            written.append(write_geojson(tmp / "area.geojson", study_area_frame(result.area), name="area"))
     written.append(write_text(tmp / "map.html", map_html(result, **(map_options or {}))))
     written += table_files(result, tmp, lang=(map_options or {}).get("lang"))
     if saved:
         save_plan(result, tmp / PLAN_FOLDER)
         written.append(tmp / PLAN_FOLDER)
     return written
+
+
+def study_area_frame(area):
+    """The study area as a one-row table (WGS84): name, source, level and land area."""
+    import geopandas as gpd
+
+    d = area.describe()
+    return gpd.GeoDataFrame({k: [d[k]] for k in ("name", "source", "level", "land_km2")},
+                            geometry=[area.geometry], crs=4326)
 
 
 def table_files(result, tmp: Path, *, lang: str | None = None) -> list[Path]:

@@ -323,12 +323,19 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
 
         homes = read_population(inputs.population, homes, project=net.project, communities=info.names[1])
     layers: dict[str, LayerResult] = {}
+    notes = {k: v for k, v in base.layer_notes.items() if k not in files}
     for layer in LAYERS:
         if layer in files:
             fac, origin = files[layer]
         else:
             fac, origin = base.osm_facilities[layer], f"OSM tags ({Path(inputs.layers_map).name})"
+        n_all = len(fac)
         fac = clip.keep_facilities(fac)
+        if clip.area is not None and n_all and not len(fac):
+            notes[layer] = "; ".join([*([notes[layer]] if layer in notes else []),
+                                      f"none of the {n_all} {layer} of {origin} lies in the study area "
+                                      f"{clip.area.name!r} or its {params.halo():.0f} m halo"
+                                      + ("" if layer in files else f": give your own list (--{layer} FILE)")])
         say(f"walk times from {len(fac)} {layer}")
         lr = layer_step(net, layer, fac, origin, home_snap, params)
         for u in lr.unsnapped:
@@ -336,8 +343,7 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
                             f"walkable way (limit {params.snap_max_m:.0f} m): not placed on the network")
         layers[layer] = lr
     return finish_plan(base=base, params=params, net=net, homes=homes, home_snap=home_snap, layers=layers,
-                       warnings=warnings, area=clip.area, notes={k: v for k, v in base.layer_notes.items()
-                                                                 if k not in files}, say=say,
+                       warnings=warnings, area=clip.area, notes=notes, say=say,
                        names=info.names, land=info.land)
 
 
@@ -428,15 +434,23 @@ def clip_to_area(base, inputs: PlanInputs, params: PlanParams, *, area=None) -> 
     warnings = []
     # what the extract covers: its streets' hull and a margin (a degenerate hull has no area)
     hull = shapely.buffer(shapely.convex_hull(shapely.multipoints(net.node_xy)), 200.0)
-    missing = shapely.area(shapely.difference(halo, hull))
+    src = Path(str(base.source)).name
     if shapely.area(shapely.intersection(metric, hull)) <= 0:
-        raise InputError("--area", [f"{area.name!r} lies outside the extract {Path(str(base.source)).name}: "
-                                    "give an extract that covers it"])
-    share = missing / max(shapely.area(halo), 1.0)
+        raise InputError("--area", [f"{area.name!r} lies outside the extract {src}: give an extract that covers it"])
+    whole = max(float(shapely.area(metric)), 1.0)
+    out_area = float(shapely.area(shapely.difference(metric, hull)))
+    if out_area / whole > 0.01:
+        warnings.append(f"the extract {src} covers only {1 - out_area / whole:.0%} of the study area {area.name!r}: "
+                        f"{out_area / 1e6:.1f} km² of its {whole / 1e6:.1f} km² lie outside it, so homes there are "
+                        "not counted — use a larger extract")
+    ring = shapely.difference(halo, metric)
+    out_ring = float(shapely.area(shapely.difference(ring, hull)))
+    share = out_ring / max(float(shapely.area(ring)), 1.0)
     if share > 0.01:
-        warnings.append(f"the extract covers the area {area.name!r} and its {params.halo():.0f} m halo only in part: "
-                        f"{missing / 1e6:.1f} km² ({share:.0%}) lie outside it, so facilities and streets there are "
-                        "missing — use a larger extract")
+        warnings.append(f"the extract {src} covers the {params.halo():.0f} m halo around the study area {area.name!r} "
+                        f"only in part: {out_ring / 1e6:.1f} km² ({share:.0%}) of it lie outside, so facilities and "
+                        "streets there are missing (people near that edge may be served by facilities the extract "
+                        "does not hold) — use a larger extract")
     keep = shapely.contains_xy(halo, net.node_xy[:, 0], net.node_xy[:, 1])
     sub = subnetwork(net, keep)
     kept = keep[net.edge_u] & keep[net.edge_v]
