@@ -80,6 +80,12 @@ REPORT_LABELS: dict[str, dict[str, str]] = {
         "report.page": "Page {n}", "report.unnamed": "(no name)",
         "report.scenario": "Scenario: before and after",
         "report.col.before": "Before", "report.col.after": "After", "report.col.change": "Change",
+        "report.scenario.line": "Scenario {id} “{name}”, kept by {by} at {when} (UTC), on this plan before "
+                                "the change. Its edits:",
+        "report.col.gained": "Gained", "report.col.lost": "Lost", "report.col.min": "Minutes",
+        "report.scenario.maps": "The maps, tables and gaps below show the plan after the change; the dashed "
+                                "outlines are the circles before it.",
+        "report.edits": "the scenario's edits",
     },
     "zh": {
         "report.title": "步行服务圈规划报告",
@@ -126,6 +132,10 @@ REPORT_LABELS: dict[str, dict[str, str]] = {
         "report.page": "第 {n} 页", "report.unnamed": "（未识别名称）",
         "report.scenario": "方案调整前后对比",
         "report.col.before": "调整前", "report.col.after": "调整后", "report.col.change": "变化",
+        "report.scenario.line": "方案 {id}“{name}”，由 {by} 于 {when}（UTC）保存，基于本规划调整前的数据。调整内容：",
+        "report.col.gained": "新增覆盖", "report.col.lost": "失去覆盖", "report.col.min": "分钟",
+        "report.scenario.maps": "以下地图、表格和缺口均为调整后的结果；虚线轮廓为调整前的服务圈。",
+        "report.edits": "方案调整",
     },
 }
 
@@ -265,18 +275,18 @@ def _key_figures(result, words, st, font) -> list:
     return story
 
 
-def _maps(result, words, st, font_path, before=None) -> list:
+def _maps(result, words, st, font_path, before=None, edits=None) -> list:
     from reportlab.lib.units import cm
     from reportlab.platypus import CondPageBreak, Image
 
     from maps.static_map import layer_map_png
 
     mins = sorted(result.params.minutes)
-    story = [_p(words("report.maps"), st["h1"])]
     shown = _shown_layers(result)
+    story = [CondPageBreak(17.5 * cm if shown else 3 * cm), _p(words("report.maps"), st["h1"])]
     story += [_p(words("report.map.none", layer=words.layer(n)), st["body"]) for n in result.layers if n not in shown]
     for name in shown:
-        png = layer_map_png(result, name, words=words, font_path=font_path, before=before)
+        png = layer_map_png(result, name, words=words, font_path=font_path, before=before, edits=edits)
         story += [CondPageBreak(16.8 * cm),
                   _p(words("report.map", layer=words.layer(name), mins="/".join(f"{m:g}" for m in mins),
                                   m=f"{mins[-1]:g}"), st["h2"]),
@@ -349,6 +359,29 @@ def _gap_tables(result, words, st, font) -> list:
     return story
 
 
+def _scenario(scenario: dict, words, st, font) -> list:
+    """Before/after figures of a kept scenario: who and when, its edits, and per layer and
+    threshold the people covered before and after, gained and lost."""
+    cov = scenario.get("coverage") or {}
+    story = [_p(words("report.scenario"), st["h1"]),
+             _p(words("report.scenario.line", id=scenario.get("id", ""), name=scenario.get("name", ""),
+                      by=scenario.get("created_by", ""), when=str(scenario.get("created_at", ""))[:16].replace("T", " ")),
+                st["body"])]
+    for e in cov.get("edits") or []:
+        extra = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("number", "edit"))
+        story.append(_p(f"{e.get('number', '')}. {e.get('edit', '')}" + (f" ({extra})" if extra else ""), st["small"]))
+    rows = [[words("report.col.layer"), words("report.col.min"), words("report.col.before"), words("report.col.after"),
+             words("report.col.gained"), words("report.col.lost"), words("report.col.share")]]
+    for name, doc in (cov.get("layers") or {}).items():
+        for m, f in (doc.get("minutes") or {}).items():
+            b, a = f.get("before", {}), f.get("after", {})
+            rows.append([words.layer(name), m, _int(b.get("people_covered")), _int(a.get("people_covered")),
+                         "+" + _int(f.get("people_gained")), "-" + _int(f.get("people_lost")),
+                         f"{_pct(b.get('people_share'))} → {_pct(a.get('people_share'))}"])
+    story += [_table(rows, font=font, numeric=(1, 2, 3, 4, 5)), _p(words("report.scenario.maps"), st["small"])]
+    return story
+
+
 def _method(result, words, st) -> list:
     p = result.params
     speeds = "; ".join(f"{words.profile(k)} {v:g} km/h" for k, v in p.speeds().items())
@@ -391,9 +424,14 @@ def report_lang(result, lang: str | None) -> str:
 
 
 def write_report(result, out: str | Path, *, lang: str | None = None, font_path: Path | None = None,
-                 generated: str | None = None) -> Path:
+                 generated: str | None = None, before=None, scenario: dict | None = None, edits=None) -> Path:
     """Write the A4 PDF report of ``result`` (a :class:`geo.plan.PlanResult`) to ``out``
     (atomically). ``lang``: ``zh`` or ``en`` (default: the language of the facility names).
+
+    For a scenario, ``result`` is the plan after it, ``before`` the plan before (its circles
+    are drawn as outlines), ``scenario`` the kept record (id, name, created_by, created_at and
+    its before/after ``coverage``: :mod:`geo.scenario_store`) and ``edits`` its new links and
+    closed ways (WGS84 lines, drawn on the maps).
 
     Raises
     ------
@@ -420,8 +458,10 @@ def write_report(result, out: str | Path, *, lang: str | None = None, font_path:
              _p(words("report.area.line", name=area.name, source=area.source) if area is not None
                 else words("report.whole", source=source), st["h2"]),
              _p(words("report.data", source=source, date=result.data_date or "?", when=when), st["body"])]
+    if scenario is not None:
+        story += _scenario(scenario, words, st, FONT_NAME)
     story += _key_figures(result, words, st, FONT_NAME)
-    story += _maps(result, words, st, font_path)
+    story += _maps(result, words, st, font_path, before=before, edits=edits)
     story += _area_tables(plan_tables(result, generated=when), result, words, st, FONT_NAME)
     story += _gap_tables(result, words, st, FONT_NAME)
     story += _method(result, words, st)

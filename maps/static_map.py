@@ -86,9 +86,10 @@ def _font(font_path: Path | None):
 
 
 def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, dpi: int = 200,
-                  size_in: float = 6.0, before=None) -> bytes:
+                  size_in: float = 6.0, before=None, edits=None) -> bytes:
     """A PNG map of one layer of ``result`` (see the module docstring); with ``before`` (the plan
-    before a scenario) its circles are drawn as outlines under the new ones."""
+    before a scenario) its circles are drawn as outlines under the new ones, and ``edits`` (the
+    scenario's new links and closed ways, WGS84 lines) as heavy black lines."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -132,9 +133,9 @@ def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, d
             bsel = (bc["scope"] == "layer") & (bc["layer"] == layer) & (bc["profile"] == profile) & \
                 (bc["minutes"] == mins[-1])
             if bsel.any():
-                _metric(bc[bsel], net.crs).boundary.plot(ax=ax, color="#252525", linewidth=0.8, linestyle="--",
+                _metric(bc[bsel], net.crs).boundary.plot(ax=ax, color="#404040", linewidth=0.45, linestyle="--",
                                                          zorder=3)
-                handles.append(Line2D([], [], color="#252525", lw=0.8, ls="--",
+                handles.append(Line2D([], [], color="#404040", lw=0.6, ls="--",
                                       label=words("report.before", m=f"{mins[-1]:g}")))
         gaps = result.gaps
         if len(gaps):
@@ -143,6 +144,9 @@ def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, d
                 _metric(g, net.crs).plot(ax=ax, color=GAP_COLOUR, alpha=0.55, linewidth=0.2, edgecolor=GAP_COLOUR,
                                          zorder=3)
                 handles.append(Patch(facecolor=GAP_COLOUR, alpha=0.55, label=words("report.gaps", m=f"{mins[-1]:g}")))
+        if edits is not None and len(edits):
+            _metric(edits, net.crs).plot(ax=ax, color="black", linewidth=2.2, zorder=6)
+            handles.append(Line2D([], [], color="black", lw=2.2, label=words("report.edits")))
         lr = result.layers.get(layer)
         if lr is not None and lr.snapped.ok.any():
             xy = lr.snapped.xy[lr.snapped.ok]

@@ -23,14 +23,21 @@ def font():
 
 
 @pytest.fixture(scope="module")
-def binjiang_saved(binjiang_plan, tmp_path_factory):
-    """The Binjiang plan written by the plan writer and loaded back, as `circles report` does."""
+def binjiang_dir(binjiang_plan, tmp_path_factory):
+    """The Binjiang plan's output folder, as `circles plan --out` writes it."""
     from api.outputs import write_plan
-    from geo.saved import load_plan
 
     out = tmp_path_factory.mktemp("bj") / "plan"
     write_plan(binjiang_plan, out, map_options={"tiles": "none"})
-    return load_plan(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def binjiang_saved(binjiang_dir):
+    """The Binjiang plan loaded back from its folder, as `circles report` does."""
+    from geo.saved import load_plan
+
+    return load_plan(binjiang_dir)
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +150,37 @@ def test_scale_bar_lengths(span, bar):
     from maps.static_map import nice_length
 
     assert nice_length(span) == bar
+
+
+def test_scenario_report_shows_before_and_after(binjiang_dir, binjiang_saved, font, tmp_path):
+    """A kept scenario (a new centre in the largest gap): `circles report --scenario ID` gives its
+    edits, the people covered before and after, and maps of the plan after it."""
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from geo.scenario_store import new_scenario, open_store, plan_database
+    from geo.scenarios import scenario_from_doc
+    from geo.whatif import run_scenario
+
+    gaps = binjiang_saved.gaps
+    g = gaps[(gaps["layer"] == "centres") & (gaps["minutes"] == 15.0)].sort_values("people", ascending=False)
+    at = g.geometry.iloc[0].representative_point()
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"edit": "add_facility", "layer": "centres", "id": "new1", "name": "新中心"},
+         "geometry": {"type": "Point", "coordinates": [at.x, at.y]}}]}
+    outcome = run_scenario(binjiang_saved, scenario_from_doc(doc))
+    sid = open_store(plan_database(binjiang_dir)).add(new_scenario(outcome, name="江边新中心", by="tester"))
+    gained = outcome.coverage["layers"]["centres"]["minutes"]["15"]["people_gained"]
+    assert gained > 0
+    pdf = tmp_path / "s.pdf"
+    r = CliRunner().invoke(main, ["report", "--plan", str(binjiang_dir), "--scenario", str(sid), "--out", str(pdf)])
+    assert r.exit_code == 0, r.output
+    reader = pypdf.PdfReader(pdf)
+    text = _text(reader)
+    assert "方案调整前后对比" in text and "江边新中心" in text and "tester" in text and "add_facility" in text
+    assert f"+{gained:,}" in text
+    before = binjiang_saved.coverage["layers"]["centres"]["minutes"]["15"]["people_covered"]
+    assert f"{before:,}" in text and f"{before + gained:,}" in text
+    assert sum(len(p.images) for p in reader.pages) == 3
+    r = CliRunner().invoke(main, ["report", "--plan", str(binjiang_dir), "--scenario", "999", "--out", str(pdf)])
+    assert r.exit_code == 2 and "no kept scenario has this id" in r.output
