@@ -49,12 +49,13 @@ def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, ma
     from geo.outputs import write_folder
 
     def files(tmp: Path) -> list[Path]:
+        t0 = time.perf_counter()
         written = plan_files(result, tmp, fmt=fmt, map_options=map_options)
         streets = pd.DataFrame(tables.get("streets") or [], columns=None if tables.get("streets") else
                                ["street", "community", "homes", "people"])
         written.append(atomic_write(tmp / "streets.csv",
                                     lambda p: streets.to_csv(p, index=False, encoding="utf-8-sig")))
-        written.append(write_json(tmp / MARK, marker))
+        written.append(write_json(tmp / MARK, {**marker, "write_s": round(time.perf_counter() - t0, 2)}))
         return written
 
     write_folder(folder, "batch-area", files)
@@ -227,8 +228,12 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
         outcomes[key] = summary
         if summary["status"] == "failed":
             bar.write(f"failed: {summary['area']}: {summary.get('error')}")
+        elif bar.bar.disable and not quiet:  # no bar (not a terminal): one line per area for the log
+            click.echo(f"done: {summary['area']} ({summary.get('homes', 0):,} homes, {summary.get('seconds', 0):.1f} s)",
+                       err=True)
         bar.add(summary["status"], summary["area"])
 
+    t_tasks = time.perf_counter()
     try:
         if todo:
             workers = n_workers or os.cpu_count() or 1
@@ -250,6 +255,7 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
                                  "network_nodes": base.network.n_nodes, "extract_homes": len(base.homes),
                                  "areas_spec": areas_spec, "within": within,
                                  "read_partition_s": round(read_s, 2),
+                                 "tasks_s": round(time.perf_counter() - t_tasks, 2),
                                  "wall_s": round(time.perf_counter() - t0, 2), "driver_peak_rss_mb": peak_rss_mb()})
     failed = [o for o in outcomes.values() if o["status"] == "failed"]
     n = {s: sum(o["status"] == s for o in outcomes.values()) for s in ("done", "skipped", "failed")}

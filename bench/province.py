@@ -13,7 +13,8 @@ changes it) in a child process, on a local Dask cluster of 1 and
 of 2 worker processes (``--workers``). Reported per run: walk nodes, areas, read + partition
 time, wall time, the sum and the median of the per-area plan times, the peak memory of the
 busiest worker (``VmHWM`` of the worker process, read by each task) and of the driver, and
-the speed-up from 1 to 2 workers. Results go to ``bench/results/province.json``.
+the speed-up from 1 to 2 workers. "tasks" is the cluster's start and every task (plan and
+write); "merge" the merged outputs and the command's start-up (wall minus the command's own). Results go to ``bench/results/province.json``.
 
 Usage: ``python -m bench.province [--tiles 1,4] [--workers 1,2] [--areas level=8] [--per-facility]``;
 ``make bench-province`` runs ``--tiles 1,16,64`` (long: hours on 2 cores at 64 tiles).
@@ -149,11 +150,14 @@ def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: P
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     doc = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
     marks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "areas").glob("*/batch.json"))]
-    secs = [m["seconds"] for m in marks]
+    secs = [m["seconds"] for m in marks]  # planning the area (its outputs' writing apart: write_s)
+    writes = [m.get("write_s", 0.0) for m in marks]
     rss = [m["worker_peak_rss_mb"] for m in marks if m.get("worker_peak_rss_mb")]
     nodes = [m["nodes"] for m in marks]
     return {"workers": workers, "exit": proc.returncode, "wall_s": round(wall, 1),
-            "read_partition_s": doc.get("read_partition_s"), "network_nodes": doc.get("network_nodes"),
+            "read_partition_s": doc.get("read_partition_s"), "tasks_s": doc.get("tasks_s"),
+            "merge_s": round(wall - doc["wall_s"], 1) if doc.get("wall_s") else None,
+            "network_nodes": doc.get("network_nodes"), "area_write_sum_s": round(sum(writes), 1),
             "areas": doc.get("areas_total"), "failed": len(doc.get("failed") or []),
             "area_plan_sum_s": round(sum(secs), 1), "area_plan_median_s": round(statistics.median(secs), 2) if secs else None,
             "area_plan_max_s": round(max(secs), 1) if secs else None,
@@ -186,15 +190,16 @@ def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: b
                 doc["runs"].append(r)
                 print(json.dumps(r), flush=True)
                 rows.append([n, r["network_nodes"], r["areas"], r["failed"], w, r["read_partition_s"],
-                             r["area_plan_median_s"], r["area_plan_sum_s"], r["wall_s"], r["worker_peak_rss_mb"],
-                             r["driver_peak_rss_mb"]])
+                             r["area_plan_median_s"], r["area_plan_sum_s"], r["area_write_sum_s"], r["tasks_s"],
+                             r["merge_s"], r["wall_s"], r["worker_peak_rss_mb"], r["driver_peak_rss_mb"]])
             if 1 in by_w and 2 in by_w:
                 by_w[2]["speedup_vs_1"] = round(by_w[1]["wall_s"] / by_w[2]["wall_s"], 2)
             for w in workers:
                 (tmp / f"out-{n}-{w}").exists() and _rm(tmp / f"out-{n}-{w}")
             pbf.unlink()
     head = ["tiles", "walk nodes", "areas", "failed", "workers", "read+partition s", "area plan median s",
-            "area plans sum s", "wall s", "worker peak MB", "driver peak MB"]
+            "area plans sum s", "area writes sum s", "tasks s", "merge s", "wall s", "worker peak MB",
+            "driver peak MB"]
     doc["table"] = table(f"circles batch on a synthetic province ({areas}, "
                          f"{'with' if per_facility else 'without'} per-facility circles)", head, rows)
     return doc

@@ -180,6 +180,10 @@ class Runner:
             self.record("scaling", self.step("scaling", lambda: scaling.run(sizes)))
         if self.want("plan"):
             self.record("plan", self.step("whole plan", lambda: whole_plan.run(main_pbf, reps=2 if self.quick else 3)))
+        if getattr(self.args, "province", None):  # long: only when asked (make bench-province runs it alone)
+            from bench import province
+
+            self.record("province", self.step("province", lambda: province.run(self.args.province)))
         return self.finish()
 
     def optional_step(self, name: str, title: str, ctx: dict) -> None:
@@ -222,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and sizes (a few minutes)")
     ap.add_argument("--only", type=lambda s: [x.strip() for x in s.split(",") if x.strip()], default=[],
                     help=f"comma-separated subset of {', '.join(QUESTIONS)}")
+    ap.add_argument("--province", type=lambda s: tuple(int(x) for x in s.split(",") if x.strip()), default=None,
+                    metavar="TILES", help="also run circles batch on synthetic provinces of these tile counts, e.g. "
+                    "1,16,64 (bench/province.py; long)")
     args = ap.parse_args(argv)
     bad = [q for q in args.only if q not in QUESTIONS]
     if bad:

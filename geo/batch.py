@@ -266,10 +266,12 @@ class Partition:
         land = np.asarray(base.land, dtype=object)
         self.land = land
         self.land_tree = shapely.STRtree(land) if len(land) else None
-        self.fac = {}
-        for layer, fac in {**base.osm_facilities, **{k: v[0] for k, v in files.items()}}.items():
-            xy = net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
-            self.fac[layer] = _Sorted(xy)
+        def placed(fac) -> _Sorted:
+            return _Sorted(net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac)
+                           else np.zeros((0, 2)))
+
+        self.osm_fac = {k: placed(v) for k, v in base.osm_facilities.items()}
+        self.file_fac = {k: placed(v[0]) for k, v in files.items()}
 
     def halo(self, area: StudyArea):
         """The area and its halo in the extract's metric CRS."""
@@ -316,8 +318,8 @@ class Partition:
         lon, lat = sub.node_lonlat[:, 0], sub.node_lonlat[:, 1]
         m = NAME_MARGIN_DEG
         box = (float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m)
-        osm = {k: v.iloc[self.fac[k].inside(halo)].reset_index(drop=True) for k, v in base.osm_facilities.items()}
-        files = {k: (t.iloc[self.fac[k].inside(halo)].reset_index(drop=True), origin)
+        osm = {k: v.iloc[self.osm_fac[k].inside(halo)].reset_index(drop=True) for k, v in base.osm_facilities.items()}
+        files = {k: (t.iloc[self.file_fac[k].inside(halo)].reset_index(drop=True), origin)
                  for k, (t, origin) in self.files.items()}
         part = dc.replace(base, network=sub, homes=homes, land_source=land, osm_facilities=osm,
                           admin=_in_box(base.admin, box), places=_in_box(base.places, box),
@@ -479,7 +481,12 @@ def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Clus
     from distributed import Client, LocalCluster, as_completed
 
     if cluster.scheduler:
-        client = Client(cluster.scheduler, timeout="30s")
+        try:
+            client = Client(cluster.scheduler, timeout="30s")
+        except (OSError, TimeoutError, ValueError) as err:
+            raise InputError("--scheduler", [f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
+                                             "one with `dask scheduler` and workers with `dask worker ADDRESS`, or "
+                                             "leave out --scheduler for a local cluster"]) from None
         local = None
     else:
         local = LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True,

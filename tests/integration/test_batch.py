@@ -181,3 +181,33 @@ def test_an_out_folder_of_other_files_is_refused(tmp_path):
     res = CliRunner().invoke(main, ["batch", "--areas", "level=8", "--out", str(tmp_path)])
     assert res.exit_code == 2
     assert "holds files a batch did not write (notes.txt)" in res.output
+
+
+def test_a_part_holds_its_halo_only(base):
+    """A task's input: the network, homes and facilities (OSM and a planner's file) within the
+    area's halo, found here point by point with shapely."""
+    from geo.batch import Partition, list_areas
+    from geo.plan import PlanInputs, PlanParams, read_layer_files
+
+    stations = ROOT / "tests" / "data" / "binjiang_stations_gcj02_gbk.csv"
+    files, _ = read_layer_files(PlanInputs(layer_files={"stations": stations}, crs="gcj02"))
+    params = PlanParams()
+    area = next(a for a in list_areas("level=8", admin=base.admin) if a.key == "长河街道")
+    part = Partition(base, params, files).part(area)
+    net = base.network
+    halo = shapely.buffer(shapely.transform(area.area.geometry, lambda c: net.project(c[:, 0], c[:, 1])), params.halo())
+
+    def inside(lonlat):
+        xy = net.project(lonlat[:, 0], lonlat[:, 1])
+        return shapely.contains_xy(halo, xy[:, 0], xy[:, 1])
+
+    table = files["stations"][0]
+    got = part.files["stations"][0]
+    want = table[inside(np.column_stack([table.geometry.x, table.geometry.y]))]
+    assert 0 < len(got) < len(table) and list(got["id"]) == list(want["id"])
+    for layer, fac in base.osm_facilities.items():
+        want = fac[inside(np.column_stack([fac.geometry.x, fac.geometry.y]))] if len(fac) else fac
+        assert list(part.base.osm_facilities[layer]["id"]) == list(want["id"]), layer
+    assert shapely.contains_xy(halo, part.base.network.node_xy[:, 0], part.base.network.node_xy[:, 1]).all()
+    assert 0 < part.base.network.n_nodes < net.n_nodes
+    assert len(part.base.homes) == int(shapely.contains_xy(halo, base.homes.xy[:, 0], base.homes.xy[:, 1]).sum())
