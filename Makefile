@@ -88,11 +88,5 @@ bench: $(STAMP)
 bench-province: $(STAMP)
 	$(BIN)/python -m bench.province --tiles 1,16,64 --workers 1,2
 
-# circles batch on a synthetic province tiled from the merged extract, 1, 16 and 64 tiles with 1 and
-# 2 workers (long: the 64-tile run takes hours on 2 cores); figures in bench/results/province.json
-.PHONY: bench-province
-bench-province: $(STAMP)
-	$(BIN)/python -m bench.province --tiles 1,16,64 --workers 1,2
-
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
