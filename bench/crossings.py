@@ -54,22 +54,23 @@ def run(path: Path = MERGED, *, reps: int = 3, quick: bool = False, cache_dir: P
     people = homes.people
     cls = ext.ways.road_class
     doc: dict = {
-        "source": path.name, "homes": int(len(homes)), "people": round(float(people.sum())),
-        "ways": int(len(cls)), "barrier_ways": int((cls == BARRIER).sum()),
-        "crossing_nodes": int(len(ext.ways.crossing_nodes)),
+        "source": path.name, "homes": len(homes), "people": round(float(people.sum())),
+        "ways": len(cls), "barrier_ways": int((cls == BARRIER).sum()),
+        "crossing_nodes": len(ext.ways.crossing_nodes),
         "network": {}, "build": {m: times[m].as_dict() for m in MODES}, "search": {}, "layers": {},
     }
     r = 1 if quick else reps
     snaps, srcs = {}, {}
     for m in MODES:
         net = nets[m]
-        osm_ids, counts = np.unique(net.node_osm, return_counts=True)
-        doc["network"][m] = {"nodes": net.n_nodes, "edges": net.n_edges, "km": round(float(net.edge_len.sum()) / 1e3, 1),
+        counts = np.unique(net.node_osm, return_counts=True)[1]  # a node split into two sides is there twice
+        doc["network"][m] = {"nodes": net.n_nodes, "edges": net.n_edges,
+                             "km": round(float(net.edge_len.sum()) / 1e3, 1),
                              "split_nodes": int((counts == 2).sum()) if m == "strict" else 0}
         snaps[m] = net.snap(homes.xy, max_dist=params.home_snap_max_m)
         srcs[m] = random_on_streets(net, k_search, np.random.default_rng(SEED))
 
-    def all_layers(m):
+    def all_layers(m: str) -> dict:
         return {name: layer_step(nets[m], name, base.osm_facilities[name], "OSM", snaps[m], params) for name in LAYERS}
 
     # every search timed round-robin over the two models, so a busy machine slows both alike
@@ -84,7 +85,7 @@ def run(path: Path = MERGED, *, reps: int = 3, quick: bool = False, cache_dir: P
                             f"per_source_{k_search}_to_15min": t_src[m].as_dict()}
     rows = []
     for name in LAYERS:
-        doc["layers"][name] = {"facilities": int(len(base.osm_facilities[name])), "minutes": {}}
+        doc["layers"][name] = {"facilities": len(base.osm_facilities[name]), "minutes": {}}
         for mins in MINUTES:
             lim = metres_for(mins, speed)
             cov = {m: dists[m][name] <= lim for m in MODES}
@@ -121,6 +122,7 @@ def run(path: Path = MERGED, *, reps: int = 3, quick: bool = False, cache_dir: P
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.crossings [path.osm.pbf]``: run on one extract, save the result."""
     from bench.common import save
 
     argv = sys.argv[1:] if argv is None else argv

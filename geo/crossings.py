@@ -56,8 +56,16 @@ about the time the reader takes.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from geo.network import Network
+    from geo.osm import OsmExtract, WalkWays
 
 #: the crossing models :func:`walk_ways` knows.
 CROSSING_MODES = ("strict", "anywhere")
@@ -116,7 +124,7 @@ def _wide_or_divided(tags: dict[str, str]) -> bool:
     return wide or tags.get("dual_carriageway") == "yes" or (divider is not None and divider not in PAINTED_DIVIDERS)
 
 
-def is_crossing_node(tags) -> bool:
+def is_crossing_node(tags: Mapping[str, str]) -> bool:
     """Whether a node with these tags is a place to cross a road on foot."""
     hw = tags.get("highway")
     if hw in ("crossing", "traffic_signals"):
@@ -125,7 +133,7 @@ def is_crossing_node(tags) -> bool:
     return c is not None and c != "no"
 
 
-def walk_ways(extract, *, crossings: str = "strict"):
+def walk_ways(extract: OsmExtract, *, crossings: str = "strict") -> WalkWays:
     """The walkable ways of ``extract`` as the network is built from them.
 
     Parameters
@@ -146,8 +154,10 @@ def walk_ways(extract, *, crossings: str = "strict"):
 
 
 def force_nodes(ids: np.ndarray, way_of: np.ndarray, road_class: np.ndarray, crossing_nodes: np.ndarray) -> np.ndarray:
-    """Positions of the flat way arrays that must be graph nodes: crossing nodes on barrier ways
-    (a zebra tagged only on the road, with no footway meeting it, is still a place to cross)."""
+    """Positions of the flat way arrays that must be graph nodes: crossing nodes on barrier ways.
+
+    A zebra tagged only on the road, with no footway meeting it, is still a place to cross.
+    """
     out = np.zeros(len(ids), bool)
     on_barrier = np.flatnonzero(road_class[way_of] == BARRIER)
     if len(crossing_nodes) and len(on_barrier):
@@ -155,8 +165,8 @@ def force_nodes(ids: np.ndarray, way_of: np.ndarray, road_class: np.ndarray, cro
     return out
 
 
-def split_sides(net, edge_way: np.ndarray, road_class: np.ndarray, crossing_nodes: np.ndarray, *,
-                offset_m: float = SIDE_OFFSET_M):
+def split_sides(net: Network, edge_way: np.ndarray, road_class: np.ndarray, crossing_nodes: np.ndarray, *,
+                offset_m: float = SIDE_OFFSET_M) -> tuple[Network, dict]:
     """The network with every barrier road split into two sides joined only at crossings.
 
     Parameters
@@ -178,114 +188,36 @@ def split_sides(net, edge_way: np.ndarray, road_class: np.ndarray, crossing_node
         The new network (the first ``net.n_edges`` edges keep their index; an edge split into two
         sides keeps its left side there, the right sides follow) and counts of what was done.
     """
-    from geo.network import Network, _ranges
-
-    N, E = net.n_nodes, net.n_edges
+    E = net.n_edges
     cls = np.asarray(road_class, np.int8)[edge_way]
-    gs, ge = net.geom_start, net.geom_end
-    g = net.geom_xy
-    # the edge ends: outward direction from the node into the edge
-    end_node = np.concatenate([net.edge_u, net.edge_v])
-    d_u = g[gs + 1] - g[gs]
-    d_v = g[ge - 1] - g[ge]
-    d = np.vstack([d_u, d_v])
-    ang = np.arctan2(d[:, 1], d[:, 0])
-    end_cls = np.concatenate([cls, cls])
-    end_way = np.concatenate([edge_way, edge_way]).astype(np.int64)
-    barrier_end = end_cls == BARRIER
-    n_barrier = np.bincount(end_node[barrier_end], minlength=N)
-    tagged = np.isin(net.node_osm, crossing_nodes) if len(crossing_nodes) else np.zeros(N, bool)
-    cand = (n_barrier == 2) & ~tagged
-    joins = np.zeros(N, bool)
-    joins[end_node[(end_cls == PUBLIC) | (end_cls == CROSSING_WAY)]] = True
-    cand &= ~joins
-    # the two barrier directions of every candidate node (first: lower end index)
-    be = np.flatnonzero(barrier_end & cand[end_node])
-    be = be[np.argsort(end_node[be], kind="stable")]
-    first = np.full(N, -1, np.int64)
-    second = np.full(N, -1, np.int64)
-    first[end_node[be[0::2]]] = be[0::2]
-    second[end_node[be[1::2]]] = be[1::2]
-    th1 = np.where(cand, ang[first], 0.0)
-    span = np.where(cand, np.mod(ang[second] - th1, 2 * np.pi), np.pi)
-    # which side (sector counter-clockwise from the first barrier direction: 0) each end joins
-    sector = (np.mod(ang - th1[end_node], 2 * np.pi) >= span[end_node]).astype(np.int64)
-    # a footway or path with ends on both sides of one node goes across: a crossing
-    other = np.flatnonzero(cand[end_node] & (end_cls == OTHER))
-    if len(other):
-        n_ways = int(end_way.max()) + 1
-        key = end_node[other] * n_ways + end_way[other]
-        both = np.intersect1d(key[sector[other] == 0], key[sector[other] == 1])
-        cand[both // n_ways] = False
-    split = cand
+    ends = _Ends.of(net, cls, np.asarray(edge_way, np.int64))
+    tagged = np.isin(net.node_osm, crossing_nodes) if len(crossing_nodes) else np.zeros(net.n_nodes, bool)
+    split, first, th1, span, sector = _split_nodes(net.n_nodes, ends, tagged)
+    # node copies: side 0 keeps the node's index (moved onto its side), side 1 is appended
     n_split = int(split.sum())
-    # node copies: side 0 keeps the node's index, side 1 is appended
-    copy1 = np.full(N, -1, np.int64)
-    copy1[split] = N + np.arange(n_split)
+    copy1 = np.full(net.n_nodes, -1, np.int64)
+    copy1[split] = net.n_nodes + np.arange(n_split)
     bis = th1 + span / 2
-    nrm = np.column_stack([np.cos(bis), np.sin(bis)])
-    node_xy = np.vstack([net.node_xy, net.node_xy[split] - offset_m * nrm[split]])
-    node_xy[np.flatnonzero(split)] = net.node_xy[split] + offset_m * nrm[split]
-    node_osm = np.concatenate([net.node_osm, net.node_osm[split]])
+    nrm = np.column_stack([np.cos(bis), np.sin(bis)])[split]
+    node_xy = np.vstack([net.node_xy, net.node_xy[split] - offset_m * nrm])
+    node_xy[np.flatnonzero(split)] = net.node_xy[split] + offset_m * nrm
 
-    def side_node(nodes, side):
+    def side_node(nodes: np.ndarray, side: np.ndarray) -> np.ndarray:
         return np.where(split[nodes] & (side == 1), copy1[nodes], nodes)
 
-    end_idx = np.arange(2 * E)
-    is_v = end_idx >= E
-    # a barrier end is the first or second direction; its counter-clockwise side is 0 or 1;
-    # the edge's left side (relative to u -> v) is counter-clockwise at u, clockwise at v
-    ccw = np.where(first[end_node] == end_idx, 0, 1)
-    left_side = np.where(is_v, 1 - ccw, ccw)
-    at_split = split[end_node]
-    new_end = np.where(barrier_end, side_node(end_node, left_side), side_node(end_node, sector))
-    right_end = side_node(end_node, 1 - left_side)
+    # a barrier end is the first or the second direction at its node, and its counter-clockwise
+    # side is side 0 or 1; an edge's left side (of u -> v) is counter-clockwise at u, clockwise at v
+    idx = np.arange(2 * E)
+    ccw = np.where(first[ends.node] == idx, 0, 1)
+    left = np.where(idx >= E, 1 - ccw, ccw)
+    new_end = np.where(ends.barrier, side_node(ends.node, left), side_node(ends.node, sector))
+    right_end = side_node(ends.node, 1 - left)
+    at_split = split[ends.node]
     doubled = np.flatnonzero((cls == BARRIER) & (at_split[:E] | at_split[E:]))
     eu = np.concatenate([new_end[:E], right_end[:E][doubled]])
     ev = np.concatenate([new_end[E:], right_end[E:][doubled]])
-    # geometry: every edge's own coordinates, the doubled ones offset to their side
-    counts = ge - gs + 1
-    take = np.concatenate([_ranges(gs, counts), _ranges(gs[doubled], counts[doubled])])
-    all_counts = np.concatenate([counts, counts[doubled]])
-    new_gs = np.concatenate([[0], np.cumsum(all_counts)[:-1]]).astype(np.int64)
-    new_ge = new_gs + all_counts - 1
-    xy = g[take].copy()
-    owner = np.repeat(np.arange(len(all_counts)), all_counts)
-    orig = np.concatenate([np.arange(E), doubled])
-    sign = np.zeros(len(all_counts))
-    sign[doubled] = 1.0
-    sign[E:] = -1.0
-    moved_v = np.flatnonzero(sign[owner] != 0)
-    if len(moved_v):
-        xy[moved_v] += offset_m * sign[owner[moved_v], None] * _vertex_normals(xy[moved_v], owner[moved_v])
-    changed = sign != 0
-    # edge ends sit on their (possibly moved) nodes
-    end_moved = np.zeros(len(all_counts), bool)
-    for pos, nodes in ((new_gs, eu), (new_ge, ev)):
-        moved = np.any(xy[pos] != node_xy[nodes], axis=1)
-        xy[pos] = node_xy[nodes]
-        end_moved |= moved
-    changed |= end_moved
-    edge_len = net.edge_len[orig].copy()
-    if changed.any():
-        seg = np.hypot(*np.diff(xy, axis=0).T)
-        seg_owner_same = owner[1:] == owner[:-1]
-        per = np.bincount(owner[1:][seg_owner_same], weights=seg[seg_owner_same], minlength=len(all_counts))
-        edge_len[changed] = per[changed]
-    lonlat = net.geom_lonlat[take].copy()
-    vchg = changed[owner]
-    if vchg.any():
-        lonlat[vchg] = net.unproject(xy[vchg])
-    node_lonlat = np.vstack([net.node_lonlat, np.zeros((n_split, 2))])
-    if n_split:
-        moved_nodes = np.concatenate([np.flatnonzero(split), copy1[split]])
-        node_lonlat[moved_nodes] = net.unproject(node_xy[moved_nodes])
-    out = Network(
-        crs=net.crs, node_xy=node_xy, node_lonlat=node_lonlat, node_osm=node_osm,
-        edge_u=eu.astype(np.int64), edge_v=ev.astype(np.int64), edge_len=edge_len,
-        geom_start=new_gs, geom_end=new_ge, geom_xy=xy, geom_lonlat=lonlat,
-        edge_highway=net.edge_highway[orig], edge_name=net.edge_name[orig],
-    )
+    out = _rebuild(net, node_xy, np.concatenate([np.flatnonzero(split), copy1[split]]), eu, ev, doubled, offset_m)
+    n_barrier = np.bincount(ends.node[ends.barrier], minlength=net.n_nodes)
     stats = {
         "barrier_edges": int((cls == BARRIER).sum()),
         "barrier_nodes": int((n_barrier > 0).sum()),
@@ -297,9 +229,113 @@ def split_sides(net, edge_way: np.ndarray, road_class: np.ndarray, crossing_node
     return out, stats
 
 
+@dataclass(frozen=True)
+class _Ends:
+    """Every edge's two ends (``u`` ends first, then ``v`` ends): node, outward angle, class, way."""
+
+    node: np.ndarray
+    angle: np.ndarray  # direction from the node into the edge (radians)
+    cls: np.ndarray
+    way: np.ndarray
+    barrier: np.ndarray
+
+    @classmethod
+    def of(cls, net: Network, edge_cls: np.ndarray, edge_way: np.ndarray) -> _Ends:
+        gs, ge, g = net.geom_start, net.geom_end, net.geom_xy
+        d = np.vstack([g[gs + 1] - g[gs], g[ge - 1] - g[ge]])
+        end_cls = np.concatenate([edge_cls, edge_cls])
+        return cls(np.concatenate([net.edge_u, net.edge_v]), np.arctan2(d[:, 1], d[:, 0]), end_cls,
+                    np.concatenate([edge_way, edge_way]), end_cls == BARRIER)
+
+
+def _split_nodes(n: int, ends: _Ends, tagged: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Which nodes split into two sides, and the side every edge end joins.
+
+    Returns ``split`` (per node), ``first`` (per node: the end that is its first barrier
+    direction), ``th1`` and ``span`` (per node: that direction, and the angle counter-clockwise
+    from it to the second one) and ``sector`` (per end: 0 when it lies in that angle, else 1).
+    """
+    n_barrier = np.bincount(ends.node[ends.barrier], minlength=n)
+    cand = (n_barrier == 2) & ~tagged
+    joins = np.zeros(n, bool)  # a public street or a crossing way meets the road here
+    joins[ends.node[(ends.cls == PUBLIC) | (ends.cls == CROSSING_WAY)]] = True
+    cand &= ~joins
+    be = np.flatnonzero(ends.barrier & cand[ends.node])
+    be = be[np.argsort(ends.node[be], kind="stable")]
+    first = np.full(n, -1, np.int64)
+    second = np.full(n, -1, np.int64)
+    first[ends.node[be[0::2]]] = be[0::2]
+    second[ends.node[be[1::2]]] = be[1::2]
+    th1 = np.where(cand, ends.angle[first], 0.0)
+    span = np.where(cand, np.mod(ends.angle[second] - th1, 2 * np.pi), np.pi)
+    sector = (np.mod(ends.angle - th1[ends.node], 2 * np.pi) >= span[ends.node]).astype(np.int64)
+    # a footway or path with ends on both sides of one node goes across: a crossing
+    other = np.flatnonzero(cand[ends.node] & (ends.cls == OTHER))
+    if len(other):
+        n_ways = int(ends.way.max()) + 1
+        key = ends.node[other] * n_ways + ends.way[other]
+        both = np.intersect1d(key[sector[other] == 0], key[sector[other] == 1])
+        cand[both // n_ways] = False
+    return cand, first, th1, span, sector
+
+
+def _rebuild(net: Network, node_xy: np.ndarray, moved_nodes: np.ndarray, eu: np.ndarray, ev: np.ndarray,
+             doubled: np.ndarray, offset_m: float) -> Network:
+    """The network on the new nodes and edges.
+
+    The doubled edges' geometry is offset to their side (left copies in place, right copies
+    appended), and every edge end is put on its node.
+    """
+    from geo.network import Network, _ranges  # noqa: PLC0415 -- geo.network imports geo.osm, which imports this module
+
+    E = net.n_edges
+    gs, ge = net.geom_start, net.geom_end
+    counts = ge - gs + 1
+    take = np.concatenate([_ranges(gs, counts), _ranges(gs[doubled], counts[doubled])])
+    all_counts = np.concatenate([counts, counts[doubled]])
+    new_gs = np.concatenate([[0], np.cumsum(all_counts)[:-1]]).astype(np.int64)
+    new_ge = new_gs + all_counts - 1
+    xy = net.geom_xy[take].copy()
+    owner = np.repeat(np.arange(len(all_counts)), all_counts)
+    orig = np.concatenate([np.arange(E), doubled])
+    sign = np.zeros(len(all_counts))
+    sign[doubled] = 1.0
+    sign[E:] = -1.0
+    moved_v = np.flatnonzero(sign[owner] != 0)
+    if len(moved_v):
+        xy[moved_v] += offset_m * sign[owner[moved_v], None] * _vertex_normals(xy[moved_v], owner[moved_v])
+    changed = sign != 0
+    for pos, nodes in ((new_gs, eu), (new_ge, ev)):  # edge ends sit on their (possibly moved) nodes
+        changed |= np.any(xy[pos] != node_xy[nodes], axis=1)
+        xy[pos] = node_xy[nodes]
+    edge_len = net.edge_len[orig].copy()
+    if changed.any():
+        seg = np.hypot(*np.diff(xy, axis=0).T)
+        same = owner[1:] == owner[:-1]
+        per = np.bincount(owner[1:][same], weights=seg[same], minlength=len(all_counts))
+        edge_len[changed] = per[changed]
+    lonlat = net.geom_lonlat[take].copy()
+    vchg = changed[owner]
+    if vchg.any():
+        lonlat[vchg] = net.unproject(xy[vchg])
+    node_lonlat = np.vstack([net.node_lonlat, np.zeros((len(node_xy) - net.n_nodes, 2))])
+    if len(moved_nodes):
+        node_lonlat[moved_nodes] = net.unproject(node_xy[moved_nodes])
+    # moved_nodes: the split nodes, then their side-1 copies (appended in the same order)
+    node_osm = np.concatenate([net.node_osm, net.node_osm[moved_nodes[:len(moved_nodes) // 2]]])
+    return Network(
+        crs=net.crs, node_xy=node_xy, node_lonlat=node_lonlat, node_osm=node_osm,
+        edge_u=eu.astype(np.int64), edge_v=ev.astype(np.int64), edge_len=edge_len,
+        geom_start=new_gs, geom_end=new_ge, geom_xy=xy, geom_lonlat=lonlat,
+        edge_highway=net.edge_highway[orig], edge_name=net.edge_name[orig],
+    )
+
+
 def _vertex_normals(xy: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Unit left normals at every vertex of flat polylines (``owner``: the line of each vertex):
-    the mean of the normals of the vertex's segments on its own line."""
+    """Unit left normals at every vertex of flat polylines (``owner``: the line of each vertex).
+
+    A vertex's normal is the mean of the normals of its segments on its own line.
+    """
     d = np.diff(xy, axis=0)
     length = np.hypot(d[:, 0], d[:, 1])
     same = (owner[1:] == owner[:-1]) & (length > 0)

@@ -250,11 +250,11 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
     uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
     is_node = counts[inv] > 1
     sides = road_class is not None
+    crossings = np.zeros(0, np.int64) if crossing_nodes is None else np.asarray(crossing_nodes, np.int64)
     if sides:
         from geo.crossings import force_nodes
 
-        crossing_nodes = np.zeros(0, np.int64) if crossing_nodes is None else crossing_nodes
-        is_node |= force_nodes(ids, way_of, np.asarray(road_class), crossing_nodes)
+        is_node |= force_nodes(ids, way_of, np.asarray(road_class), crossings)
     is_node[off[:-1]] = True
     is_node[off[1:] - 1] = True
     x, y = xy[:, 0], xy[:, 1]
@@ -286,7 +286,7 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
         from geo.crossings import split_sides
 
         net = _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name)
-        net, _ = split_sides(net, e_way, np.asarray(road_class), crossing_nodes)
+        net, _ = split_sides(net, e_way, np.asarray(road_class), crossings)
         return largest_part(net) if largest_component else net
     if largest_component:
         g = csr_min(np.concatenate([u, v]), np.concatenate([v, u]), np.ones(2 * len(u)), n_nodes)

@@ -16,6 +16,8 @@ test). A centre stands on the west side (services on one side), homes on both.
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -114,9 +116,9 @@ def _reference(net, points: dict, link: tuple | None = None) -> nx.Graph:
             g.add_edge(a, b, weight=w)
 
     for e in range(net.n_edges):
-        chain = [(0.0, ("n", int(net.edge_u[e])))] + sorted(cuts.get(e, []), key=lambda t: t[0]) \
-            + [(float(net.edge_len[e]), ("n", int(net.edge_v[e])))]
-        for (a0, k0), (a1, k1) in zip(chain[:-1], chain[1:]):
+        chain = [(0.0, ("n", int(net.edge_u[e]))), *sorted(cuts.get(e, []), key=lambda t: t[0]),
+                 (float(net.edge_len[e]), ("n", int(net.edge_v[e])))]
+        for (a0, k0), (a1, k1) in itertools.pairwise(chain):
             add(k0, k1, a1 - a0)
     if link is not None:
         add(link[0], link[1], float(np.hypot(*(where[link[1]] - where[link[0]]))))
@@ -137,13 +139,15 @@ def _side(road_xy: np.ndarray, xy: np.ndarray) -> np.ndarray:
 def test_the_road_is_a_single_carriageway_secondary_with_no_crossing_near(osm_facts, huilin):
     tags, coords, nodes, crossings, shared = osm_facts
     net = huilin[0].network
-    assert tags["highway"] == "secondary" and tags.get("oneway", "no") == "no" and tags["name"] == "工人路"
+    assert tags["highway"] == "secondary"
+    assert tags.get("oneway", "no") == "no"
+    assert tags["name"] == "工人路"
     mid = _metric(net, [WEST, EAST]).mean(axis=0)
     assert np.hypot(*(_metric(net, crossings) - mid).T).min() > CLEAR_M
     # every node of the road within 150 m that another highway way uses is the road going on
     # (its bridge, 竹蓬桥): no junction, driveway or path joins it there
     road_xy = _metric(net, coords)
-    for n, xy in zip(nodes, road_xy):
+    for n, xy in zip(nodes, road_xy, strict=True):
         if np.hypot(*(xy - mid)) <= CLEAR_M:
             assert all(t["highway"] == "secondary" for t in shared.get(n, [])), (n, shared.get(n))
     # the two points lie on opposite sides of it
@@ -182,7 +186,7 @@ def test_the_naive_graph_crosses_anywhere(binjiang_path):
 
 
 def test_the_crossing_brings_the_east_side_into_the_circle(huilin, osm_facts):
-    base, before = huilin
+    _base, before = huilin
     net = before.network
     assert before.coverage["crossings"] == "strict"
     sc = scenario_from_doc({"type": "FeatureCollection", "features": [
@@ -190,7 +194,8 @@ def test_the_crossing_brings_the_east_side_into_the_circle(huilin, osm_facts):
          "geometry": {"type": "LineString", "coordinates": [list(WEST), list(EAST)]}}]})
     out = run_scenario(before, sc)
     f = out.coverage["layers"]["centres"]["minutes"][f"{MINUTES:g}"]
-    assert f["homes_gained"] > 0 and f["homes_lost"] == 0
+    assert f["homes_gained"] > 0
+    assert f["homes_lost"] == 0
     # who gains: homes east of the road, all of them
     gained = out.homes[(out.homes["layer"] == "centres") & (out.homes["change"] == "gain")]
     assert len(gained) == f["homes_gained"]

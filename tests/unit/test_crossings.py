@@ -13,10 +13,20 @@ import numpy as np
 import pytest
 
 from geo.circles import multi_source, point_distances
-from geo.crossings import (BARRIER, CROSSING_WAY, OTHER, PUBLIC, SERVICE, SIDE_OFFSET_M, is_crossing_node,
-                           split_sides, walk_ways, way_class)
+from geo.crossings import (
+    BARRIER,
+    CROSSING_WAY,
+    OTHER,
+    PUBLIC,
+    SERVICE,
+    SIDE_OFFSET_M,
+    is_crossing_node,
+    split_sides,
+    walk_ways,
+    way_class,
+)
 from geo.network import build_network, network_from_lines, transformer
-from geo.osm import OsmExtract, WalkWays, Features
+from geo.osm import Features, OsmExtract, WalkWays
 
 #: a point in Binjiang, the origin of the hand-built metres
 ORIGIN = transformer(4326, 32651).transform(120.2, 30.2)
@@ -163,8 +173,10 @@ def test_split_sides_on_a_network_without_barriers_changes_nothing():
     net = network_from_lines([[(0, 0), (100, 0)], [(100, 0), (100, 50)]])
     out, stats = split_sides(net, np.arange(net.n_edges), np.full(net.n_edges, OTHER, np.int8),
                              np.zeros(0, np.int64))
-    assert stats["split_nodes"] == 0 and out.n_edges == net.n_edges
-    assert np.array_equal(out.edge_len, net.edge_len) and np.array_equal(out.geom_xy, net.geom_xy)
+    assert stats["split_nodes"] == 0
+    assert out.n_edges == net.n_edges
+    assert np.array_equal(out.edge_len, net.edge_len)
+    assert np.array_equal(out.geom_xy, net.geom_xy)
 
 
 @pytest.mark.parametrize(("tags", "want"), [
@@ -222,3 +234,23 @@ def test_dual_carriageway_is_crossed_at_the_junction():
     assert walk(strict, nodes[401], nodes[402]) == pytest.approx(50 + 200 + 20 + 200 + 50, abs=TOL)
     # the junction joins every side: north of the north carriageway to the median side of it
     assert walk(strict, nodes[401], (300, -6)) == pytest.approx(50 + 200 + 200, abs=TOL)
+
+
+def test_a_new_zebra_joins_the_two_sides(strict):
+    from geo.netedit import Link, with_edits
+
+    # a what-if zebra at x = 250, drawn from 10 m north to 10 m south of the centreline
+    line = np.array([[250 + ORIGIN[0], 10 + ORIGIN[1]], [250 + ORIGIN[0], -10 + ORIGIN[1]]])
+    new, log = with_edits(strict, links=[Link(line)])
+    e = int(log.links[0])
+    ends_y = new.node_xy[[new.edge_u[e], new.edge_v[e]], 1] - ORIGIN[1]
+    # each end joined the side it lies on (the sides are drawn up to SIDE_OFFSET_M off the centreline,
+    # closing in on the junction at x = 600 where they meet)
+    assert 0 < ends_y[0] <= SIDE_OFFSET_M
+    assert -SIDE_OFFSET_M <= ends_y[1] < 0
+    assert new.edge_len[e] == pytest.approx(ends_y[0] - ends_y[1], abs=0.01)
+    before = walk(strict, NODES[10], NODES[11])
+    after = walk(new, NODES[10], NODES[11])
+    # 10 -> node 3 (north) -> 50 m east -> zebra -> 50 m west -> node 3 (south) -> 11
+    assert after == pytest.approx(2 * np.hypot(50, 50) + 100 + 2 * SIDE_OFFSET_M, abs=TOL)
+    assert before - after == pytest.approx(100, abs=TOL)
