@@ -62,7 +62,8 @@ def report_cmd(plan_dir: Path, out: Path, lang: str | None, scenario_id: str | N
 
 def _scenario_after(before, plan_dir: Path, scenario_id: str, db: str | None):
     """The plan after a kept scenario (its edits run again on the saved plan), its record and
-    its edits as drawn; refused when the scenario was kept for another plan."""
+    its edits as drawn; refused when the scenario was kept for another plan.
+    """
     from geo.errors import InputError
     from geo.scenario_store import open_store, plan_database, plan_key
     from geo.scenarios import scenario_from_doc
@@ -72,9 +73,9 @@ def _scenario_after(before, plan_dir: Path, scenario_id: str, db: str | None):
     kept = store.get(scenario_id, geometry=False)
     key, label = plan_key(before)
     if kept.plan_key != key:
-        raise InputError("--scenario", [f"scenario {kept.id} ({kept.name}) was kept for another plan "
-                                        f"({kept.plan_label or kept.plan_key}), not {label or plan_dir}: give that "
-                                        "plan's folder"])
+        problem = (f"scenario {kept.id} ({kept.name}) was kept for another plan ({kept.plan_label or kept.plan_key}), "
+                   f"not {label or plan_dir}: give that plan's folder")
+        raise InputError("--scenario", [problem])
     outcome = run_scenario(before, scenario_from_doc(kept.edits, source=f"scenario {kept.id}"))
     record = {"id": kept.id, "name": kept.name, "created_by": kept.created_by, "created_at": kept.created_at,
               "coverage": outcome.coverage}

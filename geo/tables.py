@@ -95,7 +95,8 @@ class PlanTables:
 
 def cover_columns(params) -> list[tuple[str, str, float, str]]:
     """``(column, layer, minutes, profile)`` of the coverage columns of the area tables:
-    layers in order, then profiles, then thresholds, shortest first."""
+    layers in order, then profiles, then thresholds, shortest first.
+    """
     from geo.kinds import LAYERS
 
     multi = len(params.profiles) > 1
@@ -164,7 +165,8 @@ def _names(values) -> np.ndarray:
 
 def _mode_by(group: np.ndarray, values: np.ndarray, groups: int, *, mixed: str | None = None) -> list:
     """For each group, the most common named value among its homes (``mixed`` when several
-    differ and ``mixed`` is given; None when none is named)."""
+    differ and ``mixed`` is given; None when none is named).
+    """
     out: list = [None] * groups
     df = pd.DataFrame({"g": group, "v": pd.Series(values, dtype=object)}).dropna()
     for k, v in df.groupby("g")["v"]:
@@ -185,7 +187,7 @@ def coverage_table(result) -> pd.DataFrame:
         lr = result.layers.get(layer)
         pc = float(people[hit].sum())
         rows.append({"layer": layer, "minutes": m, "profile": p, "speed_kmh": result.params.speeds()[p],
-                     "facilities": int(len(lr.facilities)) if lr is not None else 0,
+                     "facilities": len(lr.facilities) if lr is not None else 0,
                      "placed": int(lr.snapped.ok.sum()) if lr is not None else 0,
                      "homes": homes, "homes_covered": int(hit.sum()),
                      "homes_share": round(float(hit.mean()), 4) if homes else 0.0,
@@ -202,7 +204,7 @@ def summary_table(result, *, generated: str | None = None) -> pd.DataFrame:
     rows = [("source", Path(str(result.source)).name), ("data_date", result.data_date),
             ("area", area.name if area is not None else "whole extract"),
             ("area_source", area.source if area is not None else None),
-            ("generated", generated or now_iso()), ("homes", int(len(result.homes))),
+            ("generated", generated or now_iso()), ("homes", len(result.homes)),
             ("people", round(float(np.asarray(result.homes.people, float).sum()))),
             ("homes_method", result.homes.method)]
     rows += [("speed", f"{p}: {s:g}") for p, s in result.params.speeds().items()]
@@ -240,7 +242,7 @@ def gap_table(result) -> pd.DataFrame:
     if gaps is None or len(gaps) == 0:
         from geo.gaps import GAP_COLUMNS
 
-        return pd.DataFrame(columns=GAP_COLUMNS + ["lon", "lat"])
+        return pd.DataFrame(columns=[*GAP_COLUMNS, "lon", "lat"])
     df = pd.DataFrame(gaps.drop(columns=gaps.geometry.name))
     pts = gaps.geometry.representative_point()
     df["lon"] = np.round(pts.x.to_numpy(), 6)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -148,6 +149,7 @@ class ReportWords(Words):
     """The map's words plus the report's own (``report.*``)."""
 
     def __call__(self, key: str, **kw: object) -> str:
+        """The label ``key`` in the report's language, filled with ``kw``."""
         text = REPORT_LABELS[self.lang].get(key) or REPORT_LABELS["en"].get(key)
         if text is None:
             return super().__call__(key, **kw)
@@ -160,7 +162,7 @@ def _embeddable(path: Path) -> bool:
 
     try:
         font = TTFont("probe", str(path), subfontIndex=0)
-    except Exception:  # reportlab raises TTFError and others for CFF, broken or odd fonts
+    except Exception:  # noqa: BLE001 - reportlab raises TTFError, struct.error... for CFF, broken or odd fonts
         return False
     return all(ord(ch) in font.face.charToGlyph for ch in "社区中心")
 
@@ -175,9 +177,10 @@ def find_cjk_font() -> Path:
         When none is installed, saying which package to install.
     """
     candidates: list[str] = []
-    if shutil.which("fc-list"):
+    fc_list = shutil.which("fc-list")
+    if fc_list:
         try:
-            out = subprocess.run(["fc-list", ":lang=zh:fontformat=TrueType", "file"], capture_output=True,
+            out = subprocess.run([fc_list, ":lang=zh:fontformat=TrueType", "file"], capture_output=True,
                                  text=True, timeout=30, check=False).stdout
             candidates += sorted(line.strip().rstrip(":") for line in out.splitlines() if line.strip())
         except (OSError, subprocess.SubprocessError):
@@ -215,7 +218,8 @@ def _styles(font: str):
 
 def _table(rows: list[list], *, font: str, widths=None, numeric=None):
     """A table with a repeated header row; ``numeric`` columns (default: all but the first)
-    right-aligned."""
+    right-aligned.
+    """
     from reportlab.lib import colors
     from reportlab.platypus import LongTable, TableStyle
 
@@ -245,7 +249,7 @@ def _int(v) -> str:
 
 
 def _text(v, words: ReportWords) -> str:
-    if v is None or (isinstance(v, float) and v != v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return words("report.unnamed")
     return str(v)
 
@@ -306,7 +310,8 @@ def _area_tables(tables, result, words, st, font) -> list:
     multi = len(result.params.profiles) > 1
     story = []
     for level, table in (("street", tables.streets), ("community", tables.communities)):
-        story += [PageBreak() if level == "street" else CondPageBreak(8 * cm), _p(words(f"report.by_{level}"), st["h1"])]
+        story += [PageBreak() if level == "street" else CondPageBreak(8 * cm),
+                  _p(words(f"report.by_{level}"), st["h1"])]
         cut = len(table) > MAX_TABLE_ROWS
         more = words("report.cut", n=MAX_TABLE_ROWS, total=len(table)) if cut else ""
         story.append(_p(words("report.order", more=more), st["small"]))
@@ -339,7 +344,7 @@ def _gap_tables(result, words, st, font) -> list:
     story = [PageBreak()]
     gaps = result.gaps
     for name in _shown_layers(result):
-        title = dict(layer=words.layer(name), m=f"{mins[-1]:g}")
+        title = {"layer": words.layer(name), "m": f"{mins[-1]:g}"}
         g = gaps[(gaps["layer"] == name) & (gaps["minutes"] == mins[-1]) & (gaps["profile"] == profile)] \
             if len(gaps) else gaps
         if len(g) == 0:
@@ -354,24 +359,25 @@ def _gap_tables(result, words, st, font) -> list:
             walk = rec.get("walk_min_centre")
             rows.append([str(i), _int(rec["people"]), _int(rec["homes"]), _text(rec.get("street"), words),
                          _text(rec.get("community"), words), _text(rec.get("nearest_facility"), words)[:24],
-                         "" if walk is None or walk != walk else f"{float(walk):.1f}"])
+                         "" if walk is None or math.isnan(float(walk)) else f"{float(walk):.1f}"])
         story.append(_table(rows, font=font, numeric=(0, 1, 2, 6)))
     return story
 
 
 def _scenario(scenario: dict, words, st, font) -> list:
     """Before/after figures of a kept scenario: who and when, its edits, and per layer and
-    threshold the people covered before and after, gained and lost."""
+    threshold the people covered before and after, gained and lost.
+    """
     cov = scenario.get("coverage") or {}
     story = [_p(words("report.scenario"), st["h1"]),
              _p(words("report.scenario.line", id=scenario.get("id", ""), name=scenario.get("name", ""),
-                      by=scenario.get("created_by", ""), when=str(scenario.get("created_at", ""))[:16].replace("T", " ")),
-                st["body"])]
+                      by=scenario.get("created_by", ""),
+                      when=str(scenario.get("created_at", ""))[:16].replace("T", " ")), st["body"])]
     for e in cov.get("edits") or []:
         extra = ", ".join(f"{k}={v}" for k, v in e.items() if k not in ("number", "edit"))
-        story.append(_p(f"{e.get('number', '')}. {e.get('edit', '')}" + (f" ({extra})" if extra else ""), st["small"]))
-    rows = [[words("report.col.layer"), words("report.col.min"), words("report.col.before"), words("report.col.after"),
-             words("report.col.gained"), words("report.col.lost"), words("report.col.share")]]
+        line = f"{e.get('number', '')}. {e.get('edit', '')}" + (f" ({extra})" if extra else "")
+        story.append(_p(line, st["small"]))
+    rows = [[words(f"report.col.{k}") for k in ("layer", "min", "before", "after", "gained", "lost", "share")]]
     for name, doc in (cov.get("layers") or {}).items():
         for m, f in (doc.get("minutes") or {}).items():
             b, a = f.get("before", {}), f.get("after", {})

@@ -38,15 +38,15 @@ def nice_length(span_m: float) -> float:
 
 def extent(result, pad: float = 0.04) -> tuple[float, float, float, float]:
     """The map's frame (metric, square): the study area, else the homes, facilities and circles,
-    else the streets."""
+    else the streets.
+    """
     import shapely
 
     if result.area is not None and result.area.metric is not None:
         x0, y0, x1, y1 = shapely.bounds(result.area.metric)
     else:
         pts = [np.asarray(result.homes.xy, float).reshape(-1, 2)]
-        for lr in result.layers.values():
-            pts.append(lr.snapped.xy[lr.snapped.ok].reshape(-1, 2))
+        pts += [lr.snapped.xy[lr.snapped.ok].reshape(-1, 2) for lr in result.layers.values()]
         circles = result.circles
         if circles is not None and len(circles):
             layer_rows = circles[circles["scope"] == "layer"]
@@ -89,10 +89,11 @@ def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, d
                   size_in: float = 6.0, before=None, edits=None) -> bytes:
     """A PNG map of one layer of ``result`` (see the module docstring); with ``before`` (the plan
     before a scenario) its circles are drawn as outlines under the new ones, and ``edits`` (the
-    scenario's new links and closed ways, WGS84 lines) as heavy black lines."""
-    import matplotlib
+    scenario's new links and closed ways, WGS84 lines) as heavy black lines.
+    """
+    import matplotlib as mpl
 
-    matplotlib.use("Agg", force=False)
+    mpl.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D

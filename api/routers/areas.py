@@ -38,7 +38,8 @@ async def areas(
 ) -> dict:
     """One row per street or community of the study area, worst covered first; homes with no
     name found come last (``name`` null). Coverage columns are ``<layer>_<minutes>min`` (and
-    ``_<profile>`` with several profiles): the share of the area's people within that walk."""
+    ``_<profile>`` with several profiles): the share of the area's people within that walk.
+    """
     from geo.tables import cover_columns
 
     t = _tables(request, served)
@@ -58,7 +59,8 @@ async def facilities(
 ) -> dict:
     """A GeoJSON FeatureCollection (WGS84 points): per facility its layer, id, name, street,
     community, placement, and per threshold ``people_<m>min`` / ``homes_<m>min`` (living within
-    that walk) and ``people_nearest_<m>min`` (those for whom it is the nearest)."""
+    that walk) and ``people_nearest_<m>min`` (those for whom it is the nearest).
+    """
     import geopandas as gpd
 
     from geo.io import feature_collection
@@ -66,7 +68,5 @@ async def facilities(
     fac = _tables(request, served).facilities
     if layer is not None and len(fac):
         fac = fac[fac["layer"] == str(layer)]
-    lon = fac["lon"] if "lon" in fac else []
-    lat = fac["lat"] if "lat" in fac else []
-    gdf = gpd.GeoDataFrame(fac, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    gdf = gpd.GeoDataFrame(fac, geometry=gpd.points_from_xy(fac.get("lon", []), fac.get("lat", [])), crs=4326)
     return json_safe(feature_collection(gdf, name="facilities"))
