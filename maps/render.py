@@ -201,7 +201,7 @@ def render_map(result, *, lang: str | None = None, tiles: str | None = "osm", be
     lon0, lat0, lon1, lat1 = result.network.bbox_lonlat()
     lat_mid = (lat0 + lat1) / 2
     fig = Figure(title=title or f"{words('title')} · {_source_name(result)}")
-    m = folium.Map(location=[lat_mid, (lon0 + lon1) / 2], zoom_start=13, tiles=None, control_scale=False,
+    m = folium.Map(location=[lat_mid, (lon0 + lon1) / 2], zoom_start=13, tiles=None, control_scale=False, maxZoom=19,
                    prefer_canvas=True)
     m.default_js, m.default_css = [], []  # folium's CDN links: Leaflet is inlined, the rest is unused
     fig.add_child(m)
