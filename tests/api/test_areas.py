@@ -39,3 +39,8 @@ def test_facilities_carry_people_served_and_names(binjiang_client):
     # sorted by people served within the longest threshold, most first
     people = [f["properties"]["people_15min"] for f in feats]
     assert people == sorted(people, reverse=True)
+
+
+def test_facilities_rejects_an_unknown_layer(binjiang_client):
+    r = binjiang_client.get("/facilities", params={"layer": "parks"})
+    assert r.status_code == 400 and "centres" in r.text

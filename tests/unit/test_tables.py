@@ -173,3 +173,22 @@ def test_binjiang_tables_add_up_to_the_coverage(binjiang_plan):
     assert set(t.communities["named_from"].dropna()) <= {"admin boundary", "nearest place", "mixed"}
     assert any(str(n).endswith("街道") for n in t.streets["name"])
     assert len(t.facilities) == len(r.facilities) and t.facilities["street"].notna().any()
+
+
+def test_several_profiles_get_their_own_columns():
+    """In 12 min adults (4.8 km/h) walk 960 m: homes at 100, 500 and 900 m; the elderly
+    (3.6 km/h) 720 m: 100 and 500 m only."""
+    from geo.tables import cover_columns
+
+    admin = gpd.GeoDataFrame({"name": ["东街道"], "admin_level": ["8"], "osm_id": ["r1"]},
+                             geometry=[wgs84(shapely.box(-100, -300, 3000, 300))], crs=4326)
+    xy = np.column_stack([np.asarray(XS, float), np.full(len(XS), 40.0)])
+    base = toy_base(NET, xy, PEOPLE, admin=admin,
+                    facilities={"centres": [{"id": "c1", "name": "甲中心", "x": 0.0}]})
+    r = plan(PlanInputs(), PlanParams(minutes=(12.0,), profiles=("adult", "elderly"), cell_m=3.75), base=base)
+    assert [c for c, *_ in cover_columns(r.params)][:2] == ["centres_12min_adult", "centres_12min_elderly"]
+    row = area_table(r, level="street").iloc[0]
+    assert row["centres_12min_adult"] == pytest.approx(60 / 210, abs=1e-4)
+    assert row["centres_12min_elderly"] == pytest.approx(30 / 210, abs=1e-4)
+    en = localised(area_table(r, level="street"), "en")
+    assert "Centres ≤12 min share (elderly)" in en.columns
