@@ -8,7 +8,8 @@ table per question, each with medians of several repetitions and the ratio to th
 (``bench.polygons`` when present, and ``bench.overclaim``), 4. nearest-service query
 (``bench.query``, and ``bench.http`` when present), 5. scaling (``bench.scaling``), the what-if
 scenarios (``bench.whatif`` when present), the crossing model's effect and cost
-(``bench.crossings``) and the whole ``circles plan`` (``bench.whole_plan``).
+(``bench.crossings``), the whole ``circles plan`` (``bench.whole_plan``) and reading large
+facility files (``bench.bigfile``).
 
 Results go to ``bench/results/<question>.json`` (atomic writes) and every table of the run to
 ``bench/results/tables.md``. Agreement between methods is checked in the run; a mismatch is
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from bench.common import MERGED, RESULTS, SEED, machine, save
 
-QUESTIONS = ("network", "coverage", "polygons", "query", "whatif", "crossings", "scaling", "plan")
+QUESTIONS = ("network", "coverage", "polygons", "query", "whatif", "crossings", "scaling", "plan", "bigfile")
 
 
 def optional(name: str):
@@ -123,6 +124,10 @@ class Runner:
         m = self.meta["machine"]
         print(f"service-circles benchmarks — {self.meta['date']} — {m['nproc']} cores, {m['cpu']}, "
               f"{m['mem_gb']} GB, Python {m['python']}; seed {SEED}{' (quick)' if self.quick else ''}", flush=True)
+        if self.want("bigfile"):  # facility files only: no network needed
+            self.optional_step("bigfile", "Facility files: read and check (bench/bigfile.py)", {"quick": self.quick})
+            if self.args.only == ["bigfile"]:
+                return self.finish()
         datasets = []
         if MERGED.exists():
             datasets.append(("Hangzhou merged", MERGED))

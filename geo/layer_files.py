@@ -46,6 +46,8 @@ HEADER_SEARCH_ROWS = 10
 
 def cell_text(value: object) -> str | None:
     """A cell as trimmed text; None for empty/NaN. Whole floats lose their ``.0`` (ids, stars)."""
+    if type(value) is str:  # CSV cells: the common case first
+        return value.strip() or None
     if value is None or value is pd.NA:
         return None
     if isinstance(value, (float, np.floating)):

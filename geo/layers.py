@@ -25,6 +25,7 @@ the file themselves: ``centres.csv row 17: ...``.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
@@ -59,6 +60,8 @@ TIER_HELP = "区级/district, 街道/street, 社区/community, 特色/special"
 SERVICE_SPLIT = re.compile(r"\s*[、,，;；/\n]+\s*")
 #: two facilities of one name closer than this (metres) are reported as a likely duplicate.
 DUPLICATE_M = 1.0
+#: radius of the sphere distances are measured on (m)
+_EARTH_M = 6_371_000.0
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,11 @@ def _number(value: object) -> float | None:
     s = cell_text(value)
     if s is None:
         return None
-    s = re.sub(r"^(东经|北纬|[EN])|(°|度)?([EN东北])?$", "", unicodedata.normalize("NFKC", s).replace(" ", ""))
-    f = float(s)  # ValueError for the rest
+    try:
+        f = float(s)  # plain numbers (nearly every cell) without the regular expression
+    except ValueError:
+        s = re.sub(r"^(东经|北纬|[EN])|(°|度)?([EN东北])?$", "", unicodedata.normalize("NFKC", s).replace(" ", ""))
+        f = float(s)  # ValueError for the rest
     if not math.isfinite(f):
         raise ValueError(s)
     return f
@@ -233,8 +239,10 @@ def _area(text: str) -> float:
     return f
 
 
-def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str) -> dict:
-    """The normalised fields of row ``i``; problems go to ``bad``, warnings to ``warnings``."""
+def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str,
+         hours_seen: dict) -> dict:
+    """The normalised fields of row ``i``; problems go to ``bad``, warnings to ``warnings``;
+    ``hours_seen`` keeps the opening hours read so far in this file (text -> normalised)."""
     label = raw.labels[i]
 
     def cell(f: str) -> str | None:
@@ -259,9 +267,14 @@ def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[
                 bad.append(f"{head(f)} {text!r} {what}")
     hours = None
     if (oh := cell("opening_hours")) is not None:
-        try:
-            hours = normalise_opening_hours(oh)
-        except OpeningHoursError:
+        if oh not in hours_seen:  # lists repeat a few texts thousands of times: each is read once
+            try:
+                hours_seen[oh] = normalise_opening_hours(oh)
+            except OpeningHoursError:
+                hours_seen[oh] = OpeningHoursError
+        hours = hours_seen[oh]
+        if hours is OpeningHoursError:
+            hours = None
             warnings.append(f"{src} {label}: {head('opening_hours')} {oh!r} cannot be read as opening hours; treated "
                             "as unknown — write it like 'Mo-Fr 08:30-17:30', '24/7' or '周一至周五 8:30-17:30'")
     services = cell("services")
@@ -326,7 +339,8 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
     if (swapped := _swap_message(raw, cols, kind, lon, lat, texts)) is not None:
         problems.append(swapped)
     else:
-        for i in np.flatnonzero(np.isfinite(lon) & np.isfinite(lat)):
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        for i in np.flatnonzero(ok & ((np.abs(lon) > 180) | (np.abs(lat) > 90))):
             if not -180 <= lon[i] <= 180:
                 per_row[i].append(f"longitude {texts[i][0]} is outside -180..180")
             if not -90 <= lat[i] <= 90:
@@ -334,8 +348,9 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
                                   "are the longitude and latitude columns swapped?")
     out: dict[str, list] = {c: [] for c in COLUMNS}
     first_id: dict[str, str] = {}
+    hours_seen: dict[str, object] = {}
     for i, label in enumerate(raw.labels):
-        values = _row(raw, cols, i, per_row[i], warnings, src)
+        values = _row(raw, cols, i, per_row[i], warnings, src, hours_seen)
         ident = cell_text(raw.rows[i][cols["id"]]) if "id" in cols else None
         ident = ident or f"{layer}-{label.split()[-1]}"
         if ident in first_id:
@@ -368,24 +383,54 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
 
 
 def _duplicates(names: list, lon: np.ndarray, lat: np.ndarray, labels: list[str], src: str) -> list[str]:
-    """Warnings for one name at the same place (within :data:`DUPLICATE_M`)."""
+    """Warnings for one name at the same place (within :data:`DUPLICATE_M`): each row against
+    the first earlier row of its name that close.
+
+    Rows go into a grid of :data:`DUPLICATE_M` cells keyed by name, so a row is compared only
+    with the rows of its name in its own and the eight neighbouring cells: O(n) for lists with
+    thousands of rows of one name (charging lists), where comparing every pair took minutes.
+    """
+    if not len(names):
+        return []
+    # cells twice DUPLICATE_M wide (a touch more: a pair exactly DUPLICATE_M apart is in reach):
+    # a row's neighbours within DUPLICATE_M lie in its own cell and the three cells of the
+    # quadrant of the cell it sits in (left or right, below or above)
+    cell = 2 * DUPLICATE_M * (1 + 1e-6)
+    y = np.radians(lat) * _EARTH_M / cell
+    # one east-west scale for the whole file, that of its most poleward row: no pair is farther
+    # apart on the grid than on the ground
+    x = np.radians(lon) * _EARTH_M * float(np.cos(np.radians(np.abs(lat).max()))) / cell
+    fx, fy = np.floor(x), np.floor(y)
+    cx, cy = fx.astype(np.int64).tolist(), fy.astype(np.int64).tolist()
+    ax, ay = np.where(x - fx < 0.5, -1, 1).tolist(), np.where(y - fy < 0.5, -1, 1).tolist()
+    lon_l, lat_l = lon.tolist(), lat.tolist()
+    grid: dict[tuple, list[int]] = {}
     out = []
-    seen: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        for j in seen.get(name, []):
-            if (d := _metres(lon[i], lat[i], lon[j], lat[j])) <= DUPLICATE_M:
+        a, b, c, d = cx[i], cy[i], cx[i] + ax[i], cy[i] + ay[i]
+        near = [x for x in (grid.get((name, a, b)), grid.get((name, c, b)), grid.get((name, a, d)),
+                            grid.get((name, c, d))) if x]
+        for j in heapq.merge(*near) if len(near) > 1 else (near[0] if near else ()):  # earlier rows, first first
+            if (d := _metres_scalar(lon_l[i], lat_l[i], lon_l[j], lat_l[j])) <= DUPLICATE_M:
                 out.append(f"{src} {labels[i]}: {name!r} is at the same place as {labels[j]} ({d:.1f} m apart) — "
                            "both are kept; delete one if it is a duplicate")
                 break
-        seen.setdefault(name, []).append(i)
+        grid.setdefault((name, cx[i], cy[i]), []).append(i)
     return out
+
+
+def _metres_scalar(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """:func:`_metres` for two points as Python floats (no array overhead)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * _EARTH_M * math.asin(math.sqrt(min(a, 1.0)))
 
 
 def _metres(lon1, lat1, lon2, lat2):
     """Great-circle distance in metres (haversine on a 6,371 km sphere)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_000.0 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    return 2 * _EARTH_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 # ------------------------------------------------------------------------------ checks and output
