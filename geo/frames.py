@@ -26,13 +26,15 @@ def _val(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def draw_context(*, params, net, homes, layers: dict, subsets: dict, names: tuple, land, dists: dict, reuse=None):
+def draw_context(*, params, net, homes, layers: dict, subsets: dict, names: tuple, land, dists: dict, reuse=None,
+                 area=None):
     """The :class:`geo.drawing.DrawContext` of a plan: plain layers and night views with their
     gap areas, and (``params.per_facility``) every placed facility's own circles; with
     ``reuse``, only the views and facilities it says to draw again. ``land``
-    (:class:`geo.homeinfo.HomeLand`) is the homes' land for the gap areas."""
+    (:class:`geo.homeinfo.HomeLand`) is the homes' land for the gap areas, cut at the study
+    ``area`` (:class:`geo.areas.StudyArea`) when there is one."""
     from geo.drawing import DrawContext, FacilityJob, LayerJob
-    from geo.gaps import GapHomes
+    from geo.gaps import GapHomes, area_cells
     from geo.raster import RasterGeometry, coarse_lattice
 
     limits = params.limits()
@@ -59,15 +61,17 @@ def draw_context(*, params, net, homes, layers: dict, subsets: dict, names: tupl
     lat = coarse_lattice(geom.lattice)
     cells, owner = land.on(lat)
     street, community, named_from = names
+    metric = getattr(area, "metric", None)
+    inside = area_cells(lat, metric) if metric is not None else None
     gh = GapHomes(homes.xy, homes.people, np.ones(len(homes), bool), street, community, named_from, lat, cells,
-                  owner, params.gap_link_m)
+                  owner, params.gap_link_m, inside)
     speeds = params.speeds()
     return DrawContext(net, tuple(m for m, _, _ in limits), params.width_m, params.cell(), params.circles,
                        tuple(jobs), tuple(fjobs), gh, tuple((mi, p, speeds[p]) for _, mi, p in limits), geom)
 
 
 def circle_and_gap_frames(*, params, net, homes, layers: dict, subsets: dict, names: tuple, land, dists: dict,
-                          reuse=None, say=None):
+                          reuse=None, say=None, area=None):
     """Circles (per facility and dissolved per view) and gap areas of a plan (WGS84 frames);
     with ``reuse``, what it does not draw again comes from the plan before."""
     import geopandas as gpd
@@ -76,7 +80,7 @@ def circle_and_gap_frames(*, params, net, homes, layers: dict, subsets: dict, na
     from geo.drawing import draw
 
     ctx = draw_context(params=params, net=net, homes=homes, layers=layers, subsets=subsets, names=names,
-                       land=land, dists=dists, reuse=reuse)
+                       land=land, dists=dists, reuse=reuse, area=area)
     drawn = draw(ctx, workers=params.workers, progress=_detail(say, "drawing service circles"))
     limits = params.limits()
     speeds = params.speeds()

@@ -64,6 +64,9 @@ class GapHomes:
     land_cells: np.ndarray  # flat indices of land cells
     land_owner: np.ndarray  # the home owning each of them
     link_m: float = 100.0
+    #: ``(rows, cols)`` mask of the lattice cells inside the study area (None: no area); gap land
+    #: stops at its boundary, as the homes counted do (:func:`area_cells`)
+    inside: np.ndarray | None = None
 
 
 def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
@@ -93,7 +96,8 @@ def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
         cell_group = group_of[gh.land_owner]
         keep = cell_group >= 0
         circle_rc = _circle_cells(lat, masks[j] if j < len(masks) else None, circles[j])
-        label, r0, c0, cells_per_group = _gap_image(lat, gh.land_cells[keep], cell_group[keep] + 1, circle_rc, n_groups)
+        label, r0, c0, cells_per_group = _gap_image(lat, gh.land_cells[keep], cell_group[keep] + 1, circle_rc, n_groups,
+                                                    inside=gh.inside)
         outline, group = _group_outlines(label, r0, c0)
         outlines.append(outline)
         group_of_polygon.append(np.where(group > 0, group - 1 + len(rows_out), -1))
@@ -132,9 +136,11 @@ def _join(outlines: list, group_of_polygon: list) -> tuple:
     return joined, np.concatenate(group_of_polygon)
 
 
-def _gap_image(lat, cells: np.ndarray, label_of_cell: np.ndarray, circle_rc: tuple, n: int) -> tuple:
+def _gap_image(lat, cells: np.ndarray, label_of_cell: np.ndarray, circle_rc: tuple, n: int, *,
+               inside: np.ndarray | None = None) -> tuple:
     """The label image (0: none) of the groups' land cells, on the window of the lattice that
-    holds them and one cell more (labels ``1..n``): cells the circle touches are cleared, then every group grows
+    holds them and one cell more (labels ``1..n``): cells the circle touches (and cells outside
+    the study area, ``inside``) are cleared, then every group grows
     by one cell into free cells the circle does not touch, so that outlines traced through
     cell centres enclose the groups' whole cells (not half a cell less). Returns the image, its
     first cell ``(row0, col0)`` and the number of land cells of each label (before growing)."""
@@ -153,6 +159,8 @@ def _gap_image(lat, cells: np.ndarray, label_of_cell: np.ndarray, circle_rc: tup
     cr, cc = circle_rc
     sel = (cr >= r0) & (cr < r1) & (cc >= c0) & (cc < c1)
     circ[cr[sel] - r0, cc[sel] - c0] = True
+    if inside is not None:  # cells outside the study area are closed as the circle's are
+        circ |= ~inside[r0:r1, c0:c1]
     label[circ] = 0
     counts = np.bincount(label.ravel(), minlength=n + 1)[1:]
     free = (label == 0) & ~circ
@@ -269,6 +277,23 @@ def _circle_cells(lat, mask, circle) -> tuple[np.ndarray, np.ndarray]:
     r, c = r + r0, c + c0
     ok = (r < lat.rows) & (c < lat.cols)
     return r[ok], c[ok]
+
+
+def area_cells(lat, poly) -> np.ndarray:
+    """``(rows, cols)`` mask of the cells of lattice ``lat`` whose centres lie in the (metric)
+    polygon ``poly``: the study area as the gap areas see it."""
+    import shapely
+
+    from geo.raster import SHIFT, opencv
+
+    cv2 = opencv()
+    m = np.zeros((lat.rows, lat.cols), np.uint8)
+    for part in shapely.get_parts(shapely.get_parts(poly)):
+        if part.geom_type != "Polygon" or part.is_empty:
+            continue
+        rings = [lat.fixed(shapely.get_coordinates(r)) for r in [part.exterior, *part.interiors]]
+        cv2.fillPoly(m, rings, 1, cv2.LINE_8, SHIFT)
+    return m.astype(bool)
 
 
 def _rasterise(lat, poly) -> tuple[int, int, np.ndarray]:

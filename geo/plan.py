@@ -379,7 +379,7 @@ def finish_plan(*, base, params: PlanParams, net: Network, homes: Homes, home_sn
         if sn.ok.any():
             dists[n] = per_source(net, sn, limit=reach)
     circles, gaps = circle_and_gap_frames(params=params, net=net, homes=homes, layers=layers, subsets=subsets,
-                                          names=names, land=land, dists=dists, reuse=reuse, say=say)
+                                          names=names, land=land, dists=dists, reuse=reuse, say=say, area=area)
     facilities = facility_frame(net, homes, home_snap, layers, dists, params, reuse=reuse)
     return PlanResult(
         source=str(base.source), data_date=base.data_date, params=params, network=net, homes=homes,

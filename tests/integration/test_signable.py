@@ -412,3 +412,12 @@ def test_sites_lie_in_the_area_numbered_and_named_with_gcj02(bj, written):
     back = np.column_stack(gcj02_to_wgs84(s["lon_gcj02"].to_numpy(), s["lat_gcj02"].to_numpy()))
     np.testing.assert_allclose(back, s[["lon", "lat"]].to_numpy(), atol=2e-6)
     assert (np.abs(s["lon_gcj02"] - s["lon"]) > 1e-3).all()
+
+
+def test_gap_land_stops_at_the_study_area(bj):
+    """Homes are counted inside the area; their gap land stops at its boundary too (to within
+    one land cell, the outline runs through cell centres)."""
+    g = bj.gaps[~bj.gaps.geometry.isna()].to_crs(bj.network.crs).geometry.values
+    cell = bj.params.cell() * 3
+    assert shapely.area(shapely.difference(g, shapely.buffer(bj.area.metric, cell))).sum() < 1.0
+    assert shapely.area(shapely.difference(g, bj.area.metric)).sum() < 0.001 * shapely.area(g).sum()
