@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 #: the share classes of the index map (upper bounds) and their colours, red (low) to green
-SHARE_BREAKS = (0.5, 0.7, 0.8, 0.9, 1.01)
+SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 1.01)
 SHARE_COLOURS = ("#d7301f", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
 FAILED_COLOUR = "#9e9e9e"
 
@@ -165,6 +165,8 @@ def index_html(areas, entries: list[dict], *, col: str | None, tiles: str, lang:
     w = WORDS[lang]
     gdf = areas[["area", "level", "status"]].copy()
     gdf["share"] = areas[col] if col and col in areas else None
+    if "people" in areas:  # an area without homes has no share to show
+        gdf.loc[~(areas["people"].fillna(0) > 0), "share"] = None
     gdf["homes"] = areas["homes"] if "homes" in areas else None
     gdf["people"] = areas["people"] if "people" in areas else None
     gdf["map"] = [e.get("map") for e in entries]
@@ -175,10 +177,14 @@ def index_html(areas, entries: list[dict], *, col: str | None, tiles: str, lang:
     t = tile_spec(tiles)
     tile_js = (f"L.tileLayer({safe_json(t.url)}, {{maxZoom: 19, attribution: {safe_json(t.attribution)}}}).addTo(map);"
                if t.url else f"map.attributionControl.addAttribution({safe_json(t.attribution)});")
+    what = ""
+    if col:
+        layer, minutes = col.split("_")[0], col.split("_")[1].removesuffix("min")
+        what = f"{layer} ≤{minutes} min"
     classes = safe_json([[b, c] for b, c in zip(SHARE_BREAKS, SHARE_COLOURS)])
     legend = "".join(f'<div><i style="background:{c}"></i>{lo:.0%}–{min(b, 1):.0%}</div>'
                      for lo, b, c in zip((0.0, *SHARE_BREAKS[:-1]), SHARE_BREAKS, SHARE_COLOURS))
-    legend += f'<div><i style="background:{FAILED_COLOUR}"></i>{w["failed"]}</div>'
+    legend += f'<div><i style="background:{FAILED_COLOUR}"></i>{w["failed"]} / {w["none"]}</div>'
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{w['title']}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -207,7 +213,7 @@ var layer = L.geoJSON({data}, {{
 }}).addTo(map);
 if (layer.getLayers().length) map.fitBounds(layer.getBounds()); else map.setView([30.25, 120.2], 10);
 var legend = L.control({{position: "bottomright"}});
-legend.onAdd = function () {{ var d = L.DomUtil.create("div", "legend"); d.innerHTML = "<b>" + W.share + "</b>" + {safe_json(legend)}; return d; }};
+legend.onAdd = function () {{ var d = L.DomUtil.create("div", "legend"); d.innerHTML = "<b>" + W.share + "</b><br>" + esc({safe_json(what)}) + {safe_json(legend)}; return d; }};
 legend.addTo(map);
 </script></body></html>
 """
