@@ -36,7 +36,8 @@ def _read_layer(folder: Path, name: str, fmt: str):
 
 def area_row(name: str, level, coverage: dict) -> dict:
     """One row of the area table: homes, people, and per layer and threshold the shares and
-    counts covered (first profile)."""
+    counts covered (first profile).
+    """
     row = {"area": name, "level": level, "status": "done", "homes": coverage.get("homes"),
            "people": coverage.get("people")}
     for layer, doc in (coverage.get("layers") or {}).items():

@@ -41,7 +41,8 @@ MARK = "batch.json"
 
 def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict) -> None:
     """One area's output set, all at once: the plan's files, ``streets.csv``, and ``batch.json``
-    (the done marker with the area's digest) — so a folder with a marker is complete."""
+    (the done marker with the area's digest) — so a folder with a marker is complete.
+    """
     import pandas as pd
 
     from api.outputs import plan_files
@@ -151,8 +152,7 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
 
     from api.cli_common import build_inputs, say_for
     from geo.base import load_base
-    from geo.batch import (Cluster, Partition, area_digest, is_done, list_areas, options_digest, peak_rss_mb,
-                           plan_part)
+    from geo.batch import Cluster, Partition, area_digest, is_done, list_areas, options_digest, peak_rss_mb, plan_part
     from geo.errors import InputError
     from geo.io import write_json
     from geo.plan import read_layer_files

@@ -92,7 +92,8 @@ def write_province(ex: Extract, tiles: int, dest: Path, *, link: int) -> dict:
     The network keeps only its largest connected part (:func:`geo.network.build_network`), so
     each tile's copy of node ``link`` is joined to its right and lower neighbours' by a straight
     footway one tile long: it touches the streets at its two ends only, far beyond any walk
-    threshold, so no walk time changes."""
+    threshold, so no walk time changes.
+    """
     import osmium
     from osmium.osm.mutable import Node, Relation, Way
 

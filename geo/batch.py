@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.areas import AREA_LEVELS, StudyArea, level_of
+from geo.areas import AREA_LEVELS, StudyArea
 from geo.errors import CirclesError, InputError
 
 #: bump when what a done area holds, or how it is made, changes (re-runs then redo every area).
@@ -202,7 +202,8 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
 @dataclass(frozen=True, eq=False)
 class Part:
     """One area's task input: the area and the base cut to its halo (network, homes, land,
-    facilities, the admin areas and places that name its homes)."""
+    facilities, the admin areas and places that name its homes).
+    """
 
     key: str
     area: StudyArea
@@ -294,7 +295,8 @@ class Partition:
 
     def part(self, area: BatchArea) -> Part:
         """The area's task input; raises :class:`geo.errors.NetworkError` when no walkable street
-        lies in the area and its halo."""
+        lies in the area and its halo.
+        """
         import dataclasses as dc
 
         from geo.demand import Homes
@@ -387,7 +389,8 @@ Writer = Callable[..., None]
 
 def street_rows(result) -> list[dict]:
     """Homes, people and those covered per layer and threshold (first profile), per street and
-    community of the area (the rows of the merged street table)."""
+    community of the area (the rows of the merged street table).
+    """
     from geo.coverage import minutes_key
 
     street, community = (np.asarray(a, dtype=object) for a in result.home_names[:2]) \
