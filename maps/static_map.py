@@ -95,14 +95,9 @@ def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, d
 
     mpl.use("Agg", force=False)
     import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
-    net = result.network
     frame = extent(result)
     fp = _font(font_path)
-    colour = LAYER_COLOURS.get(layer, "#555555")
     fig, ax = plt.subplots(figsize=(size_in, size_in), dpi=dpi)
     try:
         ax.set_xlim(frame[0], frame[2])
@@ -111,55 +106,10 @@ def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, d
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("#fbfbf8")
-        water = (getattr(result.base, "extras", None) or {}).get("water") if result.base is not None else None
-        if water is not None and len(water):
-            _metric(water, net.crs).plot(ax=ax, color="#c6dbef", linewidth=0, zorder=0)
-        minor, major = _street_segments(net, frame)
-        ax.add_collection(LineCollection(minor, colors="#bdbdbd", linewidths=0.35, zorder=1))
-        ax.add_collection(LineCollection(major, colors="#8c8c8c", linewidths=0.9, zorder=1))
-        handles = [Line2D([], [], color="#8c8c8c", lw=0.9, label=words("report.streets"))]
-        profile = result.params.profiles[0]
-        circles = result.circles
-        sel = (circles["scope"] == "layer") & (circles["layer"] == layer) & (circles["profile"] == profile) \
-            if len(circles) else np.zeros(0, bool)
-        mins = sorted(result.params.minutes)
-        for i, m in enumerate(reversed(mins)):  # the longest first, underneath
-            part = circles[sel & (circles["minutes"] == m)]
-            if len(part):
-                alpha = 0.22 if i == 0 and len(mins) > 1 else 0.38
-                _metric(part, net.crs).plot(ax=ax, color=colour, alpha=alpha, linewidth=0, zorder=2)
-                handles.append(Patch(facecolor=colour, alpha=alpha, label=words("report.circle", m=f"{m:g}")))
-        if before is not None and len(before.circles):
-            bc = before.circles
-            bsel = (bc["scope"] == "layer") & (bc["layer"] == layer) & (bc["profile"] == profile) & \
-                (bc["minutes"] == mins[-1])
-            if bsel.any():
-                _metric(bc[bsel], net.crs).boundary.plot(ax=ax, color="#404040", linewidth=0.45, linestyle="--",
-                                                         zorder=3)
-                handles.append(Line2D([], [], color="#404040", lw=0.6, ls="--",
-                                      label=words("report.before", m=f"{mins[-1]:g}")))
-        gaps = result.gaps
-        if len(gaps):
-            g = gaps[(gaps["layer"] == layer) & (gaps["profile"] == profile) & (gaps["minutes"] == mins[-1])]
-            if len(g):
-                _metric(g, net.crs).plot(ax=ax, color=GAP_COLOUR, alpha=0.55, linewidth=0.2, edgecolor=GAP_COLOUR,
-                                         zorder=3)
-                handles.append(Patch(facecolor=GAP_COLOUR, alpha=0.55, label=words("report.gaps", m=f"{mins[-1]:g}")))
-        if edits is not None and len(edits):
-            _metric(edits, net.crs).plot(ax=ax, color="black", linewidth=2.2, zorder=6)
-            handles.append(Line2D([], [], color="black", lw=2.2, label=words("report.edits")))
-        lr = result.layers.get(layer)
-        if lr is not None and lr.snapped.ok.any():
-            xy = lr.snapped.xy[lr.snapped.ok]
-            ax.scatter(xy[:, 0], xy[:, 1], s=14, c=colour, edgecolors="black", linewidths=0.6, zorder=5)
-            handles.append(Line2D([], [], marker="o", color="none", markerfacecolor=colour, markeredgecolor="black",
-                                  markersize=5, label=words("report.facilities", layer=words.layer(layer))))
-        if result.area is not None and result.area.metric is not None:
-            import geopandas as gpd
-
-            gpd.GeoSeries([result.area.metric], crs=net.crs).boundary.plot(ax=ax, color="#000000", linewidth=1.0,
-                                                                            linestyle="-.", zorder=4)
-            handles.append(Line2D([], [], color="#000000", lw=1.0, ls="-.", label=words("report.area")))
+        handles = _streets(ax, result, frame, words)
+        handles += _circles(ax, result, layer, words, before)
+        handles += _gaps_and_edits(ax, result, layer, words, edits)
+        handles += _facilities_and_area(ax, result, layer, words)
         ax.set_xlabel("")
         ax.set_ylabel("")
         _scale_bar(ax, frame, fp)
@@ -176,6 +126,96 @@ def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, d
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def _streets(ax, result, frame, words: Words) -> list:
+    """Water (where the extract maps it) and the streets, big roads heavier."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+
+    net = result.network
+    water = (getattr(result.base, "extras", None) or {}).get("water") if result.base is not None else None
+    if water is not None and len(water):
+        _metric(water, net.crs).plot(ax=ax, color="#c6dbef", linewidth=0, zorder=0)
+    minor, major = _street_segments(net, frame)
+    ax.add_collection(LineCollection(minor, colors="#bdbdbd", linewidths=0.35, zorder=1))
+    ax.add_collection(LineCollection(major, colors="#8c8c8c", linewidths=0.9, zorder=1))
+    return [Line2D([], [], color="#8c8c8c", lw=0.9, label=words("report.streets"))]
+
+
+def _circles(ax, result, layer: str, words: Words, before) -> list:
+    """The layer's dissolved circles per threshold (the longest underneath, lighter), and the
+    longest one before a scenario as a dashed outline.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    net = result.network
+    colour = LAYER_COLOURS.get(layer, "#555555")
+    profile = result.params.profiles[0]
+    mins = sorted(result.params.minutes)
+    handles: list = []
+    circles = result.circles
+    if len(circles):
+        sel = (circles["scope"] == "layer") & (circles["layer"] == layer) & (circles["profile"] == profile)
+        for i, m in enumerate(reversed(mins)):
+            part = circles[sel & (circles["minutes"] == m)]
+            if len(part):
+                alpha = 0.22 if i == 0 and len(mins) > 1 else 0.38
+                _metric(part, net.crs).plot(ax=ax, color=colour, alpha=alpha, linewidth=0, zorder=2)
+                handles.append(Patch(facecolor=colour, alpha=alpha, label=words("report.circle", m=f"{m:g}")))
+    if before is not None and len(before.circles):
+        bc = before.circles
+        bsel = (bc["scope"] == "layer") & (bc["layer"] == layer) & (bc["profile"] == profile) & \
+            (bc["minutes"] == mins[-1])
+        if bsel.any():
+            _metric(bc[bsel], net.crs).boundary.plot(ax=ax, color="#404040", linewidth=0.45, linestyle="--", zorder=3)
+            handles.append(Line2D([], [], color="#404040", lw=0.6, ls="--",
+                                  label=words("report.before", m=f"{mins[-1]:g}")))
+    return handles
+
+
+def _gaps_and_edits(ax, result, layer: str, words: Words, edits) -> list:
+    """The gap areas beyond the longest threshold, and a scenario's new links and closed ways."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    net = result.network
+    m = max(result.params.minutes)
+    handles: list = []
+    gaps = result.gaps
+    if len(gaps):
+        g = gaps[(gaps["layer"] == layer) & (gaps["profile"] == result.params.profiles[0]) & (gaps["minutes"] == m)]
+        if len(g):
+            _metric(g, net.crs).plot(ax=ax, color=GAP_COLOUR, alpha=0.55, linewidth=0.2, edgecolor=GAP_COLOUR,
+                                     zorder=3)
+            handles.append(Patch(facecolor=GAP_COLOUR, alpha=0.55, label=words("report.gaps", m=f"{m:g}")))
+    if edits is not None and len(edits):
+        _metric(edits, net.crs).plot(ax=ax, color="black", linewidth=2.2, zorder=6)
+        handles.append(Line2D([], [], color="black", lw=2.2, label=words("report.edits")))
+    return handles
+
+
+def _facilities_and_area(ax, result, layer: str, words: Words) -> list:
+    """The layer's placed facilities and the study area's outline."""
+    from matplotlib.lines import Line2D
+
+    net = result.network
+    colour = LAYER_COLOURS.get(layer, "#555555")
+    handles: list = []
+    lr = result.layers.get(layer)
+    if lr is not None and lr.snapped.ok.any():
+        xy = lr.snapped.xy[lr.snapped.ok]
+        ax.scatter(xy[:, 0], xy[:, 1], s=14, c=colour, edgecolors="black", linewidths=0.6, zorder=5)
+        handles.append(Line2D([], [], marker="o", color="none", markerfacecolor=colour, markeredgecolor="black",
+                              markersize=5, label=words("report.facilities", layer=words.layer(layer))))
+    if result.area is not None and result.area.metric is not None:
+        import geopandas as gpd
+
+        gpd.GeoSeries([result.area.metric], crs=net.crs).boundary.plot(ax=ax, color="#000000", linewidth=1.0,
+                                                                        linestyle="-.", zorder=4)
+        handles.append(Line2D([], [], color="#000000", lw=1.0, ls="-.", label=words("report.area")))
+    return handles
 
 
 def _scale_bar(ax, frame, fp) -> None:
