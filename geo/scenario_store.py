@@ -110,7 +110,8 @@ def plan_key(result) -> tuple[str, str]:
     (a checksum of its coverage figures without the time they were made)."""
     doc = {k: v for k, v in result.coverage.items() if k != "generated"}
     key = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    area = doc.get("area") if isinstance(doc.get("area"), dict) else {}
+    given = doc.get("area")
+    area: dict = given if isinstance(given, dict) else {}
     label = " · ".join(str(x) for x in (Path(str(doc.get("source") or "")).name, area.get("name")) if x)
     return key, label
 

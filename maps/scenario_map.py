@@ -55,9 +55,11 @@ class _Script(MacroElement):
         self._name = "ScnScript"
         self.code = code
 
-    def render(self, **kwargs):
-        self.code = self.code.replace("{map}", self._parent.get_name())
-        super().render(**kwargs)
+    def render(self, **kwargs) -> str:
+        parent = self._parent
+        if parent is not None:
+            self.code = self.code.replace("{map}", parent.get_name())
+        return super().render(**kwargs)
 
 
 class _Layer(MacroElement):
@@ -139,7 +141,8 @@ def add_scenario(m: folium.Map, outcome, *, words, first: str, minutes: list[flo
     t = LABELS.get(words.lang, LABELS["en"])
     _, lat0, _, lat1 = outcome.before.network.bbox_lonlat()
     lat = (lat0 + lat1) / 2
-    m.get_root().header.add_child(Element(f"<script>{_script()}</script>"), name="scenario")
+    root = m.get_root()
+    root.header.add_child(Element(f"<script>{_script()}</script>"), name="scenario")  # type: ignore[attr-defined]
     m.add_child(_Script("SCN.init({map});"))
 
     biggest = max(minutes)

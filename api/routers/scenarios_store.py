@@ -22,7 +22,7 @@ from geo.errors import InputError
 from geo.scenario_store import ScenarioNotFoundError
 
 router = APIRouter(tags=["scenarios"])
-NOT_FOUND = {404: {"model": ErrorOut}, 400: {"model": ErrorOut}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 400: {"model": ErrorOut}}
 ScenarioId = Annotated[int, Path(ge=1, description="a kept scenario's id (as POST /scenarios returned)")]
 
 
