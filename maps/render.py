@@ -291,11 +291,20 @@ def _add_circles(m, result, layer: str, enc: _Encoded, words: Words, first: str,
         if enc.shapes[i] is None:
             continue
         key = "circle.profile" if prof != first else "circle"
-        label = words(key, layer=words.layer(name), m=f"{mins:g}", profile=words.profile(prof))
+        label = words(key, layer=_view_label(name, words), m=f"{mins:g}", profile=words.profile(prof))
         grp = folium.FeatureGroup(name=esc(label), show=show and name == layer and prof == first)
         grp.add_child(_GeoJson(f"circle:{name}:{prof}:{mins:g}", encoded_collection_text([enc.shapes[i]], [{}]),
                                _circle_js_style(circle_style(name, mins, smallest))))
         m.add_child(grp)
+
+
+def _view_label(name: str, words: Words) -> str:
+    """``stations[open=Mon 22:00]`` -> 驿站（Mon 22:00开放）; other views keep their filter as written."""
+    base, _, rest = name.partition("[")
+    if rest.startswith("open=") and rest.endswith("]"):
+        return f"{words.layer(base)} ({words('night', at=rest[5:-1])})" if words.lang == "en" else \
+            f"{words.layer(base)}（{words('night', at=rest[5:-1])}）"
+    return words.layer(name)
 
 
 def _add_before(m, before, layer: str, enc: _Encoded, words: Words, first: str, *, show: bool) -> None:
