@@ -169,10 +169,12 @@ def scenario_list(plan_dir: Path | None, db: str | None, as_json: bool) -> None:
     if not kept:
         click.echo(f"no scenarios kept in {store.label} yet (`circles scenario EDITS --plan DIR` keeps one)")
         return
-    click.echo(f"{'id':>4}  {'name':<28} {'by':<12} {'when (UTC)':<17} {'edits':>5}  people covered +gained/-lost")
+    plans = len({s.plan_key for s in kept}) > 1  # a shared database: say which plan each is of
+    click.echo(f"{'id':>4}  {'name':<28} {'by':<12} {'when (UTC)':<17} {'edits':>5}  people covered +gained/-lost"
+               + ("  [plan]" if plans else ""))
     for s in kept:
         click.echo(f"{s.id:>4}  {s.name[:28]:<28} {s.created_by[:12]:<12} {s.created_at[:16].replace('T', ' '):<17} "
-                   f"{s.n_edits:>5}  {_changes(s.summary())}")
+                   f"{s.n_edits:>5}  {_changes(s.summary())}" + (f"  [{s.plan_label or s.plan_key}]" if plans else ""))
 
 
 @scenario_group.command("show")
@@ -285,7 +287,8 @@ def site_cmd(plan_dir: Path | None, layer: str, add: int, candidates: Path | Non
     written = write_sites(before, res, out, map_options={"lang": lang, "tiles": tiles}, progress=say)
     if not quiet:
         for r in res.sites.itertuples():
-            click.echo(f"site {r.rank}: {r.geometry.x:.6f},{r.geometry.y:.6f}  {r.street or ''} {r.community or ''}  "
+            click.echo(f"site {r.rank}: {r.lon:.6f},{r.lat:.6f} (WGS84; AMap/GCJ-02 {r.lon_gcj02:.6f},{r.lat_gcj02:.6f})  "
+                       f"{r.street or ''} {r.community or ''}  "
                        f"+{r.people_gained:,.0f} people ({r.homes_gained} homes) -> {r.people_share_after:.1%} covered")
         if "exact" in res.summary:
             ex = res.summary["exact"]
