@@ -23,7 +23,7 @@ MAX_K = 20
 PLAN_OPTIONS = (
     "osm", "place", "area", "area_level", "halo", "centres", "stations", "charging", "crs", "population",
     "layers_map", "minutes", "profile", "speed", "width", "circles", "cell", "at", "no_cache", "per_facility",
-    "workers", "crossings",
+    "workers", "crossings", "signal_wait",
 )
 
 
@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     width: float = 30.0
     circles: Literal["raster", "exact"] = "raster"
     crossings: Literal["strict", "anywhere"] = "strict"
+    signal_wait: float = Field(0.0, ge=0, le=300, description="seconds waiting at traffic lights to cross a big road")
     cell: float | None = None
     at: str | None = None
     no_cache: bool = False

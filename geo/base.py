@@ -76,7 +76,7 @@ def base_key(path: Path, params, layers_map: Path) -> str:
 
     rules = Path(layers_map).read_bytes()
     src = "|".join([str(BASE_VERSION), source_key(path), repr(params.people), hashlib.sha256(rules).hexdigest(),
-                    params.crossings])
+                    params.crossings, f"{params.signal_wait_m():.3f}"])
     return hashlib.sha256(src.encode()).hexdigest()[:24]
 
 
@@ -134,7 +134,7 @@ def base_from_extract(extract, rules, params, say: Progress) -> Base:
     from geo.osm_layers import facilities_from_osm
 
     say("building the walking network")
-    net = build_network(walk_ways(extract, crossings=params.crossings))
+    net = build_network(walk_ways(extract, crossings=params.crossings), signal_wait_m=params.signal_wait_m())
 
     def project(g):
         return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))

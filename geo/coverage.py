@@ -70,6 +70,7 @@ def coverage_summary(*, source: str, data_date: str | None, homes, home_snap, ne
         "network": {"nodes": network.n_nodes, "edges": network.n_edges,
                     "km": round(float(network.edge_len.sum()) / 1000, 1)},
         "crossings": params.crossings,
+        "signal_wait_s": params.signal_wait_s,
         "circles": {"construction": params.circles, "width_m": params.width_m,
                     "cell_m": params.cell() if params.circles == "raster" else None},
         "layers": {},

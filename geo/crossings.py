@@ -133,6 +133,13 @@ def is_crossing_node(tags: Mapping[str, str]) -> bool:
     return c is not None and c != "no"
 
 
+def is_signal_node(tags: Mapping[str, str]) -> bool:
+    """Whether a crossing node (:func:`is_crossing_node`) has traffic lights (a wait to cross)."""
+    return is_crossing_node(tags) and (tags.get("highway") == "traffic_signals"
+                                       or tags.get("crossing") == "traffic_signals"
+                                       or tags.get("crossing:signals") == "yes")
+
+
 def walk_ways(extract: OsmExtract, *, crossings: str = "strict") -> WalkWays:
     """The walkable ways of ``extract`` as the network is built from them.
 
@@ -149,7 +156,7 @@ def walk_ways(extract: OsmExtract, *, crossings: str = "strict") -> WalkWays:
         raise ValueError(f"crossings={crossings!r}: expected one of {', '.join(CROSSING_MODES)}")
     ways = extract.ways
     if crossings == "anywhere":
-        return dataclasses.replace(ways, road_class=None, crossing_nodes=None)
+        return dataclasses.replace(ways, road_class=None, crossing_nodes=None, signal_nodes=None)
     return ways
 
 
@@ -166,7 +173,8 @@ def force_nodes(ids: np.ndarray, way_of: np.ndarray, road_class: np.ndarray, cro
 
 
 def split_sides(net: Network, edge_way: np.ndarray, road_class: np.ndarray, crossing_nodes: np.ndarray, *,
-                offset_m: float = SIDE_OFFSET_M) -> tuple[Network, dict]:
+                offset_m: float = SIDE_OFFSET_M, signal_nodes: np.ndarray | None = None,
+                signal_wait_m: float = 0.0) -> tuple[Network, dict]:
     """The network with every barrier road split into two sides joined only at crossings.
 
     Parameters
@@ -181,50 +189,77 @@ def split_sides(net: Network, edge_way: np.ndarray, road_class: np.ndarray, cros
         OSM ids of the crossing nodes (:func:`is_crossing_node`).
     offset_m
         Distance of each side from the centreline (m).
+    signal_nodes, signal_wait_m
+        OSM ids of signalised crossings and junctions, and the wait there as metres of walking.
+        With a wait, such a node where two or more barrier-road ends meet is split into one
+        corner per pair of neighbouring road arms, and crossing an arm there is an edge of the
+        wait's length (plus the few metres between the corners); without, it is a free crossing.
 
     Returns
     -------
     (Network, dict)
         The new network (the first ``net.n_edges`` edges keep their index; an edge split into two
-        sides keeps its left side there, the right sides follow) and counts of what was done.
+        sides keeps its left side there; the right sides, then the signalised crossings follow)
+        and counts of what was done.
     """
-    E = net.n_edges
+    E, N = net.n_edges, net.n_nodes
     cls = np.asarray(road_class, np.int8)[edge_way]
     ends = _Ends.of(net, cls, np.asarray(edge_way, np.int64))
-    tagged = np.isin(net.node_osm, crossing_nodes) if len(crossing_nodes) else np.zeros(net.n_nodes, bool)
-    split, first, th1, span, sector = _split_nodes(net.n_nodes, ends, tagged)
-    # node copies: side 0 keeps the node's index (moved onto its side), side 1 is appended
-    n_split = int(split.sum())
-    copy1 = np.full(net.n_nodes, -1, np.int64)
-    copy1[split] = net.n_nodes + np.arange(n_split)
-    bis = th1 + span / 2
-    nrm = np.column_stack([np.cos(bis), np.sin(bis)])[split]
-    node_xy = np.vstack([net.node_xy, net.node_xy[split] - offset_m * nrm])
-    node_xy[np.flatnonzero(split)] = net.node_xy[split] + offset_m * nrm
+    tagged = np.isin(net.node_osm, crossing_nodes) if len(crossing_nodes) else np.zeros(N, bool)
+    signal = np.zeros(N, bool)
+    if signal_wait_m > 0 and signal_nodes is not None and len(signal_nodes):
+        signal = np.isin(net.node_osm, signal_nodes)
+    sp = _split_nodes(N, ends, tagged, signal)
+    split, k = sp.split, sp.k
+    # node copies: corner 0 keeps the node's index (moved into its corner), corners 1.. are appended
+    extra = np.where(split, k - 1, 0)
+    copy_base = N + np.concatenate([[0], np.cumsum(extra)[:-1]])
+    n_new = int(extra.sum())
 
-    def side_node(nodes: np.ndarray, side: np.ndarray) -> np.ndarray:
-        return np.where(split[nodes] & (side == 1), copy1[nodes], nodes)
+    def corner_node(nodes: np.ndarray, corner: np.ndarray) -> np.ndarray:
+        return np.where(split[nodes] & (corner > 0), copy_base[nodes] + corner - 1, nodes)
 
-    # a barrier end is the first or the second direction at its node, and its counter-clockwise
-    # side is side 0 or 1; an edge's left side (of u -> v) is counter-clockwise at u, clockwise at v
+    bar = sp.bar_end  # barrier ends at split nodes, by node and angle; corner i lies counter-clockwise of end i
+    bnode, brank = ends.node[bar], sp.rank[bar]
+    nxt = sp.bar_next
+    span = np.mod(ends.angle[nxt] - ends.angle[bar], 2 * np.pi)
+    span = np.where(span == 0, 2 * np.pi, span)
+    bis = ends.angle[bar] + span / 2
+    pos = net.node_xy[bnode] + offset_m * np.column_stack([np.cos(bis), np.sin(bis)])
+    node_xy = np.vstack([net.node_xy, np.zeros((n_new, 2))])
+    node_xy[corner_node(bnode, brank)] = pos
+    # a barrier end's counter-clockwise corner is its rank, the clockwise one the rank before;
+    # an edge's left side (of u -> v) is counter-clockwise at u, clockwise at v
     idx = np.arange(2 * E)
-    ccw = np.where(first[ends.node] == idx, 0, 1)
-    left = np.where(idx >= E, 1 - ccw, ccw)
-    new_end = np.where(ends.barrier, side_node(ends.node, left), side_node(ends.node, sector))
-    right_end = side_node(ends.node, 1 - left)
+    kk = np.maximum(k[ends.node], 1)
+    ccw, cw = sp.rank, np.mod(sp.rank - 1, kk)
+    left = np.where(idx >= E, cw, ccw)
+    right = np.where(idx >= E, ccw, cw)
+    new_end = np.where(ends.barrier, corner_node(ends.node, left), corner_node(ends.node, sp.corner))
+    right_end = corner_node(ends.node, right)
     at_split = split[ends.node]
     doubled = np.flatnonzero((cls == BARRIER) & (at_split[:E] | at_split[E:]))
+    # at a signalised node, crossing arm i + 1 joins corners i and i + 1 (two corners: one link)
+    sig_bar = np.flatnonzero(signal[bnode])
+    sig_bar = sig_bar[(k[bnode[sig_bar]] > 2) | (brank[sig_bar] == 0)]
+    cu = corner_node(bnode[sig_bar], brank[sig_bar])
+    cv = corner_node(bnode[sig_bar], np.mod(brank[sig_bar] + 1, k[bnode[sig_bar]]))
+    links = (cu, cv, np.hypot(*(node_xy[cu] - node_xy[cv]).T) + signal_wait_m)
     eu = np.concatenate([new_end[:E], right_end[:E][doubled]])
     ev = np.concatenate([new_end[E:], right_end[E:][doubled]])
-    out = _rebuild(net, node_xy, np.concatenate([np.flatnonzero(split), copy1[split]]), eu, ev, doubled, offset_m)
-    n_barrier = np.bincount(ends.node[ends.barrier], minlength=net.n_nodes)
+    moved = np.concatenate([np.flatnonzero(split), N + np.arange(n_new)])
+    of = np.concatenate([np.arange(N), np.repeat(np.arange(N), extra)])
+    out = _rebuild(net, node_xy, moved, of, eu, ev, doubled, offset_m, links)
+    n_barrier = np.bincount(ends.node[ends.barrier], minlength=N)
     stats = {
         "barrier_edges": int((cls == BARRIER).sum()),
         "barrier_nodes": int((n_barrier > 0).sum()),
-        "split_nodes": n_split,
+        "split_nodes": int((split & ~signal).sum()),
+        "signal_nodes_split": int((split & signal).sum()),
         "crossable_nodes": int(((n_barrier == 2) & ~split).sum()),
         "tagged_crossings": int((tagged & (n_barrier > 0)).sum()),
         "side_edges_added": len(doubled),
+        "signal_crossings_added": len(cu),
     }
     return out, stats
 
@@ -245,42 +280,73 @@ class _Ends:
         d = np.vstack([g[gs + 1] - g[gs], g[ge - 1] - g[ge]])
         end_cls = np.concatenate([edge_cls, edge_cls])
         return cls(np.concatenate([net.edge_u, net.edge_v]), np.arctan2(d[:, 1], d[:, 0]), end_cls,
-                    np.concatenate([edge_way, edge_way]), end_cls == BARRIER)
+                   np.concatenate([edge_way, edge_way]), end_cls == BARRIER)
 
 
-def _split_nodes(n: int, ends: _Ends, tagged: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Which nodes split into two sides, and the side every edge end joins.
+@dataclass(frozen=True)
+class _Split:
+    split: np.ndarray  # per node: split into corners
+    k: np.ndarray  # per node: barrier ends there (the number of corners when split)
+    rank: np.ndarray  # per end: its place among its node's barrier ends counter-clockwise (barrier ends)
+    corner: np.ndarray  # per end: the corner it lies in (counter-clockwise of barrier end ``corner``)
+    bar_end: np.ndarray  # barrier ends at split nodes, by node then angle
+    bar_next: np.ndarray  # for each of those, the next barrier end counter-clockwise at its node
 
-    Returns ``split`` (per node), ``first`` (per node: the end that is its first barrier
-    direction), ``th1`` and ``span`` (per node: that direction, and the angle counter-clockwise
-    from it to the second one) and ``sector`` (per end: 0 when it lies in that angle, else 1).
+
+def _split_nodes(n: int, ends: _Ends, tagged: np.ndarray, signal: np.ndarray) -> _Split:
+    """Which nodes split into corners, and the corner every edge end joins.
+
+    A node splits when exactly two barrier ends meet there and nothing makes it a crossing (two
+    corners: the two sides of the road), or when it is signalised (``signal``) and two or more
+    barrier ends meet there (one corner between each two neighbouring road arms).
     """
-    n_barrier = np.bincount(ends.node[ends.barrier], minlength=n)
-    cand = (n_barrier == 2) & ~tagged
+    k = np.bincount(ends.node[ends.barrier], minlength=n)
     joins = np.zeros(n, bool)  # a public street or a crossing way meets the road here
     joins[ends.node[(ends.cls == PUBLIC) | (ends.cls == CROSSING_WAY)]] = True
-    cand &= ~joins
-    be = np.flatnonzero(ends.barrier & cand[ends.node])
-    be = be[np.argsort(ends.node[be], kind="stable")]
-    first = np.full(n, -1, np.int64)
-    second = np.full(n, -1, np.int64)
-    first[ends.node[be[0::2]]] = be[0::2]
-    second[ends.node[be[1::2]]] = be[1::2]
-    th1 = np.where(cand, ends.angle[first], 0.0)
-    span = np.where(cand, np.mod(ends.angle[second] - th1, 2 * np.pi), np.pi)
-    sector = (np.mod(ends.angle - th1[ends.node], 2 * np.pi) >= span[ends.node]).astype(np.int64)
-    # a footway or path with ends on both sides of one node goes across: a crossing
-    other = np.flatnonzero(cand[ends.node] & (ends.cls == OTHER))
+    two = (k == 2) & ~tagged & ~joins & ~signal
+    sig = signal & (k >= 2)
+    split = two | sig
+    rank, corner = _corners(n, ends, split, k)
+    # a footway or path with ends on both sides of one unsignalised node goes across: a crossing
+    other = np.flatnonzero(two[ends.node] & (ends.cls == OTHER))
     if len(other):
         n_ways = int(ends.way.max()) + 1
         key = ends.node[other] * n_ways + ends.way[other]
-        both = np.intersect1d(key[sector[other] == 0], key[sector[other] == 1])
-        cand[both // n_ways] = False
-    return cand, first, th1, span, sector
+        both = np.intersect1d(key[corner[other] == 0], key[corner[other] == 1])
+        split[both // n_ways] = False
+    bar = np.flatnonzero(ends.barrier & split[ends.node])
+    bar = bar[np.lexsort((rank[bar], ends.node[bar]))]
+    first = np.concatenate([[True], ends.node[bar][1:] != ends.node[bar][:-1]]) if len(bar) else np.zeros(0, bool)
+    start = np.maximum.accumulate(np.where(first, np.arange(len(bar)), 0)) if len(bar) else np.zeros(0, np.int64)
+    last = np.concatenate([first[1:], [True]]) if len(bar) else np.zeros(0, bool)
+    nxt = np.where(last, bar[start], np.roll(bar, -1)) if len(bar) else bar
+    return _Split(split, k, rank, corner, bar, nxt)
 
 
-def _rebuild(net: Network, node_xy: np.ndarray, moved_nodes: np.ndarray, eu: np.ndarray, ev: np.ndarray,
-             doubled: np.ndarray, offset_m: float) -> Network:
+def _corners(n: int, ends: _Ends, split: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per end at a split node: its rank among the node's barrier ends counter-clockwise from
+    angle 0 (barrier ends), and its corner: the rank of the last barrier end at or before it."""
+    rank = np.zeros(len(ends.node), np.int64)
+    corner = np.zeros(len(ends.node), np.int64)
+    at = np.flatnonzero(split[ends.node])
+    if len(at) == 0:
+        return rank, corner
+    # barrier ends first among equal angles, so an end along a barrier direction lies after it
+    at = at[np.lexsort((~ends.barrier[at], ends.angle[at], ends.node[at]))]
+    node = ends.node[at]
+    isb = ends.barrier[at].astype(np.int64)
+    cum = np.cumsum(isb)
+    new_group = np.concatenate([[True], node[1:] != node[:-1]])
+    before = np.maximum.accumulate(np.where(new_group, cum - isb, 0))
+    seen = cum - before  # barrier ends of this node at or before each position
+    kk = k[node]
+    corner[at] = np.mod(seen - 1, kk)
+    rank[at] = np.where(isb == 1, seen - 1, 0)
+    return rank, corner
+
+
+def _rebuild(net: Network, node_xy: np.ndarray, moved_nodes: np.ndarray, node_of: np.ndarray, eu: np.ndarray,
+             ev: np.ndarray, doubled: np.ndarray, offset_m: float, links: tuple) -> Network:
     """The network on the new nodes and edges.
 
     The doubled edges' geometry is offset to their side (left copies in place, right copies
@@ -321,13 +387,21 @@ def _rebuild(net: Network, node_xy: np.ndarray, moved_nodes: np.ndarray, eu: np.
     node_lonlat = np.vstack([net.node_lonlat, np.zeros((len(node_xy) - net.n_nodes, 2))])
     if len(moved_nodes):
         node_lonlat[moved_nodes] = net.unproject(node_xy[moved_nodes])
-    # moved_nodes: the split nodes, then their side-1 copies (appended in the same order)
-    node_osm = np.concatenate([net.node_osm, net.node_osm[moved_nodes[:len(moved_nodes) // 2]]])
+    # the signalised crossings: straight from corner to corner, as long as the wait says
+    lu, lv, llen = links
+    n_links = len(lu)
+    link_xy = np.empty((2 * n_links, 2))
+    link_xy[0::2], link_xy[1::2] = node_xy[lu], node_xy[lv]
+    link_gs = len(xy) + 2 * np.arange(n_links, dtype=np.int64)
     return Network(
-        crs=net.crs, node_xy=node_xy, node_lonlat=node_lonlat, node_osm=node_osm,
-        edge_u=eu.astype(np.int64), edge_v=ev.astype(np.int64), edge_len=edge_len,
-        geom_start=new_gs, geom_end=new_ge, geom_xy=xy, geom_lonlat=lonlat,
-        edge_highway=net.edge_highway[orig], edge_name=net.edge_name[orig],
+        crs=net.crs, node_xy=node_xy, node_lonlat=node_lonlat, node_osm=net.node_osm[node_of],
+        edge_u=np.concatenate([eu, lu]).astype(np.int64), edge_v=np.concatenate([ev, lv]).astype(np.int64),
+        edge_len=np.concatenate([edge_len, llen]),
+        geom_start=np.concatenate([new_gs, link_gs]), geom_end=np.concatenate([new_ge, link_gs + 1]),
+        geom_xy=np.vstack([xy, link_xy]),
+        geom_lonlat=np.vstack([lonlat, net.unproject(link_xy)]) if n_links else lonlat,
+        edge_highway=np.concatenate([net.edge_highway[orig], np.full(n_links, "crossing", dtype=object)]),
+        edge_name=np.concatenate([net.edge_name[orig], np.full(n_links, "", dtype=object)]),
     )
 
 

@@ -22,7 +22,9 @@ People per home (the "footprint" method, the default)
 
 With a population file (polygons or points with a population column), the "population file"
 method spreads each polygon's people over the homes inside it in proportion to the footprint
-estimate, and gives each point's people to the nearest home.
+estimate, and gives each point's people to the nearest home. A table of people by community
+name (CSV/XLSX: 社区, 人口) spreads each community's people over its homes the same way, matched on
+the community each home was named with (:func:`read_community_population`).
 """
 
 from __future__ import annotations

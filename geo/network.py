@@ -201,7 +201,7 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.cumsum(out)
 
 
-def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
+def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait_m: float = 0.0) -> Network:
     """Turn walkable ways into a network of intersections and edges with geometry.
 
     Parameters
@@ -213,6 +213,8 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     largest_component
         Keep only the largest connected part (as osmnx does): fragments cut off by the
         extract's edge would otherwise catch facilities and homes that nobody can walk to.
+    signal_wait_m
+        The wait at a signalised crossing of a barrier road, as metres of walking (0: none).
     """
     ids, lon, lat, off = ways.node_ids, ways.lon, ways.lat, ways.offsets
     n_ways = len(off) - 1
@@ -222,7 +224,8 @@ def build_network(ways: WalkWays, *, largest_component: bool = True) -> Network:
     x, y = transformer(4326, crs).transform(lon, lat)
     return _assemble(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway,
                      ways.name, crs, largest_component=largest_component,
-                     road_class=ways.road_class, crossing_nodes=ways.crossing_nodes)
+                     road_class=ways.road_class, crossing_nodes=ways.crossing_nodes,
+                     signal_nodes=ways.signal_nodes, signal_wait_m=signal_wait_m)
 
 
 def network_from_lines(lines: list, *, crs: int = 32651, highway: str = "footway",
@@ -242,7 +245,8 @@ def network_from_lines(lines: list, *, crs: int = 32651, highway: str = "footway
 
 
 def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bool,
-              road_class: np.ndarray | None = None, crossing_nodes: np.ndarray | None = None) -> Network:
+              road_class: np.ndarray | None = None, crossing_nodes: np.ndarray | None = None,
+              signal_nodes: np.ndarray | None = None, signal_wait_m: float = 0.0) -> Network:
     n_ways = len(off) - 1
     lens = np.diff(off)
     way_of = np.repeat(np.arange(n_ways), lens)
@@ -286,7 +290,8 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
         from geo.crossings import split_sides
 
         net = _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name)
-        net, _ = split_sides(net, e_way, np.asarray(road_class), crossings)
+        net, _ = split_sides(net, e_way, np.asarray(road_class), crossings, signal_nodes=signal_nodes,
+                             signal_wait_m=signal_wait_m)
         return largest_part(net) if largest_component else net
     if largest_component:
         g = csr_min(np.concatenate([u, v]), np.concatenate([v, u]), np.ones(2 * len(u)), n_nodes)

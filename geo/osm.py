@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geo.crossings import is_crossing_node, way_class
+from geo.crossings import is_crossing_node, is_signal_node, way_class
 from geo.errors import InputError, NetworkError
 
 SUPPORTED_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".xml", ".osm.xml")
@@ -120,6 +120,8 @@ class WalkWays:
     road_class: np.ndarray | None = None
     #: OSM ids of the nodes tagged as places to cross (:func:`geo.crossings.is_crossing_node`)
     crossing_nodes: np.ndarray | None = None
+    #: OSM ids of the crossing nodes with traffic lights (:func:`geo.crossings.is_signal_node`)
+    signal_nodes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ def read_osm(path: str | Path) -> OsmExtract:
     names: list[str] = []
     classes: list[int] = []
     crossing_ids: list[int] = []
+    signal_ids: list[int] = []
     feats = Features()
     latest = None
     area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
@@ -223,6 +226,8 @@ def read_osm(path: str | Path) -> OsmExtract:
             elif obj.is_node():
                 if ("highway" in tags or "crossing" in tags) and is_crossing_node(tags):
                     crossing_ids.append(obj.id)
+                    if is_signal_node(tags):
+                        signal_ids.append(obj.id)
                 if "name" not in tags and "amenity" not in tags:
                     continue
                 if not any(k in tags for k in POI_KEYS):
@@ -273,6 +278,7 @@ def read_osm(path: str | Path) -> OsmExtract:
             name=names,
             road_class=np.asarray(classes, dtype=np.int8),
             crossing_nodes=np.unique(np.asarray(crossing_ids, dtype=np.int64)),
+            signal_nodes=np.unique(np.asarray(signal_ids, dtype=np.int64)),
         ),
         features=feats,
     )

@@ -84,6 +84,8 @@ class PlanParams:
     workers: int | None = None
     #: "strict": big roads are crossed only at crossings (geo.crossings); "anywhere": at every node
     crossings: str = "strict"
+    #: seconds of waiting to cross a big road at traffic lights (strict crossings; 0: none)
+    signal_wait_s: float = 0.0
 
     def speeds(self) -> dict[str, float]:
         """Speed (km/h) per profile; ``speed_kmh`` overrides them all."""
@@ -103,6 +105,10 @@ class PlanParams:
         speeds = self.speeds()
         return sorted(((metres_for(m, speeds[p]), float(m), p) for p in self.profiles for m in self.minutes),
                       key=lambda c: c[0])
+
+    def signal_wait_m(self) -> float:
+        """The wait at traffic lights as metres of walking at the first profile's speed."""
+        return float(self.signal_wait_s) * self.speeds()[self.profiles[0]] / 3.6 if self.crossings == "strict" else 0.0
 
     def halo(self) -> float:
         if self.halo_m is not None:
@@ -147,6 +153,9 @@ def check_params(params: PlanParams) -> None:
     if params.crossings not in ("strict", "anywhere"):
         problems.append(f"--crossings: {params.crossings!r}: expected strict (big roads crossed only at crossings) "
                         "or anywhere")
+    if not _finite_in(params.signal_wait_s, 0, 300):
+        problems.append(f"--signal-wait: {_shown(params.signal_wait_s)} s is outside 0..300 (seconds waiting at "
+                        "traffic lights to cross a big road)")
     if params.cell_m is not None and not _finite_in(params.cell_m, 0.5, 50):
         problems.append(f"--cell: {_shown(params.cell_m)} m is outside 0.5..50")
     cell_ok = params.cell_m is None or _finite_in(params.cell_m, 0.5, 50)

@@ -9,6 +9,8 @@ so a known walk is exact up to a few offsets (tolerance ``TOL``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -254,3 +256,49 @@ def test_a_new_zebra_joins_the_two_sides(strict):
     # 10 -> node 3 (north) -> 50 m east -> zebra -> 50 m west -> node 3 (south) -> 11
     assert after == pytest.approx(2 * np.hypot(50, 50) + 100 + 2 * SIDE_OFFSET_M, abs=TOL)
     assert before - after == pytest.approx(100, abs=TOL)
+
+
+def test_a_wait_at_signals_is_paid_once_per_road_crossed():
+    # two secondary roads crossing at a signalised junction (node 500); corners NE, NW, SW, SE
+    nodes = {500: (0, 0), 501: (200, 0), 502: (0, 200), 503: (-200, 0), 504: (0, -200)}
+    ways = [([503, 500, 501], "secondary", BARRIER), ([504, 500, 502], "secondary", BARRIER)]
+    ww = make_ways(ways, nodes, crossings=(500,))
+    free = build_network(ww)
+    ww = dataclasses.replace(ww, signal_nodes=np.array([500], np.int64))
+    wait = 60.0
+    assert build_network(ww).n_edges == free.n_edges  # no wait: a free crossing as before
+    lights = build_network(ww, signal_wait_m=wait)
+    ne, nw, sw = (50, 10), (-50, 10), (-50, -10)
+    assert walk(free, ne, nw) == pytest.approx(100, abs=TOL)
+    assert walk(lights, ne, nw) == pytest.approx(100 + wait, abs=TOL)  # across the north arm
+    assert walk(lights, ne, sw) == pytest.approx(100 + 2 * wait, abs=TOL)  # two arms, either way round
+    # walking along one side past the junction crosses no road: no wait
+    assert walk(lights, ne, (10, 50)) == pytest.approx(100, abs=TOL)
+    assert (lights.edge_highway == "crossing").sum() == 4
+
+
+def test_a_wait_at_a_signalised_zebra_mid_block():
+    ww = dataclasses.replace(make_ways(), signal_nodes=np.array([2], np.int64))
+    net = build_network(ww, signal_wait_m=45.0)
+    assert walk(net, (110, 20), (110, -20)) == pytest.approx(20 + 45, abs=TOL)
+    assert walk(net, (110, 20), (300, 20)) == pytest.approx(190, abs=TOL)  # along the side: no wait
+    assert (net.edge_highway == "crossing").sum() == 1
+
+
+def test_the_crossing_options_are_checked_and_kept_in_the_saved_plan_settings():
+    from geo.errors import InputError
+    from geo.plan import PlanParams, check_params
+    from geo.saved import _params_doc, _params_from
+
+    with pytest.raises(InputError) as err:
+        check_params(PlanParams(crossings="sometimes", signal_wait_s=-5))
+    text = str(err.value)
+    assert "--crossings: 'sometimes': expected strict" in text
+    assert "--signal-wait: -5 s is outside 0..300" in text
+    params = PlanParams(crossings="anywhere", signal_wait_s=30.0)
+    doc = _params_doc(params)
+    assert (doc["crossings"], doc["signal_wait_s"]) == ("anywhere", 30.0)
+    assert _params_from(doc) == dataclasses.replace(params, cache_dir=None)
+    # the wait is walking metres at the first profile's speed, and only with strict crossings
+    assert PlanParams(signal_wait_s=30.0).signal_wait_m() == pytest.approx(30 * 4.8 / 3.6)
+    assert params.signal_wait_m() == 0.0
