@@ -271,7 +271,8 @@ def site(result, *, layer: str, add: int, minutes: float | None = None, profile:
     w = homes.people[demand]
     a = cover_matrix(net, cand, pts, limit) if len(cand) and len(pts) else sp.csr_matrix((len(cand), len(pts)), dtype=bool)
     chosen, gains = greedy(a, w, add)
-    summary = {"layer": layer, "minutes": minutes, "profile": profile, "limit_m": round(limit, 1),
+    summary = {"area": area.describe() if area is not None else None,
+               "layer": layer, "minutes": minutes, "profile": profile, "limit_m": round(limit, 1),
                "candidates": int(len(cand)), "candidates_from": origin, "demand_homes": int(len(demand)),
                "demand_people": round(float(w.sum())), "greedy_people": round(float(sum(gains)), 1)}
     if exact_solve is None:

@@ -421,3 +421,95 @@ def test_gap_land_stops_at_the_study_area(bj):
     cell = bj.params.cell() * 3
     assert shapely.area(shapely.difference(g, shapely.buffer(bj.area.metric, cell))).sum() < 1.0
     assert shapely.area(shapely.difference(g, bj.area.metric)).sum() < 0.001 * shapely.area(g).sum()
+
+
+@pytest.mark.parametrize("stamp", ["2025-03-01T12:00:00Z", None])
+def test_data_date_is_the_extract_header_date_when_there_is_one(tmp_path, stamp):
+    """A file whose objects were last edited on 2026-01-01 but which was cut on 2025-03-01
+    (its header says so) is data as of 2025-03-01; without a header, the newest object's day."""
+    import osmium
+
+    from geo.osm import read_osm
+
+    h = osmium.io.Header()
+    if stamp:
+        h.set("osmosis_replication_timestamp", stamp)
+    path = tmp_path / "cut.osm.pbf"
+    w = osmium.SimpleWriter(str(path), header=h, overwrite=True)
+    when = {"version": 1, "timestamp": "2026-01-01T08:00:00Z"}
+    w.add_node(osmium.osm.mutable.Node(id=1, location=(120.2, 30.2), **when))
+    w.add_node(osmium.osm.mutable.Node(id=2, location=(120.201, 30.2), version=1, timestamp="2024-06-01T00:00:00Z"))
+    w.add_way(osmium.osm.mutable.Way(id=3, nodes=[1, 2], tags={"highway": "footway"}, **when))
+    w.close()
+    ex = read_osm(path)
+    assert (ex.data_date, ex.data_date_from) == (("2025-03-01", "header") if stamp else ("2026-01-01", "newest object"))
+
+
+# ---------------------------------------------------------------- the commands
+
+
+@pytest.fixture(scope="module")
+def cli_plan(merged_path, tmp_path_factory):
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    out = tmp_path_factory.mktemp("cli") / "bj"
+    res = CliRunner().invoke(main, ["plan", "--osm", str(merged_path), "--area", AREA, "--no-per-facility",
+                                    "--stations", str(FILES["stations"]), "--crs", "gcj02", "--at", "22:00",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out, res.output
+
+
+def test_cli_plan_names_the_area_and_writes_its_outline(cli_plan):
+    out, text = cli_plan
+    assert f"study area: {AREA} (OSM admin boundary" in text
+    assert "stations[open=Wed 22:00]" in text and "open at Wed 22:00 (stations):" in text
+    cov = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
+    assert cov["area"]["name"] == AREA and cov["area"]["land_km2"] > 50
+    area = json.loads((out / "area.geojson").read_text(encoding="utf-8"))["features"]
+    assert [f["properties"]["name"] for f in area] == [AREA]
+    assert shapely.is_valid(shape(area[0]["geometry"])) and _rings_right_hand(shape(area[0]["geometry"]))
+
+
+def test_cli_site_and_scenario_start_from_the_area_plan(cli_plan, tmp_path):
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from geo.crs import wgs84_to_gcj02
+
+    out, _ = cli_plan
+    res = CliRunner().invoke(main, ["site", "--plan", str(out), "--layer", "stations", "--add", "2",
+                                    "--no-exact", "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    assert "site 1: " in res.output and "(WGS84; AMap/GCJ-02 " in res.output and "site 2: " in res.output
+    cov = json.loads((tmp_path / "s" / "coverage.json").read_text(encoding="utf-8"))
+    assert cov["area"]["name"] == AREA
+    # a scenario file in AMap coordinates, read with --crs gcj02: the centre lands in Binjiang
+    site1 = json.loads((tmp_path / "s" / "sites.geojson").read_text(encoding="utf-8"))["features"][0]["properties"]
+    glon, glat = (float(v) for v in wgs84_to_gcj02(site1["lon"], site1["lat"]))
+    edits = tmp_path / "edits.geojson"
+    edits.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"edit": "add_facility", "layer": "stations", "name": "新驿站"},
+         "geometry": {"type": "Point", "coordinates": [glon, glat]}}]}, ensure_ascii=False), encoding="utf-8")
+    res = CliRunner().invoke(main, ["scenario", str(edits), "--plan", str(out), "--crs", "gcj02",
+                                    "--out", str(tmp_path / "sc"), "-q"])
+    assert res.exit_code == 0, res.output
+    sc = json.loads((tmp_path / "sc" / "coverage.json").read_text(encoding="utf-8"))
+    assert sc["area"]["name"] == AREA
+    # the station lands on site 1: it gains what the siting run said site 1 gains
+    assert _gained(sc["layers"]["stations"]) > 0
+    changed = json.loads((tmp_path / "sc" / "changed_areas.geojson").read_text(encoding="utf-8"))["features"]
+    assert changed and all(shapely.is_valid(shape(f["geometry"])) and _rings_right_hand(shape(f["geometry"]))
+                           for f in changed)
+
+
+def test_cli_serve_refuses_an_unknown_area_before_serving(merged_path):
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    res = CliRunner().invoke(main, ["serve", "--osm", str(merged_path), "--area", "滨江", "--no-per-facility"])
+    assert res.exit_code == 2, res.output
+    assert "滨江区 (district)" in res.output and "Traceback" not in res.output
