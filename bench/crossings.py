@@ -26,7 +26,10 @@ import numpy as np
 
 from bench.common import MERGED, SEED, fmt_s, random_on_streets, table, timed_interleaved
 
-MODES = ("strict", "anywhere")
+#: the strict model with 30 s of waiting at traffic lights (``--signal-wait 30``)
+SIGNALS = "strict, 30 s at lights"
+MODES = ("strict", "anywhere", SIGNALS)
+WAIT_S = 30.0
 MINUTES = (10.0, 15.0)
 
 
@@ -43,12 +46,14 @@ def run(path: Path = MERGED, *, reps: int = 3, quick: bool = False, cache_dir: P
 
     path = Path(path)
     ext = read_osm(path)
-    ways = {m: walk_ways(ext, crossings=m) for m in MODES}
-    times, nets = timed_interleaved({m: (lambda m=m: build_network(ways[m])) for m in MODES},
-                                    reps=1 if quick else reps, warmup=1)
+    ways = {m: walk_ways(ext, crossings="anywhere" if m == "anywhere" else "strict") for m in MODES}
     with tempfile.TemporaryDirectory(prefix="bench-crossings-") as tmp:
         params = PlanParams(minutes=MINUTES, cache_dir=Path(cache_dir or tmp))
         base = load_base(PlanInputs(osm=path), params)
+    wait_m = PlanParams(signal_wait_s=WAIT_S).signal_wait_m()
+    times, nets = timed_interleaved(
+        {m: (lambda m=m: build_network(ways[m], signal_wait_m=wait_m if m == SIGNALS else 0.0)) for m in MODES},
+        reps=1 if quick else reps, warmup=1)
     homes = base.homes
     speed = params.speeds()["adult"]
     people = homes.people
@@ -96,27 +101,29 @@ def run(path: Path = MERGED, *, reps: int = 3, quick: bool = False, cache_dir: P
                 "people_share": share, "homes": {m: int(cov[m].sum()) for m in MODES},
                 "homes_lost_strict": lost, "homes_gained_strict": gained}
             rows.append([name, f"{mins:g}", doc["layers"][name]["facilities"], f"{share['anywhere']:.1%}",
-                         f"{share['strict']:.1%}", f"{100 * (share['strict'] - share['anywhere']):+.1f}", lost, gained])
+                         f"{share['strict']:.1%}", f"{100 * (share['strict'] - share['anywhere']):+.1f}", lost, gained,
+                         f"{share[SIGNALS]:.1%}"])
     t1 = table(f"Crossing model: coverage per layer {label}({path.name}, {len(homes):,} homes, adult 4.8 km/h)",
                ["layer", "min", "facilities", "people, anywhere", "people, strict", "points", "homes lost",
-                "homes gained"], rows)
+                "homes gained", f"people, strict + {WAIT_S:g} s at lights"], rows)
     n = doc["network"]
     s = doc["search"]
+    g = SIGNALS
     rows2 = [
         ["network: nodes / edges", f"{n['anywhere']['nodes']:,} / {n['anywhere']['edges']:,}",
          f"{n['strict']['nodes']:,} / {n['strict']['edges']:,}",
-         f"{n['strict']['edges'] / max(n['anywhere']['edges'], 1):.3g}x"],
+         f"{n['strict']['edges'] / max(n['anywhere']['edges'], 1):.3g}x", f"{n[g]['nodes']:,} / {n[g]['edges']:,}"],
         ["build from read ways", fmt_s(times["anywhere"].median), fmt_s(times["strict"].median),
-         f"{times['strict'].median / times['anywhere'].median:.3g}x"],
+         f"{times['strict'].median / times['anywhere'].median:.3g}x", fmt_s(times[g].median)],
     ]
     for key, what in (("layers_with_homes", "every layer: search + homes' distances"),
                       ("multi_source_all_layers", "every layer: multi-source search"),
                       (f"per_source_{k_search}_to_15min", f"{k_search} single-source searches to 15 min")):
         a, b = s["anywhere"][key]["median_s"], s["strict"][key]["median_s"]
-        rows2.append([what, fmt_s(a), fmt_s(b), f"{b / a:.3g}x" if a else "-"])
+        rows2.append([what, fmt_s(a), fmt_s(b), f"{b / a:.3g}x" if a else "-", fmt_s(s[g][key]["median_s"])])
     t2 = table(f"Crossing model: cost {label}({doc['barrier_ways']:,} barrier ways, {n['strict']['split_nodes']:,} "
                f"nodes split into two sides, {doc['crossing_nodes']:,} crossing nodes)",
-               ["measure", "anywhere", "strict", "strict / anywhere"], rows2)
+               ["measure", "anywhere", "strict", "strict / anywhere", f"strict + {WAIT_S:g} s at lights"], rows2)
     doc["table"] = [t1, t2]
     return doc
 

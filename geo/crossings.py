@@ -50,6 +50,13 @@ nearest of two parallel lines is the one on the point's own side. Everything is 
 arrays (a sort and a few gathers over the edge ends), so the whole network still builds in
 about the time the reader takes.
 
+Waiting at traffic lights (``signal_wait_m``, from ``--signal-wait`` seconds) is optional. With a
+wait, a signalised node (``highway=traffic_signals``, ``crossing=traffic_signals`` or
+``crossing:signals=yes``) where two or more barrier-road ends meet is split into one corner per
+pair of neighbouring road arms (two sides mid-block, four corners at a crossroads), and crossing
+one arm is an edge of the wait's walking length: a diagonal costs two waits, walking round a
+corner none. The two-sided split is the same construction with two corners.
+
 ``crossings="anywhere"`` (:func:`walk_ways`) turns the model off: every node crossable, as before.
 """
 
@@ -249,7 +256,8 @@ def split_sides(net: Network, edge_way: np.ndarray, road_class: np.ndarray, cros
     ev = np.concatenate([new_end[E:], right_end[E:][doubled]])
     moved = np.concatenate([np.flatnonzero(split), N + np.arange(n_new)])
     of = np.concatenate([np.arange(N), np.repeat(np.arange(N), extra)])
-    out = _rebuild(net, node_xy, moved, of, eu, ev, doubled, offset_m, links)
+    out = _rebuild(net, node_xy=node_xy, moved_nodes=moved, node_of=of, eu=eu, ev=ev, doubled=doubled,
+                   offset_m=offset_m, links=links)
     n_barrier = np.bincount(ends.node[ends.barrier], minlength=N)
     stats = {
         "barrier_edges": int((cls == BARRIER).sum()),
@@ -306,7 +314,7 @@ def _split_nodes(n: int, ends: _Ends, tagged: np.ndarray, signal: np.ndarray) ->
     two = (k == 2) & ~tagged & ~joins & ~signal
     sig = signal & (k >= 2)
     split = two | sig
-    rank, corner = _corners(n, ends, split, k)
+    rank, corner = _corners(ends, split, k)
     # a footway or path with ends on both sides of one unsignalised node goes across: a crossing
     other = np.flatnonzero(two[ends.node] & (ends.cls == OTHER))
     if len(other):
@@ -323,9 +331,12 @@ def _split_nodes(n: int, ends: _Ends, tagged: np.ndarray, signal: np.ndarray) ->
     return _Split(split, k, rank, corner, bar, nxt)
 
 
-def _corners(n: int, ends: _Ends, split: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per end at a split node: its rank among the node's barrier ends counter-clockwise from
-    angle 0 (barrier ends), and its corner: the rank of the last barrier end at or before it."""
+def _corners(ends: _Ends, split: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank and corner of every edge end at a split node.
+
+    The rank of a barrier end is its place among its node's barrier ends counter-clockwise from
+    angle 0; the corner of any end is the rank of the last barrier end at or before it.
+    """
     rank = np.zeros(len(ends.node), np.int64)
     corner = np.zeros(len(ends.node), np.int64)
     at = np.flatnonzero(split[ends.node])
@@ -345,7 +356,7 @@ def _corners(n: int, ends: _Ends, split: np.ndarray, k: np.ndarray) -> tuple[np.
     return rank, corner
 
 
-def _rebuild(net: Network, node_xy: np.ndarray, moved_nodes: np.ndarray, node_of: np.ndarray, eu: np.ndarray,
+def _rebuild(net: Network, *, node_xy: np.ndarray, moved_nodes: np.ndarray, node_of: np.ndarray, eu: np.ndarray,
              ev: np.ndarray, doubled: np.ndarray, offset_m: float, links: tuple) -> Network:
     """The network on the new nodes and edges.
 

@@ -126,6 +126,7 @@ def test_crossings_bench_runs_both_models(helsinki_path, tmp_path):
     n = doc["network"]
     assert n["strict"]["split_nodes"] > 0 and n["strict"]["edges"] > n["anywhere"]["edges"]
     assert n["anywhere"]["split_nodes"] == 0
+    assert n[crossings.SIGNALS]["edges"] > n["strict"]["edges"]  # Helsinki maps its traffic lights
     for layer in doc["layers"].values():
         for row in layer["minutes"].values():
             assert all(0.0 <= s <= 1.0 for s in row["people_share"].values())
