@@ -146,3 +146,25 @@ def test_street_labels_sit_on_their_street_upright(basemap, binjiang_plan):
     # the admin street offices (街道) of the view are named
     areas = {names[p[3]] for p in points if p[4] == LABEL_CLASSES.index("area")}
     assert any(re.search("街道$", n) for n in areas), areas
+
+
+@pytest.mark.slow
+@pytest.mark.hangzhou
+def test_study_area_outline_follows_the_boundary(binjiang_path, cache_dir):
+    from geo.plan import PlanInputs, PlanParams, plan
+    from maps.render import map_html
+
+    res = plan(PlanInputs(osm=binjiang_path, area="长河街道"), PlanParams(cache_dir=cache_dir, per_facility=False))
+    html = map_html(res, tiles="none")
+    from tests.maps.test_render import overlay_names
+
+    assert "研究范围：长河街道" in overlay_names(html)
+    text = re.search(r'SC\.outline\("outline", feature_group_\w+, (\{.*?\})\);', html).group(1)
+    doc = _decoded(text)
+    xy = np.vstack(decode_lines(json.dumps(doc["f"][0][1])))
+    kx = M_PER_DEG * np.cos(np.radians(30.2))
+    ring = shapely.boundary(res.area.geometry)
+    assert (shapely.distance(shapely.points(xy), ring) * kx).max() < 12.0  # simplified by 8 m, rounded to ~1 m
+    # and it goes all the way round: the outline's length is the boundary's, less what simplifying cut
+    drawn = sum(shapely.length(shapely.linestrings(p)) for p in decode_lines(json.dumps(doc["f"][0][1])))
+    assert 0.9 * shapely.length(ring) < drawn <= shapely.length(ring) * 1.001
