@@ -70,7 +70,10 @@ def _scenario_after(before, plan_dir: Path, scenario_id: str, db: str | None):
     from geo.whatif import run_scenario
 
     store = open_store(db) if db else open_store(plan_database(plan_dir))
-    kept = store.get(scenario_id, geometry=False)
+    if not str(scenario_id).strip().isdigit():
+        raise InputError("--scenario", [f"{scenario_id!r} is not a scenario id: give the number "
+                                        "`circles scenario list --plan DIR` shows"])
+    kept = store.get(int(scenario_id), geometry=False)
     key, label = plan_key(before)
     if kept.plan_key != key:
         problem = (f"scenario {kept.id} ({kept.name}) was kept for another plan ({kept.plan_label or kept.plan_key}), "

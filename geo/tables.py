@@ -171,7 +171,7 @@ def _mode_by(group: np.ndarray, values: np.ndarray, groups: int, *, mixed: str |
     df = pd.DataFrame({"g": group, "v": pd.Series(values, dtype=object)}).dropna()
     for k, v in df.groupby("g")["v"]:
         counts = v.value_counts()
-        out[int(k)] = mixed if mixed is not None and len(counts) > 1 else counts.index[0]
+        out[int(str(k))] = mixed if mixed is not None and len(counts) > 1 else counts.index[0]
     return out
 
 
@@ -306,10 +306,11 @@ def localised(table: pd.DataFrame, lang: str, *, unnamed_in: str | None = "name"
     df = table.copy()
     for col in ("layer", "profile", "named_from", "tier"):
         if col in df:
-            df[col] = [word(v, lang) for v in df[col]]
+            df[col] = pd.Series([word(v, lang) for v in df[col]], index=df.index, dtype=object)
     if "item" in df:
-        df["item"] = [WORDS[lang].get(v, v) for v in df["item"]]
-        df["value"] = [word(v, lang) if v == "whole extract" else v for v in df["value"]]
+        df["item"] = pd.Series([WORDS[lang].get(v, v) for v in df["item"]], index=df.index, dtype=object)
+        df["value"] = pd.Series([word(v, lang) if v == "whole extract" else v for v in df["value"]], index=df.index,
+                                dtype=object)
     if unnamed_in in df and "homes" in df:
         df[unnamed_in] = df[unnamed_in].where(df[unnamed_in].notna(), WORDS[lang]["unnamed"])
     df.columns = [header(str(c), lang) for c in df.columns]

@@ -68,11 +68,18 @@ def extent(result, pad: float = 0.04) -> tuple[float, float, float, float]:
 def _street_segments(net, frame) -> tuple[list, list]:
     """Line segments of the streets inside the frame: (minor, major)."""
     x0, y0, x1, y1 = frame
+    from geo.network import _ranges
+
     gs, ge, g = net.geom_start, net.geom_end, net.geom_xy
-    lo = np.minimum.reduceat(g, gs) if len(gs) else np.zeros((0, 2))
-    hi = np.maximum.reduceat(g, gs) if len(gs) else np.zeros((0, 2))
+    counts = ge - gs + 1
+    if len(gs) == 0:
+        return [], []
+    pts = g[_ranges(gs, counts)]  # each edge's vertices, edge after edge
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    lo, hi = np.minimum.reduceat(pts, first), np.maximum.reduceat(pts, first)
     inside = (hi[:, 0] >= x0) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0) & (lo[:, 1] <= y1)
-    minor, major = [], []
+    minor: list[np.ndarray] = []
+    major: list[np.ndarray] = []
     hw = np.asarray(net.edge_highway, dtype=object)
     for e in np.flatnonzero(inside):
         (major if hw[e] in BIG_ROADS else minor).append(g[gs[e]:ge[e] + 1])
