@@ -216,21 +216,53 @@ def _styles(font: str):
     }
 
 
-def _table(rows: list[list], *, font: str, widths=None, numeric=None):
-    """A table with a repeated header row; ``numeric`` columns (default: all but the first)
-    right-aligned.
-    """
-    from reportlab.lib import colors
-    from reportlab.platypus import LongTable, TableStyle
+#: width the tables may take: A4 less the 15 mm margins (points)
+TABLE_WIDTH_PT = (210 - 30) / 25.4 * 72
+#: type size of the tables (points); a header wraps rather than widen its column beyond HEADER_PT
+TABLE_PT, HEADER_PT = 7.5, 62.0
 
+
+def _widths(rows: list[list], font: str, total: float) -> list[float]:
+    """Column widths (points) from the widest cell of each column as set in ``font`` (headers
+    wrap beyond :data:`HEADER_PT`, at least their longest word), scaled down to ``total``."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    def width(text: object) -> float:
+        return stringWidth(str(text), font, TABLE_PT)
+
+    out = []
+    for c in range(len(rows[0])):
+        head = str(rows[0][c])
+        word = max((width(w) for w in head.split()), default=0.0)
+        out.append(max([width(r[c]) for r in rows[1:]] + [min(width(head), HEADER_PT), word]) + 7.0)
+    scale = min(1.0, total / sum(out))
+    return [w * scale for w in out]
+
+
+def _table(rows: list[list], *, font: str, numeric=None):
+    """A table the width of the page at most, with its header row (wrapped) repeated on every
+    page; ``numeric`` columns (default: all but the first) right-aligned."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import LongTable, Paragraph, TableStyle
+
+    widths = _widths(rows, font, TABLE_WIDTH_PT)
+    latin = ParagraphStyle("head", fontName=font, fontSize=TABLE_PT, leading=9)
+    cjk = ParagraphStyle("head-cjk", parent=latin, wordWrap="CJK")
+    rows = [[Paragraph(escape(str(h)), cjk if any(ord(ch) > 0x2E80 for ch in str(h)) else latin) for h in rows[0]],
+            *rows[1:]]
     t = LongTable(rows, colWidths=widths, repeatRows=1)
     t.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+        ("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), TABLE_PT),
         ("LEADING", (0, 0), (-1, -1), 9.5), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black), ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#bbbbbb")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f7f7f7")]),
-    ] + [("ALIGN", (c, 1), (c, -1), "RIGHT") for c in (numeric if numeric is not None else range(1, len(rows[0])))]))
+        *[("ALIGN", (c, 1), (c, -1), "RIGHT") for c in (numeric if numeric is not None else range(1, len(rows[0])))],
+    ]))
     return t
 
 
