@@ -224,7 +224,8 @@ TABLE_PT, HEADER_PT = 7.5, 62.0
 
 def _widths(rows: list[list], font: str, total: float) -> list[float]:
     """Column widths (points) from the widest cell of each column as set in ``font`` (headers
-    wrap beyond :data:`HEADER_PT`, at least their longest word), scaled down to ``total``."""
+    wrap beyond :data:`HEADER_PT`, at least their longest word), scaled down to ``total``.
+    """
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
     def width(text: object) -> float:
@@ -241,7 +242,8 @@ def _widths(rows: list[list], font: str, total: float) -> list[float]:
 
 def _table(rows: list[list], *, font: str, numeric=None):
     """A table the width of the page at most, with its header row (wrapped) repeated on every
-    page; ``numeric`` columns (default: all but the first) right-aligned."""
+    page; ``numeric`` columns (default: all but the first) right-aligned.
+    """
     from xml.sax.saxutils import escape
 
     from reportlab.lib import colors
