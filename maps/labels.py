@@ -102,6 +102,10 @@ def check_lang(lang: str | None) -> str | None:
     return lang
 
 
+#: weekdays as geo.hours.at_label writes them, in Chinese
+ZH_DAYS = {"Mon": "周一", "Tue": "周二", "Wed": "周三", "Thu": "周四", "Fri": "周五", "Sat": "周六", "Sun": "周日"}
+
+
 class Words:
     """``words("circle", layer=..., m=...)``: the label in one language (English when missing)."""
 
@@ -111,7 +115,16 @@ class Words:
 
     def __call__(self, key: str, **kw: object) -> str:
         text = self.table.get(key) or LABELS["en"][key]
+        if "at" in kw:
+            kw = {**kw, "at": self.when(kw["at"])}
         return text.format(**kw) if kw else text
+
+    def when(self, at: object) -> str:
+        """A time of ``--at`` in this language: ``Wed 22:00`` is ``周三 22:00`` on a Chinese map."""
+        day, _, rest = str(at).partition(" ")
+        if self.lang == "zh" and day in ZH_DAYS:
+            return f"{ZH_DAYS[day]} {rest}"
+        return str(at)
 
     def layer(self, name: str) -> str:
         """``centres`` -> 中心; a view ``centres[open=Mon 22:00]`` keeps its filter."""

@@ -48,7 +48,7 @@ def test_facility_popup_keeps_the_name_as_written_and_escapes_markup():
                           is24=True, open_at=("Mon 22:00", True))
     assert "白马湖&lt;社区&gt;党群服务中心" in html and "<社区>" not in html
     for part in ("社区级中心", "24小时开放", "★★★★☆", "老年食堂、四点半课堂", "5,000 m²", "滨江区 &amp; 长河",
-                 "10分钟内服务人口", "≈1,234", "住宅 56", "15分钟内服务人口", "≈2,000", "Mon 22:00是否开放", "是"):
+                 "10分钟内服务人口", "≈1,234", "住宅 56", "15分钟内服务人口", "≈2,000", "周一 22:00是否开放", "是"):
         assert part in html, part
     en = facility_popup({"name": "Kallio", "tier": None, "stars": None, "services": ()}, layer="stations",
                         words=Words("en"), served={}, is24=False, open_at=None)
@@ -154,3 +154,12 @@ def test_legend_swatches_are_drawn_in_the_circles_own_colours():
         assert f"background:rgba({r},{g},{b},{drawn['fillOpacity']:g})" in style
     assert "#555" not in html and "85,85,85" not in html  # no grey stand-ins for red circles
     assert "solid 10 min, dashed 15 min" in html
+
+
+def test_times_speak_the_map_language():
+    """--at labels: 周三 22:00 on a Chinese map (issue 13), Wed 22:00 on an English one; dates kept."""
+    assert Words("zh")("open.at", at="Wed 22:00") == "周三 22:00是否开放"
+    assert Words("en").when("Wed 22:00") == "Wed 22:00"
+    assert Words("zh").when("2025-06-04 22:00") == "2025-06-04 22:00"
+    assert [Words("zh").when(f"{d} 08:00")[:2] for d in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")] == \
+        ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]

@@ -54,7 +54,7 @@ def test_chinese_by_default_with_names_as_written(zh_html, binjiang_plan):
     n = {k: len(v.facilities) for k, v in binjiang_plan.layers.items()}
     for expect in ("党群服务中心 · 10分钟服务圈", "党群服务中心 · 15分钟服务圈", "驿站 · 15分钟服务圈",
                    "党群服务中心 · 15分钟外缺口", "充换电点 · 10分钟外缺口",
-                   "党群服务中心（Mon 22:00开放）· 15分钟外缺口",
+                   "党群服务中心（周一 22:00开放）· 15分钟外缺口",
                    f"党群服务中心（{n['centres']}）", f"驿站（{n['stations']}）", f"充换电点（{n['charging']}）"):
         assert expect in names, expect
     chinese = [x for x in binjiang_plan.layers["stations"].facilities["name"] if re.search(r"[\u4e00-\u9fff]", str(x))]
