@@ -184,3 +184,20 @@ def test_scenario_report_shows_before_and_after(binjiang_dir, binjiang_saved, fo
     assert sum(len(p.images) for p in reader.pages) == 3
     r = CliRunner().invoke(main, ["report", "--plan", str(binjiang_dir), "--scenario", "999", "--out", str(pdf)])
     assert r.exit_code == 2 and "no kept scenario has this id" in r.output
+
+
+def test_tables_never_run_off_the_page(font):
+    """Column widths follow the widest cell as set in the font, and shrink to the page width."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    from maps.report import FONT_NAME, TABLE_PT, TABLE_WIDTH_PT, _widths
+
+    pdfmetrics.registerFont(TTFont(FONT_NAME, str(font), subfontIndex=0))
+    narrow = [["名称", "人口"], ["西河路社区", "42,190"], ["黄山村", "5"]]
+    w = _widths(narrow, FONT_NAME, TABLE_WIDTH_PT)
+    assert w[0] == pytest.approx(pdfmetrics.stringWidth("西河路社区", FONT_NAME, TABLE_PT) + 7.0)
+    assert w[1] == pytest.approx(pdfmetrics.stringWidth("42,190", FONT_NAME, TABLE_PT) + 7.0)
+    wide = [[f"column {i}" for i in range(30)], ["一二三四五六七八九十" for _ in range(30)]]
+    assert sum(_widths(wide, FONT_NAME, TABLE_WIDTH_PT)) == pytest.approx(TABLE_WIDTH_PT)
+    assert TABLE_WIDTH_PT == pytest.approx(180 / 25.4 * 72)  # A4 less two 15 mm margins
