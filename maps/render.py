@@ -239,7 +239,7 @@ def render_map(result, *, lang: str | None = None, tiles: str | None = "osm", be
         result, words=words, before=before, at_label=at_label, tiles_note=notes, cdn_note=not assets.inline)))
     drawn = set(circles.rows["layer"]) if len(circles.rows) else set()
     m.add_child(_Panel("bottomright", "sc-legend", legend_html(
-        words=words, layers=order, tiers=_tier_order(tiers), minutes=sorted(result.params.minutes),
+        words=words, layers=[n for n in order if len(result.layers[n].facilities)], tiers=_tier_order(tiers), minutes=sorted(result.params.minutes),
         at_label=at_label, has_gaps=len(gaps) > 0, has_before=before is not None,
         circle_layers=[n for n in order if n in drawn], profile=first, has_sites=bool(site_names))
         + ("" if clusters.inline else f'<div class="sc-warn">{esc(words("nocluster"))}</div>')))
