@@ -308,12 +308,7 @@ def test_gaps_claim_no_land_of_their_own_circle(written, bj):
     for key, polys in by_key.items():
         if key not in own:
             continue
-        polys = np.asarray(polys, dtype=object)
-        shapely.prepare(own[key])
-        near = shapely.intersects(own[key], polys)
-        overlap = np.zeros(len(polys))
-        overlap[near] = shapely.area(shapely.intersection(polys[near], own[key]))
-        share = overlap / shapely.area(polys)
+        share = _overlap_shares(polys, own[key])
         assert share.max() < 0.01, (key, share.max())
     views = {k[0] for k in keys}
     assert {"centres", "stations", "charging"} <= views and any("[open=" in v for v in views)
@@ -513,3 +508,43 @@ def test_cli_serve_refuses_an_unknown_area_before_serving(merged_path):
     res = CliRunner().invoke(main, ["serve", "--osm", str(merged_path), "--area", "滨江", "--no-per-facility"])
     assert res.exit_code == 2, res.output
     assert "滨江区 (district)" in res.output and "Traceback" not in res.output
+
+
+def test_binjiang_clip_writes_valid_right_handed_polygons_and_gaps_off_their_circles(binjiang_plan, tmp_path):
+    """The Binjiang clip without an area (GCJ-02 planners' lists, night view): every circle
+    (per facility and per layer) and gap area written is valid and right-handed, and no gap
+    area claims 1 % of its land inside its own circle."""
+    from geo.io import write_geojson
+
+    tr = _utm(120.2)
+    for name in ("circles", "gaps"):
+        write_geojson(tmp_path / f"{name}.geojson", getattr(binjiang_plan, name), name=name)
+    docs = {n: json.loads((tmp_path / f"{n}.geojson").read_text(encoding="utf-8"))["features"]
+            for n in ("circles", "gaps")}
+    for name, feats in docs.items():
+        for f in feats:
+            if f["geometry"] is not None:
+                g = shape(f["geometry"])
+                assert shapely.is_valid(g) and _rings_right_hand(g), (name, f["properties"])
+    assert sum(f["properties"]["scope"] == "facility" for f in docs["circles"]) > 50
+    own = {(p["layer"], p["minutes"], p["profile"]): _metric(shape(f["geometry"]), tr)
+           for f in docs["circles"] if (p := f["properties"])["scope"] == "layer" and f["geometry"]}
+    by_key: dict = {}
+    for f in docs["gaps"]:
+        p = f["properties"]
+        if f["geometry"] is not None:
+            by_key.setdefault((p["layer"], p["minutes"], p["profile"]), []).append(_metric(shape(f["geometry"]), tr))
+    assert len(by_key) >= 6
+    for key, polys in by_key.items():
+        if key in own:
+            assert _overlap_shares(polys, own[key]).max() < 0.01, key
+
+
+def _overlap_shares(polys: list, circle) -> np.ndarray:
+    """The share of each polygon's area inside ``circle`` (all metric)."""
+    polys = np.asarray(polys, dtype=object)
+    shapely.prepare(circle)
+    near = shapely.intersects(circle, polys)
+    overlap = np.zeros(len(polys))
+    overlap[near] = shapely.area(shapely.intersection(polys[near], circle))
+    return overlap / shapely.area(polys)
