@@ -199,6 +199,9 @@ def render_map(result, *, lang: str | None = None, tiles: str | None = "osm", be
     assets = leaflet_assets()
     clusters = cluster_assets()
     lon0, lat0, lon1, lat1 = result.network.bbox_lonlat()
+    study = getattr(getattr(result, "area", None), "geometry", None)
+    if study is not None and not study.is_empty:  # a study area is what the map frames, not its halo
+        lon0, lat0, lon1, lat1 = (float(v) for v in study.bounds)
     lat_mid = (lat0 + lat1) / 2
     fig = Figure(title=title or f"{words('title')} · {_source_name(result)}")
     m = folium.Map(location=[lat_mid, (lon0 + lon1) / 2], zoom_start=13, tiles=None, control_scale=False, maxZoom=19,

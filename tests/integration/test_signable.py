@@ -466,6 +466,14 @@ def test_cli_plan_names_the_area_and_writes_its_outline(cli_plan):
     area = json.loads((out / "area.geojson").read_text(encoding="utf-8"))["features"]
     assert [f["properties"]["name"] for f in area] == [AREA]
     assert shapely.is_valid(shape(area[0]["geometry"])) and _rings_right_hand(shape(area[0]["geometry"]))
+    # the map draws the outline and frames the area (not the halo of streets around it)
+    import re
+
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert 'outline("outline"' in html
+    frames = re.findall(r"\.fitBounds\(\s*\[\[([-0-9.]+), ([-0-9.]+)\], \[([-0-9.]+), ([-0-9.]+)\]\]", html)
+    lon0, lat0, lon1, lat1 = shape(area[0]["geometry"]).bounds
+    assert [tuple(float(v) for v in f) for f in frames] == [pytest.approx((lat0, lon0, lat1, lon1), abs=1e-6)]
 
 
 def test_cli_site_and_scenario_start_from_the_area_plan(cli_plan, tmp_path):
