@@ -151,7 +151,7 @@ def base_from_extract(extract, rules, params, say: Progress) -> Base:
         geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [], crs=4326,
     )
     return Base(extract.source, extract.data_date, net, homes, land, osm_fac, admin,
-                named_places(extract.features), notes, basemap_tables(extract, net))
+                named_places(extract.features), notes, basemap_tables(extract))
 
 
 # ------------------------------------------------------------------------------ the bundle

@@ -7,7 +7,11 @@ circles. Full geometry is kept here; the map simplifies and rounds it for displa
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
+import shapely
+
+from geo.osm import Features, OsmExtract, WalkWays
 
 #: street classes the base layer draws (footways, paths, steps and service ways are left out:
 #: they are most of the ways and add little to finding one's way at district zoom)
@@ -25,28 +29,29 @@ def _text(v: object) -> str | None:
     return v if isinstance(v, str) and v.strip() else None
 
 
-def street_table(ways):
+def street_table(ways: WalkWays) -> gpd.GeoDataFrame:
     """The extract's streets (not footways) as WGS84 lines: ``class`` (major/minor), ``highway``, ``name``."""
-    import geopandas as gpd
-    import shapely
-
     keep = np.array([hw in CLASS_OF for hw in ways.highway], bool)
     idx = np.flatnonzero(keep)
     starts, ends = ways.offsets[:-1][idx], ways.offsets[1:][idx]
     counts = ends - starts
-    pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(idx) else np.zeros(0, np.int64)
+    pos = (
+        np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+        if len(idx)
+        else np.zeros(0, np.int64)
+    )
     xy = np.column_stack([ways.lon[pos], ways.lat[pos]])
     lines = shapely.linestrings(xy, indices=np.repeat(np.arange(len(idx)), counts)) if len(idx) else []
     hw = [ways.highway[i] for i in idx]
-    return gpd.GeoDataFrame({"class": [CLASS_OF[h] for h in hw], "highway": hw,
-                             "name": [_text(ways.name[i]) for i in idx]}, geometry=lines, crs=4326)
+    return gpd.GeoDataFrame(
+        {"class": [CLASS_OF[h] for h in hw], "highway": hw, "name": [_text(ways.name[i]) for i in idx]},
+        geometry=lines,
+        crs=4326,
+    )
 
 
-def feature_table(features, kind: str):
+def feature_table(features: Features, kind: str) -> gpd.GeoDataFrame:
     """Water areas, waterway lines or green areas of an extract (WGS84): ``kind``, ``name``."""
-    import geopandas as gpd
-    import shapely
-
     idx = [i for i, k in enumerate(features.kind) if k == kind]
     tags = [features.tags[i] for i in idx]
     what = [t.get("natural") or t.get("waterway") or t.get("leisure") or t.get("landuse") or kind for t in tags]
@@ -54,15 +59,13 @@ def feature_table(features, kind: str):
     return gpd.GeoDataFrame({"kind": what, "name": [_text(t.get("name")) for t in tags]}, geometry=geoms, crs=4326)
 
 
-def basemap_tables(extract, net=None) -> dict:
+def basemap_tables(extract: OsmExtract) -> dict[str, gpd.GeoDataFrame]:
     """Basemap tables of an extract: name -> GeoDataFrame (WGS84).
 
     Parameters
     ----------
     extract
         A :class:`geo.osm.OsmExtract` (from a file or from osmnx).
-    net
-        Unused; kept so that callers can pass the network they built.
 
     Returns
     -------

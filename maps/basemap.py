@@ -1,5 +1,7 @@
-"""The map's own base layer: the extract's streets, water, parks and admin outlines, drawn light
-under the circles so ``map.html`` reads with no tile server (``--tiles none``, or offline).
+"""The map's own base layer: the extract's streets, water, parks and admin outlines.
+
+They are drawn light under the circles so ``map.html`` reads with no tile server (``--tiles
+none``, or offline).
 
 The tables come from the cached base (:mod:`geo.basemap`, ``Base.extras``). Here they are cut to
 the map's extent, simplified (a few metres, invisible at the zooms a district is read at) and
@@ -12,11 +14,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 
-from maps.display import M_PER_DEG, SCALE, encode_lines, encode_polygons, encoded_collection_text, merge_encoded, safe_json
+from maps.display import (
+    M_PER_DEG,
+    SCALE,
+    encode_lines,
+    encode_polygons,
+    encoded_collection_text,
+    merge_encoded,
+    safe_json,
+)
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from geo.plan import PlanResult
+
+Box = tuple[float, float, float, float]
 
 #: how far around the network the base layer reaches (m)
 MARGIN_M = 400.0
@@ -37,8 +55,11 @@ ADMIN_LEVELS = ("6", "8")
 
 @dataclass(frozen=True)
 class Basemap:
-    """What the map script draws: ``(kind, collection text)`` pairs in drawing order, the labels
-    (JSON text), and the study area's outline (collection text, or None)."""
+    """What the map script draws.
+
+    ``(kind, collection text)`` pairs in drawing order, the labels (JSON text), and the study
+    area's outline (collection text, or None).
+    """
 
     layers: list[tuple[str, str]] = field(default_factory=list)
     labels: str = '{"n":[],"p":[]}'
@@ -46,6 +67,7 @@ class Basemap:
 
     @property
     def empty(self) -> bool:
+        """Nothing to draw (no basemap tables, or nothing in view)."""
         return not self.layers
 
 
@@ -53,13 +75,13 @@ def _metres_per_degree(lat: float) -> tuple[float, float]:
     return M_PER_DEG * max(math.cos(math.radians(lat)), 0.05), M_PER_DEG
 
 
-def _extent(result) -> tuple[float, float, float, float]:
+def _extent(result: PlanResult) -> Box:
     lon0, lat0, lon1, lat1 = result.network.bbox_lonlat()
     kx, ky = _metres_per_degree((lat0 + lat1) / 2)
     return lon0 - MARGIN_M / kx, lat0 - MARGIN_M / ky, lon1 + MARGIN_M / kx, lat1 + MARGIN_M / ky
 
 
-def _clip(table, box) -> tuple[np.ndarray, np.ndarray]:
+def _clip(table: gpd.GeoDataFrame | None, box: Box) -> tuple[np.ndarray, np.ndarray]:
     """``(clipped geometries, row positions)`` of a table's non-empty geometries inside ``box``."""
     if table is None or len(table) == 0:
         return np.zeros(0, object), np.zeros(0, np.int64)
@@ -72,7 +94,7 @@ def _clip(table, box) -> tuple[np.ndarray, np.ndarray]:
     return clipped[keep], idx[keep]
 
 
-def _names(table, idx: np.ndarray) -> list:
+def _names(table: gpd.GeoDataFrame, idx: np.ndarray) -> list:
     if "name" not in table:
         return [None] * len(idx)
     return [v if isinstance(v, str) and v.strip() else None for v in table["name"].to_numpy()[idx]]
@@ -94,15 +116,18 @@ class _Labels:
 
     def add(self, lon: np.ndarray, lat: np.ndarray, angle: np.ndarray, names: list[str], cls: str) -> None:
         c = LABEL_CLASSES.index(cls)
-        for x, y, a, n in zip(lon, lat, angle, names):
+        for x, y, a, n in zip(lon, lat, angle, names, strict=True):
             i = self.index.setdefault(n, len(self.names))
             if i == len(self.names):
                 self.names.append(n)
-            self.points.append([int(round(x * SCALE)), int(round(y * SCALE)), int(round(a)), i, c])
+            self.points.append([round(float(x) * SCALE), round(float(y) * SCALE), round(float(a)), i, c])
 
     def along(self, lines: np.ndarray, names: list, cls: str, spacing_m: float) -> None:
-        """Labels along named lines: same-named pieces joined, one label per ``spacing_m``, turned
-        with the line (kept upright), none closer than half the spacing to another of the name."""
+        """Labels along named lines.
+
+        Same-named pieces are joined, one label per ``spacing_m``, turned with the line (kept
+        upright), none closer than half the spacing to another of the same name.
+        """
         named = [i for i, n in enumerate(names) if n]
         if not named:
             return
@@ -140,7 +165,9 @@ class _Labels:
             near.append(at[j])
             take.append(j)
         take_a = np.asarray(take, int)
-        self.add(at[take_a, 0] / self.kx, at[take_a, 1] / self.ky, angle[take_a], [part_name[rep[j]] for j in take], cls)
+        self.add(
+            at[take_a, 0] / self.kx, at[take_a, 1] / self.ky, angle[take_a], [part_name[rep[j]] for j in take], cls
+        )
 
     def inside(self, geoms: np.ndarray, names: list, cls: str, min_area_m2: float, lat: float) -> None:
         """One label at a point inside each named area of at least ``min_area_m2``."""
@@ -148,9 +175,11 @@ class _Labels:
         if not big:
             return
         area = _area_m2(geoms[big], lat)
-        chosen = [big[j] for j in np.flatnonzero(area >= min_area_m2)]
-        seen: set = set()
-        chosen = [i for i in chosen if not (names[i] in seen or seen.add(names[i]))]
+        chosen, seen = [], set()
+        for j in np.flatnonzero(area >= min_area_m2):  # one label per name
+            if names[big[j]] not in seen:
+                seen.add(names[big[j]])
+                chosen.append(big[j])
         if not chosen:
             return
         xy = shapely.get_coordinates(shapely.point_on_surface(geoms[chosen]))
@@ -160,7 +189,7 @@ class _Labels:
         return '{"s":' + str(SCALE) + ',"n":' + safe_json(self.names) + ',"p":' + safe_json(self.points) + "}"
 
 
-def basemap_data(result) -> Basemap:
+def basemap_data(result: PlanResult) -> Basemap:
     """The base layer of a plan's map: cut, simplified and encoded (empty without basemap tables).
 
     Parameters
@@ -200,16 +229,17 @@ def basemap_data(result) -> Basemap:
     _admin(result, box, lat, layers, labels)
     streets = extras.get("streets")
     sg, si = _clip(streets, box)
-    street_names = _names(streets, si) if len(si) else []
+    street_names = _names(streets, si) if streets is not None and len(si) else []
+    classes = streets["class"].to_numpy()[si] if streets is not None and len(si) else np.zeros(0, object)
     for cls in ("minor", "major"):  # major streets drawn over minor ones
-        sel = np.flatnonzero(streets["class"].to_numpy()[si] == cls) if len(si) else np.zeros(0, int)
+        sel = np.flatnonzero(classes == cls)
         lines(f"streets.{cls}", sg[sel], TOLERANCE_M["streets"])
         if len(sel):
             labels.along(sg[sel], [street_names[i] for i in sel], cls, LABEL_SPACING_M[cls])
-    return Basemap(layers, labels.text(), _outline(result, box, lat))
+    return Basemap(layers, labels.text(), _outline(result, lat))
 
 
-def _admin(result, box, lat: float, layers: list, labels: _Labels) -> None:
+def _admin(result: PlanResult, box: Box, lat: float, layers: list, labels: _Labels) -> None:
     """Outlines of the districts and street offices (街道/镇) in view, and the street offices' names."""
     admin = getattr(result, "admin", None)
     if admin is None:
@@ -225,16 +255,19 @@ def _admin(result, box, lat: float, layers: list, labels: _Labels) -> None:
     for level in ADMIN_LEVELS:
         sel = whole[levels == level]
         if len(sel):  # the outlines themselves, cut to the view (not the cut areas' edges along it)
-            text = encode_lines(shapely.clip_by_rect(shapely.boundary(sel), *box), lat=lat,
-                                tolerance_m=TOLERANCE_M["admin"])
+            text = encode_lines(
+                shapely.clip_by_rect(shapely.boundary(sel), *box), lat=lat, tolerance_m=TOLERANCE_M["admin"]
+            )
             if text:
-                layers.append((f"admin.{level}", encoded_collection_text([text], [{"k": f"admin.{level}"}], lines=True)))
+                layers.append(
+                    (f"admin.{level}", encoded_collection_text([text], [{"k": f"admin.{level}"}], lines=True))
+                )
     names = _names(admin, idx)
     streets = [i for i in range(len(idx)) if levels[i] == "8"]
     labels.inside(geoms[streets], [names[i] for i in streets], "area", 0.0, lat)
 
 
-def _outline(result, box, lat: float) -> str | None:
+def _outline(result: PlanResult, lat: float) -> str | None:
     area = getattr(result, "area", None)
     geom = getattr(area, "geometry", None)
     if geom is None or shapely.is_empty(geom):

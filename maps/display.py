@@ -87,7 +87,7 @@ def display_polygons(
 
 
 def encode_polygons(
-    geoms: Sequence, *, lat: float, tolerance_m: float = TOLERANCE_M, min_hole_m2: float = MIN_HOLE_M2
+    geoms: Sequence | np.ndarray, *, lat: float, tolerance_m: float = TOLERANCE_M, min_hole_m2: float = MIN_HOLE_M2
 ) -> list[str | None]:
     """Simplified WGS84 (multi)polygons as compact JSON text, decoded in the browser by ``SC.decode``.
 
@@ -122,7 +122,7 @@ def encode_polygons(
     return out
 
 
-def encode_lines(geoms: Sequence, *, lat: float, tolerance_m: float = TOLERANCE_M) -> str | None:
+def encode_lines(geoms: Sequence | np.ndarray, *, lat: float, tolerance_m: float = TOLERANCE_M) -> str | None:
     """WGS84 (multi)lines, simplified, as one compact MultiLineString text for ``SC.decode``.
 
     ``[line, …]``, each line a flat list ``[x0, y0, dx1, dy1, …]`` of integers in 1e-5 degrees
