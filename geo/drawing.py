@@ -261,9 +261,13 @@ def draw(ctx: DrawContext, *, workers: int | None = None,
 
 
 def _can_fork() -> bool:
+    """A pool is forked only from the main thread: a fork from another thread copies the locks
+    other threads hold at that moment (a ``functools.cached_property``'s, logging's) into a
+    child that then waits on them forever; in a thread the circles are drawn in that thread."""
     import multiprocessing as mp
+    import threading
 
-    return "fork" in mp.get_all_start_methods()
+    return "fork" in mp.get_all_start_methods() and threading.current_thread() is threading.main_thread()
 
 
 def source_circles(net: Network, sources, limits: Sequence[float], *, width_m: float, cell_m: float,
