@@ -229,19 +229,24 @@ def _erase_to_simple(m: np.ndarray, *, rounds: int = 64) -> None:
         return
     cols = m.shape[1]
     block = np.array([[1, 2], [4, 8]], np.float32)  # code of a 2 x 2 block [[a, b], [c, d]]
+    pinch = np.zeros(256, np.uint8)
+    pinch[[6, 9]] = 1  # blocks whose drawn cells touch only at a corner
     for _ in range(rounds):
-        code = cv2.filter2D(m, cv2.CV_8U, block, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:-1, :-1]
-        r9, c9 = np.nonzero(code == 9)  # only a and d drawn: clear d
-        m[r9 + 1, c9 + 1] = 0
-        r6, c6 = np.nonzero(code == 6)  # only b and c drawn: clear c
-        m[r6 + 1, c6] = 0
+        for _ in range(rounds):  # pinches first: found with one filter and a lookup, no tracing
+            code = cv2.filter2D(m, cv2.CV_8U, block, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+            at = cv2.findNonZero(cv2.LUT(code, pinch))
+            if at is None:
+                break
+            c, r = at.reshape(-1, 2).T.astype(np.int64)
+            nine = code[r, c] == 9  # only a and d drawn: clear d; else only b and c: clear c
+            m[r + 1, np.where(nine, c + 1, c)] = 0
         contours, _ = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
         if not contours:
             return
         xy = np.concatenate(contours).reshape(-1, 2)
         key = np.sort(xy[:, 1].astype(np.int64) * cols + xy[:, 0])
         twice = np.unique(key[1:][key[1:] == key[:-1]])
-        if len(twice) == 0 and len(r9) + len(r6) == 0:
+        if len(twice) == 0:
             return
         rr, cc = np.divmod(twice, cols)
         m[rr, cc] = 0
