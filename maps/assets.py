@@ -44,6 +44,7 @@ class Assets:
 
     @property
     def inline(self) -> bool:
+        """Whether the code is inlined (else: CDN links, or nothing)."""
         return self.js is not None
 
     def head(self) -> str:
@@ -56,7 +57,7 @@ class Assets:
 def leaflet_dir() -> Path | None:
     """The folder of ``leaflet.js`` in the installed ``xstatic-leaflet`` package, or None."""
     try:
-        from xstatic.pkg import leaflet
+        from xstatic.pkg import leaflet  # noqa: PLC0415 - optional: the map falls back without it
     except ImportError:
         return None
     d = Path(leaflet.BASE_DIR)
@@ -83,7 +84,7 @@ def _inline_images(css: str, folder: Path) -> str:
 def _load(folder: Path | None) -> Assets:
     if folder is None:
         return Assets(None, None, f"CDN (leaflet {CDN_VERSION})")
-    from xstatic.pkg import leaflet
+    from xstatic.pkg import leaflet  # noqa: PLC0415 - optional, and present when folder is
 
     js = (folder / "leaflet.js").read_text(encoding="utf-8")
     css = _inline_images((folder / "leaflet.css").read_text(encoding="utf-8"), folder)
@@ -97,7 +98,8 @@ def leaflet_assets() -> Assets:
         warnings.warn(
             "the xstatic-leaflet package is not installed: map.html loads Leaflet from a CDN and needs "
             "the internet (pip install xstatic-leaflet, or reinstall service-circles)",
-            LeafletFromCdnWarning, stacklevel=2,
+            LeafletFromCdnWarning,
+            stacklevel=2,
         )
     return assets
 
@@ -105,7 +107,7 @@ def leaflet_assets() -> Assets:
 def markercluster_dir() -> Path | None:
     """The folder of ``leaflet.markercluster.js`` in the installed ``xstatic-leaflet-markercluster``, or None."""
     try:
-        from xstatic.pkg import leaflet_markercluster
+        from xstatic.pkg import leaflet_markercluster  # noqa: PLC0415 - optional: the map falls back without it
     except ImportError:
         return None
     d = Path(leaflet_markercluster.BASE_DIR)
@@ -117,22 +119,29 @@ def markercluster_dir() -> Path | None:
 def _load_cluster(folder: Path | None) -> Assets:
     if folder is None:
         return Assets(None, None, "none")
-    from xstatic.pkg import leaflet_markercluster
+    from xstatic.pkg import leaflet_markercluster  # noqa: PLC0415 - optional, and present when folder is
 
     js = (folder / "leaflet.markercluster.js").read_text(encoding="utf-8")
-    css = "\n".join((folder / f).read_text(encoding="utf-8") for f in ("MarkerCluster.css", "MarkerCluster.Default.css"))
+    css = "\n".join(
+        (folder / f).read_text(encoding="utf-8") for f in ("MarkerCluster.css", "MarkerCluster.Default.css")
+    )
     return Assets(js, css, f"xstatic-leaflet-markercluster {leaflet_markercluster.VERSION}")
 
 
 def cluster_assets() -> Assets:
-    """Leaflet.markercluster inlined from the installed package; when it is missing, an empty
-    fragment (points are then drawn one by one) and a warning saying how to install it."""
+    """Leaflet.markercluster inlined from the installed package.
+
+    When it is missing: an empty fragment (points are then drawn one by one) and a warning
+    saying how to install it.
+    """
     assets = _load_cluster(markercluster_dir())
     if not assets.inline:
         warnings.warn(
             "the xstatic-leaflet-markercluster package is not installed: dense facility layers are drawn "
             "point by point instead of grouped at low zoom (pip install xstatic-leaflet-markercluster, "
-            "or reinstall service-circles)", MarkerClusterMissingWarning, stacklevel=2,
+            "or reinstall service-circles)",
+            MarkerClusterMissingWarning,
+            stacklevel=2,
         )
     return assets
 

@@ -216,7 +216,7 @@ def basemap_data(result: PlanResult) -> Basemap:
         labels.inside(geoms, _names(table, idx), kind, LABEL_MIN_AREA_M2[kind], lat)
 
     def lines(kind: str, geoms: np.ndarray, tolerance_m: float) -> None:
-        text = encode_lines(geoms, lat=lat, tolerance_m=tolerance_m)
+        text = encode_lines(geoms, tolerance_m=tolerance_m)
         if text:
             layers.append((kind, encoded_collection_text([text], [{"k": kind}], lines=True)))
 
@@ -236,7 +236,7 @@ def basemap_data(result: PlanResult) -> Basemap:
         lines(f"streets.{cls}", sg[sel], TOLERANCE_M["streets"])
         if len(sel):
             labels.along(sg[sel], [street_names[i] for i in sel], cls, LABEL_SPACING_M[cls])
-    return Basemap(layers, labels.text(), _outline(result, lat))
+    return Basemap(layers, labels.text(), _outline(result))
 
 
 def _admin(result: PlanResult, box: Box, lat: float, layers: list, labels: _Labels) -> None:
@@ -255,9 +255,7 @@ def _admin(result: PlanResult, box: Box, lat: float, layers: list, labels: _Labe
     for level in ADMIN_LEVELS:
         sel = whole[levels == level]
         if len(sel):  # the outlines themselves, cut to the view (not the cut areas' edges along it)
-            text = encode_lines(
-                shapely.clip_by_rect(shapely.boundary(sel), *box), lat=lat, tolerance_m=TOLERANCE_M["admin"]
-            )
+            text = encode_lines(shapely.clip_by_rect(shapely.boundary(sel), *box), tolerance_m=TOLERANCE_M["admin"])
             if text:
                 layers.append(
                     (f"admin.{level}", encoded_collection_text([text], [{"k": f"admin.{level}"}], lines=True))
@@ -267,11 +265,11 @@ def _admin(result: PlanResult, box: Box, lat: float, layers: list, labels: _Labe
     labels.inside(geoms[streets], [names[i] for i in streets], "area", 0.0, lat)
 
 
-def _outline(result: PlanResult, lat: float) -> str | None:
+def _outline(result: PlanResult) -> str | None:
     area = getattr(result, "area", None)
     geom = getattr(area, "geometry", None)
     if geom is None or shapely.is_empty(geom):
         return None
-    text = encode_lines([shapely.boundary(geom)], lat=lat, tolerance_m=TOLERANCE_M["admin"])
+    text = encode_lines([shapely.boundary(geom)], tolerance_m=TOLERANCE_M["admin"])
     name = getattr(area, "name", None)
     return None if text is None else encoded_collection_text([text], [{"name": name}], lines=True)

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geo.circles import metres_for
+from geo.hours import REFERENCE_MONDAY, state_at
 from maps.labels import Words
+
+if TYPE_CHECKING:
+    from geo.plan import PlanResult
 
 LAYER_COLOURS = {"centres": "#d7301f", "stations": "#2171b5", "charging": "#238b45"}
 TIER_COLOURS = {"district": "#54278f", "street": "#c51b8a", "community": "#f768a1", "special": "#fe9929"}
@@ -25,10 +31,11 @@ PEOPLE_BREAKS = (10, 100, 500, 2000)
 GAP_COLOURS = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
 #: how gap areas are drawn (maps/static/map.js ``SC.gapStyle`` takes these)
 GAP_EDGE, GAP_EDGE_OPACITY, GAP_FILL_OPACITY = "#3f007d", 0.7, 0.5
-_ALWAYS = re.compile(r"^\s*(24\s*/\s*7|24\s*(小时|h|hours?)|全天(24小时)?)\s*(营业|开放)?\s*$", re.I)
+_ALWAYS = re.compile(r"^\s*(24\s*/\s*7|24\s*(小时|h|hours?)|全天(24小时)?)\s*(营业|开放)?\s*$", re.IGNORECASE)
 
 
 def esc(v: object) -> str:
+    """HTML-escaped text of ``v`` (quotes too): names as written, never markup."""
     return html.escape(str(v), quote=True)
 
 
@@ -37,9 +44,7 @@ def _is_missing(v: object) -> bool:
         return True
     if isinstance(v, float) and np.isnan(v):
         return True
-    if isinstance(v, str) and not v.strip():
-        return True
-    return False
+    return isinstance(v, str) and not v.strip()
 
 
 def _services(v: object) -> tuple[str, ...]:
@@ -55,14 +60,13 @@ def open_24h(hours: object) -> bool:
     text = str(hours).strip()
     if _ALWAYS.match(text):
         return True
-    from geo.hours import REFERENCE_MONDAY, state_at
-
-    times = [dt.datetime.combine(REFERENCE_MONDAY + dt.timedelta(days=d), dt.time(h, 30))
-             for d in range(7) for h in (3, 15)]
+    times = [
+        dt.datetime.combine(REFERENCE_MONDAY + dt.timedelta(days=d), dt.time(h, 30)) for d in range(7) for h in (3, 15)
+    ]
     return all(state_at(text, t) is True for t in times)
 
 
-def served_people(result, layer: str, *, minutes: float, speed_kmh: float) -> tuple[np.ndarray, np.ndarray]:
+def served_people(result: PlanResult, layer: str, *, minutes: float, speed_kmh: float) -> tuple[np.ndarray, np.ndarray]:
     """People and homes per facility of ``layer`` whose nearest facility it is, within ``minutes``.
 
     Summed over the facilities these give the layer's covered people and homes (each home is
@@ -84,7 +88,7 @@ def _stars(v: object) -> str | None:
         k = float(v)
     except (TypeError, ValueError):
         return esc(v)
-    full = int(round(k))
+    full = round(k)
     return esc(f"{'★' * full}{'☆' * max(0, 5 - full)} ({k:g})") if 0 <= k <= 5 else esc(f"{k:g}")
 
 
@@ -96,7 +100,14 @@ def circle_style(layer: str, minutes: float, smallest: float, *, outline: bool =
     if minutes <= smallest:  # the inner circle: stronger fill, thin solid edge
         return {"color": colour, "weight": 0.8, "opacity": 0.7, "fillColor": colour, "fillOpacity": 0.3}
     # the outer circle: light fill, dashed edge
-    return {"color": colour, "weight": 0.8, "opacity": 0.6, "dashArray": "4 3", "fillColor": colour, "fillOpacity": 0.12}
+    return {
+        "color": colour,
+        "weight": 0.8,
+        "opacity": 0.6,
+        "dashArray": "4 3",
+        "fillColor": colour,
+        "fillOpacity": 0.12,
+    }
 
 
 def facility_name(row: dict, *, layer: str, words: Words) -> str:
@@ -113,17 +124,28 @@ def hours_as_written(row: dict) -> str | None:
     return None
 
 
-def facility_popup(row: dict, *, layer: str, words: Words, served: dict[str, tuple[float, int]],
-                   is24: bool, open_at: tuple[str, bool | None] | None) -> str:
-    """Popup HTML of one facility: name as written (or "unnamed …"), tier, hours as written, stars,
-    services, people served."""
+def facility_popup(
+    row: dict,
+    *,
+    layer: str,
+    words: Words,
+    served: dict[str, tuple[float, int]],
+    is24: bool,
+    open_at: tuple[str, bool | None] | None,
+) -> str:
+    """Popup HTML of one facility.
+
+    Name as written (or "unnamed …"), tier, hours as written, stars, services, people served.
+    """
     tier = row.get("tier")
     tier = tier if isinstance(tier, str) and tier else None
     head = f'<div class="sc-pop"><div class="sc-name">{esc(facility_name(row, layer=layer, words=words))}</div>'
     badges = []
     if layer == "centres" or tier:
-        badges.append(f'<span class="sc-tier" style="background:{TIER_COLOURS.get(tier, NO_TIER_COLOUR)}">'
-                      f"{esc(words.tier(tier))}</span>")
+        badges.append(
+            f'<span class="sc-tier" style="background:{TIER_COLOURS.get(tier, NO_TIER_COLOUR)}">'
+            f"{esc(words.tier(tier))}</span>"
+        )
     if is24:
         badges.append(f'<span class="sc-24">{esc(words("open24"))}</span>')
     rows = []
@@ -148,19 +170,22 @@ def facility_popup(row: dict, *, layer: str, words: Words, served: dict[str, tup
     if _is_missing(row.get("name")) and not _is_missing(row.get("id")):
         add("id", esc(row["id"]))
     for m, (people, homes) in served.items():
-        rows.append(f"<tr><th>{esc(words('served', m=m))}</th>"
-                    f"<td>≈{people:,.0f} · {esc(words('homes'))} {homes:,}</td></tr>")
+        rows.append(
+            f"<tr><th>{esc(words('served', m=m))}</th><td>≈{people:,.0f} · {esc(words('homes'))} {homes:,}</td></tr>"
+        )
     what = words.layer(layer)
     note = f'<div class="sc-note">{esc(words("served.note", what=what))}</div>' if served else ""
     return head + " ".join(badges) + "<table>" + "".join(rows) + "</table>" + note + "</div>"
 
 
 def facility_tip(row: dict, *, layer: str, words: Words, is24: bool) -> str:
+    """A facility's hover text: its name (or "unnamed …"), and whether it is open 24 hours."""
     name = facility_name(row, layer=layer, words=words)
     return esc(f"{name} · {words('open24')}" if is24 else name)
 
 
 def gap_class(people: float) -> int:
+    """The shading class (0-4) of a gap area with ``people`` (:data:`PEOPLE_BREAKS`)."""
     return int(np.searchsorted(PEOPLE_BREAKS, float(people), side="right"))
 
 
@@ -169,20 +194,30 @@ GAP_WORDS = ("homes", "people", "nearest", "unreachable", "walk", "street", "com
 
 
 def gap_words(words: Words) -> dict[str, str]:
+    """The words the map's script needs for gap popups, in the map's language."""
     return {k: words(k) for k in GAP_WORDS}  # "walk" keeps its {min} for the script
 
 
 def gap_props(row: dict) -> dict:
-    """Compact properties of a gap area; its popup is built by the map's script (``SC.gapBind``):
-    homes, people, walk time to the nearest facility and its name, street and community."""
+    """Compact properties of a gap area.
+
+    Its popup is built by the map's script (``SC.gapBind``): homes, people, walk time to the
+    nearest facility and its name, street and community.
+    """
+
     def opt(v: object) -> object:
         return None if _is_missing(v) else v
 
     walk = opt(row.get("walk_min_centre"))
     return {
-        "k": gap_class(row["people"]), "r": int(row.get("rank") or 0), "h": int(row["homes"]),
-        "p": round(float(row["people"])), "n": opt(row.get("nearest_facility")),
-        "w": None if walk is None else round(float(walk), 1), "s": opt(row.get("street")), "c": opt(row.get("community")),
+        "k": gap_class(row["people"]),
+        "r": int(row.get("rank") or 0),
+        "h": int(row["homes"]),
+        "p": round(float(row["people"])),
+        "n": opt(row.get("nearest_facility")),
+        "w": None if walk is None else round(float(walk), 1),
+        "s": opt(row.get("street")),
+        "c": opt(row.get("community")),
     }
 
 
@@ -190,10 +225,20 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.0f}%"
 
 
-def summary_html(result, *, words: Words, before=None, at_label: str | None = None,
-                 tiles_note: str | None = None, cdn_note: bool = False) -> str:
-    """The summary panel: people covered per layer and threshold (each profile, night view,
-    before/after), the data source and its date, and the OSM attribution."""
+def summary_html(
+    result: PlanResult,
+    *,
+    words: Words,
+    before: PlanResult | None = None,
+    at_label: str | None = None,
+    tiles_note: str | None = None,
+    cdn_note: bool = False,
+) -> str:
+    """The summary panel.
+
+    People covered per layer and threshold (each profile, night view, before/after), the data
+    source and its date, and the OSM attribution.
+    """
     cov = result.coverage
     minutes = [f"{m:g}" for m in result.params.minutes]
     prof = cov.get("profiles") or {cov["profile"]: {"speed_kmh": cov["speed_kmh"], "layers": cov["layers"]}}
@@ -201,12 +246,18 @@ def summary_html(result, *, words: Words, before=None, at_label: str | None = No
     parts = [f"<details open><summary>{esc(words('title'))} · {esc(words('summary'))}</summary>"]
     for pname, pdoc in prof.items():
         speed = f"{pdoc['speed_kmh']:g}"
-        parts.append(f'<div class="sc-note">{esc(words("profile", profile=words.profile(pname), speed=speed))}'
-                     f" · {esc(words('people.within'))}</div><table><thead><tr><th>{esc(words('layer'))}</th>"
-                     f"<th>{esc(words('n'))}</th>" + "".join(f"<th>≤{m}′</th>" for m in minutes) + "</tr></thead><tbody>")
+        parts.append(
+            f'<div class="sc-note">{esc(words("profile", profile=words.profile(pname), speed=speed))}'
+            f" · {esc(words('people.within'))}</div><table><thead><tr><th>{esc(words('layer'))}</th>"
+            f"<th>{esc(words('n'))}</th>" + "".join(f"<th>≤{m}′</th>" for m in minutes) + "</tr></thead><tbody>"
+        )
         for name, ldoc in pdoc["layers"].items():
             full = cov["layers"].get(name, {})
-            n = f"{full.get('snapped', '?')}/{full.get('facilities', '?')}" if full.get("snapped") != full.get("facilities") else f"{full.get('facilities', '?')}"
+            n = (
+                f"{full.get('snapped', '?')}/{full.get('facilities', '?')}"
+                if full.get("snapped") != full.get("facilities")
+                else f"{full.get('facilities', '?')}"
+            )
             cells = "".join(f"<td>{_pct(ldoc['minutes'].get(m, {}).get('people_share'))}</td>" for m in minutes)
             parts.append(f"<tr><td>{esc(words.layer(name))}</td><td>{esc(n)}</td>{cells}</tr>")
             if bcov is not None:
@@ -219,15 +270,21 @@ def summary_html(result, *, words: Words, before=None, at_label: str | None = No
                 if view is not None:
                     vm = (view.get("profiles") or {}).get(pname, view) if pname != cov["profile"] else view
                     vcells = "".join(f"<td>{_pct(vm['minutes'].get(m, {}).get('people_share'))}</td>" for m in minutes)
-                    parts.append(f'<tr class="sc-sub"><td>↳ {esc(words("night", at=at_label))}</td>'
-                                 f"<td>{esc(view.get('open', view.get('facilities', '')))}</td>{vcells}</tr>")
+                    parts.append(
+                        f'<tr class="sc-sub"><td>↳ {esc(words("night", at=at_label))}</td>'
+                        f"<td>{esc(view.get('open', view.get('facilities', '')))}</td>{vcells}</tr>"
+                    )
         parts.append("</tbody></table>")
     src = Path(str(result.source)).name
-    parts.append(f'<div class="sc-note">{esc(words("source"))}: {esc(src)}'
-                 + (f" · {esc(words('date', date=result.latest_edit))}" if result.latest_edit else "") + "<br>"
-                 + esc(words("homes.total", homes=f"{cov['homes']:,}", people=f"{cov['people']:,}"))
-                 + "<br>© OpenStreetMap contributors"
-                 + (f"<br>{esc(tiles_note)}" if tiles_note else "") + "</div>")
+    parts.append(
+        f'<div class="sc-note">{esc(words("source"))}: {esc(src)}'
+        + (f" · {esc(words('date', date=result.latest_edit))}" if result.latest_edit else "")
+        + "<br>"
+        + esc(words("homes.total", homes=f"{cov['homes']:,}", people=f"{cov['people']:,}"))
+        + "<br>© OpenStreetMap contributors"
+        + (f"<br>{esc(tiles_note)}" if tiles_note else "")
+        + "</div>"
+    )
     if cdn_note:
         parts.append(f'<div class="sc-warn">{esc(words("cdn"))}</div>')
     parts.append("</details>")
@@ -242,7 +299,7 @@ def _profile_layers(cov: dict, profile: str) -> dict:
 
 def rgba(colour: str, alpha: float) -> str:
     """``#rrggbb`` and an opacity as CSS ``rgba(r,g,b,a)``."""
-    r, g, b = (int(colour[k:k + 2], 16) for k in (1, 3, 5))
+    r, g, b = (int(colour[k : k + 2], 16) for k in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha:g})"
 
 
@@ -254,24 +311,45 @@ def _swatch(key: str, style: dict) -> str:
     return f'<i class="sw{dash}" data-key="{esc(key)}" style="border-color:{edge};background:{fill}"></i>'
 
 
-def legend_html(*, words: Words, layers: list[str], tiers: list[str | None], minutes: list[float],
-                at_label: str | None, has_gaps: bool, has_before: bool, circle_layers: list[str] | None = None,
-                profile: str = "adult", has_sites: bool = False) -> str:
-    """The legend, every swatch in the colour the map draws: centre tiers and layer dots, the
-    circles of each layer (solid inner, dashed outer threshold), gap shading, proposed sites."""
+def legend_html(  # noqa: PLR0913 - keyword-only, one per part of the legend a map may have
+    *,
+    words: Words,
+    layers: list[str],
+    tiers: list[str | None],
+    minutes: list[float],
+    at_label: str | None,
+    has_gaps: bool,
+    has_before: bool,
+    circle_layers: list[str] | None = None,
+    profile: str = "adult",
+    has_sites: bool = False,
+) -> str:
+    """The legend, every swatch in the colour the map draws.
+
+    Centre tiers and layer dots, the circles of each layer (solid inner, dashed outer threshold),
+    gap shading, proposed sites.
+    """
     rows = [f"<details open><summary>{esc(words('legend'))}</summary>"]
     for t in tiers:
         c = TIER_COLOURS.get(t, NO_TIER_COLOUR)
-        rows.append(f'<div class="row"><i class="dot" data-fill="{c}" style="background:{c}"></i>{esc(words.tier(t))}</div>')
+        rows.append(
+            f'<div class="row"><i class="dot" data-fill="{c}" style="background:{c}"></i>{esc(words.tier(t))}</div>'
+        )
     for name in layers:
         if name != "centres":
             c = LAYER_COLOURS.get(name, "#555")
-            rows.append(f'<div class="row"><i class="dot" data-fill="{c}" style="background:{c}"></i>'
-                        f"{esc(words.layer(name))}</div>")
-    rows.append(f'<div class="row"><i class="dot dot24" style="background:#bbb"></i>{esc(words("legend.open24"))}</div>')
+            rows.append(
+                f'<div class="row"><i class="dot" data-fill="{c}" style="background:{c}"></i>'
+                f"{esc(words.layer(name))}</div>"
+            )
+    rows.append(
+        f'<div class="row"><i class="dot dot24" style="background:#bbb"></i>{esc(words("legend.open24"))}</div>'
+    )
     if at_label:
-        rows.append(f'<div class="row"><i class="dot" style="background:#ddd;opacity:.5"></i>'
-                    f'{esc(words("legend.closed", at=at_label))}</div>')
+        rows.append(
+            f'<div class="row"><i class="dot" style="background:#ddd;opacity:.5"></i>'
+            f"{esc(words('legend.closed', at=at_label))}</div>"
+        )
     if has_sites:
         rows.append(f'<div class="row"><i class="site">1</i>{esc(words("legend.sites"))}</div>')
     ms = sorted(minutes)
@@ -279,16 +357,28 @@ def legend_html(*, words: Words, layers: list[str], tiers: list[str | None], min
         for name in circle_layers:
             sw = "".join(_swatch(f"circle:{name}:{profile}:{m:g}", circle_style(name, m, ms[0])) for m in ms)
             rows.append(f'<div class="row">{sw}{esc(words.layer(name))}</div>')
-        note = words("legend.circles", a=f"{ms[0]:g}", b=f"{ms[-1]:g}") if len(ms) > 1 else words("legend.circle", m=f"{ms[0]:g}")
+        note = (
+            words("legend.circles", a=f"{ms[0]:g}", b=f"{ms[-1]:g}")
+            if len(ms) > 1
+            else words("legend.circle", m=f"{ms[0]:g}")
+        )
         rows.append(f'<div class="row sc-note">{esc(note)}</div>')
     if has_before:
-        rows.append(f'<div class="row">{_swatch("before", circle_style("centres", 0, 0, outline=True))}'
-                    f"{esc(words('legend.before'))}</div>")
+        rows.append(
+            f'<div class="row">{_swatch("before", circle_style("centres", 0, 0, outline=True))}'
+            f"{esc(words('legend.before'))}</div>"
+        )
     if has_gaps:
-        lims = ["<" + f"{PEOPLE_BREAKS[0]}"] + [f"{a}–{b}" for a, b in zip(PEOPLE_BREAKS, PEOPLE_BREAKS[1:])] + [f"≥{PEOPLE_BREAKS[-1]}"]
+        lims = (
+            ["<" + f"{PEOPLE_BREAKS[0]}"]
+            + [f"{a}–{b}" for a, b in itertools.pairwise(PEOPLE_BREAKS)]
+            + [f"≥{PEOPLE_BREAKS[-1]}"]
+        )
         rows.append(f'<div class="row">{esc(words("legend.gaps"))}:</div>')
-        for c, lab in zip(GAP_COLOURS, lims):
-            rows.append(f'<div class="row"><i class="sw" data-gap="{c}" style="border-color:{rgba(GAP_EDGE, GAP_EDGE_OPACITY)};'
-                        f'background:{rgba(c, GAP_FILL_OPACITY)}"></i>{esc(lab)}</div>')
+        for c, lab in zip(GAP_COLOURS, lims, strict=True):
+            rows.append(
+                f'<div class="row"><i class="sw" data-gap="{c}" style="border-color:{rgba(GAP_EDGE, GAP_EDGE_OPACITY)};'
+                f'background:{rgba(c, GAP_FILL_OPACITY)}"></i>{esc(lab)}</div>'
+            )
     rows.append("</details>")
     return "".join(rows)

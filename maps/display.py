@@ -26,9 +26,13 @@ SCALE = 10**DECIMALS
 M_PER_DEG = 111_320.0
 
 
-def _display_rings(geoms: np.ndarray, lat: float, tolerance_m: float, min_hole_m2: float):
-    """Simplified rings of WGS84 (multi)polygons: ``(rings, part_of_ring, geom_of_part)``, exteriors
-    first within each part; parts whose outline collapsed are gone with their holes."""
+def _display_rings(
+    geoms: np.ndarray, lat: float, tolerance_m: float, min_hole_m2: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simplified rings of WGS84 (multi)polygons: ``(rings, part_of_ring, geom_of_part)``.
+
+    Exteriors come first within each part; parts whose outline collapsed are gone with their holes.
+    """
     tol = tolerance_m / M_PER_DEG
     min_hole = min_hole_m2 / (M_PER_DEG**2 * max(math.cos(math.radians(lat)), 0.05))
     parts, pidx = shapely.get_parts(geoms, return_index=True)
@@ -48,9 +52,14 @@ def _polygon_mask(geoms: np.ndarray) -> np.ndarray:
     return np.array([g is not None and not g.is_empty and shapely.get_type_id(g) in (3, 6) for g in geoms], bool)
 
 
-def _polygon_rings(geoms: np.ndarray, lat: float, tolerance_m: float, min_hole_m2: float):
-    """``(indices of the (multi)polygons, their display rings, ring -> part, part -> geometry)``,
-    or None when nothing is left to draw."""
+def _polygon_rings(
+    geoms: np.ndarray, lat: float, tolerance_m: float, min_hole_m2: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The display rings of the (multi)polygons among ``geoms``.
+
+    ``(indices of the (multi)polygons, their display rings, ring -> part, part -> geometry)``,
+    or None when nothing is left to draw.
+    """
     gi = np.flatnonzero(_polygon_mask(geoms))
     if len(gi) == 0:
         return None
@@ -58,7 +67,6 @@ def _polygon_rings(geoms: np.ndarray, lat: float, tolerance_m: float, min_hole_m
     if len(rings) == 0:
         return None
     return gi, rings, ridx, pidx
-
 
 
 def display_polygons(
@@ -108,11 +116,11 @@ def encode_polygons(
     ends = np.r_[starts[1:], len(ints)]
     steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
     steps[starts] = ints[starts]
-    text = [",".join(map(str, steps[a:b - 1].ravel().tolist())) for a, b in zip(starts, ends)]
+    text = [",".join(map(str, steps[a : b - 1].ravel().tolist())) for a, b in zip(starts, ends, strict=True)]
     geom_of_ring = gi[pidx[ridx]]
     polys: dict[int, list[list[str]]] = {}
     last_part = -1
-    for k, (g, part) in enumerate(zip(geom_of_ring, ridx)):
+    for k, (g, part) in enumerate(zip(geom_of_ring, ridx, strict=True)):
         if part != last_part:
             polys.setdefault(int(g), []).append([])
             last_part = part
@@ -122,7 +130,7 @@ def encode_polygons(
     return out
 
 
-def encode_lines(geoms: Sequence | np.ndarray, *, lat: float, tolerance_m: float = TOLERANCE_M) -> str | None:
+def encode_lines(geoms: Sequence | np.ndarray, *, tolerance_m: float = TOLERANCE_M) -> str | None:
     """WGS84 (multi)lines, simplified, as one compact MultiLineString text for ``SC.decode``.
 
     ``[line, …]``, each line a flat list ``[x0, y0, dx1, dy1, …]`` of integers in 1e-5 degrees
@@ -145,7 +153,8 @@ def encode_lines(geoms: Sequence | np.ndarray, *, lat: float, tolerance_m: float
     steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
     steps[starts] = ints[starts]
     flat = steps.ravel().tolist()
-    return "[" + ",".join("[" + ",".join(map(str, flat[2 * a:2 * b])) + "]" for a, b in zip(starts, ends)) + "]"
+    lines = ("[" + ",".join(map(str, flat[2 * a : 2 * b])) + "]" for a, b in zip(starts, ends, strict=True))
+    return "[" + ",".join(lines) + "]"
 
 
 def decode_lines(text: str) -> list[np.ndarray]:
@@ -185,7 +194,7 @@ def _default(o: object) -> object:
 def feature_collection_text(geoms: Iterable, props: Iterable[dict]) -> str:
     """A compact GeoJSON FeatureCollection (text); features with no geometry are left out."""
     feats = []
-    for g, p in zip(geoms, props):
+    for g, p in zip(geoms, props, strict=True):
         if g is None or shapely.is_empty(g):
             continue
         feats.append('{"type":"Feature","properties":' + safe_json(p) + ',"geometry":' + shapely.to_geojson(g) + "}")
@@ -195,17 +204,20 @@ def feature_collection_text(geoms: Iterable, props: Iterable[dict]) -> str:
 def points_text(lon: np.ndarray, lat: np.ndarray, props: Iterable[dict]) -> str:
     """Points as a compact FeatureCollection (text)."""
     feats = [
-        '{"type":"Feature","properties":' + safe_json(p)
+        '{"type":"Feature","properties":'
+        + safe_json(p)
         + f',"geometry":{{"type":"Point","coordinates":[{round(float(x), 6)},{round(float(y), 6)}]}}}}'
-        for x, y, p in zip(lon, lat, props)
+        for x, y, p in zip(lon, lat, props, strict=True)
     ]
     return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
 
 
 def encoded_collection_text(encoded: Sequence[str | None], props: Iterable[dict], *, lines: bool = False) -> str:
     """``{"s": scale, "f": [[properties, geometry], …]}`` for ``SC.decode``; None geometries left out.
-    ``lines``: the geometries are :func:`encode_lines` texts (``"t": "l"``), else polygons."""
-    feats = ["[" + safe_json(p) + "," + g + "]" for g, p in zip(encoded, props) if g is not None]
+
+    ``lines``: the geometries are :func:`encode_lines` texts (``"t": "l"``), else polygons.
+    """
+    feats = ["[" + safe_json(p) + "," + g + "]" for g, p in zip(encoded, props, strict=True) if g is not None]
     kind = ',"t":"l"' if lines else ""
     return '{"s":' + str(SCALE) + kind + ',"f":[' + ",".join(feats) + "]}"
 

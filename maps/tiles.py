@@ -57,11 +57,16 @@ def tile_spec(tiles: str | None = "osm") -> Tiles:
     host = (parsed.hostname or "").lower()
     for frag, what in OFFSET_HOSTS.items():
         if host == frag or host.endswith("." + frag) or frag in host:
-            raise InputError("--tiles", [
-                f"{value!r} serves {what} tiles: they are offset from the WGS84 OpenStreetMap data "
-                "by hundreds of metres, so every circle would be drawn in the wrong place. "
-                "Use --tiles osm (the default), --tiles none, or a tile server in WGS84/Web Mercator"
-            ])
+            raise InputError(
+                "--tiles",
+                [
+                    (
+                        f"{value!r} serves {what} tiles: they are offset from the WGS84 OpenStreetMap data "
+                        "by hundreds of metres, so every circle would be drawn in the wrong place. "
+                        "Use --tiles osm (the default), --tiles none, or a tile server in WGS84/Web Mercator"
+                    )
+                ],
+            )
     problems = []
     if parsed.scheme not in ("http", "https") or not host:
         problems.append(f"{value!r} is neither osm, none nor an http(s):// tile URL")

@@ -74,15 +74,14 @@ def test_line_encoding_round_trips_within_the_tolerance():
     lon = 120.2 + 0.01 * t
     lat = 30.2 + 0.002 * np.sin(6 * t) + np.random.default_rng(2).uniform(-1e-6, 1e-6, len(t))
     line = shapely.linestrings(np.c_[lon, lat])
-    text = encode_lines([line, None], lat=30.2, tolerance_m=4.0)
+    text = encode_lines([line, None], tolerance_m=4.0)
     (back,) = decode_lines(text)
     assert 2 <= len(back) < 100  # simplified: far fewer vertices
     kx = M_PER_DEG * np.cos(np.radians(30.2))
     dist_m = shapely.distance(shapely.points(back), line) * kx  # an upper bound in metres at this latitude
     assert dist_m.max() < 1.5  # vertices are rounded (~1 m) vertices of the line
     assert shapely.hausdorff_distance(shapely.linestrings(back), line) * kx < 4.0 + 1.5
-    assert encode_lines([], lat=30.2) is None and encode_lines([shapely.linestrings([[0, 0], [0, 0]])], lat=0) is None
-
+    assert encode_lines([]) is None and encode_lines([shapely.linestrings([[0, 0], [0, 0]])]) is None
 
 
 @pytest.fixture(scope="module")
