@@ -556,3 +556,28 @@ def _overlap_shares(polys: list, circle) -> np.ndarray:
     overlap = np.zeros(len(polys))
     overlap[near] = shapely.area(shapely.intersection(polys[near], circle))
     return overlap / shapely.area(polys)
+
+
+def test_area_half_outside_the_extract_warns_with_the_share_missing(merged_base, tmp_path):
+    """A box straddling the extract's eastern edge: about half of it lies beyond every street."""
+    import re
+
+    from geo.areas import resolve_area
+    from geo.plan import clip_to_area
+
+    lon0, lat0, lon1, lat1 = merged_base.network.bbox_lonlat()
+    mid = (lat0 + lat1) / 2
+    # the easternmost street node's latitude band, so the box's west half is inside the extract
+    ll = merged_base.network.node_lonlat
+    east = ll[np.argmax(ll[:, 0])]
+    box = shapely.box(east[0] - 0.03, east[1] - 0.01, east[0] + 0.03, east[1] + 0.01)
+    path = tmp_path / "edge.geojson"
+    gpd.GeoDataFrame({"name": ["edge"]}, geometry=[box], crs=4326).to_file(path, driver="GeoJSON")
+    clip = clip_to_area(merged_base, PlanInputs(), PlanParams(), area=resolve_area(path))
+    text = " ".join(clip.warnings)
+    got = re.search(r"covers only (\d+)% of the study area 'edge': ([\d.]+) km² of its ([\d.]+) km²", text)
+    assert got, text
+    share_in = int(got.group(1)) / 100
+    assert 0.3 < share_in < 0.75  # half, give or take the 200 m margin and the hull's shape
+    assert float(got.group(3)) == pytest.approx(_metric(box, _utm(east[0])).area / 1e6, rel=0.01)
+    assert mid and lon0 < east[0] <= lon1
