@@ -18,6 +18,7 @@ Usage: ``python -m bench.crossings [path.osm.pbf]`` (default: the Hangzhou merge
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -91,6 +92,14 @@ def run(path: Path = MERGED, *, reps: int = 3, quick: bool = False, cache_dir: P
     rows = []
     for name in LAYERS:
         doc["layers"][name] = {"facilities": len(base.osm_facilities[name]), "minutes": {}}
+        both = np.isfinite(dists["strict"][name]) & np.isfinite(dists["anywhere"][name])
+        if both.any():  # how the walk to the nearest facility changes, home by home
+            d = dists["strict"][name][both] - dists["anywhere"][name][both]
+            doc["layers"][name]["walk_change_m"] = {
+                "homes": int(both.sum()), "median": float(np.median(d)),
+                "p1": float(np.percentile(d, 1)), "p99": float(np.percentile(d, 99)),
+                "longer_by_100m": int((d > 100).sum()), "longer_by_300m": int((d > 300).sum()),
+                "shorter_by_100m": int((d < -100).sum())}
         for mins in MINUTES:
             lim = metres_for(mins, speed)
             cov = {m: dists[m][name] <= lim for m in MODES}
@@ -130,12 +139,16 @@ def run(path: Path = MERGED, *, reps: int = 3, quick: bool = False, cache_dir: P
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.crossings [path.osm.pbf]``: run on one extract, save the result."""
-    from bench.common import save
+    import datetime as dt
+
+    from bench.common import machine, save
 
     argv = sys.argv[1:] if argv is None else argv
     path = Path(argv[0]) if argv else MERGED
+    meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "seed": SEED, "machine": machine(),
+            "load_average": list(os.getloadavg())}
     doc = run(path)
-    save("crossings", {k: v for k, v in doc.items() if k != "table"})
+    save("crossings", {"meta": meta, **{k: v for k, v in doc.items() if k != "table"}})
     return 0
 
 
