@@ -2,7 +2,7 @@
 
 The event loop only waits for them, so ``/nearest`` keeps answering in milliseconds while
 heavy requests run. Workers are forked once the plan is loaded and take it over from the
-parent (nothing is copied). At most ``heavy_workers`` run and ``heavy_queue`` wait; a request
+parent (nothing is copied), and run at a lower priority (``HEAVY_NICE``) than the event loop. At most ``heavy_workers`` run and ``heavy_queue`` wait; a request
 beyond that gets HTTP 503 with ``Retry-After``.
 """
 
@@ -27,10 +27,20 @@ class BusyError(CirclesError):
                          f"retry in {retry_after} s")
 
 
+#: scheduling niceness added to the heavy workers: on a busy machine the event loop answering
+#: /nearest gets the CPU first, the scenarios and sites wait a little
+HEAVY_NICE = 10
+
+
 def _init(served) -> None:
+    import os
     import signal
 
     global _SERVED
+    try:
+        os.nice(HEAVY_NICE)
+    except OSError:  # not permitted here: run at the parent's priority
+        pass
     try:
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT):
