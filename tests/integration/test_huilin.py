@@ -219,3 +219,35 @@ def test_the_crossing_brings_the_east_side_into_the_circle(huilin, osm_facts):
         assert np.all(got[~near] > 2 * limit - 0.01)
     gained_ref = (before.layers["centres"].home_dist > limit) & (out.after.layers["centres"].home_dist <= limit)
     assert int(gained_ref.sum()) == f["homes_gained"]
+
+
+def test_homes_snap_to_the_side_of_the_road_they_stand_on(huilin, binjiang_path):
+    """Every home snapped onto a big road's side lies on that side of the road's centreline (the
+    centreline from the naive network, the side by a cross product: not the snapping code)."""
+    from geo.crossings import BARRIER_HIGHWAY, walk_ways
+    from geo.network import build_network
+    from geo.osm import read_osm
+
+    base, _ = huilin
+    net = base.network
+    naive = build_network(walk_ways(read_osm(binjiang_path), crossings="anywhere"))
+    snap = net.snap(base.homes.xy, max_dist=500)
+    on = np.flatnonzero(snap.ok & np.isin(net.edge_highway[np.maximum(snap.edge, 0)], list(BARRIER_HIGHWAY)))
+    centre = naive.edge_lines[np.isin(naive.edge_highway, list(BARRIER_HIGHWAY))]
+    tree = shapely.STRtree(centre)
+
+    def side(xy):
+        pts = shapely.points(xy)
+        line = centre[tree.nearest(pts)]
+        a = shapely.line_locate_point(line, pts)
+        p0 = shapely.get_coordinates(shapely.line_interpolate_point(line, np.maximum(a - 0.5, 0)))
+        p1 = shapely.get_coordinates(shapely.line_interpolate_point(line, a + 0.5))
+        d, r = p1 - p0, xy - p0
+        return np.sign(d[:, 0] * r[:, 1] - d[:, 1] * r[:, 0]), tree.nearest(pts), shapely.distance(line, pts)
+
+    home_side, home_line, home_off = side(base.homes.xy[on])
+    snap_side, snap_line, snap_off = side(snap.xy[on])
+    # comparable: both measured against the same centreline, clear of it (not where the sides meet)
+    check = (home_line == snap_line) & (home_off > 1.0) & (snap_off > 1.0)
+    assert check.sum() > 500
+    assert np.array_equal(home_side[check], snap_side[check])
