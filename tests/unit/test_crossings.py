@@ -302,3 +302,20 @@ def test_the_crossing_options_are_checked_and_kept_in_the_saved_plan_settings():
     # the wait is walking metres at the first profile's speed, and only with strict crossings
     assert PlanParams(signal_wait_s=30.0).signal_wait_m() == pytest.approx(30 * 4.8 / 3.6)
     assert params.signal_wait_m() == 0.0
+
+
+@pytest.mark.parametrize("drawn", ["reversed", "two ways meeting head-on at node 3", "two ways leaving node 5"])
+def test_the_sides_do_not_depend_on_how_the_road_is_drawn(drawn):
+    road = ROAD[0]
+    if drawn == "reversed":
+        roads = [(road[::-1], "secondary", BARRIER)]
+    elif drawn == "two ways meeting head-on at node 3":
+        roads = [([1, 2, 5, 3], "secondary", BARRIER), ([4, 9, 8, 7, 6, 3], "secondary", BARRIER)]
+    else:
+        roads = [([5, 2, 1], "secondary", BARRIER), ([5, 3, 6, 7, 8, 9, 4], "secondary", BARRIER)]
+    net = build_network(make_ways([*roads, *WAYS[1:]]))
+    assert walk(net, NODES[10], NODES[11]) == pytest.approx(2 * np.hypot(50, 50) + 200, abs=TOL)
+    assert walk(net, NODES[13], NODES[12]) == pytest.approx(40 + 50 + 50 + 40, abs=TOL)
+    assert walk(net, (400, 20), (400, -20)) == pytest.approx(400, abs=TOL)
+    assert walk(net, (400, 20), NODES[10]) == pytest.approx(200 + np.hypot(50, 50), abs=TOL)
+    assert walk(net, NODES[60], NODES[61]) == pytest.approx(200, abs=TOL)
