@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,13 @@ from geo.errors import InputError, UnknownNameError
 from geo.kinds import DEFAULT_PROFILE, LAYERS, PROFILES
 from geo.network import Network, Snapped
 from geo.osm_layers import DEFAULT_MAPPING
+
+if TYPE_CHECKING:  # for annotations only: geopandas loads lazily, and base/areas/homeinfo import this module
+    import geopandas as gpd
+
+    from geo.areas import StudyArea
+    from geo.base import Base
+    from geo.homeinfo import HomeLand
 
 #: bump when the cached network/home format or the rules that build them change.
 CACHE_VERSION = 7
@@ -188,7 +196,7 @@ def check_params(params: PlanParams) -> None:
 @dataclass(frozen=True, eq=False)
 class LayerResult:
     name: str
-    facilities: object  # GeoDataFrame, WGS84, columns of geo.osm_layers.FACILITY_COLUMNS
+    facilities: gpd.GeoDataFrame  # WGS84, columns of geo.osm_layers.FACILITY_COLUMNS
     origin: str  # "OSM tags (osm_layers.toml)" or the file name
     snapped: Snapped
     unsnapped: list[dict]
@@ -207,20 +215,20 @@ class PlanResult:
     home_snap: Snapped
     layers: dict[str, LayerResult]
     coverage: dict
-    circles: object  # GeoDataFrame (WGS84)
-    gaps: object  # GeoDataFrame (WGS84)
-    facilities: object  # GeoDataFrame (WGS84): every facility with its placement and people served
+    circles: gpd.GeoDataFrame  # WGS84
+    gaps: gpd.GeoDataFrame  # WGS84
+    facilities: gpd.GeoDataFrame  # WGS84: every facility with its placement and people served
     warnings: list[str]
     #: coverage views by tier, service and opening time (geo.coverage.views)
     subsets: dict = field(default_factory=dict)
     #: street, community and where the community name came from, per home
     home_names: tuple = ()
-    home_land: object = None  # geo.homeinfo.HomeLand: the land of the gap areas
-    area: object = None  # geo.areas.StudyArea or None
-    admin: object = None  # admin boundaries (WGS84)
-    places: object = None  # named places (WGS84)
+    home_land: HomeLand | None = None  # the land of the gap areas
+    area: StudyArea | None = None
+    admin: gpd.GeoDataFrame | None = None  # admin boundaries (WGS84)
+    places: gpd.GeoDataFrame | None = None  # named places (WGS84)
     #: the base cut to this plan (its network and homes): what follow-ups need of the source
-    base: object = None
+    base: Base | None = None
 
     @property
     def speed_kmh(self) -> float:
