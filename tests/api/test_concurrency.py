@@ -116,3 +116,26 @@ def test_engine_functions_in_threads_of_one_process(client, requests_):
     for name, got in answers:
         assert got == alone[name], name
     assert client.app.state.served.result is result  # the plan served is never changed
+
+
+def test_a_full_heavy_queue_answers_503_with_retry_after(client, requests_):
+    """When every heavy worker and queue place is taken, a heavy request is turned away at once
+    (503 and Retry-After), and /nearest still answers."""
+    pool = client.app.state.pool
+    taken = pool.capacity
+    with pool._lock:  # the places as running requests would hold them
+        pool._busy += taken
+    try:
+        for name in ("scenario-a", "sites-stations", "circle-0"):
+            method, url, body = requests_[name]
+            r = client.request(method, url, json=body) if body is not None else client.request(method, url)
+            assert r.status_code == 503, (name, r.status_code, r.text)
+            assert int(r.headers["Retry-After"]) > 0
+            assert "busy" in r.json()["detail"]
+        method, url, _ = requests_["nearest-a"]
+        assert client.request(method, url).status_code == 200
+    finally:
+        with pool._lock:
+            pool._busy -= taken
+    method, url, body = requests_["sites-stations"]
+    assert client.request(method, url, json=body).status_code == 200  # places free again: answered
