@@ -49,7 +49,7 @@ class Assets:
 
     def head(self) -> str:
         """The ``<head>`` fragment that loads Leaflet."""
-        if not self.inline:
+        if self.js is None:
             return f'<link rel="stylesheet" href="{CDN_CSS}"/>\n<script src="{CDN_JS}"></script>'
         return f"<style>{self.css}</style>\n<script>{script_safe(self.js)}</script>"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
@@ -16,13 +16,13 @@ from geo.kinds import Layer, Profile
 
 router = APIRouter(tags=["circles"])
 
-BAD = {400: {"model": ErrorOut}}
+BAD: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}}
 #: the OpenAPI answer of a GeoJSON endpoint (the bytes are written once, not per request)
-COLLECTION = {200: {"description": "An RFC 7946 FeatureCollection (WGS84), with numberMatched, numberReturned "
+COLLECTION: dict[int | str, dict[str, Any]] = {200: {"description": "An RFC 7946 FeatureCollection (WGS84), with numberMatched, numberReturned "
                                    "and offset for paging",
                     "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}}},
               **BAD}
-FEATURE = {200: {"description": "An RFC 7946 Feature (WGS84)",
+FEATURE: dict[int | str, dict[str, Any]] = {200: {"description": "An RFC 7946 Feature (WGS84)",
                  "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/Feature"}}}}}
 GEOJSON = "application/geo+json"
 

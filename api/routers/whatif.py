@@ -19,7 +19,7 @@ from geo.errors import InputError
 from geo.kinds import COORD_SYSTEMS, DEFAULT_PROFILE, PROFILES, CoordSystem, Layer, Profile
 
 router = APIRouter(tags=["what-if"])
-HEAVY = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+HEAVY: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 SCENARIO_EXAMPLE = {
     "type": "FeatureCollection",
