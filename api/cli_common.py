@@ -212,12 +212,38 @@ def say_for(quiet: bool):
     return (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
 
 
+#: input options a command still uses with --plan: the cache folder, and the CRS of the files it reads
+USED_WITH_PLAN = ("no_cache", "crs")
+
+
+def _given_beside_plan(kw: dict) -> list[str]:
+    """The input options given on the command line that a saved plan cannot honour (they were
+    fixed when it was made), as the user typed them; said, never silently dropped."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:  # called from Python: what differs from nothing given
+        return [f"--{k.replace('_', '-')}" for k in ("osm", "place", "area", *LAYERS, "population") if kw.get(k)]
+    out = []
+    for p in ctx.command.params:
+        if p.name in kw and p.name not in USED_WITH_PLAN and ctx.get_parameter_source(p.name) not in (
+                None, ParameterSource.DEFAULT) and p.name in _input_names(ctx.command):
+            out.append(p.opts[0] if kw[p.name] is not False or not p.secondary_opts else p.secondary_opts[0])
+    return out
+
+
+def _input_names(command) -> set[str]:
+    """The names of the options :func:`input_options` adds (by comparison with a bare command)."""
+    bare = input_options(click.command()(lambda **k: None))
+    return {p.name for p in bare.params}
+
+
 def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool):
     """The saved plan in ``plan_dir``, or a plan made now from the input options."""
     if plan_dir is not None:
         from geo.saved import load_plan
 
-        given = [k for k in ("osm", "place", "area", *LAYERS, "population") if kw.get(k)]
+        given = _given_beside_plan(kw)
         if given:
             from geo.errors import InputError
 
