@@ -86,10 +86,12 @@ class View:
 
     @property
     def key(self) -> str:
+        """The view's text, as ``coverage.json`` and the API name it."""
         return self.layer if self.by is None else f"{self.layer}[{self.by}={self.value}]"
 
     @property
     def is_night(self) -> bool:
+        """Whether the view counts only the facilities open at a given time."""
         return self.by == "open"
 
     def __str__(self) -> str:
