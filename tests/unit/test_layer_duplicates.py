@@ -65,8 +65,8 @@ def test_grid_check_equals_the_brute_force_reference():
 def test_thousands_of_rows_of_one_name_read_from_a_csv(tmp_path):
     names, lon, lat = hand_made(n_sites=300, seed=11)
     path = tmp_path / "charging.csv"
-    path.write_text("名称,经度,纬度\n" + "".join(f"{n},{float(x)!r},{float(y)!r}\n" for n, x, y in zip(names, lon, lat)),
-                    encoding="utf-8")
+    rows = "".join(f"{n},{float(x)!r},{float(y)!r}\n" for n, x, y in zip(names, lon, lat))
+    path.write_text("名称,经度,纬度\n" + rows, encoding="utf-8")
     read = read_facilities(path, layer="charging")
     labels = [f"row {i + 2}" for i in range(len(names))]
     assert len(read.facilities) == len(names) == 3000
