@@ -26,21 +26,39 @@ splits them anyway, and the walk times reported are measured on the network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from geo.raster import SHIFT, Lattice, Outline, first_cells, opencv, polygons_by_group, trace
+
+if TYPE_CHECKING:
+    from geo.drawing import DrawContext, LayerJob
 
 GAP_COLUMNS = [
-    "rank", "layer", "minutes", "profile", "homes", "people", "walk_min_centre", "walk_min_max",
-    "nearest_facility", "nearest_facility_id", "street", "community", "named_from", "land_km2",
+    "rank",
+    "layer",
+    "minutes",
+    "profile",
+    "homes",
+    "people",
+    "walk_min_centre",
+    "walk_min_max",
+    "nearest_facility",
+    "nearest_facility_id",
+    "street",
+    "community",
+    "named_from",
+    "land_km2",
 ]
 
 
 def cluster_points(xy: np.ndarray, link_m: float) -> np.ndarray:
     """Label points so that points within ``link_m`` of each other share a label."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-
     n = len(xy)
     if n == 0:
         return np.zeros(0, np.int64)
@@ -60,7 +78,7 @@ class GapHomes:
     street: np.ndarray  # name or None, per home
     community: np.ndarray
     named_from: np.ndarray  # "admin boundary", "nearest place" or None, per home
-    lattice: object  # geo.raster.Lattice of the land cells
+    lattice: Lattice  # of the land cells
     land_cells: np.ndarray  # flat indices of land cells
     land_owner: np.ndarray  # the home owning each of them
     link_m: float = 100.0
@@ -69,16 +87,16 @@ class GapHomes:
     inside: np.ndarray | None = None
 
 
-def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
+def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tuple[list[dict], list]:
     """Gap rows and polygons (metric) of one layer view, for every limit of the context.
 
     ``circles`` are the view's circles (one per limit) and ``masks`` their drawn cells pooled
     onto the land lattice (:func:`geo.raster.pool_cells`; None where the circle is empty or was
     not drawn on a grid, then the circle polygon is rasterised instead).
     """
-    from geo.raster import Outline, polygons_by_group
-
-    gh: GapHomes = ctx.gap_homes
+    gh = ctx.gap_homes
+    assert isinstance(gh, GapHomes), "gap areas need the context's homes"
+    assert job.home_dist is not None, "gap areas need the homes' walk distances"
     lat = gh.lattice
     rows_out: list[dict] = []
     outlines: list[Outline] = []
@@ -96,8 +114,9 @@ def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
         cell_group = group_of[gh.land_owner]
         keep = cell_group >= 0
         circle_rc = _circle_cells(lat, masks[j] if j < len(masks) else None, circles[j])
-        label, r0, c0, cells_per_group = _gap_image(lat, gh.land_cells[keep], cell_group[keep] + 1, circle_rc, n_groups,
-                                                    inside=gh.inside)
+        label, r0, c0, cells_per_group = _gap_image(
+            lat, gh.land_cells[keep], cell_group[keep] + 1, circle_rc, n_groups, inside=gh.inside
+        )
         outline, group = _group_outlines(label, r0, c0)
         outlines.append(outline)
         group_of_polygon.append(np.where(group > 0, group - 1 + len(rows_out), -1))
@@ -107,45 +126,61 @@ def gap_rows(ctx, job, circles: list, masks: list) -> tuple[list[dict], list]:
             c = centre[g]
             d = home_dist[c]
             src = job.home_src[c] if job.home_src is not None else -1
-            rows_out.append({
-                "layer": job.name, "minutes": float(minutes), "profile": profile,
-                "homes": int(people[1][g]), "people": round(float(people[0][g]), 1),
-                "walk_min_centre": round(float(d) / per_minute, 1) if np.isfinite(d) else None,
-                "walk_min_max": round(float(walk_max[g]) / per_minute, 1) if np.isfinite(walk_max[g]) else None,
-                "nearest_facility": _at(job.names, src), "nearest_facility_id": _at(job.ids, src),
-                "street": gh.street[c], "community": gh.community[c], "named_from": gh.named_from[c],
-                "land_km2": round(int(cells_per_group[g]) * lat.cell**2 / 1e6, 4),
-            })
+            rows_out.append(
+                {
+                    "layer": job.name,
+                    "minutes": float(minutes),
+                    "profile": profile,
+                    "homes": int(people[1][g]),
+                    "people": round(float(people[0][g]), 1),
+                    "walk_min_centre": round(float(d) / per_minute, 1) if np.isfinite(d) else None,
+                    "walk_min_max": round(float(walk_max[g]) / per_minute, 1) if np.isfinite(walk_max[g]) else None,
+                    "nearest_facility": _at(job.names, src),
+                    "nearest_facility_id": _at(job.ids, src),
+                    "street": gh.street[c],
+                    "community": gh.community[c],
+                    "named_from": gh.named_from[c],
+                    "land_km2": round(int(cells_per_group[g]) * lat.cell**2 / 1e6, 4),
+                }
+            )
     if not rows_out:
         return [], []
     joined, group = _join(outlines, group_of_polygon)
     polys = polygons_by_group(lat, joined, group, len(rows_out))
-    for row, p in zip(rows_out, polys):  # the land drawn (a few cells at pinches are left out)
+    for row, p in zip(rows_out, polys, strict=True):  # the land drawn (a few cells at pinches are left out)
         row["land_km2"] = round(float(p.area) / 1e6, 4)
     return rows_out, [p if not p.is_empty else None for p in polys]
 
 
 def _join(outlines: list, group_of_polygon: list) -> tuple:
     """Outlines (and their polygons' groups) as one outline with polygons numbered on."""
-    from geo.raster import Outline
-
     n_poly = [int(o.polygon.max()) + 1 if len(o.polygon) else 0 for o in outlines]
     first = np.concatenate([[0], np.cumsum(n_poly)[:-1]]).astype(np.int64)
-    joined = Outline(np.concatenate([o.xy for o in outlines]), np.concatenate([o.rings for o in outlines]),
-                     np.concatenate([o.polygon + f for o, f in zip(outlines, first)]))
+    joined = Outline(
+        np.concatenate([o.xy for o in outlines]),
+        np.concatenate([o.rings for o in outlines]),
+        np.concatenate([o.polygon + f for o, f in zip(outlines, first, strict=True)]),
+    )
     return joined, np.concatenate(group_of_polygon)
 
 
-def _gap_image(lat, cells: np.ndarray, label_of_cell: np.ndarray, circle_rc: tuple, n: int, *,
-               inside: np.ndarray | None = None) -> tuple:
-    """The label image (0: none) of the groups' land cells, on the window of the lattice that
-    holds them and one cell more (labels ``1..n``): cells the circle touches (and cells outside
-    the study area, ``inside``) are cleared, then every group grows
-    by one cell into free cells the circle does not touch, so that outlines traced through
-    cell centres enclose the groups' whole cells (not half a cell less). Returns the image, its
-    first cell ``(row0, col0)`` and the number of land cells of each label (before growing)."""
-    from geo.raster import opencv
+def _gap_image(
+    lat: Lattice,
+    cells: np.ndarray,
+    label_of_cell: np.ndarray,
+    circle_rc: tuple,
+    n: int,
+    *,
+    inside: np.ndarray | None = None,
+) -> tuple:
+    """The label image (0: none) of the groups' land cells, with its window and cell counts.
 
+    The window of the lattice holds the cells and one cell more (labels ``1..n``): cells the
+    circle touches (and cells outside the study area, ``inside``) are cleared, then every group
+    grows by one cell into free cells the circle does not touch, so that outlines traced through
+    cell centres enclose the groups' whole cells (not half a cell less). Returns the image, its
+    first cell ``(row0, col0)`` and the number of land cells of each label (before growing).
+    """
     cv2 = opencv()
     r, c = np.divmod(cells, lat.cols)
     if len(r) == 0:
@@ -169,9 +204,13 @@ def _gap_image(lat, cells: np.ndarray, label_of_cell: np.ndarray, circle_rc: tup
     return label.astype(np.int32), r0, c0, counts
 
 
-def _group_figures(gh: GapHomes, out: np.ndarray, groups: np.ndarray, n: int, home_dist: np.ndarray):
-    """Per group: the home nearest its centroid, (people, homes), and the longest walk (inf when
-    a home reaches no facility)."""
+def _group_figures(
+    gh: GapHomes, out: np.ndarray, groups: np.ndarray, n: int, home_dist: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Per group: the home nearest its centroid, (people, homes), and the longest walk.
+
+    The longest walk is inf when a home of the group reaches no facility.
+    """
     xy = gh.xy[out]
     count = np.bincount(groups, minlength=n)
     cx = np.bincount(groups, weights=xy[:, 0], minlength=n) / count
@@ -188,11 +227,11 @@ def _group_figures(gh: GapHomes, out: np.ndarray, groups: np.ndarray, n: int, ho
 
 
 def _group_outlines(label: np.ndarray, row0: int, col0: int) -> tuple:
-    """Outlines of every group of a label image (0: none; first cell ``(row0, col0)`` of the
-    lattice), traced at once, and the label of each polygon: cells touching a cell of another
-    group are left out first, so groups never merge into one polygon."""
-    from geo.raster import first_cells, trace
+    """Outlines of every group of a label image, traced at once, and the label of each polygon.
 
+    The image's first cell is ``(row0, col0)`` of the lattice (0: no group). Cells touching a cell of another
+    group are left out first, so groups never merge into one polygon.
+    """
     h, w = label.shape
     m = np.zeros((h + 2, w + 2), np.uint8)
     inner = m[1:-1, 1:-1]
@@ -213,8 +252,10 @@ def _group_outlines(label: np.ndarray, row0: int, col0: int) -> tuple:
 
 
 def _erase_to_simple(m: np.ndarray, *, rounds: int = 64) -> None:
-    """Clear cells of ``m`` (0/1, undrawn border) until its outline is simple: no two cells touch
-    only at a corner, and no cell is passed twice by the tracer (a one-cell neck or spur).
+    """Clear cells of ``m`` (0/1, undrawn border) until its outline is simple.
+
+    Simple: no two cells touch only at a corner, and no cell is passed twice by the tracer (a
+    one-cell neck or spur).
 
     :func:`geo.raster.trace` makes outlines simple by *drawing* cells around such places, which
     is right for circles but would let a gap area take cells of its circle or of the next group
@@ -222,8 +263,6 @@ def _erase_to_simple(m: np.ndarray, *, rounds: int = 64) -> None:
     Here cells are only ever cleared, so every traced polygon holds cells of one group only and
     none the circle touches; what is cleared is a few cells at pinches.
     """
-    from geo.raster import opencv
-
     cv2 = opencv()
     if m.shape[0] < 2 or m.shape[1] < 2:
         return
@@ -252,8 +291,8 @@ def _erase_to_simple(m: np.ndarray, *, rounds: int = 64) -> None:
         m[rr, cc] = 0
 
 
-def _at(values, i: int):
-    if values is None or i is None or i < 0 or i >= len(values):
+def _at(values: np.ndarray | None, i: int) -> Any:  # noqa: ANN401 - a name or an id, as the table holds it
+    if values is None or i < 0 or i >= len(values):
         return None
     v = values[i]
     return v.item() if hasattr(v, "item") else v
@@ -264,15 +303,21 @@ def _groups(gh: GapHomes, out: np.ndarray) -> np.ndarray:
     link = cluster_points(gh.xy[out], gh.link_m)
     street = np.asarray([s or "" for s in gh.street[out]], dtype=object)
     comm = np.asarray([s or "" for s in gh.community[out]], dtype=object)
-    key = np.char.add(np.char.add(link.astype(str), "|"), np.char.add(np.char.add(street.astype(str), "|"),
-                                                                      comm.astype(str)))
+    key = np.char.add(
+        np.char.add(link.astype(str), "|"), np.char.add(np.char.add(street.astype(str), "|"), comm.astype(str))
+    )
     _, groups = np.unique(key, return_inverse=True)
     return groups.ravel()
 
 
-def _circle_cells(lat, mask, circle) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, cols)`` of the land lattice's cells a circle touches: its drawn cells pooled onto
-    the land lattice, or (for an exact circle) the cells its polygon covers, grown by one cell."""
+def _circle_cells(
+    lat: Lattice, mask: tuple[int, int, np.ndarray] | None, circle: shapely.Geometry | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the land lattice's cells a circle touches.
+
+    Its drawn cells pooled onto the land lattice, or (for an exact circle) the cells its polygon
+    covers, grown by one cell.
+    """
     if mask is None:
         if circle is None or circle.is_empty:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -284,13 +329,11 @@ def _circle_cells(lat, mask, circle) -> tuple[np.ndarray, np.ndarray]:
     return r[ok], c[ok]
 
 
-def area_cells(lat, poly) -> np.ndarray:
-    """``(rows, cols)`` mask of the cells of lattice ``lat`` whose centres lie in the (metric)
-    polygon ``poly``: the study area as the gap areas see it."""
-    import shapely
+def area_cells(lat: Lattice, poly: shapely.Geometry) -> np.ndarray:
+    """``(rows, cols)`` mask of the cells of ``lat`` whose centres lie in the (metric) ``poly``.
 
-    from geo.raster import SHIFT, opencv
-
+    The study area as the gap areas see it.
+    """
     cv2 = opencv()
     m = np.zeros((lat.rows, lat.cols), np.uint8)
     for part in shapely.get_parts(shapely.get_parts(poly)):
@@ -301,12 +344,8 @@ def area_cells(lat, poly) -> np.ndarray:
     return m.astype(bool)
 
 
-def _rasterise(lat, poly) -> tuple[int, int, np.ndarray]:
-    from geo.raster import opencv
-
+def _rasterise(lat: Lattice, poly: shapely.Geometry) -> tuple[int, int, np.ndarray]:
     cv2 = opencv()
-    import shapely
-
     m = np.zeros((lat.rows, lat.cols), np.uint8)
     for part in shapely.get_parts(poly):
         rings = [lat.fixed(np.asarray(r.coords)) for r in [part.exterior, *part.interiors]]
