@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from geo.errors import CirclesError
@@ -59,20 +60,33 @@ def _call(task: str, kwargs: dict) -> Any:
     return getattr(work, task)(served, **kwargs)
 
 
+class WorkerLostError(CirclesError):
+    """A heavy worker process died during the request (killed, out of memory): the pool is
+    started again and the request may be retried."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__("the worker running this request stopped (out of memory, or killed); the service "
+                         f"started a new one: retry in {retry_after} s, with a smaller request if it happens again")
+
+
 class HeavyPool:
     """A bounded pool of worker processes for one loaded plan."""
 
     def __init__(self, served, *, workers: int, queue: int) -> None:
-        import multiprocessing as mp
-
         self.capacity = workers + queue
         self.workers = workers
         self._lock = threading.Lock()
         self._busy = 0
         self.served = served
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor | None:
+        import multiprocessing as mp
+
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,
-                                         initargs=(served,)) if ctx is not None else None
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init,
+                                   initargs=(self.served,)) if ctx is not None else None
 
     async def run(self, task: str, **kwargs) -> Any:
         """Run ``api.work.<task>(served, **kwargs)`` in a worker; BusyError when full."""
@@ -86,7 +100,15 @@ class HeavyPool:
 
                 return await asyncio.to_thread(getattr(work, task), self.served, **kwargs)
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, _call, task, kwargs)
+            pool = self._pool
+            try:
+                return await loop.run_in_executor(pool, _call, task, kwargs)
+            except BrokenProcessPool:  # a worker died: every later request would fail the same way
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = self._start()
+                        pool.shutdown(wait=False, cancel_futures=True)
+                raise WorkerLostError(retry_after=1) from None
         finally:
             with self._lock:
                 self._busy -= 1

@@ -139,3 +139,29 @@ def test_a_full_heavy_queue_answers_503_with_retry_after(client, requests_):
             pool._busy -= taken
     method, url, body = requests_["sites-stations"]
     assert client.request(method, url, json=body).status_code == 200  # places free again: answered
+
+
+def test_a_killed_heavy_worker_is_a_503_and_the_next_request_is_answered(client, requests_):
+    """SIGKILL of the worker process (as the OOM killer does): the request in flight, or the
+    next one, gets 503 with Retry-After; the pool is started again and answers after that."""
+    import os
+    import signal
+
+    pool = client.app.state.pool
+    if pool._pool is None:
+        pytest.skip("no fork on this platform: heavy work runs in threads")
+    method, url, body = requests_["circle-1"]
+    assert client.request(method, url).status_code == 200  # the worker is up
+    for pid in list(pool._pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    statuses = []
+    for _ in range(3):
+        r = client.request(method, url)
+        statuses.append(r.status_code)
+        if r.status_code == 503:
+            assert "stopped" in r.json()["detail"] and int(r.headers["Retry-After"]) >= 1
+        if r.status_code == 200:
+            break
+    assert statuses == [503, 200], statuses  # the lost request is said, the next one answered
+    method, url, body = requests_["sites-stations"]
+    assert client.request(method, url, json=body).status_code == 200
