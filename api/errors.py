@@ -12,7 +12,8 @@ a query parameter not taken         400
 :class:`geo.errors.UnknownNameError` 400
 :class:`NotFoundError`              404
 :class:`NotLoadedError`             503
-:class:`api.heavy.BusyError`         503 with ``Retry-After``
+:class:`api.heavy.BusyError`         503 with ``Retry-After`` (queue full)
+:class:`api.heavy.WorkerLostError`   503 with ``Retry-After`` (a worker died)
 other :class:`geo.errors.CirclesError` 400
 =================================  ======
 """
