@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geo.errors import InputError
 from geo.kinds import LAYERS, TIERS
 from geo.osm import Features
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: WGS84 shapely geometries (an array) to the same in the plan's metric CRS
+Projector = Callable[[np.ndarray], np.ndarray]
 
 
 def _default_mapping() -> Path:
@@ -29,8 +37,17 @@ def _default_mapping() -> Path:
 
 DEFAULT_MAPPING = _default_mapping()
 FACILITY_COLUMNS = (
-    "id", "name", "layer", "tier", "kind", "opening_hours", "stars", "services", "area_m2",
-    "address", "source",
+    "id",
+    "name",
+    "layer",
+    "tier",
+    "kind",
+    "opening_hours",
+    "stars",
+    "services",
+    "area_m2",
+    "address",
+    "source",
 )
 #: OSM features of one layer with the same name closer than this are one facility.
 SAME_PLACE_M = 150.0
@@ -47,6 +64,7 @@ class Condition:
     tag_regex: tuple[tuple[str, re.Pattern], ...] = ()
 
     def matches(self, tags: dict[str, str], name: str) -> bool:
+        """Whether a feature's tags (and its name) meet this condition."""
         for key, values in self.tags:
             val = tags.get(key)
             if val is None or ("*" not in values and val not in values):
@@ -59,6 +77,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Rule:
+    """One ``[[rule]]`` of a mapping file: what it matches, and the layer, tier and kind it gives."""
+
     layer: str
     action: str
     tier: str | None
@@ -70,6 +90,7 @@ class Rule:
     note: str | None
 
     def matches(self, tags: dict[str, str]) -> bool:
+        """Whether a feature with these tags takes this rule."""
         name = tags.get("name", "")
         if not self.match.matches(tags, name):
             return False
@@ -78,6 +99,7 @@ class Rule:
         return not (self.exclude_name_regex is not None and self.exclude_name_regex.search(name))
 
     def tier_of(self, name: str) -> str | None:
+        """The tier a facility of this name gets (from its name when the rule says so)."""
         if self.tier != "from_name":
             return self.tier
         return tier_from_name(name) or self.tier_default
@@ -95,9 +117,9 @@ def tier_from_name(name: str) -> str | None:
     return None
 
 
-def _condition(raw, where: str, problems: list[str]) -> Condition:
+def _condition(raw: object, where: str, problems: list[str]) -> Condition:
     if not isinstance(raw, dict):
-        problems.append(f"{where}: must be a table such as {{ amenity = [\"community_centre\"] }}")
+        problems.append(f'{where}: must be a table such as {{ amenity = ["community_centre"] }}')
         return Condition(())
     tags = []
     regex = None
@@ -114,11 +136,11 @@ def _condition(raw, where: str, problems: list[str]) -> Condition:
         elif isinstance(v, list) and v and all(isinstance(x, str) for x in v):
             tags.append((str(k), tuple(v)))
         else:
-            problems.append(f"{where}: {k} = {v!r}: give a value or a list of values (\"*\" for any)")
+            problems.append(f'{where}: {k} = {v!r}: give a value or a list of values ("*" for any)')
     return Condition(tuple(tags), regex, tuple(tag_rx))
 
 
-def _regex(value, where: str, problems: list[str]) -> re.Pattern | None:
+def _regex(value: object, where: str, problems: list[str]) -> re.Pattern | None:
     if not isinstance(value, str):
         problems.append(f"{where}: {value!r} is not text")
         return None
@@ -144,46 +166,65 @@ def load_rules(path: str | Path = DEFAULT_MAPPING) -> list[Rule]:
     problems: list[str] = []
     rules: list[Rule] = []
     for i, r in enumerate(raw, start=1):
-        where = f"rule {i}"
         if not isinstance(r, dict):
-            problems.append(f"{where}: must be a table")
+            problems.append(f"rule {i}: must be a table")
             continue
-        action = r.get("action", "include")
-        if action not in ACTIONS:
-            problems.append(f"{where}: action {action!r} is not one of {', '.join(ACTIONS)}")
-        layer = r.get("layer")
-        if layer not in LAYERS:
-            problems.append(f"{where}: layer {layer!r} is not one of {', '.join(LAYERS)} (an exclude rule names "
-                            "the layer it keeps look-alikes out of)")
-        if action == "exclude" and not isinstance(r.get("note"), str):
-            problems.append(f"{where}: an exclude rule needs a note saying what it leaves out")
-        tier = r.get("tier")
-        if tier is not None and tier not in (*TIERS, "from_name"):
-            problems.append(f"{where}: tier {tier!r} is not one of {', '.join(TIERS)}, from_name")
-        tier_default = r.get("tier_default")
-        if tier_default is not None and tier_default not in TIERS:
-            problems.append(f"{where}: tier_default {tier_default!r} is not one of {', '.join(TIERS)}")
-        match = _condition(r.get("match", {}), f"{where} match", problems)
-        alts = r.get("any", [])
-        if not isinstance(alts, list):
-            problems.append(f"{where}: any must be a list of tables")
-            alts = []
-        anys = tuple(_condition(a, f"{where} any[{j}]", problems) for j, a in enumerate(alts, start=1))
-        name_rx = _regex(r["name_regex"], f"{where} name_regex", problems) if "name_regex" in r else None
-        if name_rx is not None:
-            match = Condition(match.tags, name_rx, match.tag_regex)
-        ex = _regex(r["exclude_name_regex"], f"{where} exclude_name_regex", problems) \
-            if "exclude_name_regex" in r else None
-        if not match.tags and match.name_regex is None and not match.tag_regex and not anys:
-            problems.append(f"{where}: needs a match table, an any list or a name_regex, or it would take every feature")
-        rules.append(Rule(layer, action, tier, tier_default, str(r.get("kind", layer)), match, anys, ex,
-                          r.get("note")))
+        rules.append(_rule(r, f"rule {i}", problems))
     if problems:
         raise InputError(str(path), problems)
     return rules
 
 
-def facilities_from_osm(features: Features, rules: list[Rule], *, project) -> tuple[dict, dict[str, str]]:
+def _check_names(r: dict, where: str, problems: list[str]) -> None:
+    """Problems with a rule's action, layer, note and tiers."""
+    action = r.get("action", "include")
+    if action not in ACTIONS:
+        problems.append(f"{where}: action {action!r} is not one of {', '.join(ACTIONS)}")
+    if r.get("layer") not in LAYERS:
+        problems.append(
+            f"{where}: layer {r.get('layer')!r} is not one of {', '.join(LAYERS)} (an exclude rule names "
+            "the layer it keeps look-alikes out of)"
+        )
+    if action == "exclude" and not isinstance(r.get("note"), str):
+        problems.append(f"{where}: an exclude rule needs a note saying what it leaves out")
+    tier = r.get("tier")
+    if tier is not None and tier not in (*TIERS, "from_name"):
+        problems.append(f"{where}: tier {tier!r} is not one of {', '.join(TIERS)}, from_name")
+    tier_default = r.get("tier_default")
+    if tier_default is not None and tier_default not in TIERS:
+        problems.append(f"{where}: tier_default {tier_default!r} is not one of {', '.join(TIERS)}")
+
+
+def _rule(r: dict, where: str, problems: list[str]) -> Rule:
+    """One ``[[rule]]`` table as a :class:`Rule`; its problems are added to ``problems``."""
+    _check_names(r, where, problems)
+    match = _condition(r.get("match", {}), f"{where} match", problems)
+    alts = r.get("any", [])
+    if not isinstance(alts, list):
+        problems.append(f"{where}: any must be a list of tables")
+        alts = []
+    anys = tuple(_condition(a, f"{where} any[{j}]", problems) for j, a in enumerate(alts, start=1))
+    name_rx = _regex(r["name_regex"], f"{where} name_regex", problems) if "name_regex" in r else None
+    if name_rx is not None:
+        match = Condition(match.tags, name_rx, match.tag_regex)
+    ex = _regex(r["exclude_name_regex"], f"{where} exclude_name_regex", problems) if "exclude_name_regex" in r else None
+    if not match.tags and match.name_regex is None and not match.tag_regex and not anys:
+        problems.append(f"{where}: needs a match table, an any list or a name_regex, or it would take every feature")
+    layer = r.get("layer")
+    return Rule(
+        str(layer),
+        r.get("action", "include"),
+        r.get("tier"),
+        r.get("tier_default"),
+        str(r.get("kind", layer)),
+        match,
+        anys,
+        ex,
+        r.get("note"),
+    )
+
+
+def facilities_from_osm(features: Features, rules: list[Rule], *, project: Projector) -> tuple[dict, dict[str, str]]:
     """Apply the rules to an extract's points of interest.
 
     Returns ``({layer: GeoDataFrame}, {layer: note})``: a table for every layer in
@@ -191,8 +232,8 @@ def facilities_from_osm(features: Features, rules: list[Rule], *, project) -> tu
     exclude rules left out and, for an empty layer, that the extract offers none.
     ``project`` maps a WGS84 shapely array to the metric CRS (for the same-place test).
     """
-    import geopandas as gpd
-    import shapely
+    import geopandas as gpd  # noqa: PLC0415 - on use: geo.plan and geo.layers import this module and stay light
+    import shapely  # noqa: PLC0415 - (same)
 
     rows: dict[str, list] = {layer: [] for layer in LAYERS}
     geoms: dict[str, list] = {layer: [] for layer in LAYERS}
@@ -210,12 +251,21 @@ def facilities_from_osm(features: Features, rules: list[Rule], *, project) -> tu
                 break
             name = tags.get("name:zh") or tags.get("name") or tags.get("name:en") or None
             addr = " ".join(t for t in (tags.get("addr:street"), tags.get("addr:housenumber")) if t)
-            rows[rule.layer].append({
-                "id": f"osm-{features.osm_id[i]}", "name": name, "layer": rule.layer,
-                "tier": rule.tier_of(name or ""), "kind": rule.kind, "opening_hours": tags.get("opening_hours"),
-                "stars": None, "services": (), "area_m2": None, "address": addr or None,
-                "source": f"OSM {features.osm_id[i]}",
-            })
+            rows[rule.layer].append(
+                {
+                    "id": f"osm-{features.osm_id[i]}",
+                    "name": name,
+                    "layer": rule.layer,
+                    "tier": rule.tier_of(name or ""),
+                    "kind": rule.kind,
+                    "opening_hours": tags.get("opening_hours"),
+                    "stars": None,
+                    "services": (),
+                    "area_m2": None,
+                    "address": addr or None,
+                    "source": f"OSM {features.osm_id[i]}",
+                }
+            )
             geoms[rule.layer].append(pts[j])
             break
     out = {}
@@ -224,22 +274,22 @@ def facilities_from_osm(features: Features, rules: list[Rule], *, project) -> tu
         out[layer] = _merge_same_place(gdf, project)
     notes = {}
     for layer in LAYERS:
-        parts = [f"{n} {note}" for (lay, note), n in sorted(left_out.items(), key=lambda kv: -kv[1])
-                 if lay == layer]
+        parts = [f"{n} {note}" for (lay, note), n in sorted(left_out.items(), key=lambda kv: -kv[1]) if lay == layer]
         if len(out[layer]) == 0:
-            parts.append(f"the extract's OSM data holds no {layer} the rules recognise: give your own list "
-                         f"(--{layer} FILE)")
+            parts.append(
+                f"the extract's OSM data holds no {layer} the rules recognise: give your own list (--{layer} FILE)"
+            )
         if parts:
             notes[layer] = "; ".join(parts)
     return out, notes
 
 
-def _merge_same_place(gdf, project):
+def _merge_same_place(gdf: gpd.GeoDataFrame, project: Projector) -> gpd.GeoDataFrame:
     """One facility mapped twice (a node and its building) becomes one row.
 
     A spatial grid of ``SAME_PLACE_M`` cells per name: O(n log n) however many rows share a name.
     """
-    import shapely
+    import shapely  # noqa: PLC0415 - on use, as above
 
     if len(gdf) < 2:
         return gdf.reset_index(drop=True)
@@ -250,8 +300,11 @@ def _merge_same_place(gdf, project):
 
 
 def first_of_near_duplicates(names: np.ndarray, xy: np.ndarray, radius: float) -> np.ndarray:
-    """Mask keeping the first row of each group of rows with the same name within ``radius``
-    of an earlier kept one (checked in a grid of ``radius`` cells: near linear time)."""
+    """Mask keeping the first row of each group of same-named rows within ``radius`` of each other.
+
+    A row is dropped when it lies within ``radius`` of an earlier kept row of the same name
+    (checked in a grid of ``radius`` cells: near linear time).
+    """
     keep = np.ones(len(names), bool)
     cells: dict[tuple, list[int]] = {}
     cx = np.floor(xy / radius).astype(np.int64)
