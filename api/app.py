@@ -218,22 +218,26 @@ def _custom_openapi(app: FastAPI) -> None:
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info",
-          keep_alive_s: float = 5.0) -> None:
+          keep_alive_s: float = 5.0, header_timeout_s: float = 10.0) -> None:
     """Run :func:`create_app` under uvicorn (settings from the ``CIRCLES_`` environment).
 
     With several workers the listening socket is bound here and given ``TCP_NODELAY``, which
     the accepted connections inherit: uvicorn binds it with protocol 0, so asyncio does not set
     the option on them, and keep-alive answers (headers and body written apart) then waited
     ~40 ms for the client's delayed ACK. Idle keep-alive connections close after
-    ``keep_alive_s``; headers are limited in size (h11).
+    ``keep_alive_s``; headers are limited in size (h11) and must arrive within
+    ``header_timeout_s`` (:mod:`api.protocol`).
     """
     import socket
 
     import uvicorn
 
+    from api.protocol import header_timeout_protocol
+
     config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                             log_level=log_level, timeout_keep_alive=int(max(1, keep_alive_s)),
-                            h11_max_incomplete_event_size=64 * 1024, limit_concurrency=1000)
+                            h11_max_incomplete_event_size=64 * 1024, limit_concurrency=1000,
+                            http=header_timeout_protocol(header_timeout_s))
     if workers <= 1:
         uvicorn.Server(config).run()
         return

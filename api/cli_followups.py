@@ -339,7 +339,8 @@ def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **
     prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here, not in a worker
     os.environ.update(settings.to_env())
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
-    serve(host=host, port=port, workers=http_workers, keep_alive_s=settings.keep_alive_s)
+    serve(host=host, port=port, workers=http_workers, keep_alive_s=settings.keep_alive_s,
+          header_timeout_s=settings.body_timeout_s)
 
 
 @click.command("map")

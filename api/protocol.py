@@ -1,0 +1,63 @@
+"""uvicorn's HTTP/1.1 protocol with a deadline for request headers (slow clients).
+
+uvicorn times out idle keep-alive connections but not a client that sends its request headers
+a byte at a time (or never finishes them): each such connection holds a place until
+``limit_concurrency`` is reached and the service refuses everyone. Here a connection whose
+request headers are not complete within ``header_timeout_s`` of its first byte (or of the
+end of its previous answer) is closed, as nginx's ``client_header_timeout`` does. Bodies have
+their own deadline (:class:`api.app.BodyLimit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+
+class _HeaderTimeout(H11Protocol):
+    header_timeout_s = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _waiting_for_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._waiting_for_headers():
+            self._arm()  # part of a request's headers: the deadline runs
+        else:
+            self._disarm()  # the headers are in: the request runs
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._disarm()
+        self._arm()
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self._waiting_for_headers() and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
+    """An h11 protocol class for ``uvicorn.Config(http=...)`` closing connections whose request
+    headers take longer than ``seconds``."""
+    return type("HeaderTimeoutH11", (_HeaderTimeout,), {"header_timeout_s": float(seconds)})
