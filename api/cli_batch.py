@@ -156,6 +156,7 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     from geo.errors import InputError
     from geo.io import write_json
     from geo.plan import read_layer_files
+    from geo.store import recover
     from maps.tiles import tile_spec
 
     given = [f"--{k.replace('_', '-')}" for k in ("area", "area_level") if kw.get(k)]
@@ -199,6 +200,7 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     bar = Bar(len(areas), enabled=not quiet and sys.stderr.isatty())
     todo = []
     for a in areas:
+        recover(out / "areas" / a.key)  # what an interrupted run left: its old folder back, temporary ones gone
         if a.problem:
             outcomes[a.key] = {"key": a.key, "area": a.area.name, "status": "failed", "error": a.problem}
             bar.add("failed", a.area.name)

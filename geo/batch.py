@@ -461,6 +461,22 @@ def plan_part(part: Part, *, inputs, params, folder: str, log: str, marker: dict
 # ------------------------------------------------------------------------------ running on Dask
 
 
+def _quiet_on_interrupt(start: Callable[[], object]) -> object:
+    """``start()`` with SIGINT ignored, so that the worker processes it starts inherit that: a
+    Ctrl-C in the terminal reaches the whole process group, and only the command should answer
+    it (it closes the cluster; every area folder is complete or absent)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 @dataclass(frozen=True)
 class Cluster:
     """Where the tasks run: ``workers`` local worker processes, or a running scheduler."""
@@ -492,8 +508,9 @@ def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Clus
                                              "leave out --scheduler for a local cluster"]) from None
         local = None
     else:
-        local = LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True,
-                             dashboard_address=":0" if cluster.dashboard else None, silence_logs=40)
+        local = _quiet_on_interrupt(lambda: LocalCluster(
+            n_workers=cluster.workers, threads_per_worker=1, processes=True,
+            dashboard_address=":0" if cluster.dashboard else None, silence_logs=40))
         client = Client(local)
     try:
         link = client.dashboard_link if cluster.dashboard else None
