@@ -2,41 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from geo.gaps import GAP_COLUMNS
+from geo.drawing import DrawContext, FacilityJob, LayerJob, draw
+from geo.gaps import GAP_COLUMNS, GapHomes, area_cells
 from geo.kinds import View
+from geo.network import Network, Snapped, _ranges
+from geo.raster import RasterGeometry, coarse_lattice
+
+if TYPE_CHECKING:
+    from geo.areas import StudyArea
+    from geo.demand import Homes
+    from geo.homeinfo import HomeLand
+    from geo.plan import PlanParams, PlanResult
+    from geo.whatif import Reuse
 
 CIRCLE_COLUMNS = [
-    "scope", "layer", "facility_id", "name", "tier", "minutes", "profile", "speed_kmh", "facilities", "area_km2",
+    "scope",
+    "layer",
+    "facility_id",
+    "name",
+    "tier",
+    "minutes",
+    "profile",
+    "speed_kmh",
+    "facilities",
+    "area_km2",
 ]
 
 
-def _val(v):
+def _val(v: object) -> Any:  # noqa: ANN401 - a table value as JSON takes it
     if v is None:
         return None
-    try:
-        import pandas as pd
-
-        if not isinstance(v, (str, tuple, list)) and pd.isna(v):
+    try:  # (pandas' type stubs list array-like overloads only; isna takes any scalar)
+        if not isinstance(v, (str, tuple, list)) and pd.isna(v):  # type: ignore[call-overload]
             return None
     except (TypeError, ValueError):
         pass
     return v.item() if hasattr(v, "item") else v
 
 
-def draw_context(*, params, net, homes, layers: dict, subsets: dict, names: tuple, land, dists: dict, reuse=None,
-                 area=None):
-    """The :class:`geo.drawing.DrawContext` of a plan: plain layers and night views with their
-    gap areas, and (``params.per_facility``) every placed facility's own circles; with
-    ``reuse``, only the views and facilities it says to draw again. ``land``
-    (:class:`geo.homeinfo.HomeLand`) is the homes' land for the gap areas, cut at the study
-    ``area`` (:class:`geo.areas.StudyArea`) when there is one."""
-    from geo.drawing import DrawContext, FacilityJob, LayerJob
-    from geo.gaps import GapHomes, area_cells
-    from geo.raster import RasterGeometry, coarse_lattice
+def draw_context(  # noqa: PLR0913 - keyword-only: the parts of a plan the drawing needs
+    *,
+    params: PlanParams,
+    net: Network,
+    homes: Homes,
+    layers: dict,
+    subsets: dict,
+    names: tuple,
+    land: HomeLand,
+    dists: dict,
+    reuse: Reuse | None = None,
+    area: StudyArea | None = None,
+) -> DrawContext:
+    """The :class:`geo.drawing.DrawContext` of a plan.
 
+    Plain layers and night views with their gap areas, and (``params.per_facility``) every
+    placed facility's own circles; with ``reuse``, only the views and facilities it says to draw again. ``land``
+    (:class:`geo.homeinfo.HomeLand`) is the homes' land for the gap areas, cut at the study
+    ``area`` (:class:`geo.areas.StudyArea`) when there is one.
+    """
     limits = params.limits()
     geom = RasterGeometry(net, params.cell(), pad_m=params.draw_pad_m())
     views = {**layers, **{k: v for k, v in subsets.items() if View.parse(k).is_night}}
@@ -48,9 +79,19 @@ def draw_context(*, params, net, homes, layers: dict, subsets: dict, names: tupl
         if reuse is not None and key not in reuse.views:
             continue
         fac = lr.facilities
-        jobs.append(LayerJob(key, lr.reach.dist, sn.edge[sn.ok], sn.along[sn.ok], lr.home_dist, lr.home_src,
-                             fac["name"].to_numpy(dtype=object) if len(fac) else None,
-                             fac["id"].to_numpy(dtype=object) if len(fac) else None, gaps=True))
+        jobs.append(
+            LayerJob(
+                key,
+                lr.reach.dist,
+                sn.edge[sn.ok],
+                sn.along[sn.ok],
+                lr.home_dist,
+                lr.home_src,
+                fac["name"].to_numpy(dtype=object) if len(fac) else None,
+                fac["id"].to_numpy(dtype=object) if len(fac) else None,
+                gaps=True,
+            )
+        )
     fjobs = []
     if params.per_facility:
         for name, lr in layers.items():
@@ -63,24 +104,64 @@ def draw_context(*, params, net, homes, layers: dict, subsets: dict, names: tupl
     street, community, named_from = names
     metric = getattr(area, "metric", None)
     inside = area_cells(lat, metric) if metric is not None else None
-    gh = GapHomes(homes.xy, homes.people, np.ones(len(homes), bool), street, community, named_from, lat, cells,
-                  owner, params.gap_link_m, inside)
+    gh = GapHomes(
+        homes.xy,
+        homes.people,
+        np.ones(len(homes), bool),
+        street,
+        community,
+        named_from,
+        lat,
+        cells,
+        owner,
+        params.gap_link_m,
+        inside,
+    )
     speeds = params.speeds()
-    return DrawContext(net, tuple(m for m, _, _ in limits), params.width_m, params.cell(), params.circles,
-                       tuple(jobs), tuple(fjobs), gh, tuple((mi, p, speeds[p]) for _, mi, p in limits), geom)
+    return DrawContext(
+        net,
+        tuple(m for m, _, _ in limits),
+        params.width_m,
+        params.cell(),
+        params.circles,
+        tuple(jobs),
+        tuple(fjobs),
+        gh,
+        tuple((mi, p, speeds[p]) for _, mi, p in limits),
+        geom,
+    )
 
 
-def circle_and_gap_frames(*, params, net, homes, layers: dict, subsets: dict, names: tuple, land, dists: dict,
-                          reuse=None, say=None, area=None):
-    """Circles (per facility and dissolved per view) and gap areas of a plan (WGS84 frames);
-    with ``reuse``, what it does not draw again comes from the plan before."""
-    import geopandas as gpd
-    import pandas as pd
+def circle_and_gap_frames(  # noqa: PLR0913 - keyword-only, as draw_context, and a reporter
+    *,
+    params: PlanParams,
+    net: Network,
+    homes: Homes,
+    layers: dict,
+    subsets: dict,
+    names: tuple,
+    land: HomeLand,
+    dists: dict,
+    reuse: Reuse | None = None,
+    say: Callable[[str], None] | None = None,
+    area: StudyArea | None = None,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Circles (per facility and dissolved per view) and gap areas of a plan (WGS84 frames).
 
-    from geo.drawing import draw
-
-    ctx = draw_context(params=params, net=net, homes=homes, layers=layers, subsets=subsets, names=names,
-                       land=land, dists=dists, reuse=reuse, area=area)
+    With ``reuse``, what it does not draw again comes from the plan before.
+    """
+    ctx = draw_context(
+        params=params,
+        net=net,
+        homes=homes,
+        layers=layers,
+        subsets=subsets,
+        names=names,
+        land=land,
+        dists=dists,
+        reuse=reuse,
+        area=area,
+    )
     drawn = draw(ctx, workers=params.workers, progress=_detail(say, "drawing service circles"))
     limits = params.limits()
     speeds = params.speeds()
@@ -95,21 +176,44 @@ def circle_and_gap_frames(*, params, net, homes, layers: dict, subsets: dict, na
         for i in np.flatnonzero(drawn_rows):
             for j, (_, m, p) in enumerate(limits):
                 poly = arr[i, j]
-                rows.append({"scope": "facility", "layer": name, "facility_id": _val(ids[i]), "name": _val(nm[i]),
-                             "tier": _val(tiers[i]), "minutes": m, "profile": p, "speed_kmh": speeds[p],
-                             "facilities": 1, "area_km2": round(float(poly.area) / 1e6, 4)})
+                rows.append(
+                    {
+                        "scope": "facility",
+                        "layer": name,
+                        "facility_id": _val(ids[i]),
+                        "name": _val(nm[i]),
+                        "tier": _val(tiers[i]),
+                        "minutes": m,
+                        "profile": p,
+                        "speed_kmh": speeds[p],
+                        "facilities": 1,
+                        "area_km2": round(float(poly.area) / 1e6, 4),
+                    }
+                )
                 geoms.append(poly)
     for name, polys in drawn.layers.items():
         n_fac = int(views[name].snapped.ok.sum())
-        for (_, m, p), poly in zip(limits, polys):
-            rows.append({"scope": "layer", "layer": name, "facility_id": None, "name": None, "tier": None,
-                         "minutes": m, "profile": p, "speed_kmh": speeds[p], "facilities": n_fac,
-                         "area_km2": round(float(poly.area) / 1e6, 3)})
+        for (_, m, p), poly in zip(limits, polys, strict=True):
+            rows.append(
+                {
+                    "scope": "layer",
+                    "layer": name,
+                    "facility_id": None,
+                    "name": None,
+                    "tier": None,
+                    "minutes": m,
+                    "profile": p,
+                    "speed_kmh": speeds[p],
+                    "facilities": n_fac,
+                    "area_km2": round(float(poly.area) / 1e6, 3),
+                }
+            )
             geoms.append(poly)
     circles = _wgs84(gpd.GeoDataFrame(rows, columns=CIRCLE_COLUMNS, geometry=geoms, crs=net.crs))
     if reuse is not None:
-        circles = gpd.GeoDataFrame(pd.concat([circles, _kept_circles(reuse, layers, views)], ignore_index=True),
-                                   crs=4326)
+        circles = gpd.GeoDataFrame(
+            pd.concat([circles, _kept_circles(reuse, layers, views)], ignore_index=True), crs=4326
+        )
     # layer circles first, so a reader that takes the first row per layer gets the dissolved one
     circles = circles.sort_values(["scope", "layer", "minutes"], ascending=[False, True, True], kind="stable")
     circles = circles.reset_index(drop=True)
@@ -117,27 +221,31 @@ def circle_and_gap_frames(*, params, net, homes, layers: dict, subsets: dict, na
     for rows_, polys_ in drawn.gaps.values():
         g_rows += rows_
         g_geoms += polys_
-    fresh = gpd.GeoDataFrame(g_rows, columns=[c for c in GAP_COLUMNS if c != "rank"], geometry=g_geoms,
-                             crs=net.crs).to_crs(4326)
+    fresh = gpd.GeoDataFrame(
+        g_rows, columns=[c for c in GAP_COLUMNS if c != "rank"], geometry=g_geoms, crs=net.crs
+    ).to_crs(4326)
     if reuse is not None:
-        old = reuse.before.gaps
+        old = cast("PlanResult", reuse.before).gaps
         kept = old[~old["layer"].isin(list(reuse.views))].drop(columns=["rank"]) if len(old) else old
         fresh = gpd.GeoDataFrame(pd.concat([fresh, kept], ignore_index=True), crs=4326) if len(kept) else fresh
     if len(fresh):
         gaps = fresh
-        gaps = gaps.sort_values(["layer", "profile", "minutes", "people"], ascending=[True, True, True, False],
-                                kind="stable")
+        gaps = gaps.sort_values(
+            ["layer", "profile", "minutes", "people"], ascending=[True, True, True, False], kind="stable"
+        )
         gaps["rank"] = gaps.groupby(["layer", "profile", "minutes"]).cumcount() + 1
-        gaps = gaps[GAP_COLUMNS + ["geometry"]].reset_index(drop=True)
+        gaps = gaps[[*GAP_COLUMNS, "geometry"]].reset_index(drop=True)
     else:
         gaps = gpd.GeoDataFrame(columns=GAP_COLUMNS, geometry=[], crs=4326)
     return circles, gaps
 
 
-def _kept_circles(reuse, layers: dict, views: dict):
-    """Circle rows of the plan before that a scenario keeps: views it does not draw again, and
-    the facilities (by id) whose circles it does not draw again."""
-    old = reuse.before.circles
+def _kept_circles(reuse: Reuse, layers: dict, views: dict) -> gpd.GeoDataFrame:
+    """Circle rows of the plan before that a scenario keeps.
+
+    Views it does not draw again, and the facilities (by id) whose circles it does not draw again.
+    """
+    old = cast("PlanResult", reuse.before).circles
     if len(old) == 0:
         return old
     keep_layer = (old["scope"] == "layer") & ~old["layer"].isin(list(reuse.views)) & old["layer"].isin(list(views))
@@ -145,18 +253,22 @@ def _kept_circles(reuse, layers: dict, views: dict):
     for name, lr in layers.items():
         ids = lr.facilities["id"].astype(str).to_numpy()
         kept_ids = set(ids[lr.snapped.ok & ~reuse.facilities[name]])
-        keep_fac |= ((old["scope"] == "facility") & (old["layer"] == name)
-                     & old["facility_id"].astype(str).isin(kept_ids)).to_numpy()
+        keep_fac |= (
+            (old["scope"] == "facility") & (old["layer"] == name) & old["facility_id"].astype(str).isin(kept_ids)
+        ).to_numpy()
     return old[keep_layer.to_numpy() | keep_fac]
 
 
-def _wgs84(gdf):
+def _wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.to_crs(4326) if len(gdf) else gdf.set_crs(4326, allow_override=True)
 
 
-def _detail(say, what: str):
-    """``progress(done, total)`` for a long step, shown by a reporter that has a ``detail``
-    method (the CLI's progress bar) and ignored by plain ones (logs, benchmarks)."""
+def _detail(say: object, what: str) -> Callable[[int, int], None] | None:
+    """``progress(done, total)`` for a long step, or None.
+
+    Shown by a reporter that has a ``detail`` method (the CLI's progress bar) and ignored by
+    plain ones (logs, benchmarks).
+    """
     detail = getattr(say, "detail", None)
     if detail is None:
         return None
@@ -166,9 +278,11 @@ def _detail(say, what: str):
 # ------------------------------------------------------------------------------ facilities
 
 
-def home_distances(net, fac, dist: sp.csr_matrix, points, limit: float) -> sp.csr_matrix:
-    """``(facilities, points)``: walk metres from each facility to each point within ``limit``
-    (the best of via either end of the point's edge, or along the shared edge)."""
+def home_distances(net: Network, fac: Snapped, dist: sp.csr_matrix, points: Snapped, limit: float) -> sp.csr_matrix:
+    """``(facilities, points)``: walk metres from each facility to each point within ``limit``.
+
+    The best of via either end of the point's edge, or along the shared edge.
+    """
     ok = np.flatnonzero(points.ok)
     e, a = points.edge[ok], points.along[ok]
     d = dist.tocsc()
@@ -207,13 +321,19 @@ def home_distances(net, fac, dist: sp.csr_matrix, points, limit: float) -> sp.cs
 
 
 def _ranges_np(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    from geo.network import _ranges
-
     keep = counts > 0
     return _ranges(starts[keep], counts[keep])
 
 
-def facility_frame(net, homes, home_snap, layers: dict, dists: dict, params, reuse=None):
+def facility_frame(
+    net: Network,
+    homes: Homes,
+    home_snap: Snapped,
+    layers: dict,
+    dists: dict,
+    params: PlanParams,
+    reuse: Reuse | None = None,
+) -> gpd.GeoDataFrame:
     """Every facility of the plan with its placement and the people it serves (WGS84).
 
     Columns: layer, id, name, tier, kind, opening_hours, snapped (placed on the network),
@@ -223,23 +343,22 @@ def facility_frame(net, homes, home_snap, layers: dict, dists: dict, params, reu
     nearest) and ``people_nearest_<m>min`` (those of them for whom it is the nearest: these sum
     to the layer's covered people). With several profiles the columns end in ``_<profile>``.
     """
-    import geopandas as gpd
-    import pandas as pd
-
     limits = params.limits()
     multi = len(params.profiles) > 1
     frames = []
     for name, lr in layers.items():
         fac = lr.facilities
         n = len(fac)
-        cols = {"layer": [name] * n}
+        cols: dict[str, Any] = {"layer": [name] * n}
         for c in ("id", "name", "tier", "kind", "opening_hours", "address", "source"):
             cols[c] = [_val(v) for v in fac[c]] if c in fac else [None] * n
         cols["snapped"] = lr.snapped.ok.tolist()
-        cols["snap_m"] = [round(float(d), 1) if ok else None for d, ok in zip(lr.snapped.dist, lr.snapped.ok)]
+        cols["snap_m"] = [
+            round(float(d), 1) if ok else None for d, ok in zip(lr.snapped.dist, lr.snapped.ok, strict=True)
+        ]
         placed = net.unproject(lr.snapped.xy) if n else np.zeros((0, 2))
         for k, axis in ((0, "snap_lon"), (1, "snap_lat")):
-            cols[axis] = [round(float(v), 7) if ok else None for v, ok in zip(placed[:, k], lr.snapped.ok)]
+            cols[axis] = [round(float(v), 7) if ok else None for v, ok in zip(placed[:, k], lr.snapped.ok, strict=True)]
         m_all = home_distances(net, lr.snapped, dists[name], home_snap, limits[-1][0]) if name in dists else None
         for metres, minutes, profile in limits:
             suffix = f"{minutes:g}min" + (f"_{profile}" if multi else "")
@@ -260,11 +379,11 @@ def facility_frame(net, homes, home_snap, layers: dict, dists: dict, params, reu
     if not frames:
         return gpd.GeoDataFrame(geometry=[], crs=4326)
     out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
-    if reuse is not None and len(reuse.before.facilities):
+    if reuse is not None and len(cast("PlanResult", reuse.before).facilities):
         # people served of facilities not drawn again: as before (their reach is unchanged)
-        old = reuse.before.facilities
+        old = cast("PlanResult", reuse.before).facilities
         key_old = old["layer"].astype(str) + "\x00" + old["id"].astype(str)
-        lookup = dict(zip(key_old, range(len(old))))
+        lookup = dict(zip(key_old, range(len(old)), strict=True))
         served = [c for c in out.columns if c.startswith(("people_", "homes_"))]
         for name, lr in layers.items():
             keep = np.flatnonzero(lr.snapped.ok & ~reuse.facilities[name])
