@@ -39,7 +39,8 @@ MARK = "batch.json"
 # ------------------------------------------------------------------------------ per area (on the workers)
 
 
-def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict) -> None:
+def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict,
+               saved: bool = True) -> None:
     """One area's output set, all at once: the plan's files, ``streets.csv``, and ``batch.json``
     (the done marker with the area's digest) — so a folder with a marker is complete.
     """
@@ -51,7 +52,7 @@ def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, ma
 
     def files(tmp: Path) -> list[Path]:
         t0 = time.perf_counter()
-        written = plan_files(result, tmp, fmt=fmt, map_options=map_options)
+        written = plan_files(result, tmp, fmt=fmt, map_options=map_options, saved=saved)
         streets = pd.DataFrame(tables.get("streets") or [], columns=None if tables.get("streets") else
                                ["street", "community", "homes", "people"])
         written.append(atomic_write(tmp / "streets.csv",
@@ -65,11 +66,11 @@ def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, ma
 class AreaWriter:
     """The ``write`` a task calls (a plain object: Dask sends it to the workers by value)."""
 
-    def __init__(self, fmt: str, map_options: dict) -> None:
-        self.fmt, self.map_options = fmt, map_options
+    def __init__(self, fmt: str, map_options: dict, *, saved: bool = True) -> None:
+        self.fmt, self.map_options, self.saved = fmt, map_options, saved
 
     def __call__(self, result, folder: Path, marker: dict, tables: dict) -> None:
-        write_area(result, folder, marker, tables, fmt=self.fmt, map_options=self.map_options)
+        write_area(result, folder, marker, tables, fmt=self.fmt, map_options=self.map_options, saved=self.saved)
 
 
 # ------------------------------------------------------------------------------ the output folder
@@ -131,11 +132,13 @@ class Bar:
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), default="geojson", show_default=True, help="Format of each area's circle, gap and facility layers.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the maps. Default: Chinese for Chinese names.")
 @click.option("--tiles", default="osm", show_default=True, help="Base map of the maps: osm, none, or an XYZ URL (see circles plan --help).")
+@click.option("--saved-plan/--no-saved-plan", "saved", default=True, show_default=True, help="Keep each area's saved plan (areas/<name>/plan/) for follow-up commands (scenario, site, map --plan); without it each area writes about half as long.")
 @click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Start the Dask dashboard of a local cluster and print its address.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 @run_safely
 def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, scheduler: str | None, retries: int,
-              out: Path, fmt: str, lang: str | None, tiles: str, dashboard: bool, quiet: bool, **kw) -> None:
+              out: Path, fmt: str, lang: str | None, tiles: str, saved: bool, dashboard: bool, quiet: bool,
+              **kw) -> None:
     """Plan every area (district, street, or polygon of a file) of one extract, each as a task
     on Dask distributed; merge the results.
 
@@ -186,7 +189,7 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
                    "them (the merged totals count them more than once)", err=True)
     source = base.key or f"{Path(str(base.source)).name}:{len(base.homes)}:{base.network.n_nodes}"
     options = options_digest(source=source, inputs=inputs, params=params,
-                             extra={"fmt": fmt, "lang": lang, "tiles": tiles})
+                             extra={"fmt": fmt, "lang": lang, "tiles": tiles, "saved": saved})
     read_s = time.perf_counter() - t0
     say(f"{len(areas)} areas; extract ({base.network.n_nodes:,} walk nodes, {len(base.homes):,} homes) read and "
         f"partitioned in {read_s:.1f} s")
@@ -194,7 +197,7 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
                             "areas": areas_spec, "within": within, "options_digest": options,
                             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    writer = AreaWriter(fmt, {"lang": lang, "tiles": tiles})
+    writer = AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved)
     digests = {a.key: area_digest(options, a.area) for a in areas}
     outcomes: dict[str, dict] = {}
     bar = Bar(len(areas), enabled=not quiet and sys.stderr.isatty())

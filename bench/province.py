@@ -159,12 +159,15 @@ def write_province(ex: Extract, tiles: int, dest: Path, *, link: int) -> dict:
     return {"tiles": tiles, "grid": [cols, math.ceil(tiles / cols)], "tile_deg": step.round(4).tolist()}
 
 
-def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: Path, cache: Path) -> dict:
+def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: Path, cache: Path,
+              saved: bool = True) -> dict:
     """``circles batch`` in a child process; its figures from the merged coverage.json and the areas' markers."""
     cmd = [sys.executable, "-m", "api.cli", "batch", "--osm", str(pbf), "--areas", areas, "--workers", str(workers),
            "--no-cache", "--no-dashboard", "-q", "--out", str(out)]
     if not per_facility:
         cmd.append("--no-per-facility")
+    if not saved:
+        cmd.append("--no-saved-plan")
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "CIRCLES_CACHE_DIR": str(cache), "PYTHONWARNINGS": "ignore"})
@@ -188,14 +191,15 @@ def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: P
             "worker_peak_rss_mb": max(rss) if rss else None, "driver_peak_rss_mb": doc.get("driver_peak_rss_mb")}
 
 
-def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: bool = False) -> dict:
+def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: bool = False,
+        saved: bool = True) -> dict:
     """Build each province and plan it with each worker count; the tables and figures."""
     t = time.perf_counter()
     ex = read_extract(MERGED)
     link = link_node(MERGED)
     print(f"read {MERGED.name}: {len(ex.node_id):,} nodes, {len(ex.ways):,} ways, {len(ex.relations):,} relations "
           f"({time.perf_counter() - t:.1f} s)", flush=True)
-    rows, doc = [], {"areas": areas, "per_facility": per_facility, "runs": []}
+    rows, doc = [], {"areas": areas, "per_facility": per_facility, "saved_plan": saved, "runs": []}
     with tempfile.TemporaryDirectory(prefix="circles-province-") as tmp:
         tmp = Path(tmp)
         for n in tiles:
@@ -207,7 +211,7 @@ def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: b
             by_w = {}
             for w in workers:
                 r = run_batch(pbf, workers=w, areas=areas, per_facility=per_facility, out=tmp / f"out-{n}-{w}",
-                              cache=tmp / "cache")
+                              cache=tmp / "cache", saved=saved)
                 r.update(tiles=n, pbf_mb=round(pbf.stat().st_size / 1e6, 1), build_s=round(built, 1), grid=grid)
                 by_w[w] = r
                 doc["runs"].append(r)
@@ -242,11 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--areas", default="level=8", help="the batch's --areas (default level=8: the streets; the merged "
                     "extract holds one whole district)")
     ap.add_argument("--per-facility", action="store_true", help="also draw every facility's circles")
+    ap.add_argument("--no-saved-plan", dest="saved", action="store_false", help="no saved plan per area")
     args = ap.parse_args(argv)
     if not MERGED.exists():
         print(f"{MERGED} is absent: the synthetic province is tiled from it", file=sys.stderr)
         return 2
-    doc = run(args.tiles, args.workers, areas=args.areas, per_facility=args.per_facility)
+    doc = run(args.tiles, args.workers, areas=args.areas, per_facility=args.per_facility, saved=args.saved)
     save("province-" + "-".join(map(str, args.tiles)), {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine()}, **doc})
     return 0
 

@@ -75,7 +75,7 @@ def test_failing_areas_are_named_and_the_others_complete(batch):
         folder = out / "areas" / name
         assert json.loads((folder / "batch.json").read_text("utf-8"))["area"] == name
         for f in ("coverage.json", "circles.geojson", "gaps.geojson", "facilities.geojson", "map.html",
-                  "streets.csv", "outputs.json"):
+                  "streets.csv", "outputs.json", "plan/manifest.json"):
             assert (folder / f).is_file(), (name, f)
     assert not (out / "areas" / EMPTY).exists() and not (out / "areas" / OUTSIDE).exists()
     for name in (*STREETS, EMPTY, OUTSIDE):
