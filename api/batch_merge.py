@@ -14,9 +14,10 @@ by an earlier run count too) and written after every area, each file atomically:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
 #: the share classes of the index map (upper bounds) and their colours, red (low) to green
 SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 1.01)
@@ -75,11 +76,22 @@ def totals(coverages: list[dict]) -> dict:
     return out
 
 
+def _writer(table: pd.DataFrame, kind: str) -> Callable[[Path], None]:
+    """What writes ``table`` to a (temporary) path: CSV with a BOM (Excel reads it as UTF-8), or XLSX."""
+
+    def write(path: Path) -> None:
+        if kind == "csv":
+            table.to_csv(path, index=False, encoding="utf-8-sig")
+        else:
+            table.to_excel(path, index=False, engine="openpyxl")
+
+    return write
+
+
 def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str, lang: str | None,
                  meta: dict) -> list[Path]:
     """Write the merged outputs of a batch into ``out``; returns the files written."""
     import geopandas as gpd
-    import pandas as pd
 
     from geo.io import atomic_write, write_gpkg, write_json, write_text
 
@@ -122,7 +134,7 @@ def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str
     if col and col in table:
         table = table.assign(_failed=table["status"] == "failed").sort_values(
             ["_failed", col, "area"], ascending=[True, False, True], kind="stable").drop(columns="_failed")
-        table.insert(0, "rank", np.where(table["status"] == "failed", None, np.arange(1, len(table) + 1)))
+        table.insert(0, "rank", [None if st == "failed" else i for i, st in enumerate(table["status"], 1)])
     written = []
     layers = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
     layers = {k: gpd.GeoDataFrame(v, geometry="geometry", crs=4326) for k, v in layers.items()}
@@ -131,8 +143,8 @@ def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str
     written.append(write_gpkg(out / "province.gpkg", layers))
     street_table = pd.concat(streets, ignore_index=True) if streets else pd.DataFrame()
     for stem, t in (("areas", table), ("streets", street_table)):
-        written.append(atomic_write(out / f"{stem}.csv", lambda p, t=t: t.to_csv(p, index=False, encoding="utf-8-sig")))
-        written.append(atomic_write(out / f"{stem}.xlsx", lambda p, t=t: t.to_excel(p, index=False, engine="openpyxl")))
+        written.append(atomic_write(out / f"{stem}.csv", _writer(t, "csv")))
+        written.append(atomic_write(out / f"{stem}.xlsx", _writer(t, "xlsx")))
     doc = {"tool": "service-circles", "kind": "batch", **meta, "ranked_by": col,
            "areas_total": len(areas), "areas_planned": len(coverages),
            "failed": [{"area": e["area"], "error": e["error"]} for e in entries if e["status"] == "failed"],
@@ -182,9 +194,9 @@ def index_html(areas, entries: list[dict], *, col: str | None, tiles: str, lang:
     if col:
         layer, minutes = col.split("_")[0], col.split("_")[1].removesuffix("min")
         what = f"{layer} ≤{minutes} min"
-    classes = safe_json([[b, c] for b, c in zip(SHARE_BREAKS, SHARE_COLOURS)])
+    classes = safe_json([[b, c] for b, c in zip(SHARE_BREAKS, SHARE_COLOURS, strict=True)])
     legend = "".join(f'<div><i style="background:{c}"></i>{lo:.0%}–{min(b, 1):.0%}</div>'
-                     for lo, b, c in zip((0.0, *SHARE_BREAKS[:-1]), SHARE_BREAKS, SHARE_COLOURS))
+                     for lo, b, c in zip((0.0, *SHARE_BREAKS[:-1]), SHARE_BREAKS, SHARE_COLOURS, strict=True))
     legend += f'<div><i style="background:{FAILED_COLOUR}"></i>{w["failed"]} / {w["none"]}</div>'
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{w['title']}</title>

@@ -33,11 +33,17 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from geo.areas import AREA_LEVELS, StudyArea
 from geo.errors import CirclesError, InputError
+
+if TYPE_CHECKING:
+    from geo.base import Base
+
+T = TypeVar("T")
 
 #: bump when what a done area holds, or how it is made, changes (re-runs then redo every area).
 BATCH_VERSION = 1
@@ -60,7 +66,7 @@ class BatchArea:
 # ------------------------------------------------------------------------------ which areas
 
 
-def parse_areas(spec: str) -> tuple[str, object]:
+def parse_areas(spec: str) -> tuple[str, Path | tuple[str, ...]]:
     """``level=6`` / ``level=street`` -> ("level", admin levels); a polygon file -> ("file", path)."""
     text = str(spec).strip()
     m = re.fullmatch(r"level\s*=\s*(\S+)", text, flags=re.IGNORECASE)
@@ -89,7 +95,8 @@ def safe_key(name: str) -> str:
 
 
 def _keyed(areas: list[tuple[StudyArea, str | None]]) -> list[BatchArea]:
-    out, seen = [], {}
+    out: list[BatchArea] = []
+    seen: dict[str, int] = {}
     for area, problem in areas:
         base = safe_key(area.name)
         n = seen.get(base.lower(), 0) + 1
@@ -124,21 +131,21 @@ def list_areas(spec: str, *, admin, within: str | None = None, crs: str | None =
 
     from geo.areas import _area_from_admin, resolve_area
 
-    kind, what = parse_areas(spec)
-    if kind == "file":
-        areas = _areas_from_file(Path(what), crs)
+    _, what = parse_areas(spec)
+    if isinstance(what, Path):
+        areas = _areas_from_file(what, crs)
     else:
         if admin is None or len(admin) == 0:
             raise InputError("--areas", [f"{spec!r}: the extract holds no admin boundaries; give a polygon file"])
         levels = admin["admin_level"].astype(str).to_numpy()
         names = admin["name"].to_numpy(dtype=object)
-        sel = np.isin(levels, what) & np.array([isinstance(n, str) and bool(n.strip()) for n in names], bool)
+        sel = np.isin(levels, list(what)) & np.array([isinstance(n, str) and bool(n.strip()) for n in names], bool)
         if not sel.any():
             held = sorted({lv for lv in levels if lv and lv != "None"}, key=lambda v: (len(v), v))
             raise InputError("--areas", [f"{spec!r}: the extract holds no named admin boundary at admin_level "
                                          f"{'/'.join(what)}; it holds levels {', '.join(held) or 'none'}"])
         areas = []
-        for name, lv in sorted({(str(n), str(v)) for n, v in zip(names[sel], levels[sel])}):
+        for name, lv in sorted({(str(n), str(v)) for n, v in zip(names[sel], levels[sel], strict=True)}):
             areas.append((_area_from_admin(name, lv, admin), None))
     if within:
         outer = resolve_area(within, admin=admin, crs=crs).geometry
@@ -173,7 +180,7 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
         gdf = gdf.to_crs(4326)
     names = gdf["name"].to_numpy(dtype=object) if "name" in gdf else np.full(len(gdf), None, dtype=object)
     out = []
-    for i, (name, geom) in enumerate(zip(names, gdf.geometry.values)):
+    for i, (name, geom) in enumerate(zip(names, gdf.geometry.values, strict=True)):
         label = str(name).strip() if isinstance(name, str) and name.strip() else f"{path.stem}-{i + 1}"
         problem = None
         if geom is None or shapely.is_empty(geom):
@@ -207,7 +214,7 @@ class Part:
 
     key: str
     area: StudyArea
-    base: object  # geo.base.Base
+    base: Base
     files: dict  # layer -> (WGS84 table, origin): the planner's files, cut to the halo
 
 
@@ -396,7 +403,7 @@ def street_rows(result) -> list[dict]:
     street, community = (np.asarray(a, dtype=object) for a in result.home_names[:2]) \
         if result.home_names else (np.full(len(result.homes), None, object),) * 2
     people = np.asarray(result.homes.people, float)
-    keys = [(s if isinstance(s, str) else "", c if isinstance(c, str) else "") for s, c in zip(street, community)]
+    keys = [(s if isinstance(s, str) else "", c if isinstance(c, str) else "") for s, c in zip(street, community, strict=True)]
     groups: dict = {}
     for i, k in enumerate(keys):
         groups.setdefault(k, []).append(i)
@@ -430,7 +437,7 @@ def plan_part(part: Part, *, inputs, params, folder: str, log: str, marker: dict
     def say(msg: str) -> None:
         lines.append(f"{time.strftime('%H:%M:%S')} {part.area.name}: {msg}")
 
-    summary = {"key": part.key, "area": part.area.name, "level": part.area.level}
+    summary: dict[str, object] = {"key": part.key, "area": part.area.name, "level": part.area.level}
     task_inputs = PlanInputs(osm=inputs.osm, crs=inputs.crs, population=inputs.population,
                              layers_map=inputs.layers_map)
     task_params = dataclasses.replace(params, workers=1, cache_dir=None)
@@ -461,7 +468,7 @@ def plan_part(part: Part, *, inputs, params, folder: str, log: str, marker: dict
 # ------------------------------------------------------------------------------ running on Dask
 
 
-def _quiet_on_interrupt(start: Callable[[], object]) -> object:
+def _quiet_on_interrupt(start: Callable[[], T]) -> T:
     """``start()`` with SIGINT ignored, so that the worker processes it starts inherit that: a
     Ctrl-C in the terminal reaches the whole process group, and only the command should answer
     it (it closes the cluster; every area folder is complete or absent)."""
