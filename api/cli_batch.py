@@ -225,7 +225,7 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
             yield a.key, make
 
     def on_start(link: str | None, threads: int) -> None:
-        where = scheduler or f"a local cluster of {threads} worker processes"
+        where = scheduler or f"a local cluster of {threads} worker process{'es' if threads != 1 else ''}"
         bar.write(f"{len(todo)} areas to plan on {where}" + (f"; dashboard: {link}" if link else ""))
 
     def on_done(key: str, summary: dict) -> None:

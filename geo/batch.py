@@ -520,7 +520,8 @@ def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Clus
             dashboard_address=":0" if cluster.dashboard else None, silence_logs=40))
         client = Client(local)
     try:
-        link = client.dashboard_link if cluster.dashboard else None
+        services = (client.scheduler_info() or {}).get("services") or {}
+        link = client.dashboard_link if cluster.dashboard and "dashboard" in services else None
         threads = max(1, sum(client.nthreads().values()))
         on_start(link, threads)
         todo: Iterator = iter(tasks)
