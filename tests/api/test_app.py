@@ -78,7 +78,8 @@ def test_serve_command(monkeypatch, _session_cache):
     try:
         r = CliRunner().invoke(main, ["serve", "--minutes", "5,10", "--port", "8123", "--workers", "2"])
         assert r.exit_code == 0, r.output
-        assert calls == [((), {"host": "127.0.0.1", "port": 8123, "workers": 2, "keep_alive_s": 5.0})]
+        assert calls == [((), {"host": "127.0.0.1", "port": 8123, "workers": 2, "keep_alive_s": 5.0,
+                               "header_timeout_s": 10.0})]
         assert os.environ["CIRCLES_MINUTES"] == "5,10" and os.environ["CIRCLES_MAX_SNAP_M"] == "500.0"
         assert "CIRCLES_OSM" not in os.environ  # not given: the embedded default
     finally:
