@@ -288,7 +288,7 @@ def test_every_written_polygon_is_valid_and_right_handed(written):
     assert counted > 500
 
 
-def test_gaps_claim_no_land_of_their_own_circle(written, bj):
+def test_gaps_claim_no_land_of_their_own_circle(written):
     folder, *_ = written
     tr = _utm(120.2)
     circles = json.loads((folder / "circles.geojson").read_text(encoding="utf-8"))["features"]
@@ -384,7 +384,7 @@ def test_a_gcj02_scenario_gate_lands_where_the_wgs84_one_does(bj, written):
     assert b.coverage["layers"] != a.coverage["layers"]
 
 
-def test_night_view_changes_the_summary_table(bj, merged_path, cache_dir):
+def test_night_view_changes_the_summary_table(bj):
     from api.cli_common import summary_table
 
     text = summary_table(bj)
