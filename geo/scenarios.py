@@ -127,6 +127,17 @@ def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
     return scenario_from_doc(doc, source=src, crs=crs)
 
 
+def json_type(value: object) -> str:
+    """What a parsed JSON/YAML/TOML value is, in the words of the file: "a list", "a number"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a text", list: "a list", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
+
+
 def _depth(doc, limit: int, *, max_values: int = 0) -> int:
     """Nesting depth of a parsed document, stopping once past ``limit``; -1 once it holds more
     than ``max_values`` values (default: :data:`MAX_VALUES`; YAML aliases can make a file of a
@@ -168,11 +179,11 @@ def scenario_from_doc(doc, *, source: str = "scenario", crs: str | None = None) 
         items, unit = [], "feature"
         for i, f in enumerate(feats, start=1):
             if not isinstance(f, dict):
-                shape_problems.append(f"feature {i}: is a {type(f).__name__}, not a GeoJSON Feature object")
+                shape_problems.append(f"feature {i}: is {json_type(f)}, not a GeoJSON Feature object")
                 f = {}
             props = f.get("properties")
             if props is not None and not isinstance(props, dict):
-                shape_problems.append(f"feature {i}: field 'properties' is a {type(props).__name__}: "
+                shape_problems.append(f"feature {i}: field 'properties' is {json_type(props)}: "
                                       "expected an object such as {\"edit\": \"add_link\"}")
                 props = {}
             items.append(({**(props or {})}, f.get("geometry"), "geometry"))
@@ -180,7 +191,7 @@ def scenario_from_doc(doc, *, source: str = "scenario", crs: str | None = None) 
         items, unit = [], "edit"
         for i, e in enumerate(doc["edits"], start=1):
             if not isinstance(e, dict):
-                shape_problems.append(f"edit {i}: is a {type(e).__name__}, not a mapping of keys such as edit, line")
+                shape_problems.append(f"edit {i}: is {json_type(e)}, not a mapping of keys such as edit, line")
                 e = {}
             e = dict(e)
             items.append((e, _geometry_from_keys(e), None))
