@@ -329,8 +329,9 @@ def read_community_population(path, homes: Homes, *, communities) -> Homes:
         if name is None:
             problems.append(f"{label}: {raw.header[name_at]} is empty")
             continue
-        if not (np.isfinite(number) and number >= 0):
-            problems.append(f"{label}: {raw.header[pop_at]} {value!r} for {name} is not a number >= 0")
+        if not (np.isfinite(number) and 0 <= number <= MAX_PEOPLE):
+            problems.append(f"{label}: {raw.header[pop_at]} {value!r} for {name} is not a number of people "
+                            f"0..{MAX_PEOPLE:,}")
         if name in given:
             problems.append(f"{label}: {name} is given twice: give one row per community")
         elif name not in have:

@@ -118,12 +118,13 @@ def test_population_table_in_english_from_xlsx(tmp_path):
 
 def test_population_table_lists_every_problem_with_closest_names(tmp_path):
     path = tmp_path / "pop.csv"
-    path.write_text("社区,人口\n甲社,300\n乙社区,abc\n乙社区,5\n,7\n", encoding="utf-8")
+    path.write_text("社区,人口\n甲社,300\n乙社区,abc\n乙社区,5\n,7\n丙社区,1.7e308\n", encoding="utf-8")
     with pytest.raises(InputError) as err:
         toy_plan(path)
     msg = str(err.value)
     assert "row 2: no home of the plan lies in a community named '甲社'; closest names in the plan: 甲社区" in msg
-    assert "row 3: 人口 'abc' for 乙社区 is not a number >= 0" in msg
+    assert "row 3: 人口 'abc' for 乙社区 is not a number of people 0..100,000,000" in msg
+    assert "row 6: 人口 '1.7e308' for 丙社区 is not a number of people 0..100,000,000" in msg  # no overflow
     assert "row 4: 乙社区 is given twice" in msg
     assert "row 5: 社区 is empty" in msg
     path.write_text("名字,count\nA,1\n", encoding="utf-8")
