@@ -228,8 +228,7 @@ def _geometry_from_keys(e: dict):
 
 def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems: list[str],
                 crs: str | None = None) -> Edit | None:
-    import shapely.geometry
-
+    """One edit of a scenario, checked: its problems are added to ``problems`` (then None)."""
     kind = props.get("edit")
     where = f"{unit} {i}"
     if kind not in EDIT_KINDS:
@@ -239,28 +238,7 @@ def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems
     n_before = len(problems)
     key = (geom or {}).get("_key") if isinstance(geom, dict) else None
     field_name = gkey or key or "/".join(_GEOM_KEYS.get(kind, ("geometry",)))
-    want = {"add_link": ("LineString",), "close": ("LineString", "Polygon", "MultiPolygon"),
-            "add_facility": ("Point",), "move_facility": ("Point",)}.get(kind)
-    g = None
-    if want:
-        if not isinstance(geom, dict) or geom.get("type") is None:
-            problems.append(f"{where}: field '{field_name}' is missing: give a {' or '.join(want)} (lon, lat)")
-        elif geom.get("type") not in want:
-            problems.append(f"{where}: field '{field_name}' is a {geom.get('type')}: expected {' or '.join(want)}")
-        else:
-            try:
-                g = shapely.geometry.shape({k: v for k, v in geom.items() if k != "_key"})
-            except Exception as err:  # shapely raises several types for malformed coordinates
-                problems.append(f"{where}: field '{field_name}' has malformed coordinates ({err})")
-            else:
-                problems += _check_lonlat(where, field_name, g)
-                if crs and len(problems) == n_before and g is not None:
-                    g = _to_wgs84(g, crs)
-                if kind == "add_link" and len(problems) == n_before:
-                    if len(g.coords) < 2 or g.length == 0:
-                        problems.append(f"{where}: field '{field_name}' needs two different points (from, to)")
-                if g is not None and g.geom_type in ("Polygon", "MultiPolygon") and not g.is_valid:
-                    problems.append(f"{where}: field '{field_name}' is not a valid polygon (self-intersecting?)")
+    g = _edit_geometry(where, kind, geom, field_name, crs, problems)
     layer = props.get("layer")
     ref = props.get("id") if props.get("id") not in (None, "") else props.get("name")
     if kind in ("add_facility", "move_facility", "remove_facility", "set_hours"):
@@ -268,7 +246,50 @@ def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems
             problems.append(f"{where}: field 'layer' is {layer!r}: expected one of {', '.join(LAYERS)}")
         if kind != "add_facility" and ref in (None, ""):
             problems.append(f"{where}: give the facility's 'id' (or its 'name')")
-    out = {}
+    out = _edit_options(where, kind, props, problems)
+    if len(problems) > n_before:
+        return None
+    return Edit(kind, i, g, layer if kind not in ("add_link", "close") else None,
+                None if kind in ("add_link", "close", "add_facility") else str(ref), out)
+
+
+#: the geometry types each edit takes (edits not listed take none)
+_GEOM_TYPES = {"add_link": ("LineString",), "close": ("LineString", "Polygon", "MultiPolygon"),
+               "add_facility": ("Point",), "move_facility": ("Point",)}
+
+
+def _edit_geometry(where: str, kind: str, geom, field_name: str, crs: str | None, problems: list[str]):
+    """The edit's geometry in WGS84 (None when it takes none or has problems, added to ``problems``)."""
+    import shapely.geometry
+
+    want = _GEOM_TYPES.get(kind)
+    if not want:
+        return None
+    if not isinstance(geom, dict) or geom.get("type") is None:
+        problems.append(f"{where}: field '{field_name}' is missing: give a {' or '.join(want)} (lon, lat)")
+        return None
+    if geom.get("type") not in want:
+        problems.append(f"{where}: field '{field_name}' is a {geom.get('type')}: expected {' or '.join(want)}")
+        return None
+    n_before = len(problems)
+    try:
+        g = shapely.geometry.shape({k: v for k, v in geom.items() if k != "_key"})
+    except Exception as err:  # shapely raises several types for malformed coordinates
+        problems.append(f"{where}: field '{field_name}' has malformed coordinates ({err})")
+        return None
+    problems += _check_lonlat(where, field_name, g)
+    if crs and len(problems) == n_before and g is not None:
+        g = _to_wgs84(g, crs)
+    if kind == "add_link" and len(problems) == n_before and (len(g.coords) < 2 or g.length == 0):
+        problems.append(f"{where}: field '{field_name}' needs two different points (from, to)")
+    if g is not None and g.geom_type in ("Polygon", "MultiPolygon") and not g.is_valid:
+        problems.append(f"{where}: field '{field_name}' is not a valid polygon (self-intersecting?)")
+    return g
+
+
+def _edit_options(where: str, kind: str, props: dict, problems: list[str]) -> dict:
+    """The options an edit of ``kind`` carries (penalty, name, hours...), checked."""
+    out: dict = {}
     if kind == "add_link":
         pen = props.get("penalty_s", 0)
         if isinstance(pen, bool) or not isinstance(pen, (int, float)) or not (0 <= pen <= MAX_PENALTY_S):
@@ -286,10 +307,7 @@ def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems
     for k in ("name", "id", "tier", "kind"):
         if out.get(k) is not None and not isinstance(out[k], (str, int)):
             problems.append(f"{where}: field '{k}' is {out[k]!r}: give text")
-    if len(problems) > n_before:
-        return None
-    return Edit(kind, i, g, layer if kind not in ("add_link", "close") else None,
-                None if kind in ("add_link", "close", "add_facility") else str(ref), out)
+    return out
 
 
 def _to_wgs84(g, crs: str):
