@@ -123,7 +123,7 @@ def input_options(f):
         click.option("--circles", "circles", type=click.Choice(["raster", "exact"]), default="raster", show_default=True, help="How circles are drawn: raster (a grid of --cell metres, fast) or exact (the union of buffers, the reference)."),
         click.option("--crossings", type=click.Choice(["strict", "anywhere"]), default="strict", show_default=True, help="strict: trunk, primary and secondary roads (and wide or divided tertiary ones) are crossed only at crossings, junctions, footbridges and underpasses; anywhere: every road at every node (the naive graph)."),
         click.option("--signal-wait", "signal_wait", type=float, default=0.0, show_default=True, help="Seconds of waiting at traffic lights to cross a big road (0..300; with --crossings strict)."),
-        click.option("--cell", type=float, help="Grid cell of raster circles in metres (default: width / 8, 3.75 m)."),
+        click.option("--cell", type=float, help="Grid cell of raster circles in metres (default: width / 9, 3.33 m)."),
         click.option("--at", "at", metavar="WHEN", help='Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday) or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are listed in coverage.json under subsets.'),
         click.option("--no-cache", is_flag=True, help="Rebuild the network instead of reloading it from the cache folder ($CIRCLES_CACHE_DIR, else ~/.cache/service-circles), and keep nothing there."),
         click.option("--per-facility/--no-per-facility", "per_facility", default=True, show_default=True, help="Draw one circle per facility and threshold in circles.geojson; without, only the dissolved layer circles."),

@@ -35,8 +35,11 @@ if TYPE_CHECKING:  # for annotations only: geopandas loads lazily, and base/area
 
 #: bump when the cached network/home format or the rules that build them change.
 CACHE_VERSION = 7
-#: the default cell of the grid circles are drawn on is the width over this (16 cells across).
-CELLS_PER_WIDTH = 8.0
+#: the default cell of the grid circles are drawn on is the width over this (18 cells across,
+#: 3.33 m at the default 30 m width). Measured against the exact buffer union on 80 polygons of
+#: 40 random facilities on the Hangzhou merged extract: symmetric difference median 2.0 %, worst
+#: 2.6 % (width / 8: 2.3 %, 3.1 %; width / 10: 1.7 %, 2.2 %, ~25 % slower).
+CELLS_PER_WIDTH = 9.0
 #: walking that a halo adds beyond the longest threshold (m): bends and the last stretch.
 HALO_MARGIN_M = 500.0
 Progress = Callable[[str], None]

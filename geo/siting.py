@@ -113,7 +113,7 @@ def exact(cover: sp.spmatrix, weights: np.ndarray, p: int, *, time_limit: float 
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_col, h + 1
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
     lp.integrality_ = [highspy.HighsVarType.kInteger] * k + [highspy.HighsVarType.kContinuous] * h
-    solver = highspy.Highs()
+    solver = _quiet_solver(highspy)
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("time_limit", float(time_limit))
     solver.setOptionValue("mip_rel_gap", 1e-6)
@@ -417,3 +417,22 @@ def read_candidates(path, *, crs: str | None = None) -> object:
         lon, lat = to_wgs84(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), normalise_crs(crs))
         gdf = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.points_from_xy(lon, lat), crs=4326)
     return gdf
+
+
+def _quiet_solver(highspy):
+    """A ``highspy.Highs()`` made without its banner: HiGHS 1.16 prints it to the process's
+    standard output when the object is made, before any option can turn it off, which would mix
+    it into a command's output. Standard output (the descriptor, as the C++ side writes to it)
+    points at the null device only while the object is made."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
