@@ -16,6 +16,7 @@ import bz2
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -171,19 +172,7 @@ def read_osm(path: str | Path) -> OsmExtract:
     p = check_osm_path(path)
     if p.name.lower().endswith(".bz2"):
         _check_bz2(p)
-    wkb_factory = osmium.geom.WKBFactory()
-    node_ids: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
-    offsets = [0]
-    way_ids: list[int] = []
-    highways: list[str] = []
-    names: list[str] = []
-    classes: list[int] = []
-    crossing_ids: list[int] = []
-    signal_ids: list[int] = []
-    feats = Features()
-    latest = None
+    reader = _Reader(osmium.geom.WKBFactory())
     area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
     proc = (
         osmium.FileProcessor(str(p))
@@ -193,72 +182,24 @@ def read_osm(path: str | Path) -> OsmExtract:
                                              *POI_KEYS))
     )
     header_date = _header_date(proc)
+    latest = None
     try:
         for obj in proc:
             ts = obj.timestamp
             if latest is None or ts > latest:
                 latest = ts
-            tags = obj.tags
             if obj.is_way():
-                if "highway" not in tags:
-                    if tags.get("waterway") in WATERWAY_LINES:
-                        _add_waterway(feats, obj, wkb_factory)
-                    continue
-                tagd = dict(tags)
-                if not is_walkable(tagd):
-                    continue
-                n_before = len(node_ids)
-                for nd in obj.nodes:
-                    loc = nd.location
-                    if not loc.valid():
-                        continue  # a node missing from a clipped extract
-                    node_ids.append(nd.ref)
-                    lons.append(loc.lon)
-                    lats.append(loc.lat)
-                if len(node_ids) - n_before < 2:
-                    del node_ids[n_before:], lons[n_before:], lats[n_before:]
-                    continue
-                offsets.append(len(node_ids))
-                way_ids.append(obj.id)
-                highways.append(tagd["highway"])
-                names.append(tagd.get("name", ""))
-                classes.append(way_class(tagd))
+                reader.way(obj)
             elif obj.is_node():
-                if ("highway" in tags or "crossing" in tags) and is_crossing_node(tags):
-                    crossing_ids.append(obj.id)
-                    if is_signal_node(tags):
-                        signal_ids.append(obj.id)
-                if "name" not in tags and "amenity" not in tags:
-                    continue
-                if not any(k in tags for k in POI_KEYS):
-                    continue
-                loc = obj.location
-                if not loc.valid():
-                    continue
-                feats.kind.append("poi")
-                feats.osm_id.append(f"n{obj.id}")
-                feats.wkb.append(wkb_factory.create_point(obj))
-                feats.tags.append(dict(tags))  # every tag: a mapping file may use any key
+                reader.node(obj)
             elif obj.is_area():
-                kinds = _area_kinds(tags)
-                if not kinds:
-                    continue
-                try:
-                    geom = wkb_factory.create_multipolygon(obj)
-                except RuntimeError:
-                    continue  # broken multipolygon in the source data
-                oid = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
-                for kind in kinds:
-                    feats.kind.append(kind)
-                    feats.osm_id.append(oid)
-                    feats.wkb.append(geom)
-                    feats.tags.append(dict(tags) if kind == "poi" else {k: tags[k] for k in _AREA_TAGS[kind] if k in tags})
+                reader.area(obj)
     except EOFError as err:  # a truncated .bz2 (the decompressor runs as the file is read)
         raise InputError(str(path), [f"ends early — a truncated or partly downloaded file? ({err}); "
                                      "download it again"]) from None
     except (RuntimeError, osmium.InvalidLocationError) as err:  # osmium's parse errors
         raise InputError(str(path), [f"cannot be read as OpenStreetMap data ({err})"]) from None
-    if not way_ids:
+    if not reader.way_ids:
         raise NetworkError(
             f"{path}: no walkable street or path in this extract "
             "(is it the right area, and does it contain highway ways?)"
@@ -268,20 +209,105 @@ def read_osm(path: str | Path) -> OsmExtract:
         source=str(path),
         data_date=header_date or newest,
         data_date_from="header" if header_date else ("newest object" if newest else None),
-        ways=WalkWays(
-            node_ids=np.asarray(node_ids, dtype=np.int64),
-            lon=np.asarray(lons, dtype=np.float64),
-            lat=np.asarray(lats, dtype=np.float64),
-            offsets=np.asarray(offsets, dtype=np.int64),
-            way_ids=np.asarray(way_ids, dtype=np.int64),
-            highway=highways,
-            name=names,
-            road_class=np.asarray(classes, dtype=np.int8),
-            crossing_nodes=np.unique(np.asarray(crossing_ids, dtype=np.int64)),
-            signal_nodes=np.unique(np.asarray(signal_ids, dtype=np.int64)),
-        ),
-        features=feats,
+        ways=reader.walk_ways(),
+        features=reader.feats,
     )
+
+
+@dataclass(eq=False)
+class _Reader:
+    """What one pass over an extract collects: walkable ways, crossing nodes and features."""
+
+    wkb_factory: Any  # osmium.geom.WKBFactory
+    node_ids: list[int] = field(default_factory=list)
+    lons: list[float] = field(default_factory=list)
+    lats: list[float] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=lambda: [0])
+    way_ids: list[int] = field(default_factory=list)
+    highways: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    classes: list[int] = field(default_factory=list)
+    crossing_ids: list[int] = field(default_factory=list)
+    signal_ids: list[int] = field(default_factory=list)
+    feats: Features = field(default_factory=Features)
+
+    def way(self, obj: Any) -> None:
+        """A walkable way (with at least two located nodes), or a waterway line for the map."""
+        tags = obj.tags
+        if "highway" not in tags:
+            if tags.get("waterway") in WATERWAY_LINES:
+                _add_waterway(self.feats, obj, self.wkb_factory)
+            return
+        tagd = dict(tags)
+        if not is_walkable(tagd):
+            return
+        node_ids, lons, lats = self.node_ids, self.lons, self.lats
+        n_before = len(node_ids)
+        for nd in obj.nodes:
+            loc = nd.location
+            if not loc.valid():
+                continue  # a node missing from a clipped extract
+            node_ids.append(nd.ref)
+            lons.append(loc.lon)
+            lats.append(loc.lat)
+        if len(node_ids) - n_before < 2:
+            del node_ids[n_before:], lons[n_before:], lats[n_before:]
+            return
+        self.offsets.append(len(node_ids))
+        self.way_ids.append(obj.id)
+        self.highways.append(tagd["highway"])
+        self.names.append(tagd.get("name", ""))
+        self.classes.append(way_class(tagd))
+
+    def node(self, obj: Any) -> None:
+        """A crossing or signal node, and a point of interest."""
+        tags = obj.tags
+        if ("highway" in tags or "crossing" in tags) and is_crossing_node(tags):
+            self.crossing_ids.append(obj.id)
+            if is_signal_node(tags):
+                self.signal_ids.append(obj.id)
+        if "name" not in tags and "amenity" not in tags:
+            return
+        if not any(k in tags for k in POI_KEYS) or not obj.location.valid():
+            return
+        feats = self.feats
+        feats.kind.append("poi")
+        feats.osm_id.append(f"n{obj.id}")
+        feats.wkb.append(self.wkb_factory.create_point(obj))
+        feats.tags.append(dict(tags))  # every tag: a mapping file may use any key
+
+    def area(self, obj: Any) -> None:
+        """An area (building, land use, water, green, admin boundary, point of interest)."""
+        tags = obj.tags
+        kinds = _area_kinds(tags)
+        if not kinds:
+            return
+        try:
+            geom = self.wkb_factory.create_multipolygon(obj)
+        except RuntimeError:
+            return  # broken multipolygon in the source data
+        oid = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
+        feats = self.feats
+        for kind in kinds:
+            feats.kind.append(kind)
+            feats.osm_id.append(oid)
+            feats.wkb.append(geom)
+            feats.tags.append(dict(tags) if kind == "poi" else {k: tags[k] for k in _AREA_TAGS[kind] if k in tags})
+
+    def walk_ways(self) -> WalkWays:
+        """The walkable ways as arrays."""
+        return WalkWays(
+            node_ids=np.asarray(self.node_ids, dtype=np.int64),
+            lon=np.asarray(self.lons, dtype=np.float64),
+            lat=np.asarray(self.lats, dtype=np.float64),
+            offsets=np.asarray(self.offsets, dtype=np.int64),
+            way_ids=np.asarray(self.way_ids, dtype=np.int64),
+            highway=self.highways,
+            name=self.names,
+            road_class=np.asarray(self.classes, dtype=np.int8),
+            crossing_nodes=np.unique(np.asarray(self.crossing_ids, dtype=np.int64)),
+            signal_nodes=np.unique(np.asarray(self.signal_ids, dtype=np.int64)),
+        )
 
 
 _AREA_TAGS = {
