@@ -77,69 +77,15 @@ def with_edits(net: Network, *, links: Sequence[Link] = (), closures: Sequence[C
         Problems are appended here (naming each edit's ``label``); when None they raise an
         :class:`geo.errors.InputError`. With problems, the returned network is the base one.
     """
-    import shapely
-
     raise_now = problems is None
     problems = [] if problems is None else problems
     n0 = len(problems)
     E = net.n_edges
-    closed_mask = np.zeros(E, bool)
-    for c in closures:
-        g = c.geometry
-        pred = "intersects"
-        hit = net.edge_tree.query(g, predicate=pred)
-        if len(hit) == 0:
-            what = "crosses no walkable way — draw the line across the way(s) to close" if g.geom_type == "LineString" \
-                else "touches no walkable way — draw the polygon over the way(s) to close"
-            problems.append(f"{c.label}: {what}")
-        closed_mask[hit] = True
-    kept = np.flatnonzero(~closed_mask)
-    # snap link ends onto the network that remains after the closures
-    ends = np.vstack([np.asarray(lk.xy, float)[[0, -1]] for lk in links]) if links else np.zeros((0, 2))
-    end_edge = np.full(len(ends), -1, np.int64)
-    end_along = np.zeros(len(ends))
-    if len(ends):
-        tree = net.edge_tree if not closed_mask.any() else shapely.STRtree(net.edge_lines[kept])
-        pts = shapely.points(ends)
-        (pi, ti), d = tree.query_nearest(pts, max_distance=snap_max_m, return_distance=True, all_matches=False)
-        ei = ti if not closed_mask.any() else kept[ti]
-        end_edge[pi] = ei
-        end_along[pi] = np.clip(shapely.line_locate_point(net.edge_lines[ei], pts[pi]), 0.0, net.edge_len[ei])
-        for j in np.flatnonzero(end_edge < 0):
-            lk = links[j // 2]
-            far = net.snap(ends[j:j + 1], max_dist=1e9).dist[0]
-            problems.append(f"{lk.label}: its {'start' if j % 2 == 0 else 'end'} point is {far:.0f} m from the "
-                            f"nearest open walkable way (limit {snap_max_m:.0f} m) — put both ends on streets or paths")
+    closed_mask = _closed_edges(net, closures, problems)
+    end_edge, end_along = _snap_link_ends(net, links, closed_mask, snap_max_m, problems)
     if len(problems) > n0:
-        if raise_now:
-            from geo.errors import InputError
-
-            raise InputError("edits", problems)
-        return net, EditLog(np.arange(E), np.zeros(0, np.int64))
-
-    # where each end joins: an existing node, or a split point on its edge
-    L = net.edge_len[end_edge] if len(ends) else np.zeros(0)
-    at_u = end_along <= END_TOL_M
-    at_v = ~at_u & (end_along >= L - END_TOL_M)
-    mid = ~at_u & ~at_v
-    end_node = np.where(at_u, net.edge_u[end_edge] if len(ends) else 0, np.where(at_v, net.edge_v[end_edge] if len(ends) else 0, -1))
-    split_bounds: dict[int, np.ndarray] = {}
-    for e in np.unique(end_edge[mid]):
-        a = np.sort(end_along[mid & (end_edge == e)])
-        a = a[np.concatenate([[True], np.diff(a) > END_TOL_M])]
-        split_bounds[int(e)] = np.concatenate([[0.0], a, [net.edge_len[e]]])
-    # new nodes at the split points
-    new_xy, cum, split_nodes = [], net.n_nodes, {}
-    for e, b in split_bounds.items():
-        inner = b[1:-1]
-        split_nodes[e] = np.arange(cum, cum + len(inner))
-        new_xy.append(_points_along(net, e, inner))
-        cum += len(inner)
-    for j in np.flatnonzero(mid):
-        e = int(end_edge[j])
-        b = split_bounds[e][1:-1]
-        end_node[j] = split_nodes[e][int(np.argmin(np.abs(b - end_along[j])))]
-    node_xy_add = np.vstack(new_xy) if new_xy else np.zeros((0, 2))
+        return _refused(net, problems, raise_now=raise_now)
+    end_node, split_bounds, split_nodes, node_xy_add = _join_points(net, end_edge, end_along)
 
     # edges: base edges kept whole, then the pieces of split edges, then the links
     whole = ~closed_mask
@@ -148,19 +94,15 @@ def with_edits(net: Network, *, links: Sequence[Link] = (), closures: Sequence[C
     edge_map = np.full(E, -1, np.int64)
     edge_map[whole_idx] = np.arange(len(whole_idx))
     all_xy = np.vstack([net.node_xy, node_xy_add])
-    eu, ev, elen, geoms, hw, nm = [], [], [], [], [], []
+    added = _Added()
     split_pieces = {}
     nxt = len(whole_idx)
     for e, b in split_bounds.items():
         chain = np.concatenate([[net.edge_u[e]], split_nodes[e], [net.edge_v[e]]])
         pieces = []
         for k in range(len(b) - 1):
-            eu.append(chain[k])
-            ev.append(chain[k + 1])
-            elen.append(b[k + 1] - b[k])
-            geoms.append(_cut(net, e, b[k], b[k + 1]))
-            hw.append(net.edge_highway[e])
-            nm.append(net.edge_name[e])
+            added.add(chain[k], chain[k + 1], b[k + 1] - b[k], _cut(net, e, b[k], b[k + 1]),
+                      net.edge_highway[e], net.edge_name[e])
             pieces.append(nxt)
             nxt += 1
         split_pieces[e] = np.array(pieces, np.int64)
@@ -173,44 +115,140 @@ def with_edits(net: Network, *, links: Sequence[Link] = (), closures: Sequence[C
             problems.append(f"{lk.label}: both ends join the network at the same point — draw it across the gap")
         elif length > max_link_m:
             problems.append(f"{lk.label}: is {length:.0f} m long (limit {max_link_m:.0f} m) — check its two points")
-        eu.append(a)
-        ev.append(b)
-        elen.append(length + float(lk.penalty_m))
-        geoms.append(line)
-        hw.append(lk.highway)
-        nm.append(lk.name)
+        added.add(a, b, length + float(lk.penalty_m), line, lk.highway, lk.name)
         link_idx.append(nxt)
         nxt += 1
     if len(problems) > n0:
-        if raise_now:
-            from geo.errors import InputError
+        return _refused(net, problems, raise_now=raise_now)
+    new = _assemble(net, whole_idx, all_xy, node_xy_add, added)
+    log = EditLog(edge_map, np.flatnonzero(closed_mask), split_bounds, split_pieces, np.asarray(link_idx, np.int64))
+    return new, log
 
-            raise InputError("edits", problems)
-        return net, EditLog(np.arange(E), np.zeros(0, np.int64))
 
+def _refused(net: Network, problems: list[str], *, raise_now: bool) -> tuple[Network, EditLog]:
+    """Edits with problems: raise them, or hand back the base network unchanged."""
+    if raise_now:
+        from geo.errors import InputError
+
+        raise InputError("edits", problems)
+    return net, EditLog(np.arange(net.n_edges), np.zeros(0, np.int64))
+
+
+def _closed_edges(net: Network, closures: Sequence[Closure], problems: list[str]) -> np.ndarray:
+    """Which base edges the closures remove (a closure that touches none is a problem)."""
+    closed_mask = np.zeros(net.n_edges, bool)
+    for c in closures:
+        g = c.geometry
+        hit = net.edge_tree.query(g, predicate="intersects")
+        if len(hit) == 0:
+            what = "crosses no walkable way — draw the line across the way(s) to close" if g.geom_type == "LineString" \
+                else "touches no walkable way — draw the polygon over the way(s) to close"
+            problems.append(f"{c.label}: {what}")
+        closed_mask[hit] = True
+    return closed_mask
+
+
+def _snap_link_ends(net: Network, links: Sequence[Link], closed_mask: np.ndarray, snap_max_m: float,
+                    problems: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each link end (start, end, start, ...) on its nearest edge left open: edge and distance along."""
+    import shapely
+
+    kept = np.flatnonzero(~closed_mask)
+    ends = np.vstack([np.asarray(lk.xy, float)[[0, -1]] for lk in links]) if links else np.zeros((0, 2))
+    end_edge = np.full(len(ends), -1, np.int64)
+    end_along = np.zeros(len(ends))
+    if len(ends):
+        tree = net.edge_tree if not closed_mask.any() else shapely.STRtree(net.edge_lines[kept])
+        pts = shapely.points(ends)
+        (pi, ti), _ = tree.query_nearest(pts, max_distance=snap_max_m, return_distance=True, all_matches=False)
+        ei = ti if not closed_mask.any() else kept[ti]
+        end_edge[pi] = ei
+        end_along[pi] = np.clip(shapely.line_locate_point(net.edge_lines[ei], pts[pi]), 0.0, net.edge_len[ei])
+        for j in np.flatnonzero(end_edge < 0):
+            lk = links[j // 2]
+            far = net.snap(ends[j:j + 1], max_dist=1e9).dist[0]
+            problems.append(f"{lk.label}: its {'start' if j % 2 == 0 else 'end'} point is {far:.0f} m from the "
+                            f"nearest open walkable way (limit {snap_max_m:.0f} m) — put both ends on streets or paths")
+    return end_edge, end_along
+
+
+def _join_points(net: Network, end_edge: np.ndarray, end_along: np.ndarray):
+    """Where each link end joins: an existing node, or a new node splitting its edge.
+
+    Returns the node of each end, the cut positions of each split edge (0 .. length), the new
+    nodes of each split edge, and the new nodes' coordinates.
+    """
+    n_ends = len(end_edge)
+    L = net.edge_len[end_edge] if n_ends else np.zeros(0)
+    at_u = end_along <= END_TOL_M
+    at_v = ~at_u & (end_along >= L - END_TOL_M)
+    mid = ~at_u & ~at_v
+    end_node = np.where(at_u, net.edge_u[end_edge] if n_ends else 0,
+                        np.where(at_v, net.edge_v[end_edge] if n_ends else 0, -1))
+    split_bounds: dict[int, np.ndarray] = {}
+    for e in np.unique(end_edge[mid]):
+        a = np.sort(end_along[mid & (end_edge == e)])
+        a = a[np.concatenate([[True], np.diff(a) > END_TOL_M])]
+        split_bounds[int(e)] = np.concatenate([[0.0], a, [net.edge_len[e]]])
+    new_xy, cum, split_nodes = [], net.n_nodes, {}
+    for e, b in split_bounds.items():
+        inner = b[1:-1]
+        split_nodes[e] = np.arange(cum, cum + len(inner))
+        new_xy.append(_points_along(net, e, inner))
+        cum += len(inner)
+    for j in np.flatnonzero(mid):
+        e = int(end_edge[j])
+        b = split_bounds[e][1:-1]
+        end_node[j] = split_nodes[e][int(np.argmin(np.abs(b - end_along[j])))]
+    node_xy_add = np.vstack(new_xy) if new_xy else np.zeros((0, 2))
+    return end_node, split_bounds, split_nodes, node_xy_add
+
+
+@dataclass
+class _Added:
+    """Edges added to an edited network: pieces of split edges and links."""
+
+    u: list = field(default_factory=list)
+    v: list = field(default_factory=list)
+    length: list = field(default_factory=list)
+    geoms: list = field(default_factory=list)
+    highway: list = field(default_factory=list)
+    name: list = field(default_factory=list)
+
+    def add(self, u, v, length, geom, highway, name) -> None:
+        """One more edge."""
+        self.u.append(u)
+        self.v.append(v)
+        self.length.append(length)
+        self.geoms.append(geom)
+        self.highway.append(highway)
+        self.name.append(name)
+
+
+def _assemble(net: Network, whole_idx: np.ndarray, all_xy: np.ndarray, node_xy_add: np.ndarray,
+              added: _Added) -> Network:
+    """The edited network: the base edges kept whole, then the added ones."""
     counts = net.geom_end[whole_idx] - net.geom_start[whole_idx] + 1
     take = _ranges(net.geom_start[whole_idx], counts)
-    add_counts = np.array([len(g) for g in geoms], np.int64)
+    add_counts = np.array([len(g) for g in added.geoms], np.int64)
     all_counts = np.concatenate([counts, add_counts])
     g_start = np.concatenate([[0], np.cumsum(all_counts)[:-1]]).astype(np.int64)
-    add_xy = np.vstack(geoms) if geoms else np.zeros((0, 2))
-    new = Network(
+    add_xy = np.vstack(added.geoms) if added.geoms else np.zeros((0, 2))
+    return Network(
         crs=net.crs,
         node_xy=all_xy,
         node_lonlat=np.vstack([net.node_lonlat, net.unproject(node_xy_add)]) if len(node_xy_add) else net.node_lonlat.copy(),
         node_osm=np.concatenate([net.node_osm, np.full(len(node_xy_add), -1, net.node_osm.dtype)]),
-        edge_u=np.concatenate([net.edge_u[whole_idx], np.asarray(eu, np.int64)]),
-        edge_v=np.concatenate([net.edge_v[whole_idx], np.asarray(ev, np.int64)]),
-        edge_len=np.concatenate([net.edge_len[whole_idx], np.asarray(elen, float)]),
+        edge_u=np.concatenate([net.edge_u[whole_idx], np.asarray(added.u, np.int64)]),
+        edge_v=np.concatenate([net.edge_v[whole_idx], np.asarray(added.v, np.int64)]),
+        edge_len=np.concatenate([net.edge_len[whole_idx], np.asarray(added.length, float)]),
         geom_start=g_start,
         geom_end=g_start + all_counts - 1,
         geom_xy=np.vstack([net.geom_xy[take], add_xy]),
         geom_lonlat=np.vstack([net.geom_lonlat[take], net.unproject(add_xy)]) if len(add_xy) else net.geom_lonlat[take],
-        edge_highway=np.concatenate([net.edge_highway[whole_idx], np.asarray(hw, dtype=object)]),
-        edge_name=np.concatenate([net.edge_name[whole_idx], np.asarray(nm, dtype=object)]),
+        edge_highway=np.concatenate([net.edge_highway[whole_idx], np.asarray(added.highway, dtype=object)]),
+        edge_name=np.concatenate([net.edge_name[whole_idx], np.asarray(added.name, dtype=object)]),
     )
-    log = EditLog(edge_map, np.flatnonzero(closed_mask), split_bounds, split_pieces, np.asarray(link_idx, np.int64))
-    return new, log
 
 
 def _points_along(net: Network, e: int, at: np.ndarray) -> np.ndarray:
