@@ -172,33 +172,7 @@ def scenario_from_doc(doc, *, source: str = "scenario", crs: str | None = None) 
         raise InputError(source, [f"holds more than {MAX_VALUES:,} values (YAML anchors and aliases repeated?): "
                                   f"a scenario is at most {MAX_EDITS} edits — write each edit out once"])
     shape_problems: list[str] = []
-    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
-        feats = doc.get("features")
-        if not isinstance(feats, list):
-            raise InputError(source, ["'features' must be a list of GeoJSON features"])
-        items, unit = [], "feature"
-        for i, f in enumerate(feats, start=1):
-            if not isinstance(f, dict):
-                shape_problems.append(f"feature {i}: is {json_type(f)}, not a GeoJSON Feature object")
-                f = {}
-            props = f.get("properties")
-            if props is not None and not isinstance(props, dict):
-                shape_problems.append(f"feature {i}: field 'properties' is {json_type(props)}: "
-                                      "expected an object such as {\"edit\": \"add_link\"}")
-                props = {}
-            items.append(({**(props or {})}, f.get("geometry"), "geometry"))
-    elif isinstance(doc, dict) and isinstance(doc.get("edits"), list):
-        items, unit = [], "edit"
-        for i, e in enumerate(doc["edits"], start=1):
-            if not isinstance(e, dict):
-                shape_problems.append(f"edit {i}: is {json_type(e)}, not a mapping of keys such as edit, line")
-                e = {}
-            e = dict(e)
-            items.append((e, _geometry_from_keys(e), None))
-    else:
-        raise InputError(source, [
-            "expected a GeoJSON FeatureCollection (features with an 'edit' property) or a mapping with "
-            "an 'edits' list (YAML/TOML)"])
+    items, unit = _edit_items(doc, source, shape_problems)
     if not items:
         raise InputError(source, ["no edits: the scenario lists nothing to change"])
     if len(items) > MAX_EDITS:
@@ -212,6 +186,38 @@ def scenario_from_doc(doc, *, source: str = "scenario", crs: str | None = None) 
     if problems:
         raise InputError(source, problems)
     return Scenario(tuple(edits), source, unit)
+
+
+def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple], str]:
+    """The edits of a scenario document as (properties, geometry, geometry field) and what one is
+    called ("feature" or "edit"); items of the wrong shape are added to ``shape_problems``."""
+    items: list[tuple] = []
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        feats = doc.get("features")
+        if not isinstance(feats, list):
+            raise InputError(source, ["'features' must be a list of GeoJSON features"])
+        for i, f in enumerate(feats, start=1):
+            if not isinstance(f, dict):
+                shape_problems.append(f"feature {i}: is {json_type(f)}, not a GeoJSON Feature object")
+                f = {}
+            props = f.get("properties")
+            if props is not None and not isinstance(props, dict):
+                shape_problems.append(f"feature {i}: field 'properties' is {json_type(props)}: "
+                                      "expected an object such as {\"edit\": \"add_link\"}")
+                props = {}
+            items.append(({**(props or {})}, f.get("geometry"), "geometry"))
+        return items, "feature"
+    if isinstance(doc, dict) and isinstance(doc.get("edits"), list):
+        for i, e in enumerate(doc["edits"], start=1):
+            if not isinstance(e, dict):
+                shape_problems.append(f"edit {i}: is {json_type(e)}, not a mapping of keys such as edit, line")
+                e = {}
+            e = dict(e)
+            items.append((e, _geometry_from_keys(e), None))
+        return items, "edit"
+    raise InputError(source, [
+        "expected a GeoJSON FeatureCollection (features with an 'edit' property) or a mapping with "
+        "an 'edits' list (YAML/TOML)"])
 
 
 def _geometry_from_keys(e: dict):
