@@ -284,6 +284,20 @@ def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[
     }
 
 
+def _check_path(path: Path) -> None:
+    """A facility file that exists, is not empty and has a suffix this tool reads (else InputError)."""
+    src = str(path)
+    if path.is_dir():
+        raise InputError(src, [f"is a folder, not a facility file — give one of {', '.join(SUFFIXES)}"])
+    if path.suffix.lower() not in SUFFIXES:
+        hint = " (an old .xls workbook: save it as .xlsx)" if path.suffix.lower() == ".xls" else ""
+        raise InputError(src, [f"unsupported file type {path.suffix or '(none)'!r}{hint} — use one of {', '.join(SUFFIXES)}"])
+    if not path.is_file():
+        raise InputError(src, ["file not found — check the path and the file name"])
+    if path.stat().st_size == 0:
+        raise InputError(src, [EMPTY])
+
+
 def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> LayerRead:
     """Read, check and convert one facility file to a WGS84 table.
 
@@ -315,15 +329,7 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
 
     path = Path(path)
     src = str(path)
-    if path.is_dir():
-        raise InputError(src, [f"is a folder, not a facility file — give one of {', '.join(SUFFIXES)}"])
-    if path.suffix.lower() not in SUFFIXES:
-        hint = " (an old .xls workbook: save it as .xlsx)" if path.suffix.lower() == ".xls" else ""
-        raise InputError(src, [f"unsupported file type {path.suffix or '(none)'!r}{hint} — use one of {', '.join(SUFFIXES)}"])
-    if not path.is_file():
-        raise InputError(src, ["file not found — check the path and the file name"])
-    if path.stat().st_size == 0:
-        raise InputError(src, [EMPTY])
+    _check_path(path)
     notes: list[str] = []
     warnings: list[str] = []
     raw = read_raw(path, src, notes)
