@@ -141,6 +141,13 @@ def _finite_in(value, lo: float, hi: float) -> bool:
 
 def check_params(params: PlanParams) -> None:
     """Every option out of its range, at once, with the allowed range (raises InputError)."""
+    problems = [*_walk_problems(params), *_model_problems(params), *_limit_problems(params)]
+    if problems:
+        raise InputError("options", problems)
+
+
+def _walk_problems(params: PlanParams) -> list[str]:
+    """Problems of the walk times, profiles and speed."""
     problems = []
     if not params.minutes:
         problems.append("--minutes: give at least one threshold, e.g. 10,15")
@@ -156,6 +163,12 @@ def check_params(params: PlanParams) -> None:
         problems.append("--profile: give at least one of " + ", ".join(PROFILES))
     if params.speed_kmh is not None and not _finite_in(params.speed_kmh, 0.5, 10):
         problems.append(f"--speed: {_shown(params.speed_kmh)} km/h is outside 0.5..10 (walking)")
+    return problems
+
+
+def _model_problems(params: PlanParams) -> list[str]:
+    """Problems of how streets are crossed and circles drawn."""
+    problems = []
     if not _finite_in(params.width_m, 1, 500):
         problems.append(f"--width: {_shown(params.width_m)} m is outside 1..500 (how far from a reached street a circle "
                         "claims land)")
@@ -174,6 +187,12 @@ def check_params(params: PlanParams) -> None:
             and params.circles == "raster":
         problems.append(f"--cell: {params.cell():g} m against a width of {params.width_m:g} m gives "
                         f"{params.width_m / params.cell():.3g} cells: keep the width 1..400 cells")
+    return problems
+
+
+def _limit_problems(params: PlanParams) -> list[str]:
+    """Problems of the halo, workers, snapping limits and --at."""
+    problems = []
     if params.halo_m is not None and not _finite_in(params.halo_m, 0, 50_000):
         problems.append(f"--halo: {_shown(params.halo_m)} m is outside 0..50000")
     if params.workers is not None and not (isinstance(params.workers, int) and 1 <= params.workers <= 64):
@@ -189,8 +208,7 @@ def check_params(params: PlanParams) -> None:
             parse_at(params.at)
         except InputError as err:
             problems += [f"--at: {p}" for p in err.problems]
-    if problems:
-        raise InputError("options", problems)
+    return problems
 
 
 # ------------------------------------------------------------------------------ results
