@@ -200,8 +200,6 @@ def draw(ctx: DrawContext, *, workers: int | None = None,
     progress
         Called as ``progress(polygons_drawn, polygons_in_all)`` as tasks finish.
     """
-    import shapely
-
     if ctx.construction not in CONSTRUCTIONS:
         raise ValueError(f"construction {ctx.construction!r}: expected one of {', '.join(CONSTRUCTIONS)}")
     if ctx.geometry is None and ctx.construction == "raster":
@@ -241,6 +239,14 @@ def draw(ctx: DrawContext, *, workers: int | None = None,
         for i, task in enumerate(tasks):
             results[i] = _do(artist, task)
             finished(task)
+    return _collect(ctx, tasks, results)
+
+
+def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
+    """The polygons the tasks drew (as WKB), put back by layer view and facility."""
+    import shapely
+
+    k = len(ctx.limits)
     out = Drawn({}, {}, {})
     for job in ctx.facilities:
         arr = np.empty((job.dist.shape[0], k), dtype=object)
