@@ -273,6 +273,37 @@ def read_population(path, homes: Homes, *, project, communities=None) -> Homes:
     return apply_population(homes, geoms, values.to_numpy(float), source=str(path))
 
 
+def _community_rows(raw, name_at: int, pop_at: int, have: list[str], problems: list[str]) -> dict[str, float]:
+    """People by community name from a table's rows; problems of rows are added to ``problems``."""
+    import difflib
+
+    from geo.layer_files import cell_text
+
+    given: dict[str, float] = {}
+    for label, row in zip(raw.labels, raw.rows):
+        name = cell_text(row[name_at])
+        value = cell_text(row[pop_at])
+        try:
+            number = float(str(value).replace(",", "")) if value is not None else float("nan")
+        except ValueError:
+            number = float("nan")
+        if name is None:
+            problems.append(f"{label}: {raw.header[name_at]} is empty")
+            continue
+        if not (np.isfinite(number) and 0 <= number <= MAX_PEOPLE):
+            problems.append(f"{label}: {raw.header[pop_at]} {value!r} for {name} is not a number of people "
+                            f"0..{MAX_PEOPLE:,}")
+        if name in given:
+            problems.append(f"{label}: {name} is given twice: give one row per community")
+        elif name not in have:
+            close = difflib.get_close_matches(name, have, n=5, cutoff=0.4)
+            hint = f"; closest names in the plan: {', '.join(close)}" if close else \
+                f"; the plan's communities include {', '.join(have[:8])}{' ...' if len(have) > 8 else ''}"
+            problems.append(f"{label}: no home of the plan lies in a community named {name!r}{hint}")
+        given[name] = number
+    return given
+
+
 def read_community_population(path, homes: Homes, *, communities) -> Homes:
     """A planner's table of people by community (CSV/XLSX: 社区, 人口 or community, population)
     spread over the homes of each community in proportion to their estimated people (equally
@@ -285,11 +316,10 @@ def read_community_population(path, homes: Homes, *, communities) -> Homes:
         names given twice, and names no home of the plan lies in (with the closest names the
         plan has, found with difflib).
     """
-    import difflib
     from pathlib import Path
 
     from geo.errors import InputError
-    from geo.layer_files import cell_text, header_key, read_raw
+    from geo.layer_files import header_key, read_raw
 
     path = Path(path)
     src = str(path)
@@ -318,28 +348,7 @@ def read_community_population(path, homes: Homes, *, communities) -> Homes:
                                "boundaries at level 10 and no places named …社区/村): give polygons with a "
                                "population column instead"])
     have = sorted({n for n in names if n is not None})
-    given: dict[str, float] = {}
-    for label, row in zip(raw.labels, raw.rows):
-        name = cell_text(row[name_at])
-        value = cell_text(row[pop_at])
-        try:
-            number = float(str(value).replace(",", "")) if value is not None else float("nan")
-        except ValueError:
-            number = float("nan")
-        if name is None:
-            problems.append(f"{label}: {raw.header[name_at]} is empty")
-            continue
-        if not (np.isfinite(number) and 0 <= number <= MAX_PEOPLE):
-            problems.append(f"{label}: {raw.header[pop_at]} {value!r} for {name} is not a number of people "
-                            f"0..{MAX_PEOPLE:,}")
-        if name in given:
-            problems.append(f"{label}: {name} is given twice: give one row per community")
-        elif name not in have:
-            close = difflib.get_close_matches(name, have, n=5, cutoff=0.4)
-            hint = f"; closest names in the plan: {', '.join(close)}" if close else \
-                f"; the plan's communities include {', '.join(have[:8])}{' ...' if len(have) > 8 else ''}"
-            problems.append(f"{label}: no home of the plan lies in a community named {name!r}{hint}")
-        given[name] = number
+    given = _community_rows(raw, name_at, pop_at, have, problems)
     if problems:
         raise InputError(src, problems)
     people = np.asarray(homes.people, float).copy()
