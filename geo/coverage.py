@@ -6,8 +6,17 @@ import datetime as dt
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from geo.circles import metres_for, multi_source, point_distances
 from geo.kinds import View
+
+if TYPE_CHECKING:  # annotations only: geo.plan imports this module
+    from collections.abc import Callable, Sequence
+
+    from geo.demand import Homes
+    from geo.network import Network, Snapped
+    from geo.plan import LayerResult, PlanParams
 
 
 def minutes_key(m: float) -> str:
@@ -19,7 +28,7 @@ def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def layer_minutes(home_dist: np.ndarray, people: np.ndarray, minutes, speed_kmh: float) -> dict:
+def layer_minutes(home_dist: np.ndarray, people: np.ndarray, minutes: Sequence[float], speed_kmh: float) -> dict:
     """Homes and people within each walk time, and their shares."""
     total_people = float(people.sum())
     out = {}
@@ -38,7 +47,7 @@ def layer_minutes(home_dist: np.ndarray, people: np.ndarray, minutes, speed_kmh:
     return out
 
 
-def by_profile(home_dist: np.ndarray, people: np.ndarray, params) -> dict:
+def by_profile(home_dist: np.ndarray, people: np.ndarray, params: PlanParams) -> dict:
     """``{"minutes": ...}`` for the first profile and, with several, ``"profiles"`` for each."""
     speeds = params.speeds()
     first = params.profiles[0]
@@ -50,7 +59,8 @@ def by_profile(home_dist: np.ndarray, people: np.ndarray, params) -> dict:
     return doc
 
 
-def coverage_summary(*, source: str, data_date: str | None, homes, home_snap, network, layers: dict, params,
+def coverage_summary(*, source: str, data_date: str | None, homes: Homes, home_snap: Snapped, network: Network,
+                     layers: dict, params: PlanParams,
                      area: dict | None = None, notes: dict | None = None) -> dict:
     """The stable ``coverage.json`` shape (see README)."""
     speeds = params.speeds()
@@ -107,7 +117,8 @@ def _val(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def views(net, layers: dict, home_snap, params, *, layer_result) -> tuple[dict, dict]:
+def views(net: Network, layers: dict, home_snap: Snapped, params: PlanParams, *,
+          layer_result: Callable[..., LayerResult]) -> tuple[dict, dict]:
     """Coverage views by tier, service and opening time, beside the plain layers.
 
     For each layer: one view per tier (``centres[tier=community]``) and per service
@@ -168,6 +179,6 @@ def views(net, layers: dict, home_snap, params, *, layer_result) -> tuple[dict, 
     return out, info
 
 
-def view_coverage(found: dict, info: dict, homes, params) -> dict:
+def view_coverage(found: dict, info: dict, homes: Homes, params: PlanParams) -> dict:
     """``coverage.json["subsets"]``: each view's figures in the layers' shape, plus what it is."""
     return {name: {**info[name], **by_profile(lr.home_dist, homes.people, params)} for name, lr in found.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from geo.circles import Reach
 from geo.demand import Homes, PeopleRule
 from geo.errors import InputError
 from geo.store import StoreError, read_bundle, write_bundle
+
+if TYPE_CHECKING:  # annotations only: geo.plan is imported where a plan is loaded
+    from geo.plan import PlanResult
 
 PLAN_KIND = "service-circles/plan"
 PLAN_VERSION = 2
@@ -51,7 +55,7 @@ def _params_from(doc: dict):
     return params
 
 
-def save_plan(result, folder: Path) -> Path:
+def save_plan(result: PlanResult, folder: Path) -> Path:
     """Write ``result`` as a saved plan bundle into ``folder`` (atomically)."""
     import geopandas as gpd
 
@@ -92,7 +96,7 @@ def save_plan(result, folder: Path) -> Path:
                         tables=tables)
 
 
-def load_plan(folder: str | Path, *, cache_dir: Path | None = None):
+def load_plan(folder: str | Path, *, cache_dir: Path | None = None) -> PlanResult:
     """The :class:`geo.plan.PlanResult` saved in ``folder`` (a plan's ``--out`` or its ``plan/``).
 
     Raises
@@ -111,7 +115,7 @@ def load_plan(folder: str | Path, *, cache_dir: Path | None = None):
                                        "and pass that DIR"]) from None
 
 
-def _load(folder: Path, cache_dir: Path | None):
+def _load(folder: Path, cache_dir: Path | None) -> PlanResult:
     from geo.areas import StudyArea
     from geo.base import Base
     from geo.homeinfo import HomeLand
