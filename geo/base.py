@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,11 @@ from geo.demand import Homes
 from geo.kinds import LAYERS
 from geo.network import Network
 from geo.store import StoreError, read_bundle, write_bundle
+
+if TYPE_CHECKING:  # annotations only: geo.plan imports this module
+    from geo.osm import OsmExtract
+    from geo.osm_layers import Rule
+    from geo.plan import PlanInputs, PlanParams
 
 #: bump when the cached format or the rules that build a Base change.
 BASE_VERSION = 10  # 9: basemap tables (streets, water, waterways, green) in extras; 10: road sides (geo.crossings)
@@ -70,7 +76,7 @@ class Deferred:
         return self._value
 
 
-def base_key(path: Path, params, layers_map: Path) -> str:
+def base_key(path: Path, params: PlanParams, layers_map: Path) -> str:
     """The cache key of a base: the file's content and what builds the base from it."""
     from geo.plan import source_key
 
@@ -80,7 +86,7 @@ def base_key(path: Path, params, layers_map: Path) -> str:
     return hashlib.sha256(src.encode()).hexdigest()[:24]
 
 
-def load_base(inputs, params, *, progress: Progress | None = None) -> Base:
+def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | None = None) -> Base:
     """Read (or reload from the cache folder ``params.cache_dir``) the base of ``inputs``."""
     from geo.osm import check_osm_path
     from geo.osm_layers import load_rules
@@ -122,7 +128,7 @@ def load_base(inputs, params, *, progress: Progress | None = None) -> Base:
     return base
 
 
-def base_from_extract(extract, rules, params, say: Progress) -> Base:
+def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams, say: Progress) -> Base:
     import geopandas as gpd
     import shapely
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -263,7 +263,7 @@ class PlanResult:
 # ------------------------------------------------------------------------------ the steps
 
 
-def snap_layer(net: Network, fac, max_m: float) -> tuple[Snapped, list[dict]]:
+def snap_layer(net: Network, fac: gpd.GeoDataFrame, max_m: float) -> tuple[Snapped, list[dict]]:
     """Snap a facility table (WGS84) onto the network; list those too far from any way."""
     if len(fac) == 0:
         z = np.zeros(0)
@@ -281,7 +281,8 @@ def snap_layer(net: Network, fac, max_m: float) -> tuple[Snapped, list[dict]]:
     return s, unsnapped
 
 
-def layer_step(net: Network, name: str, fac, origin: str, home_snap: Snapped, params: PlanParams) -> LayerResult:
+def layer_step(net: Network, name: str, fac: gpd.GeoDataFrame, origin: str, home_snap: Snapped,
+               params: PlanParams) -> LayerResult:
     """One layer: snap its facilities, one multi-source search, every home's nearest facility."""
     snapped, unsnapped = snap_layer(net, fac, params.snap_max_m)
     reach = multi_source(net, snapped)
@@ -308,7 +309,7 @@ def fit_cell(params: PlanParams, net: Network) -> tuple[PlanParams, str | None]:
         "for finer circles")
 
 
-def read_layer_files(inputs: PlanInputs, skip=()) -> tuple[dict, list[str]]:
+def read_layer_files(inputs: PlanInputs, skip: Collection[str] = ()) -> tuple[dict, list[str]]:
     """The planner's facility files, read and checked first (a bad file fails before any slow step)."""
     from geo.layers import read_facilities
 
@@ -326,8 +327,8 @@ def read_layer_files(inputs: PlanInputs, skip=()) -> tuple[dict, list[str]]:
 
 
 def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *,
-         progress: Progress | None = None, base=None,
-         facilities: Mapping[str, tuple] | None = None, area=None) -> PlanResult:
+         progress: Progress | None = None, base: Base | None = None,
+         facilities: Mapping[str, tuple] | None = None, area: StudyArea | None = None) -> PlanResult:
     """Plan service circles end to end. See the module docstring for the steps.
 
     ``base`` (:class:`geo.base.Base`) skips reading the network source; ``facilities``
@@ -443,7 +444,7 @@ class Clip:
     keep_home: np.ndarray | None = None  # the base's homes inside the area (None: all)
     edge_map: np.ndarray | None = None  # base edge -> edge of ``network`` (-1: not kept)
 
-    def keep_facilities(self, fac):
+    def keep_facilities(self, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """Facilities inside the area's halo (all without an area)."""
         if self.halo is None or len(fac) == 0:
             return fac
@@ -454,7 +455,7 @@ class Clip:
         return fac[inside].reset_index(drop=True)
 
 
-def clip_to_area(base, inputs: PlanInputs, params: PlanParams, *, area=None) -> Clip:
+def clip_to_area(base: Base, inputs: PlanInputs, params: PlanParams, *, area: StudyArea | None = None) -> Clip:
     """The network and facilities within the study area's halo, the homes inside the area."""
     if area is None and inputs.area is None:
         return Clip(base.network, base.homes, None, None, [])
