@@ -15,10 +15,14 @@ import functools
 import math
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geo.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: pandas loads when a table is read
+    import pandas as pd
 
 #: the week that weekday-only times fall in (Monday 2 June 2025; no public holiday in China).
 REFERENCE_MONDAY = dt.date(2025, 6, 2)
@@ -209,12 +213,12 @@ def at_label(at: dt.datetime) -> str:
     return f"{at:%Y-%m-%d %H:%M}"
 
 
-def state_at(oh, at: dt.datetime) -> bool | None:
+def state_at(oh: object, at: dt.datetime) -> bool | None:
     """True (open), False (closed) or None (no hours, or hours that cannot be read)."""
     return opening_hours_state(oh, at)
 
 
-def open_mask(facilities, at: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
+def open_mask(facilities: pd.DataFrame, at: dt.datetime) -> tuple[np.ndarray, np.ndarray]:
     """``(open, unknown)`` boolean arrays over a facility table's ``opening_hours`` column."""
     hours = facilities["opening_hours"] if "opening_hours" in facilities else [None] * len(facilities)
     states = [state_at(h, at) for h in hours]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,11 +22,15 @@ from geo.crs import metric_crs_for
 from geo.errors import NetworkError
 from geo.osm import WalkWays
 
+if TYPE_CHECKING:  # annotations only: pyproj and shapely load when first used
+    import shapely
+    from pyproj import Transformer
+
 #: arcs shorter than this are stored with this length: csgraph would read 0 as "no arc".
 MIN_ARC_M = 1e-3
 
 
-def transformer(src: int | str, dst: int | str):
+def transformer(src: int | str, dst: int | str) -> Transformer:
     from pyproj import Transformer
 
     return Transformer.from_crs(src, dst, always_xy=True)
@@ -106,17 +111,20 @@ class Network:
         return np.cumsum(seg) - np.repeat(np.cumsum(seg)[self.geom_start], self.geom_end - self.geom_start + 1)
 
     @cached_property
-    def edge_tree(self):
+    def edge_tree(self) -> shapely.STRtree:
+        """A spatial index of the edges' lines."""
         import shapely
 
         return shapely.STRtree(self.edge_lines)
 
     @cached_property
-    def to_metric(self):
+    def to_metric(self) -> Transformer:
+        """WGS84 lon/lat to the network's metric CRS."""
         return transformer(4326, self.crs)
 
     @cached_property
-    def to_lonlat(self):
+    def to_lonlat(self) -> Transformer:
+        """The network's metric CRS to WGS84 lon/lat."""
         return transformer(self.crs, 4326)
 
     def project(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -14,12 +14,16 @@ facility are built smallest threshold first, each on the previous one, so nestin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from geo.network import Network, Snapped
+
+if TYPE_CHECKING:  # annotations only: shapely loads when first used
+    import shapely
 
 #: default street-side width (m): how far from a reached street a circle claims land.
 DEFAULT_WIDTH_M = 30.0
@@ -197,7 +201,7 @@ class ExactDrawer:
             out[~whole] = shapely.buffer(lines, self.width, quad_segs=QUAD_SEGS)
         return out
 
-    def nested(self, stretches_for, limits: Sequence[float]) -> list:
+    def nested(self, stretches_for: Callable[[float], tuple], limits: Sequence[float]) -> list:
         """Polygons for ascending ``limits``; each built on the previous one (nesting exact).
 
         ``stretches_for(limit) -> (edge, start, end)`` gives the reached stretches at a limit.
@@ -288,7 +292,7 @@ def layer_polygons(
 
 
 def circle_polygon(net: Network, node_dist: np.ndarray, limit_m: float, *, facilities: Snapped | None = None,
-                   width_m: float = DEFAULT_WIDTH_M):
+                   width_m: float = DEFAULT_WIDTH_M) -> shapely.Geometry:
     """The service circle: reached street stretches buffered by ``width_m`` (metric CRS)."""
     return layer_polygons(net, node_dist, [limit_m], facilities=facilities, width_m=width_m)[0]
 

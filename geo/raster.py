@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,7 +61,7 @@ CHUNK = 64
 GAP_FACTOR = 3
 
 
-def opencv():
+def opencv() -> ModuleType:
     """OpenCV, set to one thread: the drawing here is single-threaded, and an OpenCV thread pool
     does not survive the fork that starts worker processes (a child would wait on it forever)."""
     import cv2
