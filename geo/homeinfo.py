@@ -18,13 +18,23 @@ nearest home within :data:`LAND_REACH_M`; a home's own cell is always its land.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geo.network import Snapped
 from geo.raster import GAP_FACTOR, Lattice
 from geo.store import StoreError, read_bundle, write_bundle
+
+if TYPE_CHECKING:  # annotations only: geo.plan and geo.base import this module
+    import geopandas as gpd
+
+    from geo.base import Base
+    from geo.network import Network
+    from geo.plan import PlanParams
 
 #: a land cell belongs to its nearest home only within this distance (m).
 LAND_REACH_M = 120.0
@@ -90,7 +100,8 @@ class HomeInfo:
     names: tuple  # (street, community, named_from) object arrays, None where unnamed
     land: HomeLand
 
-    def subset(self, keep: np.ndarray, xy: np.ndarray, net, edge_map: np.ndarray, *, max_dist: float) -> HomeInfo:
+    def subset(self, keep: np.ndarray, xy: np.ndarray, net: Network, edge_map: np.ndarray, *,
+               max_dist: float) -> HomeInfo:
         """The part of the homes where ``keep`` is true (``xy``: those homes, metric), placed on
         ``net``, a sub-network whose edge ``edge_map[e]`` was edge ``e`` (-1: not kept). A home
         whose edge was not kept is placed on ``net`` again; the nearest edge of the whole
@@ -116,12 +127,13 @@ def land_lattice(xy: np.ndarray, cell_m: float) -> Lattice:
     return Lattice.around(lo, hi, cell_m, pad=LAND_REACH_M + cell_m)
 
 
-def land_cell(params) -> float:
+def land_cell(params: PlanParams) -> float:
     """Side of the land cells: the circles' cell pooled ``GAP_FACTOR`` x ``GAP_FACTOR``."""
     return params.cell() * GAP_FACTOR
 
 
-def make_home_info(net, homes_xy: np.ndarray, *, land_polygons, admin, places, params) -> HomeInfo:
+def make_home_info(net: Network, homes_xy: np.ndarray, *, land_polygons: np.ndarray, admin: gpd.GeoDataFrame,
+                   places: gpd.GeoDataFrame, params: PlanParams) -> HomeInfo:
     """Place, name and give land to every home (no cache; see :func:`home_info`)."""
     from geo.areas import name_points
 
@@ -133,7 +145,7 @@ def make_home_info(net, homes_xy: np.ndarray, *, land_polygons, admin, places, p
     return HomeInfo(snap, tuple(names), HomeLand(lat, cells, owner))
 
 
-def home_info(base, params, *, say=None) -> HomeInfo:
+def home_info(base: Base, params: PlanParams, *, say: Callable[[str], None] | None = None) -> HomeInfo:
     """The :class:`HomeInfo` of every home of ``base`` on its whole network, from the cache
     folder (``params.cache_dir``) when it was made before for the same base and settings."""
     say = say or (lambda s: None)
@@ -165,7 +177,7 @@ def home_info_arrays(info: HomeInfo) -> dict[str, np.ndarray]:
     return {**snapped_arrays(info.snap, "snap_"), **dict(zip(NAME_KEYS, info.names)), **info.land.arrays()}
 
 
-def home_info_from_arrays(a: dict, net, n_homes: int) -> HomeInfo:
+def home_info_from_arrays(a: dict, net: Network, n_homes: int) -> HomeInfo:
     """The inverse of :func:`home_info_arrays` (``a`` read with ``NAME_KEYS`` as text);
     raises ValueError when the arrays disagree with each other, the network or the homes."""
     from geo.network import snapped_from_arrays
@@ -177,7 +189,8 @@ def home_info_from_arrays(a: dict, net, n_homes: int) -> HomeInfo:
     return HomeInfo(snap, names, HomeLand.from_arrays(a, n_homes))
 
 
-def read_home_info(folder, net, n_homes: int) -> HomeInfo:
+def read_home_info(folder: Path, net: Network, n_homes: int) -> HomeInfo:
+    """The home information kept in ``folder`` (a :class:`geo.store.StoreError` when it does not fit)."""
     b = read_bundle(folder, kind=HOMEINFO_KIND, version=HOMEINFO_VERSION)
     try:
         return home_info_from_arrays(b.arrays("homes", text=NAME_KEYS), net, n_homes)
