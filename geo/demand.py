@@ -29,7 +29,9 @@ the community each home was named with (:func:`read_community_population`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -85,12 +87,14 @@ def _levels(tags: list[dict[str, str]], rule: PeopleRule) -> np.ndarray:
     return out
 
 
-def homes_from_osm(features: Features, *, project, rule: PeopleRule = PeopleRule()) -> Homes:
+def homes_from_osm(features: Features, *, project: Callable[[np.ndarray], np.ndarray],
+                   rule: PeopleRule = PeopleRule()) -> Homes:
     """Build homes from an extract's buildings and residential land (see :func:`homes_and_land`)."""
     return homes_and_land(features, project=project, rule=rule)[0]
 
 
-def homes_and_land(features: Features, *, project, rule: PeopleRule = PeopleRule()) -> tuple[Homes, np.ndarray]:
+def homes_and_land(features: Features, *, project: Callable[[np.ndarray], np.ndarray],
+                   rule: PeopleRule = PeopleRule()) -> tuple[Homes, np.ndarray]:
     """Build homes from an extract's buildings and residential land, and that land.
 
     ``project`` turns a shapely geometry array in WGS84 into the metric CRS (a function, so this
@@ -216,7 +220,8 @@ COMMUNITY_COLUMNS = ("社区", "社区名称", "社区/村", "村", "community",
 TABLE_SUFFIXES = (".csv", ".xlsx")
 
 
-def read_population(path, homes: Homes, *, project, communities=None) -> Homes:
+def read_population(path: str | Path, homes: Homes, *, project: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                    communities: Sequence[str | None] | None = None) -> Homes:
     """Read a population file and spread it over ``homes``.
 
     A GIS file (GeoJSON, GeoPackage, ...) holds polygons or points with a population column;
@@ -304,7 +309,8 @@ def _community_rows(raw, name_at: int, pop_at: int, have: list[str], problems: l
     return given
 
 
-def read_community_population(path, homes: Homes, *, communities) -> Homes:
+def read_community_population(path: str | Path, homes: Homes, *,
+                              communities: Sequence[str | None] | None) -> Homes:
     """A planner's table of people by community (CSV/XLSX: 社区, 人口 or community, population)
     spread over the homes of each community in proportion to their estimated people (equally
     when those are all zero). Homes of communities the table does not list keep the estimate.
