@@ -16,11 +16,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-from geo.network import Network
+from geo.network import Network, Snapped
+
+if TYPE_CHECKING:  # annotations only: the drawers load in the processes that draw
+    from geo.polygons import ExactDrawer
+    from geo.raster import CircleDrawer, RasterGeometry
 
 #: below this many polygons, worker processes cost more than they save.
 PARALLEL_MIN = 48
@@ -76,11 +81,12 @@ class Artist:
 
     def __init__(self, ctx: DrawContext) -> None:
         self.ctx = ctx
-        self._drawer = None
-        self._exact = None
+        self._drawer: CircleDrawer | None = None
+        self._exact: ExactDrawer | None = None
 
     @property
-    def exact(self):
+    def exact(self) -> ExactDrawer:
+        """The exact (buffer union) drawer, made on first use."""
         if self._exact is None:
             from geo.polygons import ExactDrawer
 
@@ -88,7 +94,8 @@ class Artist:
         return self._exact
 
     @property
-    def drawer(self):
+    def drawer(self) -> CircleDrawer:
+        """The grid drawer, made on first use."""
         if self._drawer is None:
             from geo.raster import CircleDrawer
 
@@ -276,8 +283,8 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods() and threading.current_thread() is threading.main_thread()
 
 
-def source_circles(net: Network, sources, limits: Sequence[float], *, width_m: float, cell_m: float,
-                   construction: str = "raster", geometry=None) -> np.ndarray:
+def source_circles(net: Network, sources: Snapped, limits: Sequence[float], *, width_m: float, cell_m: float,
+                   construction: str = "raster", geometry: RasterGeometry | None = None) -> np.ndarray:
     """The circles of a few sources (snapped points), one per source and limit (metric), drawn in
     this thread after one bounded search each (for siting and on-demand answers)."""
     from geo.circles import per_source
