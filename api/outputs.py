@@ -7,12 +7,22 @@ engine's tables (:mod:`geo`) with the map (:mod:`maps`) into one folder written 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the engine loads when a command runs
+    import geopandas as gpd
+
+    from geo.areas import StudyArea
+    from geo.plan import PlanResult
+    from geo.siting import SitingResult
+    from geo.whatif import ScenarioOutcome
 
 FORMATS = ("geojson", "gpkg")
 
 
-def plan_files(result, tmp: Path, *, fmt: str = "geojson", map_options: dict | None = None,
+def plan_files(result: PlanResult, tmp: Path, *, fmt: str = "geojson", map_options: dict | None = None,
                saved: bool = True) -> list[Path]:
     """Write a plan's files into ``tmp`` (a folder being filled); return them."""
     from geo.io import write_geojson, write_gpkg, write_json, write_text
@@ -39,7 +49,7 @@ def plan_files(result, tmp: Path, *, fmt: str = "geojson", map_options: dict | N
     return written
 
 
-def study_area_frame(area):
+def study_area_frame(area: StudyArea) -> gpd.GeoDataFrame:
     """The study area as a one-row table (WGS84): name, source, level and land area."""
     import geopandas as gpd
 
@@ -48,7 +58,7 @@ def study_area_frame(area):
                             geometry=[area.geometry], crs=4326)
 
 
-def table_files(result, tmp: Path, *, lang: str | None = None) -> list[Path]:
+def table_files(result: PlanResult, tmp: Path, *, lang: str | None = None) -> list[Path]:
     """``tables.xlsx`` and ``tables/*.csv`` (UTF-8 with BOM, so Excel reads Chinese) of a plan
     (:mod:`geo.tables`), headers in ``lang`` (default: the language of the facility names)."""
     from geo.io import atomic_write
@@ -127,14 +137,14 @@ def _sheet_rows(ws, table, row: int, *, bold, pct, widths: dict[int, int]) -> in
     return row + 1 + len(table)
 
 
-def write_plan(result, out: str | Path, *, fmt: str = "geojson", map_options: dict | None = None) -> list[Path]:
+def write_plan(result: PlanResult, out: str | Path, *, fmt: str = "geojson", map_options: dict | None = None) -> list[Path]:
     """A plan's output set in ``out``: coverage.json, circles/gaps/facilities, map.html, plan/."""
     from geo.outputs import write_folder
 
     return write_folder(out, "plan", lambda tmp: plan_files(result, tmp, fmt=fmt, map_options=map_options))
 
 
-def write_map(result, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
+def write_map(result: PlanResult, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
     from geo.io import write_text
     from geo.outputs import write_folder
     from maps.render import map_html
@@ -142,7 +152,7 @@ def write_map(result, out: str | Path, *, map_options: dict | None = None) -> li
     return write_folder(out, "map", lambda tmp: [write_text(tmp / "map.html", map_html(result, **(map_options or {})))])
 
 
-def write_scenario(outcome, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
+def write_scenario(outcome: ScenarioOutcome, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
     """A scenario's output set: coverage.json (before/after), changed homes and areas, the edits,
     the circles after (per layer), and the before/after map."""
     from geo.io import write_geojson, write_json, write_text
@@ -165,7 +175,8 @@ def write_scenario(outcome, out: str | Path, *, map_options: dict | None = None)
     return write_folder(out, "scenario", files)
 
 
-def write_sites(before, res, out: str | Path, *, map_options: dict | None = None, progress=None) -> list[Path]:
+def write_sites(before: PlanResult, res: SitingResult, out: str | Path, *, map_options: dict | None = None,
+                progress: Callable[[str], None] | None = None) -> list[Path]:
     """A siting run's output set: sites, their circles, coverage before/after, the map with the sites."""
     from geo.io import write_geojson, write_json, write_text
     from geo.outputs import write_folder

@@ -6,12 +6,17 @@ and returns plain JSON-ready data (it crosses a process boundary).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from geo.kinds import DEFAULT_PROFILE
 
+if TYPE_CHECKING:  # annotations only
+    from api.deps import Served
 
-def scenario(served, *, doc: dict, keep: dict | None = None) -> dict:
+
+def scenario(served: Served, *, doc: dict, keep: dict | None = None) -> dict:
     """``POST /scenarios``: apply the edits, recompute, and the coverage diff; with ``keep``
     (``{"db": target, "name": ..., "by": ...}``) the scenario is kept and its ``id`` returned."""
     from api.deps import json_safe
@@ -44,7 +49,7 @@ def scenario(served, *, doc: dict, keep: dict | None = None) -> dict:
     })
 
 
-def scenario_map(served, *, db: str, scenario_id: int, lang: str | None, tiles: str) -> str:
+def scenario_map(served: Served, *, db: str, scenario_id: int, lang: str | None, tiles: str) -> str:
     """``GET /scenarios/{id}/map``: the kept scenario run again on the loaded plan, as its map."""
     from geo.errors import InputError
     from geo.scenario_store import open_store, plan_key
@@ -62,7 +67,7 @@ def scenario_map(served, *, db: str, scenario_id: int, lang: str | None, tiles: 
                     title=f"{kept.name} · #{kept.id}")
 
 
-def sites(served, *, layer: str, add: int, minutes: float | None, profile: str | None, candidates: list | None,
+def sites(served: Served, *, layer: str, add: int, minutes: float | None, profile: str | None, candidates: list | None,
           exact: bool | None, grid_m: float) -> dict:
     """``POST /sites``: the proposed sites, their circles and the coverage before and after."""
     import geopandas as gpd
@@ -81,7 +86,7 @@ def sites(served, *, layer: str, add: int, minutes: float | None, profile: str |
                       "circles": feature_collection(res.circles, name="site_circles")})
 
 
-def facility_circle(served, *, layer: str, index: int, minutes: float, profile: str) -> dict:
+def facility_circle(served: Served, *, layer: str, index: int, minutes: float, profile: str) -> dict:
     """One facility's circle at any walk time, drawn on demand (the plan's construction)."""
     import shapely
 
