@@ -12,12 +12,20 @@ areas that gain or lose come from the two plans' walk times.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from geo.circles import metres_for
+
+if TYPE_CHECKING:  # annotations only: geo.plan and geo.scenarios load when a scenario runs
+    import geopandas as gpd
+
+    from geo.plan import PlanResult
+    from geo.scenarios import Applied, Scenario
 
 #: changed homes closer than this are grouped into one changed area (m)
 AREA_LINK_M = 100.0
@@ -38,7 +46,8 @@ class ScenarioOutcome:
     seconds: float  # time to apply and recompute the walk times
 
 
-def run_scenario(before, scenario, *, progress=None) -> ScenarioOutcome:
+def run_scenario(before: PlanResult, scenario: Scenario, *,
+                 progress: Callable[[str], None] | None = None) -> ScenarioOutcome:
     """Apply ``scenario`` to ``before`` (a PlanResult): the plan after, and the diff."""
     from geo.plan import layer_step
     from geo.scenarios import apply_scenario
@@ -82,7 +91,7 @@ def _edit_nodes(before, applied) -> tuple[np.ndarray, np.ndarray]:
     return after_nodes, before_nodes
 
 
-def changed_parts(before, applied, layers: dict) -> Reuse:
+def changed_parts(before: PlanResult, applied: Applied, layers: dict) -> Reuse:
     """Which layer views and which facilities' circles the edits can change."""
     params = before.params
     reach_m = params.limits()[-1][0]
@@ -134,7 +143,7 @@ def _after_plan(before, applied, layers: dict, reuse: Reuse, say):
 # ------------------------------------------------------------------------------ the diff
 
 
-def layer_views(result) -> dict[str, np.ndarray]:
+def layer_views(result: PlanResult) -> dict[str, np.ndarray]:
     """Home distances of the plain layers and, with ``--at``, of the open-at views."""
     out = {name: lr.home_dist for name, lr in result.layers.items()}
     out.update({n: lr.home_dist for n, lr in (result.subsets or {}).items() if "[open=" in n})
@@ -145,7 +154,9 @@ def _mins(d: float, speed: float) -> float | None:
     return round(float(d) / (speed * 1000 / 60), 2) if np.isfinite(d) else None
 
 
-def coverage_diff(before, after, *, scenario=None, applied=None, link_m: float = AREA_LINK_M):
+def coverage_diff(before: PlanResult, after: PlanResult, *, scenario: Scenario | None = None,
+                  applied: Applied | None = None,
+                  link_m: float = AREA_LINK_M) -> tuple[dict, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Coverage before and after, and the homes and areas that gain or lose it.
 
     Returns
@@ -233,7 +244,7 @@ def coverage_diff(before, after, *, scenario=None, applied=None, link_m: float =
     return doc, hg.to_crs(4326), ag.to_crs(4326)
 
 
-def edits_frame(before, applied):
+def edits_frame(before: PlanResult, applied: Applied) -> gpd.GeoDataFrame:
     """The edits as drawn on the map: new links, closed ways, added or moved facilities (WGS84)."""
     import geopandas as gpd
     import pandas as pd
