@@ -16,7 +16,10 @@ cell, and the coverage sets come from bounded Dijkstra searches from every candi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +27,11 @@ import scipy.sparse as sp
 from geo.circles import metres_for, per_source
 from geo.errors import InputError, UnknownNameError
 from geo.network import Network, Snapped
+
+if TYPE_CHECKING:  # annotations only: geo.plan imports this module's callers
+    import geopandas as gpd
+
+    from geo.plan import PlanResult
 
 #: default thinning of candidates: at most one network node per cell of this size (m).
 GRID_M = 100.0
@@ -210,8 +218,8 @@ class SitingResult:
     summary: dict  # candidates, greedy and exact figures, coverage before and after
 
 
-def site(result, *, layer: str, add: int, minutes: float | None = None, profile: str | None = None,
-         candidates=None, grid_m: float = GRID_M, cap: int = MAX_CANDIDATES, exact_solve: bool | None = None,
+def site(result: PlanResult, *, layer: str, add: int, minutes: float | None = None, profile: str | None = None,
+         candidates: gpd.GeoDataFrame | None = None, grid_m: float = GRID_M, cap: int = MAX_CANDIDATES, exact_solve: bool | None = None,
          time_limit: float = EXACT_TIME_S) -> SitingResult:
     """Propose ``add`` new sites of ``layer`` covering the most people the plan leaves out.
 
@@ -331,7 +339,8 @@ def _describe_sites(result, rows: list[dict], xy: np.ndarray, ll: np.ndarray) ->
                     "lat_gcj02": round(float(np.ravel(glat)[r]), 7)})
 
 
-def plan_with_sites(before, res: SitingResult, *, progress=None):
+def plan_with_sites(before: PlanResult, res: SitingResult, *,
+                    progress: Callable[[str], None] | None = None) -> PlanResult:
     """The plan ``before`` with the proposed sites added to their layer (only that layer and the
     new sites' own circles are drawn again)."""
     import geopandas as gpd
@@ -371,7 +380,7 @@ def _gap_nodes(result, layer: str, minutes: float, profile: str, lr, limit: floa
     return np.flatnonzero(np.isfinite(d))
 
 
-def sites_as_facilities(res: SitingResult, net: Network):
+def sites_as_facilities(res: SitingResult, net: Network) -> gpd.GeoDataFrame:
     """The proposed sites as a facility table (WGS84), to add to the layer and plan again."""
     import geopandas as gpd
 
@@ -385,7 +394,7 @@ def sites_as_facilities(res: SitingResult, net: Network):
                             crs=4326)
 
 
-def read_candidates(path, *, crs: str | None = None) -> object:
+def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
     """Candidate sites from a GeoJSON/GPKG of points (WGS84, any CRS the file declares, or
     ``crs`` = gcj02/bd09 for AMap/Baidu coordinates)."""
     from pathlib import Path
