@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from geo.circles import metres_for
 from geo.coverage import now_iso
+
+if TYPE_CHECKING:  # annotations only: geo.plan imports the modules this one reads
+    from geo.plan import PlanParams, PlanResult
 
 LEVELS = ("street", "community")
 #: the word for each column key, by language; coverage and served columns are made by :func:`header`
@@ -93,7 +97,7 @@ class PlanTables:
                 "communities": self.communities, "facilities": self.facilities, "gaps": self.gaps}
 
 
-def cover_columns(params) -> list[tuple[str, str, float, str]]:
+def cover_columns(params: PlanParams) -> list[tuple[str, str, float, str]]:
     """``(column, layer, minutes, profile)`` of the coverage columns of the area tables:
     layers in order, then profiles, then thresholds, shortest first.
     """
@@ -117,7 +121,7 @@ def _covered(result) -> dict[str, np.ndarray]:
     return out
 
 
-def area_table(result, *, level: str) -> pd.DataFrame:
+def area_table(result: PlanResult, *, level: str) -> pd.DataFrame:
     """One row per street or community (``level``) of the plan's homes: homes, people and the
     share of people covered per layer, threshold and profile; worst first, unnamed last.
 
@@ -175,7 +179,7 @@ def _mode_by(group: np.ndarray, values: np.ndarray, groups: int, *, mixed: str |
     return out
 
 
-def coverage_table(result) -> pd.DataFrame:
+def coverage_table(result: PlanResult) -> pd.DataFrame:
     """One row per layer, threshold and profile: facilities, homes and people covered."""
     homes = len(result.homes)
     people = np.asarray(result.homes.people, float)
@@ -196,7 +200,7 @@ def coverage_table(result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_table(result, *, generated: str | None = None) -> pd.DataFrame:
+def summary_table(result: PlanResult, *, generated: str | None = None) -> pd.DataFrame:
     """Item/value rows: source, data date, study area, when made, homes, people, method."""
     from pathlib import Path
 
@@ -211,7 +215,7 @@ def summary_table(result, *, generated: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
-def facility_table(result) -> pd.DataFrame:
+def facility_table(result: PlanResult) -> pd.DataFrame:
     """Every facility with its street, community, lon/lat and the people it serves."""
     from geo.areas import name_points
 
@@ -236,7 +240,7 @@ def facility_table(result) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def gap_table(result) -> pd.DataFrame:
+def gap_table(result: PlanResult) -> pd.DataFrame:
     """The gap areas (no geometry) with their centre's lon/lat, ranked by people per view."""
     gaps = result.gaps
     if gaps is None or len(gaps) == 0:
@@ -250,7 +254,7 @@ def gap_table(result) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def plan_tables(result, *, generated: str | None = None) -> PlanTables:
+def plan_tables(result: PlanResult, *, generated: str | None = None) -> PlanTables:
     """Every table of ``result`` (see the module docstring)."""
     return PlanTables(summary=summary_table(result, generated=generated), coverage=coverage_table(result),
                       streets=area_table(result, level="street"), communities=area_table(result, level="community"),
