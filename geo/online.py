@@ -6,11 +6,17 @@ later step is shared. Tests replace :func:`_download` (no test touches the inter
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from geo.crossings import is_crossing_node, way_class
 from geo.errors import InputError, NetworkError
 from geo.osm import POI_KEYS, OsmExtract, Features, WalkWays, is_walkable
+
+if TYPE_CHECKING:  # annotations only: osmnx and geopandas load when a place is downloaded
+    import geopandas as gpd
+    import networkx as nx
 
 FEATURE_TAGS = {"building": True, "landuse": ["residential"], "boundary": ["administrative"],
                 **{k: True for k in POI_KEYS}}
@@ -35,7 +41,7 @@ def extract_from_place(place: str) -> OsmExtract:
     return extract_from_graph(graph, feats, source=f"osmnx: {place}")
 
 
-def extract_from_graph(graph, feats, *, source: str) -> OsmExtract:
+def extract_from_graph(graph: nx.MultiDiGraph, feats: gpd.GeoDataFrame | None, *, source: str) -> OsmExtract:
     """Convert an osmnx MultiDiGraph and features frame to the extract shape."""
     import shapely
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # for annotations only: geopandas loads lazily, and base/area
     from geo.areas import StudyArea
     from geo.base import Base
     from geo.homeinfo import HomeLand
+    from geo.whatif import Reuse
 
 #: bump when the cached network/home format or the rules that build them change.
 CACHE_VERSION = 7
@@ -386,9 +387,9 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
                        names=info.names, land=info.land)
 
 
-def finish_plan(*, base, params: PlanParams, net: Network, homes: Homes, home_snap: Snapped, layers: dict,
-                warnings: list[str], area, notes: dict, say: Progress, reuse=None, names: tuple | None = None,
-                land=None) -> PlanResult:
+def finish_plan(*, base: Base, params: PlanParams, net: Network, homes: Homes, home_snap: Snapped, layers: dict,
+                warnings: list[str], area: StudyArea | None, notes: dict, say: Progress, reuse: Reuse | None = None,
+                names: tuple | None = None, land: HomeLand | None = None) -> PlanResult:
     """From the layers' walk times to the result: coverage, views, names, circles and gaps.
 
     ``reuse`` (:class:`geo.whatif.Reuse`) keeps what a scenario leaves unchanged from the

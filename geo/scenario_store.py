@@ -27,10 +27,18 @@ import sqlite3
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geo.errors import CirclesError, InputError
+
+if TYPE_CHECKING:  # annotations only
+    import shapely
+
+    from geo.plan import PlanResult
+    from geo.scenarios import Scenario
+    from geo.whatif import ScenarioOutcome
 
 #: version of the tables' layout written in every scenario row
 FORMAT_VERSION = 1
@@ -105,7 +113,7 @@ class SavedScenario:
 # ------------------------------------------------------------------ building a record
 
 
-def plan_key(result) -> tuple[str, str]:
+def plan_key(result: PlanResult) -> tuple[str, str]:
     """``(key, label)`` of a plan: the key is the same for the same plan however it was loaded
     (a checksum of its coverage figures without the time they were made)."""
     doc = {k: v for k, v in result.coverage.items() if k != "generated"}
@@ -116,7 +124,7 @@ def plan_key(result) -> tuple[str, str]:
     return key, label
 
 
-def edits_document(scenario) -> dict:
+def edits_document(scenario: Scenario) -> dict:
     """The scenario's edits as a WGS84 GeoJSON FeatureCollection that
     :func:`geo.scenarios.scenario_from_doc` reads back into the same edits."""
     import shapely.geometry
@@ -151,7 +159,7 @@ def default_user() -> str:
         return "unknown"
 
 
-def new_scenario(outcome, *, name: str | None = None, by: str | None = None) -> NewScenario:
+def new_scenario(outcome: ScenarioOutcome, *, name: str | None = None, by: str | None = None) -> NewScenario:
     """A record of a run (:class:`geo.whatif.ScenarioOutcome`) to keep."""
     import geopandas as gpd
     import pandas as pd
@@ -183,7 +191,7 @@ def new_scenario(outcome, *, name: str | None = None, by: str | None = None) -> 
 # ------------------------------------------------------------------ geometry encodings
 
 
-def gpkg_blob(geom) -> bytes | None:
+def gpkg_blob(geom: shapely.Geometry | None) -> bytes | None:
     """A GeoPackage geometry blob (header with the envelope, then ISO WKB), EPSG:4326."""
     import shapely
 
@@ -196,7 +204,7 @@ def gpkg_blob(geom) -> bytes | None:
     return b"GP" + bytes([0, 0b00000011]) + struct.pack("<i4d", SRID, x0, x1, y0, y1) + wkb
 
 
-def from_gpkg_blob(blob: bytes | None):
+def from_gpkg_blob(blob: bytes | None) -> shapely.Geometry | None:
     """The shapely geometry of a GeoPackage geometry blob."""
     import shapely
 

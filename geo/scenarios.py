@@ -35,6 +35,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from geo.errors import InputError
 from geo.netedit import Closure, EditLog, Link, carry_snapped, with_edits
 from geo.network import Network, Snapped
 from geo.kinds import LAYERS
+
+if TYPE_CHECKING:  # annotations only: geo.plan imports geo.whatif, which imports this module
+    from geo.plan import PlanResult
 
 EDIT_KINDS = ("add_link", "close", "add_facility", "move_facility", "remove_facility", "set_hours")
 #: a scenario (file or API request) holds at most this many edits.
@@ -160,7 +164,7 @@ def _depth(doc, limit: int, *, max_values: int = 0) -> int:
     return deepest
 
 
-def scenario_from_doc(doc, *, source: str = "scenario", crs: str | None = None) -> Scenario:
+def scenario_from_doc(doc: object, *, source: str = "scenario", crs: str | None = None) -> Scenario:
     """A scenario from a GeoJSON FeatureCollection dict, or a dict with an ``edits`` list.
 
     ``crs`` (gcj02, bd09; wgs84 by default) is the coordinate system of its geometries.
@@ -358,7 +362,7 @@ class Applied:
     touched: frozenset = frozenset()  # layers whose facilities the edits change
 
 
-def apply_scenario(before, scenario: Scenario, *, link_snap_max_m: float = LINK_SNAP_MAX_M) -> Applied:
+def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: float = LINK_SNAP_MAX_M) -> Applied:
     """Apply ``scenario`` to the plan ``before`` (a PlanResult) on copies; check every edit.
 
     Closures act on the existing network, then links are added (a closure never cuts a link

@@ -24,9 +24,12 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: pandas loads when a table is written or read
+    import pandas as pd
 
 MANIFEST = "manifest.json"
 #: temporary folders are named ``.<target name>.tmp-<random>`` beside their target.
@@ -120,7 +123,7 @@ def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...
 # ------------------------------------------------------------------------------ tables
 
 
-def write_table(path: Path, gdf) -> dict:
+def write_table(path: Path, gdf: pd.DataFrame) -> dict:
     """A (Geo)DataFrame as Parquet; the geometry as WKB, object columns as JSON text, so any mix
     of text, numbers, lists and missing values round-trips. Returns the manifest entry's
     description of the table: its JSON columns, its geometry column and CRS."""
@@ -166,7 +169,7 @@ def _plain(v: Any) -> Any:
     return v if isinstance(v, (str, int, bool)) else str(v)
 
 
-def read_table(path: Path, entry: Mapping[str, Any]):
+def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
     """The table of :func:`write_table` (``entry``: its manifest entry)."""
     import pandas as pd
 
@@ -227,7 +230,8 @@ class Bundle:
             self._arrays[name] = read_arrays(self._file(f"{name}.npz"), names=names, text=text)
         return self._arrays[name]
 
-    def table(self, name: str):
+    def table(self, name: str) -> pd.DataFrame:
+        """The bundle's table ``name`` (a GeoDataFrame when it was written with geometry)."""
         entry = self.manifest["files"].get(f"{name}.parquet")
         if entry is None:
             raise StoreError(f"{self.folder.name}: table {name!r} missing")
