@@ -20,10 +20,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI
 
 from api.settings import Settings
+
+if TYPE_CHECKING:  # annotations only: the engine loads in the lifespan
+    from geo.plan import PlanResult
 
 log = logging.getLogger("circles.api")
 
@@ -44,7 +48,7 @@ def version() -> str:
         return "0+unknown"
 
 
-def prepare(settings: Settings, *, progress: Callable[[str], None] | None = None):
+def prepare(settings: Settings, *, progress: Callable[[str], None] | None = None) -> PlanResult:
     """Check the settings and load (or plan) what they describe: bad inputs fail here, with
     their message, before any worker starts. Returns the plan."""
     from api.cli_common import build_inputs, default_cache_dir

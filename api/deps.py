@@ -6,12 +6,13 @@ The data is loaded in the app's lifespan (:mod:`api.app`); a request never reads
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from fastapi import Depends, Request
@@ -20,6 +21,9 @@ from api.errors import NotLoadedError
 from api.settings import Settings
 from geo.nearest import NearestIndex
 from geo.plan import PlanResult
+
+if TYPE_CHECKING:  # annotations only: api.heavy imports this module
+    from api.heavy import HeavyPool
 
 
 def json_safe(obj: Any) -> Any:
@@ -63,7 +67,8 @@ class FeatureStore:
         geoms = np.asarray(gdf.geometry.values, dtype=object) if len(gdf) else np.zeros(0, object)
         self.bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
 
-    def select(self, *, bbox: tuple[float, float, float, float] | None = None, **want) -> np.ndarray:
+    def select(self, *, bbox: tuple[float, float, float, float] | None = None, **want: object) -> np.ndarray:
+        """Rows inside ``bbox`` whose properties equal ``want``."""
         keep = np.ones(len(self.features), bool)
         for k, v in want.items():
             if v is None:
@@ -131,7 +136,7 @@ class Served:
             source_name=Path(str(result.source)).name,
         )
 
-    def open_mask(self, layer: str, at) -> np.ndarray:
+    def open_mask(self, layer: str, at: dt.datetime) -> np.ndarray:
         """Facilities of ``layer`` open at ``at`` (unknown hours: closed); a small LRU cache."""
         from geo.hours import open_mask
 
@@ -200,7 +205,8 @@ async def get_settings(request: Request) -> Settings:
     return _state(request, "settings")
 
 
-async def get_pool(request: Request):
+async def get_pool(request: Request) -> HeavyPool:
+    """The heavy-work pool of the app."""
     return _state(request, "pool")
 
 

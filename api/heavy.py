@@ -88,7 +88,7 @@ class HeavyPool:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init,
                                    initargs=(self.served,)) if ctx is not None else None
 
-    async def run(self, task: str, **kwargs) -> Any:
+    async def run(self, task: str, **kwargs: object) -> Any:
         """Run ``api.work.<task>(served, **kwargs)`` in a worker; BusyError when full."""
         with self._lock:
             if self._busy >= self.capacity:

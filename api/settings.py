@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         return out
 
 
-def settings_from(**given) -> Settings:
+def settings_from(**given: object) -> Settings:
     """Settings from the environment, overridden by ``given`` options; bad values (and options
     the service does not know) raise :class:`geo.errors.InputError` naming the setting."""
     from pydantic import ValidationError

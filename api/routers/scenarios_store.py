@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from api.deps import PoolDep, ServedDep, json_safe
+from api.deps import PoolDep, Served, ServedDep, json_safe
 from api.errors import NotFoundError
 from api.schemas import ErrorOut
 from geo.errors import InputError
@@ -26,7 +26,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 400: {"m
 ScenarioId = Annotated[int, Path(ge=1, description="a kept scenario's id (as POST /scenarios returned)")]
 
 
-def store_target(served) -> str:
+def store_target(served: Served) -> str:
     """Where this service keeps its scenarios (a path or a database URL)."""
     from geo.scenario_store import plan_database, plan_key
 
