@@ -32,7 +32,7 @@ def main() -> None:
 @click.option("--tiles", default="osm", show_default=True, help="Tiles under map.html: osm, none (no network request; the extract's own streets, water and parks are drawn either way), or an XYZ URL such as https://tile.example.org/{z}/{x}/{y}.png. AMap/Gaode, Tencent and Baidu tiles (GCJ-02/BD-09) are refused.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @run_safely
-def plan_cmd(out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, **kw) -> None:
+def plan_cmd(out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, **kw: object) -> None:
     """Plan 10- and 15-minute walk circles, coverage and gaps; write them to OUT.
 
     Writes coverage.json (homes and people covered per layer and threshold), circles.geojson

@@ -138,7 +138,7 @@ class Bar:
 @run_safely
 def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, scheduler: str | None, retries: int,
               out: Path, fmt: str, lang: str | None, tiles: str, saved: bool, dashboard: bool, quiet: bool,
-              **kw) -> None:
+              **kw: object) -> None:
     """Plan every area (district, street, or polygon of a file) of one extract, each as a task
     on Dask distributed; merge the results.
 

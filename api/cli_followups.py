@@ -89,7 +89,7 @@ def scenario_group() -> None:
 @QUIET_OPTION
 @run_safely
 def scenario_run(edits: Path, plan_dir: Path | None, out: Path, name: str | None, by: str | None, db: str | None,
-                 keep: bool, lang: str | None, tiles: str, quiet: bool, **kw) -> None:
+                 keep: bool, lang: str | None, tiles: str, quiet: bool, **kw: object) -> None:
     """Test EDITS (new links, closures, facility changes) on a copy of the network.
 
     Writes coverage.json (coverage before and after per layer and threshold, homes and people
@@ -264,7 +264,7 @@ def scenario_delete(scenario_id: str, plan_dir: Path | None, db: str | None) -> 
 @QUIET_OPTION
 @run_safely
 def site_cmd(plan_dir: Path | None, layer: str, add: int, candidates: Path | None, grid: float, exact: bool | None,
-             out: Path, lang: str | None, tiles: str, quiet: bool, **kw) -> None:
+             out: Path, lang: str | None, tiles: str, quiet: bool, **kw: object) -> None:
     """Propose where the next ADD sites of a layer go to cover the most uncovered people.
 
     The walk limit is the largest --minutes threshold. Sites lie inside the study area; each is
@@ -317,7 +317,7 @@ CIRCLES_MAX_BODY_BYTES, CIRCLES_HEAVY_WORKERS...; see the README's API section).
 @click.option("--workers", "http_workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes (each loads the data once); --jobs is the processes drawing circles at start-up.")
 @DB_OPTION
 @run_safely
-def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **kw) -> None:
+def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **kw: object) -> None:
     """Serve nearest-facility queries, circles, gaps, coverage and what-ifs over HTTP (docs at /docs).
 
     From a saved plan (--plan) or planned once at start-up from the same input options as

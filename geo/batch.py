@@ -41,7 +41,11 @@ from geo.areas import AREA_LEVELS, StudyArea
 from geo.errors import CirclesError, InputError
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+
     from geo.base import Base
+    from geo.plan import PlanInputs, PlanParams, PlanResult
 
 T = TypeVar("T")
 
@@ -105,7 +109,7 @@ def _keyed(areas: list[tuple[StudyArea, str | None]]) -> list[BatchArea]:
     return out
 
 
-def list_areas(spec: str, *, admin, within: str | None = None, crs: str | None = None) -> list[BatchArea]:
+def list_areas(spec: str, *, admin: gpd.GeoDataFrame, within: str | None = None, crs: str | None = None) -> list[BatchArea]:
     """The areas of a batch, in a stable order (by name).
 
     Parameters
@@ -281,7 +285,7 @@ class Partition:
         self.osm_fac = {k: placed(v) for k, v in base.osm_facilities.items()}
         self.file_fac = {k: placed(v[0]) for k, v in files.items()}
 
-    def halo(self, area: StudyArea):
+    def halo(self, area: StudyArea) -> tuple[shapely.Geometry, shapely.Geometry]:
         """The area and its halo in the extract's metric CRS."""
         import shapely
 
@@ -349,7 +353,7 @@ def file_digest(path: Path | None) -> str | None:
     return h.hexdigest()
 
 
-def options_digest(*, source: str, inputs, params, extra: dict) -> str:
+def options_digest(*, source: str, inputs: PlanInputs, params: PlanParams, extra: dict) -> str:
     """What every area of a batch shares: the extract's content, the files, the options."""
     opts = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name not in ("cache_dir", "workers")}
     doc = {"version": BATCH_VERSION, "source": source, "layers_map": file_digest(Path(inputs.layers_map)),
@@ -394,7 +398,7 @@ def peak_rss_mb() -> float | None:
 Writer = Callable[..., None]
 
 
-def street_rows(result) -> list[dict]:
+def street_rows(result: PlanResult) -> list[dict]:
     """Homes, people and those covered per layer and threshold (first profile), per street and
     community of the area (the rows of the merged street table).
     """
@@ -421,7 +425,7 @@ def street_rows(result) -> list[dict]:
     return rows
 
 
-def plan_part(part: Part, *, inputs, params, folder: str, log: str, marker: dict, write: Writer) -> dict:
+def plan_part(part: Part, *, inputs: PlanInputs, params: PlanParams, folder: str, log: str, marker: dict, write: Writer) -> dict:
     """Plan one area and write its outputs; the task each Dask worker runs.
 
     Returns a small summary: ``status`` "done" or "failed" (an error of the input, with its
