@@ -16,8 +16,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:  # annotations only
+    import geopandas as gpd
 
 #: the share classes of the index map (upper bounds) and their colours, red (low) to green
 SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 1.01)
@@ -35,7 +39,7 @@ def _read_layer(folder: Path, name: str, fmt: str):
     return gdf if len(gdf) else None
 
 
-def area_row(name: str, level, coverage: dict) -> dict:
+def area_row(name: str, level: str | None, coverage: dict) -> dict:
     """One row of the area table: homes, people, and per layer and threshold the shares and
     counts covered (first profile).
     """
@@ -164,7 +168,7 @@ WORDS = {
 }
 
 
-def index_html(areas, entries: list[dict], *, col: str | None, tiles: str, lang: str | None) -> str:
+def index_html(areas: gpd.GeoDataFrame, entries: list[dict], *, col: str | None, tiles: str, lang: str | None) -> str:
     """An offline map: each area shaded by ``col`` (a share), a popup linking to its own map."""
     import shapely
 

@@ -20,10 +20,14 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.cli_common import input_options, run_safely
+
+if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
+    from geo.plan import PlanResult
 
 BATCH_EXAMPLES = """
 \b
@@ -39,7 +43,7 @@ MARK = "batch.json"
 # ------------------------------------------------------------------------------ per area (on the workers)
 
 
-def write_area(result, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict,
+def write_area(result: PlanResult, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict,
                saved: bool = True) -> None:
     """One area's output set, all at once: the plan's files, ``streets.csv``, and ``batch.json``
     (the done marker with the area's digest) — so a folder with a marker is complete.

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,7 +207,7 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
     return _frame_raw(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), "feature", 1, geoms)
 
 
-def to_4326(geoms, crs, src: str, notes: list[str]) -> list:
+def to_4326(geoms: Iterable, crs: object, src: str, notes: list[str]) -> list:
     """Geometries in a file's declared CRS -> lon/lat (a note says so); undeclared: taken as given."""
     import geopandas as gpd
 
