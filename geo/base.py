@@ -53,6 +53,7 @@ class Base:
 
     @property
     def latest_edit(self) -> str | None:  # the name earlier versions used
+        """The data date (the name earlier versions used)."""
         return self.data_date
 
     @property
@@ -71,6 +72,7 @@ class Deferred:
         self._value: object = None
 
     def get(self) -> object:
+        """The value, read on first use."""
         if self._read is not None:
             self._value, self._read = self._read(), None
         return self._value
@@ -129,6 +131,7 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
 
 
 def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams, say: Progress) -> Base:
+    """The base of a read extract: its walking network, homes, land and facility layers from the rules."""
     import geopandas as gpd
     import shapely
 
@@ -164,6 +167,7 @@ def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams
 
 
 def write_base(folder: Path, base: Base) -> None:
+    """Keep ``base`` in ``folder`` as a checked bundle (:mod:`geo.store`)."""
     import geopandas as gpd
 
     from geo.network import network_arrays

@@ -344,6 +344,7 @@ class Partition:
 
 
 def file_digest(path: Path | None) -> str | None:
+    """SHA-256 of a file's content (None for no file)."""
     if path is None:
         return None
     h = hashlib.sha256()

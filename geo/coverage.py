@@ -25,6 +25,7 @@ def minutes_key(m: float) -> str:
 
 
 def now_iso() -> str:
+    """The current UTC time, to the second, in ISO 8601."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 

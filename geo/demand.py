@@ -42,6 +42,7 @@ HOUSE_TYPES = frozenset({"house", "detached", "terrace", "bungalow", "semidetach
 
 @dataclass(frozen=True)
 class PeopleRule:
+    """How many people a home holds: floor area per person, levels, and the grid for land without homes."""
     floor_m2_per_person: float = 36.5
     house_levels: float = 2.0
     other_levels: float = 6.0
@@ -49,6 +50,7 @@ class PeopleRule:
     grid_m: float = 50.0
 
     def describe(self) -> str:
+        """The rule in words, as ``coverage.json`` states the method."""
         return (
             f"footprint x levels / {self.floor_m2_per_person:g} m² per person (levels from "
             f"building:levels, else {self.house_levels:g} for houses and {self.other_levels:g} "

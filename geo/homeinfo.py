@@ -74,12 +74,14 @@ class HomeLand:
         return HomeLand(self.lattice, self.cells[ok], o[ok])
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The land as named arrays for a bundle."""
         lat = self.lattice
         return {"land_lattice": np.array([lat.x0, lat.y0, lat.cell, lat.rows, lat.cols], float),
                 "land_cells": self.cells, "land_owner": self.owner}
 
     @classmethod
     def from_arrays(cls, a: dict, n_homes: int) -> HomeLand:
+        """The inverse of :meth:`arrays` (ValueError when the arrays disagree with each other)."""
         x0, y0, cell, rows, cols = (float(v) for v in np.asarray(a["land_lattice"], float).ravel()[:5])
         lat = Lattice(x0, y0, cell, int(rows), int(cols))
         cells = np.asarray(a["land_cells"]).astype(np.int64)
@@ -172,6 +174,7 @@ def home_info(base: Base, params: PlanParams, *, say: Callable[[str], None] | No
 
 
 def home_info_arrays(info: HomeInfo) -> dict[str, np.ndarray]:
+    """``info`` as named arrays for a bundle (see :func:`home_info_from_arrays`)."""
     from geo.network import snapped_arrays
 
     return {**snapped_arrays(info.snap, "snap_"), **dict(zip(NAME_KEYS, info.names)), **info.land.arrays()}

@@ -61,6 +61,7 @@ def cell_text(value: object) -> str | None:
 
 
 def header_key(h: object) -> str:
+    """A column header reduced for matching: NFKC, lower case, no brackets, spaces or separators."""
     s = re.sub(r"\(.*?\)|\[.*?\]|【.*?】", "", unicodedata.normalize("NFKC", str(h)).strip().lower())
     return re.sub(r"[\s_\-*:]", "", s)
 
@@ -160,6 +161,7 @@ def _delimiter(text: str) -> str:
 
 
 def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
+    """A table file's header, rows and geometries as read (no checks of the values yet)."""
     import geopandas as gpd
 
     suffix = path.suffix.lower()

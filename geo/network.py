@@ -31,6 +31,7 @@ MIN_ARC_M = 1e-3
 
 
 def transformer(src: int | str, dst: int | str) -> Transformer:
+    """A pyproj transformer between two CRSs, in x/y (lon/lat) order."""
     from pyproj import Transformer
 
     return Transformer.from_crs(src, dst, always_xy=True)
@@ -55,6 +56,7 @@ class Snapped:
         return len(self.edge)
 
     def subset(self, mask: np.ndarray) -> Snapped:
+        """The points where ``mask`` is true."""
         return Snapped(self.edge[mask], self.along[mask], self.dist[mask], self.ok[mask], self.xy[mask])
 
 
@@ -78,10 +80,12 @@ class Network:
 
     @property
     def n_nodes(self) -> int:
+        """Number of nodes."""
         return len(self.node_xy)
 
     @property
     def n_edges(self) -> int:
+        """Number of (undirected) edges."""
         return len(self.edge_u)
 
     @cached_property
@@ -133,11 +137,13 @@ class Network:
         return np.column_stack([x, y])
 
     def unproject(self, xy: np.ndarray) -> np.ndarray:
+        """Metric ``(n, 2)`` points as WGS84 lon/lat."""
         xy = np.asarray(xy, float).reshape(-1, 2)
         lon, lat = self.to_lonlat.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([lon, lat])
 
     def bbox_lonlat(self) -> tuple[float, float, float, float]:
+        """The nodes' WGS84 bounds: min lon, min lat, max lon, max lat."""
         lo = self.node_lonlat.min(axis=0)
         hi = self.node_lonlat.max(axis=0)
         return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
@@ -172,6 +178,7 @@ class Network:
         return Snapped(edge, along, dist, ok, snapped_xy)
 
     def edge_coords(self, e: int, *, lonlat: bool = False) -> np.ndarray:
+        """The vertices of edge ``e`` from its ``u`` end (metric, or lon/lat)."""
         arr = self.geom_lonlat if lonlat else self.geom_xy
         return arr[self.geom_start[e] : self.geom_end[e] + 1]
 
@@ -393,6 +400,7 @@ def network_from_arrays(a: dict[str, np.ndarray]) -> Network:
 
 
 def snapped_arrays(s: Snapped, prefix: str) -> dict[str, np.ndarray]:
+    """Snapped points as named arrays for a bundle (see :func:`snapped_from_arrays`)."""
     return {f"{prefix}edge": s.edge, f"{prefix}along": s.along, f"{prefix}dist": s.dist, f"{prefix}ok": s.ok,
             f"{prefix}xy": s.xy}
 

@@ -32,6 +32,7 @@ def _download(place: str):
 
 
 def extract_from_place(place: str) -> OsmExtract:
+    """The walking network and planning features of a place name, downloaded with osmnx (needs the internet)."""
     try:
         graph, feats = _download(place)
     except (ValueError, LookupError) as err:  # osmnx: nothing found for that name

@@ -127,6 +127,7 @@ class WalkWays:
 
 @dataclass(frozen=True)
 class OsmExtract:
+    """What one pass over an extract gives: walkable ways, planning features and the data date."""
     source: str
     data_date: str | None  # "data as of": the header's timestamp, else the newest object read
     ways: WalkWays
@@ -135,10 +136,12 @@ class OsmExtract:
 
     @property
     def latest_edit(self) -> str | None:  # the name earlier versions used
+        """The data date (the name earlier versions used)."""
         return self.data_date
 
 
 def check_osm_path(path: str | Path) -> Path:
+    """The path of a readable extract (.osm.pbf, .osm, .osm.bz2), or an InputError saying what is wrong."""
     p = Path(path)
     problems = []
     if not p.exists():

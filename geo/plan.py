@@ -104,6 +104,7 @@ class PlanParams:
         return {p: (self.speed_kmh or PROFILES[p]) for p in self.profiles}
 
     def cell(self) -> float:
+        """The raster cell in metres (``cell_m``, else the width over :data:`CELLS_PER_WIDTH`)."""
         return float(self.cell_m) if self.cell_m is not None else self.width_m / CELLS_PER_WIDTH
 
     def draw_pad_m(self) -> float:
@@ -123,6 +124,7 @@ class PlanParams:
         return float(self.signal_wait_s) * self.speeds()[self.profiles[0]] / 3.6 if self.crossings == "strict" else 0.0
 
     def halo(self) -> float:
+        """Metres of network kept around a study area: ``halo_m``, else the longest walk plus a margin."""
         if self.halo_m is not None:
             return float(self.halo_m)
         return max(metres_for(m, s) for m in self.minutes for s in self.speeds().values()) + HALO_MARGIN_M
@@ -217,6 +219,7 @@ def _limit_problems(params: PlanParams) -> list[str]:
 
 @dataclass(frozen=True, eq=False)
 class LayerResult:
+    """One facility layer of a plan: its facilities, where they stand, and every home's walk to the nearest."""
     name: str
     facilities: gpd.GeoDataFrame  # WGS84, columns of geo.osm_layers.FACILITY_COLUMNS
     origin: str  # "OSM tags (osm_layers.toml)" or the file name
@@ -229,6 +232,7 @@ class LayerResult:
 
 @dataclass(frozen=True, eq=False)
 class PlanResult:
+    """Everything a plan computed; frozen, and what the CLI, the API and the map all read."""
     source: str
     data_date: str | None
     params: PlanParams
@@ -254,10 +258,12 @@ class PlanResult:
 
     @property
     def speed_kmh(self) -> float:
+        """Walking speed of the plan's first profile (km/h)."""
         return self.params.speeds()[self.params.profiles[0]]
 
     @property
     def latest_edit(self) -> str | None:  # the name earlier versions used
+        """The data date (the name earlier versions used)."""
         return self.data_date
 
 
@@ -503,6 +509,7 @@ def clip_to_area(base: Base, inputs: PlanInputs, params: PlanParams, *, area: St
 
 
 def source_key(path: Path) -> str:
+    """SHA-256 of a network source file's content (what the cache is keyed by)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

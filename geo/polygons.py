@@ -174,6 +174,7 @@ class ExactDrawer:
 
     @property
     def buffers(self) -> np.ndarray:
+        """Every edge buffered by the width, made on first use."""
         if self._buffers is None:
             import shapely
 
@@ -182,6 +183,7 @@ class ExactDrawer:
 
     @property
     def cells(self) -> CellUnions | None:
+        """The dissolved buffers of fully reached cells (None when not used)."""
         if self.use_cells and self._cells is None:
             self._cells = CellUnions(self.net, self.buffers)
         return self._cells

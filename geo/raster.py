@@ -96,6 +96,7 @@ class Lattice:
 
     @property
     def size(self) -> int:
+        """Number of cells."""
         return self.rows * self.cols
 
     def fixed(self, xy: np.ndarray) -> np.ndarray:
@@ -241,6 +242,7 @@ class Outline:
 
     @classmethod
     def empty(cls) -> Outline:
+        """An outline with no rings."""
         return cls(np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 

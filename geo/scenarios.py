@@ -76,6 +76,7 @@ class Edit:
     props: dict = field(default_factory=dict)
 
     def describe(self) -> dict:
+        """The edit as ``coverage.json`` lists it: number, kind, layer, facility and options."""
         d = {"number": self.number, "edit": self.kind}
         for k in ("layer", "ref"):
             if getattr(self, k):
@@ -86,6 +87,7 @@ class Edit:
 
 @dataclass(frozen=True)
 class Scenario:
+    """Checked edits, where they came from, and what one edit is called in messages."""
     edits: tuple[Edit, ...]
     source: str
     unit: str = "feature"  # what one edit is called in messages: "feature" (GeoJSON) or "edit"

@@ -70,6 +70,7 @@ def greedy(cover: sp.spmatrix, weights: np.ndarray, p: int) -> tuple[list[int], 
 
 @dataclass(frozen=True)
 class ExactResult:
+    """The exact maximal-covering answer: the chosen candidates, the weight covered, the bound, the status."""
     chosen: list[int]
     objective: float  # weight covered by ``chosen``
     bound: float  # upper bound proven by the solver (== objective when optimal)
@@ -208,6 +209,7 @@ def cover_matrix(net: Network, sites: Snapped, points: Snapped, limit_m: float, 
 
 @dataclass(frozen=True, eq=False)
 class SitingResult:
+    """Proposed sites of a layer, the people each gains, and coverage before and after."""
     layer: str
     minutes: float
     profile: str

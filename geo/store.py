@@ -41,6 +41,7 @@ class StoreError(Exception):
 
 
 def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's content."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -96,6 +97,7 @@ def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Named arrays as an ``.npz`` file (text arrays packed as UTF-8; never pickled)."""
     with open(path, "wb") as fh:
         np.savez(fh, **_storable(arrays))
 
@@ -226,6 +228,7 @@ class Bundle:
         self._arrays: dict[str, dict[str, np.ndarray]] = {}
 
     def arrays(self, name: str, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """The bundle's arrays ``name`` (read once)."""
         if name not in self._arrays:
             self._arrays[name] = read_arrays(self._file(f"{name}.npz"), names=names, text=text)
         return self._arrays[name]
@@ -238,6 +241,7 @@ class Bundle:
         return read_table(self._file(f"{name}.parquet"), entry)
 
     def has(self, filename: str) -> bool:
+        """Whether the bundle lists ``filename``."""
         return filename in self.manifest["files"]
 
     def _file(self, filename: str) -> Path:

@@ -35,6 +35,7 @@ AREA_BUFFER_M = 25.0
 
 @dataclass(frozen=True, eq=False)
 class ScenarioOutcome:
+    """A scenario run: the edits, how they were applied, the plan before and after, and the diff."""
     scenario: object  # geo.scenarios.Scenario
     applied: object  # geo.scenarios.Applied
     before: object  # PlanResult
