@@ -117,6 +117,7 @@ class BodyLimit:
         self.timeout_s = timeout_s
 
     async def __call__(self, scope, receive, send):
+        """Pass a request on, or refuse it when its body is too big or too slow."""
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])

@@ -74,6 +74,7 @@ class AreaWriter:
         self.fmt, self.map_options, self.saved = fmt, map_options, saved
 
     def __call__(self, result, folder: Path, marker: dict, tables: dict) -> None:
+        """Write one planned area's outputs into ``folder``."""
         write_area(result, folder, marker, tables, fmt=self.fmt, map_options=self.map_options, saved=self.saved)
 
 
@@ -105,20 +106,24 @@ class Bar:
         self.show()
 
     def show(self) -> None:
+        """Show the counts on the bar."""
         c = self.counts
         left = self.total - sum(c.values())
         self.bar.set_postfix_str(f"done {c['done']} · skipped {c['skipped']} · failed {c['failed']} · left {left}")
 
     def add(self, what: str, name: str) -> None:
+        """Count one area as ``what`` (done, skipped, failed)."""
         self.counts[what] += 1
         self.bar.set_description_str(name[:24])
         self.bar.update(1)
         self.show()
 
     def write(self, text: str) -> None:
+        """A line of text on stderr, above the bar."""
         self.bar.write(text, file=sys.stderr) if not self.bar.disable else click.echo(text, err=True)
 
     def close(self) -> None:
+        """Close the bar."""
         self.bar.close()
 
 

@@ -46,6 +46,7 @@ class Steps:
                         bar_format="{desc:<60} {n_fmt}/{total_fmt} [{elapsed}]", leave=False)
 
     def __call__(self, msg: str) -> None:
+        """Show one step of the plan on the bar."""
         self.bar.set_description_str(msg[:60])
         if self.bar.n < self.bar.total:
             self.bar.update(1)
@@ -55,6 +56,7 @@ class Steps:
         self.bar.set_description_str(msg[:60])
 
     def close(self) -> None:
+        """Close the bar."""
         self.bar.close()
 
 

@@ -45,6 +45,7 @@ class ScenarioGroup(click.Group):
     ``list``, ``show``, ``compare`` and ``delete`` work on the kept scenarios."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """A scenario file given first runs it (``circles scenario FILE`` means ``scenario run FILE``)."""
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["run", *args]
         return super().parse_args(ctx, args)

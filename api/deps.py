@@ -85,6 +85,7 @@ class FeatureStore:
         return np.flatnonzero(keep)
 
     def page(self, idx: np.ndarray, *, offset: int, limit: int, name: str) -> bytes:
+        """A page of the rows ``idx`` as FeatureCollection bytes, with the numbers matched and returned."""
         chosen = idx[offset:offset + limit]
         head = (f'{{"type":"FeatureCollection","name":{json.dumps(name)},"numberMatched":{len(idx)},'
                 f'"numberReturned":{len(chosen)},"offset":{offset},"features":[').encode()
@@ -112,6 +113,7 @@ class Served:
 
     @classmethod
     def build(cls, result: PlanResult, settings: Settings) -> Served:
+        """Everything the routers serve, made once from a plan."""
         from pathlib import Path
 
         from geo.io import feature_collection
@@ -194,14 +196,17 @@ def _state(request: Request, name: str):
 
 
 async def get_served(request: Request) -> Served:
+    """What the app serves (503 before the data is loaded)."""
     return _state(request, "served")
 
 
 async def get_result(request: Request) -> PlanResult:
+    """The loaded plan."""
     return _state(request, "served").result
 
 
 async def get_settings(request: Request) -> Settings:
+    """The app's settings."""
     return _state(request, "settings")
 
 

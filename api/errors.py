@@ -58,6 +58,7 @@ def _status(err: CirclesError) -> int:
 
 
 async def circles_error(request: Request, err: CirclesError) -> JSONResponse:
+    """The project's errors as 4xx/503 answers with their message."""
     retry = getattr(err, "retry_after", None)  # api.heavy.BusyError: the heavy queue is full
     headers = {"Retry-After": str(int(retry))} if retry is not None else None
     return JSONResponse({"detail": str(err)}, status_code=_status(err), headers=headers)
@@ -100,6 +101,7 @@ def _shown(value) -> str:
 
 
 async def request_error(request: Request, err: RequestValidationError) -> JSONResponse:
+    """Bad request parameters as 400, naming the parameter, the value and what is allowed."""
     return JSONResponse({"detail": validation_message(list(err.errors()))}, status_code=400)
 
 

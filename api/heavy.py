@@ -114,5 +114,6 @@ class HeavyPool:
                 self._busy -= 1
 
     def close(self) -> None:
+        """Stop the worker processes (queued work is cancelled)."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)

@@ -145,6 +145,7 @@ def write_plan(result: PlanResult, out: str | Path, *, fmt: str = "geojson", map
 
 
 def write_map(result: PlanResult, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
+    """Write the map of a plan alone into ``out`` (all or nothing)."""
     from geo.io import write_text
     from geo.outputs import write_folder
     from maps.render import map_html

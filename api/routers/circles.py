@@ -85,6 +85,7 @@ async def circles(
     limit: Annotated[int | None, Query(ge=1, description="features per page (default and most: CIRCLES_MAX_PAGE)")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="features to skip")] = 0,
 ) -> Response:
+    """Service circles as ``circles plan`` writes them, filtered and paged (RFC 7946, WGS84)."""
     store = served.circles
     if layer is not None and layer not in set(store.props["layer"]):
         raise UnknownNameError("layer", layer, sorted({str(x) for x in store.props["layer"]}))
@@ -104,6 +105,7 @@ async def gaps(
     limit: Annotated[int | None, Query(ge=1, description="areas per page")] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
+    """Gap areas as ``circles plan`` writes them, filtered and paged (RFC 7946, WGS84)."""
     store = served.gaps
     if layer is not None:
         known = set(Layer) | {str(x) for x in store.props["layer"]} | set(served.result.subsets)
@@ -125,6 +127,7 @@ async def facility_circle(
     profile: Annotated[Profile | None, Query(description="walking profile (default: the plan's)")] = None,
     layer: Annotated[Layer | None, Query(description="needed only when the id is in several layers")] = None,
 ) -> Response:
+    """One facility's circle: read from the plan at its thresholds, drawn on demand at other walk times."""
     result = served.result
     p = str(profile) if profile is not None else result.params.profiles[0]
     if p not in result.params.speeds():

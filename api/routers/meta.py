@@ -17,12 +17,14 @@ router = APIRouter(tags=["meta"])
 
 @router.get("/health", response_model=Health, summary="Is the service up, and on which data")
 async def health(served: ServedDep) -> Health:
+    """The service is up: the source and the size of its network."""
     net = served.result.network
     return Health(source=served.source_name, nodes=net.n_nodes, edges=net.n_edges)
 
 
 @router.get("/layers", response_model=LayersOut, summary="Layers, facility counts, thresholds and profile")
 async def layers(served: ServedDep, settings: SettingsDep) -> LayersOut:
+    """The layers, their facility counts, the thresholds and the walking profiles."""
     result = served.result
     params = result.params
     speeds = params.speeds()
@@ -54,9 +56,11 @@ async def layers(served: ServedDep, settings: SettingsDep) -> LayersOut:
 
 @router.get("/coverage", response_model=dict, summary="The coverage summary (coverage.json of circles plan)")
 async def coverage(served: ServedDep) -> dict:
+    """The coverage summary, as ``coverage.json``."""
     return served.coverage
 
 
 @router.get("/map", response_class=HTMLResponse, summary="The HTML map of the plan")
 async def map_page(served: ServedDep) -> HTMLResponse:
+    """The plan's HTML map."""
     return HTMLResponse(await run_in_threadpool(served.map_html))

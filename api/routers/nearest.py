@@ -40,6 +40,7 @@ async def nearest(
     crs: Annotated[Crs, Query(description="coordinate system of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu")] = CoordSystem.WGS84,
     out_crs: Annotated[Crs | None, Query(description="coordinate system of the answer's geometry (default: as crs)")] = None,
 ) -> NearestOut | dict:
+    """The ``k`` nearest facilities on foot from a point, with walk times and routes."""
     return answer(served, lon=lon, lat=lat, layer=str(layer), k=k, tier=str(tier) if tier else None, service=service,
                   open_at=open_at, profile=str(profile) if profile else None, crs=crs, out_crs=out_crs or crs)
 

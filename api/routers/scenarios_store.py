@@ -57,6 +57,7 @@ def _get(served, sid: int, *, geometry: bool):
 
 @router.get("/scenarios", summary="The kept scenarios: id, name, who, when, people gained and lost")
 def list_scenarios(served: ServedDep) -> dict:
+    """The kept scenarios of this plan, newest first."""
     from geo.scenario_store import plan_key
 
     store = _store(served)
@@ -71,6 +72,7 @@ def compare_scenarios(
     served: ServedDep,
     ids: Annotated[list[str], Query(description="two or more scenario ids, comma-separated (ids=1,2) or repeated")],
 ) -> dict:
+    """Kept scenarios side by side: coverage before and after each."""
     from geo.scenario_store import compare
 
     wanted = [i.strip() for item in ids for i in item.split(",") if i.strip()]
@@ -83,6 +85,7 @@ def compare_scenarios(
 @router.get("/scenarios/{scenario_id}", responses=NOT_FOUND,
             summary="One kept scenario: edits, coverage before and after, changed areas and homes (GeoJSON)")
 def get_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
+    """One kept scenario with its edits and the areas and homes it changes."""
     from geo.io import feature_collection
 
     s = _get(served, scenario_id, geometry=True)
@@ -99,6 +102,7 @@ def get_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
 
 @router.delete("/scenarios/{scenario_id}", responses=NOT_FOUND, summary="Delete a kept scenario")
 def delete_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
+    """Delete a kept scenario."""
     try:
         _store(served).delete(scenario_id)
     except ScenarioNotFoundError as err:
@@ -115,6 +119,7 @@ async def scenario_map(
     lang: Annotated[str | None, Query(pattern="^(zh|en)$", description="zh or en (default: by the names)")] = None,
     tiles: Annotated[str, Query(description="base map: osm, none, or an XYZ URL (as `circles plan --tiles`)")] = "osm",
 ) -> Any:
+    """The map of a kept scenario (drawn in a worker process)."""
     from maps.tiles import tile_spec
 
     tile_spec(tiles)

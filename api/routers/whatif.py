@@ -61,6 +61,7 @@ async def post_scenario(
     by: Annotated[str | None, Query(max_length=100, description="who ran it (default: api)")] = None,
     keep: Annotated[bool, Query(description="keep the scenario (GET /scenarios lists it)")] = True,
 ) -> dict:
+    """Apply edits to a copy of the network and return the coverage before and after."""
     s = served.settings
     items = scenario.get("features") if scenario.get("type") == "FeatureCollection" else scenario.get("edits")
     if isinstance(items, list) and len(items) > s.max_edits:
@@ -82,6 +83,7 @@ async def post_scenario(
 
 
 class SitesIn(BaseModel):
+    """The body of ``POST /sites``."""
     model_config = ConfigDict(extra="forbid")  # a field the service does not know is an error, not dropped
     layer: Layer = Layer.STATIONS
     add: int = Field(5, ge=1, le=200, description="how many new sites (at most CIRCLES_MAX_SITES)")
@@ -97,6 +99,7 @@ class SitesIn(BaseModel):
 
 @router.post("/sites", responses=HEAVY, summary="Propose new sites covering the most people the layer leaves out")
 async def post_sites(served: ServedDep, pool: PoolDep, body: SitesIn) -> dict:
+    """Propose new sites of a layer that cover the most people it leaves out."""
     from geo.circles import metres_for
 
     s = served.settings
