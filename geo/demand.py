@@ -287,7 +287,7 @@ def _community_rows(raw, name_at: int, pop_at: int, have: list[str], problems: l
     from geo.layer_files import cell_text
 
     given: dict[str, float] = {}
-    for label, row in zip(raw.labels, raw.rows):
+    for label, row in zip(raw.labels, raw.rows, strict=True):
         name = cell_text(row[name_at])
         value = cell_text(row[pop_at])
         try:

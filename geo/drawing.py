@@ -259,7 +259,7 @@ def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
         arr = np.empty((job.dist.shape[0], k), dtype=object)
         arr[:] = shapely.Polygon()
         out.facilities[job.name] = arr
-    for task, res in zip(tasks, results):
+    for task, res in zip(tasks, results, strict=True):
         if task[0] == "layer":
             job = ctx.layers[task[1]]
             wkb, rows, gwkb = res
@@ -268,7 +268,7 @@ def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
                 out.gaps[job.name] = (rows, [shapely.from_wkb(g) if g else None for g in gwkb])
         else:
             job = ctx.facilities[task[1]]
-            for r, wkbs in zip(task[2], res):
+            for r, wkbs in zip(task[2], res, strict=True):
                 out.facilities[job.name][r] = shapely.from_wkb(wkbs)
     return out
 

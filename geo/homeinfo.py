@@ -177,7 +177,7 @@ def home_info_arrays(info: HomeInfo) -> dict[str, np.ndarray]:
     """``info`` as named arrays for a bundle (see :func:`home_info_from_arrays`)."""
     from geo.network import snapped_arrays
 
-    return {**snapped_arrays(info.snap, "snap_"), **dict(zip(NAME_KEYS, info.names)), **info.land.arrays()}
+    return {**snapped_arrays(info.snap, "snap_"), **dict(zip(NAME_KEYS, info.names, strict=True)), **info.land.arrays()}
 
 
 def home_info_from_arrays(a: dict, net: Network, n_homes: int) -> HomeInfo:
@@ -262,7 +262,7 @@ def _cells_inside(lattice: Lattice, polys: np.ndarray, chunk: int = 2_000_000) -
     idx, n, c0, r0, nc = np.flatnonzero(keep), n[keep], c0[keep], r0[keep], nc[keep]
     out_r, out_c = [], []
     bounds = np.searchsorted(np.cumsum(n), np.arange(0, int(n.sum()) + chunk, chunk), side="right")
-    for a, z in zip(bounds[:-1], bounds[1:]):
+    for a, z in zip(bounds[:-1], bounds[1:], strict=True):
         if z <= a:
             continue
         k = _ranges(np.zeros(z - a, np.int64), n[a:z])

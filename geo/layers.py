@@ -129,7 +129,7 @@ def _file_crs(crs: str | None, raw: Raw, cols: dict[str, int], src: str, problem
         return given or "wgs84"
     col = raw.header[cols["crs"]]
     seen: dict[str, list[str]] = {}
-    for label, row in zip(raw.labels, raw.rows):
+    for label, row in zip(raw.labels, raw.rows, strict=True):
         if (value := cell_text(row[cols["crs"]])) is None:
             continue
         try:
@@ -186,7 +186,7 @@ def _coordinates(raw: Raw, cols: dict[str, int], per_row: list[list[str]], notes
                 continue
             given = [(col, parts[0]), (col, parts[1])]
         got = []
-        for (col, value), what, example in zip(given, ("longitude", "latitude"), ("120.2105", "30.2084")):
+        for (col, value), what, example in zip(given, ("longitude", "latitude"), ("120.2105", "30.2084"), strict=True):
             try:
                 got.append(_number(value))
                 if got[-1] is None:

@@ -100,7 +100,7 @@ class NearestIndex:
             return net.node_xy[nodes]
         edges = self.edges_between(nodes[:-1], nodes[1:])
         parts = [net.node_xy[nodes[:1]]]
-        for a, e in zip(nodes[:-1], edges):
+        for a, e in zip(nodes[:-1], edges, strict=True):
             c = net.edge_coords(int(e))
             parts.append((c if net.edge_u[e] == a else c[::-1])[1:])
         return np.vstack(parts)

@@ -283,7 +283,7 @@ def snap_layer(net: Network, fac: gpd.GeoDataFrame, max_m: float) -> tuple[Snapp
         ids = fac["id"].to_numpy()[~s.ok]
         names = fac["name"].to_numpy()[~s.ok]
         sources = fac["source"].to_numpy()[~s.ok] if "source" in fac else [None] * len(ids)
-        for i, n, src, d in zip(ids, names, sources, far.dist):
+        for i, n, src, d in zip(ids, names, sources, far.dist, strict=True):
             unsnapped.append({"id": i, "name": n, "source": src, "distance_m": round(float(d), 1)})
     return s, unsnapped
 

@@ -214,8 +214,8 @@ def fitting_cell(net: Network, cell_m: float, pad_m: float, *, max_cells: int = 
 def _split(flat: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     """``flat`` cut into consecutive pieces of ``counts`` rows (views; ~10x faster than np.split)."""
     ends = np.cumsum(counts).tolist()
-    starts = [0, *ends[:-1]]
-    return [flat[a:b] for a, b in zip(starts, ends)]
+    starts = [0, *ends[:-1]] if ends else []
+    return [flat[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
 def _along(xy: np.ndarray, cum: np.ndarray, j: np.ndarray, j1: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -581,7 +581,7 @@ class CircleDrawer:
         or0, oc0 = (r0, c0) if local else (0, 0)
         out = []
         try:
-            for box, whole, cuts in zip(p.boxes, p.whole, p.cuts):
+            for box, whole, cuts in zip(p.boxes, p.whole, p.cuts, strict=True):
                 self._draw(canvas, whole, cuts, shift)
                 if box is None:
                     out.append(Outline.empty())

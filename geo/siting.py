@@ -299,7 +299,7 @@ def site(result: PlanResult, *, layer: str, add: int, minutes: float | None = No
     csr = a.tocsr()
     total = float(homes.people.sum())
     before_cov = float(homes.people[lr.home_dist <= limit].sum())
-    for r, (j, gain) in enumerate(zip(chosen, gains), start=1):
+    for r, (j, gain) in enumerate(zip(chosen, gains, strict=True), start=1):
         new = np.zeros(len(demand), bool)
         new[csr.indices[csr.indptr[j]:csr.indptr[j + 1]]] = True
         new &= ~covered

@@ -119,9 +119,9 @@ def changed_parts(before: PlanResult, applied: Applied, layers: dict) -> Reuse:
         fac_ids = lr.facilities["id"].astype(str).to_numpy()
         old_ids = old.facilities["id"].astype(str).to_numpy()
         old_place = {i: (e, round(float(a), 3)) for i, e, a, ok in
-                     zip(old_ids, old.snapped.edge, old.snapped.along, old.snapped.ok) if ok}
+                     zip(old_ids, old.snapped.edge, old.snapped.along, old.snapped.ok, strict=True) if ok}
         redraw = np.zeros(len(fac_ids), bool)
-        for r, (fid, e, a, ok) in enumerate(zip(fac_ids, sn.edge, sn.along, sn.ok)):
+        for r, (fid, e, a, ok) in enumerate(zip(fac_ids, sn.edge, sn.along, sn.ok, strict=True)):
             if not ok:
                 continue
             was = old_place.get(fid)

@@ -147,5 +147,5 @@ def _candidates(doc: dict, crs: str, cap: int) -> list[list[float]]:
         from geo.crs import to_wgs84
 
         lon, lat = to_wgs84(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]), crs)
-        pts = [[float(a), float(b)] for a, b in zip(np.ravel(lon), np.ravel(lat))]
+        pts = [[float(a), float(b)] for a, b in zip(np.ravel(lon), np.ravel(lat), strict=True)]
     return pts
