@@ -15,7 +15,7 @@ time, wall time, the sum and the median of the per-area plan times, the peak mem
 busiest worker (``VmHWM`` of the worker process, read by each task) and of the driver, and
 the speed-up from 1 to 2 workers. "tasks" is the cluster's start and every task (plan and
 write); "merge" the merged outputs and the command's start-up (wall minus the command's own).
-Results go to ``bench/results/province-<tiles>.json`` (``province-1-4.json``).
+Results go to ``bench/results/province-<tiles>-w<workers>.json`` (``province-1-4-w1-2.json``).
 
 Usage: ``python -m bench.province [--tiles 1,4] [--workers 1,2] [--areas level=8] [--per-facility]``;
 ``make bench-province`` runs ``--tiles 1,16,64`` (long: hours on 2 cores at 64 tiles).
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{MERGED} is absent: the synthetic province is tiled from it", file=sys.stderr)
         return 2
     doc = run(args.tiles, args.workers, areas=args.areas, per_facility=args.per_facility, saved=args.saved)
-    save("province-" + "-".join(map(str, args.tiles)), {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine()}, **doc})
+    save("province-" + "-".join(map(str, args.tiles)) + "-w" + "-".join(map(str, args.workers)), {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine()}, **doc})
     return 0
 
 
