@@ -89,8 +89,8 @@ def check_batch_out(out: Path) -> None:
         raise InputError(f"--out {out}", ["is a file, not a folder: give a folder for the batch"])
     if out.is_dir() and any(out.iterdir()) and not (out / MARK).is_file():
         shown = ", ".join(sorted(p.name for p in out.iterdir())[:5])
-        raise InputError(f"--out {out}", [f"holds files a batch did not write ({shown}): give an empty or new "
-                                          "folder, or the folder of an earlier batch to resume it"])
+        raise InputError(f"--out {out}", [(f"holds files a batch did not write ({shown}): give an empty or new "
+                                          "folder, or the folder of an earlier batch to resume it")])
 
 
 class Bar:
@@ -177,9 +177,9 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     if kw.get("place"):
         given.append("--place")
     if given:
-        raise InputError("options", [f"circles batch plans every area of --areas: leave out {', '.join(given)} "
+        raise InputError("options", [(f"circles batch plans every area of --areas: leave out {', '.join(given)} "
                                      "(--jobs: each area is drawn in one process; give --workers for more areas at "
-                                     "once; --place: give an extract with --osm)"])
+                                     "once; --place: give an extract with --osm)")])
     tile_spec(tiles)
     out = Path(out)
     check_batch_out(out)

@@ -259,8 +259,8 @@ def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool) -> PlanResult:
         if given:
             from geo.errors import InputError
 
-            raise InputError("options", [f"--plan starts from a saved plan, made with its own options: leave out "
-                                         f"{', '.join(given)} (or plan again with them)"])
+            raise InputError("options", [(f"--plan starts from a saved plan, made with its own options: leave out "
+                                         f"{', '.join(given)} (or plan again with them)")])
         say_for(quiet)(f"loading the saved plan in {plan_dir}")
         return load_plan(plan_dir, cache_dir=None if kw.get("no_cache") else default_cache_dir())
     return run_plan(kw, quiet=quiet)

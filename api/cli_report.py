@@ -71,8 +71,8 @@ def _scenario_after(before, plan_dir: Path, scenario_id: str, db: str | None):
 
     store = open_store(db) if db else open_store(plan_database(plan_dir))
     if not str(scenario_id).strip().isdigit():
-        raise InputError("--scenario", [f"{scenario_id!r} is not a scenario id: give the number "
-                                        "`circles scenario list --plan DIR` shows"])
+        raise InputError("--scenario", [(f"{scenario_id!r} is not a scenario id: give the number "
+                                        "`circles scenario list --plan DIR` shows")])
     kept = store.get(int(scenario_id), geometry=False)
     key, label = plan_key(before)
     if kept.plan_key != key:

@@ -60,8 +60,8 @@ def scenario_map(served: Served, *, db: str, scenario_id: int, lang: str | None,
     kept = open_store(db).get(scenario_id, geometry=False)
     key, label = plan_key(served.result)
     if kept.plan_key != key:
-        raise InputError(f"scenario {scenario_id}", [f"was run on another plan ({kept.plan_label}, {kept.plan_key}); "
-                                                     f"this service serves {label} ({key}): serve that plan to map it"])
+        raise InputError(f"scenario {scenario_id}", [(f"was run on another plan ({kept.plan_label}, {kept.plan_key}); "
+                                                     f"this service serves {label} ({key}): serve that plan to map it")])
     out = run_scenario(served.result, scenario_from_doc(kept.edits, source=f"scenario {scenario_id}"))
     return map_html(out.after, before=served.result, scenario=out, lang=lang, tiles=tiles,
                     title=f"{kept.name} · #{kept.id}")

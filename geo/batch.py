@@ -80,16 +80,16 @@ def parse_areas(spec: str) -> tuple[str, Path | tuple[str, ...]]:
             return "level", AREA_LEVELS[lv]
         if lv.isdigit() and 1 <= int(lv) <= 12:
             return "level", (lv,)
-        raise InputError("--areas", [f"{spec!r}: the level must be an OSM admin_level 1..12 (6: districts, "
-                                     f"8: streets and towns) or one of {', '.join(AREA_LEVELS)}"])
+        raise InputError("--areas", [(f"{spec!r}: the level must be an OSM admin_level 1..12 (6: districts, "
+                                     f"8: streets and towns) or one of {', '.join(AREA_LEVELS)}")])
     path = Path(text)
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp", ".parquet") or path.is_file():
         if not path.is_file():
-            raise InputError(str(path), ["--areas file not found: give a GeoJSON, GeoPackage or Shapefile with one "
-                                         "polygon per area and a name column, or level=6 / level=8"])
+            raise InputError(str(path), [("--areas file not found: give a GeoJSON, GeoPackage or Shapefile with one "
+                                         "polygon per area and a name column, or level=6 / level=8")])
         return "file", path
-    raise InputError("--areas", [f"{spec!r}: expected level=N (an OSM admin_level: 6 districts, 8 streets and "
-                                 "towns) or a polygon file (.geojson, .gpkg, .shp)"])
+    raise InputError("--areas", [(f"{spec!r}: expected level=N (an OSM admin_level: 6 districts, 8 streets and "
+                                 "towns) or a polygon file (.geojson, .gpkg, .shp)")])
 
 
 def safe_key(name: str) -> str:
@@ -146,8 +146,8 @@ def list_areas(spec: str, *, admin: gpd.GeoDataFrame, within: str | None = None,
         sel = np.isin(levels, list(what)) & np.array([isinstance(n, str) and bool(n.strip()) for n in names], bool)
         if not sel.any():
             held = sorted({lv for lv in levels if lv and lv != "None"}, key=lambda v: (len(v), v))
-            raise InputError("--areas", [f"{spec!r}: the extract holds no named admin boundary at admin_level "
-                                         f"{'/'.join(what)}; it holds levels {', '.join(held) or 'none'}"])
+            raise InputError("--areas", [(f"{spec!r}: the extract holds no named admin boundary at admin_level "
+                                         f"{'/'.join(what)}; it holds levels {', '.join(held) or 'none'}")])
         areas = []
         for name, lv in sorted({(str(n), str(v)) for n, v in zip(names[sel], levels[sel], strict=True)}):
             areas.append((_area_from_admin(name, lv, admin), None))
@@ -515,9 +515,9 @@ def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Clus
         try:
             client = Client(cluster.scheduler, timeout="30s")
         except (OSError, TimeoutError, ValueError) as err:
-            raise InputError("--scheduler", [f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
+            raise InputError("--scheduler", [(f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
                                              "one with `dask scheduler` and workers with `dask worker ADDRESS`, or "
-                                             "leave out --scheduler for a local cluster"]) from None
+                                             "leave out --scheduler for a local cluster")]) from None
         local = None
     else:
         local = _quiet_on_interrupt(lambda: LocalCluster(

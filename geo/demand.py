@@ -332,8 +332,8 @@ def read_community_population(path: str | Path, homes: Homes, *,
     path = Path(path)
     src = str(path)
     if not path.is_file():
-        raise InputError(src, ["file not found; give a CSV or XLSX with the columns 社区 and 人口 "
-                               "(or community and population)"])
+        raise InputError(src, [("file not found; give a CSV or XLSX with the columns 社区 and 人口 "
+                               "(or community and population)")])
     raw = read_raw(path, src, [])
     keys = [header_key(h) for h in raw.header]
     name_at = next((keys.index(header_key(c)) for c in COMMUNITY_COLUMNS if header_key(c) in keys), None)
@@ -352,9 +352,9 @@ def read_community_population(path: str | Path, homes: Homes, *,
     names = np.array([None if c is None else str(c).strip() or None for c in ([] if communities is None else communities)],
                      dtype=object)
     if len(names) != len(homes) or not any(n is not None for n in names):
-        raise InputError(src, ["the homes of this plan carry no community names (the extract has no admin "
+        raise InputError(src, [("the homes of this plan carry no community names (the extract has no admin "
                                "boundaries at level 10 and no places named …社区/村): give polygons with a "
-                               "population column instead"])
+                               "population column instead")])
     have = sorted({n for n in names if n is not None})
     given = _community_rows(raw, name_at, pop_at, have, problems)
     if problems:

@@ -188,8 +188,8 @@ def parse_at(text: str) -> dt.datetime:
         return dt.datetime.fromisoformat(s.replace(" ", "T", 1)) if re.match(r"^\d{4}-\d\d-\d\d", s) else _weekday_time(s)
     except ValueError:
         raise InputError("--at", [
-            f"{text!r} is not a weekday and time: give e.g. \"Mon 22:00\", \"周一 22:00\", \"22:00\" "
-            "(a Wednesday) or \"2025-06-04 22:00\""
+            (f"{text!r} is not a weekday and time: give e.g. \"Mon 22:00\", \"周一 22:00\", \"22:00\" "
+            "(a Wednesday) or \"2025-06-04 22:00\"")
         ]) from None
 
 

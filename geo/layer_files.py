@@ -103,8 +103,8 @@ def _decode(data: bytes, src: str, notes: list[str]) -> str:
         if best is not None:
             notes.append(f"{src}: read as {best.encoding} text (a guess: UTF-8 is safer)")
             return str(best)
-    raise InputError(src, ["cannot read the text encoding (not UTF-8, GBK/GB18030 or UTF-16): "
-                           "save it as UTF-8 (Excel: 'CSV UTF-8') or GBK"])
+    raise InputError(src, [("cannot read the text encoding (not UTF-8, GBK/GB18030 or UTF-16): "
+                           "save it as UTF-8 (Excel: 'CSV UTF-8') or GBK")])
 
 
 def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> Raw:

@@ -508,8 +508,8 @@ def check_file(path: str | Path, *, layer: str, crs: str | None, out: str | Path
                 for line in lines]
     fac = read.facilities
     tiers = ", ".join(f"{v} {k}" for k, v in fac["tier"].fillna("without tier").value_counts().items())
-    summary = [f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for "
-               f"{int(fac['opening_hours'].notna().sum())}; {len(read.warnings)} warning(s)"]
+    summary = [(f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for "
+               f"{int(fac['opening_hours'].notna().sum())}; {len(read.warnings)} warning(s)")]
     if out is not None:
         write_facilities(fac, out)
         summary.append(f"written to {out}")

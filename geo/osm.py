@@ -198,8 +198,8 @@ def read_osm(path: str | Path) -> OsmExtract:
             elif obj.is_area():
                 reader.area(obj)
     except EOFError as err:  # a truncated .bz2 (the decompressor runs as the file is read)
-        raise InputError(str(path), [f"ends early — a truncated or partly downloaded file? ({err}); "
-                                     "download it again"]) from None
+        raise InputError(str(path), [(f"ends early — a truncated or partly downloaded file? ({err}); "
+                                     "download it again")]) from None
     except (RuntimeError, osmium.InvalidLocationError) as err:  # osmium's parse errors
         raise InputError(str(path), [f"cannot be read as OpenStreetMap data ({err})"]) from None
     if not reader.way_ids:
@@ -373,7 +373,7 @@ def _check_bz2(p: Path) -> None:
         with bz2.open(p, "rb") as fh:
             fh.read(16)
     except EOFError as err:
-        raise InputError(str(p), [f"ends early — a truncated or partly downloaded file? ({err}); "
-                                  "download it again"]) from None
+        raise InputError(str(p), [(f"ends early — a truncated or partly downloaded file? ({err}); "
+                                  "download it again")]) from None
     except OSError as err:
         raise InputError(str(p), [f"is not a valid bzip2 file ({err})"]) from None

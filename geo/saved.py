@@ -111,8 +111,8 @@ def load_plan(folder: str | Path, *, cache_dir: Path | None = None) -> PlanResul
     try:
         return _load(folder, cache_dir)
     except StoreError as err:
-        raise InputError(str(folder), [f"not a usable saved plan ({err}) — run `circles plan --out DIR` again "
-                                       "and pass that DIR"]) from None
+        raise InputError(str(folder), [(f"not a usable saved plan ({err}) — run `circles plan --out DIR` again "
+                                       "and pass that DIR")]) from None
 
 
 def _load(folder: Path, cache_dir: Path | None) -> PlanResult:

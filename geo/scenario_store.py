@@ -239,8 +239,8 @@ def open_store(target: str | Path) -> ScenarioStore:
         return PostgisStore(text)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise InputError(f"--db {scheme}://...", [f"unknown database kind {scheme!r}: give a GeoPackage path "
-                                                  "(such as out/bj/scenarios.gpkg) or postgresql://user@host/db"])
+        raise InputError(f"--db {scheme}://...", [(f"unknown database kind {scheme!r}: give a GeoPackage path "
+                                                  "(such as out/bj/scenarios.gpkg) or postgresql://user@host/db")])
     path = Path(text)
     if path.is_dir():
         path = path / GPKG_NAME
@@ -356,13 +356,13 @@ class ScenarioStore:
     def _scenario(self, row, features: dict) -> SavedScenario:
         sid, name, by, at, key, label, n, edits, coverage, version = row
         if version is not None and int(version) > FORMAT_VERSION:
-            raise InputError(self.label, [f"scenario {sid} was kept by a newer version (format {version}, this "
-                                          f"one reads {FORMAT_VERSION}): upgrade service-circles"])
+            raise InputError(self.label, [(f"scenario {sid} was kept by a newer version (format {version}, this "
+                                          f"one reads {FORMAT_VERSION}): upgrade service-circles")])
         try:
             edits_doc, cov = json.loads(edits), json.loads(coverage)
         except (TypeError, ValueError) as err:
-            raise InputError(self.label, [f"scenario {sid}: its stored edits or coverage are not JSON ({err}): "
-                                          "delete it and run it again"]) from None
+            raise InputError(self.label, [(f"scenario {sid}: its stored edits or coverage are not JSON ({err}): "
+                                          "delete it and run it again")]) from None
         return SavedScenario(int(sid), name, by, str(at), key, label, int(n or 0), edits_doc, cov, features)
 
 
@@ -370,8 +370,8 @@ def _check_id(sid) -> int:
     try:
         out = int(sid)
     except (TypeError, ValueError):
-        raise InputError("scenario id", [f"{sid!r} is not a scenario id: give the whole number "
-                                         "`circles scenario list` shows"]) from None
+        raise InputError("scenario id", [(f"{sid!r} is not a scenario id: give the whole number "
+                                         "`circles scenario list` shows")]) from None
     if out < 1 or out > 2**62:
         raise InputError("scenario id", [f"{sid!r} is not a scenario id: ids are whole numbers from 1"])
     return out
@@ -421,8 +421,8 @@ class _Conn:
                 self.conn.rollback()
             self.conn.close()
         if kind is not None and self.errors and issubclass(kind, self.errors):
-            raise InputError(self.label, [f"the scenario database failed: {str(err).strip()} — nothing was changed; "
-                                          "try again, or check the database"]) from None
+            raise InputError(self.label, [(f"the scenario database failed: {str(err).strip()} — nothing was changed; "
+                                          "try again, or check the database")]) from None
 
 
 class GpkgStore(ScenarioStore):
@@ -440,8 +440,8 @@ class GpkgStore(ScenarioStore):
             if not create:
                 return _Conn(None)
             if not self.path.parent.is_dir():
-                raise InputError(self.label, [f"folder {self.path.parent} does not exist: give a plan folder "
-                                              "(`circles plan --out DIR`) or an existing folder"])
+                raise InputError(self.label, [(f"folder {self.path.parent} does not exist: give a plan folder "
+                                              "(`circles plan --out DIR`) or an existing folder")])
         elif not self.path.is_file():
             raise InputError(self.label, ["is not a file: give a GeoPackage path such as DIR/scenarios.gpkg"])
         conn = None
@@ -451,13 +451,13 @@ class GpkgStore(ScenarioStore):
         except sqlite3.OperationalError as err:
             if conn is not None:
                 conn.close()
-            raise InputError(self.label, [f"cannot be opened or written ({err}): check that the folder and the "
-                                          "file can be written, and that no other program holds it"]) from None
+            raise InputError(self.label, [(f"cannot be opened or written ({err}): check that the folder and the "
+                                          "file can be written, and that no other program holds it")]) from None
         except sqlite3.DatabaseError as err:
             if conn is not None:
                 conn.close()
-            raise InputError(self.label, [f"is not a scenario GeoPackage ({err}): give another file, "
-                                          "or move this one away"]) from None
+            raise InputError(self.label, [(f"is not a scenario GeoPackage ({err}): give another file, "
+                                          "or move this one away")]) from None
         return _Conn(conn, label=self.label, errors=(sqlite3.Error,))
 
     def _check_or_create(self, conn) -> None:
@@ -571,8 +571,8 @@ class PostgisStore(ScenarioStore):
             self._ensure(conn)
         except psycopg.Error as err:
             conn.close()
-            raise InputError(f"--db {self.label}", [f"cannot set up the scenario tables: {str(err).strip()} "
-                                                    "(PostGIS must be installed: CREATE EXTENSION postgis)"]) from None
+            raise InputError(f"--db {self.label}", [(f"cannot set up the scenario tables: {str(err).strip()} "
+                                                    "(PostGIS must be installed: CREATE EXTENSION postgis)")]) from None
         return _Conn(conn, label=f"--db {self.label}", errors=(psycopg.Error,))
 
     def _ensure(self, conn) -> None:

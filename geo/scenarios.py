@@ -109,8 +109,8 @@ def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
     if suffix not in (".geojson", ".json", ".yaml", ".yml", ".toml"):
         raise InputError(src, [f"unknown file type {suffix or '(none)'!r}: give .geojson, .json, .yaml, .yml or .toml"])
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(src, [f"is {path.stat().st_size:,} bytes: a scenario file is at most {MAX_FILE_BYTES:,} "
-                               f"(at most {MAX_EDITS} edits)"])
+        raise InputError(src, [(f"is {path.stat().st_size:,} bytes: a scenario file is at most {MAX_FILE_BYTES:,} "
+                               f"(at most {MAX_EDITS} edits)")])
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -175,8 +175,8 @@ def scenario_from_doc(doc: object, *, source: str = "scenario", crs: str | None 
     if depth > MAX_DEPTH:
         raise InputError(source, [f"is nested too deeply to be a scenario (at most {MAX_DEPTH} levels)"])
     if depth < 0:
-        raise InputError(source, [f"holds more than {MAX_VALUES:,} values (YAML anchors and aliases repeated?): "
-                                  f"a scenario is at most {MAX_EDITS} edits — write each edit out once"])
+        raise InputError(source, [(f"holds more than {MAX_VALUES:,} values (YAML anchors and aliases repeated?): "
+                                  f"a scenario is at most {MAX_EDITS} edits — write each edit out once")])
     shape_problems: list[str] = []
     items, unit = _edit_items(doc, source, shape_problems)
     if not items:
@@ -222,8 +222,8 @@ def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple
             items.append((e, _geometry_from_keys(e), None))
         return items, "edit"
     raise InputError(source, [
-        "expected a GeoJSON FeatureCollection (features with an 'edit' property) or a mapping with "
-        "an 'edits' list (YAML/TOML)"])
+        ("expected a GeoJSON FeatureCollection (features with an 'edit' property) or a mapping with "
+        "an 'edits' list (YAML/TOML)")])
 
 
 def _geometry_from_keys(e: dict):
@@ -344,8 +344,8 @@ def _check_lonlat(where: str, fname: str, g) -> list[str]:
     if bad.any():
         lon, lat = xy[bad][0]
         hint = " — are longitude and latitude swapped?" if abs(lat) > 90 and abs(lon) <= 90 else ""
-        return [f"{where}: field '{fname}' has longitude {lon:g}, latitude {lat:g}: expected WGS84 "
-                f"longitude -180..180, latitude -90..90 (order: lon, lat){hint}"]
+        return [(f"{where}: field '{fname}' has longitude {lon:g}, latitude {lat:g}: expected WGS84 "
+                f"longitude -180..180, latitude -90..90 (order: lon, lat){hint}")]
     return []
 
 

@@ -140,8 +140,8 @@ async def facility_circle(
         raise NotFoundError(f"facility_id: no facility {facility_id!r} in {scope} ({counts} facilities); "
                             "ids are in /facilities and in /nearest answers")
     if len(where) > 1:
-        raise InputError("layer", [f"facility {facility_id!r} is in several layers ({', '.join(where)}): "
-                                   "give layer= one of them"])
+        raise InputError("layer", [(f"facility {facility_id!r} is in several layers ({', '.join(where)}): "
+                                   "give layer= one of them")])
     name = where[0]
     lr = result.layers[name]
     index = int(next(i for i, f in enumerate(served.facility_features[name])

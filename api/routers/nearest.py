@@ -158,8 +158,8 @@ def _filters(served: Served, layer: str, *, tier, service, open_at):
     if service is not None:
         known = sorted({s for x in served.services[layer] for s in x if s})
         if not known:
-            raise InputError("service", [f"{service!r}: none of the {n} {layer} loaded lists its services, "
-                                         "so none can be picked by service; leave service out"])
+            raise InputError("service", [(f"{service!r}: none of the {n} {layer} loaded lists its services, "
+                                         "so none can be picked by service; leave service out")])
         if service not in known:
             raise UnknownNameError("service", service, known)
         mask &= np.array([service in x for x in served.services[layer]], bool)

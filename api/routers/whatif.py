@@ -68,8 +68,8 @@ async def post_scenario(
         raise InputError("scenario", [f"{len(items)} edits: at most {s.max_edits} per request (CIRCLES_MAX_EDITS)"])
     vertices = _count(scenario, s.max_vertices)
     if vertices > s.max_vertices:
-        raise InputError("scenario", [f"more than {s.max_vertices} coordinates: at most {s.max_vertices} per request "
-                                      "(CIRCLES_MAX_VERTICES)"])
+        raise InputError("scenario", [(f"more than {s.max_vertices} coordinates: at most {s.max_vertices} per request "
+                                      "(CIRCLES_MAX_VERTICES)")])
     crs = scenario.get("crs")
     if crs is not None and crs not in COORD_SYSTEMS:
         raise InputError("crs", [f"{crs!r}: expected one of {', '.join(COORD_SYSTEMS)}"])
