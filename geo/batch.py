@@ -176,7 +176,7 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
 
     try:
         gdf = gpd.read_file(path)
-    except Exception as err:  # pyogrio raises many types for unreadable files
+    except Exception as err:  # noqa: BLE001 - pyogrio raises many types for unreadable files
         raise InputError(str(path), [f"cannot be read as a GIS file ({err})"]) from None
     if len(gdf) == 0:
         raise InputError(str(path), ["holds no rows: give one polygon per area"])
@@ -554,7 +554,7 @@ def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Clus
             key = names.pop(fut.key)
             try:
                 summary = fut.result()
-            except Exception as err:  # the task raised after its retries, or its worker kept dying
+            except Exception as err:  # noqa: BLE001 - the task raised after its retries, or its worker kept dying
                 summary = {"key": key, "status": "failed", "error": f"{type(err).__name__}: {err}"}
             fut.release()
             on_done(key, summary)

@@ -250,7 +250,7 @@ def read_population(path: str | Path, homes: Homes, *, project: Callable[[np.nda
         with warnings.catch_warnings():  # GDAL's complaints about a broken file: the error below says it
             warnings.simplefilter("ignore", RuntimeWarning)
             gdf = gpd.read_file(path)
-    except Exception as err:  # pyogrio raises many types; the message names the file
+    except Exception as err:  # noqa: BLE001 - pyogrio raises many types; the message names the file
         raise InputError(str(path), [f"cannot be read as a GIS file ({err})"]) from None
     cols = {str(c).strip().lower(): c for c in gdf.columns}
     col = next((cols[c] for c in POPULATION_COLUMNS if c in cols), None)

@@ -203,7 +203,7 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
                 gdf = gpd.read_file(path, engine="pyogrio", layer=layers[0] if layers else None)
     except InputError:
         raise
-    except Exception as err:  # openpyxl, pyogrio and pyarrow raise many types for a broken file
+    except Exception as err:  # noqa: BLE001 - openpyxl, pyogrio and pyarrow raise many types for a broken file
         raise InputError(src, [f"cannot be read as {suffix[1:].upper()} ({type(err).__name__}: {err})"]) from None
     geoms = to_4326(gdf.geometry, gdf.crs, src, notes)
     return _frame_raw(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), "feature", 1, geoms)
@@ -241,12 +241,12 @@ def _read_json(text: str, src: str, notes: list[str]) -> Raw:
         for i, f in enumerate(feats):
             try:
                 raw.geoms[i] = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
-            except Exception as err:  # shapely raises several types for a malformed geometry
+            except Exception as err:  # noqa: BLE001 - shapely raises several types for a malformed geometry
                 raw.problems.append(f"feature {i + 1}: the geometry cannot be read ({err}) — give a Point")
         declared = ((doc.get("crs") or {}).get("properties") or {}).get("name")  # pre-RFC 7946 files
         try:
             raw.geoms = to_4326(raw.geoms, declared, src, notes)
-        except Exception as err:  # pyproj raises CRSError, a ValueError, for unknown names
+        except Exception as err:  # noqa: BLE001 - pyproj raises CRSError, a ValueError, for unknown names
             raise InputError(src, [f"its crs {declared!r} is not a coordinate system pyproj knows ({err})"]) from None
         return raw
     if isinstance(doc, dict):  # {"pois": [...]} as map APIs answer

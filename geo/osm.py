@@ -357,7 +357,7 @@ def _header_date(proc) -> str | None:
     """The extract's own timestamp (``osmosis_replication_timestamp`` or ``timestamp``), if any."""
     try:
         header = proc.header
-    except Exception:  # pyosmium raises RuntimeError subclasses for unreadable headers
+    except Exception:  # noqa: BLE001 - pyosmium raises RuntimeError subclasses for unreadable headers
         return None
     for key in ("osmosis_replication_timestamp", "timestamp"):
         value = header.get(key) or ""

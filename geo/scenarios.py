@@ -128,7 +128,7 @@ def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
         raise InputError(src, [f"is nested too deeply to be a scenario (at most {MAX_DEPTH} levels)"]) from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, ValueError) as err:
         raise InputError(src, [f"cannot be read as {suffix[1:].upper()}: {err}"]) from None
-    except Exception as err:  # yaml.YAMLError and its subclasses
+    except Exception as err:  # noqa: BLE001 - yaml.YAMLError and its subclasses
         raise InputError(src, [f"cannot be read as YAML: {err}"]) from None
     return scenario_from_doc(doc, source=src, crs=crs)
 
@@ -286,7 +286,7 @@ def _edit_geometry(where: str, kind: str, geom, field_name: str, crs: str | None
     n_before = len(problems)
     try:
         g = shapely.geometry.shape({k: v for k, v in geom.items() if k != "_key"})
-    except Exception as err:  # shapely raises several types for malformed coordinates
+    except Exception as err:  # noqa: BLE001 - shapely raises several types for malformed coordinates
         problems.append(f"{where}: field '{field_name}' has malformed coordinates ({err})")
         return None
     problems += _check_lonlat(where, field_name, g)

@@ -408,7 +408,7 @@ def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataF
         raise InputError(str(path), ["file not found"])
     try:
         gdf = gpd.read_file(path)
-    except Exception as err:  # pyogrio raises its own error types for unreadable files
+    except Exception as err:  # noqa: BLE001 - pyogrio raises its own error types for unreadable files
         raise InputError(str(path), [f"cannot be read as a GIS file ({err}): give GeoJSON or GeoPackage points"]) from None
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)

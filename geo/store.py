@@ -111,7 +111,7 @@ def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...
         for k in out:
             if k + TEXT_MARK in raw:
                 out[k] = _unpack_text(out[k], raw[k + TEXT_MARK])
-    except Exception as err:  # OSError, ValueError, zipfile.BadZipFile, zlib.error: a damaged file
+    except Exception as err:  # noqa: BLE001 - OSError, ValueError, zipfile.BadZipFile, zlib.error: a damaged file
         raise StoreError(f"{path.name}: damaged ({type(err).__name__}: {err})") from None
     missing = [n for n in names if n not in out]
     if missing:
@@ -177,7 +177,7 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
 
     try:
         df = pd.read_parquet(path)
-    except Exception as err:  # pyarrow raises many types for damaged files
+    except Exception as err:  # noqa: BLE001 - pyarrow raises many types for damaged files
         raise StoreError(f"{path.name}: not a readable table ({type(err).__name__}: {err})") from None
     for c in entry.get("json_columns", []):
         if c not in df.columns:
@@ -197,7 +197,7 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
     try:
         values = shapely.from_wkb(df[geom].to_numpy())
         crs = _crs(entry["crs"]) if entry.get("crs") else None
-    except Exception as err:  # shapely.errors.GEOSException, pyproj.exceptions.CRSError
+    except Exception as err:  # noqa: BLE001 - shapely.errors.GEOSException, pyproj.exceptions.CRSError
         raise StoreError(f"{path.name}: geometry unreadable ({type(err).__name__}: {err})") from None
     return gpd.GeoDataFrame(df.drop(columns=[geom]), geometry=gpd.GeoSeries(values, index=df.index, crs=crs, name=geom),
                             crs=crs)[list(df.columns)]
