@@ -132,16 +132,28 @@ class Bar:
 
 @click.command("batch", epilog=BATCH_EXAMPLES)
 @input_options
-@click.option("--areas", "areas_spec", required=True, help="The areas: level=6 (districts 区/县), level=8 (streets and towns 街道/镇), any OSM admin_level, or a polygon file (.gpkg, .geojson, .shp) with a name column, one area per row.")
+@click.option("--areas", "areas_spec", required=True, help=(
+    "The areas: level=6 (districts 区/县), level=8 (streets and towns 街道/镇), any OSM admin_level, or a "
+    "polygon file (.gpkg, .geojson, .shp) with a name column, one area per row."
+))
 @click.option("--within", help="Only the areas lying inside this admin boundary (any level, e.g. 杭州市 or 滨江区) or polygon file.")
 @click.option("--workers", "n_workers", type=click.IntRange(1, 256), help="Local Dask worker processes (default: the CPU count); each plans one area at a time.")
-@click.option("--scheduler", help="Address of a running Dask scheduler (tcp://host:8786) instead of a local cluster; the workers must see --out and the input files at the same paths.")
+@click.option("--scheduler", help=(
+    "Address of a running Dask scheduler (tcp://host:8786) instead of a local cluster; the workers "
+    "must see --out and the input files at the same paths."
+))
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True, help="Times an area's task is run again after it crashed (a killed worker, out of memory).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Batch folder: areas/<name>/ per area, the merged outputs at the top. Re-running into it skips the areas already done with the same inputs and options.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help=(
+    "Batch folder: areas/<name>/ per area, the merged outputs at the top. Re-running into it skips "
+    "the areas already done with the same inputs and options."
+))
 @click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), default="geojson", show_default=True, help="Format of each area's circle, gap and facility layers.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the maps. Default: Chinese for Chinese names.")
 @click.option("--tiles", default="osm", show_default=True, help="Base map of the maps: osm, none, or an XYZ URL (see circles plan --help).")
-@click.option("--saved-plan/--no-saved-plan", "saved", default=True, show_default=True, help="Keep each area's saved plan (areas/<name>/plan/) for follow-up commands (scenario, site, map --plan); without it each area writes about half as long.")
+@click.option("--saved-plan/--no-saved-plan", "saved", default=True, show_default=True, help=(
+    "Keep each area's saved plan (areas/<name>/plan/) for follow-up commands (scenario, site, map "
+    "--plan); without it each area writes about half as long."
+))
 @click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Start the Dask dashboard of a local cluster and print its address.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 @run_safely

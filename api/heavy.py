@@ -2,8 +2,9 @@
 
 The event loop only waits for them, so ``/nearest`` keeps answering in milliseconds while
 heavy requests run. Workers are forked once the plan is loaded and take it over from the
-parent (nothing is copied), and run at a lower priority (``HEAVY_NICE``) than the event loop. At most ``heavy_workers`` run and ``heavy_queue`` wait; a request
-beyond that gets HTTP 503 with ``Retry-After``.
+parent (nothing is copied), and run at a lower priority (``HEAVY_NICE``) than the event loop.
+At most ``heavy_workers`` run and ``heavy_queue`` wait; a request beyond that gets HTTP 503
+with ``Retry-After``.
 """
 
 from __future__ import annotations
