@@ -9,7 +9,7 @@ not a silent drop. The limits bound what any one request may cost (see the READM
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
         return out
 
 
-def settings_from(**given: object) -> Settings:
+def settings_from(**given: Any) -> Settings:  # noqa: ANN401 - any option; pydantic checks each
     """Settings from the environment, overridden by ``given`` options; bad values (and options
     the service does not know) raise :class:`geo.errors.InputError` naming the setting."""
     from pydantic import ValidationError

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from geo.network import Network, Snapped
 
 if TYPE_CHECKING:  # annotations only: the drawers load in the processes that draw
+    from geo.gaps import GapHomes
     from geo.polygons import ExactDrawer
     from geo.raster import CircleDrawer, RasterGeometry
 
@@ -71,9 +72,9 @@ class DrawContext:
     construction: str = "raster"
     layers: tuple[LayerJob, ...] = ()
     facilities: tuple[FacilityJob, ...] = ()
-    gap_homes: object = None  # geo.gaps.GapHomes (homes, their land and names) or None
+    gap_homes: GapHomes | None = None  # homes, their land and names
     gap_labels: tuple = ()  # (minutes, profile, speed) of each limit, for the gap rows
-    geometry: object = field(default=None)  # geo.raster.RasterGeometry, made once before forking
+    geometry: RasterGeometry | None = field(default=None)  # made once before forking
 
 
 class Artist:

@@ -28,6 +28,7 @@ from geo.osm_layers import DEFAULT_MAPPING
 
 if TYPE_CHECKING:  # for annotations only: geopandas loads lazily, and base/areas/homeinfo import this module
     import geopandas as gpd
+    import shapely
 
     from geo.areas import StudyArea
     from geo.base import Base
@@ -445,8 +446,8 @@ class Clip:
 
     network: Network
     homes: Homes
-    area: object
-    halo: object  # metric polygon or None
+    area: StudyArea | None
+    halo: shapely.Geometry | None  # metric polygon
     warnings: list[str]
     keep_home: np.ndarray | None = None  # the base's homes inside the area (None: all)
     edge_map: np.ndarray | None = None  # base edge -> edge of ``network`` (-1: not kept)

@@ -36,14 +36,14 @@ AREA_BUFFER_M = 25.0
 @dataclass(frozen=True, eq=False)
 class ScenarioOutcome:
     """A scenario run: the edits, how they were applied, the plan before and after, and the diff."""
-    scenario: object  # geo.scenarios.Scenario
-    applied: object  # geo.scenarios.Applied
-    before: object  # PlanResult
-    after: object  # PlanResult
+    scenario: Scenario
+    applied: Applied
+    before: PlanResult
+    after: PlanResult
     coverage: dict  # the scenario's coverage.json
-    homes: object  # GeoDataFrame of homes that gain or lose coverage (WGS84 points)
-    areas: object  # GeoDataFrame of changed areas (WGS84 polygons, with counts)
-    edits: object  # GeoDataFrame of the edits as drawn (WGS84)
+    homes: gpd.GeoDataFrame  # homes that gain or lose coverage (WGS84 points)
+    areas: gpd.GeoDataFrame  # changed areas (WGS84 polygons, with counts)
+    edits: gpd.GeoDataFrame  # the edits as drawn (WGS84)
     seconds: float  # time to apply and recompute the walk times
 
 
@@ -75,7 +75,7 @@ class Reuse:
     """What of the plan before a plan after can keep: views not in ``views`` keep their circles
     and gaps; ``facilities[layer]`` marks (by row of the after table) the circles to redraw."""
 
-    before: object
+    before: PlanResult
     views: frozenset
     facilities: dict
 
