@@ -61,6 +61,9 @@ def save_plan(result: PlanResult, folder: Path) -> Path:
 
     from geo.network import network_arrays, snapped_arrays
 
+    base, land = result.base, result.home_land
+    if base is None or land is None:
+        raise ValueError("a plan is saved with the base and the home land it was made from (plan() sets both)")
     views = {**result.layers, **result.subsets}
     keys = list(views)
     layer_arrays = {}
@@ -74,11 +77,11 @@ def save_plan(result: PlanResult, folder: Path) -> Path:
     street, community, named_from = result.home_names
     homes = {"xy": h.xy, "people": h.people, "kind": h.kind, "osm_id": h.osm_id,
              "street": street, "community": community, "named_from": named_from,
-             **snapped_arrays(result.home_snap, "snap_"), **result.home_land.arrays()}
+             **snapped_arrays(result.home_snap, "snap_"), **land.arrays()}
     tables = {f"fac{i}": views[k].facilities for i, k in enumerate(keys)}
     tables.update({"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities,
-                   "admin": result.base.admin, "places": result.base.places})
-    tables.update({f"extra_{k}": v for k, v in result.base.extras.items()})
+                   "admin": base.admin, "places": base.places})
+    tables.update({f"extra_{k}": v for k, v in base.extras.items()})
     area = None
     if result.area is not None:
         a = result.area
@@ -89,7 +92,7 @@ def save_plan(result: PlanResult, folder: Path) -> Path:
         "coverage": result.coverage, "warnings": result.warnings, "homes_method": h.method,
         "views": [{"key": k, "origin": views[k].origin, "unsnapped": views[k].unsnapped,
                    "plain": k in result.layers} for k in keys],
-        "area": area, "layer_notes": result.base.layer_notes, "extras": sorted(result.base.extras),
+        "area": area, "layer_notes": base.layer_notes, "extras": sorted(base.extras),
     }
     return write_bundle(folder, kind=PLAN_KIND, version=PLAN_VERSION, meta=meta,
                         arrays={"network": network_arrays(result.network), "homes": homes, "layers": layer_arrays},
