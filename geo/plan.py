@@ -412,10 +412,11 @@ def finish_plan(*, base: Base, params: PlanParams, net: Network, homes: Homes, h
     subsets, info = views(net, layers, home_snap, params, layer_result=_layer_result)
     if subsets:
         coverage["subsets"] = view_coverage(subsets, info, homes, params)
-    if names is None:
-        names = reuse.before.home_names
-    if land is None:
-        land = reuse.before.home_land
+    if names is None or land is None:
+        if reuse is None:
+            raise ValueError("finish_plan needs the homes' names and land, or a plan to reuse them from")
+        names = reuse.before.home_names if names is None else names
+        land = reuse.before.home_land if land is None else land
     say("drawing service circles and gap areas")
     reach = params.limits()[-1][0]
     dists = {}
