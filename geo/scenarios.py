@@ -141,7 +141,8 @@ def json_type(value: object) -> str:
         return "true/false"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a text", list: "a list", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
+    names: dict[type, str] = {str: "a text", list: "a list", dict: "an object"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _depth(doc, limit: int, *, max_values: int = 0) -> int:
@@ -426,7 +427,7 @@ def _facility_edits(before, scenario: Scenario, problems: list[str]) -> tuple[di
         where = f"{scenario.unit} {e.number} ({e.kind})"
         fac = tables[e.layer]
         if e.kind == "add_facility":
-            row = {c: None for c in fac.columns if c != fac.geometry.name}
+            row: dict[str, object] = {c: None for c in fac.columns if c != fac.geometry.name}
             row.update({"id": str(e.props.get("id") or f"scenario-{e.number}"),
                         "name": str(e.props.get("name") or f"new {e.layer} ({scenario.unit} {e.number})"),
                         "layer": e.layer, "tier": e.props.get("tier"), "kind": "scenario",
@@ -435,7 +436,7 @@ def _facility_edits(before, scenario: Scenario, problems: list[str]) -> tuple[di
             new = gpd.GeoDataFrame([row], geometry=[e.geometry], crs=4326)
             tables[e.layer] = gpd.GeoDataFrame(pd.concat([fac, new], ignore_index=True), crs=4326)
         else:
-            hit, err = _find(fac, e.ref)
+            hit, err = _find(fac, str(e.ref))
             if err:
                 problems.append(f"{where}: layer {e.layer}: {err}")
                 continue
