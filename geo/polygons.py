@@ -168,8 +168,8 @@ class ExactDrawer:
     def __init__(self, net: Network, width_m: float, *, cells: bool = False) -> None:
         self.net = net
         self.width = float(width_m)
-        self._buffers = None
-        self._cells = None
+        self._buffers: np.ndarray | None = None
+        self._cells: CellUnions | None = None
         self.use_cells = cells
 
     @property
@@ -268,12 +268,12 @@ class CellUnions:
 def _dissolve(parts: list) -> object:
     import shapely
 
-    parts = np.asarray(parts, dtype=object)
-    if len(parts):
-        parts = parts[~shapely.is_missing(parts) & ~shapely.is_empty(parts)]
-    if not len(parts):
+    arr = np.asarray(parts, dtype=object)
+    if len(arr):
+        arr = arr[~shapely.is_missing(arr) & ~shapely.is_empty(arr)]
+    if not len(arr):
         return shapely.Polygon()
-    return shapely.union_all(parts)
+    return shapely.union_all(arr)
 
 
 def layer_polygons(
