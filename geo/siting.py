@@ -53,7 +53,8 @@ def greedy(cover: sp.spmatrix, weights: np.ndarray, p: int) -> tuple[list[int], 
     """
     a = sp.csr_matrix(cover, dtype=float)
     w = np.asarray(weights, float).copy()
-    chosen, gains = [], []
+    chosen: list[int] = []
+    gains: list[float] = []
     for _ in range(int(p)):
         score = a @ w
         if len(chosen):
@@ -144,7 +145,7 @@ def _merge_columns(a: sp.csc_matrix, w: np.ndarray) -> tuple[sp.csc_matrix, np.n
     """Drop columns nobody covers; merge identical columns, summing their weights."""
     a = sp.csc_matrix(a)
     a.sort_indices()
-    keys = {}
+    keys: dict[bytes, int] = {}
     groups = np.full(a.shape[1], -1, np.int64)
     for c in range(a.shape[1]):
         lo, hi = a.indptr[c], a.indptr[c + 1]

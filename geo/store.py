@@ -67,8 +67,8 @@ def _pack_text(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return np.frombuffer(joined.encode("utf-8"), np.uint8), np.asarray(a.shape, np.int64)
 
 
-def _unpack_text(blob: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    shape = tuple(int(n) for n in np.asarray(shape).ravel())
+def _unpack_text(blob: np.ndarray, shape_arr: np.ndarray) -> np.ndarray:
+    shape = tuple(int(n) for n in np.asarray(shape_arr).ravel())
     size = int(np.prod(shape)) if shape else 1
     values = np.asarray(blob, np.uint8).tobytes().decode("utf-8").split(_SEP) if size else []
     if len(values) != size:
