@@ -41,12 +41,55 @@ def plan_files(result: PlanResult, tmp: Path, *, fmt: str = "geojson", map_optio
         written.append(write_geojson(tmp / "facilities.geojson", result.facilities, name="facilities"))
         if result.area is not None:
             written.append(write_geojson(tmp / "area.geojson", study_area_frame(result.area), name="area"))
+    # the tables (~1.5 s on a city) are written by a child process while this one draws the map
+    # and keeps the plan: the two cores share the writing
+    tables = beside(lambda: table_files(result, tmp, lang=(map_options or {}).get("lang")))
     written.append(write_text(tmp / "map.html", map_html(result, **(map_options or {}))))
-    written += table_files(result, tmp, lang=(map_options or {}).get("lang"))
     if saved:
         save_plan(result, tmp / PLAN_FOLDER)
         written.append(tmp / PLAN_FOLDER)
-    return written
+    return written + tables()
+
+
+def beside(work: Callable[[], list[Path]]) -> Callable[[], list[Path]]:
+    """Start ``work`` (which writes files and returns their paths) in a forked child process and
+    return a function that waits for it and returns the paths.
+
+    Only a process's main thread on a POSIX machine with more than one core forks (a fork from
+    another thread, as in a web server or a Dask worker, could copy a lock another thread holds);
+    elsewhere ``work`` runs at once. Whatever goes wrong in the child (an error, a signal) is
+    found again by running ``work`` here, so the caller sees the same error as without a child.
+    """
+    import os
+    import threading
+
+    if os.name != "posix" or (os.cpu_count() or 1) < 2 or threading.current_thread() is not threading.main_thread():
+        done = work()
+        return lambda: done
+    import json  # the child's answer: the paths it wrote, as JSON through a pipe
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write, report the paths, leave without running the parent's exit hooks
+        status = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as fh:
+                fh.write(json.dumps([str(p) for p in work()]).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+
+    def wait() -> list[Path]:
+        with os.fdopen(read_end, "rb") as fh:
+            data = fh.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            return work()  # the child failed: do it here, so its error is raised as usual
+        return [Path(p) for p in json.loads(data)]
+
+    return wait
 
 
 def study_area_frame(area: StudyArea) -> gpd.GeoDataFrame:
