@@ -541,7 +541,9 @@ class CircleDrawer:
         plans: list[_Plan | None] = []
         for i in range(n_src):
             a, b = e_at[i], e_at[i + 1]
-            boxes, whole, cuts = [], [], []
+            boxes: list[tuple[int, int, int, int] | None] = []
+            whole: list[np.ndarray] = []
+            cuts: list[list[np.ndarray]] = []
             prev = np.zeros(b - a, bool)
             for j in range(k):
                 fj = full[j, a:b]
