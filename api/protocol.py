@@ -57,7 +57,28 @@ class _HeaderTimeout(H11Protocol):
         super().connection_lost(exc)
 
 
+#: name of the protocol class for a deadline: the deadline in milliseconds follows it.
+_NAME = "HeaderTimeoutH11_"
+_MADE: dict[str, type[H11Protocol]] = {}  # one class per deadline (immutable once made)
+
+
 def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
     """An h11 protocol class for ``uvicorn.Config(http=...)`` closing connections whose request
-    headers take longer than ``seconds``."""
-    return type("HeaderTimeoutH11", (_HeaderTimeout,), {"header_timeout_s": float(seconds)})
+    headers take longer than ``seconds``.
+
+    The class is an attribute of this module under a name that holds the deadline, so it is
+    pickled by name: uvicorn's worker processes (``--workers 2``, started with *spawn*) find it
+    again through the module's ``__getattr__``.
+    """
+    ms = round(float(seconds) * 1000)
+    return __getattr__(f"{_NAME}{ms}")
+
+
+def __getattr__(name: str) -> type[H11Protocol]:
+    if not name.startswith(_NAME) or not name[len(_NAME):].isdigit():
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _MADE:
+        cls = type(name, (_HeaderTimeout,), {"header_timeout_s": int(name[len(_NAME):]) / 1000.0,
+                                             "__module__": __name__, "__qualname__": name})
+        _MADE[name] = cls
+    return _MADE[name]
