@@ -73,10 +73,11 @@ def run(net_path: str | Path = DEFAULT_NET, n_facilities: int = 500, seed: int =
     from bench.common import fmt_s, table
     from geo.circles import multi_source, per_source
     from geo.drawing import DrawContext, FacilityJob, draw
+    from geo.plan import CELLS_PER_WIDTH
     from geo.polygons import ExactDrawer, facility_polygons, layer_polygons
     from geo.raster import CircleDrawer, RasterGeometry, draw_pad
 
-    cell = cell_m if cell_m is not None else width_m / 8
+    cell = cell_m if cell_m is not None else width_m / CELLS_PER_WIDTH  # the plan's default cell
     net = load_network(net_path)
     fac = sample_facilities(net, n_facilities, seed)
     ok = np.flatnonzero(fac.ok)
@@ -109,9 +110,12 @@ def run(net_path: str | Path = DEFAULT_NET, n_facilities: int = 500, seed: int =
     t_exact = (time.perf_counter() - t0) / (len(sample) * len(LIMITS))
     fid = fidelity(raster[: len(sample)], exact, cell)
     reach = multi_source(net, fac)
-    t0 = time.perf_counter()
-    layer_r = drawer.layer_circles(reach.dist, LIMITS, fac.edge[ok], fac.along[ok])
-    t_layer_r = (time.perf_counter() - t0) / len(LIMITS)
+    times = []
+    for _ in range(3):  # best of three, as the per-facility circles
+        t0 = time.perf_counter()
+        layer_r = drawer.layer_circles(reach.dist, LIMITS, fac.edge[ok], fac.along[ok])
+        times.append(time.perf_counter() - t0)
+    t_layer_r = min(times) / len(LIMITS)
     t0 = time.perf_counter()
     layer_e = layer_polygons(net, reach.dist, LIMITS, facilities=fac, drawer=exact_drawer)
     t_layer_e = (time.perf_counter() - t0) / len(LIMITS)

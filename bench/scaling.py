@@ -6,7 +6,7 @@ both at random places along the streets (fixed seed). Each size runs in its own 
 (``python -m bench.scaling child N``) so its peak RSS is its own; stages are timed one by one:
 network arrays, CSR, edge index (STRtree), snapping, ``multi_source``, point coverage, and the
 dissolved 10-minute layer circle drawn on the grid (:mod:`geo.raster`) as a plan draws it: on
-3.75 m cells, or on the larger cell :func:`geo.raster.fitting_cell` picks when the extent does
+the plan's default cells (width / 9), or on the larger cell :func:`geo.raster.fitting_cell` picks when the extent does
 not fit one canvas (the table says which).
 """
 
@@ -49,6 +49,7 @@ def grid_network(side: int):
 def pipeline(side: int, *, polygons: bool = True) -> dict:
     """Run the stages on one grid; seconds per stage and the peak RSS."""
     from geo.circles import multi_source, point_distances
+    from geo.plan import CELLS_PER_WIDTH
     from geo.raster import CircleDrawer, RasterGeometry, draw_pad, fitting_cell
 
     stages: dict[str, float] = {}
@@ -75,7 +76,7 @@ def pipeline(side: int, *, polygons: bool = True) -> dict:
            "homes_covered_10min": int((hd <= 800.0).sum()), "start_rss_mb": rss0}
     if polygons:
         width = 30.0
-        cell = fitting_cell(net, width / 8, draw_pad(width))
+        cell = fitting_cell(net, width / CELLS_PER_WIDTH, draw_pad(width))
         geom = stage("raster geometry", lambda: RasterGeometry(net, cell, pad_m=draw_pad(width)))
         poly = stage("layer circle 10 min", lambda: CircleDrawer(geom, width).layer_circles(
             reach.dist, [800.0], fac.edge[fac.ok], fac.along[fac.ok])[0])
