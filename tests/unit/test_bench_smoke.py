@@ -69,7 +69,9 @@ def test_polygon_bench_measures_speed_and_fidelity(helsinki_path):
 
     doc = polygons.run(helsinki_path, n_facilities=8, exact_sample=4)
     fid = doc["fidelity"]
-    assert fid["valid_share"] == 1.0 and fid["nesting_violation_m2_max"] == 0.0
+    # nested by construction: the 10-minute circle's vertices are lattice points of the 15-minute
+    # one's canvas; what GEOS's overlay leaves of their difference is rounding (~1e-9 m²)
+    assert fid["valid_share"] == 1.0 and fid["nesting_violation_m2_max"] < 1e-6
     assert fid["symdiff_median"] < 0.06 and 0.95 < fid["area_ratio_median"] < 1.05
     assert doc["raster_s_per_polygon_1core"] > 0 and doc["exact_s_per_polygon"] > 0
 
