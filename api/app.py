@@ -50,7 +50,8 @@ def version() -> str:
 
 def prepare(settings: Settings, *, progress: Callable[[str], None] | None = None) -> PlanResult:
     """Check the settings and load (or plan) what they describe: bad inputs fail here, with
-    their message, before any worker starts. Returns the plan."""
+    their message, before any worker starts. Returns the plan.
+    """
     from api.cli_common import build_inputs, default_cache_dir
 
     say = progress or log.info
@@ -92,8 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.pool.close()
 
-    app = FastAPI(title="service-circles", version=version(), description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="service-circles",
+        version=version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     from api import docs, errors
     from api.routers import areas, circles, meta, nearest, scenarios_store, whatif
@@ -109,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 class BodyLimit:
     """ASGI middleware: request bodies larger than ``max_bytes`` get 413 and bodies that do not
-    arrive within ``timeout_s`` get 408, before any handler reads them."""
+    arrive within ``timeout_s`` get 408, before any handler reads them.
+    """
 
     def __init__(self, app, *, max_bytes: int, timeout_s: float) -> None:
         self.app = app
@@ -128,8 +136,11 @@ class BodyLimit:
             except ValueError:
                 return await _reject(send, 400, "Content-Length is not a number")
             if declared > self.max_bytes:
-                return await _reject(send, 413, f"request body of {declared:,} bytes: at most {self.max_bytes:,} "
-                                                "(CIRCLES_MAX_BODY_BYTES)")
+                return await _reject(
+                    send,
+                    413,
+                    f"request body of {declared:,} bytes: at most {self.max_bytes:,} (CIRCLES_MAX_BODY_BYTES)",
+                )
         received = 0
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         too_big = False
@@ -139,20 +150,21 @@ class BodyLimit:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
-            except asyncio.TimeoutError:
-                raise _SlowBody() from None
+            except TimeoutError:
+                raise _SlowBody from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     too_big = True
-                    raise _TooBig()
+                    raise _TooBig
             return message
 
         try:
             return await self.app(scope, limited, send)
         except _TooBig:
-            return await _reject(send, 413, f"request body larger than {self.max_bytes:,} bytes "
-                                            "(CIRCLES_MAX_BODY_BYTES)")
+            return await _reject(
+                send, 413, f"request body larger than {self.max_bytes:,} bytes (CIRCLES_MAX_BODY_BYTES)"
+            )
         except _SlowBody:
             return await _reject(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
 
@@ -169,9 +181,17 @@ async def _reject(send, status: int, detail: str) -> None:
     import json
 
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -187,8 +207,10 @@ def _custom_openapi(app: FastAPI) -> None:
         doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         served = getattr(app.state, "served", None)
         example = served.example if served is not None else {}
-        error = {"description": "Bad request: the message names the parameter, the value and what is allowed",
-                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+        error = {
+            "description": "Bad request: the message names the parameter, the value and what is allowed",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
         for path in doc.get("paths", {}).values():
             for op in path.values():
                 if not isinstance(op, dict):
@@ -222,8 +244,15 @@ def _custom_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "info",
-          keep_alive_s: float = 5.0, header_timeout_s: float = 10.0) -> None:
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    log_level: str = "info",
+    keep_alive_s: float = 5.0,
+    header_timeout_s: float = 10.0,
+) -> None:
     """Run :func:`create_app` under uvicorn (settings from the ``CIRCLES_`` environment).
 
     With several workers the listening socket is bound here and given ``TCP_NODELAY``, which
@@ -239,10 +268,18 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_le
 
     from api.protocol import header_timeout_protocol
 
-    config = uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                            log_level=log_level, timeout_keep_alive=int(max(1, keep_alive_s)),
-                            h11_max_incomplete_event_size=64 * 1024, limit_concurrency=1000,
-                            http=header_timeout_protocol(header_timeout_s))
+    config = uvicorn.Config(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        timeout_keep_alive=int(max(1, keep_alive_s)),
+        h11_max_incomplete_event_size=64 * 1024,
+        limit_concurrency=1000,
+        http=header_timeout_protocol(header_timeout_s),
+    )
     if workers <= 1:
         uvicorn.Server(config).run()
         return

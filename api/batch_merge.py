@@ -43,8 +43,13 @@ def area_row(name: str, level: str | None, coverage: dict) -> dict:
     """One row of the area table: homes, people, and per layer and threshold the shares and
     counts covered (first profile).
     """
-    row = {"area": name, "level": level, "status": "done", "homes": coverage.get("homes"),
-           "people": coverage.get("people")}
+    row = {
+        "area": name,
+        "level": level,
+        "status": "done",
+        "homes": coverage.get("homes"),
+        "people": coverage.get("people"),
+    }
     for layer, doc in (coverage.get("layers") or {}).items():
         for m, f in doc["minutes"].items():
             row[f"{layer}_{m}min_people_share"] = f["people_share"]
@@ -69,8 +74,9 @@ def totals(coverages: list[dict]) -> dict:
     for cov in coverages:
         for layer, doc in (cov.get("layers") or {}).items():
             for m, f in doc["minutes"].items():
-                t = out.setdefault(layer, {}).setdefault(m, {"homes": 0, "homes_covered": 0, "people": 0,
-                                                             "people_covered": 0})
+                t = out.setdefault(layer, {}).setdefault(
+                    m, {"homes": 0, "homes_covered": 0, "people": 0, "people_covered": 0}
+                )
                 for k in t:
                     t[k] += int(f[k])
     for layer in out.values():
@@ -92,8 +98,9 @@ def _writer(table: pd.DataFrame, kind: str) -> Callable[[Path], None]:
     return write
 
 
-def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str, lang: str | None,
-                 meta: dict) -> list[Path]:
+def write_merged(
+    out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str, lang: str | None, meta: dict
+) -> list[Path]:
     """Write the merged outputs of a batch into ``out``; returns the files written."""
     import geopandas as gpd
 
@@ -136,8 +143,11 @@ def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str
     rank = next((rank_key(c) for c in coverages if rank_key(c)), None)
     col = f"{rank[0]}_{rank[1]}min_people_share" if rank else None
     if col and col in table:
-        table = table.assign(_failed=table["status"] == "failed").sort_values(
-            ["_failed", col, "area"], ascending=[True, False, True], kind="stable").drop(columns="_failed")
+        table = (
+            table.assign(_failed=table["status"] == "failed")
+            .sort_values(["_failed", col, "area"], ascending=[True, False, True], kind="stable")
+            .drop(columns="_failed")
+        )
         table.insert(0, "rank", [None if st == "failed" else i for i, st in enumerate(table["status"], 1)])
     written = []
     layers = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
@@ -149,10 +159,17 @@ def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str
     for stem, t in (("areas", table), ("streets", street_table)):
         written.append(atomic_write(out / f"{stem}.csv", _writer(t, "csv")))
         written.append(atomic_write(out / f"{stem}.xlsx", _writer(t, "xlsx")))
-    doc = {"tool": "service-circles", "kind": "batch", **meta, "ranked_by": col,
-           "areas_total": len(areas), "areas_planned": len(coverages),
-           "failed": [{"area": e["area"], "error": e["error"]} for e in entries if e["status"] == "failed"],
-           "totals": totals(coverages), "areas": entries}
+    doc = {
+        "tool": "service-circles",
+        "kind": "batch",
+        **meta,
+        "ranked_by": col,
+        "areas_total": len(areas),
+        "areas_planned": len(coverages),
+        "failed": [{"area": e["area"], "error": e["error"]} for e in entries if e["status"] == "failed"],
+        "totals": totals(coverages),
+        "areas": entries,
+    }
     written.append(write_json(out / "coverage.json", doc))
     written.append(write_text(out / "index.html", index_html(area_layer, entries, col=col, tiles=tiles, lang=lang)))
     return written
@@ -161,10 +178,24 @@ def write_merged(out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str
 # ------------------------------------------------------------------------------ the index map
 
 WORDS = {
-    "zh": {"title": "各区域服务圈覆盖率", "share": "覆盖人口比例", "homes": "住宅", "people": "人口", "failed": "失败",
-           "open": "打开本区域地图", "none": "无数据"},
-    "en": {"title": "Coverage by area", "share": "people covered", "homes": "homes", "people": "people",
-           "failed": "failed", "open": "open the area's map", "none": "no data"},
+    "zh": {
+        "title": "各区域服务圈覆盖率",
+        "share": "覆盖人口比例",
+        "homes": "住宅",
+        "people": "人口",
+        "failed": "失败",
+        "open": "打开本区域地图",
+        "none": "无数据",
+    },
+    "en": {
+        "title": "Coverage by area",
+        "share": "people covered",
+        "homes": "homes",
+        "people": "people",
+        "failed": "failed",
+        "open": "open the area's map",
+        "none": "no data",
+    },
 }
 
 
@@ -192,18 +223,23 @@ def index_html(areas: gpd.GeoDataFrame, entries: list[dict], *, col: str | None,
     gdf = gdf[~gdf.geometry.isna()]
     data = feature_collection_text(gdf).replace("</", "<\\/")
     t = tile_spec(tiles)
-    tile_js = (f"L.tileLayer({safe_json(t.url)}, {{maxZoom: 19, attribution: {safe_json(t.attribution)}}}).addTo(map);"
-               if t.url else f"map.attributionControl.addAttribution({safe_json(t.attribution)});")
+    tile_js = (
+        f"L.tileLayer({safe_json(t.url)}, {{maxZoom: 19, attribution: {safe_json(t.attribution)}}}).addTo(map);"
+        if t.url
+        else f"map.attributionControl.addAttribution({safe_json(t.attribution)});"
+    )
     what = ""
     if col:
         layer, minutes = col.split("_")[0], col.split("_")[1].removesuffix("min")
         what = f"{layer} ≤{minutes} min"
     classes = safe_json([[b, c] for b, c in zip(SHARE_BREAKS, SHARE_COLOURS, strict=True)])
-    legend = "".join(f'<div><i style="background:{c}"></i>{lo:.0%}–{min(b, 1):.0%}</div>'
-                     for lo, b, c in zip((0.0, *SHARE_BREAKS[:-1]), SHARE_BREAKS, SHARE_COLOURS, strict=True))
+    legend = "".join(
+        f'<div><i style="background:{c}"></i>{lo:.0%}–{min(b, 1):.0%}</div>'
+        for lo, b, c in zip((0.0, *SHARE_BREAKS[:-1]), SHARE_BREAKS, SHARE_COLOURS, strict=True)
+    )
     legend += f'<div><i style="background:{FAILED_COLOUR}"></i>{w["failed"]} / {w["none"]}</div>'
     return f"""<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8"><title>{w['title']}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{w["title"]}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 {leaflet_assets().head()}
 <style>html,body,#map{{height:100%;margin:0}}.legend{{background:#fff;padding:6px 8px;font:12px sans-serif;line-height:18px}}

@@ -14,6 +14,7 @@ from api.cli_common import EXAMPLES, input_options, run_plan, run_safely, summar
 from api.cli_followups import layers_group, map_cmd, scenario_group, serve_cmd, site_cmd
 from api.cli_report import report_cmd
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="service-circles", prog_name="circles")
 def main() -> None:
@@ -26,14 +27,36 @@ def main() -> None:
 
 @main.command("plan", epilog=EXAMPLES)
 @input_options
-@click.option("--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output folder (written all at once; a folder of other files is refused).")
-@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), default="geojson", show_default=True, help="Format of the circle, gap and facility layers.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the map. Default: Chinese for Chinese facility names, else English.")
-@click.option("--tiles", default="osm", show_default=True, help=(
-    "Tiles under map.html: osm, none (no network request; the extract's own streets, water and parks "
-    "are drawn either way), or an XYZ URL such as https://tile.example.org/{z}/{x}/{y}.png. "
-    "AMap/Gaode, Tencent and Baidu tiles (GCJ-02/BD-09) are refused."
-))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Output folder (written all at once; a folder of other files is refused).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["geojson", "gpkg"]),
+    default="geojson",
+    show_default=True,
+    help="Format of the circle, gap and facility layers.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    help="Language of the map. Default: Chinese for Chinese facility names, else English.",
+)
+@click.option(
+    "--tiles",
+    default="osm",
+    show_default=True,
+    help=(
+        "Tiles under map.html: osm, none (no network request; the extract's own streets, water and parks "
+        "are drawn either way), or an XYZ URL such as https://tile.example.org/{z}/{x}/{y}.png. "
+        "AMap/Gaode, Tencent and Baidu tiles (GCJ-02/BD-09) are refused."
+    ),
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @run_safely
 def plan_cmd(out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, **kw: object) -> None:

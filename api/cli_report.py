@@ -20,20 +20,39 @@ Examples:
 
 
 @click.command("report", epilog=REPORT_EXAMPLES)
-@click.option("--plan", "plan_dir", type=click.Path(path_type=Path), required=True,
-              help="The saved plan: a `circles plan --out DIR` folder.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("report.pdf"), show_default=True,
-              help="The PDF to write (written all at once; an existing file is replaced).")
-@click.option("--lang", type=click.Choice(["zh", "en"]),
-              help="Language of the report. Default: Chinese for Chinese facility names, else English.")
-@click.option("--scenario", "scenario_id", help="A kept scenario's id (`circles scenario list --plan DIR`): "
-              "the report shows the plan after it, with before/after figures and the circles before.")
-@click.option("--db", help="Where the scenario is kept, if not in the plan's scenarios.gpkg "
-              "(a .gpkg file or postgresql://...).")
+@click.option(
+    "--plan",
+    "plan_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The saved plan: a `circles plan --out DIR` folder.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("report.pdf"),
+    show_default=True,
+    help="The PDF to write (written all at once; an existing file is replaced).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    help="Language of the report. Default: Chinese for Chinese facility names, else English.",
+)
+@click.option(
+    "--scenario",
+    "scenario_id",
+    help="A kept scenario's id (`circles scenario list --plan DIR`): "
+    "the report shows the plan after it, with before/after figures and the circles before.",
+)
+@click.option(
+    "--db", help="Where the scenario is kept, if not in the plan's scenarios.gpkg (a .gpkg file or postgresql://...)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Say nothing when done.")
 @run_safely
-def report_cmd(plan_dir: Path, out: Path, lang: str | None, scenario_id: str | None, db: str | None,
-               quiet: bool) -> None:
+def report_cmd(
+    plan_dir: Path, out: Path, lang: str | None, scenario_id: str | None, db: str | None, quiet: bool
+) -> None:
     """Write an A4 PDF report of a saved plan: the study area and its key figures, a map per
     layer (circles, gaps, streets, scale bar, north arrow), the tables by street and community,
     the ten largest gaps and the method in plain words.
@@ -71,15 +90,24 @@ def _scenario_after(before, plan_dir: Path, scenario_id: str, db: str | None):
 
     store = open_store(db) if db else open_store(plan_database(plan_dir))
     if not str(scenario_id).strip().isdigit():
-        raise InputError("--scenario", [(f"{scenario_id!r} is not a scenario id: give the number "
-                                        "`circles scenario list --plan DIR` shows")])
+        raise InputError(
+            "--scenario",
+            [(f"{scenario_id!r} is not a scenario id: give the number `circles scenario list --plan DIR` shows")],
+        )
     kept = store.get(int(scenario_id), geometry=False)
     key, label = plan_key(before)
     if kept.plan_key != key:
-        problem = (f"scenario {kept.id} ({kept.name}) was kept for another plan ({kept.plan_label or kept.plan_key}), "
-                   f"not {label or plan_dir}: give that plan's folder")
+        problem = (
+            f"scenario {kept.id} ({kept.name}) was kept for another plan ({kept.plan_label or kept.plan_key}), "
+            f"not {label or plan_dir}: give that plan's folder"
+        )
         raise InputError("--scenario", [problem])
     outcome = run_scenario(before, scenario_from_doc(kept.edits, source=f"scenario {kept.id}"))
-    record = {"id": kept.id, "name": kept.name, "created_by": kept.created_by, "created_at": kept.created_at,
-              "coverage": outcome.coverage}
+    record = {
+        "id": kept.id,
+        "name": kept.name,
+        "created_by": kept.created_by,
+        "created_at": kept.created_at,
+        "coverage": outcome.coverage,
+    }
     return outcome.after, record, outcome.edits

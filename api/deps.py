@@ -52,7 +52,8 @@ def json_safe(obj: Any) -> Any:
 
 class FeatureStore:
     """GeoJSON features serialised once, served as bytes: filtered by properties and a bounding
-    box, in pages, without building Python objects per request."""
+    box, in pages, without building Python objects per request.
+    """
 
     def __init__(self, gdf, keys: tuple[str, ...]) -> None:
         import shapely
@@ -61,7 +62,7 @@ class FeatureStore:
 
         text = feature_collection_text(gdf)
         start = text.index('"features":[') + len('"features":[')
-        body = text[start:text.rindex("]}")]
+        body = text[start : text.rindex("]}")]
         self.features = [f.encode("utf-8") for f in body.split(",\n")] if len(gdf) else []
         self.props = {k: (gdf[k].to_numpy(dtype=object) if k in gdf else np.full(len(gdf), None, object)) for k in keys}
         geoms = np.asarray(gdf.geometry.values, dtype=object) if len(gdf) else np.zeros(0, object)
@@ -86,9 +87,11 @@ class FeatureStore:
 
     def page(self, idx: np.ndarray, *, offset: int, limit: int, name: str) -> bytes:
         """A page of the rows ``idx`` as FeatureCollection bytes, with the numbers matched and returned."""
-        chosen = idx[offset:offset + limit]
-        head = (f'{{"type":"FeatureCollection","name":{json.dumps(name)},"numberMatched":{len(idx)},'
-                f'"numberReturned":{len(chosen)},"offset":{offset},"features":[').encode()
+        chosen = idx[offset : offset + limit]
+        head = (
+            f'{{"type":"FeatureCollection","name":{json.dumps(name)},"numberMatched":{len(idx)},'
+            f'"numberReturned":{len(chosen)},"offset":{offset},"features":['
+        ).encode()
         return head + b",".join(self.features[i] for i in chosen) + b"]}"
 
 
@@ -124,17 +127,22 @@ class Served:
             features[name] = feature_collection(fac)["features"] if len(fac) else []
             for feat in features[name]:
                 feat["properties"] = json_safe(feat["properties"])
-            tiers[name] = (fac["tier"].to_numpy(dtype=object) if "tier" in fac else np.full(len(fac), None, object))
+            tiers[name] = fac["tier"].to_numpy(dtype=object) if "tier" in fac else np.full(len(fac), None, object)
             services[name] = [
                 tuple(str(s) for s in x) if isinstance(x, (list, tuple, np.ndarray)) else ()
                 for x in (fac["services"] if "services" in fac else [()] * len(fac))
             ]
         return cls(
-            result=result, settings=settings, nearest=NearestIndex(result.network),
-            facility_features=features, tiers=tiers, services=services,
+            result=result,
+            settings=settings,
+            nearest=NearestIndex(result.network),
+            facility_features=features,
+            tiers=tiers,
+            services=services,
             circles=FeatureStore(result.circles, ("layer", "minutes", "profile", "scope", "facility_id")),
             gaps=FeatureStore(result.gaps, ("layer", "minutes", "profile")),
-            coverage=json_safe(result.coverage), example=_example(result),
+            coverage=json_safe(result.coverage),
+            example=_example(result),
             source_name=Path(str(result.source)).name,
         )
 
@@ -191,8 +199,10 @@ def _state(request: Request, name: str):
     try:
         return getattr(request.app.state, name)
     except AttributeError:
-        raise NotLoadedError("the service has no data loaded: build it with api.app.create_app() and run it "
-                             "under uvicorn or TestClient as a context manager") from None
+        raise NotLoadedError(
+            "the service has no data loaded: build it with api.app.create_app() and run it "
+            "under uvicorn or TestClient as a context manager"
+        ) from None
 
 
 async def get_served(request: Request) -> Served:

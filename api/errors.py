@@ -74,8 +74,10 @@ def validation_message(errors: list[dict]) -> str:
         hint = EXPECTED.get(loc[-1] if loc else "", "")
         if e.get("type") == "json_invalid":
             at = f" at character {where[1]}" if len(where) > 1 and isinstance(where[1], int) else ""
-            lines.append(f"request body: not valid JSON{at} ({e.get('ctx', {}).get('error', 'JSON decode error')}) — "
-                         "send a JSON object")
+            lines.append(
+                f"request body: not valid JSON{at} ({e.get('ctx', {}).get('error', 'JSON decode error')}) — "
+                "send a JSON object"
+            )
             continue
         if e.get("type") == "missing" and not loc and where[:1] == ("body",):
             text = "request body: required — send a JSON object (see /docs for an example)"
@@ -107,11 +109,14 @@ async def request_error(request: Request, err: RequestValidationError) -> JSONRe
 
 async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
     """Starlette's and FastAPI's own HTTP errors, with a clearer text for a body that cannot be
-    parsed at all (not UTF-8, or JSON nested beyond what the parser follows)."""
+    parsed at all (not UTF-8, or JSON nested beyond what the parser follows).
+    """
     detail = err.detail
     if err.status_code == 400 and detail == "There was an error parsing the body":
-        detail = ("request body: cannot be parsed — send UTF-8 JSON nested at most a few dozen levels deep "
-                  "(see /docs for an example)")
+        detail = (
+            "request body: cannot be parsed — send UTF-8 JSON nested at most a few dozen levels deep "
+            "(see /docs for an example)"
+        )
     return JSONResponse({"detail": detail}, status_code=err.status_code, headers=getattr(err, "headers", None))
 
 

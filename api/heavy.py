@@ -25,8 +25,7 @@ class BusyError(CirclesError):
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
-        super().__init__(f"the service is busy with other scenario, site or circle requests; "
-                         f"retry in {retry_after} s")
+        super().__init__(f"the service is busy with other scenario, site or circle requests; retry in {retry_after} s")
 
 
 #: scheduling niceness added to the heavy workers: on a busy machine the event loop answering
@@ -63,12 +62,15 @@ def _call(task: str, kwargs: dict) -> Any:
 
 class WorkerLostError(CirclesError):
     """A heavy worker process died during the request (killed, out of memory): the pool is
-    started again and the request may be retried."""
+    started again and the request may be retried.
+    """
 
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
-        super().__init__("the worker running this request stopped (out of memory, or killed); the service "
-                         f"started a new one: retry in {retry_after} s, with a smaller request if it happens again")
+        super().__init__(
+            "the worker running this request stopped (out of memory, or killed); the service "
+            f"started a new one: retry in {retry_after} s, with a smaller request if it happens again"
+        )
 
 
 class HeavyPool:
@@ -86,8 +88,11 @@ class HeavyPool:
         import multiprocessing as mp
 
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init,
-                                   initargs=(self.served,)) if ctx is not None else None
+        return (
+            ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init, initargs=(self.served,))
+            if ctx is not None
+            else None
+        )
 
     async def run(self, task: str, **kwargs: object) -> Any:
         """Run ``api.work.<task>(served, **kwargs)`` in a worker; BusyError when full."""

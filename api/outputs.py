@@ -22,8 +22,9 @@ if TYPE_CHECKING:  # annotations only: the engine loads when a command runs
 FORMATS = ("geojson", "gpkg")
 
 
-def plan_files(result: PlanResult, tmp: Path, *, fmt: str = "geojson", map_options: dict | None = None,
-               saved: bool = True) -> list[Path]:
+def plan_files(
+    result: PlanResult, tmp: Path, *, fmt: str = "geojson", map_options: dict | None = None, saved: bool = True
+) -> list[Path]:
     """Write a plan's files into ``tmp`` (a folder being filled); return them."""
     from geo.io import write_geojson, write_gpkg, write_json, write_text
     from geo.saved import PLAN_FOLDER, save_plan
@@ -97,22 +98,25 @@ def study_area_frame(area: StudyArea) -> gpd.GeoDataFrame:
     import geopandas as gpd
 
     d = area.describe()
-    return gpd.GeoDataFrame({k: [d[k]] for k in ("name", "source", "level", "land_km2")},
-                            geometry=[area.geometry], crs=4326)
+    return gpd.GeoDataFrame(
+        {k: [d[k]] for k in ("name", "source", "level", "land_km2")}, geometry=[area.geometry], crs=4326
+    )
 
 
 def table_files(result: PlanResult, tmp: Path, *, lang: str | None = None) -> list[Path]:
     """``tables.xlsx`` and ``tables/*.csv`` (UTF-8 with BOM, so Excel reads Chinese) of a plan
-    (:mod:`geo.tables`), headers in ``lang`` (default: the language of the facility names)."""
+    (:mod:`geo.tables`), headers in ``lang`` (default: the language of the facility names).
+    """
     from geo.io import atomic_write
     from geo.tables import localised, plan_tables
     from maps.labels import check_lang, detect_lang
 
     lang = check_lang(lang) or detect_lang(result.facilities["name"] if "name" in result.facilities else [])
     sheets = {name: localised(t, lang) for name, t in plan_tables(result).sheets().items()}
-    written = [atomic_write(tmp / "tables" / f"{name}.csv",
-                            lambda p, t=t: t.to_csv(p, index=False, encoding="utf-8-sig"))
-               for name, t in sheets.items()]
+    written = [
+        atomic_write(tmp / "tables" / f"{name}.csv", lambda p, t=t: t.to_csv(p, index=False, encoding="utf-8-sig"))
+        for name, t in sheets.items()
+    ]
     written.append(atomic_write(tmp / "tables.xlsx", lambda p: _workbook(p, sheets)))
     return written
 
@@ -180,7 +184,9 @@ def _sheet_rows(ws, table, row: int, *, bold, pct, widths: dict[int, int]) -> in
     return row + 1 + len(table)
 
 
-def write_plan(result: PlanResult, out: str | Path, *, fmt: str = "geojson", map_options: dict | None = None) -> list[Path]:
+def write_plan(
+    result: PlanResult, out: str | Path, *, fmt: str = "geojson", map_options: dict | None = None
+) -> list[Path]:
     """A plan's output set in ``out``: coverage.json, circles/gaps/facilities, map.html, plan/."""
     from geo.outputs import write_folder
 
@@ -198,7 +204,8 @@ def write_map(result: PlanResult, out: str | Path, *, map_options: dict | None =
 
 def write_scenario(outcome: ScenarioOutcome, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
     """A scenario's output set: coverage.json (before/after), changed homes and areas, the edits,
-    the circles after (per layer), and the before/after map."""
+    the circles after (per layer), and the before/after map.
+    """
     from geo.io import write_geojson, write_json, write_text
     from geo.outputs import write_folder
     from maps.render import map_html
@@ -212,15 +219,22 @@ def write_scenario(outcome: ScenarioOutcome, out: str | Path, *, map_options: di
             write_geojson(tmp / "changed_areas.geojson", outcome.areas, name="changed_areas"),
             write_geojson(tmp / "edits.geojson", outcome.edits, name="edits"),
             write_geojson(tmp / "circles_after.geojson", layer_circles, name="circles_after"),
-            write_text(tmp / "map.html", map_html(after, before=outcome.before, scenario=outcome,
-                                                  **(map_options or {}))),
+            write_text(
+                tmp / "map.html", map_html(after, before=outcome.before, scenario=outcome, **(map_options or {}))
+            ),
         ]
 
     return write_folder(out, "scenario", files)
 
 
-def write_sites(before: PlanResult, res: SitingResult, out: str | Path, *, map_options: dict | None = None,
-                progress: Callable[[str], None] | None = None) -> list[Path]:
+def write_sites(
+    before: PlanResult,
+    res: SitingResult,
+    out: str | Path,
+    *,
+    map_options: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
     """A siting run's output set: sites, their circles, coverage before/after, the map with the sites."""
     from geo.io import write_geojson, write_json, write_text
     from geo.outputs import write_folder
@@ -231,9 +245,11 @@ def write_sites(before: PlanResult, res: SitingResult, out: str | Path, *, map_o
     doc = {**res.summary, "plan_after": after.coverage["layers"][res.layer]}
 
     def files(tmp: Path) -> list[Path]:
-        return [write_geojson(tmp / "sites.geojson", res.sites, name="sites"),
-                write_geojson(tmp / "site_circles.geojson", res.circles, name="site_circles"),
-                write_json(tmp / "coverage.json", doc),
-                write_text(tmp / "map.html", map_html(after, before=before, sites=res.sites, **(map_options or {})))]
+        return [
+            write_geojson(tmp / "sites.geojson", res.sites, name="sites"),
+            write_geojson(tmp / "site_circles.geojson", res.circles, name="site_circles"),
+            write_json(tmp / "coverage.json", doc),
+            write_text(tmp / "map.html", map_html(after, before=before, sites=res.sites, **(map_options or {}))),
+        ]
 
     return write_folder(out, "site", files)

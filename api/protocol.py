@@ -75,10 +75,13 @@ def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
 
 
 def __getattr__(name: str) -> type[H11Protocol]:
-    if not name.startswith(_NAME) or not name[len(_NAME):].isdigit():
+    if not name.startswith(_NAME) or not name[len(_NAME) :].isdigit():
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if name not in _MADE:
-        cls = type(name, (_HeaderTimeout,), {"header_timeout_s": int(name[len(_NAME):]) / 1000.0,
-                                             "__module__": __name__, "__qualname__": name})
+        cls = type(
+            name,
+            (_HeaderTimeout,),
+            {"header_timeout_s": int(name[len(_NAME) :]) / 1000.0, "__module__": __name__, "__qualname__": name},
+        )
         _MADE[name] = cls
     return _MADE[name]

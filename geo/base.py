@@ -59,7 +59,8 @@ class Base:
     @property
     def land(self) -> np.ndarray:
         """Residential land polygons (metric): read from the cache only when first needed
-        (the homes' land cells are kept apart, see :mod:`geo.homeinfo`)."""
+        (the homes' land cells are kept apart, see :mod:`geo.homeinfo`).
+        """
         src = self.land_source
         return src.get() if isinstance(src, Deferred) else src
 
@@ -83,8 +84,16 @@ def base_key(path: Path, params: PlanParams, layers_map: Path) -> str:
     from geo.plan import source_key
 
     rules = Path(layers_map).read_bytes()
-    src = "|".join([str(BASE_VERSION), source_key(path), repr(params.people), hashlib.sha256(rules).hexdigest(),
-                    params.crossings, f"{params.signal_wait_m():.3f}"])
+    src = "|".join(
+        [
+            str(BASE_VERSION),
+            source_key(path),
+            repr(params.people),
+            hashlib.sha256(rules).hexdigest(),
+            params.crossings,
+            f"{params.signal_wait_m():.3f}",
+        ]
+    )
     return hashlib.sha256(src.encode()).hexdigest()[:24]
 
 
@@ -135,11 +144,11 @@ def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams
     import geopandas as gpd
     import shapely
 
+    from geo.areas import named_places
+    from geo.basemap import basemap_tables
     from geo.crossings import walk_ways
     from geo.demand import homes_and_land
     from geo.network import build_network
-    from geo.areas import named_places
-    from geo.basemap import basemap_tables
     from geo.osm_layers import facilities_from_osm
 
     say("building the walking network")
@@ -155,12 +164,26 @@ def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams
     ai = np.flatnonzero(kinds == "admin")
     tags = extract.features.tags
     admin = gpd.GeoDataFrame(
-        {"name": [tags[i].get("name") for i in ai], "admin_level": [tags[i].get("admin_level") for i in ai],
-         "osm_id": [extract.features.osm_id[i] for i in ai]},
-        geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [], crs=4326,
+        {
+            "name": [tags[i].get("name") for i in ai],
+            "admin_level": [tags[i].get("admin_level") for i in ai],
+            "osm_id": [extract.features.osm_id[i] for i in ai],
+        },
+        geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [],
+        crs=4326,
     )
-    return Base(extract.source, extract.data_date, net, homes, land, osm_fac, admin,
-                named_places(extract.features), notes, basemap_tables(extract))
+    return Base(
+        extract.source,
+        extract.data_date,
+        net,
+        homes,
+        land,
+        osm_fac,
+        admin,
+        named_places(extract.features),
+        notes,
+        basemap_tables(extract),
+    )
 
 
 # ------------------------------------------------------------------------------ the bundle
@@ -178,12 +201,23 @@ def write_base(folder: Path, base: Base) -> None:
     tables["places"] = base.places
     tables["land"] = gpd.GeoDataFrame(geometry=list(base.land), crs=base.network.crs)
     tables.update({f"extra_{k}": v for k, v in base.extras.items()})
-    write_bundle(folder, kind=BASE_KIND, version=BASE_VERSION,
-                 meta={"source": Path(str(base.source)).name, "data_date": base.data_date,
-                       "homes_method": h.method, "layer_notes": base.layer_notes, "extras": sorted(base.extras)},
-                 arrays={"network": network_arrays(base.network),
-                         "homes": {"xy": h.xy, "people": h.people, "kind": h.kind, "osm_id": h.osm_id}},
-                 tables=tables)
+    write_bundle(
+        folder,
+        kind=BASE_KIND,
+        version=BASE_VERSION,
+        meta={
+            "source": Path(str(base.source)).name,
+            "data_date": base.data_date,
+            "homes_method": h.method,
+            "layer_notes": base.layer_notes,
+            "extras": sorted(base.extras),
+        },
+        arrays={
+            "network": network_arrays(base.network),
+            "homes": {"xy": h.xy, "people": h.people, "kind": h.kind, "osm_id": h.osm_id},
+        },
+        tables=tables,
+    )
 
 
 def read_base(folder: Path) -> Base:
@@ -192,8 +226,9 @@ def read_base(folder: Path) -> Base:
 
     b = read_bundle(folder, kind=BASE_KIND, version=BASE_VERSION)
     try:
-        net = network_from_arrays(b.arrays("network", names=(*NETWORK_ARRAYS, "crs"),
-                                           text=("edge_highway", "edge_name")))
+        net = network_from_arrays(
+            b.arrays("network", names=(*NETWORK_ARRAYS, "crs"), text=("edge_highway", "edge_name"))
+        )
         ha = b.arrays("homes", names=("xy", "people", "kind", "osm_id"), text=("kind", "osm_id"))
         xy = ha["xy"].astype(float).reshape(-1, 2)
         n = len(xy)
@@ -209,8 +244,18 @@ def read_base(folder: Path) -> Base:
         notes = b.meta.get("layer_notes") or {}
         if not isinstance(notes, dict):
             raise ValueError("layer notes are not a mapping")
-        return Base(str(b.meta.get("source", folder.name)), b.meta.get("data_date"), net, homes, land, osm,
-                    b.table("admin"), b.table("places"), notes, extras)
+        return Base(
+            str(b.meta.get("source", folder.name)),
+            b.meta.get("data_date"),
+            net,
+            homes,
+            land,
+            osm,
+            b.table("admin"),
+            b.table("places"),
+            notes,
+            extras,
+        )
     except (ValueError, KeyError, TypeError) as err:
         raise StoreError(f"{folder.name}: {err}") from None
 
@@ -219,7 +264,8 @@ def _prune(folder: Path, pattern: str, *, keep: Path, max_items: int = 8) -> Non
     """Delete all but the ``max_items`` most recently written bundles matching ``pattern``."""
     import shutil
 
-    items = sorted((p for p in folder.glob(pattern) if p.is_dir() and p != keep),
-                   key=lambda p: p.stat().st_mtime, reverse=True)
-    for p in items[max_items - 1:]:
+    items = sorted(
+        (p for p in folder.glob(pattern) if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for p in items[max_items - 1 :]:
         shutil.rmtree(p, ignore_errors=True)

@@ -80,16 +80,37 @@ def parse_areas(spec: str) -> tuple[str, Path | tuple[str, ...]]:
             return "level", AREA_LEVELS[lv]
         if lv.isdigit() and 1 <= int(lv) <= 12:
             return "level", (lv,)
-        raise InputError("--areas", [(f"{spec!r}: the level must be an OSM admin_level 1..12 (6: districts, "
-                                     f"8: streets and towns) or one of {', '.join(AREA_LEVELS)}")])
+        raise InputError(
+            "--areas",
+            [
+                (
+                    f"{spec!r}: the level must be an OSM admin_level 1..12 (6: districts, "
+                    f"8: streets and towns) or one of {', '.join(AREA_LEVELS)}"
+                )
+            ],
+        )
     path = Path(text)
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp", ".parquet") or path.is_file():
         if not path.is_file():
-            raise InputError(str(path), [("--areas file not found: give a GeoJSON, GeoPackage or Shapefile with one "
-                                         "polygon per area and a name column, or level=6 / level=8")])
+            raise InputError(
+                str(path),
+                [
+                    (
+                        "--areas file not found: give a GeoJSON, GeoPackage or Shapefile with one "
+                        "polygon per area and a name column, or level=6 / level=8"
+                    )
+                ],
+            )
         return "file", path
-    raise InputError("--areas", [(f"{spec!r}: expected level=N (an OSM admin_level: 6 districts, 8 streets and "
-                                 "towns) or a polygon file (.geojson, .gpkg, .shp)")])
+    raise InputError(
+        "--areas",
+        [
+            (
+                f"{spec!r}: expected level=N (an OSM admin_level: 6 districts, 8 streets and "
+                "towns) or a polygon file (.geojson, .gpkg, .shp)"
+            )
+        ],
+    )
 
 
 def safe_key(name: str) -> str:
@@ -109,7 +130,9 @@ def _keyed(areas: list[tuple[StudyArea, str | None]]) -> list[BatchArea]:
     return out
 
 
-def list_areas(spec: str, *, admin: gpd.GeoDataFrame, within: str | None = None, crs: str | None = None) -> list[BatchArea]:
+def list_areas(
+    spec: str, *, admin: gpd.GeoDataFrame, within: str | None = None, crs: str | None = None
+) -> list[BatchArea]:
     """The areas of a batch, in a stable order (by name).
 
     Parameters
@@ -146,8 +169,15 @@ def list_areas(spec: str, *, admin: gpd.GeoDataFrame, within: str | None = None,
         sel = np.isin(levels, list(what)) & np.array([isinstance(n, str) and bool(n.strip()) for n in names], bool)
         if not sel.any():
             held = sorted({lv for lv in levels if lv and lv != "None"}, key=lambda v: (len(v), v))
-            raise InputError("--areas", [(f"{spec!r}: the extract holds no named admin boundary at admin_level "
-                                         f"{'/'.join(what)}; it holds levels {', '.join(held) or 'none'}")])
+            raise InputError(
+                "--areas",
+                [
+                    (
+                        f"{spec!r}: the extract holds no named admin boundary at admin_level "
+                        f"{'/'.join(what)}; it holds levels {', '.join(held) or 'none'}"
+                    )
+                ],
+            )
         areas = []
         for name, lv in sorted({(str(n), str(v)) for n, v in zip(names[sel], levels[sel], strict=True)}):
             areas.append((_area_from_admin(name, lv, admin), None))
@@ -199,10 +229,11 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
                 geom = shapely.transform(geom, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], crs)))
             xy = shapely.get_coordinates(geom)
             if not (np.all(np.abs(xy[:, 0]) <= 180) and np.all(np.abs(xy[:, 1]) <= 90)):
-                problem = (f"{path.name} row {i + 1}: coordinates are not longitude/latitude — give the file's CRS "
-                           "in the file (GeoPackage, Shapefile .prj) or WGS84 GeoJSON")
-        area = StudyArea(label, f"{path.name} row {i + 1}", None,
-                         geom if geom is not None else shapely.Polygon())
+                problem = (
+                    f"{path.name} row {i + 1}: coordinates are not longitude/latitude — give the file's CRS "
+                    "in the file (GeoPackage, Shapefile .prj) or WGS84 GeoJSON"
+                )
+        area = StudyArea(label, f"{path.name} row {i + 1}", None, geom if geom is not None else shapely.Polygon())
         out.append((area, problem))
     return out
 
@@ -278,9 +309,11 @@ class Partition:
         land = np.asarray(base.land, dtype=object)
         self.land = land
         self.land_tree = shapely.STRtree(land) if len(land) else None
+
         def placed(fac) -> _Sorted:
-            return _Sorted(net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac)
-                           else np.zeros((0, 2)))
+            return _Sorted(
+                net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
+            )
 
         self.osm_fac = {k: placed(v) for k, v in base.osm_facilities.items()}
         self.file_fac = {k: placed(v[0]) for k, v in files.items()}
@@ -320,9 +353,11 @@ class Partition:
         keep = np.zeros(net.n_nodes, bool)
         keep[self.nodes.inside(halo)] = True
         if not (keep[net.edge_u] & keep[net.edge_v]).any():
-            raise NetworkError(f"no walkable street of {Path(str(base.source)).name} lies in the area "
-                               f"{area.area.name!r} or its {self.params.halo():.0f} m halo: is the area outside "
-                               "the extract?")
+            raise NetworkError(
+                f"no walkable street of {Path(str(base.source)).name} lies in the area "
+                f"{area.area.name!r} or its {self.params.halo():.0f} m halo: is the area outside "
+                "the extract?"
+            )
         sub = subnetwork(net, keep)
         h = base.homes
         hi = self.homes.inside(halo)
@@ -332,11 +367,21 @@ class Partition:
         m = NAME_MARGIN_DEG
         box = (float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m)
         osm = {k: v.iloc[self.osm_fac[k].inside(halo)].reset_index(drop=True) for k, v in base.osm_facilities.items()}
-        files = {k: (t.iloc[self.file_fac[k].inside(halo)].reset_index(drop=True), origin)
-                 for k, (t, origin) in self.files.items()}
-        part = dc.replace(base, network=sub, homes=homes, land_source=land, osm_facilities=osm,
-                          admin=_in_box(base.admin, box), places=_in_box(base.places, box),
-                          extras={k: _in_box(v, box) for k, v in base.extras.items()}, key=None)
+        files = {
+            k: (t.iloc[self.file_fac[k].inside(halo)].reset_index(drop=True), origin)
+            for k, (t, origin) in self.files.items()
+        }
+        part = dc.replace(
+            base,
+            network=sub,
+            homes=homes,
+            land_source=land,
+            osm_facilities=osm,
+            admin=_in_box(base.admin, box),
+            places=_in_box(base.places, box),
+            extras={k: _in_box(v, box) for k, v in base.extras.items()},
+            key=None,
+        )
         return Part(area.key, area.area, part, files)
 
 
@@ -356,11 +401,19 @@ def file_digest(path: Path | None) -> str | None:
 
 def options_digest(*, source: str, inputs: PlanInputs, params: PlanParams, extra: dict) -> str:
     """What every area of a batch shares: the extract's content, the files, the options."""
-    opts = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name not in ("cache_dir", "workers")}
-    doc = {"version": BATCH_VERSION, "source": source, "layers_map": file_digest(Path(inputs.layers_map)),
-           "files": {k: file_digest(Path(v)) for k, v in sorted(inputs.layer_files.items())},
-           "population": file_digest(Path(inputs.population)) if inputs.population else None,
-           "crs": inputs.crs, "params": repr(sorted(opts.items())), **extra}
+    opts = {
+        f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name not in ("cache_dir", "workers")
+    }
+    doc = {
+        "version": BATCH_VERSION,
+        "source": source,
+        "layers_map": file_digest(Path(inputs.layers_map)),
+        "files": {k: file_digest(Path(v)) for k, v in sorted(inputs.layer_files.items())},
+        "population": file_digest(Path(inputs.population)) if inputs.population else None,
+        "crs": inputs.crs,
+        "params": repr(sorted(opts.items())),
+        **extra,
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -395,6 +448,7 @@ def peak_rss_mb() -> float | None:
         pass
     return None
 
+
 #: write(result, folder, marker, extra_tables) writes an area's output set all at once
 Writer = Callable[..., None]
 
@@ -405,10 +459,16 @@ def street_rows(result: PlanResult) -> list[dict]:
     """
     from geo.coverage import minutes_key
 
-    street, community = (np.asarray(a, dtype=object) for a in result.home_names[:2]) \
-        if result.home_names else (np.full(len(result.homes), None, object),) * 2
+    street, community = (
+        (np.asarray(a, dtype=object) for a in result.home_names[:2])
+        if result.home_names
+        else (np.full(len(result.homes), None, object),) * 2
+    )
     people = np.asarray(result.homes.people, float)
-    keys = [(s if isinstance(s, str) else "", c if isinstance(c, str) else "") for s, c in zip(street, community, strict=True)]
+    keys = [
+        (s if isinstance(s, str) else "", c if isinstance(c, str) else "")
+        for s, c in zip(street, community, strict=True)
+    ]
     groups: dict = {}
     for i, k in enumerate(keys):
         groups.setdefault(k, []).append(i)
@@ -416,7 +476,12 @@ def street_rows(result: PlanResult) -> list[dict]:
     rows = []
     for (s, c), idx in sorted(groups.items()):
         idx = np.asarray(idx)
-        row = {"street": s or None, "community": c or None, "homes": len(idx), "people": round(float(people[idx].sum()))}
+        row = {
+            "street": s or None,
+            "community": c or None,
+            "homes": len(idx),
+            "people": round(float(people[idx].sum())),
+        }
         for name, lr in result.layers.items():
             for metres, minutes in limits:
                 cov = np.asarray(lr.home_dist)[idx] <= metres
@@ -426,7 +491,9 @@ def street_rows(result: PlanResult) -> list[dict]:
     return rows
 
 
-def plan_part(part: Part, *, inputs: PlanInputs, params: PlanParams, folder: str, log: str, marker: dict, write: Writer) -> dict:
+def plan_part(
+    part: Part, *, inputs: PlanInputs, params: PlanParams, folder: str, log: str, marker: dict, write: Writer
+) -> dict:
     """Plan one area and write its outputs; the task each Dask worker runs.
 
     Returns a small summary: ``status`` "done" or "failed" (an error of the input, with its
@@ -443,19 +510,28 @@ def plan_part(part: Part, *, inputs: PlanInputs, params: PlanParams, folder: str
         lines.append(f"{time.strftime('%H:%M:%S')} {part.area.name}: {msg}")
 
     summary: dict[str, object] = {"key": part.key, "area": part.area.name, "level": part.area.level}
-    task_inputs = PlanInputs(osm=inputs.osm, crs=inputs.crs, population=inputs.population,
-                             layers_map=inputs.layers_map)
+    task_inputs = PlanInputs(osm=inputs.osm, crs=inputs.crs, population=inputs.population, layers_map=inputs.layers_map)
     task_params = dataclasses.replace(params, workers=1, cache_dir=None)
     try:
         say(f"{part.base.network.n_nodes} nodes and {len(part.base.homes)} homes in the area and its halo")
         result = plan(task_inputs, task_params, progress=say, base=part.base, facilities=part.files, area=part.area)
         for w in result.warnings:
             say(f"warning: {w}")
-        write(result, Path(folder), {**marker, "area": part.area.name, "level": part.area.level,
-                                     "source": part.area.source, "homes": len(result.homes),
-                                     "nodes": part.base.network.n_nodes, "seconds": round(time.perf_counter() - t0, 2),
-                                     "worker_peak_rss_mb": peak_rss_mb()},
-              {"streets": street_rows(result)})
+        write(
+            result,
+            Path(folder),
+            {
+                **marker,
+                "area": part.area.name,
+                "level": part.area.level,
+                "source": part.area.source,
+                "homes": len(result.homes),
+                "nodes": part.base.network.n_nodes,
+                "seconds": round(time.perf_counter() - t0, 2),
+                "worker_peak_rss_mb": peak_rss_mb(),
+            },
+            {"streets": street_rows(result)},
+        )
         say(f"done in {time.perf_counter() - t0:.1f} s: {len(result.homes)} homes")
         summary.update(status="done", homes=len(result.homes), coverage=result.coverage)
     except CirclesError as err:
@@ -476,7 +552,8 @@ def plan_part(part: Part, *, inputs: PlanInputs, params: PlanParams, folder: str
 def _quiet_on_interrupt(start: Callable[[], T]) -> T:
     """``start()`` with SIGINT ignored, so that the worker processes it starts inherit that: a
     Ctrl-C in the terminal reaches the whole process group, and only the command should answer
-    it (it closes the cluster; every area folder is complete or absent)."""
+    it (it closes the cluster; every area folder is complete or absent).
+    """
     import signal
     import threading
 
@@ -499,8 +576,13 @@ class Cluster:
     dashboard: bool = True
 
 
-def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Cluster,
-              on_start: Callable[[str | None, int], None], on_done: Callable[[str, dict], None]) -> None:
+def run_tasks(
+    tasks: Iterable[tuple[str, Callable[[], tuple]]],
+    *,
+    cluster: Cluster,
+    on_start: Callable[[str | None, int], None],
+    on_done: Callable[[str, dict], None],
+) -> None:
     """Run tasks on Dask distributed, at most twice as many in flight as there are worker threads.
 
     ``tasks`` yields ``(key, make)``; ``make()`` gives ``(function, args, kwargs)`` (or raises
@@ -515,14 +597,27 @@ def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Clus
         try:
             client = Client(cluster.scheduler, timeout="30s")
         except (OSError, TimeoutError, ValueError) as err:
-            raise InputError("--scheduler", [(f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
-                                             "one with `dask scheduler` and workers with `dask worker ADDRESS`, or "
-                                             "leave out --scheduler for a local cluster")]) from None
+            raise InputError(
+                "--scheduler",
+                [
+                    (
+                        f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
+                        "one with `dask scheduler` and workers with `dask worker ADDRESS`, or "
+                        "leave out --scheduler for a local cluster"
+                    )
+                ],
+            ) from None
         local = None
     else:
-        local = _quiet_on_interrupt(lambda: LocalCluster(
-            n_workers=cluster.workers, threads_per_worker=1, processes=True,
-            dashboard_address=":0" if cluster.dashboard else None, silence_logs=40))
+        local = _quiet_on_interrupt(
+            lambda: LocalCluster(
+                n_workers=cluster.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0" if cluster.dashboard else None,
+                silence_logs=40,
+            )
+        )
         client = Client(local)
     try:
         services = (client.scheduler_info() or {}).get("services") or {}
@@ -540,8 +635,9 @@ def run_tasks(tasks: Iterable[tuple[str, Callable[[], tuple]]], *, cluster: Clus
                 except CirclesError as err:
                     on_done(key, {"key": key, "status": "failed", "error": str(err)})
                     continue
-                fut = client.submit(fn, *args, retries=cluster.retries, pure=False, key=f"area-{key}-{time.time_ns()}",
-                                    **kwargs)
+                fut = client.submit(
+                    fn, *args, retries=cluster.retries, pure=False, key=f"area-{key}-{time.time_ns()}", **kwargs
+                )
                 names[fut.key] = key
                 running.add(fut)
                 return True

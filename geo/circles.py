@@ -95,9 +95,7 @@ def multi_source(net: Network, facilities: Snapped, *, limit: float = np.inf) ->
         shape=(n + k, n + k),
     )
     virtual = np.arange(n, n + k)
-    dist, pred, src = dijkstra(
-        g, directed=True, indices=virtual, min_only=True, return_predecessors=True, limit=limit
-    )
+    dist, pred, src = dijkstra(g, directed=True, indices=virtual, min_only=True, return_predecessors=True, limit=limit)
     dist = dist[:n]
     src = src[:n].astype(np.int64)
     pred = pred[:n].astype(np.int64)
@@ -210,8 +208,11 @@ def _with_virtual(net: Network, fac: Snapped) -> tuple[sp.csr_matrix, int]:
     counts = np.where(loop, 1, 2)
     indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
     g = sp.csr_matrix(
-        (np.concatenate([base.data, w[keep]]),
-         np.concatenate([base.indices, cols[keep].astype(base.indices.dtype)]), indptr),
+        (
+            np.concatenate([base.data, w[keep]]),
+            np.concatenate([base.indices, cols[keep].astype(base.indices.dtype)]),
+            indptr,
+        ),
         shape=(n + k, n + k),
     )
     return g, k

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from geo.circles import metres_for, multi_source, point_distances
 from geo.kinds import View
@@ -26,7 +25,7 @@ def minutes_key(m: float) -> str:
 
 def now_iso() -> str:
     """The current UTC time, to the second, in ISO 8601."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def layer_minutes(home_dist: np.ndarray, people: np.ndarray, minutes: Sequence[float], speed_kmh: float) -> dict:
@@ -38,7 +37,7 @@ def layer_minutes(home_dist: np.ndarray, people: np.ndarray, minutes: Sequence[f
         pc = float(people[cov].sum())
         out[minutes_key(m)] = {
             "metres": round(metres_for(m, speed_kmh), 1),
-            "homes": int(len(home_dist)),
+            "homes": len(home_dist),
             "homes_covered": int(cov.sum()),
             "homes_share": round(float(cov.mean()), 4) if len(cov) else 0.0,
             "people": round(total_people),
@@ -54,15 +53,25 @@ def by_profile(home_dist: np.ndarray, people: np.ndarray, params: PlanParams) ->
     first = params.profiles[0]
     doc: dict = {"minutes": layer_minutes(home_dist, people, params.minutes, speeds[first])}
     if len(params.profiles) > 1:
-        doc["profiles"] = {p: {"speed_kmh": speeds[p], "minutes": layer_minutes(home_dist, people, params.minutes,
-                                                                               speeds[p])}
-                           for p in params.profiles}
+        doc["profiles"] = {
+            p: {"speed_kmh": speeds[p], "minutes": layer_minutes(home_dist, people, params.minutes, speeds[p])}
+            for p in params.profiles
+        }
     return doc
 
 
-def coverage_summary(*, source: str, data_date: str | None, homes: Homes, home_snap: Snapped, network: Network,
-                     layers: dict, params: PlanParams,
-                     area: dict | None = None, notes: dict | None = None) -> dict:
+def coverage_summary(
+    *,
+    source: str,
+    data_date: str | None,
+    homes: Homes,
+    home_snap: Snapped,
+    network: Network,
+    layers: dict,
+    params: PlanParams,
+    area: dict | None = None,
+    notes: dict | None = None,
+) -> dict:
     """The stable ``coverage.json`` shape (see README)."""
     speeds = params.speeds()
     first = params.profiles[0]
@@ -75,20 +84,26 @@ def coverage_summary(*, source: str, data_date: str | None, homes: Homes, home_s
         "speed_kmh": speeds[first],
         "minutes": [float(m) for m in params.minutes],
         "homes_method": homes.method,
-        "homes": int(len(homes)),
+        "homes": len(homes),
         "people": round(float(homes.people.sum())),
         "homes_unsnapped": int((~home_snap.ok).sum()),
-        "network": {"nodes": network.n_nodes, "edges": network.n_edges,
-                    "km": round(float(network.edge_len.sum()) / 1000, 1)},
+        "network": {
+            "nodes": network.n_nodes,
+            "edges": network.n_edges,
+            "km": round(float(network.edge_len.sum()) / 1000, 1),
+        },
         "crossings": params.crossings,
         "signal_wait_s": params.signal_wait_s,
-        "circles": {"construction": params.circles, "width_m": params.width_m,
-                    "cell_m": params.cell() if params.circles == "raster" else None},
+        "circles": {
+            "construction": params.circles,
+            "width_m": params.width_m,
+            "cell_m": params.cell() if params.circles == "raster" else None,
+        },
         "layers": {},
     }
     for name, lr in layers.items():
         doc["layers"][name] = {
-            "facilities": int(len(lr.facilities)),
+            "facilities": len(lr.facilities),
             "snapped": int(lr.snapped.ok.sum()),
             "origin": lr.origin,
             "unsnapped": lr.unsnapped,
@@ -97,9 +112,13 @@ def coverage_summary(*, source: str, data_date: str | None, homes: Homes, home_s
         }
     if len(params.profiles) > 1:
         doc["profiles"] = {
-            p: {"speed_kmh": speeds[p],
-                "layers": {name: {"minutes": layer_minutes(lr.home_dist, homes.people, params.minutes, speeds[p])}
-                           for name, lr in layers.items()}}
+            p: {
+                "speed_kmh": speeds[p],
+                "layers": {
+                    name: {"minutes": layer_minutes(lr.home_dist, homes.people, params.minutes, speeds[p])}
+                    for name, lr in layers.items()
+                },
+            }
             for p in params.profiles
         }
     return doc
@@ -118,8 +137,9 @@ def _val(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def views(net: Network, layers: dict, home_snap: Snapped, params: PlanParams, *,
-          layer_result: Callable[..., LayerResult]) -> tuple[dict, dict]:
+def views(
+    net: Network, layers: dict, home_snap: Snapped, params: PlanParams, *, layer_result: Callable[..., LayerResult]
+) -> tuple[dict, dict]:
     """Coverage views by tier, service and opening time, beside the plain layers.
 
     For each layer: one view per tier (``centres[tier=community]``) and per service
@@ -170,13 +190,26 @@ def views(net: Network, layers: dict, home_snap: Snapped, params: PlanParams, *,
             label = at_label(at)
 
             def listed(mask, fac=fac):
-                return [{"id": _val(fac["id"].iloc[i]), "name": _val(fac["name"].iloc[i]),
-                         "opening_hours": _val(fac["opening_hours"].iloc[i]) if "opening_hours" in fac else None}
-                        for i in np.flatnonzero(mask)]
+                return [
+                    {
+                        "id": _val(fac["id"].iloc[i]),
+                        "name": _val(fac["name"].iloc[i]),
+                        "opening_hours": _val(fac["opening_hours"].iloc[i]) if "opening_hours" in fac else None,
+                    }
+                    for i in np.flatnonzero(mask)
+                ]
 
-            add(View(layer, "open", label), lr, ok,
-                {"filter": {"open_at": label}, "open": int(ok.sum()),
-                 "closed": listed(~ok & ~unknown), "unknown_hours": listed(unknown)})
+            add(
+                View(layer, "open", label),
+                lr,
+                ok,
+                {
+                    "filter": {"open_at": label},
+                    "open": int(ok.sum()),
+                    "closed": listed(~ok & ~unknown),
+                    "unknown_hours": listed(unknown),
+                },
+            )
     return out, info
 
 

@@ -142,9 +142,11 @@ def is_crossing_node(tags: Mapping[str, str]) -> bool:
 
 def is_signal_node(tags: Mapping[str, str]) -> bool:
     """Whether a crossing node (:func:`is_crossing_node`) has traffic lights (a wait to cross)."""
-    return is_crossing_node(tags) and (tags.get("highway") == "traffic_signals"
-                                       or tags.get("crossing") == "traffic_signals"
-                                       or tags.get("crossing:signals") == "yes")
+    return is_crossing_node(tags) and (
+        tags.get("highway") == "traffic_signals"
+        or tags.get("crossing") == "traffic_signals"
+        or tags.get("crossing:signals") == "yes"
+    )
 
 
 def walk_ways(extract: OsmExtract, *, crossings: str = "strict") -> WalkWays:
@@ -179,9 +181,16 @@ def force_nodes(ids: np.ndarray, way_of: np.ndarray, road_class: np.ndarray, cro
     return out
 
 
-def split_sides(net: Network, edge_way: np.ndarray, road_class: np.ndarray, crossing_nodes: np.ndarray, *,
-                offset_m: float = SIDE_OFFSET_M, signal_nodes: np.ndarray | None = None,
-                signal_wait_m: float = 0.0) -> tuple[Network, dict]:
+def split_sides(
+    net: Network,
+    edge_way: np.ndarray,
+    road_class: np.ndarray,
+    crossing_nodes: np.ndarray,
+    *,
+    offset_m: float = SIDE_OFFSET_M,
+    signal_nodes: np.ndarray | None = None,
+    signal_wait_m: float = 0.0,
+) -> tuple[Network, dict]:
     """The network with every barrier road split into two sides joined only at crossings.
 
     Parameters
@@ -256,8 +265,17 @@ def split_sides(net: Network, edge_way: np.ndarray, road_class: np.ndarray, cros
     ev = np.concatenate([new_end[E:], right_end[E:][doubled]])
     moved = np.concatenate([np.flatnonzero(split), N + np.arange(n_new)])
     of = np.concatenate([np.arange(N), np.repeat(np.arange(N), extra)])
-    out = _rebuild(net, node_xy=node_xy, moved_nodes=moved, node_of=of, eu=eu, ev=ev, doubled=doubled,
-                   offset_m=offset_m, links=links)
+    out = _rebuild(
+        net,
+        node_xy=node_xy,
+        moved_nodes=moved,
+        node_of=of,
+        eu=eu,
+        ev=ev,
+        doubled=doubled,
+        offset_m=offset_m,
+        links=links,
+    )
     n_barrier = np.bincount(ends.node[ends.barrier], minlength=N)
     stats = {
         "barrier_edges": int((cls == BARRIER).sum()),
@@ -287,8 +305,13 @@ class _Ends:
         gs, ge, g = net.geom_start, net.geom_end, net.geom_xy
         d = np.vstack([g[gs + 1] - g[gs], g[ge - 1] - g[ge]])
         end_cls = np.concatenate([edge_cls, edge_cls])
-        return cls(np.concatenate([net.edge_u, net.edge_v]), np.arctan2(d[:, 1], d[:, 0]), end_cls,
-                   np.concatenate([edge_way, edge_way]), end_cls == BARRIER)
+        return cls(
+            np.concatenate([net.edge_u, net.edge_v]),
+            np.arctan2(d[:, 1], d[:, 0]),
+            end_cls,
+            np.concatenate([edge_way, edge_way]),
+            end_cls == BARRIER,
+        )
 
 
 @dataclass(frozen=True)
@@ -356,8 +379,18 @@ def _corners(ends: _Ends, split: np.ndarray, k: np.ndarray) -> tuple[np.ndarray,
     return rank, corner
 
 
-def _rebuild(net: Network, *, node_xy: np.ndarray, moved_nodes: np.ndarray, node_of: np.ndarray, eu: np.ndarray,
-             ev: np.ndarray, doubled: np.ndarray, offset_m: float, links: tuple) -> Network:
+def _rebuild(
+    net: Network,
+    *,
+    node_xy: np.ndarray,
+    moved_nodes: np.ndarray,
+    node_of: np.ndarray,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    doubled: np.ndarray,
+    offset_m: float,
+    links: tuple,
+) -> Network:
     """The network on the new nodes and edges.
 
     The doubled edges' geometry is offset to their side (left copies in place, right copies
@@ -405,10 +438,15 @@ def _rebuild(net: Network, *, node_xy: np.ndarray, moved_nodes: np.ndarray, node
     link_xy[0::2], link_xy[1::2] = node_xy[lu], node_xy[lv]
     link_gs = len(xy) + 2 * np.arange(n_links, dtype=np.int64)
     return Network(
-        crs=net.crs, node_xy=node_xy, node_lonlat=node_lonlat, node_osm=net.node_osm[node_of],
-        edge_u=np.concatenate([eu, lu]).astype(np.int64), edge_v=np.concatenate([ev, lv]).astype(np.int64),
+        crs=net.crs,
+        node_xy=node_xy,
+        node_lonlat=node_lonlat,
+        node_osm=net.node_osm[node_of],
+        edge_u=np.concatenate([eu, lu]).astype(np.int64),
+        edge_v=np.concatenate([ev, lv]).astype(np.int64),
         edge_len=np.concatenate([edge_len, llen]),
-        geom_start=np.concatenate([new_gs, link_gs]), geom_end=np.concatenate([new_ge, link_gs + 1]),
+        geom_start=np.concatenate([new_gs, link_gs]),
+        geom_end=np.concatenate([new_ge, link_gs + 1]),
         geom_xy=np.vstack([xy, link_xy]),
         geom_lonlat=np.vstack([lonlat, net.unproject(link_xy)]) if n_links else lonlat,
         edge_highway=np.concatenate([net.edge_highway[orig], np.full(n_links, "crossing", dtype=object)]),

@@ -34,11 +34,26 @@ TOLERANCE_DEG = 1e-9
 MAX_ITERATIONS = 60
 
 CRS_ALIASES: dict[str, str] = {
-    "wgs84": "wgs84", "wgs-84": "wgs84", "wgs 84": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84",
-    "osm": "wgs84", "gps": "wgs84",
-    "gcj02": "gcj02", "gcj-02": "gcj02", "gcj": "gcj02", "amap": "gcj02", "gaode": "gcj02",
-    "高德": "gcj02", "tencent": "gcj02", "腾讯": "gcj02", "火星坐标": "gcj02",
-    "bd09": "bd09", "bd-09": "bd09", "baidu": "bd09", "百度": "bd09",
+    "wgs84": "wgs84",
+    "wgs-84": "wgs84",
+    "wgs 84": "wgs84",
+    "epsg:4326": "wgs84",
+    "4326": "wgs84",
+    "osm": "wgs84",
+    "gps": "wgs84",
+    "gcj02": "gcj02",
+    "gcj-02": "gcj02",
+    "gcj": "gcj02",
+    "amap": "gcj02",
+    "gaode": "gcj02",
+    "高德": "gcj02",
+    "tencent": "gcj02",
+    "腾讯": "gcj02",
+    "火星坐标": "gcj02",
+    "bd09": "bd09",
+    "bd-09": "bd09",
+    "baidu": "bd09",
+    "百度": "bd09",
 }
 CRS_NAMES = COORD_SYSTEMS
 
@@ -145,6 +160,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarr
 
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> WGS84, exact (iterated) to 1e-9 degrees. Points outside China are unchanged."""
+
     def exact(tx, ty):
         dlon, dlat = _gcj_offset(tx, ty)  # the usual one-step guess
         return _invert(_gcj_forward, tx, ty, tx - dlon, ty - dlat)
@@ -159,6 +175,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarra
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 -> GCJ-02, exact (iterated) to 1e-9 degrees. Points outside China are unchanged."""
+
     def exact(tx, ty):
         return _invert(_bd_forward, tx, ty, *_bd_inverse_approx(tx, ty))
 

@@ -43,6 +43,7 @@ HOUSE_TYPES = frozenset({"house", "detached", "terrace", "bungalow", "semidetach
 @dataclass(frozen=True)
 class PeopleRule:
     """How many people a home holds: floor area per person, levels, and the grid for land without homes."""
+
     floor_m2_per_person: float = 36.5
     house_levels: float = 2.0
     other_levels: float = 6.0
@@ -89,14 +90,16 @@ def _levels(tags: list[dict[str, str]], rule: PeopleRule) -> np.ndarray:
     return out
 
 
-def homes_from_osm(features: Features, *, project: Callable[[np.ndarray], np.ndarray],
-                   rule: PeopleRule = PeopleRule()) -> Homes:
+def homes_from_osm(
+    features: Features, *, project: Callable[[np.ndarray], np.ndarray], rule: PeopleRule = PeopleRule()
+) -> Homes:
     """Build homes from an extract's buildings and residential land (see :func:`homes_and_land`)."""
     return homes_and_land(features, project=project, rule=rule)[0]
 
 
-def homes_and_land(features: Features, *, project: Callable[[np.ndarray], np.ndarray],
-                   rule: PeopleRule = PeopleRule()) -> tuple[Homes, np.ndarray]:
+def homes_and_land(
+    features: Features, *, project: Callable[[np.ndarray], np.ndarray], rule: PeopleRule = PeopleRule()
+) -> tuple[Homes, np.ndarray]:
     """Build homes from an extract's buildings and residential land, and that land.
 
     ``project`` turns a shapely geometry array in WGS84 into the metric CRS (a function, so this
@@ -198,7 +201,9 @@ def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndar
         weight = homes.people[home_i]
         wsum = np.bincount(poly_i, weights=weight, minlength=len(polys))
         nsum = np.bincount(poly_i, minlength=len(polys))
-        share = np.where(wsum[poly_i] > 0, weight / np.where(wsum[poly_i] > 0, wsum[poly_i], 1), 1.0 / np.maximum(nsum[poly_i], 1))
+        share = np.where(
+            wsum[poly_i] > 0, weight / np.where(wsum[poly_i] > 0, wsum[poly_i], 1), 1.0 / np.maximum(nsum[poly_i], 1)
+        )
         np.add.at(people, home_i, pops[poly_i] * share)
         unplaced += float(pops[nsum == 0].sum())
     if (~is_poly).any() and len(homes):
@@ -222,8 +227,13 @@ COMMUNITY_COLUMNS = ("社区", "社区名称", "社区/村", "村", "community",
 TABLE_SUFFIXES = (".csv", ".xlsx")
 
 
-def read_population(path: str | Path, homes: Homes, *, project: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                    communities: Sequence[str | None] | None = None) -> Homes:
+def read_population(
+    path: str | Path,
+    homes: Homes,
+    *,
+    project: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    communities: Sequence[str | None] | None = None,
+) -> Homes:
     """Read a population file and spread it over ``homes``.
 
     A GIS file (GeoJSON, GeoPackage, ...) holds polygons or points with a population column;
@@ -243,7 +253,9 @@ def read_population(path: str | Path, homes: Homes, *, project: Callable[[np.nda
     if path.suffix.lower() in TABLE_SUFFIXES:
         return read_community_population(path, homes, communities=communities)
     if not path.exists():
-        raise InputError(str(path), ["file not found; give a GeoJSON or GeoPackage of areas or points with a population column"])
+        raise InputError(
+            str(path), ["file not found; give a GeoJSON or GeoPackage of areas or points with a population column"]
+        )
     import warnings
 
     try:
@@ -298,21 +310,24 @@ def _community_rows(raw, name_at: int, pop_at: int, have: list[str], problems: l
             problems.append(f"{label}: {raw.header[name_at]} is empty")
             continue
         if not (np.isfinite(number) and 0 <= number <= MAX_PEOPLE):
-            problems.append(f"{label}: {raw.header[pop_at]} {value!r} for {name} is not a number of people "
-                            f"0..{MAX_PEOPLE:,}")
+            problems.append(
+                f"{label}: {raw.header[pop_at]} {value!r} for {name} is not a number of people 0..{MAX_PEOPLE:,}"
+            )
         if name in given:
             problems.append(f"{label}: {name} is given twice: give one row per community")
         elif name not in have:
             close = difflib.get_close_matches(name, have, n=5, cutoff=0.4)
-            hint = f"; closest names in the plan: {', '.join(close)}" if close else \
-                f"; the plan's communities include {', '.join(have[:8])}{' ...' if len(have) > 8 else ''}"
+            hint = (
+                f"; closest names in the plan: {', '.join(close)}"
+                if close
+                else f"; the plan's communities include {', '.join(have[:8])}{' ...' if len(have) > 8 else ''}"
+            )
             problems.append(f"{label}: no home of the plan lies in a community named {name!r}{hint}")
         given[name] = number
     return given
 
 
-def read_community_population(path: str | Path, homes: Homes, *,
-                              communities: Sequence[str | None] | None) -> Homes:
+def read_community_population(path: str | Path, homes: Homes, *, communities: Sequence[str | None] | None) -> Homes:
     """A planner's table of people by community (CSV/XLSX: 社区, 人口 or community, population)
     spread over the homes of each community in proportion to their estimated people (equally
     when those are all zero). Homes of communities the table does not list keep the estimate.
@@ -332,29 +347,43 @@ def read_community_population(path: str | Path, homes: Homes, *,
     path = Path(path)
     src = str(path)
     if not path.is_file():
-        raise InputError(src, [("file not found; give a CSV or XLSX with the columns 社区 and 人口 "
-                               "(or community and population)")])
+        raise InputError(
+            src, [("file not found; give a CSV or XLSX with the columns 社区 and 人口 (or community and population)")]
+        )
     raw = read_raw(path, src, [])
     keys = [header_key(h) for h in raw.header]
     name_at = next((keys.index(header_key(c)) for c in COMMUNITY_COLUMNS if header_key(c) in keys), None)
     pop_at = next((keys.index(header_key(c)) for c in POPULATION_COLUMNS if header_key(c) in keys), None)
     problems = []
     if name_at is None:
-        problems.append(f"no community column: expected one of {', '.join(COMMUNITY_COLUMNS)}; "
-                        f"columns found: {', '.join(raw.header)}")
+        problems.append(
+            f"no community column: expected one of {', '.join(COMMUNITY_COLUMNS)}; "
+            f"columns found: {', '.join(raw.header)}"
+        )
     if pop_at is None:
-        problems.append(f"no population column: expected one of {', '.join(POPULATION_COLUMNS)}; "
-                        f"columns found: {', '.join(raw.header)}")
+        problems.append(
+            f"no population column: expected one of {', '.join(POPULATION_COLUMNS)}; "
+            f"columns found: {', '.join(raw.header)}"
+        )
     if not raw.rows:
         problems.append("the table holds no rows")
     if problems:
         raise InputError(src, problems)
-    names = np.array([None if c is None else str(c).strip() or None for c in ([] if communities is None else communities)],
-                     dtype=object)
+    names = np.array(
+        [None if c is None else str(c).strip() or None for c in ([] if communities is None else communities)],
+        dtype=object,
+    )
     if len(names) != len(homes) or not any(n is not None for n in names):
-        raise InputError(src, [("the homes of this plan carry no community names (the extract has no admin "
-                               "boundaries at level 10 and no places named …社区/村): give polygons with a "
-                               "population column instead")])
+        raise InputError(
+            src,
+            [
+                (
+                    "the homes of this plan carry no community names (the extract has no admin "
+                    "boundaries at level 10 and no places named …社区/村): give polygons with a "
+                    "population column instead"
+                )
+            ],
+        )
     have = sorted({n for n in names if n is not None})
     given = _community_rows(raw, name_at, pop_at, have, problems)
     if problems:
@@ -365,8 +394,10 @@ def read_community_population(path: str | Path, homes: Homes, *,
         w = people[at]
         people[at] = total * (w / w.sum() if w.sum() > 0 else np.full(len(at), 1.0 / len(at)))
     kept = int(sum(n is None or n not in given for n in names))
-    method = (f"population table {path.name}: {len(given)} communities' people spread over their homes in "
-              f"proportion to the estimate ({homes.method})")
+    method = (
+        f"population table {path.name}: {len(given)} communities' people spread over their homes in "
+        f"proportion to the estimate ({homes.method})"
+    )
     if kept:
         method += f"; {kept} homes in communities the table does not list keep the estimate"
     return Homes(homes.xy, people, homes.kind, homes.osm_id, method)

@@ -113,13 +113,15 @@ class Artist:
             from geo.polygons import layer_polygons
 
             fac = _snapped(self.ctx.net, job.own_edge, job.own_along)
-            polys = layer_polygons(self.ctx.net, job.node_dist, list(self.ctx.limits), facilities=fac,
-                                   drawer=self.exact)
+            polys = layer_polygons(
+                self.ctx.net, job.node_dist, list(self.ctx.limits), facilities=fac, drawer=self.exact
+            )
             if job.gaps:
                 masks = [None] * len(polys)
         else:
-            polys = self.drawer.layer_circles(job.node_dist, self.ctx.limits, job.own_edge, job.own_along,
-                                              masks=masks if job.gaps else None)
+            polys = self.drawer.layer_circles(
+                job.node_dist, self.ctx.limits, job.own_edge, job.own_along, masks=masks if job.gaps else None
+            )
         rows: list[dict] = []
         wkbs: list[bytes] = []
         if job.gaps and self.ctx.gap_homes is not None:
@@ -138,11 +140,9 @@ class Artist:
             from geo.polygons import facility_polygons
 
             fac = _snapped(self.ctx.net, job.own_edge[rows], job.own_along[rows])
-            polys = facility_polygons(self.ctx.net, fac, list(self.ctx.limits), dist=job.dist[rows],
-                                      drawer=self.exact)
+            polys = facility_polygons(self.ctx.net, fac, list(self.ctx.limits), dist=job.dist[rows], drawer=self.exact)
         else:
-            polys = self.drawer.source_circles(job.dist[rows], self.ctx.limits, job.own_edge[rows],
-                                               job.own_along[rows])
+            polys = self.drawer.source_circles(job.dist[rows], self.ctx.limits, job.own_edge[rows], job.own_along[rows])
         return [[shapely.to_wkb(p) for p in row] for row in polys]
 
 
@@ -150,8 +150,9 @@ def _snapped(net: Network, edge: np.ndarray, along: np.ndarray):
     from geo.network import Snapped
 
     n = len(edge)
-    return Snapped(np.asarray(edge, np.int64), np.asarray(along, float), np.zeros(n), np.ones(n, bool),
-                   np.zeros((n, 2)))
+    return Snapped(
+        np.asarray(edge, np.int64), np.asarray(along, float), np.zeros(n), np.ones(n, bool), np.zeros((n, 2))
+    )
 
 
 # ------------------------------------------------------------------------------ the pool
@@ -161,7 +162,8 @@ _ARTIST: Artist | None = None  # set in worker processes only, by _init (never i
 
 def _init(ctx: DrawContext) -> None:
     """Pool initializer: the worker's own Artist; default signal handling (a parent that
-    handles SIGTERM itself, uvicorn, would otherwise pass its handler on and wait forever)."""
+    handles SIGTERM itself, uvicorn, would otherwise pass its handler on and wait forever).
+    """
     import signal
 
     global _ARTIST
@@ -197,8 +199,7 @@ class Drawn:
     facilities: dict[str, np.ndarray]  # layer -> (facilities, limits) object array
 
 
-def draw(ctx: DrawContext, *, workers: int | None = None,
-         progress: Callable[[int, int], None] | None = None) -> Drawn:
+def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> Drawn:
     """Draw every layer view and facility set of ``ctx``.
 
     Parameters
@@ -224,7 +225,7 @@ def draw(ctx: DrawContext, *, workers: int | None = None,
     step = FACILITY_TASK if parallel else 10**9
     for j, job in enumerate(ctx.facilities):
         for a in range(0, len(job.rows), step):
-            tasks.append(("facilities", j, job.rows[a:a + step]))
+            tasks.append(("facilities", j, job.rows[a : a + step]))
     total = (len(ctx.layers) + n_fac) * k
     done = 0
     results: list = [None] * len(tasks)
@@ -277,17 +278,27 @@ def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
 def _can_fork() -> bool:
     """A pool is forked only from the main thread: a fork from another thread copies the locks
     other threads hold at that moment (a ``functools.cached_property``'s, logging's) into a
-    child that then waits on them forever; in a thread the circles are drawn in that thread."""
+    child that then waits on them forever; in a thread the circles are drawn in that thread.
+    """
     import multiprocessing as mp
     import threading
 
     return "fork" in mp.get_all_start_methods() and threading.current_thread() is threading.main_thread()
 
 
-def source_circles(net: Network, sources: Snapped, limits: Sequence[float], *, width_m: float, cell_m: float,
-                   construction: str = "raster", geometry: RasterGeometry | None = None) -> np.ndarray:
+def source_circles(
+    net: Network,
+    sources: Snapped,
+    limits: Sequence[float],
+    *,
+    width_m: float,
+    cell_m: float,
+    construction: str = "raster",
+    geometry: RasterGeometry | None = None,
+) -> np.ndarray:
     """The circles of a few sources (snapped points), one per source and limit (metric), drawn in
-    this thread after one bounded search each (for siting and on-demand answers)."""
+    this thread after one bounded search each (for siting and on-demand answers).
+    """
     from geo.circles import per_source
 
     dist = per_source(net, sources, limit=max(limits))

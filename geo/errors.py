@@ -56,9 +56,7 @@ class UnknownNameError(CirclesError):
         self.what = what
         self.value = value
         self.allowed = sorted(str(a) for a in allowed)
-        super().__init__(
-            f"unknown {what} {value!r}: expected one of {', '.join(self.allowed) or '(none loaded)'}"
-        )
+        super().__init__(f"unknown {what} {value!r}: expected one of {', '.join(self.allowed) or '(none loaded)'}")
 
     def __reduce__(self):  # picklable across worker processes
         return (type(self), (self.what, self.value, self.allowed))

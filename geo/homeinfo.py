@@ -53,7 +53,8 @@ class HomeLand:
 
     def on(self, lat: Lattice) -> tuple[np.ndarray, np.ndarray]:
         """The same cells as flat indices of ``lat`` (same cell size, origins on the same
-        multiples); cells outside ``lat`` are left out."""
+        multiples); cells outside ``lat`` are left out.
+        """
         own = self.lattice
         if not np.isclose(lat.cell, own.cell, rtol=1e-9, atol=0.0):
             raise ValueError(f"land cells of {own.cell:g} m cannot be put on a grid of {lat.cell:g} m cells")
@@ -76,8 +77,11 @@ class HomeLand:
     def arrays(self) -> dict[str, np.ndarray]:
         """The land as named arrays for a bundle."""
         lat = self.lattice
-        return {"land_lattice": np.array([lat.x0, lat.y0, lat.cell, lat.rows, lat.cols], float),
-                "land_cells": self.cells, "land_owner": self.owner}
+        return {
+            "land_lattice": np.array([lat.x0, lat.y0, lat.cell, lat.rows, lat.cols], float),
+            "land_cells": self.cells,
+            "land_owner": self.owner,
+        }
 
     @classmethod
     def from_arrays(cls, a: dict, n_homes: int) -> HomeLand:
@@ -88,8 +92,13 @@ class HomeLand:
         owner = np.asarray(a["land_owner"]).astype(np.int64)
         if not (np.isfinite([x0, y0, cell]).all() and cell > 0 and lat.rows >= 0 and lat.cols >= 0):
             raise ValueError("the land grid is not a grid")
-        if len(cells) != len(owner) or np.any(cells < 0) or np.any(cells >= lat.size) \
-                or np.any(owner < 0) or np.any(owner >= n_homes):
+        if (
+            len(cells) != len(owner)
+            or np.any(cells < 0)
+            or np.any(cells >= lat.size)
+            or np.any(owner < 0)
+            or np.any(owner >= n_homes)
+        ):
             raise ValueError("land cells disagree with their grid or the homes")
         return cls(lat, cells, owner)
 
@@ -102,12 +111,14 @@ class HomeInfo:
     names: tuple  # (street, community, named_from) object arrays, None where unnamed
     land: HomeLand
 
-    def subset(self, keep: np.ndarray, xy: np.ndarray, net: Network, edge_map: np.ndarray, *,
-               max_dist: float) -> HomeInfo:
+    def subset(
+        self, keep: np.ndarray, xy: np.ndarray, net: Network, edge_map: np.ndarray, *, max_dist: float
+    ) -> HomeInfo:
         """The part of the homes where ``keep`` is true (``xy``: those homes, metric), placed on
         ``net``, a sub-network whose edge ``edge_map[e]`` was edge ``e`` (-1: not kept). A home
         whose edge was not kept is placed on ``net`` again; the nearest edge of the whole
-        network, when kept, is the nearest of the part too."""
+        network, when kept, is the nearest of the part too.
+        """
         keep = np.asarray(keep, bool)
         s = self.snap.subset(keep)
         edge = np.where(s.ok, edge_map[np.maximum(s.edge, 0)], -1)
@@ -134,8 +145,15 @@ def land_cell(params: PlanParams) -> float:
     return params.cell() * GAP_FACTOR
 
 
-def make_home_info(net: Network, homes_xy: np.ndarray, *, land_polygons: np.ndarray, admin: gpd.GeoDataFrame,
-                   places: gpd.GeoDataFrame, params: PlanParams) -> HomeInfo:
+def make_home_info(
+    net: Network,
+    homes_xy: np.ndarray,
+    *,
+    land_polygons: np.ndarray,
+    admin: gpd.GeoDataFrame,
+    places: gpd.GeoDataFrame,
+    params: PlanParams,
+) -> HomeInfo:
     """Place, name and give land to every home (no cache; see :func:`home_info`)."""
     from geo.areas import name_points
 
@@ -149,12 +167,20 @@ def make_home_info(net: Network, homes_xy: np.ndarray, *, land_polygons: np.ndar
 
 def home_info(base: Base, params: PlanParams, *, say: Callable[[str], None] | None = None) -> HomeInfo:
     """The :class:`HomeInfo` of every home of ``base`` on its whole network, from the cache
-    folder (``params.cache_dir``) when it was made before for the same base and settings."""
+    folder (``params.cache_dir``) when it was made before for the same base and settings.
+    """
     say = say or (lambda s: None)
     folder = None
     if params.cache_dir is not None and getattr(base, "key", None):
-        key = "|".join([base.key, str(HOMEINFO_VERSION), repr(float(params.home_snap_max_m)),
-                        repr(float(land_cell(params))), repr(LAND_REACH_M)])
+        key = "|".join(
+            [
+                base.key,
+                str(HOMEINFO_VERSION),
+                repr(float(params.home_snap_max_m)),
+                repr(float(land_cell(params))),
+                repr(LAND_REACH_M),
+            ]
+        )
         folder = params.cache_dir / f"homes-{hashlib.sha256(key.encode()).hexdigest()[:24]}"
         if (folder / "manifest.json").exists():
             try:
@@ -162,12 +188,14 @@ def home_info(base: Base, params: PlanParams, *, say: Callable[[str], None] | No
             except StoreError as err:
                 say(f"the homes cache {folder.name} cannot be used ({err}): making it again")
     say("placing homes on the streets and naming them")
-    info = make_home_info(base.network, base.homes.xy, land_polygons=base.land, admin=base.admin,
-                          places=base.places, params=params)
+    info = make_home_info(
+        base.network, base.homes.xy, land_polygons=base.land, admin=base.admin, places=base.places, params=params
+    )
     if folder is not None:
         try:
-            write_bundle(folder, kind=HOMEINFO_KIND, version=HOMEINFO_VERSION, meta={},
-                         arrays={"homes": home_info_arrays(info)})
+            write_bundle(
+                folder, kind=HOMEINFO_KIND, version=HOMEINFO_VERSION, meta={}, arrays={"homes": home_info_arrays(info)}
+            )
         except OSError as err:
             say(f"could not write the homes cache ({err}); continuing without it")
     return info
@@ -182,7 +210,8 @@ def home_info_arrays(info: HomeInfo) -> dict[str, np.ndarray]:
 
 def home_info_from_arrays(a: dict, net: Network, n_homes: int) -> HomeInfo:
     """The inverse of :func:`home_info_arrays` (``a`` read with ``NAME_KEYS`` as text);
-    raises ValueError when the arrays disagree with each other, the network or the homes."""
+    raises ValueError when the arrays disagree with each other, the network or the homes.
+    """
     from geo.network import snapped_from_arrays
 
     snap = snapped_from_arrays(a, "snap_", net)
@@ -204,11 +233,13 @@ def read_home_info(folder: Path, net: Network, n_homes: int) -> HomeInfo:
 # ------------------------------------------------------------------------------ land
 
 
-def home_land(lattice: Lattice, homes_xy: np.ndarray, land_polygons: np.ndarray, *, reach_m: float = LAND_REACH_M
-              ) -> tuple[np.ndarray, np.ndarray]:
+def home_land(
+    lattice: Lattice, homes_xy: np.ndarray, land_polygons: np.ndarray, *, reach_m: float = LAND_REACH_M
+) -> tuple[np.ndarray, np.ndarray]:
     """Land cells of ``lattice`` and their owner home: residential land (``land_polygons``,
     metric; parcels and footprints) nearest to each home, within ``reach_m``; every home's own
-    cell is land too. Returns ``(flat cell indices, owner home)``."""
+    cell is land too. Returns ``(flat cell indices, owner home)``.
+    """
     from geo.raster import opencv
 
     cv2 = opencv()
@@ -228,8 +259,7 @@ def home_land(lattice: Lattice, homes_xy: np.ndarray, land_polygons: np.ndarray,
     if not inside.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     land[cells[inside, 1], cells[inside, 0]] = 1
-    dist, label = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, cv2.DIST_MASK_5,
-                                                  labelType=cv2.DIST_LABEL_PIXEL)
+    dist, label = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL)
     # labels number the seed cells in row-major order; a cell holding several homes keeps one
     home_ids = np.flatnonzero(inside)
     key = cells[inside, 1] * cols + cells[inside, 0]
@@ -246,7 +276,8 @@ def home_land(lattice: Lattice, homes_xy: np.ndarray, land_polygons: np.ndarray,
 def _cells_inside(lattice: Lattice, polys: np.ndarray, chunk: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
     """Cells of ``lattice`` whose centre lies in one of ``polys`` (metric): every cell of each
     polygon's bounding box is tested, with arrays (an outline-drawing fill would claim about
-    half a cell more all round)."""
+    half a cell more all round).
+    """
     import shapely
 
     from geo.network import _ranges

@@ -27,18 +27,49 @@ if TYPE_CHECKING:  # annotations only: pandas loads when a table is read
 #: the week that weekday-only times fall in (Monday 2 June 2025; no public holiday in China).
 REFERENCE_MONDAY = dt.date(2025, 6, 2)
 WEEKDAYS = {
-    "mon": 0, "monday": 0, "mo": 0, "周一": 0, "星期一": 0,
-    "tue": 1, "tuesday": 1, "tu": 1, "周二": 1, "星期二": 1,
-    "wed": 2, "wednesday": 2, "we": 2, "周三": 2, "星期三": 2,
-    "thu": 3, "thursday": 3, "th": 3, "周四": 3, "星期四": 3,
-    "fri": 4, "friday": 4, "fr": 4, "周五": 4, "星期五": 4,
-    "sat": 5, "saturday": 5, "sa": 5, "周六": 5, "星期六": 5,
-    "sun": 6, "sunday": 6, "su": 6, "周日": 6, "星期日": 6, "周天": 6, "星期天": 6,
+    "mon": 0,
+    "monday": 0,
+    "mo": 0,
+    "周一": 0,
+    "星期一": 0,
+    "tue": 1,
+    "tuesday": 1,
+    "tu": 1,
+    "周二": 1,
+    "星期二": 1,
+    "wed": 2,
+    "wednesday": 2,
+    "we": 2,
+    "周三": 2,
+    "星期三": 2,
+    "thu": 3,
+    "thursday": 3,
+    "th": 3,
+    "周四": 3,
+    "星期四": 3,
+    "fri": 4,
+    "friday": 4,
+    "fr": 4,
+    "周五": 4,
+    "星期五": 4,
+    "sat": 5,
+    "saturday": 5,
+    "sa": 5,
+    "周六": 5,
+    "星期六": 5,
+    "sun": 6,
+    "sunday": 6,
+    "su": 6,
+    "周日": 6,
+    "星期日": 6,
+    "周天": 6,
+    "星期天": 6,
 }
 _DAY_ABBR = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 CHINA_TZ = "Asia/Shanghai"
+
 
 class OpeningHoursError(ValueError):
     """Opening hours that cannot be read, even after folding the Chinese forms."""
@@ -52,11 +83,27 @@ class OpeningHoursError(ValueError):
 # ------------------------------------------------------------------------------ opening hours
 _ALWAYS = re.compile(
     r"(7\s*[x×*]\s*)?24\s*(小时|h|hrs?|hours?)(营业|开放|服务)?|全天(候|24小时)?(营业|开放)?|24/7|全年无休|不打烊",
-    re.I,
+    re.IGNORECASE,
 )
 _UNKNOWN = {"未知", "不详", "待定", "暂无", "无", "-", "/", "?", "unknown", "n/a", "na"}
-_CN_DAY = {"一": "Mo", "二": "Tu", "三": "We", "四": "Th", "五": "Fr", "六": "Sa", "日": "Su", "天": "Su",
-           "七": "Su", "1": "Mo", "2": "Tu", "3": "We", "4": "Th", "5": "Fr", "6": "Sa", "7": "Su"}
+_CN_DAY = {
+    "一": "Mo",
+    "二": "Tu",
+    "三": "We",
+    "四": "Th",
+    "五": "Fr",
+    "六": "Sa",
+    "日": "Su",
+    "天": "Su",
+    "七": "Su",
+    "1": "Mo",
+    "2": "Tu",
+    "3": "We",
+    "4": "Th",
+    "5": "Fr",
+    "6": "Sa",
+    "7": "Su",
+}
 _DAY = r"(?:Mo|Tu|We|Th|Fr|Sa|Su|PH)"
 
 
@@ -80,8 +127,13 @@ def _from_chinese(s: str) -> str:
     s = re.sub(r"\s*[至到~〜—–]\s*|\s+-\s+", "-", s)
     s = re.sub(r"(?:周|星期|礼拜)([一二三四五六日天七1-7])", lambda m: _CN_DAY[m.group(1)], s)
     s = re.sub(rf"({_DAY})-([一二三四五六日天七])", lambda m: f"{m.group(1)}-{_CN_DAY[m.group(2)]}", s)
-    for words, osm in (("每天|每日|天天|全周", "Mo-Su"), ("工作日", "Mo-Fr"), ("周末|双休日", "Sa,Su"),
-                       ("(?:法定)?节假日", "PH"), ("闭馆|休息|不开放|关闭", " off")):
+    for words, osm in (
+        ("每天|每日|天天|全周", "Mo-Su"),
+        ("工作日", "Mo-Fr"),
+        ("周末|双休日", "Sa,Su"),
+        ("(?:法定)?节假日", "PH"),
+        ("闭馆|休息|不开放|关闭", " off"),
+    ):
         s = re.sub(words, osm, s)
     s = re.sub(r"\(?\s*PH\s*除外\s*\)?", "; PH off", s).replace("、", ",")
     s = re.sub(r"[()]", " ", s)
@@ -165,7 +217,6 @@ def opening_hours_state(opening_hours: str | None, at: dt.datetime) -> bool | No
     return {State.OPEN: True, State.CLOSED: False}.get(state)
 
 
-
 def _cell_text(value: object) -> str | None:
     """A cell as trimmed text; None for empty or NaN."""
     if value is None or (isinstance(value, (float, np.floating)) and math.isnan(float(value))):
@@ -185,12 +236,19 @@ def parse_at(text: str) -> dt.datetime:
     """``"Mon 22:00"`` / ``"周一 22:00"`` / ``"22:00"`` / ``"2025-06-04 22:00"`` -> datetime."""
     s = str(text).strip()
     try:
-        return dt.datetime.fromisoformat(s.replace(" ", "T", 1)) if re.match(r"^\d{4}-\d\d-\d\d", s) else _weekday_time(s)
+        return (
+            dt.datetime.fromisoformat(s.replace(" ", "T", 1)) if re.match(r"^\d{4}-\d\d-\d\d", s) else _weekday_time(s)
+        )
     except ValueError:
-        raise InputError("--at", [
-            (f"{text!r} is not a weekday and time: give e.g. \"Mon 22:00\", \"周一 22:00\", \"22:00\" "
-            "(a Wednesday) or \"2025-06-04 22:00\"")
-        ]) from None
+        raise InputError(
+            "--at",
+            [
+                (
+                    f'{text!r} is not a weekday and time: give e.g. "Mon 22:00", "周一 22:00", "22:00" '
+                    '(a Wednesday) or "2025-06-04 22:00"'
+                )
+            ],
+        ) from None
 
 
 def _weekday_time(s: str) -> dt.datetime:

@@ -103,8 +103,15 @@ def _decode(data: bytes, src: str, notes: list[str]) -> str:
         if best is not None:
             notes.append(f"{src}: read as {best.encoding} text (a guess: UTF-8 is safer)")
             return str(best)
-    raise InputError(src, [("cannot read the text encoding (not UTF-8, GBK/GB18030 or UTF-16): "
-                           "save it as UTF-8 (Excel: 'CSV UTF-8') or GBK")])
+    raise InputError(
+        src,
+        [
+            (
+                "cannot read the text encoding (not UTF-8, GBK/GB18030 or UTF-16): "
+                "save it as UTF-8 (Excel: 'CSV UTF-8') or GBK"
+            )
+        ],
+    )
 
 
 def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> Raw:
@@ -141,7 +148,8 @@ def _delimiter(text: str) -> str:
     """The delimiter of a CSV text: of ``,``, tab, ``;`` and ``|``, the one that splits the most
     of the first lines into the same number (at least two) of fields, the header among them.
     (Counting characters took ``;`` for a comma-separated file whose opening hours are written
-    ``Mo 08:00-12:00; Sa 09:00-11:00``.)"""
+    ``Mo 08:00-12:00; Sa 09:00-11:00``.)
+    """
     import csv
 
     lines = [ln for ln in text.splitlines() if ln.strip()][: 2 * HEADER_SEARCH_ROWS]
@@ -182,7 +190,9 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
                 sheets = book.sheet_names
                 grid = book.parse(sheets[0], header=None, dtype=object).to_numpy().tolist()
             if len(sheets) > 1:
-                notes.append(f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(sheets[1:])}")
+                notes.append(
+                    f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(sheets[1:])}"
+                )
             return _grid_raw(grid, src, notes)
         if suffix == ".parquet":
             try:
@@ -198,8 +208,9 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 layers = [str(r[0]) for r in pyogrio.list_layers(path)]
                 if len(layers) > 1:
-                    notes.append(f"{src}: read the first layer {layers[0]!r}; other layers ignored: "
-                                 f"{', '.join(layers[1:])}")
+                    notes.append(
+                        f"{src}: read the first layer {layers[0]!r}; other layers ignored: {', '.join(layers[1:])}"
+                    )
                 gdf = gpd.read_file(path, engine="pyogrio", layer=layers[0] if layers else None)
     except InputError:
         raise
@@ -234,9 +245,14 @@ def _read_json(text: str, src: str, notes: list[str]) -> Raw:
         feats, problems = _features(doc, src)
         props = [f.get("properties") or {} for f in feats]
         columns = list(dict.fromkeys(k for p in props for k in p))
-        raw = _frame_raw(pd.DataFrame.from_records(props, columns=columns) if columns else
-                         pd.DataFrame(index=pd.RangeIndex(len(props))),
-                         "feature", 1, [None] * len(feats))
+        raw = _frame_raw(
+            pd.DataFrame.from_records(props, columns=columns)
+            if columns
+            else pd.DataFrame(index=pd.RangeIndex(len(props))),
+            "feature",
+            1,
+            [None] * len(feats),
+        )
         raw.problems += problems
         for i, f in enumerate(feats):
             try:
@@ -259,7 +275,8 @@ def _read_json(text: str, src: str, notes: list[str]) -> Raw:
 
 def _features(doc: dict, src: str) -> tuple[list[dict], list[str]]:
     """The features of a GeoJSON Feature/FeatureCollection as dicts whose ``properties`` is a
-    dict; features and properties of the wrong JSON type become problems (and empty stand-ins)."""
+    dict; features and properties of the wrong JSON type become problems (and empty stand-ins).
+    """
     if doc["type"] == "Feature":
         feats = [doc]
     else:
@@ -275,8 +292,9 @@ def _features(doc: dict, src: str) -> tuple[list[dict], list[str]]:
             f = {}
         props = f.get("properties")
         if props is not None and not isinstance(props, dict):
-            problems.append(f"feature {i}: 'properties' is a {_json_type(props)}: expected an object such as "
-                            '{"name": "..."}')
+            problems.append(
+                f'feature {i}: \'properties\' is a {_json_type(props)}: expected an object such as {{"name": "..."}}'
+            )
             f = {**f, "properties": {}}
         out.append(f)
     return out, problems
@@ -285,4 +303,5 @@ def _features(doc: dict, src: str) -> tuple[list[dict], list[str]]:
 def _json_type(value: object) -> str:
     """The JSON name of a parsed value's type (object, list, number, text...)."""
     return {dict: "JSON object", list: "list", str: "text", bool: "true/false", type(None): "null"}.get(
-        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__)
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__
+    )

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import in_china, normalise_crs, to_wgs84
-from geo.hours import OpeningHoursError, normalise_opening_hours, opening_hours_state  # noqa: F401 (re-exported)
 from geo.errors import InputError
+from geo.hours import OpeningHoursError, normalise_opening_hours, opening_hours_state  # noqa: F401 (re-exported)
 from geo.layer_files import ALIASES, EMPTY, HEADERS, Raw, cell_text, header_key, read_raw
 from geo.osm_layers import FACILITY_COLUMNS
 
@@ -50,10 +50,24 @@ COLUMNS = (*FACILITY_COLUMNS, "opening_hours_raw")
 #: columns this tool writes (:func:`write_facilities`) and ignores when reading them back
 OWN_COLUMNS = ("layer", "source", "opening_hours_raw")
 TIER_WORDS: dict[str, str] = {
-    "district": "district", "区级": "district", "区": "district", "县级": "district",
-    "street": "street", "街道": "street", "街道级": "street", "镇街": "street", "乡镇": "street",
-    "community": "community", "社区": "community", "社区级": "community", "村社": "community", "村": "community",
-    "special": "special", "特色": "special", "专题": "special", "功能型": "special",
+    "district": "district",
+    "区级": "district",
+    "区": "district",
+    "县级": "district",
+    "street": "street",
+    "街道": "street",
+    "街道级": "street",
+    "镇街": "street",
+    "乡镇": "street",
+    "community": "community",
+    "社区": "community",
+    "社区级": "community",
+    "村社": "community",
+    "村": "community",
+    "special": "special",
+    "特色": "special",
+    "专题": "special",
+    "功能型": "special",
 }
 CRS_LABEL = {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"}
 TIER_HELP = "区级/district, 街道/street, 社区/community, 特色/special"
@@ -77,7 +91,11 @@ class LayerRead:
 def _plain(value: object) -> object:
     """An unused cell kept as it is, with NaN as None and numpy scalars as Python ones."""
     value = value.item() if isinstance(value, np.generic) else value
-    if value is pd.NA or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip()):
+    if (
+        value is pd.NA
+        or (isinstance(value, float) and math.isnan(value))
+        or (isinstance(value, str) and not value.strip())
+    ):
         return None
     return value
 
@@ -99,14 +117,16 @@ def _number(value: object) -> float | None:
 
 # ------------------------------------------------------------------------------ checking
 def _columns(raw: Raw, src: str) -> dict[str, int]:
-    """field -> column index; raises for missing or doubled columns, listing the columns found."""
+    """Field -> column index; raises for missing or doubled columns, listing the columns found."""
     cols: dict[str, int] = {}
     problems = []
     for j, h in enumerate(raw.header):
         f = None if h.startswith("orig_") else ALIASES.get(header_key(h))
         if f in cols:
-            problems.append(f"columns {raw.header[cols[f]]!r} and {h!r} both look like the {f} column — "
-                            "keep one, or rename the other")
+            problems.append(
+                f"columns {raw.header[cols[f]]!r} and {h!r} both look like the {f} column — "
+                "keep one, or rename the other"
+            )
         elif f is not None:
             cols[f] = j
     found = ", ".join(raw.header) or "(none)"
@@ -114,15 +134,18 @@ def _columns(raw: Raw, src: str) -> dict[str, int]:
         problems.append(f"no name column — expected one of {', '.join(HEADERS['name'])}; columns found: {found}")
     for f, what in (("lon", "longitude"), ("lat", "latitude")):
         if raw.geoms is None and "lonlat" not in cols and f not in cols:
-            problems.append(f"no {what} column — expected one of {', '.join(HEADERS[f])} "
-                            f"(or one 经纬度 column holding 'lon,lat'); columns found: {found}")
+            problems.append(
+                f"no {what} column — expected one of {', '.join(HEADERS[f])} "
+                f"(or one 经纬度 column holding 'lon,lat'); columns found: {found}"
+            )
     if problems:
         raise InputError(src, raw.problems + problems)
     return cols
 
 
-def _file_crs(crs: str | None, raw: Raw, cols: dict[str, int], src: str, problems: list[str],
-              warnings: list[str]) -> str:
+def _file_crs(
+    crs: str | None, raw: Raw, cols: dict[str, int], src: str, problems: list[str], warnings: list[str]
+) -> str:
     """The argument, else the crs column (all rows must agree), else wgs84."""
     given = normalise_crs(crs) if crs else None
     if "crs" not in cols:
@@ -135,12 +158,15 @@ def _file_crs(crs: str | None, raw: Raw, cols: dict[str, int], src: str, problem
         try:
             seen.setdefault(normalise_crs(value), []).append(label)
         except ValueError:
-            problems.append(f"{label}: {col} {value!r} is not a known coordinate system — "
-                            "use wgs84, gcj02 (AMap/Gaode, Tencent) or bd09 (Baidu)")
+            problems.append(
+                f"{label}: {col} {value!r} is not a known coordinate system — "
+                "use wgs84, gcj02 (AMap/Gaode, Tencent) or bd09 (Baidu)"
+            )
     if given:
         if set(seen) - {given}:
-            warnings.append(f"{src}: the {col} column says {', '.join(sorted(seen))} but {given} was asked for; "
-                            f"using {given}")
+            warnings.append(
+                f"{src}: the {col} column says {', '.join(sorted(seen))} but {given} was asked for; using {given}"
+            )
         return given
     if len(seen) > 1:
         parts = "; ".join(f"{k} ({', '.join(v[:3])}{'...' if len(v) > 3 else ''})" for k, v in sorted(seen.items()))
@@ -163,16 +189,21 @@ def _coordinates(raw: Raw, cols: dict[str, int], per_row: list[list[str]], notes
                 g = g.representative_point()
             g = g.geoms[0] if g.geom_type == "MultiPoint" and len(g.geoms) == 1 else g
             if g.geom_type == "Point" and not (math.isfinite(g.x) and math.isfinite(g.y)):
-                per_row[i].append(f"geometry has coordinates ({g.x:g}, {g.y:g}) — give a finite longitude and "
-                                  "latitude in decimal degrees (NaN and Infinity are not coordinates)")
+                per_row[i].append(
+                    f"geometry has coordinates ({g.x:g}, {g.y:g}) — give a finite longitude and "
+                    "latitude in decimal degrees (NaN and Infinity are not coordinates)"
+                )
             elif g.geom_type == "Point":
                 lon[i], lat[i], texts[i] = g.x, g.y, (f"{g.x:.10g}", f"{g.y:.10g}")
             else:
-                per_row[i].append(f"geometry is a {g.geom_type} — only points are accepted "
-                                  "(a polygon is placed at a point inside it)")
+                per_row[i].append(
+                    f"geometry is a {g.geom_type} — only points are accepted (a polygon is placed at a point inside it)"
+                )
             continue
         if not ({"lon", "lat"} <= set(cols) or "lonlat" in cols) or (
-                raw.geoms is not None and all(cell_text(row[cols[f]]) is None for f in ("lon", "lat", "lonlat") if f in cols)):
+            raw.geoms is not None
+            and all(cell_text(row[cols[f]]) is None for f in ("lon", "lat", "lonlat") if f in cols)
+        ):
             per_row[i].append("has no geometry and no longitude/latitude — give each facility a Point")
             continue
         if "lon" in cols and "lat" in cols:
@@ -181,8 +212,11 @@ def _coordinates(raw: Raw, cols: dict[str, int], per_row: list[list[str]], notes
             col, value = raw.header[cols["lonlat"]], cell_text(row[cols["lonlat"]])
             parts = re.split(r"\s*[,，\s]\s*", value) if value else []
             if len(parts) != 2:
-                per_row[i].append(f"{col} is empty — give 'longitude,latitude', e.g. 120.2105,30.2084" if value is None
-                                  else f"{col} {value!r} is not 'longitude,latitude' — e.g. 120.2105,30.2084")
+                per_row[i].append(
+                    f"{col} is empty — give 'longitude,latitude', e.g. 120.2105,30.2084"
+                    if value is None
+                    else f"{col} {value!r} is not 'longitude,latitude' — e.g. 120.2105,30.2084"
+                )
                 continue
             given = [(col, parts[0]), (col, parts[1])]
         got = []
@@ -193,37 +227,46 @@ def _coordinates(raw: Raw, cols: dict[str, int], per_row: list[list[str]], notes
                     per_row[i].append(f"{col} is empty — give the {what} in decimal degrees, e.g. {example}")
             except ValueError:
                 got.append(None)
-                per_row[i].append(f"{col} {cell_text(value)!r} is not a number — give the {what} in decimal degrees, "
-                                  f"e.g. {example}")
+                per_row[i].append(
+                    f"{col} {cell_text(value)!r} is not a number — give the {what} in decimal degrees, e.g. {example}"
+                )
         if None not in got:
             lon[i], lat[i] = got
             texts[i] = (cell_text(given[0][1]) or "", cell_text(given[1][1]) or "")
     return lon, lat, texts, kind
 
 
-def _swap_message(raw: Raw, cols: dict[str, int], kind: str, lon: np.ndarray, lat: np.ndarray,
-                  texts: list[tuple[str, str]]) -> str | None:
+def _swap_message(
+    raw: Raw, cols: dict[str, int], kind: str, lon: np.ndarray, lat: np.ndarray, texts: list[tuple[str, str]]
+) -> str | None:
     """The one problem for a whole file whose longitudes and latitudes are swapped, or None."""
     ok = np.isfinite(lon) & np.isfinite(lat)
     x, y = lon[ok], lat[ok]
-    if not ok.any() or not (((np.abs(y) > 90) & (np.abs(x) <= 90)).all()
-                            or ((y >= 73) & (y <= 135) & (x >= 18) & (x <= 54)).all()):
+    if not ok.any() or not (
+        ((np.abs(y) > 90) & (np.abs(x) <= 90)).all() or ((y >= 73) & (y <= 135) & (x >= 18) & (x <= 54)).all()
+    ):
         return None
     i = int(np.flatnonzero(ok)[0])
     label, (xt, yt) = raw.labels[i], texts[i]
     if kind == "geometry":
-        return (f"the coordinates look like (latitude, longitude): {label} has x {xt}, y {yt}; "
-                "GeoJSON and GeoPackage want x = longitude, y = latitude — swap them")
+        return (
+            f"the coordinates look like (latitude, longitude): {label} has x {xt}, y {yt}; "
+            "GeoJSON and GeoPackage want x = longitude, y = latitude — swap them"
+        )
     if kind == "pair":
-        return (f"the coordinates in {raw.header[cols['lonlat']]} look like 'latitude,longitude': {label} has "
-                f"'{xt},{yt}' — write them as 'longitude,latitude' (AMap and Baidu give the longitude first)")
+        return (
+            f"the coordinates in {raw.header[cols['lonlat']]} look like 'latitude,longitude': {label} has "
+            f"'{xt},{yt}' — write them as 'longitude,latitude' (AMap and Baidu give the longitude first)"
+        )
     lo, la = raw.header[cols["lon"]], raw.header[cols["lat"]]
-    return (f"the longitude and latitude columns look swapped: {la} holds {yt} and {lo} holds {xt} in {label} "
-            f"(in China longitude is 73..135, latitude 18..54) — swap the column headers {lo} and {la}")
+    return (
+        f"the longitude and latitude columns look swapped: {la} holds {yt} and {lo} holds {xt} in {label} "
+        f"(in China longitude is 73..135, latitude 18..54) — swap the column headers {lo} and {la}"
+    )
 
 
 def _stars(text: str) -> float:
-    s = re.sub(r"(星级?|stars?)$", "", unicodedata.normalize("NFKC", text).replace(" ", ""), flags=re.I)
+    s = re.sub(r"(星级?|stars?)$", "", unicodedata.normalize("NFKC", text).replace(" ", ""), flags=re.IGNORECASE)
     if s and set(s) <= {"★", "☆"}:
         s = str(s.count("★"))
     f = float({"一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5"}.get(s, s))
@@ -239,10 +282,12 @@ def _area(text: str) -> float:
     return f
 
 
-def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str,
-         hours_seen: dict) -> dict:
+def _row(
+    raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str, hours_seen: dict
+) -> dict:
     """The normalised fields of row ``i``; problems go to ``bad``, warnings to ``warnings``;
-    ``hours_seen`` keeps the opening hours read so far in this file (text -> normalised)."""
+    ``hours_seen`` keeps the opening hours read so far in this file (text -> normalised).
+    """
     label = raw.labels[i]
 
     def cell(f: str) -> str | None:
@@ -258,8 +303,10 @@ def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[
     if tier is not None and norm is None:
         bad.append(f"{head('tier')} {tier!r} is not a known tier — use one of {TIER_HELP}, or leave it empty")
     values = {"name": name, "tier": norm, "stars": math.nan, "area_m2": math.nan}
-    for f, parse, what in (("stars", _stars, "is not a star rating from 1 to 5 — give a number 1..5, or leave it empty"),
-                           ("area_m2", _area, "is not an area in square metres — give a number such as 5000")):
+    for f, parse, what in (
+        ("stars", _stars, "is not a star rating from 1 to 5 — give a number 1..5, or leave it empty"),
+        ("area_m2", _area, "is not an area in square metres — give a number such as 5000"),
+    ):
         if (text := cell(f)) is not None:
             try:
                 values[f] = parse(text)
@@ -275,11 +322,16 @@ def _row(raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[
         hours = hours_seen[oh]
         if hours is OpeningHoursError:
             hours = None
-            warnings.append(f"{src} {label}: {head('opening_hours')} {oh!r} cannot be read as opening hours; treated "
-                            "as unknown — write it like 'Mo-Fr 08:30-17:30', '24/7' or '周一至周五 8:30-17:30'")
+            warnings.append(
+                f"{src} {label}: {head('opening_hours')} {oh!r} cannot be read as opening hours; treated "
+                "as unknown — write it like 'Mo-Fr 08:30-17:30', '24/7' or '周一至周五 8:30-17:30'"
+            )
     services = cell("services")
     return values | {
-        "kind": cell("kind"), "opening_hours": hours, "opening_hours_raw": oh, "address": cell("address"),
+        "kind": cell("kind"),
+        "opening_hours": hours,
+        "opening_hours_raw": oh,
+        "address": cell("address"),
         "services": tuple(s for s in SERVICE_SPLIT.split(services) if s) if services else (),
     }
 
@@ -291,7 +343,9 @@ def _check_path(path: Path) -> None:
         raise InputError(src, [f"is a folder, not a facility file — give one of {', '.join(SUFFIXES)}"])
     if path.suffix.lower() not in SUFFIXES:
         hint = " (an old .xls workbook: save it as .xlsx)" if path.suffix.lower() == ".xls" else ""
-        raise InputError(src, [f"unsupported file type {path.suffix or '(none)'!r}{hint} — use one of {', '.join(SUFFIXES)}"])
+        raise InputError(
+            src, [f"unsupported file type {path.suffix or '(none)'!r}{hint} — use one of {', '.join(SUFFIXES)}"]
+        )
     if not path.is_file():
         raise InputError(src, ["file not found — check the path and the file name"])
     if path.stat().st_size == 0:
@@ -334,8 +388,14 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
     warnings: list[str] = []
     raw = read_raw(path, src, notes)
     if not raw.rows:
-        raise InputError(src, ["holds no facilities: there is a header but no rows below it"
-                               if raw.geoms is None else "holds no features"])
+        raise InputError(
+            src,
+            [
+                "holds no facilities: there is a header but no rows below it"
+                if raw.geoms is None
+                else "holds no features"
+            ],
+        )
     cols = _columns(raw, src)
     problems = raw.problems
     crs_name = _file_crs(crs, raw, cols, src, problems, warnings)
@@ -350,8 +410,9 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
             if not -180 <= lon[i] <= 180:
                 per_row[i].append(f"longitude {texts[i][0]} is outside -180..180")
             if not -90 <= lat[i] <= 90:
-                per_row[i].append(f"latitude {texts[i][1]} is outside -90..90 — "
-                                  "are the longitude and latitude columns swapped?")
+                per_row[i].append(
+                    f"latitude {texts[i][1]} is outside -90..90 — are the longitude and latitude columns swapped?"
+                )
     out: dict[str, list] = {c: [] for c in COLUMNS}
     first_id: dict[str, str] = {}
     hours_seen: dict[str, object] = {}
@@ -372,12 +433,17 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
     extra: dict[str, list] = {}
     if crs_name != "wgs84":
         outside = ~in_china(lon, lat)
-        warnings += [f"{src} {raw.labels[i]}: ({texts[i][0]}, {texts[i][1]}) lies outside China, where "
-                     f"{CRS_LABEL[crs_name]} has no offset — kept unchanged" for i in np.flatnonzero(outside)]
+        warnings += [
+            f"{src} {raw.labels[i]}: ({texts[i][0]}, {texts[i][1]}) lies outside China, where "
+            f"{CRS_LABEL[crs_name]} has no offset — kept unchanged"
+            for i in np.flatnonzero(outside)
+        ]
         extra = {"orig_lon": lon.tolist(), "orig_lat": lat.tolist(), "orig_crs": [crs_name] * n}
         lon, lat = to_wgs84(lon, lat, crs_name)
-        notes.append(f"{src}: {n - int(outside.sum())} of {n} points converted from {CRS_LABEL[crs_name]} to WGS84 "
-                     "(the coordinates as given are kept in orig_lon, orig_lat)")
+        notes.append(
+            f"{src}: {n - int(outside.sum())} of {n} points converted from {CRS_LABEL[crs_name]} to WGS84 "
+            "(the coordinates as given are kept in orig_lon, orig_lat)"
+        )
     warnings += _duplicates(out["name"], lon, lat, raw.labels, src)
     used = {j for f, j in cols.items() if raw.geoms is None or f not in ("lon", "lat", "lonlat")}
     for j, h in enumerate(raw.header):
@@ -414,12 +480,17 @@ def _duplicates(names: list, lon: np.ndarray, lat: np.ndarray, labels: list[str]
     out = []
     for i, name in enumerate(names):
         a, b, c, d = cx[i], cy[i], cx[i] + ax[i], cy[i] + ay[i]
-        near = [x for x in (grid.get((name, a, b)), grid.get((name, c, b)), grid.get((name, a, d)),
-                            grid.get((name, c, d))) if x]
+        near = [
+            x
+            for x in (grid.get((name, a, b)), grid.get((name, c, b)), grid.get((name, a, d)), grid.get((name, c, d)))
+            if x
+        ]
         for j in heapq.merge(*near) if len(near) > 1 else (near[0] if near else ()):  # earlier rows, first first
             if (d := _metres_scalar(lon_l[i], lat_l[i], lon_l[j], lat_l[j])) <= DUPLICATE_M:
-                out.append(f"{src} {labels[i]}: {name!r} is at the same place as {labels[j]} ({d:.1f} m apart) — "
-                           "both are kept; delete one if it is a duplicate")
+                out.append(
+                    f"{src} {labels[i]}: {name!r} is at the same place as {labels[j]} ({d:.1f} m apart) — "
+                    "both are kept; delete one if it is a duplicate"
+                )
                 break
         grid.setdefault((name, cx[i], cy[i]), []).append(i)
     return out
@@ -440,8 +511,9 @@ def _metres(lon1, lat1, lon2, lat2):
 
 
 # ------------------------------------------------------------------------------ checks and output
-def check_within(facilities: gpd.GeoDataFrame, bbox_lonlat: tuple[float, float, float, float], *,
-                 max_km: float) -> list[str]:
+def check_within(
+    facilities: gpd.GeoDataFrame, bbox_lonlat: tuple[float, float, float, float], *, max_km: float
+) -> list[str]:
     """Facilities farther than ``max_km`` outside a box ``(min_lon, min_lat, max_lon, max_lat)``.
 
     Returns one line per such facility with its distance to the box in km; the caller decides
@@ -454,8 +526,10 @@ def check_within(facilities: gpd.GeoDataFrame, bbox_lonlat: tuple[float, float, 
     for i in np.flatnonzero(km > max_km):
         row = facilities.iloc[i]
         where = row["source"] if "source" in facilities else f"facility {row['id']}"
-        out.append(f"{where}: {row['name']!r} lies {km[i]:.1f} km outside the network area "
-                   f"({x0:.4f}..{x1:.4f} E, {y0:.4f}..{y1:.4f} N) — check its coordinates and coordinate system")
+        out.append(
+            f"{where}: {row['name']!r} lies {km[i]:.1f} km outside the network area "
+            f"({x0:.4f}..{x1:.4f} E, {y0:.4f}..{y1:.4f} N) — check its coordinates and coordinate system"
+        )
     return out
 
 
@@ -504,12 +578,17 @@ def check_file(path: str | Path, *, layer: str, crs: str | None, out: str | Path
         The summary and messages; a file that cannot be used raises :class:`InputError` instead.
     """
     read = read_facilities(path, layer=layer, crs=crs)
-    messages = [f"{kind}: {line}" for kind, lines in (("note", read.notes), ("warning", read.warnings))
-                for line in lines]
+    messages = [
+        f"{kind}: {line}" for kind, lines in (("note", read.notes), ("warning", read.warnings)) for line in lines
+    ]
     fac = read.facilities
     tiers = ", ".join(f"{v} {k}" for k, v in fac["tier"].fillna("without tier").value_counts().items())
-    summary = [(f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for "
-               f"{int(fac['opening_hours'].notna().sum())}; {len(read.warnings)} warning(s)")]
+    summary = [
+        (
+            f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for "
+            f"{int(fac['opening_hours'].notna().sum())}; {len(read.warnings)} warning(s)"
+        )
+    ]
     if out is not None:
         write_facilities(fac, out)
         summary.append(f"written to {out}")

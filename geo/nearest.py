@@ -160,8 +160,9 @@ class NearestIndex:
             return Route(f, float(best), self._assemble(point, None, None, fac, f))
         return Route(f, float(best), self._assemble(point, end, reach.route_nodes(node), fac, f))
 
-    def search(self, facilities: Snapped, point: Snapped, *, k: int = 1, mask: np.ndarray | None = None,
-               limit: float) -> list[Route]:
+    def search(
+        self, facilities: Snapped, point: Snapped, *, k: int = 1, mask: np.ndarray | None = None, limit: float
+    ) -> list[Route]:
         """The ``k`` nearest facilities (of those where ``mask`` is true) within ``limit`` metres.
 
         One Dijkstra from the two ends of the point's edge, stopped at ``limit``: the work is

@@ -58,9 +58,15 @@ class EditLog:
     links: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # new edges of the links
 
 
-def with_edits(net: Network, *, links: Sequence[Link] = (), closures: Sequence[Closure] = (),
-               snap_max_m: float = 100.0, max_link_m: float = np.inf,
-               problems: list[str] | None = None) -> tuple[Network, EditLog]:
+def with_edits(
+    net: Network,
+    *,
+    links: Sequence[Link] = (),
+    closures: Sequence[Closure] = (),
+    snap_max_m: float = 100.0,
+    max_link_m: float = np.inf,
+    problems: list[str] | None = None,
+) -> tuple[Network, EditLog]:
     """A copy of ``net`` with ``closures`` removed, then ``links`` added.
 
     Parameters
@@ -101,8 +107,14 @@ def with_edits(net: Network, *, links: Sequence[Link] = (), closures: Sequence[C
         chain = np.concatenate([[net.edge_u[e]], split_nodes[e], [net.edge_v[e]]])
         pieces = []
         for k in range(len(b) - 1):
-            added.add(chain[k], chain[k + 1], b[k + 1] - b[k], _cut(net, e, b[k], b[k + 1]),
-                      net.edge_highway[e], net.edge_name[e])
+            added.add(
+                chain[k],
+                chain[k + 1],
+                b[k + 1] - b[k],
+                _cut(net, e, b[k], b[k + 1]),
+                net.edge_highway[e],
+                net.edge_name[e],
+            )
             pieces.append(nxt)
             nxt += 1
         split_pieces[e] = np.array(pieces, np.int64)
@@ -141,15 +153,19 @@ def _closed_edges(net: Network, closures: Sequence[Closure], problems: list[str]
         g = c.geometry
         hit = net.edge_tree.query(g, predicate="intersects")
         if len(hit) == 0:
-            what = "crosses no walkable way — draw the line across the way(s) to close" if g.geom_type == "LineString" \
+            what = (
+                "crosses no walkable way — draw the line across the way(s) to close"
+                if g.geom_type == "LineString"
                 else "touches no walkable way — draw the polygon over the way(s) to close"
+            )
             problems.append(f"{c.label}: {what}")
         closed_mask[hit] = True
     return closed_mask
 
 
-def _snap_link_ends(net: Network, links: Sequence[Link], closed_mask: np.ndarray, snap_max_m: float,
-                    problems: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _snap_link_ends(
+    net: Network, links: Sequence[Link], closed_mask: np.ndarray, snap_max_m: float, problems: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Each link end (start, end, start, ...) on its nearest edge left open: edge and distance along."""
     import shapely
 
@@ -166,9 +182,11 @@ def _snap_link_ends(net: Network, links: Sequence[Link], closed_mask: np.ndarray
         end_along[pi] = np.clip(shapely.line_locate_point(net.edge_lines[ei], pts[pi]), 0.0, net.edge_len[ei])
         for j in np.flatnonzero(end_edge < 0):
             lk = links[j // 2]
-            far = net.snap(ends[j:j + 1], max_dist=1e9).dist[0]
-            problems.append(f"{lk.label}: its {'start' if j % 2 == 0 else 'end'} point is {far:.0f} m from the "
-                            f"nearest open walkable way (limit {snap_max_m:.0f} m) — put both ends on streets or paths")
+            far = net.snap(ends[j : j + 1], max_dist=1e9).dist[0]
+            problems.append(
+                f"{lk.label}: its {'start' if j % 2 == 0 else 'end'} point is {far:.0f} m from the "
+                f"nearest open walkable way (limit {snap_max_m:.0f} m) — put both ends on streets or paths"
+            )
     return end_edge, end_along
 
 
@@ -183,8 +201,9 @@ def _join_points(net: Network, end_edge: np.ndarray, end_along: np.ndarray):
     at_u = end_along <= END_TOL_M
     at_v = ~at_u & (end_along >= L - END_TOL_M)
     mid = ~at_u & ~at_v
-    end_node = np.where(at_u, net.edge_u[end_edge] if n_ends else 0,
-                        np.where(at_v, net.edge_v[end_edge] if n_ends else 0, -1))
+    end_node = np.where(
+        at_u, net.edge_u[end_edge] if n_ends else 0, np.where(at_v, net.edge_v[end_edge] if n_ends else 0, -1)
+    )
     split_bounds: dict[int, np.ndarray] = {}
     for e in np.unique(end_edge[mid]):
         a = np.sort(end_along[mid & (end_edge == e)])
@@ -225,8 +244,9 @@ class _Added:
         self.name.append(name)
 
 
-def _assemble(net: Network, whole_idx: np.ndarray, all_xy: np.ndarray, node_xy_add: np.ndarray,
-              added: _Added) -> Network:
+def _assemble(
+    net: Network, whole_idx: np.ndarray, all_xy: np.ndarray, node_xy_add: np.ndarray, added: _Added
+) -> Network:
     """The edited network: the base edges kept whole, then the added ones."""
     counts = net.geom_end[whole_idx] - net.geom_start[whole_idx] + 1
     take = _ranges(net.geom_start[whole_idx], counts)
@@ -237,7 +257,9 @@ def _assemble(net: Network, whole_idx: np.ndarray, all_xy: np.ndarray, node_xy_a
     return Network(
         crs=net.crs,
         node_xy=all_xy,
-        node_lonlat=np.vstack([net.node_lonlat, net.unproject(node_xy_add)]) if len(node_xy_add) else net.node_lonlat.copy(),
+        node_lonlat=np.vstack([net.node_lonlat, net.unproject(node_xy_add)])
+        if len(node_xy_add)
+        else net.node_lonlat.copy(),
         node_osm=np.concatenate([net.node_osm, np.full(len(node_xy_add), -1, net.node_osm.dtype)]),
         edge_u=np.concatenate([net.edge_u[whole_idx], np.asarray(added.u, np.int64)]),
         edge_v=np.concatenate([net.edge_v[whole_idx], np.asarray(added.v, np.int64)]),

@@ -165,9 +165,7 @@ class Network:
             return Snapped(edge, along, dist, np.zeros(0, bool), snapped_xy)
         pts = shapely.points(xy)
         # all_matches=False: one edge per point even when two are equally near
-        (pi, ei), d = self.edge_tree.query_nearest(
-            pts, max_distance=max_dist, return_distance=True, all_matches=False
-        )
+        (pi, ei), d = self.edge_tree.query_nearest(pts, max_distance=max_dist, return_distance=True, all_matches=False)
         edge[pi] = ei
         dist[pi] = d
         lines = self.edge_lines[ei]
@@ -237,14 +235,25 @@ def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait
         raise NetworkError("no walkable ways to build a network from")
     crs = metric_crs_for(float(np.median(lon)), float(np.median(lat)))
     x, y = transformer(4326, crs).transform(lon, lat)
-    return _assemble(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway,
-                     ways.name, crs, largest_component=largest_component,
-                     road_class=ways.road_class, crossing_nodes=ways.crossing_nodes,
-                     signal_nodes=ways.signal_nodes, signal_wait_m=signal_wait_m)
+    return _assemble(
+        ids,
+        np.column_stack([x, y]),
+        np.column_stack([lon, lat]),
+        off,
+        ways.highway,
+        ways.name,
+        crs,
+        largest_component=largest_component,
+        road_class=ways.road_class,
+        crossing_nodes=ways.crossing_nodes,
+        signal_nodes=ways.signal_nodes,
+        signal_wait_m=signal_wait_m,
+    )
 
 
-def network_from_lines(lines: list, *, crs: int = 32651, highway: str = "footway",
-                       largest_component: bool = False) -> Network:
+def network_from_lines(
+    lines: list, *, crs: int = 32651, highway: str = "footway", largest_component: bool = False
+) -> Network:
     """A network from metric polylines (tests, scenarios): ends and shared vertices join.
 
     Vertices with identical coordinates are the same node, so two lines that share a point
@@ -255,13 +264,33 @@ def network_from_lines(lines: list, *, crs: int = 32651, highway: str = "footway
     _, ids = np.unique(np.round(xy, 6), axis=0, return_inverse=True)
     off = np.concatenate([[0], np.cumsum([len(c) for c in coords])]).astype(np.int64)
     lon, lat = transformer(crs, 4326).transform(xy[:, 0], xy[:, 1])
-    return _assemble(ids.astype(np.int64).ravel(), xy, np.column_stack([lon, lat]), off,
-                     [highway] * len(coords), [""] * len(coords), crs, largest_component=largest_component)
+    return _assemble(
+        ids.astype(np.int64).ravel(),
+        xy,
+        np.column_stack([lon, lat]),
+        off,
+        [highway] * len(coords),
+        [""] * len(coords),
+        crs,
+        largest_component=largest_component,
+    )
 
 
-def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bool,
-              road_class: np.ndarray | None = None, crossing_nodes: np.ndarray | None = None,
-              signal_nodes: np.ndarray | None = None, signal_wait_m: float = 0.0) -> Network:
+def _assemble(
+    ids,
+    xy,
+    lonlat,
+    off,
+    highway,
+    name,
+    crs,
+    *,
+    largest_component: bool,
+    road_class: np.ndarray | None = None,
+    crossing_nodes: np.ndarray | None = None,
+    signal_nodes: np.ndarray | None = None,
+    signal_wait_m: float = 0.0,
+) -> Network:
     n_ways = len(off) - 1
     lens = np.diff(off)
     way_of = np.repeat(np.arange(n_ways), lens)
@@ -305,8 +334,9 @@ def _assemble(ids, xy, lonlat, off, highway, name, crs, *, largest_component: bo
         from geo.crossings import split_sides
 
         net = _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name)
-        net, _ = split_sides(net, e_way, np.asarray(road_class), crossings, signal_nodes=signal_nodes,
-                             signal_wait_m=signal_wait_m)
+        net, _ = split_sides(
+            net, e_way, np.asarray(road_class), crossings, signal_nodes=signal_nodes, signal_wait_m=signal_wait_m
+        )
         return largest_part(net) if largest_component else net
     if largest_component:
         g = csr_min(np.concatenate([u, v]), np.concatenate([v, u]), np.ones(2 * len(u)), n_nodes)
@@ -349,15 +379,31 @@ def _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way,
 
 def largest_part(net: Network) -> Network:
     """The largest connected part of ``net`` (by nodes)."""
-    g = csr_min(np.concatenate([net.edge_u, net.edge_v]), np.concatenate([net.edge_v, net.edge_u]),
-                np.ones(2 * net.n_edges), net.n_nodes)
+    g = csr_min(
+        np.concatenate([net.edge_u, net.edge_v]),
+        np.concatenate([net.edge_v, net.edge_u]),
+        np.ones(2 * net.n_edges),
+        net.n_nodes,
+    )
     _, labels = connected_components(g, directed=False)
     return subnetwork(net, labels == np.argmax(np.bincount(labels)))
 
 
 #: the arrays that make a :class:`Network` (text arrays: ``edge_highway``, ``edge_name``).
-NETWORK_ARRAYS = ("node_xy", "node_lonlat", "node_osm", "edge_u", "edge_v", "edge_len", "geom_start", "geom_end",
-                  "geom_xy", "geom_lonlat", "edge_highway", "edge_name")
+NETWORK_ARRAYS = (
+    "node_xy",
+    "node_lonlat",
+    "node_osm",
+    "edge_u",
+    "edge_v",
+    "edge_len",
+    "geom_start",
+    "geom_end",
+    "geom_xy",
+    "geom_lonlat",
+    "edge_highway",
+    "edge_name",
+)
 
 
 def network_arrays(net: Network) -> dict[str, np.ndarray]:
@@ -390,32 +436,53 @@ def network_from_arrays(a: dict[str, np.ndarray]) -> Network:
     if problems:
         raise ValueError("; ".join(problems))
     return Network(
-        crs=int(a["crs"][0]), node_xy=a["node_xy"].astype(float), node_lonlat=a["node_lonlat"].astype(float),
-        node_osm=a["node_osm"].astype(np.int64), edge_u=a["edge_u"].astype(np.int64),
-        edge_v=a["edge_v"].astype(np.int64), edge_len=a["edge_len"].astype(float),
-        geom_start=a["geom_start"].astype(np.int64), geom_end=a["geom_end"].astype(np.int64),
-        geom_xy=a["geom_xy"].astype(float), geom_lonlat=a["geom_lonlat"].astype(float),
-        edge_highway=np.asarray(a["edge_highway"], dtype=object), edge_name=np.asarray(a["edge_name"], dtype=object),
+        crs=int(a["crs"][0]),
+        node_xy=a["node_xy"].astype(float),
+        node_lonlat=a["node_lonlat"].astype(float),
+        node_osm=a["node_osm"].astype(np.int64),
+        edge_u=a["edge_u"].astype(np.int64),
+        edge_v=a["edge_v"].astype(np.int64),
+        edge_len=a["edge_len"].astype(float),
+        geom_start=a["geom_start"].astype(np.int64),
+        geom_end=a["geom_end"].astype(np.int64),
+        geom_xy=a["geom_xy"].astype(float),
+        geom_lonlat=a["geom_lonlat"].astype(float),
+        edge_highway=np.asarray(a["edge_highway"], dtype=object),
+        edge_name=np.asarray(a["edge_name"], dtype=object),
     )
 
 
 def snapped_arrays(s: Snapped, prefix: str) -> dict[str, np.ndarray]:
     """Snapped points as named arrays for a bundle (see :func:`snapped_from_arrays`)."""
-    return {f"{prefix}edge": s.edge, f"{prefix}along": s.along, f"{prefix}dist": s.dist, f"{prefix}ok": s.ok,
-            f"{prefix}xy": s.xy}
+    return {
+        f"{prefix}edge": s.edge,
+        f"{prefix}along": s.along,
+        f"{prefix}dist": s.dist,
+        f"{prefix}ok": s.ok,
+        f"{prefix}xy": s.xy,
+    }
 
 
 def snapped_from_arrays(a: dict[str, np.ndarray], prefix: str, net: Network) -> Snapped:
     """A :class:`Snapped` from :func:`snapped_arrays`, checked against ``net`` (raises ValueError)."""
     edge = a[f"{prefix}edge"].astype(np.int64)
     n = len(edge)
-    s = Snapped(edge, a[f"{prefix}along"].astype(float), a[f"{prefix}dist"].astype(float),
-                a[f"{prefix}ok"].astype(bool), a[f"{prefix}xy"].astype(float).reshape(-1, 2))
+    s = Snapped(
+        edge,
+        a[f"{prefix}along"].astype(float),
+        a[f"{prefix}dist"].astype(float),
+        a[f"{prefix}ok"].astype(bool),
+        a[f"{prefix}xy"].astype(float).reshape(-1, 2),
+    )
     if not (len(s.along) == len(s.dist) == len(s.ok) == len(s.xy) == n):
         raise ValueError(f"{prefix}: snapped arrays disagree")
     on = s.ok
-    if on.any() and (edge[on].min() < 0 or edge[on].max() >= net.n_edges
-                     or np.any(s.along[on] < 0) or np.any(s.along[on] > net.edge_len[edge[on]] + 1e-6)):
+    if on.any() and (
+        edge[on].min() < 0
+        or edge[on].max() >= net.n_edges
+        or np.any(s.along[on] < 0)
+        or np.any(s.along[on] > net.edge_len[edge[on]] + 1e-6)
+    ):
         raise ValueError(f"{prefix}: snapped points lie outside the network")
     return s
 
@@ -438,8 +505,17 @@ def subnetwork(net: Network, keep_node: np.ndarray) -> Network:
     take = _ranges(net.geom_start[e], counts)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     return Network(
-        crs=net.crs, node_xy=net.node_xy[used], node_lonlat=net.node_lonlat[used], node_osm=net.node_osm[used],
-        edge_u=newid[net.edge_u[e]], edge_v=newid[net.edge_v[e]], edge_len=net.edge_len[e],
-        geom_start=start, geom_end=start + counts - 1, geom_xy=net.geom_xy[take], geom_lonlat=net.geom_lonlat[take],
-        edge_highway=net.edge_highway[e], edge_name=net.edge_name[e],
+        crs=net.crs,
+        node_xy=net.node_xy[used],
+        node_lonlat=net.node_lonlat[used],
+        node_osm=net.node_osm[used],
+        edge_u=newid[net.edge_u[e]],
+        edge_v=newid[net.edge_v[e]],
+        edge_len=net.edge_len[e],
+        geom_start=start,
+        geom_end=start + counts - 1,
+        geom_xy=net.geom_xy[take],
+        geom_lonlat=net.geom_lonlat[take],
+        edge_highway=net.edge_highway[e],
+        edge_name=net.edge_name[e],
     )

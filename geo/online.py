@@ -12,14 +12,18 @@ import numpy as np
 
 from geo.crossings import is_crossing_node, way_class
 from geo.errors import InputError, NetworkError
-from geo.osm import POI_KEYS, OsmExtract, Features, WalkWays, is_walkable
+from geo.osm import POI_KEYS, Features, OsmExtract, WalkWays, is_walkable
 
 if TYPE_CHECKING:  # annotations only: osmnx and geopandas load when a place is downloaded
     import geopandas as gpd
     import networkx as nx
 
-FEATURE_TAGS = {"building": True, "landuse": ["residential"], "boundary": ["administrative"],
-                **{k: True for k in POI_KEYS}}
+FEATURE_TAGS = {
+    "building": True,
+    "landuse": ["residential"],
+    "boundary": ["administrative"],
+    **dict.fromkeys(POI_KEYS, True),
+}
 
 
 def _download(place: str):
@@ -38,7 +42,9 @@ def extract_from_place(place: str) -> OsmExtract:
     except (ValueError, LookupError) as err:  # osmnx: nothing found for that name
         raise InputError("--place", [f"{place!r}: osmnx found no area for it ({err}); check the name"]) from None
     except OSError as err:
-        raise NetworkError(f"--place {place!r}: download failed ({err}); are you online? Use --osm with a local extract otherwise") from None
+        raise NetworkError(
+            f"--place {place!r}: download failed ({err}); are you online? Use --osm with a local extract otherwise"
+        ) from None
     return extract_from_graph(graph, feats, source=f"osmnx: {place}")
 
 
@@ -53,13 +59,19 @@ def extract_from_graph(graph: nx.MultiDiGraph, feats: gpd.GeoDataFrame | None, *
     seen = set()
     synthetic = -1
     for u, v, k, data in graph.edges(keys=True, data=True):
-        key = (min(u, v), max(u, v), data.get("osmid") if not isinstance(data.get("osmid"), list) else tuple(data["osmid"]))
+        key = (
+            min(u, v),
+            max(u, v),
+            data.get("osmid") if not isinstance(data.get("osmid"), list) else tuple(data["osmid"]),
+        )
         if key in seen:  # both directions of a two-way street
             continue
         seen.add(key)
         hw = data.get("highway", "footway")
         hw = hw[0] if isinstance(hw, list) else hw
-        if not is_walkable({"highway": hw, **{t: data[t] for t in ("foot", "access", "area") if isinstance(data.get(t), str)}}):
+        if not is_walkable(
+            {"highway": hw, **{t: data[t] for t in ("foot", "access", "area") if isinstance(data.get(t), str)}}
+        ):
             continue
         if "geometry" in data:
             coords = np.asarray(data["geometry"].coords)
@@ -79,15 +91,24 @@ def extract_from_graph(graph: nx.MultiDiGraph, feats: gpd.GeoDataFrame | None, *
         highways.append(hw)
         nm = data.get("name", "")
         names.append(nm[0] if isinstance(nm, list) else (nm if isinstance(nm, str) else ""))
-        classes.append(way_class({"highway": hw, **{t: data[t] for t in ("lanes", "service", "access", "footway",
-                                                                          "dual_carriageway", "divider")
-                                                    if isinstance(data.get(t), str)}}))
+        classes.append(
+            way_class(
+                {
+                    "highway": hw,
+                    **{
+                        t: data[t]
+                        for t in ("lanes", "service", "access", "footway", "dual_carriageway", "divider")
+                        if isinstance(data.get(t), str)
+                    },
+                }
+            )
+        )
     if not way_ids:
         raise NetworkError(f"{source}: the downloaded network holds no walkable way")
     f = Features()
     if feats is not None and len(feats):
         for idx, row in feats.iterrows():
-            etype, oid = (idx if isinstance(idx, tuple) else ("node", idx))
+            etype, oid = idx if isinstance(idx, tuple) else ("node", idx)
             tags = {c: str(row[c]) for c in feats.columns if c != "geometry" and isinstance(row[c], str)}
             geom = row.geometry
             kinds = []
@@ -95,7 +116,11 @@ def extract_from_graph(graph: nx.MultiDiGraph, feats: gpd.GeoDataFrame | None, *
                 kinds.append("building")
             if tags.get("landuse") == "residential" and geom.geom_type in ("Polygon", "MultiPolygon"):
                 kinds.append("landuse")
-            if tags.get("boundary") == "administrative" and "name" in tags and geom.geom_type in ("Polygon", "MultiPolygon"):
+            if (
+                tags.get("boundary") == "administrative"
+                and "name" in tags
+                and geom.geom_type in ("Polygon", "MultiPolygon")
+            ):
                 kinds.append("admin")
             if any(k in tags for k in POI_KEYS) and ("name" in tags or "amenity" in tags):
                 kinds.append("poi")

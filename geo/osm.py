@@ -28,9 +28,24 @@ SUPPORTED_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".xml", ".osm.xml"
 #: highway values a pedestrian can never use (or that are not built yet).
 EXCLUDED_HIGHWAY = frozenset(
     {
-        "motorway", "motorway_link", "construction", "proposed", "planned", "abandoned",
-        "razed", "raceway", "bus_guideway", "busway", "escape", "no", "disused", "corridor",
-        "platform", "emergency_bay", "rest_area", "services",
+        "motorway",
+        "motorway_link",
+        "construction",
+        "proposed",
+        "planned",
+        "abandoned",
+        "razed",
+        "raceway",
+        "bus_guideway",
+        "busway",
+        "escape",
+        "no",
+        "disused",
+        "corridor",
+        "platform",
+        "emergency_bay",
+        "rest_area",
+        "services",
     }
 )
 #: highway values only kept when foot access is explicitly granted.
@@ -44,18 +59,46 @@ ACCESS_NO = frozenset({"private", "no"})
 POI_KEYS = ("amenity", "office", "place", "tourism", "leisure", "social_facility", "shop")
 #: tags copied for every point of interest (others are not needed downstream).
 POI_TAGS = (
-    "name", "name:zh", "name:en", "amenity", "office", "place", "tourism", "leisure",
-    "social_facility", "shop", "opening_hours", "operator", "addr:street", "addr:housenumber",
-    "building", "information",
+    "name",
+    "name:zh",
+    "name:en",
+    "amenity",
+    "office",
+    "place",
+    "tourism",
+    "leisure",
+    "social_facility",
+    "shop",
+    "opening_hours",
+    "operator",
+    "addr:street",
+    "addr:housenumber",
+    "building",
+    "information",
 )
 #: what the map draws to orient by when there is no tile server (:mod:`geo.basemap`): water
 #: areas, rivers and canals drawn as lines, parks and woods.
 WATERWAY_LINES = frozenset({"river", "canal", "stream"})
-GREEN = {"leisure": ("park", "garden", "nature_reserve"), "landuse": ("forest", "recreation_ground", "village_green"),
-         "natural": ("wood",)}
+GREEN = {
+    "leisure": ("park", "garden", "nature_reserve"),
+    "landuse": ("forest", "recreation_ground", "village_green"),
+    "natural": ("wood",),
+}
 HOME_BUILDINGS = frozenset(
-    {"residential", "apartments", "house", "dormitory", "detached", "semidetached_house",
-     "terrace", "bungalow", "farm", "static_caravan", "cabin", "houseboat"}
+    {
+        "residential",
+        "apartments",
+        "house",
+        "dormitory",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "bungalow",
+        "farm",
+        "static_caravan",
+        "cabin",
+        "houseboat",
+    }
 )
 
 
@@ -128,6 +171,7 @@ class WalkWays:
 @dataclass(frozen=True)
 class OsmExtract:
     """What one pass over an extract gives: walkable ways, planning features and the data date."""
+
     source: str
     data_date: str | None  # "data as of": the header's timestamp, else the newest object read
     ways: WalkWays
@@ -181,8 +225,9 @@ def read_osm(path: str | Path) -> OsmExtract:
         osmium.FileProcessor(str(p))
         .with_locations()
         .with_areas(area_keys)
-        .with_filter(osmium.filter.KeyFilter("highway", "building", "landuse", "boundary", "natural", "waterway",
-                                             *POI_KEYS))
+        .with_filter(
+            osmium.filter.KeyFilter("highway", "building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
+        )
     )
     header_date = _header_date(proc)
     latest = None
@@ -198,8 +243,9 @@ def read_osm(path: str | Path) -> OsmExtract:
             elif obj.is_area():
                 reader.area(obj)
     except EOFError as err:  # a truncated .bz2 (the decompressor runs as the file is read)
-        raise InputError(str(path), [(f"ends early — a truncated or partly downloaded file? ({err}); "
-                                     "download it again")]) from None
+        raise InputError(
+            str(path), [(f"ends early — a truncated or partly downloaded file? ({err}); download it again")]
+        ) from None
     except (RuntimeError, osmium.InvalidLocationError) as err:  # osmium's parse errors
         raise InputError(str(path), [f"cannot be read as OpenStreetMap data ({err})"]) from None
     if not reader.way_ids:
@@ -207,7 +253,7 @@ def read_osm(path: str | Path) -> OsmExtract:
             f"{path}: no walkable street or path in this extract "
             "(is it the right area, and does it contain highway ways?)"
         )
-    newest = latest.astimezone(dt.timezone.utc).date().isoformat() if latest and latest.year > 1970 else None
+    newest = latest.astimezone(dt.UTC).date().isoformat() if latest and latest.year > 1970 else None
     return OsmExtract(
         source=str(path),
         data_date=header_date or newest,
@@ -334,7 +380,11 @@ def _area_kinds(tags) -> list[str]:
         kinds.append("admin")
     if any(k in tags for k in POI_KEYS) and ("name" in tags or "amenity" in tags):
         kinds.append("poi")
-    if tags.get("natural") == "water" or tags.get("waterway") == "riverbank" or tags.get("landuse") in ("reservoir", "basin"):
+    if (
+        tags.get("natural") == "water"
+        or tags.get("waterway") == "riverbank"
+        or tags.get("landuse") in ("reservoir", "basin")
+    ):
         kinds.append("water")
     elif any(tags.get(k) in v for k, v in GREEN.items()):
         kinds.append("green")
@@ -373,7 +423,8 @@ def _check_bz2(p: Path) -> None:
         with bz2.open(p, "rb") as fh:
             fh.read(16)
     except EOFError as err:
-        raise InputError(str(p), [(f"ends early — a truncated or partly downloaded file? ({err}); "
-                                  "download it again")]) from None
+        raise InputError(
+            str(p), [(f"ends early — a truncated or partly downloaded file? ({err}); download it again")]
+        ) from None
     except OSError as err:
         raise InputError(str(p), [f"is not a valid bzip2 file ({err})"]) from None

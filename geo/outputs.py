@@ -58,8 +58,9 @@ def check_out(out: str | Path) -> Path:
             foreign = sorted(p for p in present if p not in listed and p != MARK and not p.startswith(KEPT))
             if foreign:
                 shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-                problems.append(f"holds files that are not part of its last output set ({shown}): "
-                                "move them, or give another folder")
+                problems.append(
+                    f"holds files that are not part of its last output set ({shown}): move them, or give another folder"
+                )
     parent = out if out.is_dir() else out.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -72,7 +73,8 @@ def check_out(out: str | Path) -> Path:
 
 def _writable(folder: Path) -> bool:
     """Whether a file can be made in ``folder`` (tried: ``os.access`` says yes to root on
-    read-only file systems and /proc)."""
+    read-only file systems and /proc).
+    """
     import tempfile
 
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -88,7 +90,8 @@ def _writable(folder: Path) -> bool:
 
 def write_folder(out: str | Path, kind: str, write: Callable[[Path], list[Path]]) -> list[Path]:
     """Write an output set into ``out`` all at once; ``write(tmp)`` writes the files into the
-    temporary folder and returns them. Returns the files' final paths."""
+    temporary folder and returns them. Returns the files' final paths.
+    """
     out = Path(out)
     check_out(out)
     written: list[Path] = []
@@ -105,8 +108,12 @@ def write_folder(out: str | Path, kind: str, write: Callable[[Path], list[Path]]
                 rel = p.relative_to(tmp).as_posix()
                 if rel != MARK and not rel.startswith(KEPT) and TMP_MARK not in rel:
                     listed[rel] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-        doc = {"tool": "service-circles", "kind": kind,
-               "written": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(), "files": listed}
+        doc = {
+            "tool": "service-circles",
+            "kind": kind,
+            "written": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            "files": listed,
+        }
         (tmp / MARK).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         written.extend(out / Path(f).relative_to(tmp) for f in files)
 

@@ -117,8 +117,9 @@ class PlanParams:
     def limits(self) -> list[tuple[float, float, str]]:
         """``(metres, minutes, profile)`` of every threshold and profile, shortest first."""
         speeds = self.speeds()
-        return sorted(((metres_for(m, speeds[p]), float(m), p) for p in self.profiles for m in self.minutes),
-                      key=lambda c: c[0])
+        return sorted(
+            ((metres_for(m, speeds[p]), float(m), p) for p in self.profiles for m in self.minutes), key=lambda c: c[0]
+        )
 
     def signal_wait_m(self) -> float:
         """The wait at traffic lights as metres of walking at the first profile's speed."""
@@ -139,8 +140,12 @@ def _shown(value) -> str:
 
 
 def _finite_in(value, lo: float, hi: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value)) \
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and bool(np.isfinite(value))
         and lo <= float(value) <= hi
+    )
 
 
 def check_params(params: PlanParams) -> None:
@@ -174,23 +179,34 @@ def _model_problems(params: PlanParams) -> list[str]:
     """Problems of how streets are crossed and circles drawn."""
     problems = []
     if not _finite_in(params.width_m, 1, 500):
-        problems.append(f"--width: {_shown(params.width_m)} m is outside 1..500 (how far from a reached street a circle "
-                        "claims land)")
+        problems.append(
+            f"--width: {_shown(params.width_m)} m is outside 1..500 (how far from a reached street a circle "
+            "claims land)"
+        )
     if params.circles not in ("raster", "exact"):
         problems.append(f"--circles: {params.circles!r}: expected raster or exact")
     if params.crossings not in ("strict", "anywhere"):
-        problems.append(f"--crossings: {params.crossings!r}: expected strict (big roads crossed only at crossings) "
-                        "or anywhere")
+        problems.append(
+            f"--crossings: {params.crossings!r}: expected strict (big roads crossed only at crossings) or anywhere"
+        )
     if not _finite_in(params.signal_wait_s, 0, 300):
-        problems.append(f"--signal-wait: {_shown(params.signal_wait_s)} s is outside 0..300 (seconds waiting at "
-                        "traffic lights to cross a big road)")
+        problems.append(
+            f"--signal-wait: {_shown(params.signal_wait_s)} s is outside 0..300 (seconds waiting at "
+            "traffic lights to cross a big road)"
+        )
     if params.cell_m is not None and not _finite_in(params.cell_m, 0.5, 50):
         problems.append(f"--cell: {_shown(params.cell_m)} m is outside 0.5..50")
     cell_ok = params.cell_m is None or _finite_in(params.cell_m, 0.5, 50)
-    if _finite_in(params.width_m, 1, 500) and cell_ok and not _finite_in(params.width_m / params.cell(), 1, 400) \
-            and params.circles == "raster":
-        problems.append(f"--cell: {params.cell():g} m against a width of {params.width_m:g} m gives "
-                        f"{params.width_m / params.cell():.3g} cells: keep the width 1..400 cells")
+    if (
+        _finite_in(params.width_m, 1, 500)
+        and cell_ok
+        and not _finite_in(params.width_m / params.cell(), 1, 400)
+        and params.circles == "raster"
+    ):
+        problems.append(
+            f"--cell: {params.cell():g} m against a width of {params.width_m:g} m gives "
+            f"{params.width_m / params.cell():.3g} cells: keep the width 1..400 cells"
+        )
     return problems
 
 
@@ -201,8 +217,11 @@ def _limit_problems(params: PlanParams) -> list[str]:
         problems.append(f"--halo: {_shown(params.halo_m)} m is outside 0..50000")
     if params.workers is not None and not (isinstance(params.workers, int) and 1 <= params.workers <= 64):
         problems.append(f"--workers: {params.workers!r} is outside 1..64")
-    for name, v, lo, hi in (("snap limit", params.snap_max_m, 1, 5000), ("home snap limit", params.home_snap_max_m, 1, 5000),
-                            ("gap link", params.gap_link_m, 1, 5000)):
+    for name, v, lo, hi in (
+        ("snap limit", params.snap_max_m, 1, 5000),
+        ("home snap limit", params.home_snap_max_m, 1, 5000),
+        ("gap link", params.gap_link_m, 1, 5000),
+    ):
         if not _finite_in(v, lo, hi):
             problems.append(f"{name}: {_shown(v)} m is outside {lo}..{hi}")
     if params.at is not None:
@@ -221,6 +240,7 @@ def _limit_problems(params: PlanParams) -> list[str]:
 @dataclass(frozen=True, eq=False)
 class LayerResult:
     """One facility layer of a plan: its facilities, where they stand, and every home's walk to the nearest."""
+
     name: str
     facilities: gpd.GeoDataFrame  # WGS84, columns of geo.osm_layers.FACILITY_COLUMNS
     origin: str  # "OSM tags (osm_layers.toml)" or the file name
@@ -234,6 +254,7 @@ class LayerResult:
 @dataclass(frozen=True, eq=False)
 class PlanResult:
     """Everything a plan computed; frozen, and what the CLI, the API and the map all read."""
+
     source: str
     data_date: str | None
     params: PlanParams
@@ -289,8 +310,9 @@ def snap_layer(net: Network, fac: gpd.GeoDataFrame, max_m: float) -> tuple[Snapp
     return s, unsnapped
 
 
-def layer_step(net: Network, name: str, fac: gpd.GeoDataFrame, origin: str, home_snap: Snapped,
-               params: PlanParams) -> LayerResult:
+def layer_step(
+    net: Network, name: str, fac: gpd.GeoDataFrame, origin: str, home_snap: Snapped, params: PlanParams
+) -> LayerResult:
     """One layer: snap its facilities, one multi-source search, every home's nearest facility."""
     snapped, unsnapped = snap_layer(net, fac, params.snap_max_m)
     reach = multi_source(net, snapped)
@@ -304,7 +326,8 @@ def _layer_result(name, fac, origin, snapped, reach, hd, hs) -> LayerResult:
 
 def fit_cell(params: PlanParams, net: Network) -> tuple[PlanParams, str | None]:
     """``params`` with the cell enlarged where the network's extent would not fit one canvas
-    (:func:`geo.raster.fitting_cell`), and a note saying so; unchanged otherwise."""
+    (:func:`geo.raster.fitting_cell`), and a note saying so; unchanged otherwise.
+    """
     from geo.raster import fitting_cell
 
     cell = fitting_cell(net, params.cell(), params.draw_pad_m())
@@ -314,7 +337,8 @@ def fit_cell(params: PlanParams, net: Network) -> tuple[PlanParams, str | None]:
     return dataclasses.replace(params, cell_m=cell), (
         f"the network spans {w:.0f} x {h:.0f} km: circles are drawn on {cell:g} m cells instead of "
         f"{params.cell():g} m (one drawing canvas holds at most 2^27 cells); plan a part of it with --area "
-        "for finer circles")
+        "for finer circles"
+    )
 
 
 def read_layer_files(inputs: PlanInputs, skip: Collection[str] = ()) -> tuple[dict, list[str]]:
@@ -334,9 +358,15 @@ def read_layer_files(inputs: PlanInputs, skip: Collection[str] = ()) -> tuple[di
     return files, warnings
 
 
-def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *,
-         progress: Progress | None = None, base: Base | None = None,
-         facilities: Mapping[str, tuple] | None = None, area: StudyArea | None = None) -> PlanResult:
+def plan(
+    inputs: PlanInputs = PlanInputs(),
+    params: PlanParams = PlanParams(),
+    *,
+    progress: Progress | None = None,
+    base: Base | None = None,
+    facilities: Mapping[str, tuple] | None = None,
+    area: StudyArea | None = None,
+) -> PlanResult:
     """Plan service circles end to end. See the module docstring for the steps.
 
     ``base`` (:class:`geo.base.Base`) skips reading the network source; ``facilities``
@@ -379,24 +409,54 @@ def plan(inputs: PlanInputs = PlanInputs(), params: PlanParams = PlanParams(), *
         n_all = len(fac)
         fac = clip.keep_facilities(fac)
         if clip.area is not None and n_all and not len(fac):
-            notes[layer] = "; ".join([*([notes[layer]] if layer in notes else []),
-                                      f"none of the {n_all} {layer} of {origin} lies in the study area "
-                                      f"{clip.area.name!r} or its {params.halo():.0f} m halo"
-                                      + ("" if layer in files else f": give your own list (--{layer} FILE)")])
+            notes[layer] = "; ".join(
+                [
+                    *([notes[layer]] if layer in notes else []),
+                    f"none of the {n_all} {layer} of {origin} lies in the study area "
+                    f"{clip.area.name!r} or its {params.halo():.0f} m halo"
+                    + ("" if layer in files else f": give your own list (--{layer} FILE)"),
+                ]
+            )
         say(f"walk times from {len(fac)} {layer}")
         lr = layer_step(net, layer, fac, origin, home_snap, params)
         for u in lr.unsnapped:
-            warnings.append(f"{layer}: {u['name']} ({u['source']}) is {u['distance_m']:.0f} m from the nearest "
-                            f"walkable way (limit {params.snap_max_m:.0f} m): not placed on the network")
+            warnings.append(
+                f"{layer}: {u['name']} ({u['source']}) is {u['distance_m']:.0f} m from the nearest "
+                f"walkable way (limit {params.snap_max_m:.0f} m): not placed on the network"
+            )
         layers[layer] = lr
-    return finish_plan(base=base, params=params, net=net, homes=homes, home_snap=home_snap, layers=layers,
-                       warnings=warnings, area=clip.area, notes=notes, say=say,
-                       names=info.names, land=info.land)
+    return finish_plan(
+        base=base,
+        params=params,
+        net=net,
+        homes=homes,
+        home_snap=home_snap,
+        layers=layers,
+        warnings=warnings,
+        area=clip.area,
+        notes=notes,
+        say=say,
+        names=info.names,
+        land=info.land,
+    )
 
 
-def finish_plan(*, base: Base, params: PlanParams, net: Network, homes: Homes, home_snap: Snapped, layers: dict,
-                warnings: list[str], area: StudyArea | None, notes: dict, say: Progress, reuse: Reuse | None = None,
-                names: tuple | None = None, land: HomeLand | None = None) -> PlanResult:
+def finish_plan(
+    *,
+    base: Base,
+    params: PlanParams,
+    net: Network,
+    homes: Homes,
+    home_snap: Snapped,
+    layers: dict,
+    warnings: list[str],
+    area: StudyArea | None,
+    notes: dict,
+    say: Progress,
+    reuse: Reuse | None = None,
+    names: tuple | None = None,
+    land: HomeLand | None = None,
+) -> PlanResult:
     """From the layers' walk times to the result: coverage, views, names, circles and gaps.
 
     ``reuse`` (:class:`geo.whatif.Reuse`) keeps what a scenario leaves unchanged from the
@@ -406,9 +466,17 @@ def finish_plan(*, base: Base, params: PlanParams, net: Network, homes: Homes, h
     from geo.coverage import coverage_summary, view_coverage, views
     from geo.frames import circle_and_gap_frames, facility_frame
 
-    coverage = coverage_summary(source=Path(str(base.source)).name, data_date=base.data_date, homes=homes,
-                                home_snap=home_snap, network=net, layers=layers, params=params,
-                                area=area.describe() if area is not None else None, notes=notes)
+    coverage = coverage_summary(
+        source=Path(str(base.source)).name,
+        data_date=base.data_date,
+        homes=homes,
+        home_snap=home_snap,
+        network=net,
+        layers=layers,
+        params=params,
+        area=area.describe() if area is not None else None,
+        notes=notes,
+    )
     subsets, info = views(net, layers, home_snap, params, layer_result=_layer_result)
     if subsets:
         coverage["subsets"] = view_coverage(subsets, info, homes, params)
@@ -426,13 +494,38 @@ def finish_plan(*, base: Base, params: PlanParams, net: Network, homes: Homes, h
             sn = Snapped(sn.edge, sn.along, sn.dist, sn.ok & reuse.facilities[n], sn.xy)
         if sn.ok.any():
             dists[n] = per_source(net, sn, limit=reach)
-    circles, gaps = circle_and_gap_frames(params=params, net=net, homes=homes, layers=layers, subsets=subsets,
-                                          names=names, land=land, dists=dists, reuse=reuse, say=say, area=area)
+    circles, gaps = circle_and_gap_frames(
+        params=params,
+        net=net,
+        homes=homes,
+        layers=layers,
+        subsets=subsets,
+        names=names,
+        land=land,
+        dists=dists,
+        reuse=reuse,
+        say=say,
+        area=area,
+    )
     facilities = facility_frame(net, homes, home_snap, layers, dists, params, reuse=reuse)
     return PlanResult(
-        source=str(base.source), data_date=base.data_date, params=params, network=net, homes=homes,
-        home_snap=home_snap, layers=layers, coverage=coverage, circles=circles, gaps=gaps, facilities=facilities,
-        warnings=warnings, subsets=subsets, home_names=names, home_land=land, area=area, admin=base.admin,
+        source=str(base.source),
+        data_date=base.data_date,
+        params=params,
+        network=net,
+        homes=homes,
+        home_snap=home_snap,
+        layers=layers,
+        coverage=coverage,
+        circles=circles,
+        gaps=gaps,
+        facilities=facilities,
+        warnings=warnings,
+        subsets=subsets,
+        home_names=names,
+        home_land=land,
+        area=area,
+        admin=base.admin,
         places=base.places,
         base=dataclasses.replace(base, network=net, homes=homes),
     )
@@ -488,17 +581,21 @@ def clip_to_area(base: Base, inputs: PlanInputs, params: PlanParams, *, area: St
     whole = max(float(shapely.area(metric)), 1.0)
     out_area = float(shapely.area(shapely.difference(metric, hull)))
     if out_area / whole > 0.01:
-        warnings.append(f"the extract {src} covers only {1 - out_area / whole:.0%} of the study area {area.name!r}: "
-                        f"{out_area / 1e6:.1f} km² of its {whole / 1e6:.1f} km² lie outside it, so homes there are "
-                        "not counted — use a larger extract")
+        warnings.append(
+            f"the extract {src} covers only {1 - out_area / whole:.0%} of the study area {area.name!r}: "
+            f"{out_area / 1e6:.1f} km² of its {whole / 1e6:.1f} km² lie outside it, so homes there are "
+            "not counted — use a larger extract"
+        )
     ring = shapely.difference(halo, metric)
     out_ring = float(shapely.area(shapely.difference(ring, hull)))
     share = out_ring / max(float(shapely.area(ring)), 1.0)
     if share > 0.01:
-        warnings.append(f"the extract {src} covers the {params.halo():.0f} m halo around the study area {area.name!r} "
-                        f"only in part: {out_ring / 1e6:.1f} km² ({share:.0%}) of it lie outside, so facilities and "
-                        "streets there are missing (people near that edge may be served by facilities the extract "
-                        "does not hold) — use a larger extract")
+        warnings.append(
+            f"the extract {src} covers the {params.halo():.0f} m halo around the study area {area.name!r} "
+            f"only in part: {out_ring / 1e6:.1f} km² ({share:.0%}) of it lie outside, so facilities and "
+            "streets there are missing (people near that edge may be served by facilities the extract "
+            "does not hold) — use a larger extract"
+        )
     keep = shapely.contains_xy(halo, net.node_xy[:, 0], net.node_xy[:, 1])
     sub = subnetwork(net, keep)
     kept = keep[net.edge_u] & keep[net.edge_v]

@@ -119,7 +119,8 @@ def cut_lines(net: Network, edge: np.ndarray, start: np.ndarray, end: np.ndarray
 
 def _vertex_key(net: Network) -> tuple[np.ndarray, np.ndarray]:
     """Every geometry vertex's distance along its edge plus an offset per edge that makes the
-    whole array ascending, so one ``searchsorted`` finds positions on many edges at once."""
+    whole array ascending, so one ``searchsorted`` finds positions on many edges at once.
+    """
     cum = net.geom_cum
     counts = net.geom_end - net.geom_start + 1
     offset = np.concatenate([[0.0], np.cumsum(cum[net.geom_end] + 1.0)[:-1]])
@@ -163,7 +164,8 @@ def _cut(net: Network, e: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarra
 
 class ExactDrawer:
     """The exact construction's state for one network and width: whole-edge buffers (and, on
-    request, :class:`CellUnions`), made once and reused by every circle drawn with it."""
+    request, :class:`CellUnions`), made once and reused by every circle drawn with it.
+    """
 
     def __init__(self, net: Network, width_m: float, *, cells: bool = False) -> None:
         self.net = net
@@ -220,7 +222,8 @@ class ExactDrawer:
     def _pieces(self, e, s, t, done_edges=None, done_cells=None):
         """Polygons whose union is the land within the width of the stretches ``(e, s, t)``,
         leaving out what is already inside a circle whose whole edges are ``done_edges`` and full
-        cells ``done_cells``."""
+        cells ``done_cells``.
+        """
         net = self.net
         keep = t > s
         e, s, t = e[keep], s[keep], t[keep]
@@ -258,7 +261,7 @@ class CellUnions:
         bounds = np.searchsorted(self.cell[order], np.arange(self.n_cells + 1))
         self.union = np.empty(self.n_cells, dtype=object)
         for c in range(self.n_cells):
-            self.union[c] = shapely.union_all(buffers[order[bounds[c]:bounds[c + 1]]])
+            self.union[c] = shapely.union_all(buffers[order[bounds[c] : bounds[c + 1]]])
 
     def full(self, whole_edges: np.ndarray) -> np.ndarray:
         """Cells all of whose edges are in ``whole_edges`` (unique edge indices), as a mask."""
@@ -293,8 +296,14 @@ def layer_polygons(
     return drawer.nested(lambda lim: reached_intervals(net, node_dist, lim, facilities), limits)
 
 
-def circle_polygon(net: Network, node_dist: np.ndarray, limit_m: float, *, facilities: Snapped | None = None,
-                   width_m: float = DEFAULT_WIDTH_M) -> shapely.Geometry:
+def circle_polygon(
+    net: Network,
+    node_dist: np.ndarray,
+    limit_m: float,
+    *,
+    facilities: Snapped | None = None,
+    width_m: float = DEFAULT_WIDTH_M,
+) -> shapely.Geometry:
     """The service circle: reached street stretches buffered by ``width_m`` (metric CRS)."""
     return layer_polygons(net, node_dist, [limit_m], facilities=facilities, width_m=width_m)[0]
 
@@ -341,8 +350,7 @@ def facility_polygons(
         lo, hi = dist.indptr[i], dist.indptr[i + 1]
         own = facilities.subset(np.arange(len(facilities)) == i)
         nodes, d = dist.indices[lo:hi], dist.data[lo:hi]
-        polys = drawer.nested(lambda lim, nodes=nodes, d=d, own=own: source_intervals(net, nodes, d, lim, own),
-                              limits)
+        polys = drawer.nested(lambda lim, nodes=nodes, d=d, own=own: source_intervals(net, nodes, d, lim, own), limits)
         for j, p in enumerate(polys):
             out[i, j] = p
     return out

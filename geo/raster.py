@@ -63,7 +63,8 @@ GAP_FACTOR = 3
 
 def opencv() -> ModuleType:
     """OpenCV, set to one thread: the drawing here is single-threaded, and an OpenCV thread pool
-    does not survive the fork that starts worker processes (a child would wait on it forever)."""
+    does not survive the fork that starts worker processes (a child would wait on it forever).
+    """
     import cv2
 
     if cv2.getNumThreads() != 1:
@@ -88,7 +89,8 @@ class Lattice:
     @classmethod
     def around(cls, lo: np.ndarray, hi: np.ndarray, cell: float, pad: float, *, align: int = 1) -> Lattice:
         """The lattice covering ``lo..hi`` (metric) with ``pad`` metres around, its origin on a
-        multiple of ``align`` cells (so that pooled lattices of any extent line up)."""
+        multiple of ``align`` cells (so that pooled lattices of any extent line up).
+        """
         step = cell * align
         x0, y0 = (np.floor((np.asarray(lo, float) - pad) / step) * step).tolist()
         cols, rows = (np.ceil((np.asarray(hi, float) + pad - (x0, y0)) / cell).astype(np.int64) + 1).tolist()
@@ -135,8 +137,14 @@ class RasterGeometry:
         starts = net.geom_start
         gx, gy = self.geom_px[:, 0] >> SHIFT, self.geom_px[:, 1] >> SHIFT
         if net.n_edges:
-            box = np.column_stack([np.minimum.reduceat(gx, starts), np.minimum.reduceat(gy, starts),
-                                   np.maximum.reduceat(gx, starts) + 1, np.maximum.reduceat(gy, starts) + 1])
+            box = np.column_stack(
+                [
+                    np.minimum.reduceat(gx, starts),
+                    np.minimum.reduceat(gy, starts),
+                    np.maximum.reduceat(gx, starts) + 1,
+                    np.maximum.reduceat(gy, starts) + 1,
+                ]
+            )
         else:
             box = np.zeros((0, 4), np.int32)
         #: cells ``(col0, row0, col1, row1)`` (end exclusive) holding each edge's geometry
@@ -150,8 +158,9 @@ class RasterGeometry:
         # vertex positions along their edge, made ascending over the whole array (one searchsorted)
         counts = net.geom_end - net.geom_start + 1
         self._cum = net.geom_cum
-        self._offset = (np.concatenate([[0.0], np.cumsum(self._cum[net.geom_end] + 1.0)[:-1]])
-                        if net.n_edges else np.zeros(0))
+        self._offset = (
+            np.concatenate([[0.0], np.cumsum(self._cum[net.geom_end] + 1.0)[:-1]]) if net.n_edges else np.zeros(0)
+        )
         self._key = self._cum + np.repeat(self._offset, counts)
 
     @cached_property
@@ -166,7 +175,8 @@ class RasterGeometry:
 
     def cut(self, e: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stretches ``[a, b]`` (metres from the ``u`` end) of edges ``e`` as fixed-point pixel
-        polylines: one flat ``(m, 2)`` array and the vertex count of each stretch."""
+        polylines: one flat ``(m, 2)`` array and the vertex count of each stretch.
+        """
         net, cum, key, offset = self.net, self._cum, self._key, self._offset
         xy = net.geom_xy
         g0, g1 = net.geom_start[e], net.geom_end[e]
@@ -194,11 +204,13 @@ def draw_pad(width_m: float) -> float:
     return float(width_m) + 50.0
 
 
-def fitting_cell(net: Network, cell_m: float, pad_m: float, *, max_cells: int = MAX_CANVAS_CELLS,
-                 step_m: float = 0.25) -> float:
+def fitting_cell(
+    net: Network, cell_m: float, pad_m: float, *, max_cells: int = MAX_CANVAS_CELLS, step_m: float = 0.25
+) -> float:
     """``cell_m``, or the smallest larger multiple of ``step_m`` whose lattice over the network
     (as :class:`RasterGeometry` makes it) holds at most ``max_cells`` cells, so that a layer's
-    dissolved circle fits one canvas (``2**27`` cells: 128 MB, a 38 x 38 km extent at 3.33 m)."""
+    dissolved circle fits one canvas (``2**27`` cells: 128 MB, a 38 x 38 km extent at 3.33 m).
+    """
     xy = net.geom_xy
     if len(xy) == 0:
         return float(cell_m)
@@ -246,8 +258,7 @@ class Outline:
         return cls(np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
-def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HOLE_CELLS,
-          rounds: int = 12) -> Outline:
+def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HOLE_CELLS, rounds: int = 12) -> Outline:
     """The outline of the drawn cells of ``m`` (0/1, undrawn border), a window whose first cell
     is ``(row0, col0)`` of the lattice. Cells drawn to keep rings simple are drawn in ``m``.
 
@@ -329,7 +340,8 @@ _BLOCK_CODE = np.array([[1, 2], [4, 8]], np.float32)
 
 def _settle_pinches(m: np.ndarray) -> None:
     """Settle (:func:`_settle`) every 2 x 2 block of ``m`` (0/1) whose drawn cells touch only at
-    a corner: one OpenCV filter codes every block, a lookup table marks the pinched ones."""
+    a corner: one OpenCV filter codes every block, a lookup table marks the pinched ones.
+    """
     if m.shape[0] < 2 or m.shape[1] < 2:
         return
     cv2 = opencv()
@@ -348,7 +360,8 @@ _PR, _PC = (a.ravel() for a in np.mgrid[-3:4, -3:4])
 
 def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> None:
     """Draw the 3 x 3 cells around cells ``(r, c)``; then, where that made two drawn cells touch
-    only at a corner nearby, draw around those too (so the next trace is usually the last)."""
+    only at a corner nearby, draw around those too (so the next trace is usually the last).
+    """
     rows, cols = m.shape
     for _ in range(rounds):
         m[np.clip(r[:, None] + _DR, 0, rows - 1), np.clip(c[:, None] + _DC, 0, cols - 1)] = 1
@@ -364,29 +377,33 @@ def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> 
 
 def build_polygons(lattice: Lattice, outlines: Sequence[Outline]) -> np.ndarray:
     """Shapely (Multi)Polygons (metric CRS) of many outlines in one go; empty ones for empty."""
-    n_poly = np.fromiter((int(o.polygon.max()) + 1 if len(o.polygon) else 0 for o in outlines), np.int64,
-                         len(outlines))
+    n_poly = np.fromiter((int(o.polygon.max()) + 1 if len(o.polygon) else 0 for o in outlines), np.int64, len(outlines))
     if n_poly.sum() == 0:
         return polygons_by_group(lattice, Outline.empty(), np.zeros(0, np.int64), len(outlines))
     first = np.concatenate([[0], np.cumsum(n_poly)[:-1]])
     sizes = np.fromiter((len(o.rings) for o in outlines), np.int64, len(outlines))
-    joined = Outline(np.concatenate([o.xy for o in outlines]), np.concatenate([o.rings for o in outlines]),
-                     np.repeat(first, sizes) + np.concatenate([o.polygon for o in outlines]))
+    joined = Outline(
+        np.concatenate([o.xy for o in outlines]),
+        np.concatenate([o.rings for o in outlines]),
+        np.repeat(first, sizes) + np.concatenate([o.polygon for o in outlines]),
+    )
     return polygons_by_group(lattice, joined, np.repeat(np.arange(len(outlines)), n_poly), len(outlines))
 
 
 def polygons_by_group(lattice: Lattice, outline: Outline, group_of_polygon: np.ndarray, n_groups: int) -> np.ndarray:
     """One (Multi)Polygon (metric CRS) per group ``0..n_groups-1`` of the polygons of
     ``outline`` (``group_of_polygon[p]``; negative: left out), made in one go; empty ones for
-    groups without polygons."""
+    groups without polygons.
+    """
     import shapely
 
     out = np.empty(n_groups, dtype=object)
     out[:] = shapely.Polygon()
     if len(outline.rings) == 0:
         return out
-    rings = shapely.linearrings(lattice.centres(outline.xy),
-                                indices=np.repeat(np.arange(len(outline.rings)), outline.rings))
+    rings = shapely.linearrings(
+        lattice.centres(outline.xy), indices=np.repeat(np.arange(len(outline.rings)), outline.rings)
+    )
     polys = shapely.polygons(rings, indices=outline.polygon)
     group = np.asarray(group_of_polygon, np.int64)[: len(polys)]
     keep = np.flatnonzero(group >= 0)
@@ -403,20 +420,22 @@ def polygons_by_group(lattice: Lattice, outline: Outline, group_of_polygon: np.n
 
 def coarse_lattice(lattice: Lattice, factor: int = GAP_FACTOR) -> Lattice:
     """The lattice of ``factor`` x ``factor`` blocks of ``lattice``'s cells (same origin)."""
-    return Lattice(lattice.x0, lattice.y0, lattice.cell * factor, -(-lattice.rows // factor),
-                   -(-lattice.cols // factor))
+    return Lattice(
+        lattice.x0, lattice.y0, lattice.cell * factor, -(-lattice.rows // factor), -(-lattice.cols // factor)
+    )
 
 
 def pool_cells(m: np.ndarray, row0: int, col0: int, factor: int) -> tuple[int, int, np.ndarray]:
     """Drawn cells of a window (first cell ``(row0, col0)``) pooled into ``factor`` x ``factor``
     blocks of the coarse lattice: a block is drawn when any of its cells is. Returns the
-    block window's first block and its mask."""
+    block window's first block and its mask.
+    """
     r0, c0 = row0 // factor, col0 // factor
     pr, pc = row0 - r0 * factor, col0 - c0 * factor  # cells before the window in its first block
     rows = -(-(m.shape[0] + pr) // factor)
     cols = -(-(m.shape[1] + pc) // factor)
     full = np.zeros((rows * factor, cols * factor), np.uint8)
-    full[pr:pr + m.shape[0], pc:pc + m.shape[1]] = m
+    full[pr : pr + m.shape[0], pc : pc + m.shape[1]] = m
     out = full[0::factor, 0::factor].copy()
     for i in range(factor):
         for j in range(factor):
@@ -428,8 +447,11 @@ def pool_cells(m: np.ndarray, row0: int, col0: int, factor: int) -> tuple[int, i
 def first_cells(outline: Outline) -> np.ndarray:
     """One boundary cell ``(col, row)`` of each polygon of ``outline`` (its shell's first corner)."""
     ring_start = np.cumsum(outline.rings) - outline.rings
-    first_ring = np.searchsorted(outline.polygon, np.arange(int(outline.polygon.max()) + 1)) \
-        if len(outline.polygon) else np.zeros(0, np.int64)
+    first_ring = (
+        np.searchsorted(outline.polygon, np.arange(int(outline.polygon.max()) + 1))
+        if len(outline.polygon)
+        else np.zeros(0, np.int64)
+    )
     return outline.xy[ring_start[first_ring]]
 
 
@@ -439,7 +461,8 @@ def first_cells(outline: Outline) -> np.ndarray:
 @dataclass
 class _Plan:
     """What to draw for one source: per limit, the window, the edges newly reached whole and
-    the cut stretches (fixed-point pixel polylines)."""
+    the cut stretches (fixed-point pixel polylines).
+    """
 
     boxes: list[tuple[int, int, int, int] | None]
     whole: list[np.ndarray]
@@ -477,8 +500,9 @@ class CircleDrawer:
 
     # -- planning, with arrays for many sources -------------------------------------------
 
-    def plan(self, dist: sp.csr_matrix, limits: np.ndarray, own: tuple[np.ndarray, np.ndarray, np.ndarray]
-             ) -> list[_Plan | None]:
+    def plan(
+        self, dist: sp.csr_matrix, limits: np.ndarray, own: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> list[_Plan | None]:
         """Plans for the sources of ``dist`` (one row each: metres to the nodes it reaches).
 
         ``own = (source, edge, along)``: where the sources stand (a layer stands at many places),
@@ -559,8 +583,9 @@ class CircleDrawer:
                     continue
                 lo = bb[:, :2].min(axis=0) - m
                 hi = bb[:, 2:].max(axis=0) + m
-                boxes.append((max(int(lo[1]), 0), max(int(lo[0]), 0), min(int(hi[1]), lat.rows),
-                              min(int(hi[0]), lat.cols)))
+                boxes.append(
+                    (max(int(lo[1]), 0), max(int(lo[0]), 0), min(int(hi[1]), lat.rows), min(int(hi[0]), lat.cols))
+                )
             plans.append(None if boxes[-1] is None else _Plan(boxes, whole, cuts))
         return plans
 
@@ -591,7 +616,7 @@ class CircleDrawer:
                         masks.append(None)
                     continue
                 br0, bc0, br1, bc1 = box
-                view = canvas[br0 - or0:br1 - or0, bc0 - oc0:bc1 - oc0]
+                view = canvas[br0 - or0 : br1 - or0, bc0 - oc0 : bc1 - oc0]
                 m = np.ascontiguousarray(view)
                 out.append(trace(m, br0, bc0))
                 if m is not view:
@@ -624,8 +649,15 @@ class CircleDrawer:
 
     # -- the circles ----------------------------------------------------------------------
 
-    def source_circles(self, dist: sp.csr_matrix, limits: Sequence[float], own_edge: np.ndarray,
-                       own_along: np.ndarray, *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def source_circles(
+        self,
+        dist: sp.csr_matrix,
+        limits: Sequence[float],
+        own_edge: np.ndarray,
+        own_along: np.ndarray,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
         """Nested circles of many sources, one per source (row of ``dist``) and limit.
 
         Parameters
@@ -660,11 +692,19 @@ class CircleDrawer:
                 progress(b)
         return out
 
-    def layer_circles(self, node_dist: np.ndarray, limits: Sequence[float], own_edge: np.ndarray,
-                      own_along: np.ndarray, *, masks: list | None = None) -> list:
+    def layer_circles(
+        self,
+        node_dist: np.ndarray,
+        limits: Sequence[float],
+        own_edge: np.ndarray,
+        own_along: np.ndarray,
+        *,
+        masks: list | None = None,
+    ) -> list:
         """The dissolved circles of a layer (``node_dist``: metres from every node to its nearest
         facility; the facilities stand on ``own_edge`` at ``own_along``), one per limit.
-        ``masks``: see :meth:`outlines`."""
+        ``masks``: see :meth:`outlines`.
+        """
         lims = _limits(limits)
         within = np.flatnonzero(node_dist <= lims[-1])
         row = sp.csr_matrix((node_dist[within], within, [0, len(within)]), shape=(1, len(node_dist)))

@@ -71,16 +71,38 @@ def save_plan(result: PlanResult, folder: Path) -> Path:
         lr = views[key]
         p = f"v{i}_"
         layer_arrays.update(snapped_arrays(lr.snapped, p))
-        layer_arrays.update({f"{p}reach_dist": lr.reach.dist, f"{p}source": lr.reach.source, f"{p}pred": lr.reach.pred,
-                             f"{p}home_dist": lr.home_dist, f"{p}home_src": lr.home_src})
+        layer_arrays.update(
+            {
+                f"{p}reach_dist": lr.reach.dist,
+                f"{p}source": lr.reach.source,
+                f"{p}pred": lr.reach.pred,
+                f"{p}home_dist": lr.home_dist,
+                f"{p}home_src": lr.home_src,
+            }
+        )
     h = result.homes
     street, community, named_from = result.home_names
-    homes = {"xy": h.xy, "people": h.people, "kind": h.kind, "osm_id": h.osm_id,
-             "street": street, "community": community, "named_from": named_from,
-             **snapped_arrays(result.home_snap, "snap_"), **land.arrays()}
+    homes = {
+        "xy": h.xy,
+        "people": h.people,
+        "kind": h.kind,
+        "osm_id": h.osm_id,
+        "street": street,
+        "community": community,
+        "named_from": named_from,
+        **snapped_arrays(result.home_snap, "snap_"),
+        **land.arrays(),
+    }
     tables = {f"fac{i}": views[k].facilities for i, k in enumerate(keys)}
-    tables.update({"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities,
-                   "admin": base.admin, "places": base.places})
+    tables.update(
+        {
+            "circles": result.circles,
+            "gaps": result.gaps,
+            "facilities": result.facilities,
+            "admin": base.admin,
+            "places": base.places,
+        }
+    )
     tables.update({f"extra_{k}": v for k, v in base.extras.items()})
     area = None
     if result.area is not None:
@@ -88,15 +110,28 @@ def save_plan(result: PlanResult, folder: Path) -> Path:
         tables["area"] = gpd.GeoDataFrame({"name": [a.name]}, geometry=[a.geometry], crs=4326)
         area = {"name": a.name, "source": a.source, "level": a.level}
     meta = {
-        "source": Path(str(result.source)).name, "data_date": result.data_date, "params": _params_doc(result.params),
-        "coverage": result.coverage, "warnings": result.warnings, "homes_method": h.method,
-        "views": [{"key": k, "origin": views[k].origin, "unsnapped": views[k].unsnapped,
-                   "plain": k in result.layers} for k in keys],
-        "area": area, "layer_notes": base.layer_notes, "extras": sorted(base.extras),
+        "source": Path(str(result.source)).name,
+        "data_date": result.data_date,
+        "params": _params_doc(result.params),
+        "coverage": result.coverage,
+        "warnings": result.warnings,
+        "homes_method": h.method,
+        "views": [
+            {"key": k, "origin": views[k].origin, "unsnapped": views[k].unsnapped, "plain": k in result.layers}
+            for k in keys
+        ],
+        "area": area,
+        "layer_notes": base.layer_notes,
+        "extras": sorted(base.extras),
     }
-    return write_bundle(folder, kind=PLAN_KIND, version=PLAN_VERSION, meta=meta,
-                        arrays={"network": network_arrays(result.network), "homes": homes, "layers": layer_arrays},
-                        tables=tables)
+    return write_bundle(
+        folder,
+        kind=PLAN_KIND,
+        version=PLAN_VERSION,
+        meta=meta,
+        arrays={"network": network_arrays(result.network), "homes": homes, "layers": layer_arrays},
+        tables=tables,
+    )
 
 
 def load_plan(folder: str | Path, *, cache_dir: Path | None = None) -> PlanResult:
@@ -114,8 +149,9 @@ def load_plan(folder: str | Path, *, cache_dir: Path | None = None) -> PlanResul
     try:
         return _load(folder, cache_dir)
     except StoreError as err:
-        raise InputError(str(folder), [(f"not a usable saved plan ({err}) — run `circles plan --out DIR` again "
-                                       "and pass that DIR")]) from None
+        raise InputError(
+            str(folder), [(f"not a usable saved plan ({err}) — run `circles plan --out DIR` again and pass that DIR")]
+        ) from None
 
 
 def _load(folder: Path, cache_dir: Path | None) -> PlanResult:
@@ -130,10 +166,14 @@ def _load(folder: Path, cache_dir: Path | None) -> PlanResult:
     meta = b.meta
     try:
         params = dataclasses.replace(_params_from(meta.get("params")), cache_dir=cache_dir)
-        net = network_from_arrays(b.arrays("network", names=(*NETWORK_ARRAYS, "crs"),
-                                           text=("edge_highway", "edge_name")))
-        ha = b.arrays("homes", names=("xy", "people", "kind", "osm_id"),
-                      text=("kind", "osm_id", "street", "community", "named_from"))
+        net = network_from_arrays(
+            b.arrays("network", names=(*NETWORK_ARRAYS, "crs"), text=("edge_highway", "edge_name"))
+        )
+        ha = b.arrays(
+            "homes",
+            names=("xy", "people", "kind", "osm_id"),
+            text=("kind", "osm_id", "street", "community", "named_from"),
+        )
         xy = ha["xy"].astype(float).reshape(-1, 2)
         n = len(xy)
         if not all(len(ha[k]) == n for k in ("people", "kind", "osm_id", "street", "community", "named_from")):
@@ -152,15 +192,20 @@ def _load(folder: Path, cache_dir: Path | None) -> PlanResult:
             sn = snapped_from_arrays(la, p, net)
             if len(sn) != len(fac):
                 raise ValueError(f"view {v.get('key')!r}: facilities disagree with their places")
-            reach = Reach(la[f"{p}reach_dist"].astype(float), la[f"{p}source"].astype(np.int64),
-                          la[f"{p}pred"].astype(np.int64), sn)
+            reach = Reach(
+                la[f"{p}reach_dist"].astype(float),
+                la[f"{p}source"].astype(np.int64),
+                la[f"{p}pred"].astype(np.int64),
+                sn,
+            )
             hd, hs = la[f"{p}home_dist"].astype(float), la[f"{p}home_src"].astype(np.int64)
             if len(reach.dist) != net.n_nodes or len(hd) != n or len(hs) != n:
                 raise ValueError(f"view {v.get('key')!r}: walk times disagree with the network or the homes")
             if np.any(hs >= len(fac)) or np.any(reach.source >= len(fac)) or np.any(reach.pred >= net.n_nodes):
                 raise ValueError(f"view {v.get('key')!r}: labels point outside the layer")
-            lr = LayerResult(str(v["key"]), fac, str(v.get("origin", "")), sn, list(v.get("unsnapped") or []),
-                             reach, hd, hs)
+            lr = LayerResult(
+                str(v["key"]), fac, str(v.get("origin", "")), sn, list(v.get("unsnapped") or []), reach, hd, hs
+            )
             (layers if v.get("plain") else subsets)[lr.name] = lr
         if set(layers) != set(LAYERS):
             raise ValueError("layers missing")
@@ -171,19 +216,47 @@ def _load(folder: Path, cache_dir: Path | None) -> PlanResult:
             import shapely
 
             geom = ag.geometry.values[0]
-            area = StudyArea(str(a["name"]), str(a["source"]), a.get("level"), geom,
-                             shapely.transform(geom, lambda c: net.project(c[:, 0], c[:, 1])))
+            area = StudyArea(
+                str(a["name"]),
+                str(a["source"]),
+                a.get("level"),
+                geom,
+                shapely.transform(geom, lambda c: net.project(c[:, 0], c[:, 1])),
+            )
         extras = {k: b.table(f"extra_{k}") for k in meta.get("extras", [])}
         # the land polygons stay with the extract: the plan keeps the land cells they gave
-        base = Base(str(meta.get("source", "")), meta.get("data_date"), net, homes, np.zeros(0, object), {},
-                    b.table("admin"),
-                    b.table("places"), dict(meta.get("layer_notes") or {}), extras)
+        base = Base(
+            str(meta.get("source", "")),
+            meta.get("data_date"),
+            net,
+            homes,
+            np.zeros(0, object),
+            {},
+            b.table("admin"),
+            b.table("places"),
+            dict(meta.get("layer_notes") or {}),
+            extras,
+        )
         return PlanResult(
-            source=str(meta.get("source", "")), data_date=meta.get("data_date"), params=params, network=net,
-            homes=homes, home_snap=home_snap, layers=layers, coverage=dict(meta.get("coverage") or {}),
-            circles=b.table("circles"), gaps=b.table("gaps"), facilities=b.table("facilities"),
-            warnings=list(meta.get("warnings") or []), subsets=subsets, home_names=names, home_land=land, area=area,
-            admin=base.admin, places=base.places, base=base,
+            source=str(meta.get("source", "")),
+            data_date=meta.get("data_date"),
+            params=params,
+            network=net,
+            homes=homes,
+            home_snap=home_snap,
+            layers=layers,
+            coverage=dict(meta.get("coverage") or {}),
+            circles=b.table("circles"),
+            gaps=b.table("gaps"),
+            facilities=b.table("facilities"),
+            warnings=list(meta.get("warnings") or []),
+            subsets=subsets,
+            home_names=names,
+            home_land=land,
+            area=area,
+            admin=base.admin,
+            places=base.places,
+            base=base,
         )
     except (ValueError, KeyError, TypeError, IndexError) as err:
         raise StoreError(f"{folder.name}: {err}") from None

@@ -47,25 +47,66 @@ GPKG_NAME = "scenarios.gpkg"
 SRID = 4326
 _GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 _GPKG_USER_VERSION = 10300  # GeoPackage 1.3
-_WGS84_WKT = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
-              'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
-              'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]')
+_WGS84_WKT = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
+    'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
+    'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]'
+)
 
 #: the feature tables: name -> (geometry type, [(column, SQL type)])
 FEATURE_TABLES = {
-    "scenario_edits": ("GEOMETRY", [("scenario_id", "INTEGER"), ("number", "INTEGER"), ("source", "TEXT"),
-                                    ("edit", "TEXT"), ("name", "TEXT"), ("layer", "TEXT"), ("facility", "TEXT"),
-                                    ("length_m", "REAL")]),
-    "scenario_areas": ("MULTIPOLYGON", [("scenario_id", "INTEGER"), ("layer", "TEXT"), ("profile", "TEXT"),
-                                        ("minutes", "REAL"), ("change", "TEXT"), ("homes", "INTEGER"),
-                                        ("people", "REAL"), ("street", "TEXT"), ("community", "TEXT")]),
-    "scenario_homes": ("POINT", [("scenario_id", "INTEGER"), ("layer", "TEXT"), ("profile", "TEXT"),
-                                 ("minutes", "REAL"), ("change", "TEXT"), ("people", "REAL"),
-                                 ("walk_min_before", "REAL"), ("walk_min_after", "REAL")]),
+    "scenario_edits": (
+        "GEOMETRY",
+        [
+            ("scenario_id", "INTEGER"),
+            ("number", "INTEGER"),
+            ("source", "TEXT"),
+            ("edit", "TEXT"),
+            ("name", "TEXT"),
+            ("layer", "TEXT"),
+            ("facility", "TEXT"),
+            ("length_m", "REAL"),
+        ],
+    ),
+    "scenario_areas": (
+        "MULTIPOLYGON",
+        [
+            ("scenario_id", "INTEGER"),
+            ("layer", "TEXT"),
+            ("profile", "TEXT"),
+            ("minutes", "REAL"),
+            ("change", "TEXT"),
+            ("homes", "INTEGER"),
+            ("people", "REAL"),
+            ("street", "TEXT"),
+            ("community", "TEXT"),
+        ],
+    ),
+    "scenario_homes": (
+        "POINT",
+        [
+            ("scenario_id", "INTEGER"),
+            ("layer", "TEXT"),
+            ("profile", "TEXT"),
+            ("minutes", "REAL"),
+            ("change", "TEXT"),
+            ("people", "REAL"),
+            ("walk_min_before", "REAL"),
+            ("walk_min_after", "REAL"),
+        ],
+    ),
 }
-SCENARIO_COLUMNS = [("name", "TEXT"), ("created_by", "TEXT"), ("created_at", "TEXT"), ("plan_key", "TEXT"),
-                    ("plan_label", "TEXT"), ("n_edits", "INTEGER"), ("edits", "TEXT"), ("coverage", "TEXT"),
-                    ("format_version", "INTEGER")]
+SCENARIO_COLUMNS = [
+    ("name", "TEXT"),
+    ("created_by", "TEXT"),
+    ("created_at", "TEXT"),
+    ("plan_key", "TEXT"),
+    ("plan_label", "TEXT"),
+    ("n_edits", "INTEGER"),
+    ("edits", "TEXT"),
+    ("coverage", "TEXT"),
+    ("format_version", "INTEGER"),
+]
 
 
 class ScenarioNotFoundError(CirclesError):
@@ -103,11 +144,22 @@ class SavedScenario:
 
     def summary(self) -> dict:
         """Id, name, who, when, plan and the people gained/lost per layer at each threshold."""
-        return {"id": self.id, "name": self.name, "created_by": self.created_by, "created_at": self.created_at,
-                "plan": self.plan_label, "plan_key": self.plan_key, "edits": self.n_edits,
-                "people": {layer: {m: {"gained": f.get("people_gained"), "lost": f.get("people_lost")}
-                                   for m, f in doc.get("minutes", {}).items()}
-                           for layer, doc in self.coverage.get("layers", {}).items()}}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "plan": self.plan_label,
+            "plan_key": self.plan_key,
+            "edits": self.n_edits,
+            "people": {
+                layer: {
+                    m: {"gained": f.get("people_gained"), "lost": f.get("people_lost")}
+                    for m, f in doc.get("minutes", {}).items()
+                }
+                for layer, doc in self.coverage.get("layers", {}).items()
+            },
+        }
 
 
 # ------------------------------------------------------------------ building a record
@@ -115,7 +167,8 @@ class SavedScenario:
 
 def plan_key(result: PlanResult) -> tuple[str, str]:
     """``(key, label)`` of a plan: the key is the same for the same plan however it was loaded
-    (a checksum of its coverage figures without the time they were made)."""
+    (a checksum of its coverage figures without the time they were made).
+    """
     doc = {k: v for k, v in result.coverage.items() if k != "generated"}
     key = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
     given = doc.get("area")
@@ -126,7 +179,8 @@ def plan_key(result: PlanResult) -> tuple[str, str]:
 
 def edits_document(scenario: Scenario) -> dict:
     """The scenario's edits as a WGS84 GeoJSON FeatureCollection that
-    :func:`geo.scenarios.scenario_from_doc` reads back into the same edits."""
+    :func:`geo.scenarios.scenario_from_doc` reads back into the same edits.
+    """
     import shapely.geometry
 
     feats = []
@@ -167,25 +221,46 @@ def new_scenario(outcome: ScenarioOutcome, *, name: str | None = None, by: str |
     key, label = plan_key(outcome.before)
     edits = edits_document(outcome.scenario)
     given = gpd.GeoDataFrame(
-        {"number": [e.number for e in outcome.scenario.edits], "source": "given",
-         "edit": [e.kind for e in outcome.scenario.edits],
-         "name": [e.props.get("name") for e in outcome.scenario.edits],
-         "layer": [e.layer for e in outcome.scenario.edits], "facility": [e.ref for e in outcome.scenario.edits],
-         "length_m": [None] * len(outcome.scenario.edits)},
-        geometry=[e.geometry for e in outcome.scenario.edits], crs=SRID)
+        {
+            "number": [e.number for e in outcome.scenario.edits],
+            "source": "given",
+            "edit": [e.kind for e in outcome.scenario.edits],
+            "name": [e.props.get("name") for e in outcome.scenario.edits],
+            "layer": [e.layer for e in outcome.scenario.edits],
+            "facility": [e.ref for e in outcome.scenario.edits],
+            "length_m": [None] * len(outcome.scenario.edits),
+        },
+        geometry=[e.geometry for e in outcome.scenario.edits],
+        crs=SRID,
+    )
     net = outcome.edits.copy()
-    net = gpd.GeoDataFrame({"number": None, "source": "network", "edit": net["edit"], "name": net["name"],
-                            "layer": None, "facility": None, "length_m": net["length_m"]},
-                           geometry=net.geometry.values, crs=SRID)
+    net = gpd.GeoDataFrame(
+        {
+            "number": None,
+            "source": "network",
+            "edit": net["edit"],
+            "name": net["name"],
+            "layer": None,
+            "facility": None,
+            "length_m": net["length_m"],
+        },
+        geometry=net.geometry.values,
+        crs=SRID,
+    )
     edit_rows = gpd.GeoDataFrame(pd.concat([given, net], ignore_index=True), crs=SRID)
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     n = len(outcome.scenario.edits)
     src = Path(str(outcome.scenario.source)).name
-    return NewScenario(name=(name or "").strip() or f"{src} ({n} edit{'s' if n != 1 else ''})",
-                       created_by=(by or "").strip() or default_user(), created_at=stamp, plan_key=key,
-                       plan_label=label, edits=edits, coverage=outcome.coverage,
-                       features={"scenario_edits": edit_rows, "scenario_areas": outcome.areas,
-                                 "scenario_homes": outcome.homes})
+    return NewScenario(
+        name=(name or "").strip() or f"{src} ({n} edit{'s' if n != 1 else ''})",
+        created_by=(by or "").strip() or default_user(),
+        created_at=stamp,
+        plan_key=key,
+        plan_label=label,
+        edits=edits,
+        coverage=outcome.coverage,
+        features={"scenario_edits": edit_rows, "scenario_areas": outcome.areas, "scenario_homes": outcome.homes},
+    )
 
 
 # ------------------------------------------------------------------ geometry encodings
@@ -217,7 +292,7 @@ def from_gpkg_blob(blob: bytes | None) -> shapely.Geometry | None:
     envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get((flags >> 1) & 7)
     if envelope is None:
         raise ValueError(f"unknown GeoPackage envelope code {(flags >> 1) & 7}")
-    return shapely.from_wkb(blob[8 + envelope:])
+    return shapely.from_wkb(blob[8 + envelope :])
 
 
 def _as_multi(geom):
@@ -239,8 +314,15 @@ def open_store(target: str | Path) -> ScenarioStore:
         return PostgisStore(text)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise InputError(f"--db {scheme}://...", [(f"unknown database kind {scheme!r}: give a GeoPackage path "
-                                                  "(such as out/bj/scenarios.gpkg) or postgresql://user@host/db")])
+        raise InputError(
+            f"--db {scheme}://...",
+            [
+                (
+                    f"unknown database kind {scheme!r}: give a GeoPackage path "
+                    "(such as out/bj/scenarios.gpkg) or postgresql://user@host/db"
+                )
+            ],
+        )
     path = Path(text)
     if path.is_dir():
         path = path / GPKG_NAME
@@ -278,9 +360,17 @@ class ScenarioStore:
     # --- shared
     def add(self, new: NewScenario) -> int:
         """Keep ``new``; returns its id."""
-        values = [new.name, new.created_by, new.created_at, new.plan_key, new.plan_label,
-                  len(new.edits.get("features", [])), json.dumps(new.edits, ensure_ascii=False),
-                  json.dumps(new.coverage, ensure_ascii=False, default=_json_default), FORMAT_VERSION]
+        values = [
+            new.name,
+            new.created_by,
+            new.created_at,
+            new.plan_key,
+            new.plan_label,
+            len(new.edits.get("features", [])),
+            json.dumps(new.edits, ensure_ascii=False),
+            json.dumps(new.coverage, ensure_ascii=False, default=_json_default),
+            FORMAT_VERSION,
+        ]
         with self._connect(create=True) as (conn, cur):
             sid = self._insert_scenario(cur, values)
             for table, (_, cols) in FEATURE_TABLES.items():
@@ -296,8 +386,11 @@ class ScenarioStore:
                     g = _as_multi(geom) if table == "scenario_areas" else geom
                     rows.append([_py(rec.get(c)) for c in names] + [self._geom_value(g)])
                 p = self.param
-                cur.executemany(f"INSERT INTO {table} ({', '.join(names)}, geom) VALUES "
-                                f"({', '.join([p] * len(names))}, {self._geom_in()})", rows)
+                cur.executemany(
+                    f"INSERT INTO {table} ({', '.join(names)}, geom) VALUES "
+                    f"({', '.join([p] * len(names))}, {self._geom_in()})",
+                    rows,
+                )
             self._after_insert(cur, new)
             conn.commit()
         return sid
@@ -319,8 +412,9 @@ class ScenarioStore:
         with self._connect(create=False) as (conn, cur):
             row = None
             if conn is not None:
-                cur.execute(f"SELECT fid, {', '.join(c for c, _ in SCENARIO_COLUMNS)} FROM scenarios WHERE fid = {p}",
-                            [sid])
+                cur.execute(
+                    f"SELECT fid, {', '.join(c for c, _ in SCENARIO_COLUMNS)} FROM scenarios WHERE fid = {p}", [sid]
+                )
                 row = cur.fetchone()
             if row is None:
                 raise ScenarioNotFoundError(self._missing(sid))
@@ -328,11 +422,18 @@ class ScenarioStore:
             if geometry:
                 for table, (_, cols) in FEATURE_TABLES.items():
                     names = [c for c, _ in cols if c != "scenario_id"]
-                    cur.execute(f"SELECT {', '.join(names)}, {self._geom_out()} FROM {table} "
-                                f"WHERE scenario_id = {p} ORDER BY fid", [sid])
+                    cur.execute(
+                        f"SELECT {', '.join(names)}, {self._geom_out()} FROM {table} "
+                        f"WHERE scenario_id = {p} ORDER BY fid",
+                        [sid],
+                    )
                     rows = cur.fetchall()
-                    features[table] = gpd.GeoDataFrame([list(r[:-1]) for r in rows], columns=names,
-                                                       geometry=[self._geom_read(r[-1]) for r in rows], crs=SRID)
+                    features[table] = gpd.GeoDataFrame(
+                        [list(r[:-1]) for r in rows],
+                        columns=names,
+                        geometry=[self._geom_read(r[-1]) for r in rows],
+                        crs=SRID,
+                    )
             return self._scenario(row, features)
 
     def delete(self, sid: int) -> None:
@@ -356,13 +457,22 @@ class ScenarioStore:
     def _scenario(self, row, features: dict) -> SavedScenario:
         sid, name, by, at, key, label, n, edits, coverage, version = row
         if version is not None and int(version) > FORMAT_VERSION:
-            raise InputError(self.label, [(f"scenario {sid} was kept by a newer version (format {version}, this "
-                                          f"one reads {FORMAT_VERSION}): upgrade service-circles")])
+            raise InputError(
+                self.label,
+                [
+                    (
+                        f"scenario {sid} was kept by a newer version (format {version}, this "
+                        f"one reads {FORMAT_VERSION}): upgrade service-circles"
+                    )
+                ],
+            )
         try:
             edits_doc, cov = json.loads(edits), json.loads(coverage)
         except (TypeError, ValueError) as err:
-            raise InputError(self.label, [(f"scenario {sid}: its stored edits or coverage are not JSON ({err}): "
-                                          "delete it and run it again")]) from None
+            raise InputError(
+                self.label,
+                [(f"scenario {sid}: its stored edits or coverage are not JSON ({err}): delete it and run it again")],
+            ) from None
         return SavedScenario(int(sid), name, by, str(at), key, label, int(n or 0), edits_doc, cov, features)
 
 
@@ -370,8 +480,9 @@ def _check_id(sid) -> int:
     try:
         out = int(sid)
     except (TypeError, ValueError):
-        raise InputError("scenario id", [(f"{sid!r} is not a scenario id: give the whole number "
-                                         "`circles scenario list` shows")]) from None
+        raise InputError(
+            "scenario id", [(f"{sid!r} is not a scenario id: give the whole number `circles scenario list` shows")]
+        ) from None
     if out < 1 or out > 2**62:
         raise InputError("scenario id", [f"{sid!r} is not a scenario id: ids are whole numbers from 1"])
     return out
@@ -407,7 +518,8 @@ def _json_default(o):
 
 class _Conn:
     """``with`` block yielding ``(connection, cursor)``; rolls back on error, always closes, and
-    turns the database's own errors (``errors``) into an :class:`InputError` naming the store."""
+    turns the database's own errors (``errors``) into an :class:`InputError` naming the store.
+    """
 
     def __init__(self, conn, *, label: str = "", errors: tuple = ()) -> None:
         self.conn, self.label, self.errors = conn, label, errors
@@ -421,8 +533,15 @@ class _Conn:
                 self.conn.rollback()
             self.conn.close()
         if kind is not None and self.errors and issubclass(kind, self.errors):
-            raise InputError(self.label, [(f"the scenario database failed: {str(err).strip()} — nothing was changed; "
-                                          "try again, or check the database")]) from None
+            raise InputError(
+                self.label,
+                [
+                    (
+                        f"the scenario database failed: {str(err).strip()} — nothing was changed; "
+                        "try again, or check the database"
+                    )
+                ],
+            ) from None
 
 
 class GpkgStore(ScenarioStore):
@@ -440,8 +559,15 @@ class GpkgStore(ScenarioStore):
             if not create:
                 return _Conn(None)
             if not self.path.parent.is_dir():
-                raise InputError(self.label, [(f"folder {self.path.parent} does not exist: give a plan folder "
-                                              "(`circles plan --out DIR`) or an existing folder")])
+                raise InputError(
+                    self.label,
+                    [
+                        (
+                            f"folder {self.path.parent} does not exist: give a plan folder "
+                            "(`circles plan --out DIR`) or an existing folder"
+                        )
+                    ],
+                )
         elif not self.path.is_file():
             raise InputError(self.label, ["is not a file: give a GeoPackage path such as DIR/scenarios.gpkg"])
         conn = None
@@ -451,13 +577,21 @@ class GpkgStore(ScenarioStore):
         except sqlite3.OperationalError as err:
             if conn is not None:
                 conn.close()
-            raise InputError(self.label, [(f"cannot be opened or written ({err}): check that the folder and the "
-                                          "file can be written, and that no other program holds it")]) from None
+            raise InputError(
+                self.label,
+                [
+                    (
+                        f"cannot be opened or written ({err}): check that the folder and the "
+                        "file can be written, and that no other program holds it"
+                    )
+                ],
+            ) from None
         except sqlite3.DatabaseError as err:
             if conn is not None:
                 conn.close()
-            raise InputError(self.label, [(f"is not a scenario GeoPackage ({err}): give another file, "
-                                          "or move this one away")]) from None
+            raise InputError(
+                self.label, [(f"is not a scenario GeoPackage ({err}): give another file, or move this one away")]
+            ) from None
         return _Conn(conn, label=self.label, errors=(sqlite3.Error,))
 
     def _check_or_create(self, conn) -> None:
@@ -487,21 +621,48 @@ class GpkgStore(ScenarioStore):
               CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
               CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
         """)
-        conn.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", [
-            ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
-            ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
-            ("WGS 84 geodetic", SRID, "EPSG", SRID, _WGS84_WKT, "longitude/latitude coordinates in decimal degrees"),
-        ])
+        conn.executemany(
+            "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    "Undefined cartesian SRS",
+                    -1,
+                    "NONE",
+                    -1,
+                    "undefined",
+                    "undefined cartesian coordinate reference system",
+                ),
+                (
+                    "Undefined geographic SRS",
+                    0,
+                    "NONE",
+                    0,
+                    "undefined",
+                    "undefined geographic coordinate reference system",
+                ),
+                (
+                    "WGS 84 geodetic",
+                    SRID,
+                    "EPSG",
+                    SRID,
+                    _WGS84_WKT,
+                    "longitude/latitude coordinates in decimal degrees",
+                ),
+            ],
+        )
         cols = ", ".join(f"{c} {t}" for c, t in SCENARIO_COLUMNS)
         conn.execute(f"CREATE TABLE scenarios (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {cols})")
-        conn.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
-                     "VALUES ('scenarios', 'attributes', 'scenarios', 'kept what-if scenarios (service-circles)')")
+        conn.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+            "VALUES ('scenarios', 'attributes', 'scenarios', 'kept what-if scenarios (service-circles)')"
+        )
         for table, (gtype, fcols) in FEATURE_TABLES.items():
             cols = ", ".join(f"{c} {t}" for c, t in fcols)
             conn.execute(f"CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {gtype}, {cols})")
-            conn.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
-                         "VALUES (?, 'features', ?, ?)",
-                         (table, table, SRID))
+            conn.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) VALUES (?, 'features', ?, ?)",
+                (table, table, SRID),
+            )
             conn.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, gtype, SRID))
         conn.commit()
 
@@ -529,11 +690,13 @@ class GpkgStore(ScenarioStore):
             if gdf is None or len(gdf) == 0 or gdf.geometry.isna().all():
                 continue
             x0, y0, x1, y1 = (float(v) for v in gdf.geometry.dropna().total_bounds)
-            cur.execute("UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?), ?), "
-                        "min_y = min(coalesce(min_y, ?), ?), "
-                        "max_x = max(coalesce(max_x, ?), ?), max_y = max(coalesce(max_y, ?), ?), "
-                        "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
-                        (x0, x0, y0, y0, x1, x1, y1, y1, table))
+            cur.execute(
+                "UPDATE gpkg_contents SET min_x = min(coalesce(min_x, ?), ?), "
+                "min_y = min(coalesce(min_y, ?), ?), "
+                "max_x = max(coalesce(max_x, ?), ?), max_y = max(coalesce(max_y, ?), ?), "
+                "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
+                (x0, x0, y0, y0, x1, x1, y1, y1, table),
+            )
 
 
 def shown_url(url: str) -> str:
@@ -561,8 +724,9 @@ class PostgisStore(ScenarioStore):
         try:
             import psycopg
         except ImportError:  # pragma: no cover - a dependency of the package
-            raise InputError(f"--db {self.label}",
-                             ["psycopg is not installed: pip install 'psycopg[binary]'"]) from None
+            raise InputError(
+                f"--db {self.label}", ["psycopg is not installed: pip install 'psycopg[binary]'"]
+            ) from None
         try:
             conn = psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as err:
@@ -571,14 +735,23 @@ class PostgisStore(ScenarioStore):
             self._ensure(conn)
         except psycopg.Error as err:
             conn.close()
-            raise InputError(f"--db {self.label}", [(f"cannot set up the scenario tables: {str(err).strip()} "
-                                                    "(PostGIS must be installed: CREATE EXTENSION postgis)")]) from None
+            raise InputError(
+                f"--db {self.label}",
+                [
+                    (
+                        f"cannot set up the scenario tables: {str(err).strip()} "
+                        "(PostGIS must be installed: CREATE EXTENSION postgis)"
+                    )
+                ],
+            ) from None
         return _Conn(conn, label=f"--db {self.label}", errors=(psycopg.Error,))
 
     def _ensure(self, conn) -> None:
         with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('scenarios') IS NOT NULL, "
-                        "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')")
+            cur.execute(
+                "SELECT to_regclass('scenarios') IS NOT NULL, "
+                "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')"
+            )
             have, postgis = cur.fetchone()
             if have and postgis:
                 conn.commit()
@@ -590,8 +763,10 @@ class PostgisStore(ScenarioStore):
             cur.execute(f"CREATE TABLE IF NOT EXISTS scenarios (fid bigserial PRIMARY KEY, {cols})")
             for table, (gtype, fcols) in FEATURE_TABLES.items():
                 cols = ", ".join(f"{c} {types[t]}" for c, t in fcols)
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} (fid bigserial PRIMARY KEY, "
-                            f"geom geometry({gtype}, {SRID}), {cols})")
+                cur.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} (fid bigserial PRIMARY KEY, "
+                    f"geom geometry({gtype}, {SRID}), {cols})"
+                )
                 cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_sid ON {table} (scenario_id)")
                 cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_geom ON {table} USING gist (geom)")
         conn.commit()
@@ -614,8 +789,7 @@ class PostgisStore(ScenarioStore):
 
     def _insert_scenario(self, cur, values: list) -> int:
         names = ", ".join(c for c, _ in SCENARIO_COLUMNS)
-        cur.execute(f"INSERT INTO scenarios ({names}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING fid",
-                    values)
+        cur.execute(f"INSERT INTO scenarios ({names}) VALUES ({', '.join(['%s'] * len(values))}) RETURNING fid", values)
         return int(cur.fetchone()[0])
 
 
@@ -641,22 +815,24 @@ def compare(scenarios: list[SavedScenario]) -> dict:
             for m, f in doc.get("minutes", {}).items():
                 row = layers.setdefault(layer, {}).setdefault(m, {"before": {}, "after": {}})
                 row["before"][str(s.id)] = f.get("before")
-                row["after"][str(s.id)] = {**(f.get("after") or {}),
-                                           **{k: f.get(k) for k in ("homes_gained", "homes_lost", "people_gained",
-                                                                    "people_lost")}}
+                row["after"][str(s.id)] = {
+                    **(f.get("after") or {}),
+                    **{k: f.get(k) for k in ("homes_gained", "homes_lost", "people_gained", "people_lost")},
+                }
     for rows in layers.values():
         for row in rows.values():
             befores = list(row["before"].values())
             if same_plan and all(b == befores[0] for b in befores):
                 row["before"] = befores[0]
-            best = max(row["after"], key=lambda k: (row["after"][k].get("people_covered") or 0))
+            best = max(row["after"], key=lambda k: row["after"][k].get("people_covered") or 0)
             row["most_people"] = int(best)
     return {"scenarios": [s.summary() for s in scenarios], "same_plan": same_plan, "layers": layers}
 
 
 def plan_database(plan_dir: str | Path) -> Path:
     """The GeoPackage a saved plan keeps its scenarios in: ``scenarios.gpkg`` in the plan's
-    output folder (given as that folder or as its ``plan/``)."""
+    output folder (given as that folder or as its ``plan/``).
+    """
     from geo.saved import PLAN_FOLDER
 
     folder = Path(plan_dir)

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geo.errors import InputError
+from geo.kinds import LAYERS
 from geo.netedit import Closure, EditLog, Link, carry_snapped, with_edits
 from geo.network import Network, Snapped
-from geo.kinds import LAYERS
 
 if TYPE_CHECKING:  # annotations only: geo.plan imports geo.whatif, which imports this module
     from geo.plan import PlanResult
@@ -88,6 +88,7 @@ class Edit:
 @dataclass(frozen=True)
 class Scenario:
     """Checked edits, where they came from, and what one edit is called in messages."""
+
     edits: tuple[Edit, ...]
     source: str
     unit: str = "feature"  # what one edit is called in messages: "feature" (GeoJSON) or "edit"
@@ -98,7 +99,8 @@ class Scenario:
 
 def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
     """Read and check a scenario file (``.geojson``/``.json``, ``.yaml``/``.yml``, ``.toml``);
-    ``crs`` (gcj02, bd09) converts its coordinates to WGS84."""
+    ``crs`` (gcj02, bd09) converts its coordinates to WGS84.
+    """
     path = Path(path)
     src = str(path)
     if not path.exists():
@@ -109,8 +111,15 @@ def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
     if suffix not in (".geojson", ".json", ".yaml", ".yml", ".toml"):
         raise InputError(src, [f"unknown file type {suffix or '(none)'!r}: give .geojson, .json, .yaml, .yml or .toml"])
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(src, [(f"is {path.stat().st_size:,} bytes: a scenario file is at most {MAX_FILE_BYTES:,} "
-                               f"(at most {MAX_EDITS} edits)")])
+        raise InputError(
+            src,
+            [
+                (
+                    f"is {path.stat().st_size:,} bytes: a scenario file is at most {MAX_FILE_BYTES:,} "
+                    f"(at most {MAX_EDITS} edits)"
+                )
+            ],
+        )
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -148,7 +157,8 @@ def json_type(value: object) -> str:
 def _depth(doc, limit: int, *, max_values: int = 0) -> int:
     """Nesting depth of a parsed document, stopping once past ``limit``; -1 once it holds more
     than ``max_values`` values (default: :data:`MAX_VALUES`; YAML aliases can make a file of a
-    few hundred bytes hold billions)."""
+    few hundred bytes hold billions).
+    """
     stack = [(doc, 1)]
     deepest = 0
     budget = max_values or MAX_VALUES
@@ -176,8 +186,15 @@ def scenario_from_doc(doc: object, *, source: str = "scenario", crs: str | None 
     if depth > MAX_DEPTH:
         raise InputError(source, [f"is nested too deeply to be a scenario (at most {MAX_DEPTH} levels)"])
     if depth < 0:
-        raise InputError(source, [(f"holds more than {MAX_VALUES:,} values (YAML anchors and aliases repeated?): "
-                                  f"a scenario is at most {MAX_EDITS} edits — write each edit out once")])
+        raise InputError(
+            source,
+            [
+                (
+                    f"holds more than {MAX_VALUES:,} values (YAML anchors and aliases repeated?): "
+                    f"a scenario is at most {MAX_EDITS} edits — write each edit out once"
+                )
+            ],
+        )
     shape_problems: list[str] = []
     items, unit = _edit_items(doc, source, shape_problems)
     if not items:
@@ -197,7 +214,8 @@ def scenario_from_doc(doc: object, *, source: str = "scenario", crs: str | None 
 
 def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple], str]:
     """The edits of a scenario document as (properties, geometry, geometry field) and what one is
-    called ("feature" or "edit"); items of the wrong shape are added to ``shape_problems``."""
+    called ("feature" or "edit"); items of the wrong shape are added to ``shape_problems``.
+    """
     items: list[tuple] = []
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         feats = doc.get("features")
@@ -209,8 +227,10 @@ def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple
                 f = {}
             props = f.get("properties")
             if props is not None and not isinstance(props, dict):
-                shape_problems.append(f"feature {i}: field 'properties' is {json_type(props)}: "
-                                      "expected an object such as {\"edit\": \"add_link\"}")
+                shape_problems.append(
+                    f"feature {i}: field 'properties' is {json_type(props)}: "
+                    'expected an object such as {"edit": "add_link"}'
+                )
                 props = {}
             items.append(({**(props or {})}, f.get("geometry"), "geometry"))
         return items, "feature"
@@ -222,9 +242,15 @@ def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple
             e = dict(e)
             items.append((e, _geometry_from_keys(e), None))
         return items, "edit"
-    raise InputError(source, [
-        ("expected a GeoJSON FeatureCollection (features with an 'edit' property) or a mapping with "
-        "an 'edits' list (YAML/TOML)")])
+    raise InputError(
+        source,
+        [
+            (
+                "expected a GeoJSON FeatureCollection (features with an 'edit' property) or a mapping with "
+                "an 'edits' list (YAML/TOML)"
+            )
+        ],
+    )
 
 
 def _geometry_from_keys(e: dict):
@@ -239,8 +265,9 @@ def _geometry_from_keys(e: dict):
     return None
 
 
-def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems: list[str],
-                crs: str | None = None) -> Edit | None:
+def _check_edit(
+    i: int, props: dict, geom, gkey: str | None, unit: str, problems: list[str], crs: str | None = None
+) -> Edit | None:
     """One edit of a scenario, checked: its problems are added to ``problems`` (then None)."""
     kind = props.get("edit")
     where = f"{unit} {i}"
@@ -262,13 +289,23 @@ def _check_edit(i: int, props: dict, geom, gkey: str | None, unit: str, problems
     out = _edit_options(where, kind, props, problems)
     if len(problems) > n_before:
         return None
-    return Edit(kind, i, g, layer if kind not in ("add_link", "close") else None,
-                None if kind in ("add_link", "close", "add_facility") else str(ref), out)
+    return Edit(
+        kind,
+        i,
+        g,
+        layer if kind not in ("add_link", "close") else None,
+        None if kind in ("add_link", "close", "add_facility") else str(ref),
+        out,
+    )
 
 
 #: the geometry types each edit takes (edits not listed take none)
-_GEOM_TYPES = {"add_link": ("LineString",), "close": ("LineString", "Polygon", "MultiPolygon"),
-               "add_facility": ("Point",), "move_facility": ("Point",)}
+_GEOM_TYPES = {
+    "add_link": ("LineString",),
+    "close": ("LineString", "Polygon", "MultiPolygon"),
+    "add_facility": ("Point",),
+    "move_facility": ("Point",),
+}
 
 
 def _edit_geometry(where: str, kind: str, geom, field_name: str, crs: str | None, problems: list[str]):
@@ -315,7 +352,9 @@ def _edit_options(where: str, kind: str, props: dict, problems: list[str]) -> di
     elif kind == "set_hours":
         oh = props.get("opening_hours")
         if not isinstance(oh, str) or not oh.strip():
-            problems.append(f"{where}: field 'opening_hours' is {oh!r}: give OSM-style hours such as '24/7' or 'Mo-Fr 08:30-17:30'")
+            problems.append(
+                f"{where}: field 'opening_hours' is {oh!r}: give OSM-style hours such as '24/7' or 'Mo-Fr 08:30-17:30'"
+            )
         out = {"opening_hours": oh}
     for k in ("name", "id", "tier", "kind"):
         if out.get(k) is not None and not isinstance(out[k], (str, int)):
@@ -345,8 +384,12 @@ def _check_lonlat(where: str, fname: str, g) -> list[str]:
     if bad.any():
         lon, lat = xy[bad][0]
         hint = " — are longitude and latitude swapped?" if abs(lat) > 90 and abs(lon) <= 90 else ""
-        return [(f"{where}: field '{fname}' has longitude {lon:g}, latitude {lat:g}: expected WGS84 "
-                f"longitude -180..180, latitude -90..90 (order: lon, lat){hint}")]
+        return [
+            (
+                f"{where}: field '{fname}' has longitude {lon:g}, latitude {lat:g}: expected WGS84 "
+                f"longitude -180..180, latitude -90..90 (order: lon, lat){hint}"
+            )
+        ]
     return []
 
 
@@ -384,11 +427,18 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
             import shapely
 
             xy = base_net.project(*shapely.get_coordinates(e.geometry).T)
-            links.append(Link(xy, penalty_m=float(e.props.get("penalty_s") or 0) * speed / 3.6,
-                              name=str(e.props.get("name") or ""), highway=str(e.props.get("kind") or "scenario_link"),
-                              label=where))
-    net, log = with_edits(base_net, links=links, closures=closures, snap_max_m=link_snap_max_m,
-                          max_link_m=MAX_LINK_M, problems=problems)
+            links.append(
+                Link(
+                    xy,
+                    penalty_m=float(e.props.get("penalty_s") or 0) * speed / 3.6,
+                    name=str(e.props.get("name") or ""),
+                    highway=str(e.props.get("kind") or "scenario_link"),
+                    label=where,
+                )
+            )
+    net, log = with_edits(
+        base_net, links=links, closures=closures, snap_max_m=link_snap_max_m, max_link_m=MAX_LINK_M, problems=problems
+    )
     facilities, touched = _facility_edits(before, scenario, problems)
     if problems:
         raise InputError(scenario.source, problems)
@@ -428,11 +478,18 @@ def _facility_edits(before, scenario: Scenario, problems: list[str]) -> tuple[di
         fac = tables[e.layer]
         if e.kind == "add_facility":
             row: dict[str, object] = {c: None for c in fac.columns if c != fac.geometry.name}
-            row.update({"id": str(e.props.get("id") or f"scenario-{e.number}"),
-                        "name": str(e.props.get("name") or f"new {e.layer} ({scenario.unit} {e.number})"),
-                        "layer": e.layer, "tier": e.props.get("tier"), "kind": "scenario",
-                        "opening_hours": e.props.get("opening_hours"), "services": (),
-                        "source": f"{Path(scenario.source).name} {scenario.unit} {e.number}"})
+            row.update(
+                {
+                    "id": str(e.props.get("id") or f"scenario-{e.number}"),
+                    "name": str(e.props.get("name") or f"new {e.layer} ({scenario.unit} {e.number})"),
+                    "layer": e.layer,
+                    "tier": e.props.get("tier"),
+                    "kind": "scenario",
+                    "opening_hours": e.props.get("opening_hours"),
+                    "services": (),
+                    "source": f"{Path(scenario.source).name} {scenario.unit} {e.number}",
+                }
+            )
             new = gpd.GeoDataFrame([row], geometry=[e.geometry], crs=4326)
             tables[e.layer] = gpd.GeoDataFrame(pd.concat([fac, new], ignore_index=True), crs=4326)
         else:
@@ -449,5 +506,7 @@ def _facility_edits(before, scenario: Scenario, problems: list[str]) -> tuple[di
                 fac.loc[fac.index[hit[0]], "opening_hours"] = e.props["opening_hours"]
             tables[e.layer] = fac
         touched.add(e.layer)
-    return {name: (tables[name], before.layers[name].origin + (" + scenario edits" if name in touched else ""))
-            for name in tables}, touched
+    return {
+        name: (tables[name], before.layers[name].origin + (" + scenario edits" if name in touched else ""))
+        for name in tables
+    }, touched

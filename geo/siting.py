@@ -57,7 +57,7 @@ def greedy(cover: sp.spmatrix, weights: np.ndarray, p: int) -> tuple[list[int], 
     gains: list[float] = []
     for _ in range(int(p)):
         score = a @ w
-        if len(chosen):
+        if chosen:
             score[chosen] = -1.0
         j = int(np.argmax(score)) if len(score) else -1
         if j < 0 or score[j] <= 0:
@@ -72,6 +72,7 @@ def greedy(cover: sp.spmatrix, weights: np.ndarray, p: int) -> tuple[list[int], 
 @dataclass(frozen=True)
 class ExactResult:
     """The exact maximal-covering answer: the chosen candidates, the weight covered, the bound, the status."""
+
     chosen: list[int]
     objective: float  # weight covered by ``chosen``
     bound: float  # upper bound proven by the solver (== objective when optimal)
@@ -106,8 +107,8 @@ def exact(cover: sp.spmatrix, weights: np.ndarray, p: int, *, time_limit: float 
         s, lo, hi = start[i], rows.indptr[i], rows.indptr[i + 1]
         index[s] = k + i
         value[s] = 1.0
-        index[s + 1: s + 1 + hi - lo] = rows.indices[lo:hi]
-        value[s + 1: s + 1 + hi - lo] = -1.0
+        index[s + 1 : s + 1 + hi - lo] = rows.indices[lo:hi]
+        value[s + 1 : s + 1 + hi - lo] = -1.0
     # the cardinality row
     start = np.concatenate([start[:-1], [len(index)], [len(index) + k]])
     index = np.concatenate([index, np.arange(k, dtype=np.int32)])
@@ -137,8 +138,9 @@ def exact(cover: sp.spmatrix, weights: np.ndarray, p: int, *, time_limit: float 
     obj = float(w[covered].sum())
     info = solver.getInfo()
     bound = -float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else obj
-    return ExactResult(chosen, obj, max(bound, obj), "optimal" if status == "Optimal" else status,
-                       time.perf_counter() - t0)
+    return ExactResult(
+        chosen, obj, max(bound, obj), "optimal" if status == "Optimal" else status, time.perf_counter() - t0
+    )
 
 
 def _merge_columns(a: sp.csc_matrix, w: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray]:
@@ -178,7 +180,8 @@ def node_sites(net: Network, nodes: np.ndarray) -> Snapped:
 
 def thin_nodes(xy: np.ndarray, nodes: np.ndarray, *, grid_m: float = GRID_M, cap: int = MAX_CANDIDATES) -> np.ndarray:
     """One node per ``grid_m`` cell (the nearest to the cell's centre); the grid doubles until
-    at most ``cap`` remain."""
+    at most ``cap`` remain.
+    """
     nodes = np.asarray(nodes, np.int64)
     g = float(grid_m)
     while True:
@@ -211,6 +214,7 @@ def cover_matrix(net: Network, sites: Snapped, points: Snapped, limit_m: float, 
 @dataclass(frozen=True, eq=False)
 class SitingResult:
     """Proposed sites of a layer, the people each gains, and coverage before and after."""
+
     layer: str
     minutes: float
     profile: str
@@ -221,9 +225,19 @@ class SitingResult:
     summary: dict  # candidates, greedy and exact figures, coverage before and after
 
 
-def site(result: PlanResult, *, layer: str, add: int, minutes: float | None = None, profile: str | None = None,
-         candidates: gpd.GeoDataFrame | None = None, grid_m: float = GRID_M, cap: int = MAX_CANDIDATES, exact_solve: bool | None = None,
-         time_limit: float = EXACT_TIME_S) -> SitingResult:
+def site(
+    result: PlanResult,
+    *,
+    layer: str,
+    add: int,
+    minutes: float | None = None,
+    profile: str | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    grid_m: float = GRID_M,
+    cap: int = MAX_CANDIDATES,
+    exact_solve: bool | None = None,
+    time_limit: float = EXACT_TIME_S,
+) -> SitingResult:
     """Propose ``add`` new sites of ``layer`` covering the most people the plan leaves out.
 
     Parameters
@@ -274,26 +288,47 @@ def site(result: PlanResult, *, layer: str, add: int, minutes: float | None = No
         cand = net.snap(xy, max_dist=params.snap_max_m)
         inside = np.ones(len(xy), bool) if area is None else shapely.contains_xy(area.metric, xy[:, 0], xy[:, 1])
         if not (cand.ok & inside).any():
-            raise InputError("--candidates", [f"none of the {len(xy)} candidates lies within "
-                                              f"{params.snap_max_m:g} m of a walkable way"
-                                              + (" inside the study area" if area is not None else "")])
+            raise InputError(
+                "--candidates",
+                [
+                    f"none of the {len(xy)} candidates lies within "
+                    f"{params.snap_max_m:g} m of a walkable way"
+                    + (" inside the study area" if area is not None else "")
+                ],
+            )
         cand = cand.subset(cand.ok & inside)
         origin = "candidates file" + (" (those inside the study area)" if area is not None else "")
     w = homes.people[demand]
-    a = cover_matrix(net, cand, pts, limit) if len(cand) and len(pts) else sp.csr_matrix((len(cand), len(pts)), dtype=bool)
+    a = (
+        cover_matrix(net, cand, pts, limit)
+        if len(cand) and len(pts)
+        else sp.csr_matrix((len(cand), len(pts)), dtype=bool)
+    )
     chosen, gains = greedy(a, w, add)
-    summary = {"area": area.describe() if area is not None else None,
-               "layer": layer, "minutes": minutes, "profile": profile, "limit_m": round(limit, 1),
-               "candidates": int(len(cand)), "candidates_from": origin, "demand_homes": int(len(demand)),
-               "demand_people": round(float(w.sum())), "greedy_people": round(float(sum(gains)), 1)}
+    summary = {
+        "area": area.describe() if area is not None else None,
+        "layer": layer,
+        "minutes": minutes,
+        "profile": profile,
+        "limit_m": round(limit, 1),
+        "candidates": len(cand),
+        "candidates_from": origin,
+        "demand_homes": len(demand),
+        "demand_people": round(float(w.sum())),
+        "greedy_people": round(float(sum(gains)), 1),
+    }
     if exact_solve is None:
         exact_solve = a.nnz <= EXACT_MAX_NNZ
     if exact_solve and len(cand):
         ex = exact(a, w, add, time_limit=time_limit)
         g = float(sum(gains))
-        summary["exact"] = {"status": ex.status, "people": round(ex.objective, 1), "bound": round(ex.bound, 1),
-                            "seconds": round(ex.seconds, 2),
-                            "greedy_gap_share": round((ex.bound - g) / ex.bound, 4) if ex.bound > 0 else 0.0}
+        summary["exact"] = {
+            "status": ex.status,
+            "people": round(ex.objective, 1),
+            "bound": round(ex.bound, 1),
+            "seconds": round(ex.seconds, 2),
+            "greedy_gap_share": round((ex.bound - g) / ex.bound, 4) if ex.bound > 0 else 0.0,
+        }
     s = Snapped(cand.edge[chosen], cand.along[chosen], cand.dist[chosen], cand.ok[chosen], cand.xy[chosen])
     covered = np.zeros(len(demand), bool)
     rows = []
@@ -302,29 +337,61 @@ def site(result: PlanResult, *, layer: str, add: int, minutes: float | None = No
     before_cov = float(homes.people[lr.home_dist <= limit].sum())
     for r, (j, gain) in enumerate(zip(chosen, gains, strict=True), start=1):
         new = np.zeros(len(demand), bool)
-        new[csr.indices[csr.indptr[j]:csr.indptr[j + 1]]] = True
+        new[csr.indices[csr.indptr[j] : csr.indptr[j + 1]]] = True
         new &= ~covered
         covered |= new
         cum = before_cov + float(w[covered].sum())
-        rows.append({"rank": r, "layer": layer, "minutes": minutes, "profile": profile,
-                     "people_gained": round(gain, 1), "homes_gained": int(new.sum()),
-                     "people_covered_after": round(cum), "people_share_after": round(cum / total, 4) if total else 0.0})
+        rows.append(
+            {
+                "rank": r,
+                "layer": layer,
+                "minutes": minutes,
+                "profile": profile,
+                "people_gained": round(gain, 1),
+                "homes_gained": int(new.sum()),
+                "people_covered_after": round(cum),
+                "people_share_after": round(cum / total, 4) if total else 0.0,
+            }
+        )
     ll = net.unproject(s.xy) if len(s) else np.zeros((0, 2))
     _describe_sites(result, rows, s.xy, ll)
     sites = gpd.GeoDataFrame(rows, columns=SITE_COLUMNS, geometry=shapely.points(ll) if len(ll) else [], crs=4326)
-    polys = source_circles(net, s, [limit], width_m=params.width_m, cell_m=params.cell(),
-                           construction=params.circles)[:, 0] if len(s) else []
-    circles = gpd.GeoDataFrame({"rank": [r["rank"] for r in rows], "minutes": [minutes] * len(rows),
-                                "people_gained": [r["people_gained"] for r in rows]},
-                               geometry=list(polys), crs=net.crs).to_crs(4326)
+    polys = (
+        source_circles(net, s, [limit], width_m=params.width_m, cell_m=params.cell(), construction=params.circles)[:, 0]
+        if len(s)
+        else []
+    )
+    circles = gpd.GeoDataFrame(
+        {
+            "rank": [r["rank"] for r in rows],
+            "minutes": [minutes] * len(rows),
+            "people_gained": [r["people_gained"] for r in rows],
+        },
+        geometry=list(polys),
+        crs=net.crs,
+    ).to_crs(4326)
     after = np.where(np.isin(np.arange(len(homes)), demand[covered]), 0.0, lr.home_dist)
     summary["coverage_before"] = layer_minutes(lr.home_dist, homes.people, [minutes], speed)
     summary["coverage_after"] = layer_minutes(after, homes.people, [minutes], speed)
     return SitingResult(layer, minutes, profile, limit, sites, circles, s, summary)
 
 
-SITE_COLUMNS = ["rank", "layer", "minutes", "profile", "people_gained", "homes_gained", "people_covered_after",
-                "people_share_after", "street", "community", "lon", "lat", "lon_gcj02", "lat_gcj02"]
+SITE_COLUMNS = [
+    "rank",
+    "layer",
+    "minutes",
+    "profile",
+    "people_gained",
+    "homes_gained",
+    "people_covered_after",
+    "people_share_after",
+    "street",
+    "community",
+    "lon",
+    "lat",
+    "lon_gcj02",
+    "lat_gcj02",
+]
 
 
 def _describe_sites(result, rows: list[dict], xy: np.ndarray, ll: np.ndarray) -> None:
@@ -333,19 +400,29 @@ def _describe_sites(result, rows: list[dict], xy: np.ndarray, ll: np.ndarray) ->
     from geo.crs import wgs84_to_gcj02
 
     base = getattr(result, "base", None)
-    street, community, _ = name_points(xy, admin=getattr(base, "admin", None), places=getattr(base, "places", None),
-                                       project=result.network.project)
+    street, community, _ = name_points(
+        xy, admin=getattr(base, "admin", None), places=getattr(base, "places", None), project=result.network.project
+    )
     glon, glat = wgs84_to_gcj02(ll[:, 0], ll[:, 1]) if len(ll) else (np.zeros(0), np.zeros(0))
     for r, row in enumerate(rows):
-        row.update({"street": street[r], "community": community[r], "lon": round(float(ll[r, 0]), 7),
-                    "lat": round(float(ll[r, 1]), 7), "lon_gcj02": round(float(np.ravel(glon)[r]), 7),
-                    "lat_gcj02": round(float(np.ravel(glat)[r]), 7)})
+        row.update(
+            {
+                "street": street[r],
+                "community": community[r],
+                "lon": round(float(ll[r, 0]), 7),
+                "lat": round(float(ll[r, 1]), 7),
+                "lon_gcj02": round(float(np.ravel(glon)[r]), 7),
+                "lat_gcj02": round(float(np.ravel(glat)[r]), 7),
+            }
+        )
 
 
-def plan_with_sites(before: PlanResult, res: SitingResult, *,
-                    progress: Callable[[str], None] | None = None) -> PlanResult:
+def plan_with_sites(
+    before: PlanResult, res: SitingResult, *, progress: Callable[[str], None] | None = None
+) -> PlanResult:
     """The plan ``before`` with the proposed sites added to their layer (only that layer and the
-    new sites' own circles are drawn again)."""
+    new sites' own circles are drawn again).
+    """
     import geopandas as gpd
     import pandas as pd
 
@@ -353,18 +430,35 @@ def plan_with_sites(before: PlanResult, res: SitingResult, *,
     from geo.whatif import Reuse
 
     lr = before.layers[res.layer]
-    fac = gpd.GeoDataFrame(pd.concat([lr.facilities, sites_as_facilities(res, before.network)], ignore_index=True),
-                           crs=4326)
+    fac = gpd.GeoDataFrame(
+        pd.concat([lr.facilities, sites_as_facilities(res, before.network)], ignore_index=True), crs=4326
+    )
     layers = dict(before.layers)
-    layers[res.layer] = layer_step(before.network, res.layer, fac, f"{lr.origin} + {len(res.sites)} proposed sites",
-                                   before.home_snap, before.params)
+    layers[res.layer] = layer_step(
+        before.network,
+        res.layer,
+        fac,
+        f"{lr.origin} + {len(res.sites)} proposed sites",
+        before.home_snap,
+        before.params,
+    )
     redraw = {n: np.zeros(len(v.facilities), bool) for n, v in layers.items()}
-    redraw[res.layer][len(lr.facilities):] = True
+    redraw[res.layer][len(lr.facilities) :] = True
     views = frozenset([res.layer, *(k for k in before.subsets if k.startswith(res.layer + "["))])
     notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
-    return finish_plan(base=before.base, params=before.params, net=before.network, homes=before.homes,
-                       home_snap=before.home_snap, layers=layers, warnings=list(before.warnings), area=before.area,
-                       notes=notes, say=progress or (lambda s: None), reuse=Reuse(before, views, redraw))
+    return finish_plan(
+        base=before.base,
+        params=before.params,
+        net=before.network,
+        homes=before.homes,
+        home_snap=before.home_snap,
+        layers=layers,
+        warnings=list(before.warnings),
+        area=before.area,
+        notes=notes,
+        say=progress or (lambda s: None),
+        reuse=Reuse(before, views, redraw),
+    )
 
 
 #: default candidates are network nodes within this distance of an uncovered home (m)
@@ -390,16 +484,30 @@ def sites_as_facilities(res: SitingResult, net: Network) -> gpd.GeoDataFrame:
     from geo.osm_layers import FACILITY_COLUMNS
 
     ll = net.unproject(res.snapped.xy) if len(res.snapped) else np.zeros((0, 2))
-    rows = [{c: None for c in FACILITY_COLUMNS} | {
-        "id": f"site-{r}", "name": f"proposed site {r}", "layer": res.layer, "kind": "proposed site",
-        "services": (), "source": "circles site"} for r in range(1, len(ll) + 1)]
-    return gpd.GeoDataFrame(rows, columns=list(FACILITY_COLUMNS), geometry=gpd.points_from_xy(ll[:, 0], ll[:, 1]) if len(ll) else [],
-                            crs=4326)
+    rows = [
+        dict.fromkeys(FACILITY_COLUMNS)
+        | {
+            "id": f"site-{r}",
+            "name": f"proposed site {r}",
+            "layer": res.layer,
+            "kind": "proposed site",
+            "services": (),
+            "source": "circles site",
+        }
+        for r in range(1, len(ll) + 1)
+    ]
+    return gpd.GeoDataFrame(
+        rows,
+        columns=list(FACILITY_COLUMNS),
+        geometry=gpd.points_from_xy(ll[:, 0], ll[:, 1]) if len(ll) else [],
+        crs=4326,
+    )
 
 
 def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
     """Candidate sites from a GeoJSON/GPKG of points (WGS84, any CRS the file declares, or
-    ``crs`` = gcj02/bd09 for AMap/Baidu coordinates)."""
+    ``crs`` = gcj02/bd09 for AMap/Baidu coordinates).
+    """
     from pathlib import Path
 
     import geopandas as gpd
@@ -410,11 +518,16 @@ def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataF
     try:
         gdf = gpd.read_file(path)
     except Exception as err:  # noqa: BLE001 - pyogrio raises its own error types for unreadable files
-        raise InputError(str(path), [f"cannot be read as a GIS file ({err}): give GeoJSON or GeoPackage points"]) from None
+        raise InputError(
+            str(path), [f"cannot be read as a GIS file ({err}): give GeoJSON or GeoPackage points"]
+        ) from None
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
-    problems = [f"row {i + 1}: geometry is {'empty' if g is None or g.is_empty else g.geom_type}: expected a Point"
-                for i, g in enumerate(gdf.geometry) if g is None or g.is_empty or g.geom_type != "Point"]
+    problems = [
+        f"row {i + 1}: geometry is {'empty' if g is None or g.is_empty else g.geom_type}: expected a Point"
+        for i, g in enumerate(gdf.geometry)
+        if g is None or g.is_empty or g.geom_type != "Point"
+    ]
     if len(gdf) == 0:
         problems.append("no candidate points")
     if not problems:
@@ -422,7 +535,9 @@ def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataF
         bad = ~(np.isfinite(x) & np.isfinite(y)) | (np.abs(x) > 180) | (np.abs(y) > 90)
         problems += [f"row {i + 1}: ({x[i]!r}, {y[i]!r}) is not a longitude/latitude" for i in np.flatnonzero(bad)]
     if problems:
-        raise InputError(str(path), problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+        raise InputError(
+            str(path), problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        )
     if crs and crs.lower() not in ("wgs84",):
         from geo.crs import normalise_crs, to_wgs84
 
@@ -435,7 +550,8 @@ def _quiet_solver(highspy):
     """A ``highspy.Highs()`` made without its banner: HiGHS 1.16 prints it to the process's
     standard output when the object is made, before any option can turn it off, which would mix
     it into a command's output. Standard output (the descriptor, as the C++ side writes to it)
-    points at the null device only while the object is made."""
+    points at the null device only while the object is made.
+    """
     import os
     import sys
 

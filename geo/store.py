@@ -59,7 +59,8 @@ _SEP = "\x00"
 
 def _pack_text(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """An object array of text (None as "") as one UTF-8 byte array of the values joined by NUL,
-    and its shape; None when a value holds a NUL itself (then it is stored as fixed-width text)."""
+    and its shape; None when a value holds a NUL itself (then it is stored as fixed-width text).
+    """
     values = ["" if v is None else str(v) for v in a.ravel().tolist()]
     joined = _SEP.join(values)
     if joined.count(_SEP) != max(len(values) - 1, 0):
@@ -88,8 +89,11 @@ def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
             if packed is not None:
                 out[k], out[k + TEXT_MARK] = packed
                 continue
-            a = np.asarray(["" if v is None else str(v) for v in a.ravel()], dtype=str).reshape(a.shape) \
-                if a.size else np.zeros(a.shape, dtype="<U1")
+            a = (
+                np.asarray(["" if v is None else str(v) for v in a.ravel()], dtype=str).reshape(a.shape)
+                if a.size
+                else np.zeros(a.shape, dtype="<U1")
+            )
         elif a.dtype.hasobject:
             raise TypeError(f"cannot store an array of dtype {a.dtype}")
         out[k] = a
@@ -128,7 +132,8 @@ def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...
 def write_table(path: Path, gdf: pd.DataFrame) -> dict:
     """A (Geo)DataFrame as Parquet; the geometry as WKB, object columns as JSON text, so any mix
     of text, numbers, lists and missing values round-trips. Returns the manifest entry's
-    description of the table: its JSON columns, its geometry column and CRS."""
+    description of the table: its JSON columns, its geometry column and CRS.
+    """
     import pandas as pd
     import shapely
 
@@ -199,8 +204,9 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
         crs = _crs(entry["crs"]) if entry.get("crs") else None
     except Exception as err:  # noqa: BLE001 - shapely.errors.GEOSException, pyproj.exceptions.CRSError
         raise StoreError(f"{path.name}: geometry unreadable ({type(err).__name__}: {err})") from None
-    return gpd.GeoDataFrame(df.drop(columns=[geom]), geometry=gpd.GeoSeries(values, index=df.index, crs=crs, name=geom),
-                            crs=crs)[list(df.columns)]
+    return gpd.GeoDataFrame(
+        df.drop(columns=[geom]), geometry=gpd.GeoSeries(values, index=df.index, crs=crs, name=geom), crs=crs
+    )[list(df.columns)]
 
 
 @functools.lru_cache(maxsize=16)
@@ -250,9 +256,16 @@ class Bundle:
         return self.folder / filename
 
 
-def write_bundle(folder: Path, *, kind: str, version: int, meta: Mapping[str, Any],
-                 arrays: Mapping[str, Mapping[str, np.ndarray]] = {},
-                 tables: Mapping[str, Any] = {}, extra: Callable[[Path], list[str]] | None = None) -> Path:
+def write_bundle(
+    folder: Path,
+    *,
+    kind: str,
+    version: int,
+    meta: Mapping[str, Any],
+    arrays: Mapping[str, Mapping[str, np.ndarray]] = {},
+    tables: Mapping[str, Any] = {},
+    extra: Callable[[Path], list[str]] | None = None,
+) -> Path:
     """Write a bundle into ``folder`` (a new folder, made atomically; an old one is replaced).
 
     ``extra(tmp_folder)`` may write more files and returns their names (checksummed too).
@@ -273,8 +286,7 @@ def write_bundle(folder: Path, *, kind: str, version: int, meta: Mapping[str, An
             entry["sha256"] = sha256_file(tmp / fname)
             entry["bytes"] = (tmp / fname).stat().st_size
         doc = {"kind": kind, "version": version, "files": files, "meta": dict(meta)}
-        (tmp / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_plain),
-                                    encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_plain), encoding="utf-8")
 
     replace_folder(folder, write)
     return folder
@@ -306,7 +318,9 @@ def read_bundle(folder: Path, *, kind: str, version: int, verify: bool = True) -
         if "/" in fname or "\\" in fname or fname.startswith(".") or not p.is_file():
             raise StoreError(f"{folder.name}: {fname} missing")
         if p.stat().st_size != entry.get("bytes"):
-            raise StoreError(f"{folder.name}: {fname} has {p.stat().st_size} bytes, the manifest says {entry.get('bytes')}")
+            raise StoreError(
+                f"{folder.name}: {fname} has {p.stat().st_size} bytes, the manifest says {entry.get('bytes')}"
+            )
         if verify and sha256_file(p) != entry.get("sha256"):
             raise StoreError(f"{folder.name}: {fname} does not match its checksum (changed or damaged)")
     return Bundle(folder, doc)
@@ -352,7 +366,8 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
 
 def recover(target: Path) -> None:
     """Finish what an interrupted :func:`replace_folder` left: put a moved-away old folder
-    back when the target is missing, and remove temporary folders."""
+    back when the target is missing, and remove temporary folders.
+    """
     target = Path(target)
     parent = target.parent
     if not parent.is_dir():
@@ -372,4 +387,3 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-

@@ -38,43 +38,131 @@ if TYPE_CHECKING:  # annotations only: geo.plan imports the modules this one rea
 LEVELS = ("street", "community")
 #: the word for each column key, by language; coverage and served columns are made by :func:`header`
 HEADERS: dict[str, dict[str, str]] = {
-    "en": {"item": "Item", "value": "Value", "name": "Name", "street": "Street", "community": "Community",
-           "named_from": "Name from", "homes": "Homes", "people": "People (est.)", "layer": "Layer",
-           "minutes": "Minutes", "profile": "Profile", "speed_kmh": "Speed (km/h)", "facilities": "Facilities",
-           "placed": "Placed on the network", "homes_covered": "Homes covered", "homes_share": "Share of homes",
-           "people_covered": "People covered", "people_share": "Share of people", "id": "ID", "tier": "Tier",
-           "kind": "Kind", "opening_hours": "Opening hours", "address": "Address", "source": "Source",
-           "lon": "Longitude", "lat": "Latitude", "snapped": "Placed", "snap_m": "Moved onto the street (m)",
-           "rank": "Rank", "walk_min_centre": "Walk from its centre (min)", "walk_min_max": "Longest walk (min)",
-           "nearest_facility": "Nearest facility", "nearest_facility_id": "Nearest facility ID",
-           "land_km2": "Land (km²)"},
-    "zh": {"item": "项目", "value": "数值", "name": "名称", "street": "街道", "community": "社区",
-           "named_from": "名称来源", "homes": "住宅数", "people": "人口（估算）", "layer": "图层",
-           "minutes": "分钟", "profile": "人群", "speed_kmh": "步速（公里/小时）", "facilities": "设施数",
-           "placed": "已接入路网", "homes_covered": "覆盖住宅", "homes_share": "住宅覆盖率",
-           "people_covered": "覆盖人口", "people_share": "人口覆盖率", "id": "编号", "tier": "级别",
-           "kind": "类型", "opening_hours": "开放时间", "address": "地址", "source": "来源",
-           "lon": "经度", "lat": "纬度", "snapped": "已接入路网", "snap_m": "移至道路距离（米）",
-           "rank": "排名", "walk_min_centre": "中心步行时间（分钟）", "walk_min_max": "最远步行时间（分钟）",
-           "nearest_facility": "最近设施", "nearest_facility_id": "最近设施编号", "land_km2": "面积（平方公里）"},
+    "en": {
+        "item": "Item",
+        "value": "Value",
+        "name": "Name",
+        "street": "Street",
+        "community": "Community",
+        "named_from": "Name from",
+        "homes": "Homes",
+        "people": "People (est.)",
+        "layer": "Layer",
+        "minutes": "Minutes",
+        "profile": "Profile",
+        "speed_kmh": "Speed (km/h)",
+        "facilities": "Facilities",
+        "placed": "Placed on the network",
+        "homes_covered": "Homes covered",
+        "homes_share": "Share of homes",
+        "people_covered": "People covered",
+        "people_share": "Share of people",
+        "id": "ID",
+        "tier": "Tier",
+        "kind": "Kind",
+        "opening_hours": "Opening hours",
+        "address": "Address",
+        "source": "Source",
+        "lon": "Longitude",
+        "lat": "Latitude",
+        "snapped": "Placed",
+        "snap_m": "Moved onto the street (m)",
+        "rank": "Rank",
+        "walk_min_centre": "Walk from its centre (min)",
+        "walk_min_max": "Longest walk (min)",
+        "nearest_facility": "Nearest facility",
+        "nearest_facility_id": "Nearest facility ID",
+        "land_km2": "Land (km²)",
+    },
+    "zh": {
+        "item": "项目",
+        "value": "数值",
+        "name": "名称",
+        "street": "街道",
+        "community": "社区",
+        "named_from": "名称来源",
+        "homes": "住宅数",
+        "people": "人口（估算）",
+        "layer": "图层",
+        "minutes": "分钟",
+        "profile": "人群",
+        "speed_kmh": "步速（公里/小时）",
+        "facilities": "设施数",
+        "placed": "已接入路网",
+        "homes_covered": "覆盖住宅",
+        "homes_share": "住宅覆盖率",
+        "people_covered": "覆盖人口",
+        "people_share": "人口覆盖率",
+        "id": "编号",
+        "tier": "级别",
+        "kind": "类型",
+        "opening_hours": "开放时间",
+        "address": "地址",
+        "source": "来源",
+        "lon": "经度",
+        "lat": "纬度",
+        "snapped": "已接入路网",
+        "snap_m": "移至道路距离（米）",
+        "rank": "排名",
+        "walk_min_centre": "中心步行时间（分钟）",
+        "walk_min_max": "最远步行时间（分钟）",
+        "nearest_facility": "最近设施",
+        "nearest_facility_id": "最近设施编号",
+        "land_km2": "面积（平方公里）",
+    },
 }
 #: values translated in the files (layers, profiles, where a name came from, summary items)
 WORDS: dict[str, dict[str, str]] = {
-    "en": {"centres": "Centres", "stations": "Stations", "charging": "Charging points", "adult": "adults",
-           "elderly": "elderly", "admin boundary": "admin boundary", "nearest place": "nearest named place",
-           "unnamed": "(no name found)", "source": "Data source", "data_date": "Data as of",
-           "area": "Study area", "area_source": "Study area from", "generated": "Tables made",
-           "homes": "Homes", "people": "People (estimated)", "homes_method": "Homes and people",
-           "speed": "Walking speed (km/h)", "whole extract": "the whole extract", "mixed": "mixed",
-           "district": "district centre", "street": "street centre", "community": "community centre",
-           "special": "special centre"},
-    "zh": {"centres": "党群服务中心", "stations": "驿站", "charging": "充换电点", "adult": "成人",
-           "elderly": "老人", "admin boundary": "行政边界", "nearest place": "最近的地名点",
-           "unnamed": "（未识别名称）", "source": "数据来源", "data_date": "数据日期", "area": "研究范围",
-           "area_source": "范围来源", "generated": "制表时间", "homes": "住宅数", "people": "人口（估算）",
-           "homes_method": "住宅与人口估算", "speed": "步速（公里/小时）", "whole extract": "整个数据范围",
-           "mixed": "混合", "district": "区级中心", "street": "街道级中心", "community": "社区级中心",
-           "special": "特色阵地"},
+    "en": {
+        "centres": "Centres",
+        "stations": "Stations",
+        "charging": "Charging points",
+        "adult": "adults",
+        "elderly": "elderly",
+        "admin boundary": "admin boundary",
+        "nearest place": "nearest named place",
+        "unnamed": "(no name found)",
+        "source": "Data source",
+        "data_date": "Data as of",
+        "area": "Study area",
+        "area_source": "Study area from",
+        "generated": "Tables made",
+        "homes": "Homes",
+        "people": "People (estimated)",
+        "homes_method": "Homes and people",
+        "speed": "Walking speed (km/h)",
+        "whole extract": "the whole extract",
+        "mixed": "mixed",
+        "district": "district centre",
+        "street": "street centre",
+        "community": "community centre",
+        "special": "special centre",
+    },
+    "zh": {
+        "centres": "党群服务中心",
+        "stations": "驿站",
+        "charging": "充换电点",
+        "adult": "成人",
+        "elderly": "老人",
+        "admin boundary": "行政边界",
+        "nearest place": "最近的地名点",
+        "unnamed": "（未识别名称）",
+        "source": "数据来源",
+        "data_date": "数据日期",
+        "area": "研究范围",
+        "area_source": "范围来源",
+        "generated": "制表时间",
+        "homes": "住宅数",
+        "people": "人口（估算）",
+        "homes_method": "住宅与人口估算",
+        "speed": "步速（公里/小时）",
+        "whole extract": "整个数据范围",
+        "mixed": "混合",
+        "district": "区级中心",
+        "street": "街道级中心",
+        "community": "社区级中心",
+        "special": "特色阵地",
+    },
 }
 _COVER = re.compile(r"(centres|stations|charging)_(\d+(?:\.\d+)?)min(?:_([a-z]+))?")
 _SERVED = re.compile(r"(people|homes|people_nearest)_(\d+(?:\.\d+)?)min(?:_([a-z]+))?")
@@ -93,8 +181,14 @@ class PlanTables:
 
     def sheets(self) -> dict[str, pd.DataFrame]:
         """Name -> table, in the order of the workbook's sheets and the CSV files."""
-        return {"summary": self.summary, "coverage": self.coverage, "streets": self.streets,
-                "communities": self.communities, "facilities": self.facilities, "gaps": self.gaps}
+        return {
+            "summary": self.summary,
+            "coverage": self.coverage,
+            "streets": self.streets,
+            "communities": self.communities,
+            "facilities": self.facilities,
+            "gaps": self.gaps,
+        }
 
 
 def cover_columns(params: PlanParams) -> list[tuple[str, str, float, str]]:
@@ -104,8 +198,12 @@ def cover_columns(params: PlanParams) -> list[tuple[str, str, float, str]]:
     from geo.kinds import LAYERS
 
     multi = len(params.profiles) > 1
-    return [(f"{layer}_{m:g}min" + (f"_{p}" if multi else ""), layer, float(m), p)
-            for layer in LAYERS for p in params.profiles for m in sorted(params.minutes)]
+    return [
+        (f"{layer}_{m:g}min" + (f"_{p}" if multi else ""), layer, float(m), p)
+        for layer in LAYERS
+        for p in params.profiles
+        for m in sorted(params.minutes)
+    ]
 
 
 def _covered(result) -> dict[str, np.ndarray]:
@@ -144,8 +242,9 @@ def area_table(result: PlanResult, *, level: str) -> pd.DataFrame:
     g = np.where(codes < 0, len(uniques), codes)
     homes = np.bincount(g, minlength=groups)
     total = np.bincount(g, weights=people, minlength=groups)
-    out = pd.DataFrame({"name": pd.Series([*uniques, None], dtype=object), "homes": homes.astype(int),
-                        "people": np.round(total, 1)})
+    out = pd.DataFrame(
+        {"name": pd.Series([*uniques, None], dtype=object), "homes": homes.astype(int), "people": np.round(total, 1)}
+    )
     if level == "community":
         street_of = _mode_by(g, _names(street), groups)
         from_of = _mode_by(g, _names(named_from), groups, mixed="mixed")
@@ -190,13 +289,22 @@ def coverage_table(result: PlanResult) -> pd.DataFrame:
         hit = cov[col]
         lr = result.layers.get(layer)
         pc = float(people[hit].sum())
-        rows.append({"layer": layer, "minutes": m, "profile": p, "speed_kmh": result.params.speeds()[p],
-                     "facilities": len(lr.facilities) if lr is not None else 0,
-                     "placed": int(lr.snapped.ok.sum()) if lr is not None else 0,
-                     "homes": homes, "homes_covered": int(hit.sum()),
-                     "homes_share": round(float(hit.mean()), 4) if homes else 0.0,
-                     "people": round(total), "people_covered": round(pc),
-                     "people_share": round(pc / total, 4) if total else 0.0})
+        rows.append(
+            {
+                "layer": layer,
+                "minutes": m,
+                "profile": p,
+                "speed_kmh": result.params.speeds()[p],
+                "facilities": len(lr.facilities) if lr is not None else 0,
+                "placed": int(lr.snapped.ok.sum()) if lr is not None else 0,
+                "homes": homes,
+                "homes_covered": int(hit.sum()),
+                "homes_share": round(float(hit.mean()), 4) if homes else 0.0,
+                "people": round(total),
+                "people_covered": round(pc),
+                "people_share": round(pc / total, 4) if total else 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -205,12 +313,16 @@ def summary_table(result: PlanResult, *, generated: str | None = None) -> pd.Dat
     from pathlib import Path
 
     area = result.area
-    rows = [("source", Path(str(result.source)).name), ("data_date", result.data_date),
-            ("area", area.name if area is not None else "whole extract"),
-            ("area_source", area.source if area is not None else None),
-            ("generated", generated or now_iso()), ("homes", len(result.homes)),
-            ("people", round(float(np.asarray(result.homes.people, float).sum()))),
-            ("homes_method", result.homes.method)]
+    rows = [
+        ("source", Path(str(result.source)).name),
+        ("data_date", result.data_date),
+        ("area", area.name if area is not None else "whole extract"),
+        ("area_source", area.source if area is not None else None),
+        ("generated", generated or now_iso()),
+        ("homes", len(result.homes)),
+        ("people", round(float(np.asarray(result.homes.people, float).sum()))),
+        ("homes_method", result.homes.method),
+    ]
     rows += [("speed", f"{p}: {s:g}") for p, s in result.params.speeds().items()]
     return pd.DataFrame(rows, columns=["item", "value"])
 
@@ -235,8 +347,11 @@ def facility_table(result: PlanResult) -> pd.DataFrame:
     first = [c for c in served if c.startswith("people_") and not c.startswith("people_nearest")]
     if first:
         order = {name: i for i, name in enumerate(result.layers)}
-        df = df.assign(_o=df["layer"].map(order)).sort_values(["_o", first[-1]], ascending=[True, False],
-                                                                 kind="stable").drop(columns="_o")
+        df = (
+            df.assign(_o=df["layer"].map(order))
+            .sort_values(["_o", first[-1]], ascending=[True, False], kind="stable")
+            .drop(columns="_o")
+        )
     return df.reset_index(drop=True)
 
 
@@ -256,9 +371,14 @@ def gap_table(result: PlanResult) -> pd.DataFrame:
 
 def plan_tables(result: PlanResult, *, generated: str | None = None) -> PlanTables:
     """Every table of ``result`` (see the module docstring)."""
-    return PlanTables(summary=summary_table(result, generated=generated), coverage=coverage_table(result),
-                      streets=area_table(result, level="street"), communities=area_table(result, level="community"),
-                      facilities=facility_table(result), gaps=gap_table(result))
+    return PlanTables(
+        summary=summary_table(result, generated=generated),
+        coverage=coverage_table(result),
+        streets=area_table(result, level="street"),
+        communities=area_table(result, level="community"),
+        facilities=facility_table(result),
+        gaps=gap_table(result),
+    )
 
 
 # ------------------------------------------------------------------------------ words
@@ -291,8 +411,11 @@ def header(column: str, lang: str) -> str:
         if lang == "zh":
             text = {"people": "{m}分钟内人口", "homes": "{m}分钟内住宅", "people_nearest": "{m}分钟内以其为最近的人口"}
         else:
-            text = {"people": "People within {m} min", "homes": "Homes within {m} min",
-                    "people_nearest": "People within {m} min for whom it is nearest"}
+            text = {
+                "people": "People within {m} min",
+                "homes": "Homes within {m} min",
+                "people_nearest": "People within {m} min for whom it is nearest",
+            }
         return text[what].format(m=mins) + extra
     return column
 
@@ -313,8 +436,9 @@ def localised(table: pd.DataFrame, lang: str, *, unnamed_in: str | None = "name"
             df[col] = pd.Series([word(v, lang) for v in df[col]], index=df.index, dtype=object)
     if "item" in df:
         df["item"] = pd.Series([WORDS[lang].get(v, v) for v in df["item"]], index=df.index, dtype=object)
-        df["value"] = pd.Series([word(v, lang) if v == "whole extract" else v for v in df["value"]], index=df.index,
-                                dtype=object)
+        df["value"] = pd.Series(
+            [word(v, lang) if v == "whole extract" else v for v in df["value"]], index=df.index, dtype=object
+        )
     if unnamed_in in df and "homes" in df:
         df[unnamed_in] = df[unnamed_in].where(df[unnamed_in].notna(), WORDS[lang]["unnamed"])
     df.columns = [header(str(c), lang) for c in df.columns]

@@ -36,6 +36,7 @@ AREA_BUFFER_M = 25.0
 @dataclass(frozen=True, eq=False)
 class ScenarioOutcome:
     """A scenario run: the edits, how they were applied, the plan before and after, and the diff."""
+
     scenario: Scenario
     applied: Applied
     before: PlanResult
@@ -47,8 +48,9 @@ class ScenarioOutcome:
     seconds: float  # time to apply and recompute the walk times
 
 
-def run_scenario(before: PlanResult, scenario: Scenario, *,
-                 progress: Callable[[str], None] | None = None) -> ScenarioOutcome:
+def run_scenario(
+    before: PlanResult, scenario: Scenario, *, progress: Callable[[str], None] | None = None
+) -> ScenarioOutcome:
     """Apply ``scenario`` to ``before`` (a PlanResult): the plan after, and the diff."""
     from geo.plan import layer_step
     from geo.scenarios import apply_scenario
@@ -58,22 +60,28 @@ def run_scenario(before: PlanResult, scenario: Scenario, *,
     applied = apply_scenario(before, scenario)
     params = before.params
     net = applied.network
-    layers = {name: layer_step(net, name, fac, origin, applied.home_snap, params)
-              for name, (fac, origin) in applied.facilities.items()}
+    layers = {
+        name: layer_step(net, name, fac, origin, applied.home_snap, params)
+        for name, (fac, origin) in applied.facilities.items()
+    }
     seconds = time.perf_counter() - t0
     say("drawing what the edits changed")
     reuse = changed_parts(before, applied, layers)
     after = _after_plan(before, applied, layers, reuse, say)
     cov, homes, areas = coverage_diff(before, after, scenario=scenario, applied=applied)
     cov["seconds"] = round(seconds, 3)
-    cov["redrawn"] = {"views": sorted(reuse.views), "facilities": {k: int(v.sum()) for k, v in reuse.facilities.items()}}
+    cov["redrawn"] = {
+        "views": sorted(reuse.views),
+        "facilities": {k: int(v.sum()) for k, v in reuse.facilities.items()},
+    }
     return ScenarioOutcome(scenario, applied, before, after, cov, homes, areas, edits_frame(before, applied), seconds)
 
 
 @dataclass(frozen=True, eq=False)
 class Reuse:
     """What of the plan before a plan after can keep: views not in ``views`` keep their circles
-    and gaps; ``facilities[layer]`` marks (by row of the after table) the circles to redraw."""
+    and gaps; ``facilities[layer]`` marks (by row of the after table) the circles to redraw.
+    """
 
     before: PlanResult
     views: frozenset
@@ -82,11 +90,15 @@ class Reuse:
 
 def _edit_nodes(before, applied) -> tuple[np.ndarray, np.ndarray]:
     """Nodes where the edits touch the network: of the after network (link ends, split points)
-    and of the network before (ends of closed edges; its node numbers stay the same after)."""
+    and of the network before (ends of closed edges; its node numbers stay the same after).
+    """
     net = applied.network
     log = applied.log
-    after_nodes = np.unique(np.concatenate([net.edge_u[log.links], net.edge_v[log.links],
-                                            np.arange(before.network.n_nodes, net.n_nodes)]).astype(np.int64))
+    after_nodes = np.unique(
+        np.concatenate(
+            [net.edge_u[log.links], net.edge_v[log.links], np.arange(before.network.n_nodes, net.n_nodes)]
+        ).astype(np.int64)
+    )
     bnet = before.network
     before_nodes = np.unique(np.concatenate([bnet.edge_u[log.closed], bnet.edge_v[log.closed]]).astype(np.int64))
     return after_nodes, before_nodes
@@ -104,13 +116,14 @@ def changed_parts(before: PlanResult, applied: Applied, layers: dict) -> Reuse:
     if len(before_nodes):
         d = dijkstra(before.network.csr, indices=before_nodes, limit=reach_m, min_only=True)
         near[: len(d)] = np.minimum(near[: len(d)], d)
-    touched = (near <= reach_m)
+    touched = near <= reach_m
     views, facilities = set(), {}
     for name, lr in layers.items():
         old = before.layers[name]
         n0 = before.network.n_nodes
-        same_dist = np.array_equal(np.nan_to_num(old.reach.dist, posinf=-1.0),
-                                   np.nan_to_num(lr.reach.dist[:n0], posinf=-1.0))
+        same_dist = np.array_equal(
+            np.nan_to_num(old.reach.dist, posinf=-1.0), np.nan_to_num(lr.reach.dist[:n0], posinf=-1.0)
+        )
         reached = np.isfinite(lr.reach.dist) & (lr.reach.dist <= reach_m)
         if name in applied.touched or not same_dist or (touched & reached).any():
             views.add(name)
@@ -118,8 +131,11 @@ def changed_parts(before: PlanResult, applied: Applied, layers: dict) -> Reuse:
         sn = lr.snapped
         fac_ids = lr.facilities["id"].astype(str).to_numpy()
         old_ids = old.facilities["id"].astype(str).to_numpy()
-        old_place = {i: (e, round(float(a), 3)) for i, e, a, ok in
-                     zip(old_ids, old.snapped.edge, old.snapped.along, old.snapped.ok, strict=True) if ok}
+        old_place = {
+            i: (e, round(float(a), 3))
+            for i, e, a, ok in zip(old_ids, old.snapped.edge, old.snapped.along, old.snapped.ok, strict=True)
+            if ok
+        }
         redraw = np.zeros(len(fac_ids), bool)
         for r, (fid, e, a, ok) in enumerate(zip(fac_ids, sn.edge, sn.along, sn.ok, strict=True)):
             if not ok:
@@ -136,9 +152,19 @@ def _after_plan(before, applied, layers: dict, reuse: Reuse, say):
     from geo.plan import finish_plan
 
     notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
-    return finish_plan(base=before.base, params=before.params, net=applied.network, homes=before.homes,
-                       home_snap=applied.home_snap, layers=layers, warnings=list(before.warnings),
-                       area=before.area, notes=notes, say=say, reuse=reuse)
+    return finish_plan(
+        base=before.base,
+        params=before.params,
+        net=applied.network,
+        homes=before.homes,
+        home_snap=applied.home_snap,
+        layers=layers,
+        warnings=list(before.warnings),
+        area=before.area,
+        notes=notes,
+        say=say,
+        reuse=reuse,
+    )
 
 
 # ------------------------------------------------------------------------------ the diff
@@ -155,9 +181,14 @@ def _mins(d: float, speed: float) -> float | None:
     return round(float(d) / (speed * 1000 / 60), 2) if np.isfinite(d) else None
 
 
-def coverage_diff(before: PlanResult, after: PlanResult, *, scenario: Scenario | None = None,
-                  applied: Applied | None = None,
-                  link_m: float = AREA_LINK_M) -> tuple[dict, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def coverage_diff(
+    before: PlanResult,
+    after: PlanResult,
+    *,
+    scenario: Scenario | None = None,
+    applied: Applied | None = None,
+    link_m: float = AREA_LINK_M,
+) -> tuple[dict, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Coverage before and after, and the homes and areas that gain or lose it.
 
     Returns
@@ -182,15 +213,20 @@ def coverage_diff(before: PlanResult, after: PlanResult, *, scenario: Scenario |
         "scenario": getattr(scenario, "source", None),
         "edits": [e.describe() for e in scenario.edits] if scenario is not None else [],
         "area": before.coverage.get("area"),
-        "profile": params.profiles[0], "speed_kmh": speeds[params.profiles[0]],
+        "profile": params.profiles[0],
+        "speed_kmh": speeds[params.profiles[0]],
         "minutes": [float(m) for m in params.minutes],
-        "homes": int(len(homes)), "people": round(float(people.sum())),
+        "homes": len(homes),
+        "people": round(float(people.sum())),
     }
     if applied is not None:
         lg = applied.log
-        doc["network"] = {"edges_closed": int(len(lg.closed)), "edges_split": len(lg.split_pieces),
-                          "links_added": int(len(lg.links)),
-                          "links_m": [round(float(x), 1) for x in applied.network.edge_len[lg.links]]}
+        doc["network"] = {
+            "edges_closed": len(lg.closed),
+            "edges_split": len(lg.split_pieces),
+            "links_added": len(lg.links),
+            "links_m": [round(float(x), 1) for x in applied.network.edge_len[lg.links]],
+        }
     rows, pts, area_rows, area_geoms = [], [], [], []
     per_profile = {}
     names = after.home_names[0:2] if after.home_names else (None, None)
@@ -206,18 +242,30 @@ def coverage_diff(before: PlanResult, after: PlanResult, *, scenario: Scenario |
                 gain = (b > lim) & (a <= lim)
                 loss = (b <= lim) & (a > lim)
                 k = minutes_key(m)
-                figs[k] = {"before": lb[k], "after": la[k],
-                           "homes_gained": int(gain.sum()), "homes_lost": int(loss.sum()),
-                           "people_gained": round(float(people[gain].sum())),
-                           "people_lost": round(float(people[loss].sum()))}
+                figs[k] = {
+                    "before": lb[k],
+                    "after": la[k],
+                    "homes_gained": int(gain.sum()),
+                    "homes_lost": int(loss.sum()),
+                    "people_gained": round(float(people[gain].sum())),
+                    "people_lost": round(float(people[loss].sum())),
+                }
                 for change, mask in (("gain", gain), ("loss", loss)):
                     idx = np.flatnonzero(mask)
                     if len(idx) == 0:
                         continue
                     for j in idx:
-                        rows.append({"layer": name, "profile": p, "minutes": float(m), "change": change,
-                                     "people": round(float(people[j]), 1),
-                                     "walk_min_before": _mins(b[j], speed), "walk_min_after": _mins(a[j], speed)})
+                        rows.append(
+                            {
+                                "layer": name,
+                                "profile": p,
+                                "minutes": float(m),
+                                "change": change,
+                                "people": round(float(people[j]), 1),
+                                "walk_min_before": _mins(b[j], speed),
+                                "walk_min_after": _mins(a[j], speed),
+                            }
+                        )
                     pts.append(homes.xy[idx])
                     labels = cluster_points(homes.xy[idx], link_m)
                     discs = shapely.buffer(shapely.points(homes.xy[idx]), AREA_BUFFER_M, quad_segs=4)
@@ -225,10 +273,18 @@ def coverage_diff(before: PlanResult, after: PlanResult, *, scenario: Scenario |
                         grp = idx[labels == lab]
                         area_geoms.append(shapely.union_all(discs[labels == lab]))
                         c = grp[0]
-                        area_rows.append({"layer": name, "profile": p, "minutes": float(m), "change": change,
-                                          "homes": int(len(grp)), "people": round(float(people[grp].sum()), 1),
-                                          "street": names[0][c] if names[0] is not None else None,
-                                          "community": names[1][c] if names[1] is not None else None})
+                        area_rows.append(
+                            {
+                                "layer": name,
+                                "profile": p,
+                                "minutes": float(m),
+                                "change": change,
+                                "homes": len(grp),
+                                "people": round(float(people[grp].sum()), 1),
+                                "street": names[0][c] if names[0] is not None else None,
+                                "community": names[1][c] if names[1] is not None else None,
+                            }
+                        )
             layers[name] = {"minutes": figs}
         per_profile[p] = layers
     doc["layers"] = per_profile[params.profiles[0]]
@@ -240,8 +296,11 @@ def coverage_diff(before: PlanResult, after: PlanResult, *, scenario: Scenario |
     acols = ["layer", "profile", "minutes", "change", "homes", "people", "street", "community"]
     ag = gpd.GeoDataFrame(area_rows, columns=acols, geometry=area_geoms, crs=net.crs)
     if len(ag):
-        ag = ag.sort_values(["layer", "profile", "minutes", "change", "people"],
-                            ascending=[True, True, True, True, False], kind="stable").reset_index(drop=True)
+        ag = ag.sort_values(
+            ["layer", "profile", "minutes", "change", "people"],
+            ascending=[True, True, True, True, False],
+            kind="stable",
+        ).reset_index(drop=True)
     return doc, hg.to_crs(4326), ag.to_crs(4326)
 
 
@@ -251,13 +310,29 @@ def edits_frame(before: PlanResult, applied: Applied) -> gpd.GeoDataFrame:
     import pandas as pd
 
     net, lg = applied.network, applied.log
-    parts = [gpd.GeoDataFrame({"edit": ["add_link"] * len(lg.links), "name": list(net.edge_name[lg.links]),
-                               "length_m": np.round(net.edge_len[lg.links], 1)},
-                              geometry=list(net.edge_lines[lg.links]), crs=net.crs)]
+    parts = [
+        gpd.GeoDataFrame(
+            {
+                "edit": ["add_link"] * len(lg.links),
+                "name": list(net.edge_name[lg.links]),
+                "length_m": np.round(net.edge_len[lg.links], 1),
+            },
+            geometry=list(net.edge_lines[lg.links]),
+            crs=net.crs,
+        )
+    ]
     if len(lg.closed):
         b = before.network
-        parts.append(gpd.GeoDataFrame({"edit": ["close"] * len(lg.closed), "name": list(b.edge_name[lg.closed]),
-                                       "length_m": np.round(b.edge_len[lg.closed], 1)},
-                                      geometry=list(b.edge_lines[lg.closed]), crs=net.crs))
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    "edit": ["close"] * len(lg.closed),
+                    "name": list(b.edge_name[lg.closed]),
+                    "length_m": np.round(b.edge_len[lg.closed], 1),
+                },
+                geometry=list(b.edge_lines[lg.closed]),
+                crs=net.crs,
+            )
+        )
     lines = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=net.crs).to_crs(4326)
     return lines

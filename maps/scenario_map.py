@@ -23,25 +23,60 @@ from maps.display import feature_collection_text, safe_json
 #: the first view spans at least this much around the change (m), so the streets around it show
 MIN_SPAN_M = 400.0
 GAIN, LOSS = "#1a9850", "#d73027"
-EDIT_COLOURS = {"add_link": "#00a651", "close": "#d7191c", "add_facility": "#00a651", "move_facility": "#1f78b4",
-                "remove_facility": "#d7191c", "set_hours": "#ff7f00"}
+EDIT_COLOURS = {
+    "add_link": "#00a651",
+    "close": "#d7191c",
+    "add_facility": "#00a651",
+    "move_facility": "#1f78b4",
+    "remove_facility": "#d7191c",
+    "set_hours": "#ff7f00",
+}
 
 LABELS = {
-    "en": {"edits": "Scenario: the edits", "gain": "Gain: {layer} · {m} min ({homes} homes, ≈{people} people)",
-           "loss": "Loss: {layer} · {m} min ({homes} homes, ≈{people} people)", "before": "Before", "after": "After",
-           "both": "Both", "show": "Circles", "add_link": "new link", "close": "closed",
-           "add_facility": "new facility", "move_facility": "moved facility", "remove_facility": "removed facility",
-           "set_hours": "new opening hours", "net.add_link": "new link as joined to the streets",
-           "net.close": "street closed", "homes": "homes", "people": "people (estimate)",
-           "street": "street", "community": "community", "walk": "walk before → after (min)"},
-    "zh": {"edits": "方案：改动", "gain": "新增覆盖：{layer} · {m}分钟（{homes} 处住宅，约 {people} 人）",
-           "loss": "失去覆盖：{layer} · {m}分钟（{homes} 处住宅，约 {people} 人）",
-           "before": "调整前", "after": "调整后",
-           "both": "对比", "show": "服务圈", "add_link": "新增通道", "close": "封闭",
-           "add_facility": "新增设施", "move_facility": "迁移设施", "remove_facility": "撤销设施",
-           "set_hours": "调整开放时间", "net.add_link": "新增通道（接入路网）", "net.close": "封闭路段",
-           "homes": "住宅", "people": "人口（估算）", "street": "街道", "community": "社区",
-           "walk": "步行时间 调整前 → 后（分钟）"},
+    "en": {
+        "edits": "Scenario: the edits",
+        "gain": "Gain: {layer} · {m} min ({homes} homes, ≈{people} people)",
+        "loss": "Loss: {layer} · {m} min ({homes} homes, ≈{people} people)",
+        "before": "Before",
+        "after": "After",
+        "both": "Both",
+        "show": "Circles",
+        "add_link": "new link",
+        "close": "closed",
+        "add_facility": "new facility",
+        "move_facility": "moved facility",
+        "remove_facility": "removed facility",
+        "set_hours": "new opening hours",
+        "net.add_link": "new link as joined to the streets",
+        "net.close": "street closed",
+        "homes": "homes",
+        "people": "people (estimate)",
+        "street": "street",
+        "community": "community",
+        "walk": "walk before → after (min)",
+    },
+    "zh": {
+        "edits": "方案：改动",
+        "gain": "新增覆盖：{layer} · {m}分钟（{homes} 处住宅，约 {people} 人）",
+        "loss": "失去覆盖：{layer} · {m}分钟（{homes} 处住宅，约 {people} 人）",
+        "before": "调整前",
+        "after": "调整后",
+        "both": "对比",
+        "show": "服务圈",
+        "add_link": "新增通道",
+        "close": "封闭",
+        "add_facility": "新增设施",
+        "move_facility": "迁移设施",
+        "remove_facility": "撤销设施",
+        "set_hours": "调整开放时间",
+        "net.add_link": "新增通道（接入路网）",
+        "net.close": "封闭路段",
+        "homes": "住宅",
+        "people": "人口（估算）",
+        "street": "街道",
+        "community": "社区",
+        "walk": "步行时间 调整前 → 后（分钟）",
+    },
 }
 
 
@@ -65,9 +100,11 @@ class _Script(MacroElement):
 class _Layer(MacroElement):
     """A GeoJSON layer added to its feature group with SCN's styles."""
 
-    _template = Template("{% macro script(this, kwargs) %}"
-                         "L.geoJSON({{ this.data }}, {{ this.options }}).addTo({{ this._parent.get_name() }});"
-                         "{% endmacro %}")
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.geoJSON({{ this.data }}, {{ this.options }}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
 
     def __init__(self, data: str, options: str) -> None:
         super().__init__()
@@ -106,9 +143,14 @@ def _edit_features(outcome, t: dict) -> tuple[list, list]:
             continue
         name = e.props.get("name") or e.ref or ""
         tip = f"#{e.number} {t[e.kind]}" + (f": {name}" if name else "")
-        style = {"c": EDIT_COLOURS.get(e.kind, "#333333"), "w": 6 if g.geom_type == "LineString" else 3,
-                 "d": "8 6" if e.kind == "close" else None, "fill": g.geom_type in ("Polygon", "MultiPolygon"),
-                 "x": e.kind == "remove_facility", "tip": esc(tip)}
+        style = {
+            "c": EDIT_COLOURS.get(e.kind, "#333333"),
+            "w": 6 if g.geom_type == "LineString" else 3,
+            "d": "8 6" if e.kind == "close" else None,
+            "fill": g.geom_type in ("Polygon", "MultiPolygon"),
+            "x": e.kind == "remove_facility",
+            "tip": esc(tip),
+        }
         geoms.append(g)
         props.append(style)
     net = outcome.edits
@@ -116,8 +158,9 @@ def _edit_features(outcome, t: dict) -> tuple[list, list]:
         label = t.get(f"net.{kind}", kind)
         tip = label + (f": {name}" if isinstance(name, str) and name else "") + f" · {float(length):.0f} m"
         geoms.append(g)
-        props.append({"c": EDIT_COLOURS.get(kind, "#333333"), "w": 3, "d": "2 4" if kind == "close" else None,
-                      "tip": esc(tip)})
+        props.append(
+            {"c": EDIT_COLOURS.get(kind, "#333333"), "w": 3, "d": "2 4" if kind == "close" else None, "tip": esc(tip)}
+        )
     return geoms, props
 
 
@@ -137,7 +180,8 @@ def _frame(geoms: list, lat: float) -> list[list[float]] | None:
 
 def add_scenario(m: folium.Map, outcome, *, words, first: str, minutes: list[float]) -> list[list[float]] | None:
     """Draw the scenario's edits, changed areas and homes and the before/after switch on ``m``;
-    return the bounds of the change (``[[south, west], [north, east]]``), or None."""
+    return the bounds of the change (``[[south, west], [north, east]]``), or None.
+    """
     t = LABELS.get(words.lang, LABELS["en"])
     _, lat0, _, lat1 = outcome.before.network.bbox_lonlat()
     lat = (lat0 + lat1) / 2
@@ -149,49 +193,73 @@ def add_scenario(m: folium.Map, outcome, *, words, first: str, minutes: list[flo
     areas = outcome.areas
     homes = outcome.homes
     sel = areas[areas["profile"] == first] if len(areas) else areas
-    for (layer, mins, change), grp in (sel.groupby(["layer", "minutes", "change"], sort=True) if len(sel) else []):
-        hs = homes[(homes["layer"] == layer) & (homes["minutes"] == mins) & (homes["change"] == change)
-                   & (homes["profile"] == first)]
-        name = t[change].format(layer=words.layer(layer.partition("[")[0]) + layer[len(layer.partition("[")[0]):],
-                                m=f"{mins:g}", homes=f"{int(grp['homes'].sum()):,}",
-                                people=f"{float(grp['people'].sum()):,.0f}")
+    for (layer, mins, change), grp in sel.groupby(["layer", "minutes", "change"], sort=True) if len(sel) else []:
+        hs = homes[
+            (homes["layer"] == layer)
+            & (homes["minutes"] == mins)
+            & (homes["change"] == change)
+            & (homes["profile"] == first)
+        ]
+        name = t[change].format(
+            layer=words.layer(layer.partition("[")[0]) + layer[len(layer.partition("[")[0]) :],
+            m=f"{mins:g}",
+            homes=f"{int(grp['homes'].sum()):,}",
+            people=f"{float(grp['people'].sum()):,.0f}",
+        )
         group = folium.FeatureGroup(name=esc(name), show=float(mins) == biggest and "[" not in layer)
         records = grp.drop(columns=grp.geometry.name).to_dict("records")
         props = [{"k": change, "popup": _area_popup(r, t)} for r in records]
         shapes = shapely.set_precision(shapely.simplify(grp.geometry.values, 1e-5), 1e-6)
-        group.add_child(_Layer(feature_collection_text(shapes, props),
-                               "{style:SCN.areaStyle,onEachFeature:SCN.bind}"))
+        group.add_child(_Layer(feature_collection_text(shapes, props), "{style:SCN.areaStyle,onEachFeature:SCN.bind}"))
         if len(hs):
-            hp = [{"k": change, "popup": _home_popup(r, t)}
-                  for r in hs.drop(columns=hs.geometry.name).to_dict("records")]
-            group.add_child(_Layer(feature_collection_text(hs.geometry.values, hp),
-                                   "{pointToLayer:SCN.homeDot,onEachFeature:SCN.bind}"))
+            hp = [
+                {"k": change, "popup": _home_popup(r, t)} for r in hs.drop(columns=hs.geometry.name).to_dict("records")
+            ]
+            group.add_child(
+                _Layer(
+                    feature_collection_text(hs.geometry.values, hp), "{pointToLayer:SCN.homeDot,onEachFeature:SCN.bind}"
+                )
+            )
         m.add_child(group)
 
     geoms, props = _edit_features(outcome, t)
     edits = folium.FeatureGroup(name=esc(t["edits"]), show=True)
-    edits.add_child(_Layer(feature_collection_text(geoms, props),
-                           "{style:SCN.editStyle,pointToLayer:SCN.editPoint,onEachFeature:SCN.bind}"))
+    edits.add_child(
+        _Layer(
+            feature_collection_text(geoms, props),
+            "{style:SCN.editStyle,pointToLayer:SCN.editPoint,onEachFeature:SCN.bind}",
+        )
+    )
     m.add_child(edits)
 
-    pairs = [[f"circle:{layer}:{first}:{mm:g}", f"before:{layer}:{mm:g}"]
-             for layer in outcome.after.layers for mm in minutes]
-    m.add_child(_Script(f"SCN.toggle({{map}}, {safe_json(pairs)}, "
-                        f"{safe_json({k: t[k] for k in ('before', 'after', 'both', 'show')})});"))
+    pairs = [
+        [f"circle:{layer}:{first}:{mm:g}", f"before:{layer}:{mm:g}"] for layer in outcome.after.layers for mm in minutes
+    ]
+    m.add_child(
+        _Script(
+            f"SCN.toggle({{map}}, {safe_json(pairs)}, "
+            f"{safe_json({k: t[k] for k in ('before', 'after', 'both', 'show')})});"
+        )
+    )
     return _frame(geoms + list(sel.geometry.values if len(sel) else []), lat)
 
 
 def _area_popup(r: dict, t: dict) -> str:
     rows = [(t["homes"], f"{int(r['homes']):,}"), (t["people"], f"≈{float(r['people']):,.0f}")]
     rows += [(t[k], esc(r[k])) for k in ("street", "community") if isinstance(r.get(k), str) and r.get(k)]
-    return '<div class="sc-pop"><table>' + "".join(f"<tr><th>{esc(a)}</th><td>{b}</td></tr>" for a, b in rows) + \
-        "</table></div>"
+    return (
+        '<div class="sc-pop"><table>'
+        + "".join(f"<tr><th>{esc(a)}</th><td>{b}</td></tr>" for a, b in rows)
+        + "</table></div>"
+    )
 
 
 def _home_popup(r: dict, t: dict) -> str:
     def mins(v):
         return "–" if v is None or not np.isfinite(v) else f"{float(v):g}"
 
-    return (f'<div class="sc-pop"><table><tr><th>{esc(t["people"])}</th><td>≈{float(r["people"]):,.1f}</td></tr>'
-            f'<tr><th>{esc(t["walk"])}</th><td>{mins(r.get("walk_min_before"))} → {mins(r.get("walk_min_after"))}'
-            "</td></tr></table></div>")
+    return (
+        f'<div class="sc-pop"><table><tr><th>{esc(t["people"])}</th><td>≈{float(r["people"]):,.1f}</td></tr>'
+        f"<tr><th>{esc(t['walk'])}</th><td>{mins(r.get('walk_min_before'))} → {mins(r.get('walk_min_after'))}"
+        "</td></tr></table></div>"
+    )

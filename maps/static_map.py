@@ -19,8 +19,9 @@ from maps.content import LAYER_COLOURS
 from maps.labels import Words
 
 ATTRIBUTION = "© OpenStreetMap contributors"
-BIG_ROADS = frozenset({"motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link",
-                       "secondary_link", "tertiary"})
+BIG_ROADS = frozenset(
+    {"motorway", "trunk", "primary", "secondary", "trunk_link", "primary_link", "secondary_link", "tertiary"}
+)
 GAP_COLOUR = "#54278f"
 
 
@@ -82,7 +83,7 @@ def _street_segments(net, frame) -> tuple[list, list]:
     major: list[np.ndarray] = []
     hw = np.asarray(net.edge_highway, dtype=object)
     for e in np.flatnonzero(inside):
-        (major if hw[e] in BIG_ROADS else minor).append(g[gs[e]:ge[e] + 1])
+        (major if hw[e] in BIG_ROADS else minor).append(g[gs[e] : ge[e] + 1])
     return minor, major
 
 
@@ -92,8 +93,17 @@ def _font(font_path: Path | None):
     return FontProperties(fname=str(font_path)) if font_path else FontProperties()
 
 
-def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, dpi: int = 200,
-                  size_in: float = 6.0, before=None, edits=None) -> bytes:
+def layer_map_png(
+    result,
+    layer: str,
+    *,
+    words: Words,
+    font_path: Path | None,
+    dpi: int = 200,
+    size_in: float = 6.0,
+    before=None,
+    edits=None,
+) -> bytes:
     """A PNG map of one layer of ``result`` (see the module docstring); with ``before`` (the plan
     before a scenario) its circles are drawn as outlines under the new ones, and ``edits`` (the
     scenario's new links and closed ways, WGS84 lines) as heavy black lines.
@@ -121,9 +131,19 @@ def layer_map_png(result, layer: str, *, words: Words, font_path: Path | None, d
         ax.set_ylabel("")
         _scale_bar(ax, frame, fp)
         _north_arrow(ax, frame, fp)
-        ax.text(0.995, 0.005, ATTRIBUTION, transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5,
-                fontproperties=fp, color="#333333", zorder=7,
-                bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5})
+        ax.text(
+            0.995,
+            0.005,
+            ATTRIBUTION,
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=6.5,
+            fontproperties=fp,
+            color="#333333",
+            zorder=7,
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5},
+        )
         leg = ax.legend(handles=handles, loc="upper left", fontsize=7, prop=fp, framealpha=0.85)
         for t in leg.get_texts():
             t.set_fontsize(7)
@@ -173,12 +193,14 @@ def _circles(ax, result, layer: str, words: Words, before) -> list:
                 handles.append(Patch(facecolor=colour, alpha=alpha, label=words("report.circle", m=f"{m:g}")))
     if before is not None and len(before.circles):
         bc = before.circles
-        bsel = (bc["scope"] == "layer") & (bc["layer"] == layer) & (bc["profile"] == profile) & \
-            (bc["minutes"] == mins[-1])
+        bsel = (
+            (bc["scope"] == "layer") & (bc["layer"] == layer) & (bc["profile"] == profile) & (bc["minutes"] == mins[-1])
+        )
         if bsel.any():
             _metric(bc[bsel], net.crs).boundary.plot(ax=ax, color="#404040", linewidth=0.45, linestyle="--", zorder=3)
-            handles.append(Line2D([], [], color="#404040", lw=0.6, ls="--",
-                                  label=words("report.before", m=f"{mins[-1]:g}")))
+            handles.append(
+                Line2D([], [], color="#404040", lw=0.6, ls="--", label=words("report.before", m=f"{mins[-1]:g}"))
+            )
     return handles
 
 
@@ -194,8 +216,7 @@ def _gaps_and_edits(ax, result, layer: str, words: Words, edits) -> list:
     if len(gaps):
         g = gaps[(gaps["layer"] == layer) & (gaps["profile"] == result.params.profiles[0]) & (gaps["minutes"] == m)]
         if len(g):
-            _metric(g, net.crs).plot(ax=ax, color=GAP_COLOUR, alpha=0.55, linewidth=0.2, edgecolor=GAP_COLOUR,
-                                     zorder=3)
+            _metric(g, net.crs).plot(ax=ax, color=GAP_COLOUR, alpha=0.55, linewidth=0.2, edgecolor=GAP_COLOUR, zorder=3)
             handles.append(Patch(facecolor=GAP_COLOUR, alpha=0.55, label=words("report.gaps", m=f"{m:g}")))
     if edits is not None and len(edits):
         _metric(edits, net.crs).plot(ax=ax, color="black", linewidth=2.2, zorder=6)
@@ -214,13 +235,24 @@ def _facilities_and_area(ax, result, layer: str, words: Words) -> list:
     if lr is not None and lr.snapped.ok.any():
         xy = lr.snapped.xy[lr.snapped.ok]
         ax.scatter(xy[:, 0], xy[:, 1], s=14, c=colour, edgecolors="black", linewidths=0.6, zorder=5)
-        handles.append(Line2D([], [], marker="o", color="none", markerfacecolor=colour, markeredgecolor="black",
-                              markersize=5, label=words("report.facilities", layer=words.layer(layer))))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                color="none",
+                markerfacecolor=colour,
+                markeredgecolor="black",
+                markersize=5,
+                label=words("report.facilities", layer=words.layer(layer)),
+            )
+        )
     if result.area is not None and result.area.metric is not None:
         import geopandas as gpd
 
-        gpd.GeoSeries([result.area.metric], crs=net.crs).boundary.plot(ax=ax, color="#000000", linewidth=1.0,
-                                                                        linestyle="-.", zorder=4)
+        gpd.GeoSeries([result.area.metric], crs=net.crs).boundary.plot(
+            ax=ax, color="#000000", linewidth=1.0, linestyle="-.", zorder=4
+        )
         handles.append(Line2D([], [], color="#000000", lw=1.0, ls="-.", label=words("report.area")))
     return handles
 
@@ -233,13 +265,29 @@ def _scale_bar(ax, frame, fp) -> None:
     length = nice_length(span)
     bx, by = x0 + 0.04 * span, y0 + 0.045 * (y1 - y0)
     h = 0.008 * (y1 - y0)
-    ax.add_patch(Rectangle(
-        (bx - 0.01 * span, by - 2.5 * h), length + 0.02 * span, 6.5 * h, facecolor="white", alpha=0.8,
-        edgecolor="none", zorder=6))
+    ax.add_patch(
+        Rectangle(
+            (bx - 0.01 * span, by - 2.5 * h),
+            length + 0.02 * span,
+            6.5 * h,
+            facecolor="white",
+            alpha=0.8,
+            edgecolor="none",
+            zorder=6,
+        )
+    )
     for i in range(2):
-        ax.add_patch(Rectangle(
-            (bx + i * length / 2, by), length / 2, h, facecolor="black" if i == 0 else "white", edgecolor="black",
-            linewidth=0.6, zorder=7))
+        ax.add_patch(
+            Rectangle(
+                (bx + i * length / 2, by),
+                length / 2,
+                h,
+                facecolor="black" if i == 0 else "white",
+                edgecolor="black",
+                linewidth=0.6,
+                zorder=7,
+            )
+        )
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
     ax.text(bx + length / 2, by + 1.6 * h, label, ha="center", va="bottom", fontsize=7, fontproperties=fp, zorder=7)
     ax.text(bx, by - 0.6 * h, "0", ha="center", va="top", fontsize=6, fontproperties=fp, zorder=7)
@@ -249,7 +297,15 @@ def _north_arrow(ax, frame, fp) -> None:
     x0, y0, x1, y1 = frame
     x = x1 - 0.05 * (x1 - x0)
     ya, yb = y1 - 0.13 * (y1 - y0), y1 - 0.05 * (y1 - y0)
-    ax.annotate("", xy=(x, yb), xytext=(x, ya), arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.4},
-                zorder=7)
-    ax.text(x, yb + 0.005 * (y1 - y0), "N", ha="center", va="bottom", fontsize=9, fontweight="bold",
-            fontproperties=fp, zorder=7)
+    ax.annotate("", xy=(x, yb), xytext=(x, ya), arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.4}, zorder=7)
+    ax.text(
+        x,
+        yb + 0.005 * (y1 - y0),
+        "N",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        fontweight="bold",
+        fontproperties=fp,
+        zorder=7,
+    )

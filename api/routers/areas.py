@@ -28,13 +28,17 @@ def _tables(request: Request, served):
     return tables[1]
 
 
-@router.get("/areas", responses={400: {"model": ErrorOut}},
-            summary="Homes, people and the share covered per layer and threshold, by street or community")
+@router.get(
+    "/areas",
+    responses={400: {"model": ErrorOut}},
+    summary="Homes, people and the share covered per layer and threshold, by street or community",
+)
 async def areas(
     request: Request,
     served: ServedDep,
-    level: Annotated[Literal["street", "community"], Query(description="street (街道/镇) or community (社区/村)")]
-    = "street",
+    level: Annotated[
+        Literal["street", "community"], Query(description="street (街道/镇) or community (社区/村)")
+    ] = "street",
 ) -> dict:
     """One row per street or community of the study area, worst covered first; homes with no
     name found come last (``name`` null). Coverage columns are ``<layer>_<minutes>min`` (and
@@ -44,14 +48,20 @@ async def areas(
 
     t = _tables(request, served)
     table = t.streets if level == "street" else t.communities
-    cols = [{"column": c, "layer": layer, "minutes": m, "profile": p}
-            for c, layer, m, p in cover_columns(served.result.params)]
-    return json_safe({"level": level, "count": len(table), "coverage_columns": cols,
-                      "areas": table.to_dict(orient="records")})
+    cols = [
+        {"column": c, "layer": layer, "minutes": m, "profile": p}
+        for c, layer, m, p in cover_columns(served.result.params)
+    ]
+    return json_safe(
+        {"level": level, "count": len(table), "coverage_columns": cols, "areas": table.to_dict(orient="records")}
+    )
 
 
-@router.get("/facilities", responses={400: {"model": ErrorOut}},
-            summary="Every facility: where it was placed, its street and community, the people it serves")
+@router.get(
+    "/facilities",
+    responses={400: {"model": ErrorOut}},
+    summary="Every facility: where it was placed, its street and community, the people it serves",
+)
 async def facilities(
     request: Request,
     served: ServedDep,

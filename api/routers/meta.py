@@ -34,18 +34,27 @@ async def layers(served: ServedDep, settings: SettingsDep) -> LayersOut:
         for t in served.tiers[name]:
             if isinstance(t, str) and t:
                 tiers[t] = tiers.get(t, 0) + 1
-        infos.append(LayerInfo(
-            name=name, facilities=len(lr.facilities), snapped=int(lr.snapped.ok.sum()), origin=lr.origin,
-            tiers=tiers, services=sorted({s for x in served.services[name] for s in x if s}),
-        ))
+        infos.append(
+            LayerInfo(
+                name=name,
+                facilities=len(lr.facilities),
+                snapped=int(lr.snapped.ok.sum()),
+                origin=lr.origin,
+                tiers=tiers,
+                services=sorted({s for x in served.services[name] for s in x if s}),
+            )
+        )
     return LayersOut(
         source=served.source_name,
         data_date=result.data_date,
         profile=params.profiles[0],
         profiles={p: float(params.speed_kmh or v) for p, v in PROFILES.items()},
         minutes=[float(m) for m in params.minutes],
-        thresholds=[Threshold(minutes=float(m), profile=p, speed_kmh=speeds[p], metres=round(metres_for(m, speeds[p]), 1))
-                    for p in params.profiles for m in params.minutes],
+        thresholds=[
+            Threshold(minutes=float(m), profile=p, speed_kmh=speeds[p], metres=round(metres_for(m, speeds[p]), 1))
+            for p in params.profiles
+            for m in params.minutes
+        ],
         bbox=list(result.network.bbox_lonlat()),
         max_snap_metres=settings.max_snap_m,
         max_walk_minutes=settings.max_walk_minutes,

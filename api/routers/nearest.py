@@ -34,20 +34,56 @@ async def nearest(
     layer: Annotated[Layer, Query(description="which facilities")] = Layer.CENTRES,
     k: Annotated[int, Query(ge=1, le=MAX_K, description="how many facilities, nearest first")] = 1,
     tier: Annotated[Tier | None, Query(description="only centres of this tier")] = None,
-    service: Annotated[str | None, Query(max_length=100, description="only facilities offering this service (see /layers)")] = None,
-    open_at: Annotated[str | None, Query(max_length=40, description='only facilities open then: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday), "2025-06-04 22:00"')] = None,
-    profile: Annotated[Profile | None, Query(description="walking speed used for walk_seconds (default: the plan's profile)")] = None,
-    crs: Annotated[Crs, Query(description="coordinate system of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu")] = CoordSystem.WGS84,
-    out_crs: Annotated[Crs | None, Query(description="coordinate system of the answer's geometry (default: as crs)")] = None,
+    service: Annotated[
+        str | None, Query(max_length=100, description="only facilities offering this service (see /layers)")
+    ] = None,
+    open_at: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description='only facilities open then: "Mon 22:00", "周一 22:00", "22:00" (a Wednesday), "2025-06-04 22:00"',
+        ),
+    ] = None,
+    profile: Annotated[
+        Profile | None, Query(description="walking speed used for walk_seconds (default: the plan's profile)")
+    ] = None,
+    crs: Annotated[
+        Crs, Query(description="coordinate system of lon/lat: gcj02 for AMap/Tencent, bd09 for Baidu")
+    ] = CoordSystem.WGS84,
+    out_crs: Annotated[
+        Crs | None, Query(description="coordinate system of the answer's geometry (default: as crs)")
+    ] = None,
 ) -> NearestOut | dict:
     """The ``k`` nearest facilities on foot from a point, with walk times and routes."""
-    return answer(served, lon=lon, lat=lat, layer=str(layer), k=k, tier=str(tier) if tier else None, service=service,
-                  open_at=open_at, profile=str(profile) if profile else None, crs=crs, out_crs=out_crs or crs)
+    return answer(
+        served,
+        lon=lon,
+        lat=lat,
+        layer=str(layer),
+        k=k,
+        tier=str(tier) if tier else None,
+        service=service,
+        open_at=open_at,
+        profile=str(profile) if profile else None,
+        crs=crs,
+        out_crs=out_crs or crs,
+    )
 
 
-def answer(served: Served, *, lon: float, lat: float, layer: str, k: int = 1, tier: str | None = None,
-           service: str | None = None, open_at: str | None = None, profile: str | None = None,
-           crs: str = "wgs84", out_crs: str | None = None) -> dict:
+def answer(
+    served: Served,
+    *,
+    lon: float,
+    lat: float,
+    layer: str,
+    k: int = 1,
+    tier: str | None = None,
+    service: str | None = None,
+    open_at: str | None = None,
+    profile: str | None = None,
+    crs: str = "wgs84",
+    out_crs: str | None = None,
+) -> dict:
     """The /nearest answer as a dict (see :class:`api.schemas.NearestOut`)."""
     result = served.result
     settings = served.settings
@@ -82,17 +118,28 @@ def answer(served: Served, *, lon: float, lat: float, layer: str, k: int = 1, ti
         feat = feats[r.facility]
         if out != "wgs84":
             c = _from_wgs84(np.asarray([feat["geometry"]["coordinates"]], float), out)[0]
-            feat = {**feat, "geometry": {"type": "Point", "coordinates": [round(float(c[0]), 7), round(float(c[1]), 7)]}}
-        results.append({
-            "facility": feat,
-            "walk_seconds": round(r.metres / (speed / 3.6), 1),
-            "walk_metres": round(r.metres, 2),
-            "route": {"type": "LineString", "coordinates": ll.tolist()},
-        })
+            feat = {
+                **feat,
+                "geometry": {"type": "Point", "coordinates": [round(float(c[0]), 7), round(float(c[1]), 7)]},
+            }
+        results.append(
+            {
+                "facility": feat,
+                "walk_seconds": round(r.metres / (speed / 3.6), 1),
+                "walk_metres": round(r.metres, 2),
+                "route": {"type": "LineString", "coordinates": ll.tolist()},
+            }
+        )
     snapped_ll = np.round(_from_wgs84(net.unproject(point.xy), out)[0], 7)
     return {
         "query": {
-            "lon": lon, "lat": lat, "crs": crs, "out_crs": out, "layer": layer, "profile": profile, "speed_kmh": speed,
+            "lon": lon,
+            "lat": lat,
+            "crs": crs,
+            "out_crs": out,
+            "layer": layer,
+            "profile": profile,
+            "speed_kmh": speed,
             "snapped": {"type": "Point", "coordinates": snapped_ll.tolist()},
             "snap_metres": round(float(point.dist[0]), 2),
             "max_walk_minutes": settings.max_walk_minutes,
@@ -134,8 +181,10 @@ def _snap(served: Served, lon: float, lat: float, wlon: float, wlat: float, crs:
         far = float("inf")
     w, s, e, n = net.bbox_lonlat()
     where = "far outside" if not np.isfinite(far) else f"{far:,.0f} m from"
-    problem = (f"the point lon={lon:g}, lat={lat:g} ({crs}) is {where} the nearest walkable street of the loaded "
-               f"network (limit {limit:g} m); the network covers lon {w:.4f}..{e:.4f}, lat {s:.4f}..{n:.4f}")
+    problem = (
+        f"the point lon={lon:g}, lat={lat:g} ({crs}) is {where} the nearest walkable street of the loaded "
+        f"network (limit {limit:g} m); the network covers lon {w:.4f}..{e:.4f}, lat {s:.4f}..{n:.4f}"
+    )
     if w <= lat <= e and s <= lon <= n:
         problem += " — lon and lat look swapped"
     raise InputError("lon/lat", [problem])
@@ -158,8 +207,15 @@ def _filters(served: Served, layer: str, *, tier, service, open_at):
     if service is not None:
         known = sorted({s for x in served.services[layer] for s in x if s})
         if not known:
-            raise InputError("service", [(f"{service!r}: none of the {n} {layer} loaded lists its services, "
-                                         "so none can be picked by service; leave service out")])
+            raise InputError(
+                "service",
+                [
+                    (
+                        f"{service!r}: none of the {n} {layer} loaded lists its services, "
+                        "so none can be picked by service; leave service out"
+                    )
+                ],
+            )
         if service not in known:
             raise UnknownNameError("service", service, known)
         mask &= np.array([service in x for x in served.services[layer]], bool)

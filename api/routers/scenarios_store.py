@@ -66,8 +66,11 @@ def list_scenarios(served: ServedDep) -> dict:
     return json_safe({"kept_in": store.label, "scenarios": items})
 
 
-@router.get("/scenarios/compare", responses=NOT_FOUND,
-            summary="Kept scenarios side by side: coverage before and after each, per layer and threshold")
+@router.get(
+    "/scenarios/compare",
+    responses=NOT_FOUND,
+    summary="Kept scenarios side by side: coverage before and after each, per layer and threshold",
+)
 def compare_scenarios(
     served: ServedDep,
     ids: Annotated[list[str], Query(description="two or more scenario ids, comma-separated (ids=1,2) or repeated")],
@@ -82,8 +85,11 @@ def compare_scenarios(
     return json_safe(compare([_get(served, int(i), geometry=False) for i in wanted]))
 
 
-@router.get("/scenarios/{scenario_id}", responses=NOT_FOUND,
-            summary="One kept scenario: edits, coverage before and after, changed areas and homes (GeoJSON)")
+@router.get(
+    "/scenarios/{scenario_id}",
+    responses=NOT_FOUND,
+    summary="One kept scenario: edits, coverage before and after, changed areas and homes (GeoJSON)",
+)
 def get_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
     """One kept scenario with its edits and the areas and homes it changes."""
     from geo.io import feature_collection
@@ -91,13 +97,18 @@ def get_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
     s = _get(served, scenario_id, geometry=True)
     f = s.features
     edits = f["scenario_edits"]
-    return json_safe({
-        **s.summary(), "edits": s.edits, "coverage": s.coverage,
-        "edits_on_network": feature_collection(edits[edits["source"] == "network"].drop(columns="source"),
-                                               name="edits_on_network"),
-        "changed_areas": feature_collection(f["scenario_areas"], name="changed_areas"),
-        "changed_homes": feature_collection(f["scenario_homes"], name="changed_homes"),
-    })
+    return json_safe(
+        {
+            **s.summary(),
+            "edits": s.edits,
+            "coverage": s.coverage,
+            "edits_on_network": feature_collection(
+                edits[edits["source"] == "network"].drop(columns="source"), name="edits_on_network"
+            ),
+            "changed_areas": feature_collection(f["scenario_areas"], name="changed_areas"),
+            "changed_homes": feature_collection(f["scenario_homes"], name="changed_homes"),
+        }
+    )
 
 
 @router.delete("/scenarios/{scenario_id}", responses=NOT_FOUND, summary="Delete a kept scenario")
@@ -110,8 +121,12 @@ def delete_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
     return {"deleted": scenario_id}
 
 
-@router.get("/scenarios/{scenario_id}/map", response_class=HTMLResponse, responses=NOT_FOUND,
-            summary="The map of a kept scenario: its edits, the areas that gain or lose, before/after")
+@router.get(
+    "/scenarios/{scenario_id}/map",
+    response_class=HTMLResponse,
+    responses=NOT_FOUND,
+    summary="The map of a kept scenario: its edits, the areas that gain or lose, before/after",
+)
 async def scenario_map(
     served: ServedDep,
     pool: PoolDep,

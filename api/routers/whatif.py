@@ -24,10 +24,16 @@ HEAVY: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 413: {"model
 SCENARIO_EXAMPLE = {
     "type": "FeatureCollection",
     "features": [
-        {"type": "Feature", "properties": {"edit": "add_link", "name": "new crosswalk", "penalty_s": 30},
-         "geometry": {"type": "LineString", "coordinates": [[120.191241, 30.191322], [120.191057, 30.191259]]}},
-        {"type": "Feature", "properties": {"edit": "add_facility", "layer": "stations", "name": "new station"},
-         "geometry": {"type": "Point", "coordinates": [120.2, 30.2]}},
+        {
+            "type": "Feature",
+            "properties": {"edit": "add_link", "name": "new crosswalk", "penalty_s": 30},
+            "geometry": {"type": "LineString", "coordinates": [[120.191241, 30.191322], [120.191057, 30.191259]]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"edit": "add_facility", "layer": "stations", "name": "new station"},
+            "geometry": {"type": "Point", "coordinates": [120.2, 30.2]},
+        },
     ],
 }
 
@@ -47,16 +53,24 @@ def _count(doc, limit: int) -> int:
     return n
 
 
-@router.post("/scenarios", responses=HEAVY,
-             summary="Test new links, closures and facility changes; get the coverage diff and the circles after; "
-                     "the scenario is kept and its id returned")
+@router.post(
+    "/scenarios",
+    responses=HEAVY,
+    summary="Test new links, closures and facility changes; get the coverage diff and the circles after; "
+    "the scenario is kept and its id returned",
+)
 async def post_scenario(
     served: ServedDep,
     pool: PoolDep,
-    scenario: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection of edits (property 'edit'), "
-                                                        "or {'edits': [...]} as in a YAML scenario file; "
-                                                        "'crs': 'gcj02'|'bd09' for AMap/Baidu coordinates",
-                                             examples=[SCENARIO_EXAMPLE])],
+    scenario: Annotated[
+        dict[str, Any],
+        Body(
+            description="GeoJSON FeatureCollection of edits (property 'edit'), "
+            "or {'edits': [...]} as in a YAML scenario file; "
+            "'crs': 'gcj02'|'bd09' for AMap/Baidu coordinates",
+            examples=[SCENARIO_EXAMPLE],
+        ),
+    ],
     name: Annotated[str | None, Query(max_length=200, description="name the scenario is kept under")] = None,
     by: Annotated[str | None, Query(max_length=100, description="who ran it (default: api)")] = None,
     keep: Annotated[bool, Query(description="keep the scenario (GET /scenarios lists it)")] = True,
@@ -68,8 +82,10 @@ async def post_scenario(
         raise InputError("scenario", [f"{len(items)} edits: at most {s.max_edits} per request (CIRCLES_MAX_EDITS)"])
     vertices = _count(scenario, s.max_vertices)
     if vertices > s.max_vertices:
-        raise InputError("scenario", [(f"more than {s.max_vertices} coordinates: at most {s.max_vertices} per request "
-                                      "(CIRCLES_MAX_VERTICES)")])
+        raise InputError(
+            "scenario",
+            [(f"more than {s.max_vertices} coordinates: at most {s.max_vertices} per request (CIRCLES_MAX_VERTICES)")],
+        )
     crs = scenario.get("crs")
     if crs is not None and crs not in COORD_SYSTEMS:
         raise InputError("crs", [f"{crs!r}: expected one of {', '.join(COORD_SYSTEMS)}"])
@@ -84,14 +100,17 @@ async def post_scenario(
 
 class SitesIn(BaseModel):
     """The body of ``POST /sites``."""
+
     model_config = ConfigDict(extra="forbid")  # a field the service does not know is an error, not dropped
     layer: Layer = Layer.STATIONS
     add: int = Field(5, ge=1, le=200, description="how many new sites (at most CIRCLES_MAX_SITES)")
     minutes: float | None = Field(None, gt=0, le=60, description="walk limit (default: the plan's largest threshold)")
     profile: Profile | None = None
     candidates: dict[str, Any] | None = Field(
-        None, description="GeoJSON FeatureCollection of candidate points (WGS84, or 'crs'); default: network nodes "
-                          "near the uncovered homes")
+        None,
+        description="GeoJSON FeatureCollection of candidate points (WGS84, or 'crs'); default: network nodes "
+        "near the uncovered homes",
+    )
     crs: CoordSystem = CoordSystem.WGS84
     grid: float = Field(100.0, ge=10, le=5000, description="thinning of the default candidates (m)")
     exact: bool | None = Field(None, description="also solve exactly (HiGHS); default: when the problem is small")
@@ -115,12 +134,22 @@ async def post_sites(served: ServedDep, pool: PoolDep, body: SitesIn) -> dict:
     cand = _candidates(body.candidates, body.crs, s.max_candidates) if body.candidates is not None else None
     n_cand = len(cand) if cand is not None else s.max_candidates
     if n_cand * limit > s.max_site_work:
-        problems.append(f"{n_cand} candidates x {limit:,.0f} m of walking is more than this service computes per "
-                        f"request ({s.max_site_work:,.0f}, CIRCLES_MAX_SITE_WORK): give fewer candidates or minutes")
+        problems.append(
+            f"{n_cand} candidates x {limit:,.0f} m of walking is more than this service computes per "
+            f"request ({s.max_site_work:,.0f}, CIRCLES_MAX_SITE_WORK): give fewer candidates or minutes"
+        )
     if problems:
         raise InputError("sites", problems)
-    return await pool.run("sites", layer=body.layer, add=body.add, minutes=minutes, profile=profile, candidates=cand,
-                          exact=body.exact, grid_m=body.grid)
+    return await pool.run(
+        "sites",
+        layer=body.layer,
+        add=body.add,
+        minutes=minutes,
+        profile=profile,
+        candidates=cand,
+        exact=body.exact,
+        grid_m=body.grid,
+    )
 
 
 def _candidates(doc: dict, crs: str, cap: int) -> list[list[float]]:
@@ -135,14 +164,21 @@ def _candidates(doc: dict, crs: str, cap: int) -> list[list[float]]:
     for i, f in enumerate(feats, start=1):
         g = f.get("geometry") if isinstance(f, dict) else None
         c = g.get("coordinates") if isinstance(g, dict) and g.get("type") == "Point" else None
-        ok = isinstance(c, list) and len(c) >= 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                         for x in c[:2])
+        ok = (
+            isinstance(c, list)
+            and len(c) >= 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in c[:2])
+        )
         if ok and np.all(np.isfinite(c[:2])) and -180 <= c[0] <= 180 and -90 <= c[1] <= 90:
             pts.append([float(c[0]), float(c[1])])
         else:
-            problems.append(f"feature {i}: geometry {g!r:.80} is not a Point with longitude -180..180, latitude -90..90")
+            problems.append(
+                f"feature {i}: geometry {g!r:.80} is not a Point with longitude -180..180, latitude -90..90"
+            )
     if problems:
-        raise InputError("candidates", problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+        raise InputError(
+            "candidates", problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        )
     if crs != "wgs84":
         from geo.crs import to_wgs84
 
