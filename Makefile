@@ -68,7 +68,8 @@ $(POSTGRES_STAMP): $(STAMP)
 	fi
 	@if ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then touch $@; fi
 
-test: $(STAMP) browser postgres report-tools
+# lint first: ruff (lint and format check) and mypy must pass before the tests run (.ci/run runs this).
+test: $(STAMP) lint browser postgres report-tools
 	$(BIN)/python -m pytest
 
 # Lint, format check and type check (configured in pyproject.toml [tool.ruff] and [tool.mypy]).
