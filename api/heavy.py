@@ -35,19 +35,15 @@ HEAVY_NICE = 10
 
 def _init(served) -> None:
     import os
-    import signal
+
+    from geo.drawing import default_signals
 
     global _SERVED
     try:
         os.nice(HEAVY_NICE)
     except OSError:  # not permitted here: run at the parent's priority
         pass
-    try:
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
-    except ValueError:  # forked from a thread other than the main one (a test client): nothing inherited
-        pass
+    default_signals()
     _SERVED = served
 
 

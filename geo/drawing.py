@@ -160,19 +160,26 @@ def _snapped(net: Network, edge: np.ndarray, along: np.ndarray):
 _ARTIST: Artist | None = None  # set in worker processes only, by _init (never in the parent)
 
 
-def _init(ctx: DrawContext) -> None:
-    """Pool initializer: the worker's own Artist; default signal handling (a parent that
-    handles SIGTERM itself, uvicorn, would otherwise pass its handler on and wait forever).
+def default_signals() -> None:
+    """Default SIGTERM/SIGINT handling in a forked pool worker.
+
+    A parent that handles SIGTERM itself (uvicorn) would otherwise pass its handler and its
+    wake-up descriptor on, and the worker would wait forever when told to stop.
     """
     import signal
 
-    global _ARTIST
     try:
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
     except ValueError:  # forked from a thread other than the main one (a test client): nothing inherited
         pass
+
+
+def _init(ctx: DrawContext) -> None:
+    """Pool initializer: the worker's own Artist and default signal handling."""
+    global _ARTIST
+    default_signals()
     _ARTIST = Artist(ctx)
 
 
