@@ -1,8 +1,9 @@
-"""Write the bad-input corpus (run once; the files are kept in the repository).
+"""Write the bad-input corpus into a folder (the tests write it afresh into a temporary folder
+each session; nothing of it is kept in the repository).
 
-    python tests/corpus/make_corpus.py
+    python tests/corpus/make_corpus.py FOLDER
 
-Every file is small and hand-made: malformed or hostile facility tables, scenarios, OSM
+Every file is small and made here: malformed or hostile facility tables, scenarios, OSM
 extracts, population and area files. What each one must get is in ``cases.toml``.
 """
 
@@ -14,7 +15,6 @@ import json
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 
 POINT = {"type": "Point", "coordinates": [24.94, 60.17]}
 LINK = {"type": "LineString", "coordinates": [[24.94, 60.17], [24.941, 60.171]]}
@@ -201,12 +201,20 @@ def _yaml_bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def write(folder: Path) -> Path:
+    """Write every corpus file under ``folder`` (as ``cases.toml`` names them); return ``folder``."""
     for name, content in files().items():
-        path = HERE / name
+        path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    print(f"{len(files())} files written under {HERE}")
+    return folder
+
+
+def main() -> None:
+    import sys
+
+    folder = write(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("corpus"))
+    print(f"{len(files())} files written under {folder}")
 
 
 if __name__ == "__main__":

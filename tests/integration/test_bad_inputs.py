@@ -1,6 +1,7 @@
-"""The bad-input corpus (tests/corpus/): every file and option gets a clear error, never a crash.
+"""The bad-input corpus: every file and option gets a clear error, never a crash.
 
-Each case of ``tests/corpus/cases.toml`` is run through the command line (in-process, as a
+The files are written afresh for each session by ``tests/corpus/make_corpus.py`` into a
+temporary folder (none is kept in the repository). Each case of ``tests/corpus/cases.toml`` is run through the command line (in-process, as a
 user would type it) and must end with a non-zero exit, no traceback, no "internal error" and
 a message naming the file (or option) and holding the fragments the case lists: the field, the
 row or feature, the value. The API cases are sent to ``create_app(settings)`` and must get a
@@ -24,9 +25,16 @@ from tests.conftest import DATA, ROOT
 
 pytestmark = pytest.mark.slow
 
-CORPUS = ROOT / "tests" / "corpus"
-CASES = tomllib.loads((CORPUS / "cases.toml").read_text("utf-8"))
+CASES = tomllib.loads((ROOT / "tests" / "corpus" / "cases.toml").read_text("utf-8"))
 FILES = sorted(CASES["files"])
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """The corpus files, written into a temporary folder."""
+    from tests.corpus.make_corpus import write
+
+    return write(tmp_path_factory.mktemp("corpus"))
 
 
 def _filled(args: list[str], tmp_path: Path, file: Path | None = None) -> list[str]:
@@ -58,16 +66,15 @@ def _check(code: int, text: str, expect: list[str], what: str) -> None:
     assert not missing, f"{what}: the message lacks {missing}:\n{text}"
 
 
-def test_every_corpus_file_has_a_case_and_every_case_a_file():
-    present = {p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*")
-               if p.is_file() and p.parent != CORPUS}
+def test_every_corpus_file_has_a_case_and_every_case_a_file(corpus):
+    present = {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
     assert present == set(FILES)
     assert {f.split("/")[0] for f in FILES} == set(CASES["commands"])
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_bad_file_gets_a_clear_error(name, tmp_path):
-    file = CORPUS / name
+def test_bad_file_gets_a_clear_error(name, tmp_path, corpus):
+    file = corpus / name
     args = _filled(CASES["commands"][name.split("/")[0]], tmp_path, file)
     code, text = _run(args)
     _check(code, text, [str(file), *CASES["files"][name]], name)
@@ -84,13 +91,13 @@ def test_option_out_of_its_domain_is_refused(case, tmp_path):
 
 
 @pytest.mark.parametrize("args", [
-    ["plan", "--osm", "tests/corpus/osm/truncated.osm.bz2", "--out", "{out}", "-q"],
-    ["scenario", "tests/corpus/scenarios/yaml_bomb.yaml", "--out", "{out}", "-q"],
-    ["layers", "check", "tests/corpus/facilities/properties_list.geojson"],
+    ["plan", "--osm", "{corpus}/osm/truncated.osm.bz2", "--out", "{out}", "-q"],
+    ["scenario", "{corpus}/scenarios/yaml_bomb.yaml", "--out", "{out}", "-q"],
+    ["layers", "check", "{corpus}/facilities/properties_list.geojson"],
     ["plan", "--width", "nan", "--out", "{out}"],
 ], ids=["truncated-bz2", "yaml-bomb", "properties-list", "width-nan"])
-def test_real_process_exits_2_without_a_traceback(args, tmp_path):
-    args = _filled(args, tmp_path)
+def test_real_process_exits_2_without_a_traceback(args, tmp_path, corpus):
+    args = [a.replace("{corpus}", str(corpus)) for a in _filled(args, tmp_path)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     res = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, capture_output=True, text=True,
                          timeout=120, env=env)
@@ -117,13 +124,13 @@ def _api_id(case: dict) -> str:
 
 
 @pytest.mark.parametrize("case", CASES["api"], ids=_api_id)
-def test_bad_request_gets_a_4xx_naming_the_parameter(case, client):
+def test_bad_request_gets_a_4xx_naming_the_parameter(case, client, corpus):
     if "get" in case:
         res = client.get(case["get"])
     else:
         body = case["body"]
         if body.startswith("{scenario:"):
-            content = (CORPUS / "scenarios" / body[len("{scenario:"):-1]).read_bytes()
+            content = (corpus / "scenarios" / body[len("{scenario:"):-1]).read_bytes()
         else:
             content = body.encode()
         res = client.post(case["post"], content=content, headers={"content-type": "application/json"})
