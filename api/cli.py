@@ -13,6 +13,8 @@ from api.cli_batch import batch_cmd
 from api.cli_common import EXAMPLES, input_options, run_plan, run_safely, summary_table
 from api.cli_followups import layers_group, map_cmd, scenario_group, serve_cmd, site_cmd
 from api.cli_report import report_cmd
+from api.outputs import FORMATS
+from maps.labels import LANGS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -37,14 +39,14 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["geojson", "gpkg"]),
+    type=click.Choice(FORMATS),
     default="geojson",
     show_default=True,
     help="Format of the circle, gap and facility layers.",
 )
 @click.option(
     "--lang",
-    type=click.Choice(["zh", "en"]),
+    type=click.Choice(LANGS),
     help="Language of the map. Default: Chinese for Chinese facility names, else English.",
 )
 @click.option(

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import click
 
 from api.cli_common import input_options, run_safely
+from api.outputs import FORMATS
+from maps.labels import LANGS
 
 if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
     from geo.plan import PlanResult
@@ -194,14 +196,12 @@ class Bar:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["geojson", "gpkg"]),
+    type=click.Choice(FORMATS),
     default="geojson",
     show_default=True,
     help="Format of each area's circle, gap and facility layers.",
 )
-@click.option(
-    "--lang", type=click.Choice(["zh", "en"]), help="Language of the maps. Default: Chinese for Chinese names."
-)
+@click.option("--lang", type=click.Choice(LANGS), help="Language of the maps. Default: Chinese for Chinese names.")
 @click.option(
     "--tiles",
     default="osm",

@@ -12,6 +12,7 @@ import click
 
 from api.cli_common import input_options, load_or_plan, run_safely, say_for
 from geo.kinds import COORD_SYSTEMS, LAYERS
+from maps.labels import LANGS
 
 PLAN_OPTION = click.option(
     "--plan",
@@ -20,7 +21,7 @@ PLAN_OPTION = click.option(
     help="Start from the saved plan in this folder (a `circles plan --out` folder) "
     "instead of planning from the input options.",
 )
-LANG_OPTION = click.option("--lang", type=click.Choice(["zh", "en"]), help="Language of the map.")
+LANG_OPTION = click.option("--lang", type=click.Choice(LANGS), help="Language of the map.")
 TILES_OPTION = click.option(
     "--tiles", default="osm", show_default=True, help="Base map of map.html (as for `circles plan`)."
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from api.cli_common import run_safely
+from maps.labels import LANGS
 
 REPORT_EXAMPLES = """
 \b
@@ -36,7 +37,7 @@ Examples:
 )
 @click.option(
     "--lang",
-    type=click.Choice(["zh", "en"]),
+    type=click.Choice(LANGS),
     help="Language of the report. Default: Chinese for Chinese facility names, else English.",
 )
 @click.option(

@@ -155,8 +155,9 @@ def _sheet_rows(ws, table, row: int, *, bold, pct, widths: dict[int, int]) -> in
     import numpy as np
 
     from geo.tables import header
+    from maps.labels import LANGS
 
-    shares = {header(c, lang) for lang in ("zh", "en") for c in ("homes_share", "people_share")}
+    shares = {header(c, lang) for lang in LANGS for c in ("homes_share", "people_share")}
 
     def shown(text: str) -> int:  # wide (CJK) characters take two columns
         return len(text) * (2 if any(ord(ch) > 0x2E80 for ch in text) else 1)

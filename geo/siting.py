@@ -426,8 +426,8 @@ def plan_with_sites(
     import geopandas as gpd
     import pandas as pd
 
-    from geo.plan import finish_plan, layer_step
-    from geo.whatif import Reuse
+    from geo.plan import layer_step
+    from geo.whatif import Reuse, after_plan
 
     lr = before.layers[res.layer]
     fac = gpd.GeoDataFrame(
@@ -445,20 +445,7 @@ def plan_with_sites(
     redraw = {n: np.zeros(len(v.facilities), bool) for n, v in layers.items()}
     redraw[res.layer][len(lr.facilities) :] = True
     views = frozenset([res.layer, *(k for k in before.subsets if k.startswith(res.layer + "["))])
-    notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
-    return finish_plan(
-        base=before.base,
-        params=before.params,
-        net=before.network,
-        homes=before.homes,
-        home_snap=before.home_snap,
-        layers=layers,
-        warnings=list(before.warnings),
-        area=before.area,
-        notes=notes,
-        say=progress or (lambda s: None),
-        reuse=Reuse(before, views, redraw),
-    )
+    return after_plan(before, layers, Reuse(before, views, redraw), say=progress)
 
 
 #: default candidates are network nodes within this distance of an uncovered home (m)

@@ -24,6 +24,7 @@ from geo.circles import metres_for
 if TYPE_CHECKING:  # annotations only: geo.plan and geo.scenarios load when a scenario runs
     import geopandas as gpd
 
+    from geo.network import Network, Snapped
     from geo.plan import PlanResult
     from geo.scenarios import Applied, Scenario
 
@@ -67,7 +68,7 @@ def run_scenario(
     seconds = time.perf_counter() - t0
     say("drawing what the edits changed")
     reuse = changed_parts(before, applied, layers)
-    after = _after_plan(before, applied, layers, reuse, say)
+    after = after_plan(before, layers, reuse, net=applied.network, home_snap=applied.home_snap, say=say)
     cov, homes, areas = coverage_diff(before, after, scenario=scenario, applied=applied)
     cov["seconds"] = round(seconds, 3)
     cov["redrawn"] = {
@@ -148,21 +149,33 @@ def changed_parts(before: PlanResult, applied: Applied, layers: dict) -> Reuse:
     return Reuse(before, frozenset(views), facilities)
 
 
-def _after_plan(before, applied, layers: dict, reuse: Reuse, say):
+def after_plan(
+    before: PlanResult,
+    layers: dict,
+    reuse: Reuse,
+    *,
+    net: Network | None = None,
+    home_snap: Snapped | None = None,
+    say: Callable[[str], None] | None = None,
+) -> PlanResult:
+    """The plan after a change (a scenario's edits, proposed sites): ``before`` finished again
+    with the changed ``layers`` (and the edited network and the homes' places on it, when the
+    change made them), drawing only what ``reuse`` does not keep.
+    """
     from geo.plan import finish_plan
 
     notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
     return finish_plan(
         base=before.base,
         params=before.params,
-        net=applied.network,
+        net=before.network if net is None else net,
         homes=before.homes,
-        home_snap=applied.home_snap,
+        home_snap=before.home_snap if home_snap is None else home_snap,
         layers=layers,
         warnings=list(before.warnings),
         area=before.area,
         notes=notes,
-        say=say,
+        say=say or (lambda s: None),
         reuse=reuse,
     )
 
