@@ -164,6 +164,8 @@ def after_plan(
     """
     from geo.plan import finish_plan
 
+    if before.base is None:  # every plan() and saved plan has one
+        raise ValueError("the plan before a change holds no base")
     notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
     return finish_plan(
         base=before.base,
