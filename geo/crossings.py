@@ -68,6 +68,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geo.arrays import ranges
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -270,8 +272,7 @@ def split_sides(
         node_xy=node_xy,
         moved_nodes=moved,
         node_of=of,
-        eu=eu,
-        ev=ev,
+        edges=(eu, ev),
         doubled=doubled,
         offset_m=offset_m,
         links=links,
@@ -385,23 +386,21 @@ def _rebuild(
     node_xy: np.ndarray,
     moved_nodes: np.ndarray,
     node_of: np.ndarray,
-    eu: np.ndarray,
-    ev: np.ndarray,
+    edges: tuple[np.ndarray, np.ndarray],
     doubled: np.ndarray,
     offset_m: float,
-    links: tuple,
+    links: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> Network:
     """The network on the new nodes and edges.
 
     The doubled edges' geometry is offset to their side (left copies in place, right copies
     appended), and every edge end is put on its node.
     """
-    from geo.network import Network, _ranges  # noqa: PLC0415 -- geo.network imports geo.osm, which imports this module
-
+    eu, ev = edges
     E = net.n_edges
     gs, ge = net.geom_start, net.geom_end
     counts = ge - gs + 1
-    take = np.concatenate([_ranges(gs, counts), _ranges(gs[doubled], counts[doubled])])
+    take = np.concatenate([ranges(gs, counts), ranges(gs[doubled], counts[doubled])])
     all_counts = np.concatenate([counts, counts[doubled]])
     new_gs = np.concatenate([[0], np.cumsum(all_counts)[:-1]]).astype(np.int64)
     new_ge = new_gs + all_counts - 1
@@ -437,7 +436,8 @@ def _rebuild(
     link_xy = np.empty((2 * n_links, 2))
     link_xy[0::2], link_xy[1::2] = node_xy[lu], node_xy[lv]
     link_gs = len(xy) + 2 * np.arange(n_links, dtype=np.int64)
-    return Network(
+    return dataclasses.replace(
+        net,
         crs=net.crs,
         node_xy=node_xy,
         node_lonlat=node_lonlat,

@@ -17,6 +17,8 @@ does not apply and points are returned unchanged, as every published implementat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -128,7 +130,13 @@ def _bd_inverse_approx(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def _invert(forward, lon: np.ndarray, lat: np.ndarray, x: np.ndarray, y: np.ndarray):
+_Convert = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""A conversion of longitude and latitude arrays."""
+
+
+def _invert(
+    forward: _Convert, lon: np.ndarray, lat: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``forward(x, y) == (lon, lat)`` by fixed-point iteration from the guess ``(x, y)``.
 
     Both offsets change by far less than the step between two points (their derivative is
@@ -145,7 +153,7 @@ def _invert(forward, lon: np.ndarray, lat: np.ndarray, x: np.ndarray, y: np.ndar
     return x, y
 
 
-def _in_china_only(lon: ArrayLike, lat: ArrayLike, convert) -> tuple[np.ndarray, np.ndarray]:
+def _in_china_only(lon: ArrayLike, lat: ArrayLike, convert: _Convert) -> tuple[np.ndarray, np.ndarray]:
     """``convert(lon, lat)`` applied to the points inside China; the others are returned unchanged."""
     x, y = _arrays(lon, lat)
     m = in_china(x, y)
@@ -161,7 +169,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarr
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> WGS84, exact (iterated) to 1e-9 degrees. Points outside China are unchanged."""
 
-    def exact(tx, ty):
+    def exact(tx: np.ndarray, ty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dlon, dlat = _gcj_offset(tx, ty)  # the usual one-step guess
         return _invert(_gcj_forward, tx, ty, tx - dlon, ty - dlat)
 
@@ -176,7 +184,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarra
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 -> GCJ-02, exact (iterated) to 1e-9 degrees. Points outside China are unchanged."""
 
-    def exact(tx, ty):
+    def exact(tx: np.ndarray, ty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return _invert(_bd_forward, tx, ty, *_bd_inverse_approx(tx, ty))
 
     return _in_china_only(lon, lat, exact)

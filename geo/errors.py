@@ -41,7 +41,7 @@ class InputError(CirclesError):
             msg = f"{self.source}: {len(self.problems)} problems:\n{lines}"
         super().__init__(msg)
 
-    def __reduce__(self):  # picklable across worker processes
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, list[str]]]:  # picklable across worker processes
         return (type(self), (self.source, self.problems))
 
 
@@ -58,5 +58,7 @@ class UnknownNameError(CirclesError):
         self.allowed = sorted(str(a) for a in allowed)
         super().__init__(f"unknown {what} {value!r}: expected one of {', '.join(self.allowed) or '(none loaded)'}")
 
-    def __reduce__(self):  # picklable across worker processes
+    def __reduce__(
+        self,
+    ) -> tuple[type[UnknownNameError], tuple[str, object, list[str]]]:  # picklable across worker processes
         return (type(self), (self.what, self.value, self.allowed))

@@ -10,21 +10,21 @@ Walking ignores ``oneway``: every edge is two arcs of equal length.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+import shapely
+from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 
+from geo.arrays import ranges as _ranges
+from geo.crossings import force_nodes, split_sides
 from geo.crs import metric_crs_for
 from geo.errors import NetworkError
 from geo.osm import WalkWays
-
-if TYPE_CHECKING:  # annotations only: pyproj and shapely load when first used
-    import shapely
-    from pyproj import Transformer
 
 #: arcs shorter than this are stored with this length: csgraph would read 0 as "no arc".
 MIN_ARC_M = 1e-3
@@ -32,8 +32,6 @@ MIN_ARC_M = 1e-3
 
 def transformer(src: int | str, dst: int | str) -> Transformer:
     """A pyproj transformer between two CRSs, in x/y (lon/lat) order."""
-    from pyproj import Transformer
-
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
@@ -99,8 +97,6 @@ class Network:
     @cached_property
     def edge_lines(self) -> np.ndarray:
         """Shapely LineStrings of the edges in the metric CRS."""
-        import shapely
-
         counts = self.geom_end - self.geom_start + 1
         idx = np.repeat(np.arange(self.n_edges), counts)
         pos = _ranges(self.geom_start, counts)
@@ -117,8 +113,6 @@ class Network:
     @cached_property
     def edge_tree(self) -> shapely.STRtree:
         """A spatial index of the edges' lines."""
-        import shapely
-
         return shapely.STRtree(self.edge_lines)
 
     @cached_property
@@ -153,8 +147,6 @@ class Network:
 
         Uses the prebuilt STRtree: one vectorised nearest query for all points.
         """
-        import shapely
-
         xy = np.asarray(xy, float).reshape(-1, 2)
         n = len(xy)
         edge = np.full(n, -1, dtype=np.int64)
@@ -201,19 +193,6 @@ def csr_min(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr
     return sp.csr_matrix((ww, c.astype(np.int32), indptr), shape=(n, n))
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenate ``arange(s, s + c)`` for every pair, vectorised."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(counts)
-    out = np.ones(total, dtype=np.int64)
-    out[0] = starts[0]
-    prev_last = starts[:-1] + counts[:-1] - 1
-    out[ends[:-1]] = starts[1:] - prev_last
-    return np.cumsum(out)
-
-
 def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait_m: float = 0.0) -> Network:
     """Turn walkable ways into a network of intersections and edges with geometry.
 
@@ -236,13 +215,7 @@ def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait
     crs = metric_crs_for(float(np.median(lon)), float(np.median(lat)))
     x, y = transformer(4326, crs).transform(lon, lat)
     return _assemble(
-        ids,
-        np.column_stack([x, y]),
-        np.column_stack([lon, lat]),
-        off,
-        ways.highway,
-        ways.name,
-        crs,
+        _FlatWays(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway, ways.name, crs),
         largest_component=largest_component,
         road_class=ways.road_class,
         crossing_nodes=ways.crossing_nodes,
@@ -264,7 +237,7 @@ def network_from_lines(
     _, ids = np.unique(np.round(xy, 6), axis=0, return_inverse=True)
     off = np.concatenate([[0], np.cumsum([len(c) for c in coords])]).astype(np.int64)
     lon, lat = transformer(crs, 4326).transform(xy[:, 0], xy[:, 1])
-    return _assemble(
+    flat = _FlatWays(
         ids.astype(np.int64).ravel(),
         xy,
         np.column_stack([lon, lat]),
@@ -272,18 +245,40 @@ def network_from_lines(
         [highway] * len(coords),
         [""] * len(coords),
         crs,
+    )
+    return _assemble(
+        flat,
         largest_component=largest_component,
     )
 
 
+@dataclass(frozen=True)
+class _FlatWays:
+    """Ways as flat arrays: every way's positions one after another, and per-way names."""
+
+    ids: np.ndarray  # (M,) OSM node id of every position
+    xy: np.ndarray  # (M, 2) metric
+    lonlat: np.ndarray  # (M, 2) WGS84
+    off: np.ndarray  # (W + 1,) first position of every way, then M
+    highway: Sequence[str]  # (W,)
+    name: Sequence[str]  # (W,)
+    crs: int  # EPSG of the metric CRS
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Graph edges as slices ``g_start..g_end`` (inclusive) of the flat way positions."""
+
+    u: np.ndarray
+    v: np.ndarray
+    g_start: np.ndarray
+    g_end: np.ndarray
+    e_len: np.ndarray
+    e_way: np.ndarray
+
+
 def _assemble(
-    ids,
-    xy,
-    lonlat,
-    off,
-    highway,
-    name,
-    crs,
+    flat: _FlatWays,
     *,
     largest_component: bool,
     road_class: np.ndarray | None = None,
@@ -291,6 +286,7 @@ def _assemble(
     signal_nodes: np.ndarray | None = None,
     signal_wait_m: float = 0.0,
 ) -> Network:
+    ids, off = flat.ids, flat.off
     n_ways = len(off) - 1
     lens = np.diff(off)
     way_of = np.repeat(np.arange(n_ways), lens)
@@ -300,12 +296,10 @@ def _assemble(
     sides = road_class is not None
     crossings = np.zeros(0, np.int64) if crossing_nodes is None else np.asarray(crossing_nodes, np.int64)
     if sides:
-        from geo.crossings import force_nodes
-
         is_node |= force_nodes(ids, way_of, np.asarray(road_class), crossings)
     is_node[off[:-1]] = True
     is_node[off[1:] - 1] = True
-    x, y = xy[:, 0], xy[:, 1]
+    x, y = flat.xy[:, 0], flat.xy[:, 1]
     seg = np.zeros(len(ids))
     seg[1:] = np.hypot(np.diff(x), np.diff(y))
     cum = np.cumsum(seg)
@@ -331,9 +325,7 @@ def _assemble(
     # drop exact duplicates (same way listed twice) but keep parallel streets of other ways
     n_nodes = len(used)
     if sides:
-        from geo.crossings import split_sides
-
-        net = _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name)
+        net = _network(flat, node_pos, _Edges(u, v, g_start, g_end, e_len, e_way))
         net, _ = split_sides(
             net, e_way, np.asarray(road_class), crossings, signal_nodes=signal_nodes, signal_wait_m=signal_wait_m
         )
@@ -349,19 +341,21 @@ def _assemble(
         u, v = newid[u[keep_edge]], newid[v[keep_edge]]
         g_start, g_end, e_len, e_way = g_start[keep_edge], g_end[keep_edge], e_len[keep_edge], e_way[keep_edge]
         node_pos = node_pos[keep_node]
-    return _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name)
+    return _network(flat, node_pos, _Edges(u, v, g_start, g_end, e_len, e_way))
 
 
-def _network(crs, xy, lonlat, ids, node_pos, u, v, g_start, g_end, e_len, e_way, highway, name) -> Network:
+def _network(flat: _FlatWays, node_pos: np.ndarray, edges: _Edges) -> Network:
     """A :class:`Network` from edges given as slices of the flat way arrays."""
+    xy, lonlat, ids = flat.xy, flat.lonlat, flat.ids
+    u, v, g_start, g_end, e_len = edges.u, edges.v, edges.g_start, edges.g_end, edges.e_len
     counts_e = g_end - g_start + 1
     take = _ranges(g_start, counts_e)
     new_start = np.concatenate([[0], np.cumsum(counts_e)[:-1]]).astype(np.int64)
     new_end = new_start + counts_e - 1
-    hw = np.asarray(highway, dtype=object)[e_way]
-    nm = np.asarray(name, dtype=object)[e_way]
+    hw = np.asarray(flat.highway, dtype=object)[edges.e_way]
+    nm = np.asarray(flat.name, dtype=object)[edges.e_way]
     return Network(
-        crs=crs,
+        crs=flat.crs,
         node_xy=xy[node_pos],
         node_lonlat=lonlat[node_pos],
         node_osm=ids[node_pos],
