@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,11 +73,10 @@ def check_out(out: str | Path) -> Path:
 
 
 def _writable(folder: Path) -> bool:
-    """Whether a file can be made in ``folder`` (tried: ``os.access`` says yes to root on
-    read-only file systems and /proc).
-    """
-    import tempfile
+    """Whether a file can be made in ``folder``.
 
+    Tried with a real file: ``os.access`` says yes to root on read-only file systems and /proc.
+    """
     if not os.access(folder, os.W_OK | os.X_OK):
         return False
     try:
@@ -84,13 +84,15 @@ def _writable(folder: Path) -> bool:
     except OSError:
         return False
     os.close(fd)
-    os.unlink(name)
+    Path(name).unlink()
     return True
 
 
 def write_folder(out: str | Path, kind: str, write: Callable[[Path], list[Path]]) -> list[Path]:
-    """Write an output set into ``out`` all at once; ``write(tmp)`` writes the files into the
-    temporary folder and returns them. Returns the files' final paths.
+    """Write an output set into ``out`` all at once.
+
+    ``write(tmp)`` writes the files into the temporary folder and returns them. Returns the
+    files' final paths.
     """
     out = Path(out)
     check_out(out)

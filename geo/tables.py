@@ -23,14 +23,19 @@ layer and source words in the run's language (``zh`` or ``en``) for the files.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from geo.areas import name_points
 from geo.circles import metres_for
 from geo.coverage import now_iso
+from geo.gaps import GAP_COLUMNS
+from geo.kinds import LAYERS
 
 if TYPE_CHECKING:  # annotations only: geo.plan imports the modules this one reads
     from geo.plan import PlanParams, PlanResult
@@ -192,11 +197,10 @@ class PlanTables:
 
 
 def cover_columns(params: PlanParams) -> list[tuple[str, str, float, str]]:
-    """``(column, layer, minutes, profile)`` of the coverage columns of the area tables:
-    layers in order, then profiles, then thresholds, shortest first.
-    """
-    from geo.kinds import LAYERS
+    """``(column, layer, minutes, profile)`` of the coverage columns of the area tables.
 
+    Layers in order, then profiles, then thresholds, shortest first.
+    """
     multi = len(params.profiles) > 1
     return [
         (f"{layer}_{m:g}min" + (f"_{p}" if multi else ""), layer, float(m), p)
@@ -206,7 +210,7 @@ def cover_columns(params: PlanParams) -> list[tuple[str, str, float, str]]:
     ]
 
 
-def _covered(result) -> dict[str, np.ndarray]:
+def _covered(result: PlanResult) -> dict[str, np.ndarray]:
     """Column -> per home, is it within that walk of the layer (bool)."""
     speeds = result.params.speeds()
     out = {}
@@ -220,8 +224,10 @@ def _covered(result) -> dict[str, np.ndarray]:
 
 
 def area_table(result: PlanResult, *, level: str) -> pd.DataFrame:
-    """One row per street or community (``level``) of the plan's homes: homes, people and the
-    share of people covered per layer, threshold and profile; worst first, unnamed last.
+    """One row per street or community (``level``) of the plan's homes.
+
+    Each row holds homes, people and the share of people covered per layer, threshold and
+    profile; worst first, unnamed last.
 
     Raises
     ------
@@ -261,14 +267,15 @@ def area_table(result: PlanResult, *, level: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _names(values) -> np.ndarray:
+def _names(values: Iterable[object]) -> np.ndarray:
     """Names as text, None where missing or blank."""
     return np.array([v.strip() if isinstance(v, str) and v.strip() else None for v in values], dtype=object)
 
 
 def _mode_by(group: np.ndarray, values: np.ndarray, groups: int, *, mixed: str | None = None) -> list:
-    """For each group, the most common named value among its homes (``mixed`` when several
-    differ and ``mixed`` is given; None when none is named).
+    """For each group, the most common named value among its homes.
+
+    ``mixed`` when several differ and ``mixed`` is given; None when none is named.
     """
     out: list = [None] * groups
     df = pd.DataFrame({"g": group, "v": pd.Series(values, dtype=object)}).dropna()
@@ -310,8 +317,6 @@ def coverage_table(result: PlanResult) -> pd.DataFrame:
 
 def summary_table(result: PlanResult, *, generated: str | None = None) -> pd.DataFrame:
     """Item/value rows: source, data date, study area, when made, homes, people, method."""
-    from pathlib import Path
-
     area = result.area
     rows = [
         ("source", Path(str(result.source)).name),
@@ -329,8 +334,6 @@ def summary_table(result: PlanResult, *, generated: str | None = None) -> pd.Dat
 
 def facility_table(result: PlanResult) -> pd.DataFrame:
     """Every facility with its street, community, lon/lat and the people it serves."""
-    from geo.areas import name_points
-
     fac = result.facilities
     if fac is None or len(fac) == 0:
         return pd.DataFrame(columns=["layer", "id", "name", "street", "community"])
@@ -359,8 +362,6 @@ def gap_table(result: PlanResult) -> pd.DataFrame:
     """The gap areas (no geometry) with their centre's lon/lat, ranked by people per view."""
     gaps = result.gaps
     if gaps is None or len(gaps) == 0:
-        from geo.gaps import GAP_COLUMNS
-
         return pd.DataFrame(columns=[*GAP_COLUMNS, "lon", "lat"])
     df = pd.DataFrame(gaps.drop(columns=gaps.geometry.name))
     pts = gaps.geometry.representative_point()
