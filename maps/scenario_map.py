@@ -1,7 +1,7 @@
-"""What a scenario map adds to the plan map: the edits, the areas and homes that gain or lose,
-a before/after switch, and a first view framed on the change.
+"""What a scenario map adds to the plan map: edits, gains and losses, a before/after switch.
 
-:func:`add_scenario` is called by :func:`maps.render.render_map` with the scenario's outcome
+The map shows the edits, the areas and homes that gain or lose, a before/after switch, and opens
+on a first view framed on the change. :func:`add_scenario` is called by :func:`maps.render.render_map` with the scenario's outcome
 (:class:`geo.whatif.ScenarioOutcome`); it draws into the folium map and returns the bounds the
 map should open on. The page's behaviour is ``SCN`` (``maps/static/scenario.js``), which finds
 the circle groups :func:`maps.render.render_map` drew through ``SC.layers``.
@@ -10,6 +10,7 @@ the circle groups :func:`maps.render.render_map` drew through ``SC.layers``.
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import folium
 import numpy as np
@@ -19,6 +20,11 @@ from jinja2 import Template
 
 from maps.content import esc
 from maps.display import feature_collection_text, safe_json
+
+if TYPE_CHECKING:
+    from geo.plan import PlanResult
+    from geo.whatif import ScenarioOutcome
+    from maps.labels import Words
 
 #: the first view spans at least this much around the change (m), so the streets around it show
 MIN_SPAN_M = 400.0
@@ -90,7 +96,7 @@ class _Script(MacroElement):
         self._name = "ScnScript"
         self.code = code
 
-    def render(self, **kwargs) -> str:
+    def render(self, **kwargs: object) -> str:
         parent = self._parent
         if parent is not None:
             self.code = self.code.replace("{map}", parent.get_name())
@@ -116,7 +122,7 @@ def _script() -> str:
     return resources.files("maps").joinpath("static", "scenario.js").read_text(encoding="utf-8")
 
 
-def _facility_point(before, layer: str | None, ref: str | None):
+def _facility_point(before: PlanResult | None, layer: str | None, ref: str | None) -> shapely.Geometry | None:
     """Where a facility named by an edit (id or name) stands in the plan before."""
     if before is None or layer not in before.layers or ref is None:
         return None
@@ -129,10 +135,11 @@ def _facility_point(before, layer: str | None, ref: str | None):
     return None
 
 
-def _edit_features(outcome, t: dict) -> tuple[list, list]:
-    geoms, props = [], []
+def _edit_features(outcome: ScenarioOutcome, t: dict) -> tuple[list, list]:
+    geoms: list[shapely.Geometry] = []
+    props: list[dict] = []
     for e in outcome.scenario.edits:
-        g = e.geometry
+        g = e.geometry if isinstance(e.geometry, shapely.Geometry) else None
         if g is None or e.kind == "move_facility":
             old = _facility_point(outcome.before, e.layer, e.ref)
             if old is not None and g is not None:  # moved: from where it was to where it goes
@@ -178,9 +185,28 @@ def _frame(geoms: list, lat: float) -> list[list[float]] | None:
     return [[round(float(y0), 6), round(float(x0), 6)], [round(float(y1), 6), round(float(x1), 6)]]
 
 
-def add_scenario(m: folium.Map, outcome, *, words, first: str, minutes: list[float]) -> list[list[float]] | None:
-    """Draw the scenario's edits, changed areas and homes and the before/after switch on ``m``;
-    return the bounds of the change (``[[south, west], [north, east]]``), or None.
+def add_scenario(
+    m: folium.Map, outcome: ScenarioOutcome, *, words: Words, first: str, minutes: list[float]
+) -> list[list[float]] | None:
+    """Draw a scenario's edits, changed areas and homes, and the before/after switch, on ``m``.
+
+    Parameters
+    ----------
+    m
+        The plan map to draw into.
+    outcome
+        The scenario run (plan before and after, and the diff).
+    words
+        The map's words, in its language.
+    first
+        The walking profile shown first.
+    minutes
+        The plan's thresholds (minutes), smallest first.
+
+    Returns
+    -------
+    list[list[float]] | None
+        The bounds of the change, ``[[south, west], [north, east]]``, or None when nothing changed.
     """
     t = LABELS.get(words.lang, LABELS["en"])
     _, lat0, _, lat1 = outcome.before.network.bbox_lonlat()
@@ -255,7 +281,7 @@ def _area_popup(r: dict, t: dict) -> str:
 
 
 def _home_popup(r: dict, t: dict) -> str:
-    def mins(v):
+    def mins(v: float | None) -> str:
         return "–" if v is None or not np.isfinite(v) else f"{float(v):g}"
 
     return (
