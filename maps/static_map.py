@@ -12,11 +12,26 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
+from geo.network import _ranges
 from maps.content import LAYER_COLOURS
 from maps.labels import Words
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.font_manager import FontProperties
+
+    from geo.network import Network
+    from geo.plan import PlanResult
+
+#: a map's frame in the metric CRS: (xmin, ymin, xmax, ymax)
+Frame = tuple[float, float, float, float]
 
 ATTRIBUTION = "© OpenStreetMap contributors"
 BIG_ROADS = frozenset(
@@ -25,7 +40,7 @@ BIG_ROADS = frozenset(
 GAP_COLOUR = "#54278f"
 
 
-def _metric(gdf, crs: int):
+def _metric(gdf: gpd.GeoDataFrame, crs: int) -> gpd.GeoDataFrame:
     """A WGS84 frame in the plan's metric CRS (empty frames as they are)."""
     return gdf.to_crs(crs) if len(gdf) else gdf
 
@@ -37,12 +52,22 @@ def nice_length(span_m: float) -> float:
     return float(max((m * k for m in (1, 2, 5) if m * k <= target), default=k))
 
 
-def extent(result, pad: float = 0.04) -> tuple[float, float, float, float]:
-    """The map's frame (metric, square): the study area, else the homes, facilities and circles,
-    else the streets.
-    """
-    import shapely
+def extent(result: PlanResult, pad: float = 0.04) -> Frame:
+    """The map's frame: a square in the plan's metric CRS around what the map shows.
 
+    Parameters
+    ----------
+    result
+        The plan.
+    pad
+        The margin on each side, as a share of the frame's side.
+
+    Returns
+    -------
+    Frame
+        ``(xmin, ymin, xmax, ymax)`` around the study area, else the homes, facilities and
+        circles, else the streets.
+    """
     if result.area is not None and result.area.metric is not None:
         x0, y0, x1, y1 = shapely.bounds(result.area.metric)
     else:
@@ -66,11 +91,9 @@ def extent(result, pad: float = 0.04) -> tuple[float, float, float, float]:
     return cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2
 
 
-def _street_segments(net, frame) -> tuple[list, list]:
+def _street_segments(net: Network, frame: Frame) -> tuple[list, list]:
     """Line segments of the streets inside the frame: (minor, major)."""
     x0, y0, x1, y1 = frame
-    from geo.network import _ranges
-
     gs, ge, g = net.geom_start, net.geom_end, net.geom_xy
     counts = ge - gs + 1
     if len(gs) == 0:
@@ -87,26 +110,48 @@ def _street_segments(net, frame) -> tuple[list, list]:
     return minor, major
 
 
-def _font(font_path: Path | None):
+def _font(font_path: Path | None) -> FontProperties:
     from matplotlib.font_manager import FontProperties
 
     return FontProperties(fname=str(font_path)) if font_path else FontProperties()
 
 
 def layer_map_png(
-    result,
+    result: PlanResult,
     layer: str,
     *,
     words: Words,
     font_path: Path | None,
     dpi: int = 200,
     size_in: float = 6.0,
-    before=None,
-    edits=None,
+    before: PlanResult | None = None,
+    edits: gpd.GeoDataFrame | None = None,
 ) -> bytes:
-    """A PNG map of one layer of ``result`` (see the module docstring); with ``before`` (the plan
-    before a scenario) its circles are drawn as outlines under the new ones, and ``edits`` (the
-    scenario's new links and closed ways, WGS84 lines) as heavy black lines.
+    """A PNG map of one layer of a plan (what it shows: the module docstring).
+
+    Parameters
+    ----------
+    result
+        The plan.
+    layer
+        The layer drawn.
+    words
+        The map's words, in its language.
+    font_path
+        A TrueType font for the words (None: matplotlib's default).
+    dpi
+        Pixels per inch.
+    size_in
+        The side of the square map (inches).
+    before
+        The plan before a scenario: its circles are drawn as outlines under the new ones.
+    edits
+        A scenario's new links and closed ways (WGS84 lines), drawn as heavy black lines.
+
+    Returns
+    -------
+    bytes
+        The PNG.
     """
     import matplotlib as mpl
 
@@ -155,7 +200,7 @@ def layer_map_png(
         plt.close(fig)
 
 
-def _streets(ax, result, frame, words: Words) -> list:
+def _streets(ax: Axes, result: PlanResult, frame: Frame, words: Words) -> list[Artist]:
     """Water (where the extract maps it) and the streets, big roads heavier."""
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
@@ -170,9 +215,11 @@ def _streets(ax, result, frame, words: Words) -> list:
     return [Line2D([], [], color="#8c8c8c", lw=0.9, label=words("report.streets"))]
 
 
-def _circles(ax, result, layer: str, words: Words, before) -> list:
-    """The layer's dissolved circles per threshold (the longest underneath, lighter), and the
-    longest one before a scenario as a dashed outline.
+def _circles(ax: Axes, result: PlanResult, layer: str, words: Words, before: PlanResult | None) -> list[Artist]:
+    """The layer's circles, and those of the plan before a scenario.
+
+    Dissolved circles per threshold (the longest underneath, lighter), and the longest one before
+    a scenario as a dashed outline.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -181,7 +228,7 @@ def _circles(ax, result, layer: str, words: Words, before) -> list:
     colour = LAYER_COLOURS.get(layer, "#555555")
     profile = result.params.profiles[0]
     mins = sorted(result.params.minutes)
-    handles: list = []
+    handles: list[Artist] = []
     circles = result.circles
     if len(circles):
         sel = (circles["scope"] == "layer") & (circles["layer"] == layer) & (circles["profile"] == profile)
@@ -204,14 +251,16 @@ def _circles(ax, result, layer: str, words: Words, before) -> list:
     return handles
 
 
-def _gaps_and_edits(ax, result, layer: str, words: Words, edits) -> list:
+def _gaps_and_edits(
+    ax: Axes, result: PlanResult, layer: str, words: Words, edits: gpd.GeoDataFrame | None
+) -> list[Artist]:
     """The gap areas beyond the longest threshold, and a scenario's new links and closed ways."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     net = result.network
     m = max(result.params.minutes)
-    handles: list = []
+    handles: list[Artist] = []
     gaps = result.gaps
     if len(gaps):
         g = gaps[(gaps["layer"] == layer) & (gaps["profile"] == result.params.profiles[0]) & (gaps["minutes"] == m)]
@@ -224,13 +273,13 @@ def _gaps_and_edits(ax, result, layer: str, words: Words, edits) -> list:
     return handles
 
 
-def _facilities_and_area(ax, result, layer: str, words: Words) -> list:
+def _facilities_and_area(ax: Axes, result: PlanResult, layer: str, words: Words) -> list[Artist]:
     """The layer's placed facilities and the study area's outline."""
     from matplotlib.lines import Line2D
 
     net = result.network
     colour = LAYER_COLOURS.get(layer, "#555555")
-    handles: list = []
+    handles: list[Artist] = []
     lr = result.layers.get(layer)
     if lr is not None and lr.snapped.ok.any():
         xy = lr.snapped.xy[lr.snapped.ok]
@@ -248,8 +297,6 @@ def _facilities_and_area(ax, result, layer: str, words: Words) -> list:
             )
         )
     if result.area is not None and result.area.metric is not None:
-        import geopandas as gpd
-
         gpd.GeoSeries([result.area.metric], crs=net.crs).boundary.plot(
             ax=ax, color="#000000", linewidth=1.0, linestyle="-.", zorder=4
         )
@@ -257,7 +304,7 @@ def _facilities_and_area(ax, result, layer: str, words: Words) -> list:
     return handles
 
 
-def _scale_bar(ax, frame, fp) -> None:
+def _scale_bar(ax: Axes, frame: Frame, fp: FontProperties) -> None:
     from matplotlib.patches import Rectangle
 
     x0, y0, x1, y1 = frame
@@ -293,7 +340,7 @@ def _scale_bar(ax, frame, fp) -> None:
     ax.text(bx, by - 0.6 * h, "0", ha="center", va="top", fontsize=6, fontproperties=fp, zorder=7)
 
 
-def _north_arrow(ax, frame, fp) -> None:
+def _north_arrow(ax: Axes, frame: Frame, fp: FontProperties) -> None:
     x0, y0, x1, y1 = frame
     x = x1 - 0.05 * (x1 - x0)
     ya, yb = y1 - 0.13 * (y1 - y0), y1 - 0.05 * (y1 - y0)
