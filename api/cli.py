@@ -10,10 +10,9 @@ from pathlib import Path
 import click
 
 from api.cli_batch import batch_cmd
-from api.cli_common import EXAMPLES, input_options, run_plan, run_safely, summary_table
+from api.cli_common import EXAMPLES, FORMATS, input_options, run_plan, run_safely, summary_table
 from api.cli_followups import layers_group, map_cmd, scenario_group, serve_cmd, site_cmd
 from api.cli_report import report_cmd
-from api.outputs import FORMATS
 from maps.labels import LANGS
 
 
@@ -61,7 +60,7 @@ def main() -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @run_safely
-def plan_cmd(out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, **kw: object) -> None:
+def plan_cmd(*, out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, **kw: object) -> None:
     """Plan 10- and 15-minute walk circles, coverage and gaps; write them to OUT.
 
     Writes coverage.json (homes and people covered per layer and threshold), circles.geojson

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import input_options, run_safely
-from api.outputs import FORMATS
+from api.cli_common import FORMATS, input_options, run_safely
 from maps.labels import LANGS
 
 if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
+    from geo.batch import BatchArea, Partition
     from geo.plan import PlanResult
 
 BATCH_EXAMPLES = """
@@ -48,8 +50,10 @@ MARK = "batch.json"
 def write_area(
     result: PlanResult, folder: Path, marker: dict, tables: dict, *, fmt: str, map_options: dict, saved: bool = True
 ) -> None:
-    """One area's output set, all at once: the plan's files, ``streets.csv``, and ``batch.json``
-    (the done marker with the area's digest) — so a folder with a marker is complete.
+    """Write one area's output set, all at once.
+
+    The plan's files, ``streets.csv``, and ``batch.json`` (the done marker with the area's digest),
+    so a folder with a marker is complete.
     """
     import pandas as pd
 
@@ -79,7 +83,7 @@ class AreaWriter:
     def __init__(self, fmt: str, map_options: dict, *, saved: bool = True) -> None:
         self.fmt, self.map_options, self.saved = fmt, map_options, saved
 
-    def __call__(self, result, folder: Path, marker: dict, tables: dict) -> None:
+    def __call__(self, result: PlanResult, folder: Path, marker: dict, tables: dict) -> None:
         """Write one planned area's outputs into ``folder``."""
         write_area(result, folder, marker, tables, fmt=self.fmt, map_options=self.map_options, saved=self.saved)
 
@@ -109,7 +113,7 @@ def check_batch_out(out: Path) -> None:
 class Bar:
     """A progress bar over areas: done, skipped (done before), failed, remaining."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, *, enabled: bool) -> None:
         from tqdm import tqdm
 
         self.counts = {"done": 0, "skipped": 0, "failed": 0}
@@ -226,7 +230,8 @@ class Bar:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
 @run_safely
-def batch_cmd(
+def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an argument
+    *,
     areas_spec: str,
     within: str | None,
     n_workers: int | None,
@@ -241,50 +246,34 @@ def batch_cmd(
     quiet: bool,
     **kw: object,
 ) -> None:
-    """Plan every area (district, street, or polygon of a file) of one extract, each as a task
-    on Dask distributed; merge the results.
+    """Plan every area (district, street, or polygon of a file) of one extract; merge the results.
 
-    The extract is read once and cut into the areas plus their halos (as --area does), so each
-    area's figures are those of `circles plan --area NAME`, each home is counted in the one area
-    holding it, and a worker holds one area at a time. Writes OUT/areas/<name>/ per area (the
-    files of circles plan, and streets.csv), OUT/logs/<name>.log, and at the end province.gpkg
-    (circles, gaps, facilities and areas of every area, with an `area` column), areas.csv and
-    areas.xlsx (one row per area, ranked by coverage), streets.csv/.xlsx, coverage.json and
-    index.html (a map of each area's coverage linking to its map). Exits 1 when any area failed.
+    Each area is a task on Dask distributed. The extract is read once and cut into the areas plus
+    their halos (as --area does), so each area's figures are those of `circles plan --area NAME`,
+    each home is counted in the one area holding it, and a worker holds one area at a time. Writes
+    OUT/areas/<name>/ per area (the files of circles plan, and streets.csv), OUT/logs/<name>.log,
+    and at the end province.gpkg (circles, gaps, facilities and areas of every area, with an `area`
+    column), areas.csv and areas.xlsx (one row per area, ranked by coverage), streets.csv/.xlsx,
+    coverage.json and index.html (a map of each area's coverage linking to its map). Exits 1 when
+    any area failed.
     """
     import dataclasses
     import os
 
+    from api.batch_merge import write_merged
     from api.cli_common import build_inputs, say_for
     from geo.base import load_base
-    from geo.batch import Cluster, Partition, area_digest, is_done, list_areas, options_digest, peak_rss_mb, plan_part
-    from geo.errors import InputError
+    from geo.batch import Cluster, Partition, area_digest, list_areas, options_digest, peak_rss_mb, run_tasks
     from geo.io import write_json
     from geo.plan import read_layer_files
-    from geo.store import recover
     from maps.tiles import tile_spec
 
-    given = [f"--{k.replace('_', '-')}" for k in ("area", "area_level") if kw.get(k)]
-    if kw.get("workers"):
-        given.append("--jobs")
-    if kw.get("place"):
-        given.append("--place")
-    if given:
-        raise InputError(
-            "options",
-            [
-                (
-                    f"circles batch plans every area of --areas: leave out {', '.join(given)} "
-                    "(--jobs: each area is drawn in one process; give --workers for more areas at "
-                    "once; --place: give an extract with --osm)"
-                )
-            ],
-        )
+    _refuse_area_options(kw)
     tile_spec(tiles)
     out = Path(out)
     check_batch_out(out)
     inputs, params = build_inputs(kw)
-    say = say_for(quiet)
+    say = say_for(quiet=quiet)
     t0 = time.perf_counter()
     files, warnings = read_layer_files(inputs)
     for w in warnings:
@@ -321,84 +310,38 @@ def batch_cmd(
         },
     )
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    writer = AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved)
     digests = {a.key: area_digest(options, a.area) for a in areas}
-    outcomes: dict[str, dict] = {}
-    bar = Bar(len(areas), enabled=not quiet and sys.stderr.isatty())
-    todo = []
-    for a in areas:
-        recover(out / "areas" / a.key)  # what an interrupted run left: its old folder back, temporary ones gone
-        if a.problem:
-            outcomes[a.key] = {"key": a.key, "area": a.area.name, "status": "failed", "error": a.problem}
-            bar.add("failed", a.area.name)
-        elif is_done(out / "areas" / a.key, digests[a.key]):
-            outcomes[a.key] = {"key": a.key, "area": a.area.name, "status": "skipped"}
-            bar.add("skipped", a.area.name)
-        else:
-            todo.append(a)
-    by_key = {a.key: a for a in areas}
-    task_params = dataclasses.replace(params, cache_dir=None)
-
-    def tasks():
-        for a in todo:
-
-            def make(a=a):
-                return (
-                    plan_part,
-                    (part.part(a),),
-                    {
-                        "inputs": inputs,
-                        "params": task_params,
-                        "folder": str((out / "areas" / a.key).resolve()),
-                        "log": str((out / "logs" / f"{a.key}.log").resolve()),
-                        "marker": {"digest": digests[a.key]},
-                        "write": writer,
-                    },
-                )
-
-            yield a.key, make
-
-    def on_start(link: str | None, threads: int) -> None:
-        where = scheduler or f"a local cluster of {threads} worker process{'es' if threads != 1 else ''}"
-        bar.write(f"{len(todo)} areas to plan on {where}" + (f"; dashboard: {link}" if link else ""))
-
-    def on_done(key: str, summary: dict) -> None:
-        summary.setdefault("area", by_key[key].area.name)
-        outcomes[key] = summary
-        if summary["status"] == "failed":
-            bar.write(f"failed: {summary['area']}: {summary.get('error')}")
-        elif bar.bar.disable and not quiet:  # no bar (not a terminal): one line per area for the log
-            click.echo(
-                f"done: {summary['area']} ({summary.get('homes', 0):,} homes, {summary.get('seconds', 0):.1f} s)",
-                err=True,
-            )
-        bar.add(summary["status"], summary["area"])
-
+    run = _Run(
+        bar=Bar(len(areas), enabled=not quiet and sys.stderr.isatty()),
+        names={a.key: a.area.name for a in areas},
+        where=scheduler,
+        quiet=quiet,
+    )
+    todo = run.sort(areas, out=out, digests=digests)
+    shared = {
+        "inputs": inputs,
+        "params": dataclasses.replace(params, cache_dir=None),
+        "write": AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved),
+    }
     t_tasks = time.perf_counter()
     try:
         if todo:
-            workers = n_workers or os.cpu_count() or 1
-            from geo.batch import run_tasks
-
             run_tasks(
-                tasks(),
-                cluster=Cluster(workers=workers, scheduler=scheduler, retries=retries, dashboard=dashboard),
-                on_start=on_start,
-                on_done=on_done,
+                _tasks(todo, part, out=out, digests=digests, shared=shared),
+                cluster=Cluster(
+                    workers=n_workers or os.cpu_count() or 1, scheduler=scheduler, retries=retries, dashboard=dashboard
+                ),
+                on_start=lambda link, threads: run.on_start(link, threads, todo=len(todo)),
+                on_done=run.on_done,
             )
     finally:
-        bar.close()
-    for key, o in outcomes.items():  # a failure the task could not log itself (no task, or a lost worker)
-        log = out / "logs" / f"{key}.log"
-        if o["status"] == "failed" and not log.is_file():
-            log.write_text(f"{o['area']}: failed: {o.get('error')}\n", encoding="utf-8")
-    from api.batch_merge import write_merged
-
+        run.bar.close()
+    _log_failures(out, run.outcomes)
     say("merging the areas' outputs")
     written = write_merged(
         out,
         areas,
-        outcomes,
+        run.outcomes,
         fmt=fmt,
         tiles=tiles,
         lang=lang,
@@ -415,11 +358,116 @@ def batch_cmd(
             "driver_peak_rss_mb": peak_rss_mb(),
         },
     )
+    _report(len(areas), run.outcomes, written, seconds=time.perf_counter() - t0, quiet=quiet)
+
+
+def _refuse_area_options(kw: dict[str, object]) -> None:
+    """Refuse the input options that name one area (a batch plans every area of ``--areas``)."""
+    from geo.errors import InputError
+
+    given = [f"--{k.replace('_', '-')}" for k in ("area", "area_level") if kw.get(k)]
+    if kw.get("workers"):
+        given.append("--jobs")
+    if kw.get("place"):
+        given.append("--place")
+    if given:
+        raise InputError(
+            "options",
+            [
+                (
+                    f"circles batch plans every area of --areas: leave out {', '.join(given)} "
+                    "(--jobs: each area is drawn in one process; give --workers for more areas at "
+                    "once; --place: give an extract with --osm)"
+                )
+            ],
+        )
+
+
+@dataclass
+class _Run:
+    """What the driver shows and keeps while the areas are planned: the bar and each area's outcome."""
+
+    bar: Bar
+    names: dict[str, str]  # area key -> area name
+    where: str | None  # the scheduler's address, or None for a local cluster
+    quiet: bool
+    outcomes: dict[str, dict] = field(default_factory=dict)
+
+    def sort(self, areas: list[BatchArea], *, out: Path, digests: dict[str, str]) -> list[BatchArea]:
+        """The areas still to plan; those that cannot be planned or were done before are counted now."""
+        from geo.batch import is_done
+        from geo.store import recover
+
+        todo = []
+        for a in areas:
+            recover(out / "areas" / a.key)  # what an interrupted run left: its old folder back, temporary ones gone
+            if a.problem:
+                self.outcomes[a.key] = {"key": a.key, "area": a.area.name, "status": "failed", "error": a.problem}
+                self.bar.add("failed", a.area.name)
+            elif is_done(out / "areas" / a.key, digests[a.key]):
+                self.outcomes[a.key] = {"key": a.key, "area": a.area.name, "status": "skipped"}
+                self.bar.add("skipped", a.area.name)
+            else:
+                todo.append(a)
+        return todo
+
+    def on_start(self, link: str | None, threads: int, *, todo: int) -> None:
+        """Say where the ``todo`` areas are planned (and the dashboard's address)."""
+        where = self.where or f"a local cluster of {threads} worker process{'es' if threads != 1 else ''}"
+        self.bar.write(f"{todo} areas to plan on {where}" + (f"; dashboard: {link}" if link else ""))
+
+    def on_done(self, key: str, summary: dict) -> None:
+        """Count one finished task (done or failed) and keep its summary."""
+        summary.setdefault("area", self.names[key])
+        self.outcomes[key] = summary
+        if summary["status"] == "failed":
+            self.bar.write(f"failed: {summary['area']}: {summary.get('error')}")
+        elif self.bar.bar.disable and not self.quiet:  # no bar (not a terminal): one line per area for the log
+            click.echo(
+                f"done: {summary['area']} ({summary.get('homes', 0):,} homes, {summary.get('seconds', 0):.1f} s)",
+                err=True,
+            )
+        self.bar.add(summary["status"], summary["area"])
+
+
+def _tasks(
+    todo: list[BatchArea], part: Partition, *, out: Path, digests: dict[str, str], shared: dict[str, object]
+) -> Iterator[tuple[str, Callable[[], tuple]]]:
+    """``(key, make)`` per area to plan; ``make()`` cuts the area out of ``part`` when its task is sent."""
+    from geo.batch import plan_part
+
+    for a in todo:
+
+        def make(a: BatchArea = a) -> tuple:
+            return (
+                plan_part,
+                (part.part(a),),
+                {
+                    **shared,
+                    "folder": str((out / "areas" / a.key).resolve()),
+                    "log": str((out / "logs" / f"{a.key}.log").resolve()),
+                    "marker": {"digest": digests[a.key]},
+                },
+            )
+
+        yield a.key, make
+
+
+def _log_failures(out: Path, outcomes: dict[str, dict]) -> None:
+    """Log each failure the task could not log itself (no task, or a lost worker)."""
+    for key, o in outcomes.items():
+        log = out / "logs" / f"{key}.log"
+        if o["status"] == "failed" and not log.is_file():
+            log.write_text(f"{o['area']}: failed: {o.get('error')}\n", encoding="utf-8")
+
+
+def _report(n_areas: int, outcomes: dict[str, dict], written: list[Path], *, seconds: float, quiet: bool) -> None:
+    """Say how many areas were planned, skipped and failed, and what was written; exit 1 on a failure."""
     failed = [o for o in outcomes.values() if o["status"] == "failed"]
     n = {s: sum(o["status"] == s for o in outcomes.values()) for s in ("done", "skipped", "failed")}
     click.echo(
-        f"{len(areas)} areas: {n['done']} planned, {n['skipped']} done before (skipped), {n['failed']} failed "
-        f"({time.perf_counter() - t0:.1f} s)",
+        f"{n_areas} areas: {n['done']} planned, {n['skipped']} done before (skipped), {n['failed']} failed "
+        f"({seconds:.1f} s)",
         err=quiet,
     )
     if not quiet:

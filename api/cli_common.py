@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # annotations only: the engine loads when a command runs
 
 F = TypeVar("F", bound=Callable)
 
+FORMATS = ("geojson", "gpkg")  # the vector formats of an output folder (api.outputs writes them)
+
 EXAMPLES = """
 \b
 Examples:
@@ -39,7 +41,7 @@ Examples:
 class Steps:
     """A progress bar over named steps (stderr), quiet when not on a terminal unless asked."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, *, enabled: bool) -> None:
         from tqdm import tqdm
 
         self.bar = tqdm(
@@ -67,12 +69,14 @@ class Steps:
 
 
 def run_safely(fn: Callable[..., None]) -> Callable[..., None]:
-    """The project's own errors as a message and exit code 2; nothing else shows a traceback
-    either (exit 1, with what happened in one line).
+    """Wrap a command so that no error shows a traceback.
+
+    The project's own errors are said as a message with exit code 2; anything else exits 1, with
+    what happened in one line.
     """
     from geo.errors import CirclesError
 
-    def wrapper(*a, **k):
+    def wrapper(*a: object, **k: object) -> None:
         try:
             return fn(*a, **k)
         except CirclesError as err:
@@ -281,11 +285,12 @@ def build_inputs(kw: dict) -> tuple[PlanInputs, PlanParams]:
         area=kw.get("area"),
         area_level=kw.get("area_level"),
     )
+    width = kw.get("width")
     params = PlanParams(
         minutes=_floats(kw.get("minutes") or "10,15", "minutes"),
         profiles=tuple(p.strip() for p in str(kw.get("profile") or DEFAULT_PROFILE).split(",") if p.strip()),
         speed_kmh=kw.get("speed"),
-        width_m=kw.get("width") if kw.get("width") is not None else 30.0,
+        width_m=30.0 if width is None else float(width),
         at=kw.get("at"),
         per_facility=kw.get("per_facility", True),
         cache_dir=None if kw.get("no_cache") else default_cache_dir(),
@@ -350,9 +355,9 @@ def summary_table(result: PlanResult) -> str:
     return "\n".join(lines)
 
 
-def say_for(quiet: bool) -> Callable[[str], None]:
+def say_for(*, quiet: bool) -> Callable[[str], None]:
     """Where progress lines go: stderr, or nowhere when ``quiet``."""
-    return (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    return (lambda _s: None) if quiet else (lambda s: click.echo(s, err=True))
 
 
 #: input options a command still uses with --plan: the cache folder, and the CRS of the files it reads
@@ -360,29 +365,30 @@ USED_WITH_PLAN = ("no_cache", "crs")
 
 
 def _given_beside_plan(kw: dict) -> list[str]:
-    """The input options given on the command line that a saved plan cannot honour (they were
-    fixed when it was made), as the user typed them; said, never silently dropped.
+    """The input options given on the command line that a saved plan cannot honour.
+
+    They were fixed when the plan was made; they are returned as the user typed them, to be said,
+    never silently dropped.
     """
     from click.core import ParameterSource
 
     ctx = click.get_current_context(silent=True)
     if ctx is None:  # called from Python: what differs from nothing given
         return [f"--{k.replace('_', '-')}" for k in ("osm", "place", "area", *LAYERS, "population") if kw.get(k)]
-    out = []
-    for p in ctx.command.params:
-        if (
-            p.name in kw
-            and p.name not in USED_WITH_PLAN
-            and ctx.get_parameter_source(p.name) not in (None, ParameterSource.DEFAULT)
-            and p.name in _input_names(ctx.command)
-        ):
-            out.append(p.opts[0] if kw[p.name] is not False or not p.secondary_opts else p.secondary_opts[0])
-    return out
+    inputs = _input_names()
+    return [
+        p.opts[0] if kw[p.name] is not False or not p.secondary_opts else p.secondary_opts[0]
+        for p in ctx.command.params
+        if p.name in kw
+        and p.name not in USED_WITH_PLAN
+        and ctx.get_parameter_source(p.name) not in (None, ParameterSource.DEFAULT)
+        and p.name in inputs
+    ]
 
 
-def _input_names(command) -> set[str]:
-    """The names of the options :func:`input_options` adds (by comparison with a bare command)."""
-    bare = input_options(click.command()(lambda **k: None))
+def _input_names() -> set[str]:
+    """The names of the options :func:`input_options` adds (read from a bare command given them)."""
+    bare = input_options(click.command()(lambda **_k: None))
     return {p.name for p in bare.params}
 
 
@@ -404,6 +410,6 @@ def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool) -> PlanResult:
                     )
                 ],
             )
-        say_for(quiet)(f"loading the saved plan in {plan_dir}")
+        say_for(quiet=quiet)(f"loading the saved plan in {plan_dir}")
         return load_plan(plan_dir, cache_dir=None if kw.get("no_cache") else default_cache_dir())
     return run_plan(kw, quiet=quiet)

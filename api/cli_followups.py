@@ -134,7 +134,7 @@ def scenario_run(
     check_out(out)
     scenario = read_scenario(edits, crs=kw.get("crs"))  # a bad scenario fails before the slow steps
     store = _store(plan_dir, db) if keep and (plan_dir is not None or db) else None
-    say = say_for(quiet)
+    say = say_for(quiet=quiet)
     before = load_or_plan(plan_dir, kw, quiet=quiet)
     outcome = run_scenario(before, scenario, progress=say)
     say(f"edits applied and walk times recomputed in {outcome.seconds:.2f} s")
@@ -351,7 +351,7 @@ def site_cmd(
     tile_spec(tiles)
     check_out(out)
     cand = read_candidates(candidates, crs=kw.get("crs")) if candidates else None
-    say = say_for(quiet)
+    say = say_for(quiet=quiet)
     before = load_or_plan(plan_dir, kw, quiet=quiet)
     say("choosing sites")
     res = site(before, layer=layer, add=add, candidates=cand, grid_m=grid, exact_solve=exact)

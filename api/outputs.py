@@ -7,29 +7,40 @@ engine's tables (:mod:`geo`) with the map (:mod:`maps`) into one folder written 
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # annotations only: the engine loads when a command runs
-    import geopandas as gpd
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.io import atomic_write, write_geojson, write_gpkg, write_json, write_text
+from geo.outputs import write_folder
+from geo.saved import PLAN_FOLDER, save_plan
+from geo.siting import plan_with_sites
+from geo.tables import header, localised, plan_tables
+from maps.labels import LANGS, check_lang, detect_lang
+from maps.render import map_html
+
+if TYPE_CHECKING:
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
 
     from geo.areas import StudyArea
     from geo.plan import PlanResult
     from geo.siting import SitingResult
     from geo.whatif import ScenarioOutcome
 
-FORMATS = ("geojson", "gpkg")
-
 
 def plan_files(
     result: PlanResult, tmp: Path, *, fmt: str = "geojson", map_options: dict | None = None, saved: bool = True
 ) -> list[Path]:
     """Write a plan's files into ``tmp`` (a folder being filled); return them."""
-    from geo.io import write_geojson, write_gpkg, write_json, write_text
-    from geo.saved import PLAN_FOLDER, save_plan
-    from maps.render import map_html
-
     written = [write_json(tmp / "coverage.json", result.coverage)]
     if fmt == "gpkg":
         layers = {"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities}
@@ -53,22 +64,19 @@ def plan_files(
 
 
 def beside(work: Callable[[], list[Path]]) -> Callable[[], list[Path]]:
-    """Start ``work`` (which writes files and returns their paths) in a forked child process and
-    return a function that waits for it and returns the paths.
+    """Start ``work`` in a forked child process; return a function that waits for it.
+
+    ``work`` writes files and returns their paths; the returned function returns those paths.
 
     Only a process's main thread on a POSIX machine with more than one core forks (a fork from
     another thread, as in a web server or a Dask worker, could copy a lock another thread holds);
     elsewhere ``work`` runs at once. Whatever goes wrong in the child (an error, a signal) is
     found again by running ``work`` here, so the caller sees the same error as without a child.
     """
-    import os
-    import threading
-
     if os.name != "posix" or (os.cpu_count() or 1) < 2 or threading.current_thread() is not threading.main_thread():
         done = work()
         return lambda: done
-    import json  # the child's answer: the paths it wrote, as JSON through a pipe
-
+    # the child's answer: the paths it wrote, as JSON through a pipe
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: write, report the paths, leave without running the parent's exit hooks
@@ -95,8 +103,6 @@ def beside(work: Callable[[], list[Path]]) -> Callable[[], list[Path]]:
 
 def study_area_frame(area: StudyArea) -> gpd.GeoDataFrame:
     """The study area as a one-row table (WGS84): name, source, level and land area."""
-    import geopandas as gpd
-
     d = area.describe()
     return gpd.GeoDataFrame(
         {k: [d[k]] for k in ("name", "source", "level", "land_km2")}, geometry=[area.geometry], crs=4326
@@ -104,26 +110,31 @@ def study_area_frame(area: StudyArea) -> gpd.GeoDataFrame:
 
 
 def table_files(result: PlanResult, tmp: Path, *, lang: str | None = None) -> list[Path]:
-    """``tables.xlsx`` and ``tables/*.csv`` (UTF-8 with BOM, so Excel reads Chinese) of a plan
-    (:mod:`geo.tables`), headers in ``lang`` (default: the language of the facility names).
-    """
-    from geo.io import atomic_write
-    from geo.tables import localised, plan_tables
-    from maps.labels import check_lang, detect_lang
+    """Write ``tables.xlsx`` and ``tables/*.csv`` of a plan (:mod:`geo.tables`).
 
-    lang = check_lang(lang) or detect_lang(result.facilities["name"] if "name" in result.facilities else [])
+    The CSV files are UTF-8 with BOM, so Excel reads Chinese; headers are in ``lang`` (default: the
+    language of the facility names).
+    """
+    lang = check_lang(lang) or detect_lang(result.facilities.get("name", []))
     sheets = {name: localised(t, lang) for name, t in plan_tables(result).sheets().items()}
-    written = [
-        atomic_write(tmp / "tables" / f"{name}.csv", lambda p, t=t: t.to_csv(p, index=False, encoding="utf-8-sig"))
-        for name, t in sheets.items()
-    ]
+    written = [atomic_write(tmp / "tables" / f"{name}.csv", _csv_writer(t)) for name, t in sheets.items()]
     written.append(atomic_write(tmp / "tables.xlsx", lambda p: _workbook(p, sheets)))
     return written
 
 
-def _workbook(path: Path, sheets: dict) -> None:
-    """One sheet per table (the summary sheet holds the coverage table under the items), shares
-    shown as percentages, numbers kept as numbers, the header row frozen.
+def _csv_writer(table: pd.DataFrame) -> Callable[[Path], None]:
+    """A function writing ``table`` as CSV (UTF-8 with BOM) to the path it is given."""
+
+    def write(path: Path) -> None:
+        table.to_csv(path, index=False, encoding="utf-8-sig")
+
+    return write
+
+
+def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
+    """One sheet per table, shares shown as percentages, numbers kept as numbers.
+
+    The summary sheet holds the coverage table under the items; every sheet's header row is frozen.
 
     Written with XlsxWriter, row by row in constant memory: openpyxl took ~4 s for the ~100,000
     cells of the central Hangzhou plan (5,900 gap rows), XlsxWriter a fraction of that.
@@ -148,15 +159,10 @@ def _workbook(path: Path, sheets: dict) -> None:
         book.close()
 
 
-def _sheet_rows(ws, table, row: int, *, bold, pct, widths: dict[int, int]) -> int:
+def _sheet_rows(
+    ws: Worksheet, table: pd.DataFrame, row: int, *, bold: Format, pct: Format, widths: dict[int, int]
+) -> int:
     """``table`` written from ``row`` of ``ws`` (header in bold); the next free row."""
-    import math
-
-    import numpy as np
-
-    from geo.tables import header
-    from maps.labels import LANGS
-
     shares = {header(c, lang) for lang in LANGS for c in ("homes_share", "people_share")}
 
     def shown(text: str) -> int:  # wide (CJK) characters take two columns
@@ -189,27 +195,20 @@ def write_plan(
     result: PlanResult, out: str | Path, *, fmt: str = "geojson", map_options: dict | None = None
 ) -> list[Path]:
     """A plan's output set in ``out``: coverage.json, circles/gaps/facilities, map.html, plan/."""
-    from geo.outputs import write_folder
-
     return write_folder(out, "plan", lambda tmp: plan_files(result, tmp, fmt=fmt, map_options=map_options))
 
 
 def write_map(result: PlanResult, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
     """Write the map of a plan alone into ``out`` (all or nothing)."""
-    from geo.io import write_text
-    from geo.outputs import write_folder
-    from maps.render import map_html
-
     return write_folder(out, "map", lambda tmp: [write_text(tmp / "map.html", map_html(result, **(map_options or {})))])
 
 
 def write_scenario(outcome: ScenarioOutcome, out: str | Path, *, map_options: dict | None = None) -> list[Path]:
-    """A scenario's output set: coverage.json (before/after), changed homes and areas, the edits,
-    the circles after (per layer), and the before/after map.
+    """A scenario's output set, written into ``out``.
+
+    coverage.json (before/after), changed homes and areas, the edits, the circles after (per layer),
+    and the before/after map.
     """
-    from geo.io import write_geojson, write_json, write_text
-    from geo.outputs import write_folder
-    from maps.render import map_html
 
     def files(tmp: Path) -> list[Path]:
         after = outcome.after
@@ -237,11 +236,6 @@ def write_sites(
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """A siting run's output set: sites, their circles, coverage before/after, the map with the sites."""
-    from geo.io import write_geojson, write_json, write_text
-    from geo.outputs import write_folder
-    from geo.siting import plan_with_sites
-    from maps.render import map_html
-
     after = plan_with_sites(before, res, progress=progress)
     doc = {**res.summary, "plan_after": after.coverage["layers"][res.layer]}
 
