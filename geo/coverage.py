@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import pandas as pd
 
 from geo.circles import metres_for, multi_source, point_distances
+from geo.hours import at_label, open_mask, parse_at
 from geo.kinds import View
 
 if TYPE_CHECKING:  # annotations only: geo.plan imports this module
@@ -60,7 +62,7 @@ def by_profile(home_dist: np.ndarray, people: np.ndarray, params: PlanParams) ->
     return doc
 
 
-def coverage_summary(
+def coverage_summary(  # noqa: PLR0913 - each keyword is one part of coverage.json's stable shape
     *,
     source: str,
     data_date: str | None,
@@ -124,13 +126,13 @@ def coverage_summary(
     return doc
 
 
-def _val(v):
+def _val(v: object) -> object:
+    """A table cell as a plain JSON value: None for missing, numpy scalars as Python ones."""
     if v is None:
         return None
     try:
-        import pandas as pd
-
-        if not isinstance(v, (str, tuple, list)) and pd.isna(v):
+        # a cell of any dtype: pd.isna answers scalars (arrays raise ValueError in `not`)
+        if not isinstance(v, (str, tuple, list)) and pd.isna(cast("Any", v)):
             return None
     except (TypeError, ValueError):
         pass
@@ -155,7 +157,7 @@ def views(
     """
     out, info = {}, {}
 
-    def add(view: View, lr, mask, meta):
+    def add(view: View, lr: LayerResult, mask: np.ndarray | list[bool], meta: dict) -> None:
         mask = np.asarray(mask, bool)
         if not view.is_night and (not mask.any() or mask.all()):
             return
@@ -166,11 +168,7 @@ def views(
         out[view.key] = layer_result(view.key, fac, lr.origin, sn, reach, hd, hs)
         info[view.key] = {"of": view.layer, **meta, "facilities": int(mask.sum()), "snapped": int(sn.ok.sum())}
 
-    at = None
-    if getattr(params, "at", None):
-        from geo.hours import at_label, parse_at
-
-        at = parse_at(params.at)
+    at = parse_at(params.at) if params.at else None
     for layer, lr in layers.items():
         fac = lr.facilities
         if len(fac) == 0:
@@ -184,12 +182,10 @@ def views(
             for s in sorted({s for x in sv for s in x if s}):
                 add(View(layer, "service", s), lr, [s in x for x in sv], {"filter": {"service": s}})
         if at is not None:
-            from geo.hours import open_mask
-
             ok, unknown = open_mask(fac, at)
             label = at_label(at)
 
-            def listed(mask, fac=fac):
+            def listed(mask: np.ndarray, fac: pd.DataFrame = fac) -> list[dict]:
                 return [
                     {
                         "id": _val(fac["id"].iloc[i]),

@@ -15,14 +15,14 @@ import functools
 import math
 import re
 import unicodedata
-from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import opening_hours
+import pandas as pd
+from opening_hours import OpeningHours, State
 
 from geo.errors import InputError
-
-if TYPE_CHECKING:  # annotations only: pandas loads when a table is read
-    import pandas as pd
 
 #: the week that weekday-only times fall in (Monday 2 June 2025; no public holiday in China).
 REFERENCE_MONDAY = dt.date(2025, 6, 2)
@@ -148,14 +148,16 @@ def _from_chinese(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip(" ,;")
 
 
-@functools.lru_cache(maxsize=4096)
-def _parsed(text: str):
-    """The parsed expression (China's public holidays for ``PH``), or None if it does not parse."""
-    from opening_hours import OpeningHours, ParserError
+#: what the parser raises on text it cannot read (the extension has it; its type stub omits it)
+_PARSER_ERROR: type[Exception] = opening_hours.ParserError  # type: ignore[attr-defined]
 
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> OpeningHours | None:
+    """The parsed expression (China's public holidays for ``PH``), or None if it does not parse."""
     try:
         return OpeningHours(text, country="CN")
-    except (ParserError, ValueError):
+    except (_PARSER_ERROR, ValueError):
         return None
 
 
@@ -193,14 +195,12 @@ def normalise_opening_hours(value: object) -> str | None:
     raise OpeningHoursError(text, _from_chinese(s))
 
 
-def opening_hours_state(opening_hours: str | None, at: dt.datetime) -> bool | None:
+def opening_hours_state(opening_hours: object, at: dt.datetime) -> bool | None:
     """Is a facility open at ``at``? True (open), False (closed), None (unknown).
 
     ``at`` is local time in China when naive; an aware datetime is converted to Asia/Shanghai.
     Unknown means: no hours, hours that cannot be read, or an OSM ``unknown`` rule.
     """
-    from opening_hours import State
-
     try:
         text = normalise_opening_hours(opening_hours)
     except OpeningHoursError:
@@ -209,25 +209,22 @@ def opening_hours_state(opening_hours: str | None, at: dt.datetime) -> bool | No
     if oh is None:
         return None
     if at.tzinfo is not None:
-        from zoneinfo import ZoneInfo
-
         at = at.astimezone(ZoneInfo(CHINA_TZ)).replace(tzinfo=None)
-    state = oh.state(at)
-    state = state[0] if isinstance(state, tuple) else state
-    return {State.OPEN: True, State.CLOSED: False}.get(state)
+    result: object = oh.state(at)  # (State, comment); some releases give the State alone
+    state = result[0] if isinstance(result, tuple) else result
+    if state == State.OPEN:
+        return True
+    if state == State.CLOSED:
+        return False
+    return None
 
 
 def _cell_text(value: object) -> str | None:
     """A cell as trimmed text; None for empty or NaN."""
     if value is None or (isinstance(value, (float, np.floating)) and math.isnan(float(value))):
         return None
-    try:
-        import pandas as pd
-
-        if value is pd.NA:
-            return None
-    except ImportError:
-        pass
+    if value is pd.NA:
+        return None
     s = str(value).strip()
     return s or None
 

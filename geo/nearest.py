@@ -111,20 +111,18 @@ class NearestIndex:
         e, a = int(fac.edge[f]), float(fac.along[f])
         length = float(net.edge_len[e])
         u, v = int(net.edge_u[e]), int(net.edge_v[e])
-        if u == v:  # a loop: the shorter way round, as geo.circles.multi_source weighs it
-            from_u = a <= length - a
-        else:
-            from_u = end_node == u
+        # a loop (u == v): the shorter way round, as geo.circles.multi_source weighs it
+        from_u = a <= length - a if u == v else end_node == u
         return self.partial(e, 0.0 if from_u else length, a)
 
-    def _assemble(self, point: Snapped, end: float | None, nodes, fac: Snapped, f: int) -> np.ndarray:
+    def _assemble(self, point: Snapped, end: float | None, nodes: list[int] | None, fac: Snapped, f: int) -> np.ndarray:
         """Query point -> (its edge's end at ``end`` metres -> ``nodes`` ->) facility ``f``.
 
         ``end`` is 0 (leaving by the edge's ``u`` end) or the edge length (by ``v``); ``None``
-        walks along the query's own edge straight to the facility.
+        walks along the query's own edge straight to the facility (and ``nodes`` is ``None``).
         """
         e, a = int(point.edge[0]), float(point.along[0])
-        if end is None:
+        if end is None or nodes is None:
             return _dedupe(self.partial(e, a, float(fac.along[f])))
         parts = [self.partial(e, a, end), self.node_path(nodes)[1:], self._tail(fac, f, int(nodes[-1]))[1:]]
         return _dedupe(np.vstack(parts))
@@ -149,14 +147,15 @@ class NearestIndex:
         fac = reach.facilities
         f = int(reach.source[node]) if np.isfinite(best) else -1
         same = np.flatnonzero(fac.ok & (fac.edge == e))
+        direct = False  # along the query's own edge straight to the facility
         if len(same):
             d = np.abs(fac.along[same] - a)
             j = int(np.argmin(d))
             if d[j] < best:
-                best, f, node = float(d[j]), int(same[j]), None
+                best, f, direct = float(d[j]), int(same[j]), True
         if f < 0 or not best <= limit:
             return None
-        if node is None:
+        if direct:
             return Route(f, float(best), self._assemble(point, None, None, fac, f))
         return Route(f, float(best), self._assemble(point, end, reach.route_nodes(node), fac, f))
 
