@@ -15,15 +15,18 @@ facility are built smallest threshold first, each on the previous one, so nestin
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
+import shapely
 
+from geo.arrays import ranges as _ranges
+from geo.circles import per_source
 from geo.network import Network, Snapped
 
-if TYPE_CHECKING:  # annotations only: shapely loads when first used
-    import shapely
+#: stretches of edges: ``(edge, start, end)`` arrays, metres along the edge
+Stretches = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 #: default street-side width (m): how far from a reached street a circle claims land.
 DEFAULT_WIDTH_M = 30.0
@@ -34,7 +37,7 @@ QUAD_SEGS = 4
 CELL_M = 150.0
 
 
-def _intervals(net: Network, edges: np.ndarray, du: np.ndarray, dv: np.ndarray, limit_m: float):
+def _intervals(net: Network, edges: np.ndarray, du: np.ndarray, dv: np.ndarray, limit_m: float) -> Stretches:
     """Reached stretches of ``edges`` whose ends are ``du``/``dv`` metres from the source."""
     L = net.edge_len[edges]
     with np.errstate(invalid="ignore"):
@@ -49,7 +52,7 @@ def _intervals(net: Network, edges: np.ndarray, du: np.ndarray, dv: np.ndarray, 
     return e, s, t
 
 
-def _own_edge(net: Network, facilities: Snapped | None, limit_m: float):
+def _own_edge(net: Network, facilities: Snapped | None, limit_m: float) -> Stretches:
     """The stretch of each facility's own edge reached straight from it."""
     if facilities is None or not facilities.ok.any():
         z = np.zeros(0)
@@ -118,8 +121,10 @@ def cut_lines(net: Network, edge: np.ndarray, start: np.ndarray, end: np.ndarray
 
 
 def _vertex_key(net: Network) -> tuple[np.ndarray, np.ndarray]:
-    """Every geometry vertex's distance along its edge plus an offset per edge that makes the
-    whole array ascending, so one ``searchsorted`` finds positions on many edges at once.
+    """Every geometry vertex's distance along its edge plus an offset per edge.
+
+    The offsets make the whole array ascending, so one ``searchsorted`` finds positions on many
+    edges at once.
     """
     cum = net.geom_cum
     counts = net.geom_end - net.geom_start + 1
@@ -129,15 +134,11 @@ def _vertex_key(net: Network) -> tuple[np.ndarray, np.ndarray]:
 
 def _cut(net: Network, e: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """LineStrings of the stretches ``[a, b]`` of edges ``e`` (all at once, no Python loop)."""
-    import shapely
-
-    from geo.network import _ranges
-
     key, offset = _vertex_key(net)
     cum, xy = net.geom_cum, net.geom_xy
     g0, g1 = net.geom_start[e], net.geom_end[e]
 
-    def point(s):
+    def point(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         j = np.clip(np.searchsorted(key, offset[e] + s, side="right") - 1, g0, g1 - 1)
         seg = cum[j + 1] - cum[j]
         f = np.divide(s - cum[j], seg, out=np.zeros(len(s)), where=seg > 0)
@@ -163,8 +164,10 @@ def _cut(net: Network, e: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarra
 
 
 class ExactDrawer:
-    """The exact construction's state for one network and width: whole-edge buffers (and, on
-    request, :class:`CellUnions`), made once and reused by every circle drawn with it.
+    """The exact construction's state for one network and width.
+
+    Whole-edge buffers (and, on request, :class:`CellUnions`), made once and reused by every
+    circle drawn with it.
     """
 
     def __init__(self, net: Network, width_m: float, *, cells: bool = False) -> None:
@@ -178,8 +181,6 @@ class ExactDrawer:
     def buffers(self) -> np.ndarray:
         """Every edge buffered by the width, made on first use."""
         if self._buffers is None:
-            import shapely
-
             self._buffers = shapely.buffer(self.net.edge_lines, self.width, quad_segs=QUAD_SEGS)
         return self._buffers
 
@@ -192,8 +193,6 @@ class ExactDrawer:
 
     def stretch_buffers(self, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Buffers of edge stretches: the made ones for whole edges, fresh ones for cut ends."""
-        import shapely
-
         net = self.net
         keep = end > start
         edge, start, end = edge[keep], start[keep], end[keep]
@@ -219,10 +218,18 @@ class ExactDrawer:
             out.append(poly)
         return out
 
-    def _pieces(self, e, s, t, done_edges=None, done_cells=None):
-        """Polygons whose union is the land within the width of the stretches ``(e, s, t)``,
-        leaving out what is already inside a circle whose whole edges are ``done_edges`` and full
-        cells ``done_cells``.
+    def _pieces(
+        self,
+        e: np.ndarray,
+        s: np.ndarray,
+        t: np.ndarray,
+        done_edges: np.ndarray | None = None,
+        done_cells: np.ndarray | None = None,
+    ) -> tuple[list, np.ndarray, np.ndarray | None]:
+        """Polygons whose union is the land within the width of the stretches ``(e, s, t)``.
+
+        Leaves out what is already inside a circle whose whole edges are ``done_edges`` and full
+        cells ``done_cells``. Returns the polygons, this circle's whole edges and its full cells.
         """
         net = self.net
         keep = t > s
@@ -241,16 +248,15 @@ class ExactDrawer:
 
 
 class CellUnions:
-    """The network's edges grouped into square cells (by the midpoint of their end nodes), with
-    the dissolved buffers of each cell's edges made once.
+    """The network's edges grouped into square cells, with each cell's buffers dissolved once.
+
+    Edges are grouped by the midpoint of their end nodes.
 
     Where a circle reaches every edge of a cell whole, the cell's one dissolved polygon stands in
     for all their buffers: the union is the same land, with much less for GEOS to overlay.
     """
 
-    def __init__(self, net: Network, buffers: np.ndarray, cell_m: float = CELL_M):
-        import shapely
-
+    def __init__(self, net: Network, buffers: np.ndarray, cell_m: float = CELL_M) -> None:
         mid = (net.node_xy[net.edge_u] + net.node_xy[net.edge_v]) / 2
         ij = np.floor(mid / cell_m).astype(np.int64)
         _, self.cell = np.unique(ij[:, 0] * 4_294_967_296 + ij[:, 1], return_inverse=True)
@@ -269,8 +275,6 @@ class CellUnions:
 
 
 def _dissolve(parts: list) -> object:
-    import shapely
-
     arr = np.asarray(parts, dtype=object)
     if len(arr):
         arr = arr[~shapely.is_missing(arr) & ~shapely.is_empty(arr)]
@@ -334,10 +338,6 @@ def facility_polygons(
     numpy.ndarray
         Object array of shape ``(len(facilities), len(limits))``.
     """
-    import shapely
-
-    from geo.circles import per_source
-
     limits = [float(x) for x in limits]
     if sorted(limits) != limits:
         raise ValueError("limits must be ascending")
@@ -349,8 +349,7 @@ def facility_polygons(
     for i in np.flatnonzero(facilities.ok):
         lo, hi = dist.indptr[i], dist.indptr[i + 1]
         own = facilities.subset(np.arange(len(facilities)) == i)
-        nodes, d = dist.indices[lo:hi], dist.data[lo:hi]
-        polys = drawer.nested(lambda lim, nodes=nodes, d=d, own=own: source_intervals(net, nodes, d, lim, own), limits)
+        polys = drawer.nested(partial(source_intervals, net, dist.indices[lo:hi], dist.data[lo:hi], own=own), limits)
         for j, p in enumerate(polys):
             out[i, j] = p
     return out

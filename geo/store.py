@@ -24,12 +24,13 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
+import geopandas as gpd
 import numpy as np
-
-if TYPE_CHECKING:  # annotations only: pandas loads when a table is written or read
-    import pandas as pd
+import pandas as pd
+import pyproj
+import shapely
 
 MANIFEST = "manifest.json"
 #: temporary folders are named ``.<target name>.tmp-<random>`` beside their target.
@@ -43,7 +44,7 @@ class StoreError(Exception):
 def sha256_file(path: str | Path) -> str:
     """SHA-256 of a file's content."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with Path(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -58,8 +59,10 @@ _SEP = "\x00"
 
 
 def _pack_text(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """An object array of text (None as "") as one UTF-8 byte array of the values joined by NUL,
-    and its shape; None when a value holds a NUL itself (then it is stored as fixed-width text).
+    """An object array of text (None as "") as one UTF-8 byte array and its shape.
+
+    The values are joined by NUL; None when a value holds a NUL itself (then it is stored as
+    fixed-width text).
     """
     values = ["" if v is None else str(v) for v in a.ravel().tolist()]
     joined = _SEP.join(values)
@@ -82,8 +85,8 @@ def _unpack_text(blob: np.ndarray, shape_arr: np.ndarray) -> np.ndarray:
 def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Arrays as npz can hold them without pickle: object arrays of text packed as UTF-8."""
     out: dict[str, np.ndarray] = {}
-    for k, a in arrays.items():
-        a = np.asarray(a)
+    for k, given in arrays.items():
+        a = np.asarray(given)
         if a.dtype == object:
             packed = _pack_text(a)
             if packed is not None:
@@ -102,8 +105,8 @@ def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Named arrays as an ``.npz`` file (text arrays packed as UTF-8; never pickled)."""
-    with open(path, "wb") as fh:
-        np.savez(fh, **_storable(arrays))
+    with Path(path).open("wb") as fh:
+        np.savez(fh, allow_pickle=False, **_storable(arrays))
 
 
 def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -112,9 +115,9 @@ def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...
         with np.load(path, allow_pickle=False) as z:
             raw = {k: z[k] for k in z.files}
         out = {k: v for k, v in raw.items() if not k.endswith(TEXT_MARK)}
-        for k in out:
+        for k, v in out.items():
             if k + TEXT_MARK in raw:
-                out[k] = _unpack_text(out[k], raw[k + TEXT_MARK])
+                out[k] = _unpack_text(v, raw[k + TEXT_MARK])
     except Exception as err:  # noqa: BLE001 - OSError, ValueError, zipfile.BadZipFile, zlib.error: a damaged file
         raise StoreError(f"{path.name}: damaged ({type(err).__name__}: {err})") from None
     missing = [n for n in names if n not in out]
@@ -130,56 +133,63 @@ def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...
 
 
 def write_table(path: Path, gdf: pd.DataFrame) -> dict:
-    """A (Geo)DataFrame as Parquet; the geometry as WKB, object columns as JSON text, so any mix
-    of text, numbers, lists and missing values round-trips. Returns the manifest entry's
+    """A (Geo)DataFrame as Parquet: the geometry as WKB, object columns as JSON text.
+
+    Any mix of text, numbers, lists and missing values round-trips. Returns the manifest entry's
     description of the table: its JSON columns, its geometry column and CRS.
     """
-    import pandas as pd
-    import shapely
-
-    geom = gdf.geometry.name if hasattr(gdf, "geometry") and hasattr(gdf, "crs") else None
+    geo_df = gdf if isinstance(gdf, gpd.GeoDataFrame) and hasattr(gdf, "geometry") else None
+    geom = geo_df.geometry.name if geo_df is not None else None
     df = pd.DataFrame(gdf).copy()
     json_cols = [str(c) for c in df.columns if c != geom and df[c].dtype == object]
     for c in json_cols:
         df[c] = [json.dumps(_plain(v), ensure_ascii=False) for v in df[c]]
     entry: dict[str, Any] = {"json_columns": json_cols}
-    if geom is not None:
-        df[geom] = shapely.to_wkb(np.asarray(gdf.geometry.values, dtype=object))
+    if geo_df is not None:
+        df[geom] = shapely.to_wkb(np.asarray(geo_df.geometry.values, dtype=object))
         entry["geometry"] = str(geom)
-        entry["crs"] = gdf.crs.to_string() if gdf.crs is not None else None
+        entry["crs"] = geo_df.crs.to_string() if geo_df.crs is not None else None
     df.columns = [str(c) for c in df.columns]
     df.to_parquet(path, index=False)
     return entry
 
 
-def _plain(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        f = float(v)
-        return f if np.isfinite(f) else None
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
+def _plain(v: object) -> object:
+    """A value as JSON holds it: numpy scalars as numbers, lists for arrays, None for NaN and NA."""
     if isinstance(v, (list, tuple, np.ndarray)):
         return [_plain(x) for x in v]
     if isinstance(v, dict):
         return {str(k): _plain(x) for k, x in v.items()}
-    try:
-        import pandas as pd
-
-        if v is pd.NA or (not isinstance(v, str) and pd.isna(v)):
-            return None
-    except (TypeError, ValueError):
-        pass
+    if isinstance(v, (np.integer, np.floating, np.bool_, float)):
+        return _number(v)
+    if v is None or _missing(v):
+        return None
     return v if isinstance(v, (str, int, bool)) else str(v)
+
+
+def _number(v: np.integer | np.floating | np.bool_ | float) -> int | float | bool | None:
+    """A numpy or Python number as a Python one; None for NaN and infinities."""
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    f = float(v)
+    return f if np.isfinite(f) else None
+
+
+def _missing(v: object) -> bool:
+    """Whether pandas takes ``v`` (not text) for a missing value (NA, NaT, ...)."""
+    if isinstance(v, str):
+        return False
+    try:
+        # cast: pandas-stubs type isna for known scalars only; at run time it takes any object
+        return v is pd.NA or bool(pd.isna(cast("Any", v)))
+    except (TypeError, ValueError):
+        return False
 
 
 def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
     """The table of :func:`write_table` (``entry``: its manifest entry)."""
-    import pandas as pd
-
     try:
         df = pd.read_parquet(path)
     except Exception as err:  # noqa: BLE001 - pyarrow raises many types for damaged files
@@ -188,15 +198,13 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
         if c not in df.columns:
             raise StoreError(f"{path.name}: column {c!r} missing")
         try:
-            df[c] = [_from_json(json.loads(v)) if isinstance(v, str) else None for v in df[c]]
+            values: list[Any] = [_from_json(json.loads(v)) if isinstance(v, str) else None for v in df[c]]
+            df[c] = values
         except ValueError as err:
             raise StoreError(f"{path.name}: column {c!r} is not JSON ({err})") from None
     geom = entry.get("geometry")
     if geom is None:
         return df
-    import geopandas as gpd
-    import shapely
-
     if geom not in df.columns:
         raise StoreError(f"{path.name}: geometry column {geom!r} missing")
     try:
@@ -210,14 +218,13 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=16)
-def _crs(text: str):
+def _crs(text: str) -> pyproj.CRS:
     """One (immutable) CRS object per CRS text: parsing one costs ~20 ms."""
-    import pyproj
-
     return pyproj.CRS.from_user_input(text)
 
 
-def _from_json(v: Any) -> Any:
+def _from_json(v: object) -> object:
+    """JSON lists back as tuples, nested ones too."""
     return tuple(_from_json(x) for x in v) if isinstance(v, list) else v
 
 
@@ -344,7 +351,7 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{TMP_MARK}", dir=parent))
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the usual folder mode
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the usual folder mode
     try:
         write(tmp)
         _fsync_dir(tmp)
@@ -352,11 +359,11 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
             old = parent / f".{target.name}{TMP_MARK}old"
             if old.exists():
                 shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
+            target.replace(old)
+            tmp.replace(target)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, target)
+            tmp.replace(target)
         _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -365,8 +372,9 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
 
 
 def recover(target: Path) -> None:
-    """Finish what an interrupted :func:`replace_folder` left: put a moved-away old folder
-    back when the target is missing, and remove temporary folders.
+    """Finish what an interrupted :func:`replace_folder` left.
+
+    Puts a moved-away old folder back when the target is missing, and removes temporary folders.
     """
     target = Path(target)
     parent = target.parent
@@ -375,7 +383,7 @@ def recover(target: Path) -> None:
     old = parent / f".{target.name}{TMP_MARK}old"
     if old.is_dir() and not target.exists():
         with contextlib.suppress(OSError):
-            os.replace(old, target)
+            old.replace(target)
     for p in parent.glob(f".{target.name}{TMP_MARK}*"):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
