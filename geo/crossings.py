@@ -73,6 +73,8 @@ from geo.arrays import ranges
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from osmium.osm import TagList
+
     from geo.network import Network
     from geo.osm import OsmExtract, WalkWays
 
@@ -133,7 +135,7 @@ def _wide_or_divided(tags: dict[str, str]) -> bool:
     return wide or tags.get("dual_carriageway") == "yes" or (divider is not None and divider not in PAINTED_DIVIDERS)
 
 
-def is_crossing_node(tags: Mapping[str, str]) -> bool:
+def is_crossing_node(tags: Mapping[str, str] | TagList) -> bool:
     """Whether a node with these tags is a place to cross a road on foot."""
     hw = tags.get("highway")
     if hw in ("crossing", "traffic_signals"):
@@ -142,7 +144,7 @@ def is_crossing_node(tags: Mapping[str, str]) -> bool:
     return c is not None and c != "no"
 
 
-def is_signal_node(tags: Mapping[str, str]) -> bool:
+def is_signal_node(tags: Mapping[str, str] | TagList) -> bool:
     """Whether a crossing node (:func:`is_crossing_node`) has traffic lights (a wait to cross)."""
     return is_crossing_node(tags) and (
         tags.get("highway") == "traffic_signals"

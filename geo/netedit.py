@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import shapely
 
+from geo.errors import InputError
 from geo.network import Network, Snapped, _ranges
 
 #: a link end this close (m) to an edge's end joins that node instead of splitting the edge (below
@@ -43,7 +45,7 @@ class Link:
 class Closure:
     """A barrier (LineString: the edges it crosses) or an area (Polygon: the edges it touches)."""
 
-    geometry: object  # shapely, metric
+    geometry: shapely.Geometry  # metric
     label: str = "closure"
 
 
@@ -120,14 +122,14 @@ def with_edits(
         split_pieces[e] = np.array(pieces, np.int64)
     link_idx = []
     for j, lk in enumerate(links):
-        a, b = int(end_node[2 * j]), int(end_node[2 * j + 1])
-        line = np.vstack([all_xy[a], np.asarray(lk.xy, float)[1:-1], all_xy[b]])
+        a, z = int(end_node[2 * j]), int(end_node[2 * j + 1])
+        line = np.vstack([all_xy[a], np.asarray(lk.xy, float)[1:-1], all_xy[z]])
         length = float(np.hypot(*np.diff(line, axis=0).T).sum())
-        if a == b:
+        if a == z:
             problems.append(f"{lk.label}: both ends join the network at the same point — draw it across the gap")
         elif length > max_link_m:
             problems.append(f"{lk.label}: is {length:.0f} m long (limit {max_link_m:.0f} m) — check its two points")
-        added.add(a, b, length + float(lk.penalty_m), line, lk.highway, lk.name)
+        added.add(a, z, length + float(lk.penalty_m), line, lk.highway, lk.name)
         link_idx.append(nxt)
         nxt += 1
     if len(problems) > n0:
@@ -140,8 +142,6 @@ def with_edits(
 def _refused(net: Network, problems: list[str], *, raise_now: bool) -> tuple[Network, EditLog]:
     """Edits with problems: raise them, or hand back the base network unchanged."""
     if raise_now:
-        from geo.errors import InputError
-
         raise InputError("edits", problems)
     return net, EditLog(np.arange(net.n_edges), np.zeros(0, np.int64))
 
@@ -167,8 +167,6 @@ def _snap_link_ends(
     net: Network, links: Sequence[Link], closed_mask: np.ndarray, snap_max_m: float, problems: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each link end (start, end, start, ...) on its nearest edge left open: edge and distance along."""
-    import shapely
-
     kept = np.flatnonzero(~closed_mask)
     ends = np.vstack([np.asarray(lk.xy, float)[[0, -1]] for lk in links]) if links else np.zeros((0, 2))
     end_edge = np.full(len(ends), -1, np.int64)
@@ -181,7 +179,7 @@ def _snap_link_ends(
         end_edge[pi] = ei
         end_along[pi] = np.clip(shapely.line_locate_point(net.edge_lines[ei], pts[pi]), 0.0, net.edge_len[ei])
         for j in np.flatnonzero(end_edge < 0):
-            lk = links[j // 2]
+            lk = links[int(j) // 2]
             far = net.snap(ends[j : j + 1], max_dist=1e9).dist[0]
             problems.append(
                 f"{lk.label}: its {'start' if j % 2 == 0 else 'end'} point is {far:.0f} m from the "
@@ -190,7 +188,9 @@ def _snap_link_ends(
     return end_edge, end_along
 
 
-def _join_points(net: Network, end_edge: np.ndarray, end_along: np.ndarray):
+def _join_points(
+    net: Network, end_edge: np.ndarray, end_along: np.ndarray
+) -> tuple[np.ndarray, dict[int, np.ndarray], dict[int, np.ndarray], np.ndarray]:
     """Where each link end joins: an existing node, or a new node splitting its edge.
 
     Returns the node of each end, the cut positions of each split edge (0 .. length), the new
@@ -234,7 +234,7 @@ class _Added:
     highway: list = field(default_factory=list)
     name: list = field(default_factory=list)
 
-    def add(self, u, v, length, geom, highway, name) -> None:
+    def add(self, u: int, v: int, length: float, geom: np.ndarray, highway: str, name: str) -> None:
         """One more edge."""
         self.u.append(u)
         self.v.append(v)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 
 from geo.crossings import is_crossing_node, way_class
 from geo.errors import InputError, NetworkError
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # annotations only: osmnx and geopandas load when a place is 
     import geopandas as gpd
     import networkx as nx
 
-FEATURE_TAGS = {
+FEATURE_TAGS: dict[str, bool | str | list[str]] = {
     "building": True,
     "landuse": ["residential"],
     "boundary": ["administrative"],
@@ -26,7 +27,7 @@ FEATURE_TAGS = {
 }
 
 
-def _download(place: str):
+def _download(place: str) -> tuple[nx.MultiDiGraph, gpd.GeoDataFrame]:
     """(walk graph, features GeoDataFrame) from osmnx; the only function that goes online."""
     import osmnx as ox
 
@@ -50,15 +51,18 @@ def extract_from_place(place: str) -> OsmExtract:
 
 def extract_from_graph(graph: nx.MultiDiGraph, feats: gpd.GeoDataFrame | None, *, source: str) -> OsmExtract:
     """Convert an osmnx MultiDiGraph and features frame to the extract shape."""
-    import shapely
+    return OsmExtract(source=source, data_date=None, ways=_walk_ways(graph, source=source), features=_features(feats))
 
+
+def _walk_ways(graph: nx.MultiDiGraph, *, source: str) -> WalkWays:
+    """The walkable edges of an osmnx graph as flat way arrays (one way per undirected edge)."""
     node_ids, lons, lats, offsets, way_ids, highways, names = [], [], [], [0], [], [], []
     classes: list[int] = []  # geo.crossings road classes; crossing nodes osmnx kept (simplification
     # drops a crossing tagged on a road alone, so strict crossings may miss a few of those)
     crossing_ids = [n for n, d in graph.nodes(data=True) if is_crossing_node({"highway": d.get("highway")})]
     seen = set()
     synthetic = -1
-    for u, v, k, data in graph.edges(keys=True, data=True):
+    for u, v, _key, data in graph.edges(keys=True, data=True):
         key = (
             min(u, v),
             max(u, v),
@@ -105,6 +109,21 @@ def extract_from_graph(graph: nx.MultiDiGraph, feats: gpd.GeoDataFrame | None, *
         )
     if not way_ids:
         raise NetworkError(f"{source}: the downloaded network holds no walkable way")
+    return WalkWays(
+        node_ids=np.asarray(node_ids, dtype=np.int64),
+        lon=np.asarray(lons, float),
+        lat=np.asarray(lats, float),
+        offsets=np.asarray(offsets, dtype=np.int64),
+        way_ids=np.asarray(way_ids, dtype=np.int64),
+        highway=highways,
+        name=names,
+        road_class=np.asarray(classes, dtype=np.int8),
+        crossing_nodes=np.unique(np.asarray(crossing_ids, dtype=np.int64)),
+    )
+
+
+def _features(feats: gpd.GeoDataFrame | None) -> Features:
+    """The buildings, residential land, admin areas and points of interest of an osmnx features frame."""
     f = Features()
     if feats is not None and len(feats):
         for idx, row in feats.iterrows():
@@ -129,19 +148,4 @@ def extract_from_graph(graph: nx.MultiDiGraph, feats: gpd.GeoDataFrame | None, *
                 f.osm_id.append(f"{str(etype)[0]}{oid}")
                 f.wkb.append(shapely.to_wkb(geom))
                 f.tags.append(tags)
-    return OsmExtract(
-        source=source,
-        data_date=None,
-        ways=WalkWays(
-            node_ids=np.asarray(node_ids, dtype=np.int64),
-            lon=np.asarray(lons, float),
-            lat=np.asarray(lats, float),
-            offsets=np.asarray(offsets, dtype=np.int64),
-            way_ids=np.asarray(way_ids, dtype=np.int64),
-            highway=highways,
-            name=names,
-            road_class=np.asarray(classes, dtype=np.int8),
-            crossing_nodes=np.unique(np.asarray(crossing_ids, dtype=np.int64)),
-        ),
-        features=f,
-    )
+    return f

@@ -16,9 +16,11 @@ import bz2
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import osmium
+import osmium.geom
+import osmium.osm
 
 from geo.crossings import is_crossing_node, is_signal_node, way_class
 from geo.errors import InputError, NetworkError
@@ -113,30 +115,27 @@ def is_walkable(tags: dict[str, str]) -> bool:
     foot access.
     """
     hw = tags.get("highway")
-    if hw is None or hw in EXCLUDED_HIGHWAY:
+    if hw is None or hw in EXCLUDED_HIGHWAY or tags.get("area") == "yes":
         return False
     foot = tags.get("foot", "")
-    if foot in ("no", "private", "use_sidepath") and hw not in BIG_ROADS:
+    if foot in ("no", "private") or (foot == "use_sidepath" and hw not in BIG_ROADS):
         return False
-    if foot in ("no", "private"):
+    if foot in FOOT_YES:
+        return True
+    return hw not in FOOT_ONLY_IF_ALLOWED and not _closed_to_walkers(hw, tags)
+
+
+def _closed_to_walkers(hw: str, tags: dict[str, str]) -> bool:
+    """Whether a way without explicit foot access is closed to walkers by its other tags."""
+    if tags.get("access") in ACCESS_NO or tags.get("service") == "private" or tags.get("motorroad") == "yes":
+        return True
+    if hw not in BIG_ROADS:
         return False
-    if tags.get("area") == "yes":
-        return False
-    granted = foot in FOOT_YES
-    if hw in FOOT_ONLY_IF_ALLOWED and not granted:
-        return False
-    if not granted:
-        if tags.get("access") in ACCESS_NO or tags.get("service") == "private":
-            return False
-        if tags.get("motorroad") == "yes":
-            return False
-        if hw in BIG_ROADS and tags.get("sidewalk") in ("no", "none", "separate"):
-            # "separate": the sidewalk is its own footway, which we keep instead
-            return False
-        if hw in BIG_ROADS and tags.get("tunnel") in ("yes", "building_passage", "culvert") and "sidewalk" not in tags:
-            # road tunnels (e.g. 望江隧道 under the Qiantang) have no footway unless tagged
-            return False
-    return True
+    # "separate": the sidewalk is its own footway, which we keep instead; road tunnels (e.g. 望江隧道
+    # under the Qiantang) have no footway unless tagged
+    return tags.get("sidewalk") in ("no", "none", "separate") or (
+        tags.get("tunnel") in ("yes", "building_passage", "culvert") and "sidewalk" not in tags
+    )
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class Features:
 
     kind: list[str] = field(default_factory=list)  # building | landuse | poi | admin
     osm_id: list[str] = field(default_factory=list)  # "n123" / "w45" / "r67"
-    wkb: list[bytes] = field(default_factory=list)
+    wkb: list[bytes | str] = field(default_factory=list)  # WKB, or as hex text (pyosmium writes that)
     tags: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -214,8 +213,6 @@ def read_osm(path: str | Path) -> OsmExtract:
     NetworkError
         The extract holds no walkable way.
     """
-    import osmium
-
     p = check_osm_path(path)
     if p.name.lower().endswith(".bz2"):
         _check_bz2(p)
@@ -233,14 +230,16 @@ def read_osm(path: str | Path) -> OsmExtract:
     latest = None
     try:
         for obj in proc:
+            if isinstance(obj, osmium.osm.Changeset):
+                continue  # never in an extract; it has no timestamp of its own
             ts = obj.timestamp
             if latest is None or ts > latest:
                 latest = ts
-            if obj.is_way():
+            if isinstance(obj, osmium.osm.Way):
                 reader.way(obj)
-            elif obj.is_node():
+            elif isinstance(obj, osmium.osm.Node):
                 reader.node(obj)
-            elif obj.is_area():
+            elif isinstance(obj, osmium.osm.Area):
                 reader.area(obj)
     except EOFError as err:  # a truncated .bz2 (the decompressor runs as the file is read)
         raise InputError(
@@ -267,7 +266,7 @@ def read_osm(path: str | Path) -> OsmExtract:
 class _Reader:
     """What one pass over an extract collects: walkable ways, crossing nodes and features."""
 
-    wkb_factory: Any  # osmium.geom.WKBFactory
+    wkb_factory: osmium.geom.WKBFactory
     node_ids: list[int] = field(default_factory=list)
     lons: list[float] = field(default_factory=list)
     lats: list[float] = field(default_factory=list)
@@ -280,7 +279,7 @@ class _Reader:
     signal_ids: list[int] = field(default_factory=list)
     feats: Features = field(default_factory=Features)
 
-    def way(self, obj: Any) -> None:
+    def way(self, obj: osmium.osm.Way) -> None:
         """A walkable way (with at least two located nodes), or a waterway line for the map."""
         tags = obj.tags
         if "highway" not in tags:
@@ -308,7 +307,7 @@ class _Reader:
         self.names.append(tagd.get("name", ""))
         self.classes.append(way_class(tagd))
 
-    def node(self, obj: Any) -> None:
+    def node(self, obj: osmium.osm.Node) -> None:
         """A crossing or signal node, and a point of interest."""
         tags = obj.tags
         if ("highway" in tags or "crossing" in tags) and is_crossing_node(tags):
@@ -325,7 +324,7 @@ class _Reader:
         feats.wkb.append(self.wkb_factory.create_point(obj))
         feats.tags.append(dict(tags))  # every tag: a mapping file may use any key
 
-    def area(self, obj: Any) -> None:
+    def area(self, obj: osmium.osm.Area) -> None:
         """An area (building, land use, water, green, admin boundary, point of interest)."""
         tags = obj.tags
         kinds = _area_kinds(tags)
@@ -369,7 +368,7 @@ _AREA_TAGS = {
 }
 
 
-def _area_kinds(tags) -> list[str]:
+def _area_kinds(tags: osmium.osm.TagList) -> list[str]:
     """What one area is used as; a named community centre that is also a building is both."""
     kinds = []
     if "building" in tags and tags["building"] != "no":
@@ -391,7 +390,7 @@ def _area_kinds(tags) -> list[str]:
     return kinds
 
 
-def _add_waterway(feats: Features, way, wkb_factory) -> None:
+def _add_waterway(feats: Features, way: osmium.osm.Way, wkb_factory: osmium.geom.WKBFactory) -> None:
     """A river, canal or stream drawn as a line (for the map's base layer)."""
     try:
         geom = wkb_factory.create_linestring(way)
@@ -403,7 +402,7 @@ def _add_waterway(feats: Features, way, wkb_factory) -> None:
     feats.tags.append({k: way.tags[k] for k in ("waterway", "name") if k in way.tags})
 
 
-def _header_date(proc) -> str | None:
+def _header_date(proc: osmium.FileProcessor) -> str | None:
     """The extract's own timestamp (``osmosis_replication_timestamp`` or ``timestamp``), if any."""
     try:
         header = proc.header
@@ -412,7 +411,7 @@ def _header_date(proc) -> str | None:
     for key in ("osmosis_replication_timestamp", "timestamp"):
         value = header.get(key) or ""
         try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
+            return dt.datetime.fromisoformat(value).date().isoformat()
         except ValueError:
             continue
     return None
