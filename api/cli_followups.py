@@ -7,12 +7,16 @@ or the input options of ``circles plan`` to plan first.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.cli_common import input_options, load_or_plan, run_safely, say_for
 from geo.kinds import COORD_SYSTEMS, LAYERS
 from maps.labels import LANGS
+
+if TYPE_CHECKING:  # annotations only: the engine loads when a command runs
+    from geo.scenario_store import ScenarioStore
 
 PLAN_OPTION = click.option(
     "--plan",
@@ -47,7 +51,8 @@ Coordinates are WGS84, or GCJ-02/BD-09 with --crs.
 
 
 class ScenarioGroup(click.Group):
-    """``circles scenario EDITS ...`` (a scenario file first) runs it, as ``circles scenario run``;
+    """``circles scenario EDITS ...`` (a scenario file first) runs it, as ``circles scenario run``.
+
     ``list``, ``show``, ``compare`` and ``delete`` work on the kept scenarios.
     """
 
@@ -65,7 +70,8 @@ DB_OPTION = click.option(
 )
 
 
-def _store(plan_dir: Path | None, db: str | None):
+def _store(plan_dir: Path | None, db: str | None) -> ScenarioStore:
+    """The scenario store named by ``--db``, else the one in the ``--plan`` folder."""
     from geo.errors import InputError
     from geo.scenario_store import open_store, plan_database
 
@@ -104,7 +110,8 @@ def scenario_group() -> None:
 @TILES_OPTION
 @QUIET_OPTION
 @run_safely
-def scenario_run(
+def scenario_run(  # noqa: PLR0913 - click passes each option of the command as an argument
+    *,
     edits: Path,
     plan_dir: Path | None,
     out: Path,
@@ -132,18 +139,18 @@ def scenario_run(
 
     tile_spec(tiles)
     check_out(out)
-    scenario = read_scenario(edits, crs=kw.get("crs"))  # a bad scenario fails before the slow steps
+    scenario = read_scenario(edits, crs=_crs(kw))  # a bad scenario fails before the slow steps
     store = _store(plan_dir, db) if keep and (plan_dir is not None or db) else None
     say = say_for(quiet=quiet)
     before = load_or_plan(plan_dir, kw, quiet=quiet)
     outcome = run_scenario(before, scenario, progress=say)
     say(f"edits applied and walk times recomputed in {outcome.seconds:.2f} s")
     written = write_scenario(outcome, out, map_options={"lang": lang, "tiles": tiles})
-    sid = None
+    kept = None
     if store is not None:
         from geo.scenario_store import new_scenario
 
-        sid = store.add(new_scenario(outcome, name=name, by=by))
+        kept = f"kept as scenario {store.add(new_scenario(outcome, name=name, by=by))} in {store.label}"
     if not quiet:
         for layer_name, layer in outcome.coverage["layers"].items():
             for m, f in layer["minutes"].items():
@@ -153,14 +160,23 @@ def scenario_run(
                     f"{f['after']['people_covered']:>9,}  (+{f['people_gained']:,} / -{f['people_lost']:,})"
                 )
         click.echo("wrote " + ", ".join(str(p) for p in written))
-    if sid is not None:
-        click.echo(f"kept as scenario {sid} in {store.label}")
+    if kept is not None:
+        click.echo(kept)
     elif not quiet:
         click.echo("not kept (give --plan DIR or --db to keep it)", err=True)
 
 
+def _crs(kw: dict[str, object]) -> str | None:
+    """The ``--crs`` option among the input options ``kw`` (a click choice, or None)."""
+    crs = kw.get("crs")
+    return None if crs is None else str(crs)
+
+
 def _changes(summary: dict) -> str:
-    """ "centres ≤15 +120/-0; stations ≤15 +8/-3" at the largest threshold, layers that changed."""
+    """People gained and lost at the largest threshold, e.g. "centres ≤15 +120/-0; stations ≤15 +8/-3".
+
+    Only the layers that changed are named.
+    """
     parts = []
     for layer, mins in summary["people"].items():
         if not mins:
@@ -172,7 +188,8 @@ def _changes(summary: dict) -> str:
     return "; ".join(parts) or "no change in coverage"
 
 
-def _echo_json(doc) -> None:
+def _echo_json(doc: object) -> None:
+    """Print ``doc`` as JSON (the engine's numbers and dates as plain JSON values)."""
     import json
 
     from geo.io import _json_default
@@ -188,7 +205,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 @DB_OPTION
 @JSON_OPTION
 @run_safely
-def scenario_list(plan_dir: Path | None, db: str | None, as_json: bool) -> None:
+def scenario_list(*, plan_dir: Path | None, db: str | None, as_json: bool) -> None:
     """The kept scenarios: id, name, who, when, and the people they gain and lose."""
     store = _store(plan_dir, db)
     kept = store.list()
@@ -216,7 +233,7 @@ def scenario_list(plan_dir: Path | None, db: str | None, as_json: bool) -> None:
 @DB_OPTION
 @JSON_OPTION
 @run_safely
-def scenario_show(scenario_id: str, plan_dir: Path | None, db: str | None, as_json: bool) -> None:
+def scenario_show(*, scenario_id: str, plan_dir: Path | None, db: str | None, as_json: bool) -> None:
     """One kept scenario: who and when, its edits, and coverage before and after."""
     s = _store(plan_dir, db).get(scenario_id, geometry=False)
     if as_json:
@@ -244,7 +261,7 @@ def scenario_show(scenario_id: str, plan_dir: Path | None, db: str | None, as_js
 @DB_OPTION
 @JSON_OPTION
 @run_safely
-def scenario_compare(scenario_ids: tuple[str, ...], plan_dir: Path | None, db: str | None, as_json: bool) -> None:
+def scenario_compare(*, scenario_ids: tuple[str, ...], plan_dir: Path | None, db: str | None, as_json: bool) -> None:
     """Kept scenarios side by side (two or more ids): people covered before and after each."""
     from geo.scenario_store import compare
 
@@ -280,7 +297,7 @@ def scenario_compare(scenario_ids: tuple[str, ...], plan_dir: Path | None, db: s
 @PLAN_OPTION
 @DB_OPTION
 @run_safely
-def scenario_delete(scenario_id: str, plan_dir: Path | None, db: str | None) -> None:
+def scenario_delete(*, scenario_id: str, plan_dir: Path | None, db: str | None) -> None:
     """Delete a kept scenario (its edits, results and geometry)."""
     store = _store(plan_dir, db)
     store.delete(scenario_id)
@@ -323,7 +340,8 @@ def scenario_delete(scenario_id: str, plan_dir: Path | None, db: str | None) -> 
 @TILES_OPTION
 @QUIET_OPTION
 @run_safely
-def site_cmd(
+def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an argument
+    *,
     plan_dir: Path | None,
     layer: str,
     add: int,
@@ -350,7 +368,7 @@ def site_cmd(
 
     tile_spec(tiles)
     check_out(out)
-    cand = read_candidates(candidates, crs=kw.get("crs")) if candidates else None
+    cand = read_candidates(candidates, crs=_crs(kw)) if candidates else None
     say = say_for(quiet=quiet)
     before = load_or_plan(plan_dir, kw, quiet=quiet)
     say("choosing sites")
@@ -401,7 +419,7 @@ CIRCLES_MAX_BODY_BYTES, CIRCLES_HEAVY_WORKERS...; see the README's API section).
 )
 @DB_OPTION
 @run_safely
-def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **kw: object) -> None:
+def serve_cmd(*, plan_dir: Path | None, host: str, port: int, http_workers: int, **kw: object) -> None:
     """Serve nearest-facility queries, circles, gaps, coverage and what-ifs over HTTP (docs at /docs).
 
     From a saved plan (--plan) or planned once at start-up from the same input options as
@@ -447,7 +465,7 @@ def serve_cmd(plan_dir: Path | None, host: str, port: int, http_workers: int, **
 @TILES_OPTION
 @QUIET_OPTION
 @run_safely
-def map_cmd(plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: bool) -> None:
+def map_cmd(*, plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: bool) -> None:
     """Draw the map of a saved plan again (another language or base map) into OUT/map.html."""
     from api.outputs import write_map
     from geo.outputs import check_out
@@ -481,7 +499,7 @@ def layers_group() -> None:
     help="Write what the tool understood as GeoJSON (WGS84, normalised names).",
 )
 @run_safely
-def layers_check(path: Path, layer: str, crs: str | None, out: Path | None) -> None:
+def layers_check(*, path: Path, layer: str, crs: str | None, out: Path | None) -> None:
     """Validate a facility file and show what the tool understood (warnings on stderr)."""
     from geo.layers import check_file
 

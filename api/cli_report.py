@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.cli_common import run_safely
 from maps.labels import LANGS
+
+if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
+    import geopandas as gpd
+
+    from geo.plan import PlanResult
 
 REPORT_EXAMPLES = """
 \b
@@ -52,18 +58,21 @@ Examples:
 @click.option("-q", "--quiet", is_flag=True, help="Say nothing when done.")
 @run_safely
 def report_cmd(
-    plan_dir: Path, out: Path, lang: str | None, scenario_id: str | None, db: str | None, quiet: bool
+    *, plan_dir: Path, out: Path, lang: str | None, scenario_id: str | None, db: str | None, quiet: bool
 ) -> None:
-    """Write an A4 PDF report of a saved plan: the study area and its key figures, a map per
-    layer (circles, gaps, streets, scale bar, north arrow), the tables by street and community,
-    the ten largest gaps and the method in plain words.
+    """Write an A4 PDF report of a saved plan.
+
+    The report holds the study area and its key figures, a map per layer (circles, gaps, streets,
+    scale bar, north arrow), the tables by street and community, the ten largest gaps and the
+    method in plain words.
 
     Chinese text needs a TrueType font with Chinese characters (Debian fonts-wqy-microhei, which
     `make test` and `make demo` install as root).
     """
     from geo.errors import InputError
     from geo.saved import load_plan
-    from maps.report import find_cjk_font, write_report
+    from maps.report import write_report
+    from maps.report_font import find_cjk_font
 
     if out.suffix.lower() != ".pdf":
         raise InputError("--out", [f"{out}: give a file name ending in .pdf"])
@@ -80,9 +89,13 @@ def report_cmd(
         click.echo(f"wrote {written}")
 
 
-def _scenario_after(before, plan_dir: Path, scenario_id: str, db: str | None):
-    """The plan after a kept scenario (its edits run again on the saved plan), its record and
-    its edits as drawn; refused when the scenario was kept for another plan.
+def _scenario_after(
+    before: PlanResult, plan_dir: Path, scenario_id: str, db: str | None
+) -> tuple[PlanResult, dict[str, object], gpd.GeoDataFrame]:
+    """The plan after a kept scenario, its record and its edits as drawn.
+
+    The scenario's edits are run again on the saved plan; refused when the scenario was kept for
+    another plan.
     """
     from geo.errors import InputError
     from geo.scenario_store import open_store, plan_database, plan_key

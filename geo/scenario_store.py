@@ -403,7 +403,7 @@ class ScenarioStore:
             cur.execute(f"SELECT fid, {', '.join(c for c, _ in SCENARIO_COLUMNS)} FROM scenarios ORDER BY fid")
             return [self._scenario(r, {}) for r in cur.fetchall()]
 
-    def get(self, sid: int, *, geometry: bool = True) -> SavedScenario:
+    def get(self, sid: int | str, *, geometry: bool = True) -> SavedScenario:
         """The kept scenario ``sid``; :class:`ScenarioNotFoundError` when there is none."""
         import geopandas as gpd
 
@@ -436,7 +436,7 @@ class ScenarioStore:
                     )
             return self._scenario(row, features)
 
-    def delete(self, sid: int) -> None:
+    def delete(self, sid: int | str) -> None:
         """Remove scenario ``sid`` and its rows; :class:`ScenarioNotFoundError` when there is none."""
         sid = _check_id(sid)
         p = self.param

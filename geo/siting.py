@@ -219,8 +219,8 @@ class SitingResult:
     minutes: float
     profile: str
     limit_m: float
-    sites: object  # GeoDataFrame WGS84 points: rank, people_gained, homes_gained, cumulative figures
-    circles: object  # GeoDataFrame WGS84 polygons: each site's walk-time circle
+    sites: gpd.GeoDataFrame  # WGS84 points: rank, people_gained, homes_gained, cumulative figures
+    circles: gpd.GeoDataFrame  # WGS84 polygons: each site's walk-time circle
     snapped: Snapped  # the sites on the network
     summary: dict  # candidates, greedy and exact figures, coverage before and after
 
