@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from geo.areas import StudyArea
     from geo.demand import Homes
     from geo.homeinfo import HomeLand
-    from geo.plan import PlanParams, PlanResult
+    from geo.plan import PlanParams
     from geo.whatif import Reuse
 
 CIRCLE_COLUMNS = [
@@ -225,7 +225,7 @@ def circle_and_gap_frames(  # noqa: PLR0913 - keyword-only, as draw_context, and
         g_rows, columns=[c for c in GAP_COLUMNS if c != "rank"], geometry=g_geoms, crs=net.crs
     ).to_crs(4326)
     if reuse is not None:
-        old = cast("PlanResult", reuse.before).gaps
+        old = reuse.before.gaps
         kept = old[~old["layer"].isin(list(reuse.views))].drop(columns=["rank"]) if len(old) else old
         fresh = gpd.GeoDataFrame(pd.concat([fresh, kept], ignore_index=True), crs=4326) if len(kept) else fresh
     if len(fresh):
@@ -245,7 +245,7 @@ def _kept_circles(reuse: Reuse, layers: dict, views: dict) -> gpd.GeoDataFrame:
 
     Views it does not draw again, and the facilities (by id) whose circles it does not draw again.
     """
-    old = cast("PlanResult", reuse.before).circles
+    old = reuse.before.circles
     if len(old) == 0:
         return old
     keep_layer = (old["scope"] == "layer") & ~old["layer"].isin(list(reuse.views)) & old["layer"].isin(list(views))
@@ -379,9 +379,9 @@ def facility_frame(
     if not frames:
         return gpd.GeoDataFrame(geometry=[], crs=4326)
     out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
-    if reuse is not None and len(cast("PlanResult", reuse.before).facilities):
+    if reuse is not None and len(reuse.before.facilities):
         # people served of facilities not drawn again: as before (their reach is unchanged)
-        old = cast("PlanResult", reuse.before).facilities
+        old = reuse.before.facilities
         key_old = old["layer"].astype(str) + "\x00" + old["id"].astype(str)
         lookup = dict(zip(key_old, range(len(old)), strict=True))
         served = [c for c in out.columns if c.startswith(("people_", "homes_"))]
