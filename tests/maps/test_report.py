@@ -14,7 +14,7 @@ pypdf = pytest.importorskip("pypdf")
 
 @pytest.fixture(scope="module")
 def font():
-    from maps.report import ReportError, find_cjk_font
+    from maps.report_font import ReportError, find_cjk_font
 
     try:
         return find_cjk_font()
@@ -138,7 +138,7 @@ def test_report_command_errors_are_clear(tmp_path):
 def test_the_font_found_has_chinese_and_a_latin_only_font_is_refused(font):
     import matplotlib
 
-    from maps.report import _embeddable
+    from maps.report_font import _embeddable
 
     assert _embeddable(font)
     dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
@@ -191,13 +191,14 @@ def test_tables_never_run_off_the_page(font):
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    from maps.report import FONT_NAME, TABLE_PT, TABLE_WIDTH_PT, _widths
+    from maps.report_font import FONT_NAME
+    from maps.report_layout import TABLE_PT, TABLE_WIDTH_PT, column_widths
 
     pdfmetrics.registerFont(TTFont(FONT_NAME, str(font), subfontIndex=0))
     narrow = [["名称", "人口"], ["西河路社区", "42,190"], ["黄山村", "5"]]
-    w = _widths(narrow, FONT_NAME, TABLE_WIDTH_PT)
+    w = column_widths(narrow, FONT_NAME, TABLE_WIDTH_PT)
     assert w[0] == pytest.approx(pdfmetrics.stringWidth("西河路社区", FONT_NAME, TABLE_PT) + 7.0)
     assert w[1] == pytest.approx(pdfmetrics.stringWidth("42,190", FONT_NAME, TABLE_PT) + 7.0)
     wide = [[f"column {i}" for i in range(30)], ["一二三四五六七八九十" for _ in range(30)]]
-    assert sum(_widths(wide, FONT_NAME, TABLE_WIDTH_PT)) == pytest.approx(TABLE_WIDTH_PT)
+    assert sum(column_widths(wide, FONT_NAME, TABLE_WIDTH_PT)) == pytest.approx(TABLE_WIDTH_PT)
     assert TABLE_WIDTH_PT == pytest.approx(180 / 25.4 * 72)  # A4 less two 15 mm margins
