@@ -20,20 +20,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 
-from geo.network import Snapped
-from geo.raster import GAP_FACTOR, Lattice
+from geo.areas import name_points
+from geo.arrays import ranges
+from geo.grid import GAP_FACTOR, Lattice, opencv
+from geo.network import Network, Snapped, snapped_arrays, snapped_from_arrays
 from geo.store import StoreError, read_bundle, write_bundle
 
 if TYPE_CHECKING:  # annotations only: geo.plan and geo.base import this module
     import geopandas as gpd
 
     from geo.base import Base
-    from geo.network import Network
     from geo.plan import PlanParams
 
 #: a land cell belongs to its nearest home only within this distance (m).
@@ -52,14 +55,15 @@ class HomeLand:
     owner: np.ndarray
 
     def on(self, lat: Lattice) -> tuple[np.ndarray, np.ndarray]:
-        """The same cells as flat indices of ``lat`` (same cell size, origins on the same
-        multiples); cells outside ``lat`` are left out.
+        """The same cells as flat indices of ``lat``; cells outside ``lat`` are left out.
+
+        ``lat`` has the same cell size, and its origin lies on the same multiples of it.
         """
         own = self.lattice
         if not np.isclose(lat.cell, own.cell, rtol=1e-9, atol=0.0):
             raise ValueError(f"land cells of {own.cell:g} m cannot be put on a grid of {lat.cell:g} m cells")
-        dc = int(round((own.x0 - lat.x0) / lat.cell))
-        dr = int(round((own.y0 - lat.y0) / lat.cell))
+        dc = round(float((own.x0 - lat.x0) / lat.cell))
+        dr = round(float((own.y0 - lat.y0) / lat.cell))
         r, c = np.divmod(self.cells, own.cols)
         r, c = r + dr, c + dc
         ok = (r >= 0) & (r < lat.rows) & (c >= 0) & (c < lat.cols)
@@ -114,9 +118,10 @@ class HomeInfo:
     def subset(
         self, keep: np.ndarray, xy: np.ndarray, net: Network, edge_map: np.ndarray, *, max_dist: float
     ) -> HomeInfo:
-        """The part of the homes where ``keep`` is true (``xy``: those homes, metric), placed on
-        ``net``, a sub-network whose edge ``edge_map[e]`` was edge ``e`` (-1: not kept). A home
-        whose edge was not kept is placed on ``net`` again; the nearest edge of the whole
+        """The part of the homes where ``keep`` is true, placed on the sub-network ``net``.
+
+        ``xy``: those homes, metric; edge ``edge_map[e]`` of ``net`` was edge ``e`` (-1: not
+        kept). A home whose edge was not kept is placed on ``net`` again; the nearest edge of the whole
         network, when kept, is the nearest of the part too.
         """
         keep = np.asarray(keep, bool)
@@ -155,8 +160,6 @@ def make_home_info(
     params: PlanParams,
 ) -> HomeInfo:
     """Place, name and give land to every home (no cache; see :func:`home_info`)."""
-    from geo.areas import name_points
-
     xy = np.asarray(homes_xy, float).reshape(-1, 2)
     snap = net.snap(xy, max_dist=params.home_snap_max_m)
     names = name_points(xy, admin=admin, places=places, project=net.project)
@@ -166,15 +169,18 @@ def make_home_info(
 
 
 def home_info(base: Base, params: PlanParams, *, say: Callable[[str], None] | None = None) -> HomeInfo:
-    """The :class:`HomeInfo` of every home of ``base`` on its whole network, from the cache
-    folder (``params.cache_dir``) when it was made before for the same base and settings.
+    """The :class:`HomeInfo` of every home of ``base`` on its whole network.
+
+    From the cache folder (``params.cache_dir``) when it was made before for the same base and
+    settings.
     """
-    say = say or (lambda s: None)
+    say = say or (lambda _: None)
     folder = None
-    if params.cache_dir is not None and getattr(base, "key", None):
+    kept_as: str | None = getattr(base, "key", None)
+    if params.cache_dir is not None and kept_as:
         key = "|".join(
             [
-                base.key,
+                kept_as,
                 str(HOMEINFO_VERSION),
                 repr(float(params.home_snap_max_m)),
                 repr(float(land_cell(params))),
@@ -203,17 +209,14 @@ def home_info(base: Base, params: PlanParams, *, say: Callable[[str], None] | No
 
 def home_info_arrays(info: HomeInfo) -> dict[str, np.ndarray]:
     """``info`` as named arrays for a bundle (see :func:`home_info_from_arrays`)."""
-    from geo.network import snapped_arrays
-
     return {**snapped_arrays(info.snap, "snap_"), **dict(zip(NAME_KEYS, info.names, strict=True)), **info.land.arrays()}
 
 
 def home_info_from_arrays(a: dict, net: Network, n_homes: int) -> HomeInfo:
-    """The inverse of :func:`home_info_arrays` (``a`` read with ``NAME_KEYS`` as text);
-    raises ValueError when the arrays disagree with each other, the network or the homes.
-    """
-    from geo.network import snapped_from_arrays
+    """The inverse of :func:`home_info_arrays` (``a`` read with ``NAME_KEYS`` as text).
 
+    Raises ValueError when the arrays disagree with each other, the network or the homes.
+    """
     snap = snapped_from_arrays(a, "snap_", net)
     names = tuple(np.array([v or None for v in a[k]], dtype=object) for k in NAME_KEYS)
     if len(snap) != n_homes or any(len(v) != n_homes for v in names):
@@ -236,15 +239,13 @@ def read_home_info(folder: Path, net: Network, n_homes: int) -> HomeInfo:
 def home_land(
     lattice: Lattice, homes_xy: np.ndarray, land_polygons: np.ndarray, *, reach_m: float = LAND_REACH_M
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Land cells of ``lattice`` and their owner home: residential land (``land_polygons``,
-    metric; parcels and footprints) nearest to each home, within ``reach_m``; every home's own
-    cell is land too. Returns ``(flat cell indices, owner home)``.
+    """Land cells of ``lattice`` and their owner home.
+
+    Residential land (``land_polygons``, metric; parcels and footprints) nearest to each home,
+    within ``reach_m``; every home's own cell is land too. Returns ``(flat cell indices, owner
+    home)``.
     """
-    from geo.raster import opencv
-
     cv2 = opencv()
-    import shapely
-
     rows, cols = lattice.rows, lattice.cols
     land = np.zeros((rows, cols), np.uint8)
     polys = np.asarray(land_polygons, dtype=object)
@@ -274,14 +275,11 @@ def home_land(
 
 
 def _cells_inside(lattice: Lattice, polys: np.ndarray, chunk: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of ``lattice`` whose centre lies in one of ``polys`` (metric): every cell of each
-    polygon's bounding box is tested, with arrays (an outline-drawing fill would claim about
-    half a cell more all round).
+    """Cells of ``lattice`` whose centre lies in one of ``polys`` (metric).
+
+    Every cell of each polygon's bounding box is tested, with arrays (an outline-drawing fill
+    would claim about half a cell more all round).
     """
-    import shapely
-
-    from geo.network import _ranges
-
     b = shapely.bounds(polys)
     c0 = np.clip(np.ceil((b[:, 0] - lattice.x0) / lattice.cell - 0.5), 0, lattice.cols).astype(np.int64)
     c1 = np.clip(np.floor((b[:, 2] - lattice.x0) / lattice.cell - 0.5), -1, lattice.cols - 1).astype(np.int64)
@@ -293,10 +291,10 @@ def _cells_inside(lattice: Lattice, polys: np.ndarray, chunk: int = 2_000_000) -
     idx, n, c0, r0, nc = np.flatnonzero(keep), n[keep], c0[keep], r0[keep], nc[keep]
     out_r, out_c = [], []
     bounds = np.searchsorted(np.cumsum(n), np.arange(0, int(n.sum()) + chunk, chunk), side="right")
-    for a, z in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, z in pairwise(bounds):
         if z <= a:
             continue
-        k = _ranges(np.zeros(z - a, np.int64), n[a:z])
+        k = ranges(np.zeros(z - a, np.int64), n[a:z])
         which = np.repeat(np.arange(a, z), n[a:z])
         rr = r0[which] + k // nc[which]
         cc = c0[which] + k % nc[which]

@@ -10,17 +10,23 @@ row 1; ``feature N`` and ``item N`` count from 1).
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import shapely.geometry
+from charset_normalizer import from_bytes
 
 from geo.errors import InputError
 
@@ -97,8 +103,6 @@ def _decode(data: bytes, src: str, notes: list[str]) -> str:
         notes += [f"{src}: read as {label} text"] if label else []
         return text
     if bom is None and not binary:
-        from charset_normalizer import from_bytes
-
         best = from_bytes(data).best()
         if best is not None:
             notes.append(f"{src}: read as {best.encoding} text (a guess: UTF-8 is safer)")
@@ -114,7 +118,7 @@ def _decode(data: bytes, src: str, notes: list[str]) -> str:
     )
 
 
-def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> Raw:
+def _grid_raw(grid: Sequence[Sequence[object]], src: str, notes: list[str]) -> Raw:
     """A sheet (rows of cells, row 1 first) -> header + data rows labelled as the spreadsheet shows them."""
     width = max((len(r) for r in grid), default=0)
     grid = [list(r) + [None] * (width - len(r)) for r in grid]
@@ -128,7 +132,7 @@ def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> Raw:
             h = i
             break
     if h != filled[0]:
-        above = [cell_text(c) for i in filled if i < h for c in grid[i] if cell_text(c) is not None]
+        above = [t for i in filled if i < h for c in grid[i] if (t := cell_text(c)) is not None]
         notes.append(f"{src}: the header is row {h + 1}; rows above it were skipped ({', '.join(above)})")
     data = [i for i in filled if i > h]
     keep = [j for j in range(width) if any(cell_text(grid[i][j]) is not None for i in [h, *data])]
@@ -139,19 +143,20 @@ def _grid_raw(grid: list[list[object]], src: str, notes: list[str]) -> Raw:
     return Raw(header, [[grid[i][j] for j in keep] for i in data], [f"row {i + 1}" for i in data])
 
 
-def _frame_raw(df, label: str, first: int, geoms: list | None = None) -> Raw:
+def _frame_raw(df: pd.DataFrame, label: str, first: int, geoms: list | None = None) -> Raw:
+    """A data frame (columns, rows) as header + rows, rows labelled from ``first`` on."""
     rows = df.astype(object).to_numpy().tolist() if len(df.columns) else [[] for _ in range(len(df))]
     return Raw([str(c) for c in df.columns], rows, [f"{label} {i + first}" for i in range(len(df))], geoms)
 
 
 def _delimiter(text: str) -> str:
-    """The delimiter of a CSV text: of ``,``, tab, ``;`` and ``|``, the one that splits the most
-    of the first lines into the same number (at least two) of fields, the header among them.
-    (Counting characters took ``;`` for a comma-separated file whose opening hours are written
-    ``Mo 08:00-12:00; Sa 09:00-11:00``.)
-    """
-    import csv
+    """The delimiter of a CSV text.
 
+    Of ``,``, tab, ``;`` and ``|``, the one that splits the most of the first lines into the
+    same number (at least two) of fields, the header among them. (Counting characters took
+    ``;`` for a comma-separated file whose opening hours are written ``Mo 08:00-12:00; Sa
+    09:00-11:00``.)
+    """
     lines = [ln for ln in text.splitlines() if ln.strip()][: 2 * HEADER_SEARCH_ROWS]
     best, best_score = ",", (-1, False, 0)  # ties go to the comma
     for d in ",\t;|":
@@ -170,12 +175,8 @@ def _delimiter(text: str) -> str:
 
 def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
     """A table file's header, rows and geometries as read (no checks of the values yet)."""
-    import geopandas as gpd
-
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        import csv
-
         text = _decode(path.read_bytes(), src, notes)
         delim = _delimiter(text)
         try:
@@ -191,7 +192,7 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
                 grid = book.parse(sheets[0], header=None, dtype=object).to_numpy().tolist()
             if len(sheets) > 1:
                 notes.append(
-                    f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(sheets[1:])}"
+                    f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(map(str, sheets[1:]))}"
                 )
             return _grid_raw(grid, src, notes)
         if suffix == ".parquet":
@@ -200,10 +201,6 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
             except ValueError:  # no "geo" metadata: a plain table with coordinate columns
                 return _frame_raw(pd.read_parquet(path), "row", 2)
         else:
-            import warnings
-
-            import pyogrio
-
             with warnings.catch_warnings():  # GDAL's complaints about a broken file: the error below says it
                 warnings.simplefilter("ignore", RuntimeWarning)
                 layers = [str(r[0]) for r in pyogrio.list_layers(path)]
@@ -222,8 +219,6 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
 
 def to_4326(geoms: Iterable, crs: object, src: str, notes: list[str]) -> list:
     """Geometries in a file's declared CRS -> lon/lat (a note says so); undeclared: taken as given."""
-    import geopandas as gpd
-
     s = gpd.GeoSeries(list(geoms), crs=crs)
     if crs is None or s.crs.to_epsg() == 4326 or s.crs.equals("OGC:CRS84"):
         return list(s.values)
@@ -233,8 +228,6 @@ def to_4326(geoms: Iterable, crs: object, src: str, notes: list[str]) -> list:
 
 def _read_json(text: str, src: str, notes: list[str]) -> Raw:
     """A GeoJSON FeatureCollection/Feature, or a list of records (e.g. with a 'location' column)."""
-    import shapely.geometry
-
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as err:
@@ -245,23 +238,24 @@ def _read_json(text: str, src: str, notes: list[str]) -> Raw:
         feats, problems = _features(doc, src)
         props = [f.get("properties") or {} for f in feats]
         columns = list(dict.fromkeys(k for p in props for k in p))
+        geoms: list[object] = [None] * len(feats)
         raw = _frame_raw(
             pd.DataFrame.from_records(props, columns=columns)
             if columns
             else pd.DataFrame(index=pd.RangeIndex(len(props))),
             "feature",
             1,
-            [None] * len(feats),
+            geoms,
         )
         raw.problems += problems
         for i, f in enumerate(feats):
             try:
-                raw.geoms[i] = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
+                geoms[i] = shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None
             except Exception as err:  # noqa: BLE001 - shapely raises several types for a malformed geometry
                 raw.problems.append(f"feature {i + 1}: the geometry cannot be read ({err}) — give a Point")
         declared = ((doc.get("crs") or {}).get("properties") or {}).get("name")  # pre-RFC 7946 files
         try:
-            raw.geoms = to_4326(raw.geoms, declared, src, notes)
+            raw.geoms = to_4326(geoms, declared, src, notes)
         except Exception as err:  # noqa: BLE001 - pyproj raises CRSError, a ValueError, for unknown names
             raise InputError(src, [f"its crs {declared!r} is not a coordinate system pyproj knows ({err})"]) from None
         return raw
@@ -274,22 +268,21 @@ def _read_json(text: str, src: str, notes: list[str]) -> Raw:
 
 
 def _features(doc: dict, src: str) -> tuple[list[dict], list[str]]:
-    """The features of a GeoJSON Feature/FeatureCollection as dicts whose ``properties`` is a
-    dict; features and properties of the wrong JSON type become problems (and empty stand-ins).
+    """The features of a GeoJSON Feature/FeatureCollection as dicts whose ``properties`` is a dict.
+
+    Features and properties of the wrong JSON type become problems (and empty stand-ins).
     """
-    if doc["type"] == "Feature":
-        feats = [doc]
-    else:
-        feats = doc.get("features")
-        if feats is None:
-            feats = []
-        if not isinstance(feats, list):
-            raise InputError(src, [f"'features' is a {_json_type(feats)}: expected a list of GeoJSON features"])
-    out, problems = [], []
-    for i, f in enumerate(feats, start=1):
-        if not isinstance(f, dict):
-            problems.append(f"feature {i}: is a {_json_type(f)}, not a GeoJSON Feature object")
-            f = {}
+    found: object = [doc] if doc["type"] == "Feature" else doc.get("features")
+    if found is None:
+        found = []
+    if not isinstance(found, list):
+        raise InputError(src, [f"'features' is a {_json_type(found)}: expected a list of GeoJSON features"])
+    out: list[dict] = []
+    problems: list[str] = []
+    for i, item in enumerate(found, start=1):
+        f = item if isinstance(item, dict) else {}
+        if not isinstance(item, dict):
+            problems.append(f"feature {i}: is a {_json_type(item)}, not a GeoJSON Feature object")
         props = f.get("properties")
         if props is not None and not isinstance(props, dict):
             problems.append(
