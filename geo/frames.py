@@ -12,9 +12,10 @@ import scipy.sparse as sp
 
 from geo.drawing import DrawContext, FacilityJob, LayerJob, draw
 from geo.gaps import GAP_COLUMNS, GapHomes, area_cells
+from geo.grid import coarse_lattice
 from geo.kinds import View
 from geo.network import Network, Snapped, _ranges
-from geo.raster import RasterGeometry, coarse_lattice
+from geo.raster import RasterGeometry
 
 if TYPE_CHECKING:
     from geo.areas import StudyArea

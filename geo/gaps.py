@@ -34,7 +34,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from geo.raster import SHIFT, Lattice, Outline, first_cells, opencv, polygons_by_group, trace
+from geo.grid import SHIFT, Lattice, Outline, first_cells, opencv, polygons_by_group, trace
 
 if TYPE_CHECKING:
     from geo.drawing import DrawContext, LayerJob
@@ -91,7 +91,7 @@ def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tup
     """Gap rows and polygons (metric) of one layer view, for every limit of the context.
 
     ``circles`` are the view's circles (one per limit) and ``masks`` their drawn cells pooled
-    onto the land lattice (:func:`geo.raster.pool_cells`; None where the circle is empty or was
+    onto the land lattice (:func:`geo.grid.pool_cells`; None where the circle is empty or was
     not drawn on a grid, then the circle polygon is rasterised instead).
     """
     gh = ctx.gap_homes
@@ -257,7 +257,7 @@ def _erase_to_simple(m: np.ndarray, *, rounds: int = 64) -> None:
     Simple: no two cells touch only at a corner, and no cell is passed twice by the tracer (a
     one-cell neck or spur).
 
-    :func:`geo.raster.trace` makes outlines simple by *drawing* cells around such places, which
+    :func:`geo.grid.trace` makes outlines simple by *drawing* cells around such places, which
     is right for circles but would let a gap area take cells of its circle or of the next group
     (two groups that touch at a corner became one polygon, and the other group lost its land).
     Here cells are only ever cleared, so every traced polygon holds cells of one group only and

@@ -39,76 +39,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from types import ModuleType
 
 import numpy as np
 import scipy.sparse as sp
 
+from geo.grid import GAP_FACTOR, SHIFT, Lattice, Outline, build_polygons, opencv, pool_cells, trace
 from geo.network import Network, _ranges
 
 #: default cell size (m): the default width (30 m) over ``geo.plan.CELLS_PER_WIDTH`` (9).
 DEFAULT_CELL_M = 30.0 / 9.0
-#: sub-pixel precision of drawn coordinates: OpenCV's fixed-point ``shift`` (1/16 cell).
-SHIFT = 4
-#: holes of fewer cells than this are filled (slivers between nearly touching buffers).
-MIN_HOLE_CELLS = 4.0
 #: a canvas covering the whole network is used up to this many cells (bytes); a bigger
 #: network draws each circle on a canvas of its own window.
 MAX_CANVAS_CELLS = 1 << 27
 #: sources planned together (array work shared; memory ~ this x network edges bytes).
 CHUNK = 64
-#: gap areas are made on a lattice of cells this many times larger (see :func:`pool_cells`).
-GAP_FACTOR = 3
-
-
-def opencv() -> ModuleType:
-    """OpenCV, set to one thread: the drawing here is single-threaded, and an OpenCV thread pool
-    does not survive the fork that starts worker processes (a child would wait on it forever).
-    """
-    import cv2
-
-    if cv2.getNumThreads() != 1:
-        cv2.setNumThreads(1)
-    return cv2
-
-
-@dataclass(frozen=True)
-class Lattice:
-    """A grid of ``cell``-metre squares anchored at multiples of ``cell`` (metric CRS).
-
-    Cell ``(row, col)`` is the square whose centre is ``(x0 + (col + 0.5) cell,
-    y0 + (row + 0.5) cell)``; rows grow with ``y``.
-    """
-
-    x0: float
-    y0: float
-    cell: float
-    rows: int
-    cols: int
-
-    @classmethod
-    def around(cls, lo: np.ndarray, hi: np.ndarray, cell: float, pad: float, *, align: int = 1) -> Lattice:
-        """The lattice covering ``lo..hi`` (metric) with ``pad`` metres around, its origin on a
-        multiple of ``align`` cells (so that pooled lattices of any extent line up).
-        """
-        step = cell * align
-        x0, y0 = (np.floor((np.asarray(lo, float) - pad) / step) * step).tolist()
-        cols, rows = (np.ceil((np.asarray(hi, float) + pad - (x0, y0)) / cell).astype(np.int64) + 1).tolist()
-        return cls(float(x0), float(y0), float(cell), int(rows), int(cols))
-
-    @property
-    def size(self) -> int:
-        """Number of cells."""
-        return self.rows * self.cols
-
-    def fixed(self, xy: np.ndarray) -> np.ndarray:
-        """Metric ``(n, 2)`` points as fixed-point cell coordinates ``(x, y)`` (OpenCV ``shift``)."""
-        f = float(1 << SHIFT)
-        return np.rint(((np.asarray(xy, float) - (self.x0, self.y0)) / self.cell - 0.5) * f).astype(np.int32)
-
-    def centres(self, cols_rows: np.ndarray) -> np.ndarray:
-        """Integer ``(col, row)`` pairs as the metric coordinates of those cells' centres."""
-        return (np.asarray(cols_rows, float) + 0.5) * self.cell + (self.x0, self.y0)
 
 
 class RasterGeometry:
@@ -174,8 +118,9 @@ class RasterGeometry:
         return self.lattice.size <= MAX_CANVAS_CELLS
 
     def cut(self, e: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stretches ``[a, b]`` (metres from the ``u`` end) of edges ``e`` as fixed-point pixel
-        polylines: one flat ``(m, 2)`` array and the vertex count of each stretch.
+        """Stretches ``[a, b]`` (metres from the ``u`` end) of edges ``e`` as fixed-point pixel polylines.
+
+        Returns one flat ``(m, 2)`` array and the vertex count of each stretch.
         """
         net, cum, key, offset = self.net, self._cum, self._key, self._offset
         xy = net.geom_xy
@@ -207,9 +152,11 @@ def draw_pad(width_m: float) -> float:
 def fitting_cell(
     net: Network, cell_m: float, pad_m: float, *, max_cells: int = MAX_CANVAS_CELLS, step_m: float = 0.25
 ) -> float:
-    """``cell_m``, or the smallest larger multiple of ``step_m`` whose lattice over the network
-    (as :class:`RasterGeometry` makes it) holds at most ``max_cells`` cells, so that a layer's
-    dissolved circle fits one canvas (``2**27`` cells: 128 MB, a 38 x 38 km extent at 3.33 m).
+    """``cell_m``, or the smallest larger multiple of ``step_m`` that fits one canvas.
+
+    That is: whose lattice over the network (as :class:`RasterGeometry` makes it) holds at most
+    ``max_cells`` cells, so that a layer's dissolved circle fits one canvas (``2**27`` cells:
+    128 MB, a 38 x 38 km extent at 3.33 m).
     """
     xy = net.geom_xy
     if len(xy) == 0:
@@ -236,232 +183,31 @@ def _along(xy: np.ndarray, cum: np.ndarray, j: np.ndarray, j1: np.ndarray, s: np
     return xy[j] + f[:, None] * (xy[j1] - xy[j])
 
 
-# ------------------------------------------------------------------------------ tracing
+# ------------------------------------------------------------------------------ drawing
 
 
 @dataclass(frozen=True)
-class Outline:
-    """The traced outline of one drawn region, before it becomes a polygon.
+class _Reached:
+    """(source, edge) pairs reached (sorted by source), with their lengths.
 
-    ``xy``: corner cells ``(col, row)`` on the lattice, ring after ring (each polygon's shell
-    first, then its holes); ``rings``: corner count per ring; ``polygon``: the polygon (0, 1...)
-    of each ring.
+    Per limit (rows): the metres reached from the ``u`` and ``v`` ends and whether the whole
+    edge is reached.
     """
 
-    xy: np.ndarray
-    rings: np.ndarray
-    polygon: np.ndarray
-
-    @classmethod
-    def empty(cls) -> Outline:
-        """An outline with no rings."""
-        return cls(np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
-
-def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HOLE_CELLS, rounds: int = 12) -> Outline:
-    """The outline of the drawn cells of ``m`` (0/1, undrawn border), a window whose first cell
-    is ``(row0, col0)`` of the lattice. Cells drawn to keep rings simple are drawn in ``m``.
-
-    Rings are simple when no cell of the outline is passed twice: drawn cells that touch only
-    at a corner are found with arrays before tracing and the 3 x 3 cells around them drawn
-    (:func:`_settle`); a cell the tracer still passes twice (a one-cell-wide neck) is settled
-    the same way and the window traced again. OpenCV's full contour tree is used (its
-    two-level mode costs ~3x more on outlines with ~10^5 holes); even depths are shells.
-    """
-    cv2 = opencv()
-    rows, cols = m.shape
-    _settle_pinches(m)
-    for _ in range(rounds):
-        contours, hier = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
-        if hier is None or len(contours) == 0:
-            return Outline.empty()
-        xy = np.concatenate(contours).reshape(-1, 2)
-        key = xy[:, 1] * cols + xy[:, 0]
-        key.sort()
-        twice = key[1:][key[1:] == key[:-1]]
-        if len(twice) == 0:
-            break
-        _settle(m, *np.divmod(twice, cols))
-    else:  # pragma: no cover - every round only draws cells
-        raise RuntimeError("tracing a circle did not settle")
-    n = np.fromiter(map(len, contours), np.int64, len(contours))
-    parent = hier.reshape(-1, 4)[:, 3]
-    depth = _depth(parent)
-    outer = depth % 2 == 0
-    start = np.cumsum(n) - n
-    # corners only: the cells where the outline turns
-    step = np.empty_like(xy)
-    step[:-1] = xy[1:] - xy[:-1]
-    step[start + n - 1] = xy[start] - xy[start + n - 1]
-    code = step[:, 0] * 3 + step[:, 1]
-    before = np.empty_like(code)
-    before[1:] = code[:-1]
-    before[start] = code[start + n - 1]
-    corner = code != before
-    cx = xy[corner]
-    ring = np.repeat(np.arange(len(n)), n)[corner]
-    cn = np.bincount(ring, minlength=len(n))
-    cstart = np.cumsum(cn) - cn
-    x, y = cx[:, 0].astype(np.float64), cx[:, 1].astype(np.float64)
-    nxt = np.arange(1, len(cx) + 1)
-    some = cn > 0
-    nxt[cstart[some] + cn[some] - 1] = cstart[some]
-    area = np.abs(np.bincount(ring, weights=x * y[nxt] - x[nxt] * y, minlength=len(n))) / 2.0
-    poly_of = np.where(outer, np.arange(len(n)), parent)
-    keep = np.where(outer, area > 0, area >= min_hole_cells) & (cn >= 3)
-    keep &= keep[poly_of]
-    kept = np.flatnonzero(keep)
-    if len(kept) == 0:
-        return Outline.empty()
-    kept = kept[np.lexsort((~outer[kept], poly_of[kept]))]  # each polygon's shell, then its holes
-    pts = _ranges(cstart[kept], cn[kept])
-    _, polygon = np.unique(poly_of[kept], return_inverse=True)
-    return Outline(cx[pts].astype(np.int64) + (col0, row0), cn[kept], polygon.ravel())
-
-
-def _depth(parent: np.ndarray) -> np.ndarray:
-    """Depth of every contour in OpenCV's contour tree (``parent``: -1 at the top)."""
-    depth = np.zeros(len(parent), np.int64)
-    up = parent.astype(np.int64)
-    while True:
-        has = up >= 0
-        if not has.any():
-            return depth
-        depth[has] += 1
-        up = np.where(has, parent[np.maximum(up, 0)], -1)
-
-
-#: codes ``a + 2b + 4c + 8d`` of a 2 x 2 block ``[[a, b], [c, d]]`` whose drawn cells touch
-#: only at a corner (``a`` and ``d``: 9; ``b`` and ``c``: 6)
-_PINCH = np.zeros(256, np.uint8)
-_PINCH[[6, 9]] = 1
-_BLOCK_CODE = np.array([[1, 2], [4, 8]], np.float32)
-
-
-def _settle_pinches(m: np.ndarray) -> None:
-    """Settle (:func:`_settle`) every 2 x 2 block of ``m`` (0/1) whose drawn cells touch only at
-    a corner: one OpenCV filter codes every block, a lookup table marks the pinched ones.
-    """
-    if m.shape[0] < 2 or m.shape[1] < 2:
-        return
-    cv2 = opencv()
-    code = cv2.filter2D(m, cv2.CV_8U, _BLOCK_CODE, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-    pinched = cv2.LUT(code, _PINCH)
-    at = cv2.findNonZero(pinched) if cv2.countNonZero(pinched) else None  # counting is ~5x cheaper
-    if at is not None:
-        at = at.reshape(-1, 2)
-        _settle(m, at[:, 1].astype(np.int64), at[:, 0].astype(np.int64))
-
-
-_DR = np.array([-1, -1, -1, 0, 0, 0, 1, 1, 1])
-_DC = np.array([-1, 0, 1, -1, 0, 1, -1, 0, 1])
-_PR, _PC = (a.ravel() for a in np.mgrid[-3:4, -3:4])
-
-
-def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> None:
-    """Draw the 3 x 3 cells around cells ``(r, c)``; then, where that made two drawn cells touch
-    only at a corner nearby, draw around those too (so the next trace is usually the last).
-    """
-    rows, cols = m.shape
-    for _ in range(rounds):
-        m[np.clip(r[:, None] + _DR, 0, rows - 1), np.clip(c[:, None] + _DC, 0, cols - 1)] = 1
-        pr = np.clip(r[:, None] + _PR, 0, rows - 1).reshape(-1, 7, 7)
-        pc = np.clip(c[:, None] + _PC, 0, cols - 1).reshape(-1, 7, 7)
-        p = m[pr, pc].astype(bool)
-        a, b, cc, d = p[:, :-1, :-1], p[:, :-1, 1:], p[:, 1:, :-1], p[:, 1:, 1:]
-        hit = (a & d & ~(b | cc)) | (b & cc & ~(a | d))
-        if not hit.any():
-            return
-        r, c = pr[:, :-1, :-1][hit], pc[:, :-1, :-1][hit]
-
-
-def build_polygons(lattice: Lattice, outlines: Sequence[Outline]) -> np.ndarray:
-    """Shapely (Multi)Polygons (metric CRS) of many outlines in one go; empty ones for empty."""
-    n_poly = np.fromiter((int(o.polygon.max()) + 1 if len(o.polygon) else 0 for o in outlines), np.int64, len(outlines))
-    if n_poly.sum() == 0:
-        return polygons_by_group(lattice, Outline.empty(), np.zeros(0, np.int64), len(outlines))
-    first = np.concatenate([[0], np.cumsum(n_poly)[:-1]])
-    sizes = np.fromiter((len(o.rings) for o in outlines), np.int64, len(outlines))
-    joined = Outline(
-        np.concatenate([o.xy for o in outlines]),
-        np.concatenate([o.rings for o in outlines]),
-        np.repeat(first, sizes) + np.concatenate([o.polygon for o in outlines]),
-    )
-    return polygons_by_group(lattice, joined, np.repeat(np.arange(len(outlines)), n_poly), len(outlines))
-
-
-def polygons_by_group(lattice: Lattice, outline: Outline, group_of_polygon: np.ndarray, n_groups: int) -> np.ndarray:
-    """One (Multi)Polygon (metric CRS) per group ``0..n_groups-1`` of the polygons of
-    ``outline`` (``group_of_polygon[p]``; negative: left out), made in one go; empty ones for
-    groups without polygons.
-    """
-    import shapely
-
-    out = np.empty(n_groups, dtype=object)
-    out[:] = shapely.Polygon()
-    if len(outline.rings) == 0:
-        return out
-    rings = shapely.linearrings(
-        lattice.centres(outline.xy), indices=np.repeat(np.arange(len(outline.rings)), outline.rings)
-    )
-    polys = shapely.polygons(rings, indices=outline.polygon)
-    group = np.asarray(group_of_polygon, np.int64)[: len(polys)]
-    keep = np.flatnonzero(group >= 0)
-    count = np.bincount(group[keep], minlength=n_groups)
-    single = keep[count[group[keep]] == 1]
-    out[group[single]] = polys[single]
-    multi = keep[count[group[keep]] > 1]
-    if len(multi):
-        order = multi[np.argsort(group[multi], kind="stable")]
-        ids, which = np.unique(group[order], return_inverse=True)
-        out[ids] = shapely.multipolygons(polys[order], indices=which.ravel())
-    return out
-
-
-def coarse_lattice(lattice: Lattice, factor: int = GAP_FACTOR) -> Lattice:
-    """The lattice of ``factor`` x ``factor`` blocks of ``lattice``'s cells (same origin)."""
-    return Lattice(
-        lattice.x0, lattice.y0, lattice.cell * factor, -(-lattice.rows // factor), -(-lattice.cols // factor)
-    )
-
-
-def pool_cells(m: np.ndarray, row0: int, col0: int, factor: int) -> tuple[int, int, np.ndarray]:
-    """Drawn cells of a window (first cell ``(row0, col0)``) pooled into ``factor`` x ``factor``
-    blocks of the coarse lattice: a block is drawn when any of its cells is. Returns the
-    block window's first block and its mask.
-    """
-    r0, c0 = row0 // factor, col0 // factor
-    pr, pc = row0 - r0 * factor, col0 - c0 * factor  # cells before the window in its first block
-    rows = -(-(m.shape[0] + pr) // factor)
-    cols = -(-(m.shape[1] + pc) // factor)
-    full = np.zeros((rows * factor, cols * factor), np.uint8)
-    full[pr : pr + m.shape[0], pc : pc + m.shape[1]] = m
-    out = full[0::factor, 0::factor].copy()
-    for i in range(factor):
-        for j in range(factor):
-            if i or j:
-                np.bitwise_or(out, full[i::factor, j::factor], out=out)
-    return r0, c0, out
-
-
-def first_cells(outline: Outline) -> np.ndarray:
-    """One boundary cell ``(col, row)`` of each polygon of ``outline`` (its shell's first corner)."""
-    ring_start = np.cumsum(outline.rings) - outline.rings
-    first_ring = (
-        np.searchsorted(outline.polygon, np.arange(int(outline.polygon.max()) + 1))
-        if len(outline.polygon)
-        else np.zeros(0, np.int64)
-    )
-    return outline.xy[ring_start[first_ring]]
-
-
-# ------------------------------------------------------------------------------ drawing
+    src_e: np.ndarray
+    es: np.ndarray
+    length: np.ndarray
+    ru: np.ndarray
+    rv: np.ndarray
+    full: np.ndarray
 
 
 @dataclass
 class _Plan:
-    """What to draw for one source: per limit, the window, the edges newly reached whole and
-    the cut stretches (fixed-point pixel polylines).
+    """What to draw for one source.
+
+    Per limit: the window, the edges newly reached whole and the cut stretches (fixed-point
+    pixel polylines).
     """
 
     boxes: list[tuple[int, int, int, int] | None]
@@ -488,7 +234,7 @@ class CircleDrawer:
             raise ValueError(f"width must be a positive number of metres, not {width_m!r}")
         self.geom = geom
         self.width = float(width_m)
-        self.thickness = max(2, int(round(2.0 * width_m / geom.cell / 2.0)) * 2)
+        self.thickness = max(2, round(2.0 * width_m / geom.cell / 2.0) * 2)
         self.margin = self.thickness // 2 + 3
         self._canvas: np.ndarray | None = None
 
@@ -508,12 +254,15 @@ class CircleDrawer:
         ``own = (source, edge, along)``: where the sources stand (a layer stands at many places),
         for the stretch of those edges reached straight along them.
         """
+        r = self._reached(dist.tocsr(), limits)
+        c_e, cut_at, pieces = self._cuts(r, limits, own, dist.shape[0])
+        return self._windows(r, c_e, cut_at, pieces, dist.shape[0], len(limits))
+
+    def _reached(self, dist: sp.csr_matrix, limits: np.ndarray) -> _Reached:
+        """The (source, edge) pairs the sources reach within the largest limit, and how far."""
         geom, net = self.geom, self.geom.net
-        k = len(limits)
-        n_src = dist.shape[0]
-        dist = dist.tocsr()
         # (source, node) within the largest limit
-        src_of = np.repeat(np.arange(n_src), np.diff(dist.indptr))
+        src_of = np.repeat(np.arange(dist.shape[0]), np.diff(dist.indptr))
         near = dist.data <= limits[-1]
         src_n, nodes, d = src_of[near], dist.indices[near].astype(np.int64), dist.data[near]
         # (source, edge) pairs touching those nodes, each once
@@ -534,9 +283,20 @@ class CircleDrawer:
         ru = np.clip(lim - du, 0.0, length)  # an unreached end (inf) gives 0
         rv = np.clip(lim - dv, 0.0, length)
         full = (ru + rv >= length) & ((ru > 0) | (rv > 0) | (length == 0))
-        pu = ~full & (ru > 0)
-        pv = ~full & (rv > 0)
-        reached = full | pu | pv
+        return _Reached(src_e, es, length, ru, rv, full)
+
+    def _cuts(
+        self, r: _Reached, limits: np.ndarray, own: tuple[np.ndarray, np.ndarray, np.ndarray], n_src: int
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Every cut stretch as a pixel polyline, sorted by (source, limit).
+
+        Returns the stretches' edges, where each (source, limit) starts among them, and the
+        polylines.
+        """
+        net, k = self.geom.net, len(limits)
+        lim = limits[:, None]
+        pu = ~r.full & (r.ru > 0)
+        pv = ~r.full & (r.rv > 0)
         # the stretch of a source's own edge reached straight along it
         osrc, oe, oa = (np.asarray(own[0], np.int64), np.asarray(own[1], np.int64), np.asarray(own[2], float))
         ol = net.edge_len[oe]
@@ -546,22 +306,28 @@ class CircleDrawer:
         li_u, pi_u = np.nonzero(pu)
         li_v, pi_v = np.nonzero(pv)
         c_lim = np.concatenate([li_u, li_v, np.repeat(np.arange(k), len(oe))])
-        c_src = np.concatenate([src_e[pi_u], src_e[pi_v], np.tile(osrc, k)])
-        c_e = np.concatenate([es[pi_u], es[pi_v], np.tile(oe, k)])
-        c_s = np.concatenate([np.zeros(len(pi_u)), (length - rv)[li_v, pi_v], o_s.ravel()])
-        c_t = np.concatenate([ru[li_u, pi_u], length[pi_v], o_t.ravel()])
+        c_src = np.concatenate([r.src_e[pi_u], r.src_e[pi_v], np.tile(osrc, k)])
+        c_e = np.concatenate([r.es[pi_u], r.es[pi_v], np.tile(oe, k)])
+        c_s = np.concatenate([np.zeros(len(pi_u)), (r.length - r.rv)[li_v, pi_v], o_s.ravel()])
+        c_t = np.concatenate([r.ru[li_u, pi_u], r.length[pi_v], o_t.ravel()])
         ok = c_t > c_s
         c_lim, c_src, c_e, c_s, c_t = c_lim[ok], c_src[ok], c_e[ok], c_s[ok], c_t[ok]
         order = np.lexsort((c_lim, c_src))
         c_lim, c_src, c_e, c_s, c_t = c_lim[order], c_src[order], c_e[order], c_s[order], c_t[order]
-        flat, nv = geom.cut(c_e, c_s, c_t)
-        pieces = _split(flat, nv)
+        flat, nv = self.geom.cut(c_e, c_s, c_t)
         cut_at = np.searchsorted(c_src * (k + 1) + c_lim, np.arange(n_src * (k + 1)))
-        # windows: boxes of everything reached per (source, limit)
+        return c_e, cut_at, _split(flat, nv)
+
+    def _windows(
+        self, r: _Reached, c_e: np.ndarray, cut_at: np.ndarray, pieces: list[np.ndarray], n_src: int, k: int
+    ) -> list[_Plan | None]:
+        """Per source: per limit, the box of everything reached, the edges newly reached whole, the cuts."""
+        geom = self.geom
         lat = geom.lattice
         m = self.margin
-        box_e = geom.edge_box[es]
-        e_at = np.searchsorted(src_e, np.arange(n_src + 1))
+        reached = r.full | (r.ru > 0) | (r.rv > 0)
+        box_e = geom.edge_box[r.es]
+        e_at = np.searchsorted(r.src_e, np.arange(n_src + 1))
         plans: list[_Plan | None] = []
         for i in range(n_src):
             a, b = e_at[i], e_at[i + 1]
@@ -570,8 +336,8 @@ class CircleDrawer:
             cuts: list[list[np.ndarray]] = []
             prev = np.zeros(b - a, bool)
             for j in range(k):
-                fj = full[j, a:b]
-                whole.append(es[a:b][fj & ~prev])
+                fj = r.full[j, a:b]
+                whole.append(r.es[a:b][fj & ~prev])
                 prev = fj
                 lo_c, hi_c = cut_at[i * (k + 1) + j], cut_at[i * (k + 1) + j + 1]
                 cuts.append(pieces[lo_c:hi_c])
@@ -628,7 +394,7 @@ class CircleDrawer:
                 canvas[r0:r1, c0:c1] = 0
         return out
 
-    def _draw(self, canvas: np.ndarray, whole: np.ndarray, cuts: list[np.ndarray], shift) -> None:
+    def _draw(self, canvas: np.ndarray, whole: np.ndarray, cuts: list[np.ndarray], shift: np.ndarray | None) -> None:
         cv2 = opencv()
         geom = self.geom
         th = self.thickness
@@ -701,9 +467,10 @@ class CircleDrawer:
         *,
         masks: list | None = None,
     ) -> list:
-        """The dissolved circles of a layer (``node_dist``: metres from every node to its nearest
-        facility; the facilities stand on ``own_edge`` at ``own_along``), one per limit.
-        ``masks``: see :meth:`outlines`.
+        """The dissolved circles of a layer, one per limit.
+
+        ``node_dist``: metres from every node to its nearest facility; the facilities stand on
+        ``own_edge`` at ``own_along``. ``masks``: see :meth:`outlines`.
         """
         lims = _limits(limits)
         within = np.flatnonzero(node_dist <= lims[-1])

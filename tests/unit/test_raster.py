@@ -14,17 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.circles import per_source
+from geo.grid import Lattice, build_polygons, pool_cells, trace
 from geo.network import Snapped, network_from_lines
 from geo.polygons import facility_polygons
-from geo.raster import (
-    CircleDrawer,
-    DEFAULT_CELL_M,
-    Lattice,
-    RasterGeometry,
-    build_polygons,
-    pool_cells,
-    trace,
-)
+from geo.raster import DEFAULT_CELL_M, CircleDrawer, RasterGeometry
 from tests.conftest import grid_net
 
 W = 30.0

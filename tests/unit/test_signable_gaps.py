@@ -7,7 +7,7 @@ import numpy as np
 import shapely
 
 from geo.gaps import _group_outlines, area_cells
-from geo.raster import Lattice, polygons_by_group
+from geo.grid import Lattice, polygons_by_group
 
 
 def _polygons(label: np.ndarray, n: int):
