@@ -81,7 +81,7 @@ class Deferred:
 
 def base_key(path: Path, params: PlanParams, layers_map: Path) -> str:
     """The cache key of a base: the file's content and what builds the base from it."""
-    from geo.plan import source_key
+    from geo.plan_types import source_key
 
     rules = Path(layers_map).read_bytes()
     src = "|".join(
@@ -109,7 +109,7 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
 
         say(f"downloading the walking network for {inputs.place!r} (osmnx)")
         return base_from_extract(extract_from_place(inputs.place), rules, params, say)
-    from geo.plan import embedded_default
+    from geo.plan_types import embedded_default
 
     path = Path(inputs.osm) if inputs.osm else embedded_default()
     check_osm_path(path)
