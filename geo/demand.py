@@ -29,12 +29,20 @@ the community each home was named with (:func:`read_community_population`).
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
 
+from geo.errors import InputError
+from geo.layer_files import Raw, cell_text, header_key, read_raw
 from geo.osm import HOME_BUILDINGS, Features
 
 HOUSE_TYPES = frozenset({"house", "detached", "terrace", "bungalow", "semidetached_house", "farm", "cabin"})
@@ -107,8 +115,6 @@ def homes_and_land(
     (``landuse=residential``) and the footprints of home buildings, metric polygons: where the
     gap areas may lie (:mod:`geo.gaps`).
     """
-    import shapely
-
     kinds = np.asarray(features.kind, dtype=object)
     geoms = np.asarray(shapely.from_wkb(features.wkb), dtype=object)
     b_idx = np.flatnonzero(kinds == "building")
@@ -137,37 +143,8 @@ def homes_and_land(
     if len(h_idx) and len(l_geom):
         _, li = l_tree.query(b_pt[h_idx], predicate="within")
         has_home[np.unique(li)] = True
-    empty = np.flatnonzero(~has_home)
-    g_xy, g_people, g_osm = [], [], []
-    s = rule.grid_m
-    per_m2 = rule.far / rule.floor_m2_per_person
     l_osm = np.asarray(features.osm_id, dtype=object)[l_idx]
-    for j in empty:
-        poly = l_geom[j]
-        if poly is None or shapely.is_empty(poly):
-            continue
-        x0, y0, x1, y1 = shapely.bounds(poly)
-        xs = np.arange(np.floor(x0 / s) * s + s / 2, x1, s)
-        ys = np.arange(np.floor(y0 / s) * s + s / 2, y1, s)
-        gx, gy = np.meshgrid(xs, ys)
-        gx, gy = gx.ravel(), gy.ravel()
-        inside = shapely.contains_xy(poly, gx, gy) if len(gx) else np.zeros(0, bool)
-        pa = shapely.area(poly)
-        if inside.sum() == 0:
-            rp = shapely.get_coordinates(shapely.point_on_surface(poly))
-            g_xy.append(rp)
-            g_people.append(np.array([pa * per_m2]))
-        else:
-            pts = np.column_stack([gx[inside], gy[inside]])
-            g_xy.append(pts)
-            g_people.append(np.full(len(pts), pa * per_m2 / len(pts)))
-        g_osm.append(np.full(len(g_xy[-1]), l_osm[j], dtype=object))
-    if g_xy:
-        xy_g = np.vstack(g_xy)
-        people_g = np.concatenate(g_people)
-        osm_g = np.concatenate(g_osm)
-    else:
-        xy_g, people_g, osm_g = np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=object)
+    xy_g, people_g, osm_g = _grid_homes(l_geom[~has_home], l_osm[~has_home], rule)
     homes = Homes(
         xy=np.vstack([xy_b.reshape(-1, 2), xy_g]),
         people=np.concatenate([people_b, people_g]),
@@ -179,6 +156,40 @@ def homes_and_land(
     return homes, land
 
 
+def _grid_homes(land: np.ndarray, osm_ids: np.ndarray, rule: PeopleRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Homes on a ``rule.grid_m`` grid over residential land that holds no home building.
+
+    Each parcel's people (its area times the floor-area ratio) are shared by its grid points, or
+    go to one point on its surface when no grid point falls inside. Returns ``(xy, people, osm
+    id of the parcel)``.
+    """
+    g_xy, g_people, g_osm = [], [], []
+    s = rule.grid_m
+    per_m2 = rule.far / rule.floor_m2_per_person
+    for poly, osm_id in zip(land, osm_ids, strict=True):
+        if poly is None or shapely.is_empty(poly):
+            continue
+        x0, y0, x1, y1 = shapely.bounds(poly)
+        xs = np.arange(np.floor(x0 / s) * s + s / 2, x1, s)
+        ys = np.arange(np.floor(y0 / s) * s + s / 2, y1, s)
+        mx, my = np.meshgrid(xs, ys)
+        gx, gy = mx.ravel(), my.ravel()
+        inside = shapely.contains_xy(poly, gx, gy) if len(gx) else np.zeros(0, bool)
+        pa = shapely.area(poly)
+        if inside.sum() == 0:
+            rp = shapely.get_coordinates(shapely.point_on_surface(poly))
+            g_xy.append(rp)
+            g_people.append(np.array([pa * per_m2]))
+        else:
+            pts = np.column_stack([gx[inside], gy[inside]])
+            g_xy.append(pts)
+            g_people.append(np.full(len(pts), pa * per_m2 / len(pts)))
+        g_osm.append(np.full(len(g_xy[-1]), osm_id, dtype=object))
+    if not g_xy:
+        return np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=object)
+    return np.vstack(g_xy), np.concatenate(g_people), np.concatenate(g_osm)
+
+
 def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndarray, *, source: str) -> Homes:
     """Spread people from a population file over the homes.
 
@@ -187,8 +198,6 @@ def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndar
     polygon keep no people (the file is taken as the full count); a polygon with no home inside
     is reported by the caller through the returned ``unplaced`` total in ``method``.
     """
-    import shapely
-
     people = np.zeros(len(homes))
     pts = shapely.points(homes.xy)
     is_poly = np.isin(shapely.get_type_id(geoms_metric), [3, 6])
@@ -207,8 +216,6 @@ def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndar
         np.add.at(people, home_i, pops[poly_i] * share)
         unplaced += float(pops[nsum == 0].sum())
     if (~is_poly).any() and len(homes):
-        from scipy.spatial import cKDTree
-
         p_xy = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[~is_poly]))
         _, nearest = cKDTree(homes.xy).query(p_xy)
         np.add.at(people, nearest, population[~is_poly])
@@ -241,14 +248,6 @@ def read_population(
     community name (columns 社区, 人口 or community, population), matched against
     ``communities``, the community of each home (:func:`read_community_population`).
     """
-    from pathlib import Path
-
-    import geopandas as gpd
-    import pandas as pd
-    import shapely
-
-    from geo.errors import InputError
-
     path = Path(path)
     if path.suffix.lower() in TABLE_SUFFIXES:
         return read_community_population(path, homes, communities=communities)
@@ -256,8 +255,6 @@ def read_population(
         raise InputError(
             str(path), ["file not found; give a GeoJSON or GeoPackage of areas or points with a population column"]
         )
-    import warnings
-
     try:
         with warnings.catch_warnings():  # GDAL's complaints about a broken file: the error below says it
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -287,17 +284,13 @@ def read_population(
             problems.append(f"feature {i + 1}: has no geometry")
     if problems:
         raise InputError(str(path), problems)
-    g = gdf.to_crs(4326).geometry.values if gdf.crs is not None else gdf.geometry.values
+    g = gdf.to_crs(4326).geometry.to_numpy() if gdf.crs is not None else gdf.geometry.to_numpy()
     geoms = shapely.transform(np.asarray(g, dtype=object), lambda c: project(c[:, 0], c[:, 1]))
     return apply_population(homes, geoms, values.to_numpy(float), source=str(path))
 
 
-def _community_rows(raw, name_at: int, pop_at: int, have: list[str], problems: list[str]) -> dict[str, float]:
+def _community_rows(raw: Raw, name_at: int, pop_at: int, have: list[str], problems: list[str]) -> dict[str, float]:
     """People by community name from a table's rows; problems of rows are added to ``problems``."""
-    import difflib
-
-    from geo.layer_files import cell_text
-
     given: dict[str, float] = {}
     for label, row in zip(raw.labels, raw.rows, strict=True):
         name = cell_text(row[name_at])
@@ -328,9 +321,11 @@ def _community_rows(raw, name_at: int, pop_at: int, have: list[str], problems: l
 
 
 def read_community_population(path: str | Path, homes: Homes, *, communities: Sequence[str | None] | None) -> Homes:
-    """A planner's table of people by community (CSV/XLSX: 社区, 人口 or community, population)
-    spread over the homes of each community in proportion to their estimated people (equally
-    when those are all zero). Homes of communities the table does not list keep the estimate.
+    """A planner's table of people by community, spread over the homes of each community.
+
+    The table is a CSV or XLSX with the columns 社区, 人口 (or community, population); people
+    go to the homes in proportion to their estimated people (equally when those are all zero).
+    Homes of communities the table does not list keep the estimate.
 
     Raises
     ------
@@ -339,11 +334,6 @@ def read_community_population(path: str | Path, homes: Homes, *, communities: Se
         names given twice, and names no home of the plan lies in (with the closest names the
         plan has, found with difflib).
     """
-    from pathlib import Path
-
-    from geo.errors import InputError
-    from geo.layer_files import header_key, read_raw
-
     path = Path(path)
     src = str(path)
     if not path.is_file():
@@ -367,7 +357,7 @@ def read_community_population(path: str | Path, homes: Homes, *, communities: Se
         )
     if not raw.rows:
         problems.append("the table holds no rows")
-    if problems:
+    if problems or name_at is None or pop_at is None:
         raise InputError(src, problems)
     names = np.array(
         [None if c is None else str(c).strip() or None for c in ([] if communities is None else communities)],
