@@ -35,17 +35,20 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
+import shapely.geometry
+import yaml
 
+from geo.crs import normalise_crs, to_wgs84
 from geo.errors import InputError
 from geo.kinds import LAYERS
 from geo.netedit import Closure, EditLog, Link, carry_snapped, with_edits
 from geo.network import Network, Snapped
-
-if TYPE_CHECKING:  # annotations only: geo.plan imports geo.whatif, which imports this module
-    from geo.plan import PlanResult
+from geo.plan_types import PlanResult
 
 EDIT_KINDS = ("add_link", "close", "add_facility", "move_facility", "remove_facility", "set_hours")
 #: a scenario (file or API request) holds at most this many edits.
@@ -98,7 +101,8 @@ class Scenario:
 
 
 def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
-    """Read and check a scenario file (``.geojson``/``.json``, ``.yaml``/``.yml``, ``.toml``);
+    """Read and check a scenario file (``.geojson``/``.json``, ``.yaml``/``.yml``, ``.toml``).
+
     ``crs`` (gcj02, bd09) converts its coordinates to WGS84.
     """
     path = Path(path)
@@ -128,8 +132,6 @@ def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
         if suffix in (".geojson", ".json"):
             doc = json.loads(text)
         elif suffix in (".yaml", ".yml"):
-            import yaml
-
             doc = yaml.safe_load(text)
         else:
             doc = tomllib.loads(text)
@@ -154,10 +156,11 @@ def json_type(value: object) -> str:
     return names.get(type(value), f"a {type(value).__name__}")
 
 
-def _depth(doc, limit: int, *, max_values: int = 0) -> int:
-    """Nesting depth of a parsed document, stopping once past ``limit``; -1 once it holds more
-    than ``max_values`` values (default: :data:`MAX_VALUES`; YAML aliases can make a file of a
-    few hundred bytes hold billions).
+def _depth(doc: object, limit: int, *, max_values: int = 0) -> int:
+    """Nesting depth of a parsed document, stopping once past ``limit``.
+
+    -1 once it holds more than ``max_values`` values (default: :data:`MAX_VALUES`; YAML aliases
+    can make a file of a few hundred bytes hold billions).
     """
     stack = [(doc, 1)]
     deepest = 0
@@ -212,19 +215,21 @@ def scenario_from_doc(doc: object, *, source: str = "scenario", crs: str | None 
     return Scenario(tuple(edits), source, unit)
 
 
-def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple], str]:
-    """The edits of a scenario document as (properties, geometry, geometry field) and what one is
-    called ("feature" or "edit"); items of the wrong shape are added to ``shape_problems``.
+def _edit_items(doc: object, source: str, shape_problems: list[str]) -> tuple[list[tuple], str]:
+    """The edits of a scenario document as (properties, geometry, geometry field).
+
+    Also what one is called ("feature" or "edit"); items of the wrong shape are added to
+    ``shape_problems``.
     """
     items: list[tuple] = []
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         feats = doc.get("features")
         if not isinstance(feats, list):
             raise InputError(source, ["'features' must be a list of GeoJSON features"])
-        for i, f in enumerate(feats, start=1):
-            if not isinstance(f, dict):
-                shape_problems.append(f"feature {i}: is {json_type(f)}, not a GeoJSON Feature object")
-                f = {}
+        for i, feat in enumerate(feats, start=1):
+            if not isinstance(feat, dict):
+                shape_problems.append(f"feature {i}: is {json_type(feat)}, not a GeoJSON Feature object")
+            f = feat if isinstance(feat, dict) else {}
             props = f.get("properties")
             if props is not None and not isinstance(props, dict):
                 shape_problems.append(
@@ -235,11 +240,10 @@ def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple
             items.append(({**(props or {})}, f.get("geometry"), "geometry"))
         return items, "feature"
     if isinstance(doc, dict) and isinstance(doc.get("edits"), list):
-        for i, e in enumerate(doc["edits"], start=1):
-            if not isinstance(e, dict):
-                shape_problems.append(f"edit {i}: is {json_type(e)}, not a mapping of keys such as edit, line")
-                e = {}
-            e = dict(e)
+        for i, given in enumerate(doc["edits"], start=1):
+            if not isinstance(given, dict):
+                shape_problems.append(f"edit {i}: is {json_type(given)}, not a mapping of keys such as edit, line")
+            e = dict(given) if isinstance(given, dict) else {}
             items.append((e, _geometry_from_keys(e), None))
         return items, "edit"
     raise InputError(
@@ -253,7 +257,7 @@ def _edit_items(doc, source: str, shape_problems: list[str]) -> tuple[list[tuple
     )
 
 
-def _geometry_from_keys(e: dict):
+def _geometry_from_keys(e: dict) -> dict | None:
     """YAML/TOML keys (``line``, ``polygon``, ``at``) as a GeoJSON geometry dict (or a marker)."""
     if "line" in e:
         return {"type": "LineString", "coordinates": e.pop("line"), "_key": "line"}
@@ -266,7 +270,7 @@ def _geometry_from_keys(e: dict):
 
 
 def _check_edit(
-    i: int, props: dict, geom, gkey: str | None, unit: str, problems: list[str], crs: str | None = None
+    i: int, props: dict, geom: object, gkey: str | None, unit: str, problems: list[str], crs: str | None = None
 ) -> Edit | None:
     """One edit of a scenario, checked: its problems are added to ``problems`` (then None)."""
     kind = props.get("edit")
@@ -308,10 +312,10 @@ _GEOM_TYPES = {
 }
 
 
-def _edit_geometry(where: str, kind: str, geom, field_name: str, crs: str | None, problems: list[str]):
+def _edit_geometry(
+    where: str, kind: str, geom: object, field_name: str, crs: str | None, problems: list[str]
+) -> shapely.Geometry | None:
     """The edit's geometry in WGS84 (None when it takes none or has problems, added to ``problems``)."""
-    import shapely.geometry
-
     want = _GEOM_TYPES.get(kind)
     if not want:
         return None
@@ -356,27 +360,24 @@ def _edit_options(where: str, kind: str, props: dict, problems: list[str]) -> di
                 f"{where}: field 'opening_hours' is {oh!r}: give OSM-style hours such as '24/7' or 'Mo-Fr 08:30-17:30'"
             )
         out = {"opening_hours": oh}
-    for k in ("name", "id", "tier", "kind"):
-        if out.get(k) is not None and not isinstance(out[k], (str, int)):
-            problems.append(f"{where}: field '{k}' is {out[k]!r}: give text")
+    problems.extend(
+        f"{where}: field '{k}' is {out[k]!r}: give text"
+        for k in ("name", "id", "tier", "kind")
+        if out.get(k) is not None and not isinstance(out[k], (str, int))
+    )
     return out
 
 
-def _to_wgs84(g, crs: str):
+def _to_wgs84(g: shapely.Geometry, crs: str) -> shapely.Geometry:
     """A geometry given in GCJ-02/BD-09 (AMap, Baidu), in WGS84."""
-    import shapely
-
-    from geo.crs import normalise_crs, to_wgs84
-
     name = normalise_crs(crs)
     if name == "wgs84":
         return g
     return shapely.transform(g, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], name)))
 
 
-def _check_lonlat(where: str, fname: str, g) -> list[str]:
-    import shapely
-
+def _check_lonlat(where: str, fname: str, g: shapely.Geometry) -> list[str]:
+    """Problems of coordinates outside WGS84 longitude and latitude (swapped ones named)."""
     xy = shapely.get_coordinates(g)
     if len(xy) == 0:
         return [f"{where}: field '{fname}' has no coordinates"]
@@ -424,8 +425,6 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
         if e.kind == "close":
             closures.append(Closure(_to_metric(base_net, e.geometry), where))
         elif e.kind == "add_link":
-            import shapely
-
             xy = base_net.project(*shapely.get_coordinates(e.geometry).T)
             links.append(
                 Link(
@@ -447,13 +446,13 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
     return Applied(net, log, hs, facilities, notes, frozenset(touched))
 
 
-def _to_metric(net: Network, g):
-    import shapely
-
+def _to_metric(net: Network, g: shapely.Geometry) -> shapely.Geometry:
+    """A WGS84 geometry in the network's metric CRS."""
     return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))
 
 
-def _find(fac, ref: str) -> tuple[np.ndarray, str | None]:
+def _find(fac: gpd.GeoDataFrame, ref: str) -> tuple[np.ndarray, str | None]:
+    """Rows of ``fac`` whose id (else name) is ``ref``, or a problem saying why none or several."""
     ids = fac["id"].astype(str).to_numpy() if len(fac) else np.zeros(0, str)
     hit = np.flatnonzero(ids == ref)
     if len(hit) == 0 and len(fac):
@@ -465,10 +464,8 @@ def _find(fac, ref: str) -> tuple[np.ndarray, str | None]:
     return hit[:1], None
 
 
-def _facility_edits(before, scenario: Scenario, problems: list[str]) -> tuple[dict, set]:
-    import geopandas as gpd
-    import pandas as pd
-
+def _facility_edits(before: PlanResult, scenario: Scenario, problems: list[str]) -> tuple[dict, set]:
+    """The facility tables after the edits, and the layers they touch (problems added)."""
     tables = {name: lr.facilities.copy() for name, lr in before.layers.items()}
     touched = set()
     for e in scenario.edits:

@@ -12,21 +12,21 @@ areas that gain or lose come from the two plans' walk times.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from geo.circles import metres_for
-
-if TYPE_CHECKING:  # annotations only: geo.plan and geo.scenarios load when a scenario runs
-    import geopandas as gpd
-
-    from geo.network import Network, Snapped
-    from geo.plan import PlanResult
-    from geo.scenarios import Applied, Scenario
+from geo.coverage import layer_minutes, minutes_key
+from geo.gaps import cluster_points
+from geo.network import Network, Snapped
+from geo.plan import finish_plan, layer_step
+from geo.plan_types import PlanResult, Progress, quiet
+from geo.scenarios import Applied, Scenario, apply_scenario
 
 #: changed homes closer than this are grouped into one changed area (m)
 AREA_LINK_M = 100.0
@@ -49,14 +49,9 @@ class ScenarioOutcome:
     seconds: float  # time to apply and recompute the walk times
 
 
-def run_scenario(
-    before: PlanResult, scenario: Scenario, *, progress: Callable[[str], None] | None = None
-) -> ScenarioOutcome:
+def run_scenario(before: PlanResult, scenario: Scenario, *, progress: Progress | None = None) -> ScenarioOutcome:
     """Apply ``scenario`` to ``before`` (a PlanResult): the plan after, and the diff."""
-    from geo.plan import layer_step
-    from geo.scenarios import apply_scenario
-
-    say = progress or (lambda s: None)
+    say = progress or quiet
     t0 = time.perf_counter()
     applied = apply_scenario(before, scenario)
     params = before.params
@@ -80,8 +75,10 @@ def run_scenario(
 
 @dataclass(frozen=True, eq=False)
 class Reuse:
-    """What of the plan before a plan after can keep: views not in ``views`` keep their circles
-    and gaps; ``facilities[layer]`` marks (by row of the after table) the circles to redraw.
+    """What of the plan before a plan after can keep.
+
+    Views not in ``views`` keep their circles and gaps; ``facilities[layer]`` marks (by row of
+    the after table) the circles to redraw.
     """
 
     before: PlanResult
@@ -89,9 +86,11 @@ class Reuse:
     facilities: dict
 
 
-def _edit_nodes(before, applied) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes where the edits touch the network: of the after network (link ends, split points)
-    and of the network before (ends of closed edges; its node numbers stay the same after).
+def _edit_nodes(before: PlanResult, applied: Applied) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes where the edits touch the network, after and before.
+
+    Of the after network: link ends and split points; of the network before: ends of closed
+    edges (its node numbers stay the same after).
     """
     net = applied.network
     log = applied.log
@@ -156,14 +155,13 @@ def after_plan(
     *,
     net: Network | None = None,
     home_snap: Snapped | None = None,
-    say: Callable[[str], None] | None = None,
+    say: Progress | None = None,
 ) -> PlanResult:
-    """The plan after a change (a scenario's edits, proposed sites): ``before`` finished again
-    with the changed ``layers`` (and the edited network and the homes' places on it, when the
-    change made them), drawing only what ``reuse`` does not keep.
-    """
-    from geo.plan import finish_plan
+    """The plan after a change (a scenario's edits, proposed sites).
 
+    ``before`` finished again with the changed ``layers`` (and the edited network and the homes'
+    places on it, when the change made them), drawing only what ``reuse`` does not keep.
+    """
     if before.base is None:  # every plan() and saved plan has one
         raise ValueError("the plan before a change holds no base")
     notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
@@ -177,7 +175,7 @@ def after_plan(
         warnings=list(before.warnings),
         area=before.area,
         notes=notes,
-        say=say or (lambda s: None),
+        say=say or quiet,
         reuse=reuse,
     )
 
@@ -214,12 +212,6 @@ def coverage_diff(
         (layer, profile, minutes, change = "gain"/"loss", people, walk minutes before and
         after); ``areas``: changed homes closer than ``link_m`` grouped into areas with counts.
     """
-    import geopandas as gpd
-    import shapely
-
-    from geo.coverage import layer_minutes, minutes_key
-    from geo.gaps import cluster_points
-
     params, homes, net = before.params, before.homes, before.network
     bviews, aviews = layer_views(before), layer_views(after)
     speeds = params.speeds()
@@ -242,7 +234,10 @@ def coverage_diff(
             "links_added": len(lg.links),
             "links_m": [round(float(x), 1) for x in applied.network.edge_len[lg.links]],
         }
-    rows, pts, area_rows, area_geoms = [], [], [], []
+    rows: list[dict] = []
+    pts: list[np.ndarray] = []
+    area_rows: list[dict] = []
+    area_geoms: list[shapely.Geometry] = []
     per_profile = {}
     names = after.home_names[0:2] if after.home_names else (None, None)
     for p in params.profiles:
@@ -269,18 +264,18 @@ def coverage_diff(
                     idx = np.flatnonzero(mask)
                     if len(idx) == 0:
                         continue
-                    for j in idx:
-                        rows.append(
-                            {
-                                "layer": name,
-                                "profile": p,
-                                "minutes": float(m),
-                                "change": change,
-                                "people": round(float(people[j]), 1),
-                                "walk_min_before": _mins(b[j], speed),
-                                "walk_min_after": _mins(a[j], speed),
-                            }
-                        )
+                    rows.extend(
+                        {
+                            "layer": name,
+                            "profile": p,
+                            "minutes": float(m),
+                            "change": change,
+                            "people": round(float(people[j]), 1),
+                            "walk_min_before": _mins(b[j], speed),
+                            "walk_min_after": _mins(a[j], speed),
+                        }
+                        for j in idx
+                    )
                     pts.append(homes.xy[idx])
                     labels = cluster_points(homes.xy[idx], link_m)
                     discs = shapely.buffer(shapely.points(homes.xy[idx]), AREA_BUFFER_M, quad_segs=4)
@@ -321,9 +316,6 @@ def coverage_diff(
 
 def edits_frame(before: PlanResult, applied: Applied) -> gpd.GeoDataFrame:
     """The edits as drawn on the map: new links, closed ways, added or moved facilities (WGS84)."""
-    import geopandas as gpd
-    import pandas as pd
-
     net, lg = applied.network, applied.log
     parts = [
         gpd.GeoDataFrame(
@@ -349,5 +341,4 @@ def edits_frame(before: PlanResult, applied: Applied) -> gpd.GeoDataFrame:
                 crs=net.crs,
             )
         )
-    lines = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=net.crs).to_crs(4326)
-    return lines
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=net.crs).to_crs(4326)
