@@ -31,19 +31,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from geo.crs import in_china, normalise_crs, to_wgs84
 from geo.errors import InputError
 from geo.hours import OpeningHoursError, normalise_opening_hours, opening_hours_state  # noqa: F401 (re-exported)
+from geo.io import write_geojson
 from geo.layer_files import ALIASES, EMPTY, HEADERS, Raw, cell_text, header_key, read_raw
+from geo.layer_points import check_ranges, converted, coordinates, file_crs, swap_message
 from geo.osm_layers import FACILITY_COLUMNS
-
-if TYPE_CHECKING:
-    import geopandas as gpd
 
 SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".parquet")
 COLUMNS = (*FACILITY_COLUMNS, "opening_hours_raw")
@@ -69,7 +68,6 @@ TIER_WORDS: dict[str, str] = {
     "专题": "special",
     "功能型": "special",
 }
-CRS_LABEL = {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"}
 TIER_HELP = "区级/district, 街道/street, 社区/community, 特色/special"
 SERVICE_SPLIT = re.compile(r"\s*[、,，;；/\n]+\s*")
 #: two facilities of one name closer than this (metres) are reported as a likely duplicate.
@@ -100,21 +98,6 @@ def _plain(value: object) -> object:
     return value
 
 
-def _number(value: object) -> float | None:
-    """A numeric cell -> float; None when empty. Raises ValueError for anything else."""
-    s = cell_text(value)
-    if s is None:
-        return None
-    try:
-        f = float(s)  # plain numbers (nearly every cell) without the regular expression
-    except ValueError:
-        s = re.sub(r"^(东经|北纬|[EN])|(°|度)?([EN东北])?$", "", unicodedata.normalize("NFKC", s).replace(" ", ""))
-        f = float(s)  # ValueError for the rest
-    if not math.isfinite(f):
-        raise ValueError(s)
-    return f
-
-
 # ------------------------------------------------------------------------------ checking
 def _columns(raw: Raw, src: str) -> dict[str, int]:
     """Field -> column index; raises for missing or doubled columns, listing the columns found."""
@@ -143,128 +126,6 @@ def _columns(raw: Raw, src: str) -> dict[str, int]:
     return cols
 
 
-def _file_crs(
-    crs: str | None, raw: Raw, cols: dict[str, int], src: str, problems: list[str], warnings: list[str]
-) -> str:
-    """The argument, else the crs column (all rows must agree), else wgs84."""
-    given = normalise_crs(crs) if crs else None
-    if "crs" not in cols:
-        return given or "wgs84"
-    col = raw.header[cols["crs"]]
-    seen: dict[str, list[str]] = {}
-    for label, row in zip(raw.labels, raw.rows, strict=True):
-        if (value := cell_text(row[cols["crs"]])) is None:
-            continue
-        try:
-            seen.setdefault(normalise_crs(value), []).append(label)
-        except ValueError:
-            problems.append(
-                f"{label}: {col} {value!r} is not a known coordinate system — "
-                "use wgs84, gcj02 (AMap/Gaode, Tencent) or bd09 (Baidu)"
-            )
-    if given:
-        if set(seen) - {given}:
-            warnings.append(
-                f"{src}: the {col} column says {', '.join(sorted(seen))} but {given} was asked for; using {given}"
-            )
-        return given
-    if len(seen) > 1:
-        parts = "; ".join(f"{k} ({', '.join(v[:3])}{'...' if len(v) > 3 else ''})" for k, v in sorted(seen.items()))
-        problems.append(f"{col} mixes coordinate systems: {parts} — split the file, or convert the rows to one system")
-    return next(iter(seen)) if len(seen) == 1 else "wgs84"
-
-
-def _coordinates(raw: Raw, cols: dict[str, int], per_row: list[list[str]], notes: list[str], src: str):
-    """lon, lat (NaN where unusable), their texts as given, and how they were given."""
-    n = len(raw.rows)
-    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
-    texts = [("", "")] * n
-    kind = "columns" if "lon" in cols else "pair"
-    for i, row in enumerate(raw.rows):
-        g = raw.geoms[i] if raw.geoms is not None else None
-        if g is not None and not g.is_empty:
-            kind = "geometry"
-            if g.geom_type in ("Polygon", "MultiPolygon"):
-                notes.append(f"{src} {raw.labels[i]}: a {g.geom_type}; placed at a point inside it")
-                g = g.representative_point()
-            g = g.geoms[0] if g.geom_type == "MultiPoint" and len(g.geoms) == 1 else g
-            if g.geom_type == "Point" and not (math.isfinite(g.x) and math.isfinite(g.y)):
-                per_row[i].append(
-                    f"geometry has coordinates ({g.x:g}, {g.y:g}) — give a finite longitude and "
-                    "latitude in decimal degrees (NaN and Infinity are not coordinates)"
-                )
-            elif g.geom_type == "Point":
-                lon[i], lat[i], texts[i] = g.x, g.y, (f"{g.x:.10g}", f"{g.y:.10g}")
-            else:
-                per_row[i].append(
-                    f"geometry is a {g.geom_type} — only points are accepted (a polygon is placed at a point inside it)"
-                )
-            continue
-        if not ({"lon", "lat"} <= set(cols) or "lonlat" in cols) or (
-            raw.geoms is not None
-            and all(cell_text(row[cols[f]]) is None for f in ("lon", "lat", "lonlat") if f in cols)
-        ):
-            per_row[i].append("has no geometry and no longitude/latitude — give each facility a Point")
-            continue
-        if "lon" in cols and "lat" in cols:
-            given = [(raw.header[cols[f]], row[cols[f]]) for f in ("lon", "lat")]
-        elif "lonlat" in cols:
-            col, value = raw.header[cols["lonlat"]], cell_text(row[cols["lonlat"]])
-            parts = re.split(r"\s*[,，\s]\s*", value) if value else []
-            if len(parts) != 2:
-                per_row[i].append(
-                    f"{col} is empty — give 'longitude,latitude', e.g. 120.2105,30.2084"
-                    if value is None
-                    else f"{col} {value!r} is not 'longitude,latitude' — e.g. 120.2105,30.2084"
-                )
-                continue
-            given = [(col, parts[0]), (col, parts[1])]
-        got = []
-        for (col, value), what, example in zip(given, ("longitude", "latitude"), ("120.2105", "30.2084"), strict=True):
-            try:
-                got.append(_number(value))
-                if got[-1] is None:
-                    per_row[i].append(f"{col} is empty — give the {what} in decimal degrees, e.g. {example}")
-            except ValueError:
-                got.append(None)
-                per_row[i].append(
-                    f"{col} {cell_text(value)!r} is not a number — give the {what} in decimal degrees, e.g. {example}"
-                )
-        if None not in got:
-            lon[i], lat[i] = got
-            texts[i] = (cell_text(given[0][1]) or "", cell_text(given[1][1]) or "")
-    return lon, lat, texts, kind
-
-
-def _swap_message(
-    raw: Raw, cols: dict[str, int], kind: str, lon: np.ndarray, lat: np.ndarray, texts: list[tuple[str, str]]
-) -> str | None:
-    """The one problem for a whole file whose longitudes and latitudes are swapped, or None."""
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    x, y = lon[ok], lat[ok]
-    if not ok.any() or not (
-        ((np.abs(y) > 90) & (np.abs(x) <= 90)).all() or ((y >= 73) & (y <= 135) & (x >= 18) & (x <= 54)).all()
-    ):
-        return None
-    i = int(np.flatnonzero(ok)[0])
-    label, (xt, yt) = raw.labels[i], texts[i]
-    if kind == "geometry":
-        return (
-            f"the coordinates look like (latitude, longitude): {label} has x {xt}, y {yt}; "
-            "GeoJSON and GeoPackage want x = longitude, y = latitude — swap them"
-        )
-    if kind == "pair":
-        return (
-            f"the coordinates in {raw.header[cols['lonlat']]} look like 'latitude,longitude': {label} has "
-            f"'{xt},{yt}' — write them as 'longitude,latitude' (AMap and Baidu give the longitude first)"
-        )
-    lo, la = raw.header[cols["lon"]], raw.header[cols["lat"]]
-    return (
-        f"the longitude and latitude columns look swapped: {la} holds {yt} and {lo} holds {xt} in {label} "
-        f"(in China longitude is 73..135, latitude 18..54) — swap the column headers {lo} and {la}"
-    )
-
-
 def _stars(text: str) -> float:
     s = re.sub(r"(星级?|stars?)$", "", unicodedata.normalize("NFKC", text).replace(" ", ""), flags=re.IGNORECASE)
     if s and set(s) <= {"★", "☆"}:
@@ -285,7 +146,8 @@ def _area(text: str) -> float:
 def _row(
     raw: Raw, cols: dict[str, int], i: int, bad: list[str], warnings: list[str], src: str, hours_seen: dict
 ) -> dict:
-    """The normalised fields of row ``i``; problems go to ``bad``, warnings to ``warnings``;
+    """The normalised fields of row ``i``; problems go to ``bad``, warnings to ``warnings``.
+
     ``hours_seen`` keeps the opening hours read so far in this file (text -> normalised).
     """
     label = raw.labels[i]
@@ -378,9 +240,6 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
     InputError
         With every problem of the file, each naming the row, the field and the value.
     """
-    import geopandas as gpd
-    import shapely
-
     path = Path(path)
     src = str(path)
     _check_path(path)
@@ -398,21 +257,14 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
         )
     cols = _columns(raw, src)
     problems = raw.problems
-    crs_name = _file_crs(crs, raw, cols, src, problems, warnings)
+    crs_name = file_crs(crs, raw, cols, src, problems, warnings)
     n = len(raw.rows)
     per_row: list[list[str]] = [[] for _ in range(n)]
-    lon, lat, texts, kind = _coordinates(raw, cols, per_row, notes, src)
-    if (swapped := _swap_message(raw, cols, kind, lon, lat, texts)) is not None:
+    lon, lat, texts, kind = coordinates(raw, cols, per_row, notes, src)
+    if (swapped := swap_message(raw, cols, kind, lon, lat, texts)) is not None:
         problems.append(swapped)
     else:
-        ok = np.isfinite(lon) & np.isfinite(lat)
-        for i in np.flatnonzero(ok & ((np.abs(lon) > 180) | (np.abs(lat) > 90))):
-            if not -180 <= lon[i] <= 180:
-                per_row[i].append(f"longitude {texts[i][0]} is outside -180..180")
-            if not -90 <= lat[i] <= 90:
-                per_row[i].append(
-                    f"latitude {texts[i][1]} is outside -90..90 — are the longitude and latitude columns swapped?"
-                )
+        check_ranges(lon, lat, texts, per_row)
     out: dict[str, list] = {c: [] for c in COLUMNS}
     first_id: dict[str, str] = {}
     hours_seen: dict[str, object] = {}
@@ -432,18 +284,8 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
 
     extra: dict[str, list] = {}
     if crs_name != "wgs84":
-        outside = ~in_china(lon, lat)
-        warnings += [
-            f"{src} {raw.labels[i]}: ({texts[i][0]}, {texts[i][1]}) lies outside China, where "
-            f"{CRS_LABEL[crs_name]} has no offset — kept unchanged"
-            for i in np.flatnonzero(outside)
-        ]
         extra = {"orig_lon": lon.tolist(), "orig_lat": lat.tolist(), "orig_crs": [crs_name] * n}
-        lon, lat = to_wgs84(lon, lat, crs_name)
-        notes.append(
-            f"{src}: {n - int(outside.sum())} of {n} points converted from {CRS_LABEL[crs_name]} to WGS84 "
-            "(the coordinates as given are kept in orig_lon, orig_lat)"
-        )
+        lon, lat = converted(lon, lat, crs_name, texts, raw.labels, src, notes, warnings)
     warnings += _duplicates(out["name"], lon, lat, raw.labels, src)
     used = {j for f, j in cols.items() if raw.geoms is None or f not in ("lon", "lat", "lonlat")}
     for j, h in enumerate(raw.header):
@@ -455,8 +297,9 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
 
 
 def _duplicates(names: list, lon: np.ndarray, lat: np.ndarray, labels: list[str], src: str) -> list[str]:
-    """Warnings for one name at the same place (within :data:`DUPLICATE_M`): each row against
-    the first earlier row of its name that close.
+    """Warnings for one name at the same place (within :data:`DUPLICATE_M`).
+
+    Each row is checked against the first earlier row of its name that close.
 
     Rows go into a grid of :data:`DUPLICATE_M` cells keyed by name, so a row is compared only
     with the rows of its name in its own and the eight neighbouring cells: O(n) for lists with
@@ -503,7 +346,7 @@ def _metres_scalar(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * _EARTH_M * math.asin(math.sqrt(min(a, 1.0)))
 
 
-def _metres(lon1, lat1, lon2, lat2):
+def _metres(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
     """Great-circle distance in metres (haversine on a 6,371 km sphere)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
@@ -539,8 +382,6 @@ def write_facilities(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     ``services`` are joined with ``、``; ``orig_*`` columns are kept as properties. The file is
     written to a temporary file in the same folder, then renamed into place (:mod:`geo.io`).
     """
-    from geo.io import write_geojson
-
     path = Path(path)
     if path.suffix.lower() not in (".geojson", ".json"):
         raise InputError(str(path), ["facilities are written as GeoJSON — name the file *.geojson"])
