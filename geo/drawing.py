@@ -13,20 +13,22 @@ runs in this process. No state outlives a call: the context and the artists are 
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+import shapely
 
+from geo.circles import per_source
+from geo.gaps import GapHomes, gap_rows
 from geo.network import Network, Snapped
-
-if TYPE_CHECKING:  # annotations only: the drawers load in the processes that draw
-    from geo.gaps import GapHomes
-    from geo.polygons import ExactDrawer
-    from geo.raster import CircleDrawer, RasterGeometry
+from geo.polygons import ExactDrawer, facility_polygons, layer_polygons
+from geo.raster import CircleDrawer, RasterGeometry, draw_pad
 
 #: below this many polygons, worker processes cost more than they save.
 PARALLEL_MIN = 48
@@ -89,8 +91,6 @@ class Artist:
     def exact(self) -> ExactDrawer:
         """The exact (buffer union) drawer, made on first use."""
         if self._exact is None:
-            from geo.polygons import ExactDrawer
-
             self._exact = ExactDrawer(self.ctx.net, self.ctx.width_m)
         return self._exact
 
@@ -98,21 +98,17 @@ class Artist:
     def drawer(self) -> CircleDrawer:
         """The grid drawer, made on first use."""
         if self._drawer is None:
-            from geo.raster import CircleDrawer
-
+            if self.ctx.geometry is None:
+                raise RuntimeError("a grid drawing needs the context's geometry (draw() makes it)")
             self._drawer = CircleDrawer(self.ctx.geometry, self.ctx.width_m)
         return self._drawer
 
     def layer(self, k: int) -> tuple[list[bytes], list[dict], list[bytes]]:
         """Layer view ``k``: its circles (WKB, one per limit) and gap rows with their WKB."""
-        import shapely
-
         job = self.ctx.layers[k]
         masks: list = []
         if self.ctx.construction == "exact":
-            from geo.polygons import layer_polygons
-
-            fac = _snapped(self.ctx.net, job.own_edge, job.own_along)
+            fac = _snapped(job.own_edge, job.own_along)
             polys = layer_polygons(
                 self.ctx.net, job.node_dist, list(self.ctx.limits), facilities=fac, drawer=self.exact
             )
@@ -125,30 +121,23 @@ class Artist:
         rows: list[dict] = []
         wkbs: list[bytes] = []
         if job.gaps and self.ctx.gap_homes is not None:
-            from geo.gaps import gap_rows
-
             rows, geoms = gap_rows(self.ctx, job, polys, masks)
             wkbs = [shapely.to_wkb(g) if g is not None else b"" for g in geoms]
         return [shapely.to_wkb(p) for p in polys], rows, wkbs
 
     def facilities(self, j: int, rows: np.ndarray) -> list[list[bytes]]:
         """Circles (WKB, one per limit) of facilities ``rows`` of facility job ``j``."""
-        import shapely
-
         job = self.ctx.facilities[j]
         if self.ctx.construction == "exact":
-            from geo.polygons import facility_polygons
-
-            fac = _snapped(self.ctx.net, job.own_edge[rows], job.own_along[rows])
+            fac = _snapped(job.own_edge[rows], job.own_along[rows])
             polys = facility_polygons(self.ctx.net, fac, list(self.ctx.limits), dist=job.dist[rows], drawer=self.exact)
         else:
             polys = self.drawer.source_circles(job.dist[rows], self.ctx.limits, job.own_edge[rows], job.own_along[rows])
         return [[shapely.to_wkb(p) for p in row] for row in polys]
 
 
-def _snapped(net: Network, edge: np.ndarray, along: np.ndarray):
-    from geo.network import Snapped
-
+def _snapped(edge: np.ndarray, along: np.ndarray) -> Snapped:
+    """Facilities standing at ``along`` metres on edges ``edge`` (all placed)."""
     n = len(edge)
     return Snapped(
         np.asarray(edge, np.int64), np.asarray(along, float), np.zeros(n), np.ones(n, bool), np.zeros((n, 2))
@@ -166,8 +155,6 @@ def default_signals() -> None:
     A parent that handles SIGTERM itself (uvicorn) would otherwise pass its handler and its
     wake-up descriptor on, and the worker would wait forever when told to stop.
     """
-    import signal
-
     try:
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -178,7 +165,7 @@ def default_signals() -> None:
 
 def _init(ctx: DrawContext) -> None:
     """Pool initializer: the worker's own Artist and default signal handling."""
-    global _ARTIST
+    global _ARTIST  # noqa: PLW0603 - the pool worker's own state, set once in the child by this initializer
     default_signals()
     _ARTIST = Artist(ctx)
 
@@ -219,8 +206,6 @@ def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[in
     if ctx.construction not in CONSTRUCTIONS:
         raise ValueError(f"construction {ctx.construction!r}: expected one of {', '.join(CONSTRUCTIONS)}")
     if ctx.geometry is None and ctx.construction == "raster":
-        from geo.raster import RasterGeometry, draw_pad
-
         object.__setattr__(ctx, "geometry", RasterGeometry(ctx.net, ctx.cell_m, pad_m=draw_pad(ctx.width_m)))
     k = len(ctx.limits)
     tasks: list[tuple] = [("layer", i) for i in np.argsort([-np.isfinite(j.node_dist).sum() for j in ctx.layers])]
@@ -230,22 +215,22 @@ def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[in
         workers = min(os.cpu_count() or 1, 8) if big else 1
     parallel = workers > 1 and len(tasks) + n_fac > 1 and _can_fork()
     step = FACILITY_TASK if parallel else 10**9
-    for j, job in enumerate(ctx.facilities):
-        for a in range(0, len(job.rows), step):
-            tasks.append(("facilities", j, job.rows[a : a + step]))
+    tasks += [
+        ("facilities", j, job.rows[a : a + step])
+        for j, job in enumerate(ctx.facilities)
+        for a in range(0, len(job.rows), step)
+    ]
     total = (len(ctx.layers) + n_fac) * k
     done = 0
     results: list = [None] * len(tasks)
 
-    def finished(task) -> None:
+    def finished(task: tuple) -> None:
         nonlocal done
         done += k * (1 if task[0] == "layer" else len(task[2]))
         if progress is not None:
             progress(done, total)
 
     if parallel:
-        import multiprocessing as mp
-
         with mp.get_context("fork").Pool(min(workers, len(tasks)), initializer=_init, initargs=(ctx,)) as pool:
             for i, res in pool.imap_unordered(_run, enumerate(tasks), chunksize=1):
                 results[i] = res
@@ -260,8 +245,6 @@ def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[in
 
 def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
     """The polygons the tasks drew (as WKB), put back by layer view and facility."""
-    import shapely
-
     k = len(ctx.limits)
     out = Drawn({}, {}, {})
     for job in ctx.facilities:
@@ -283,13 +266,12 @@ def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
 
 
 def _can_fork() -> bool:
-    """A pool is forked only from the main thread: a fork from another thread copies the locks
-    other threads hold at that moment (a ``functools.cached_property``'s, logging's) into a
-    child that then waits on them forever; in a thread the circles are drawn in that thread.
-    """
-    import multiprocessing as mp
-    import threading
+    """Whether a pool may be forked here: only from the main thread.
 
+    A fork from another thread copies the locks other threads hold at that moment (a
+    ``functools.cached_property``'s, logging's) into a child that then waits on them forever;
+    in a thread the circles are drawn in that thread.
+    """
     return "fork" in mp.get_all_start_methods() and threading.current_thread() is threading.main_thread()
 
 
@@ -303,22 +285,15 @@ def source_circles(
     construction: str = "raster",
     geometry: RasterGeometry | None = None,
 ) -> np.ndarray:
-    """The circles of a few sources (snapped points), one per source and limit (metric), drawn in
-    this thread after one bounded search each (for siting and on-demand answers).
-    """
-    from geo.circles import per_source
+    """The circles of a few sources (snapped points), one per source and limit (metric).
 
+    Drawn in this thread after one bounded search each (for siting and on-demand answers).
+    """
     dist = per_source(net, sources, limit=max(limits))
     if construction == "exact":
-        from geo.polygons import facility_polygons
-
         return facility_polygons(net, sources, list(limits), dist=dist, width_m=width_m)
-    from geo.raster import CircleDrawer, RasterGeometry, draw_pad
-
     geom = geometry if geometry is not None else RasterGeometry(net, cell_m, pad_m=draw_pad(width_m))
     out = np.empty((len(sources), len(limits)), dtype=object)
-    import shapely
-
     out[:] = shapely.Polygon()
     ok = np.flatnonzero(sources.ok)
     if len(ok):
