@@ -15,6 +15,8 @@ time, wall time, the sum and the median of the per-area plan times, the peak mem
 busiest worker (``VmHWM`` of the worker process, read by each task) and of the driver, and
 the speed-up from 1 to 2 workers. "tasks" is the cluster's start and every task (plan and
 write); "merge" the merged outputs and the command's start-up (wall minus the command's own).
+Before the batches, :func:`two_at_once` measures what two worker processes can give on this
+machine at best (the same plan alone and two at once, no Dask): the bound for the speed-up.
 Results go to ``bench/results/province-<tiles>-w<workers>.json`` (``province-1-4-w1-2.json``).
 
 Usage: ``python -m bench.province [--tiles 1,4] [--workers 1,2] [--areas level=8] [--per-facility]``;
@@ -200,6 +202,8 @@ def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: b
     print(f"read {MERGED.name}: {len(ex.node_id):,} nodes, {len(ex.ways):,} ways, {len(ex.relations):,} relations "
           f"({time.perf_counter() - t:.1f} s)", flush=True)
     rows, doc = [], {"areas": areas, "per_facility": per_facility, "saved_plan": saved, "runs": []}
+    doc["two_at_once"] = two_at_once()
+    print(json.dumps(doc["two_at_once"]), flush=True)
     with tempfile.TemporaryDirectory(prefix="circles-province-") as tmp:
         tmp = Path(tmp)
         for n in tiles:
@@ -227,9 +231,50 @@ def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: b
     head = ["tiles", "walk nodes", "areas", "failed", "workers", "read+partition s", "area plan median s",
             "area plans sum s", "area writes sum s", "tasks s", "merge s", "wall s", "worker peak MB",
             "driver peak MB"]
+    c = doc["two_at_once"]
     doc["table"] = table(f"circles batch on a synthetic province ({areas}, "
-                         f"{'with' if per_facility else 'without'} per-facility circles)", head, rows)
+                         f"{'with' if per_facility else 'without'} per-facility circles)", head, rows) + (
+        f"\nThe machine's own bound for 2 workers: {c['job']} takes {c['alone_median_s']} s alone and "
+        f"{c['pair_median_s']} s as two processes at once (medians of {len(c['alone_s'])}): at best "
+        f"**{c['ceiling_speedup']}x** from 1 to 2 workers on this machine.\n")
     return doc
+
+
+def two_at_once(*, reps: int = 3, path: Path = MERGED) -> dict:
+    """What two worker processes can give on this machine at best: the same job alone and two at once.
+
+    The job is ``circles plan --no-per-facility`` on the merged extract with its network cached
+    (what one area's task does, larger), in fresh processes, ``reps`` times alone and ``reps``
+    times as two processes started together. No Dask, no driver, no shared input: what two at
+    once lose against one alone is the machine's (shared caches, memory bandwidth, the other
+    load), and ``2 x alone / pair`` bounds the speed-up any 2-worker batch can reach here.
+    """
+    from bench.whole_plan import circles_cmd
+
+    with tempfile.TemporaryDirectory(prefix="circles-ceiling-") as tmp:
+        tmp = Path(tmp)
+        env = {**os.environ, "CIRCLES_CACHE_DIR": str(tmp / "cache")}
+
+        def start(i: int) -> subprocess.Popen:
+            args = ["plan", "--osm", str(path), "--no-per-facility", "-q", "--out", str(tmp / f"out-{i}")]
+            _rm(tmp / f"out-{i}")
+            return subprocess.Popen([*circles_cmd(), *args], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+
+        def timed(n: int) -> float:
+            t = time.perf_counter()
+            procs = [start(i) for i in range(n)]
+            if any(p.wait() != 0 for p in procs):
+                raise RuntimeError("circles plan failed")
+            return time.perf_counter() - t
+
+        timed(1)  # the network cache, and the disk cache warm
+        alone = [timed(1) for _ in range(reps)]
+        pair = [timed(2) for _ in range(reps)]
+    a, b = statistics.median(alone), statistics.median(pair)
+    return {"job": f"circles plan --no-per-facility on {path.name} (network cached)", "alone_s": alone,
+            "pair_s": pair, "alone_median_s": round(a, 2), "pair_median_s": round(b, 2),
+            "ceiling_speedup": round(2 * a / b, 2)}
 
 
 def _rm(path: Path) -> None:
@@ -247,7 +292,11 @@ def main(argv: list[str] | None = None) -> int:
                     "extract holds one whole district)")
     ap.add_argument("--per-facility", action="store_true", help="also draw every facility's circles")
     ap.add_argument("--no-saved-plan", dest="saved", action="store_false", help="no saved plan per area")
+    ap.add_argument("--two-at-once", action="store_true", help="only the machine's bound: one job alone and two at once")
     args = ap.parse_args(argv)
+    if args.two_at_once:
+        print(json.dumps(two_at_once(), indent=1))
+        return 0
     if not MERGED.exists():
         print(f"{MERGED} is absent: the synthetic province is tiled from it", file=sys.stderr)
         return 2
