@@ -145,7 +145,7 @@ def _shown(value: object) -> str:
     return repr(value)
 
 
-def _finite_in(value: object, lo: float, hi: float) -> bool:
+def finite_in(value: object, lo: float, hi: float) -> bool:
     """Whether ``value`` is a finite number (not a bool) within ``lo..hi``."""
     return (
         isinstance(value, (int, float))
@@ -155,7 +155,7 @@ def _finite_in(value: object, lo: float, hi: float) -> bool:
     )
 
 
-def _whole_in(value: object, lo: int, hi: int) -> bool:
+def whole_in(value: object, lo: int, hi: int) -> bool:
     """Whether ``value`` is an int within ``lo..hi`` (a typed value may come from JSON or YAML)."""
     return isinstance(value, int) and lo <= value <= hi
 
@@ -175,7 +175,7 @@ def _walk_problems(params: PlanParams) -> list[str]:
     problems.extend(
         f"--minutes: {_shown(m)} is outside 0..120 — give walk times in minutes, e.g. 10,15"
         for m in params.minutes
-        if not _finite_in(m, 1e-9, 120)
+        if not finite_in(m, 1e-9, 120)
     )
     if len(set(params.minutes)) != len(params.minutes):
         problems.append(f"--minutes: {', '.join(f'{m:g}' for m in params.minutes)} repeats a threshold")
@@ -186,7 +186,7 @@ def _walk_problems(params: PlanParams) -> list[str]:
     )
     if not params.profiles:
         problems.append("--profile: give at least one of " + ", ".join(PROFILES))
-    if params.speed_kmh is not None and not _finite_in(params.speed_kmh, 0.5, 10):
+    if params.speed_kmh is not None and not finite_in(params.speed_kmh, 0.5, 10):
         problems.append(f"--speed: {_shown(params.speed_kmh)} km/h is outside 0.5..10 (walking)")
     return problems
 
@@ -194,7 +194,7 @@ def _walk_problems(params: PlanParams) -> list[str]:
 def _model_problems(params: PlanParams) -> list[str]:
     """Problems of how streets are crossed and circles drawn."""
     problems = []
-    if not _finite_in(params.width_m, 1, 500):
+    if not finite_in(params.width_m, 1, 500):
         problems.append(
             f"--width: {_shown(params.width_m)} m is outside 1..500 (how far from a reached street a circle "
             "claims land)"
@@ -205,18 +205,18 @@ def _model_problems(params: PlanParams) -> list[str]:
         problems.append(
             f"--crossings: {params.crossings!r}: expected strict (big roads crossed only at crossings) or anywhere"
         )
-    if not _finite_in(params.signal_wait_s, 0, 300):
+    if not finite_in(params.signal_wait_s, 0, 300):
         problems.append(
             f"--signal-wait: {_shown(params.signal_wait_s)} s is outside 0..300 (seconds waiting at "
             "traffic lights to cross a big road)"
         )
-    if params.cell_m is not None and not _finite_in(params.cell_m, 0.5, 50):
+    if params.cell_m is not None and not finite_in(params.cell_m, 0.5, 50):
         problems.append(f"--cell: {_shown(params.cell_m)} m is outside 0.5..50")
-    cell_ok = params.cell_m is None or _finite_in(params.cell_m, 0.5, 50)
+    cell_ok = params.cell_m is None or finite_in(params.cell_m, 0.5, 50)
     if (
-        _finite_in(params.width_m, 1, 500)
+        finite_in(params.width_m, 1, 500)
         and cell_ok
-        and not _finite_in(params.width_m / params.cell(), 1, 400)
+        and not finite_in(params.width_m / params.cell(), 1, 400)
         and params.circles == "raster"
     ):
         problems.append(
@@ -229,16 +229,16 @@ def _model_problems(params: PlanParams) -> list[str]:
 def _limit_problems(params: PlanParams) -> list[str]:
     """Problems of the halo, workers, snapping limits and --at."""
     problems = []
-    if params.halo_m is not None and not _finite_in(params.halo_m, 0, 50_000):
+    if params.halo_m is not None and not finite_in(params.halo_m, 0, 50_000):
         problems.append(f"--halo: {_shown(params.halo_m)} m is outside 0..50000")
-    if params.workers is not None and not _whole_in(params.workers, 1, 64):
+    if params.workers is not None and not whole_in(params.workers, 1, 64):
         problems.append(f"--workers: {params.workers!r} is outside 1..64")
     for name, v, lo, hi in (
         ("snap limit", params.snap_max_m, 1, 5000),
         ("home snap limit", params.home_snap_max_m, 1, 5000),
         ("gap link", params.gap_link_m, 1, 5000),
     ):
-        if not _finite_in(v, lo, hi):
+        if not finite_in(v, lo, hi):
             problems.append(f"{name}: {_shown(v)} m is outside {lo}..{hi}")
     if params.at is not None:
         try:

@@ -16,22 +16,35 @@ cell, and the coverage sets come from bounded Dijkstra searches from every candi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+import shapely
+from scipy.spatial import cKDTree
 
+from geo.areas import name_points
 from geo.circles import metres_for, per_source
+from geo.coverage import layer_minutes
+from geo.crs import normalise_crs, to_wgs84, wgs84_to_gcj02
+from geo.drawing import source_circles
 from geo.errors import InputError, UnknownNameError
+from geo.frames import home_distances
 from geo.network import Network, Snapped
+from geo.osm_layers import FACILITY_COLUMNS
+from geo.plan import layer_step
+from geo.plan_types import LayerResult, PlanResult, Progress, finite_in, whole_in
+from geo.whatif import Reuse, after_plan
 
-if TYPE_CHECKING:  # annotations only: geo.plan imports this module's callers
-    import geopandas as gpd
-
-    from geo.plan import PlanResult
+if TYPE_CHECKING:  # annotations only: highspy loads for an exact solve only
+    import highspy
 
 #: default thinning of candidates: at most one network node per cell of this size (m).
 GRID_M = 100.0
@@ -87,8 +100,6 @@ def exact(cover: sp.spmatrix, weights: np.ndarray, p: int, *, time_limit: float 
     (at most the number of candidates), ``x`` binary, ``0 <= y <= 1``. Demand points with the
     same covering set are merged first (their weights summed), which keeps the model small.
     """
-    import time
-
     import highspy
 
     t0 = time.perf_counter()
@@ -124,7 +135,7 @@ def exact(cover: sp.spmatrix, weights: np.ndarray, p: int, *, time_limit: float 
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_col, h + 1
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
     lp.integrality_ = [highspy.HighsVarType.kInteger] * k + [highspy.HighsVarType.kContinuous] * h
-    solver = _quiet_solver(highspy)
+    solver = _quiet_solver()
     solver.setOptionValue("output_flag", False)
     solver.setOptionValue("time_limit", float(time_limit))
     solver.setOptionValue("mip_rel_gap", 1e-6)
@@ -179,8 +190,9 @@ def node_sites(net: Network, nodes: np.ndarray) -> Snapped:
 
 
 def thin_nodes(xy: np.ndarray, nodes: np.ndarray, *, grid_m: float = GRID_M, cap: int = MAX_CANDIDATES) -> np.ndarray:
-    """One node per ``grid_m`` cell (the nearest to the cell's centre); the grid doubles until
-    at most ``cap`` remain.
+    """One node per ``grid_m`` cell (the nearest to the cell's centre).
+
+    The grid doubles until at most ``cap`` remain.
     """
     nodes = np.asarray(nodes, np.int64)
     g = float(grid_m)
@@ -203,8 +215,6 @@ def cover_matrix(net: Network, sites: Snapped, points: Snapped, limit_m: float, 
     Distances as :func:`geo.circles.point_distances`: via either end of the point's edge, or
     along the edge when the site is on the same edge.
     """
-    from geo.frames import home_distances
-
     d = per_source(net, sites, limit=limit_m, chunk=chunk)
     m = home_distances(net, sites, d, points, limit_m)
     m.data = np.ones(len(m.data), bool)
@@ -225,7 +235,7 @@ class SitingResult:
     summary: dict  # candidates, greedy and exact figures, coverage before and after
 
 
-def site(
+def site(  # noqa: PLR0913 - the options of `circles site` and POST /site, keyword-only, each documented below
     result: PlanResult,
     *,
     layer: str,
@@ -252,52 +262,15 @@ def site(
     exact_solve
         Also solve exactly with HiGHS: True, False, or None for "when the problem is small".
     """
-    import geopandas as gpd
-    import shapely
-
-    from geo.coverage import layer_minutes
-    from geo.drawing import source_circles
-
     params = result.params
-    if layer not in result.layers:
-        raise UnknownNameError("layer", layer, result.layers)
-    if not (isinstance(add, int) and 1 <= add <= 200):
-        raise InputError("--add", [f"{add!r}: give the number of new sites, 1..200"])
-    profile = profile or params.profiles[0]
-    if profile not in params.speeds():
-        raise UnknownNameError("profile", profile, params.speeds())
-    minutes = float(minutes if minutes is not None else max(params.minutes))
-    if not (0 < minutes <= 120):
-        raise InputError("--minutes", [f"{minutes:g} is outside 0..120"])
+    minutes, profile = _checked(result, layer=layer, add=add, minutes=minutes, profile=profile, grid_m=grid_m)
     speed = params.speeds()[profile]
     limit = metres_for(minutes, speed)
     net, homes, lr = result.network, result.homes, result.layers[layer]
     demand = np.flatnonzero(~(lr.home_dist <= limit) & result.home_snap.ok)
     pts = result.home_snap.subset(demand)
-    if not (isinstance(grid_m, (int, float)) and np.isfinite(grid_m) and 10 <= grid_m <= 5000):
-        raise InputError("--grid", [f"{grid_m!r} m is outside 10..5000"])
     area = getattr(result, "area", None)
-    if candidates is None:
-        nodes = _gap_nodes(result, layer, minutes, profile, lr, limit)
-        if area is not None and len(nodes):
-            nodes = nodes[shapely.contains_xy(area.metric, net.node_xy[nodes, 0], net.node_xy[nodes, 1])]
-        cand = node_sites(net, thin_nodes(net.node_xy, nodes, grid_m=grid_m, cap=cap))
-        origin = f"network nodes in gap areas, one per {grid_m:g} m cell" + (" inside the study area" if area else "")
-    else:
-        xy = net.project(candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy())
-        cand = net.snap(xy, max_dist=params.snap_max_m)
-        inside = np.ones(len(xy), bool) if area is None else shapely.contains_xy(area.metric, xy[:, 0], xy[:, 1])
-        if not (cand.ok & inside).any():
-            raise InputError(
-                "--candidates",
-                [
-                    f"none of the {len(xy)} candidates lies within "
-                    f"{params.snap_max_m:g} m of a walkable way"
-                    + (" inside the study area" if area is not None else "")
-                ],
-            )
-        cand = cand.subset(cand.ok & inside)
-        origin = "candidates file" + (" (those inside the study area)" if area is not None else "")
+    cand, origin = _candidates(result, lr, limit, candidates=candidates, grid_m=grid_m, cap=cap)
     w = homes.people[demand]
     a = (
         cover_matrix(net, cand, pts, limit)
@@ -320,23 +293,96 @@ def site(
     if exact_solve is None:
         exact_solve = a.nnz <= EXACT_MAX_NNZ
     if exact_solve and len(cand):
-        ex = exact(a, w, add, time_limit=time_limit)
-        g = float(sum(gains))
-        summary["exact"] = {
-            "status": ex.status,
-            "people": round(ex.objective, 1),
-            "bound": round(ex.bound, 1),
-            "seconds": round(ex.seconds, 2),
-            "greedy_gap_share": round((ex.bound - g) / ex.bound, 4) if ex.bound > 0 else 0.0,
-        }
+        summary["exact"] = _exact_summary(exact(a, w, add, time_limit=time_limit), float(sum(gains)))
     s = Snapped(cand.edge[chosen], cand.along[chosen], cand.dist[chosen], cand.ok[chosen], cand.xy[chosen])
-    covered = np.zeros(len(demand), bool)
-    rows = []
-    csr = a.tocsr()
-    total = float(homes.people.sum())
     before_cov = float(homes.people[lr.home_dist <= limit].sum())
+    ranked, covered = _ranked(a.tocsr(), chosen, gains, w, before_cov, float(homes.people.sum()))
+    rows = [{**r, "layer": layer, "minutes": minutes, "profile": profile} for r in ranked]
+    sites, circles = _site_frames(result, s, rows, limit, minutes)
+    after = np.where(np.isin(np.arange(len(homes)), demand[covered]), 0.0, lr.home_dist)
+    summary["coverage_before"] = layer_minutes(lr.home_dist, homes.people, [minutes], speed)
+    summary["coverage_after"] = layer_minutes(after, homes.people, [minutes], speed)
+    return SitingResult(layer, minutes, profile, limit, sites, circles, s, summary)
+
+
+def _checked(
+    result: PlanResult, *, layer: str, add: int, minutes: float | None, profile: str | None, grid_m: float
+) -> tuple[float, str]:
+    """The walk limit's minutes and profile of a siting run, its options checked in order."""
+    params = result.params
+    if layer not in result.layers:
+        raise UnknownNameError("layer", layer, result.layers)
+    if not whole_in(add, 1, 200):
+        raise InputError("--add", [f"{add!r}: give the number of new sites, 1..200"])
+    profile = profile or params.profiles[0]
+    if profile not in params.speeds():
+        raise UnknownNameError("profile", profile, params.speeds())
+    minutes = float(minutes if minutes is not None else max(params.minutes))
+    if not (0 < minutes <= 120):
+        raise InputError("--minutes", [f"{minutes:g} is outside 0..120"])
+    if not finite_in(grid_m, 10, 5000):
+        raise InputError("--grid", [f"{grid_m!r} m is outside 10..5000"])
+    return minutes, profile
+
+
+def _candidates(
+    result: PlanResult,
+    lr: LayerResult,
+    limit: float,
+    *,
+    candidates: gpd.GeoDataFrame | None,
+    grid_m: float,
+    cap: int,
+) -> tuple[Snapped, str]:
+    """The candidate sites on the network (inside the study area), and where they came from."""
+    net, params = result.network, result.params
+    area = getattr(result, "area", None)
+    if candidates is None:
+        nodes = _gap_nodes(result, lr, limit)
+        if area is not None and len(nodes):
+            nodes = nodes[shapely.contains_xy(area.metric, net.node_xy[nodes, 0], net.node_xy[nodes, 1])]
+        cand = node_sites(net, thin_nodes(net.node_xy, nodes, grid_m=grid_m, cap=cap))
+        return cand, f"network nodes in gap areas, one per {grid_m:g} m cell" + (
+            " inside the study area" if area else ""
+        )
+    xy = net.project(candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy())
+    cand = net.snap(xy, max_dist=params.snap_max_m)
+    inside = np.ones(len(xy), bool) if area is None else shapely.contains_xy(area.metric, xy[:, 0], xy[:, 1])
+    if not (cand.ok & inside).any():
+        raise InputError(
+            "--candidates",
+            [
+                f"none of the {len(xy)} candidates lies within "
+                f"{params.snap_max_m:g} m of a walkable way" + (" inside the study area" if area is not None else "")
+            ],
+        )
+    return cand.subset(cand.ok & inside), "candidates file" + (
+        " (those inside the study area)" if area is not None else ""
+    )
+
+
+def _exact_summary(ex: ExactResult, greedy_people: float) -> dict:
+    """The exact solve's figures for the summary, with how far the greedy answer is from its bound."""
+    return {
+        "status": ex.status,
+        "people": round(ex.objective, 1),
+        "bound": round(ex.bound, 1),
+        "seconds": round(ex.seconds, 2),
+        "greedy_gap_share": round((ex.bound - greedy_people) / ex.bound, 4) if ex.bound > 0 else 0.0,
+    }
+
+
+def _ranked(
+    csr: sp.csr_matrix, chosen: list[int], gains: list[float], w: np.ndarray, before_cov: float, total: float
+) -> tuple[list[dict], np.ndarray]:
+    """Per chosen site, in order: the people and homes it adds and the coverage after it.
+
+    Also which demand points (columns of ``csr``) the chosen sites cover together.
+    """
+    covered = np.zeros(csr.shape[1], bool)
+    rows = []
     for r, (j, gain) in enumerate(zip(chosen, gains, strict=True), start=1):
-        new = np.zeros(len(demand), bool)
+        new = np.zeros(csr.shape[1], bool)
         new[csr.indices[csr.indptr[j] : csr.indptr[j + 1]]] = True
         new &= ~covered
         covered |= new
@@ -344,22 +390,27 @@ def site(
         rows.append(
             {
                 "rank": r,
-                "layer": layer,
-                "minutes": minutes,
-                "profile": profile,
                 "people_gained": round(gain, 1),
                 "homes_gained": int(new.sum()),
                 "people_covered_after": round(cum),
                 "people_share_after": round(cum / total, 4) if total else 0.0,
             }
         )
+    return rows, covered
+
+
+def _site_frames(
+    result: PlanResult, s: Snapped, rows: list[dict], limit: float, minutes: float
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The proposed sites (WGS84 points, described) and their walk-time circles (WGS84)."""
+    net, params = result.network, result.params
     ll = net.unproject(s.xy) if len(s) else np.zeros((0, 2))
     _describe_sites(result, rows, s.xy, ll)
     sites = gpd.GeoDataFrame(rows, columns=SITE_COLUMNS, geometry=shapely.points(ll) if len(ll) else [], crs=4326)
     polys = (
         source_circles(net, s, [limit], width_m=params.width_m, cell_m=params.cell(), construction=params.circles)[:, 0]
         if len(s)
-        else []
+        else np.empty(0, dtype=object)
     )
     circles = gpd.GeoDataFrame(
         {
@@ -370,10 +421,7 @@ def site(
         geometry=list(polys),
         crs=net.crs,
     ).to_crs(4326)
-    after = np.where(np.isin(np.arange(len(homes)), demand[covered]), 0.0, lr.home_dist)
-    summary["coverage_before"] = layer_minutes(lr.home_dist, homes.people, [minutes], speed)
-    summary["coverage_after"] = layer_minutes(after, homes.people, [minutes], speed)
-    return SitingResult(layer, minutes, profile, limit, sites, circles, s, summary)
+    return sites, circles
 
 
 SITE_COLUMNS = [
@@ -394,11 +442,8 @@ SITE_COLUMNS = [
 ]
 
 
-def _describe_sites(result, rows: list[dict], xy: np.ndarray, ll: np.ndarray) -> None:
+def _describe_sites(result: PlanResult, rows: list[dict], xy: np.ndarray, ll: np.ndarray) -> None:
     """Each proposed site's street and community, and its coordinates in WGS84 and GCJ-02."""
-    from geo.areas import name_points
-    from geo.crs import wgs84_to_gcj02
-
     base = getattr(result, "base", None)
     street, community, _ = name_points(
         xy, admin=getattr(base, "admin", None), places=getattr(base, "places", None), project=result.network.project
@@ -417,18 +462,11 @@ def _describe_sites(result, rows: list[dict], xy: np.ndarray, ll: np.ndarray) ->
         )
 
 
-def plan_with_sites(
-    before: PlanResult, res: SitingResult, *, progress: Callable[[str], None] | None = None
-) -> PlanResult:
-    """The plan ``before`` with the proposed sites added to their layer (only that layer and the
-    new sites' own circles are drawn again).
+def plan_with_sites(before: PlanResult, res: SitingResult, *, progress: Progress | None = None) -> PlanResult:
+    """The plan ``before`` with the proposed sites added to their layer.
+
+    Only that layer and the new sites' own circles are drawn again.
     """
-    import geopandas as gpd
-    import pandas as pd
-
-    from geo.plan import layer_step
-    from geo.whatif import Reuse, after_plan
-
     lr = before.layers[res.layer]
     fac = gpd.GeoDataFrame(
         pd.concat([lr.facilities, sites_as_facilities(res, before.network)], ignore_index=True), crs=4326
@@ -452,10 +490,8 @@ def plan_with_sites(
 NEAR_GAP_M = 150.0
 
 
-def _gap_nodes(result, layer: str, minutes: float, profile: str, lr, limit: float) -> np.ndarray:
+def _gap_nodes(result: PlanResult, lr: LayerResult, limit: float) -> np.ndarray:
     """Network nodes near the homes the layer leaves outside ``limit`` (the gap areas' homes)."""
-    from scipy.spatial import cKDTree
-
     net = result.network
     out = np.flatnonzero(~(lr.home_dist <= limit))
     if len(out) == 0:
@@ -466,10 +502,6 @@ def _gap_nodes(result, layer: str, minutes: float, profile: str, lr, limit: floa
 
 def sites_as_facilities(res: SitingResult, net: Network) -> gpd.GeoDataFrame:
     """The proposed sites as a facility table (WGS84), to add to the layer and plan again."""
-    import geopandas as gpd
-
-    from geo.osm_layers import FACILITY_COLUMNS
-
     ll = net.unproject(res.snapped.xy) if len(res.snapped) else np.zeros((0, 2))
     rows = [
         dict.fromkeys(FACILITY_COLUMNS)
@@ -492,13 +524,10 @@ def sites_as_facilities(res: SitingResult, net: Network) -> gpd.GeoDataFrame:
 
 
 def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
-    """Candidate sites from a GeoJSON/GPKG of points (WGS84, any CRS the file declares, or
-    ``crs`` = gcj02/bd09 for AMap/Baidu coordinates).
+    """Candidate sites from a GeoJSON/GPKG of points.
+
+    In WGS84, any CRS the file declares, or ``crs`` = gcj02/bd09 for AMap/Baidu coordinates.
     """
-    from pathlib import Path
-
-    import geopandas as gpd
-
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), ["file not found"])
@@ -525,27 +554,26 @@ def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataF
         raise InputError(
             str(path), problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
         )
-    if crs and crs.lower() not in ("wgs84",):
-        from geo.crs import normalise_crs, to_wgs84
-
+    if crs and crs.lower() != "wgs84":
         lon, lat = to_wgs84(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), normalise_crs(crs))
         gdf = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.points_from_xy(lon, lat), crs=4326)
     return gdf
 
 
-def _quiet_solver(highspy):
-    """A ``highspy.Highs()`` made without its banner: HiGHS 1.16 prints it to the process's
-    standard output when the object is made, before any option can turn it off, which would mix
-    it into a command's output. Standard output (the descriptor, as the C++ side writes to it)
-    points at the null device only while the object is made.
+def _quiet_solver() -> highspy.Highs:
+    """A ``highspy.Highs()`` made without its banner.
+
+    HiGHS 1.16 prints it to the process's standard output when the object is made, before any
+    option can turn it off, which would mix it into a command's output. Standard output (the
+    descriptor, as the C++ side writes to it) points at the null device only while the object
+    is made.
     """
-    import os
-    import sys
+    import highspy
 
     sys.stdout.flush()
     saved = os.dup(1)
     try:
-        with open(os.devnull, "wb") as null:
+        with Path(os.devnull).open("wb") as null:
             os.dup2(null.fileno(), 1)
             return highspy.Highs()
     finally:
