@@ -1,0 +1,96 @@
+"""`circles batch` over every street of the Hangzhou merged extract (parts of several districts).
+
+The merged extract holds 29 streets and towns (admin level 8) of 西湖区, 上城区, 拱墅区, 滨江区
+and 萧山区, and one whole district boundary. The batch runs as the real command, on a
+LocalCluster of two worker processes; streets of different districts are compared with
+`plan()` given the same `--area`, and the homes the areas count with the homes of the extract
+inside the street boundaries, found here with shapely.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+pytestmark = [pytest.mark.slow, pytest.mark.hangzhou]
+ROOT = Path(__file__).resolve().parents[2]
+#: streets of four districts: 西湖区, 上城区, 萧山区, 滨江区
+COMPARED = ("翠苑街道", "湖滨街道", "北干街道", "长河街道")
+
+
+@pytest.fixture(scope="module")
+def base(merged_path, cache_dir):
+    from geo.base import load_base
+    from geo.plan import PlanInputs, PlanParams
+
+    return load_base(PlanInputs(osm=merged_path), PlanParams(cache_dir=cache_dir))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, merged_path, cache_dir):
+    out = tmp_path_factory.mktemp("batch-merged") / "out"
+    args = ["--osm", merged_path, "--areas", "level=8", "--workers", 2, "--no-per-facility", "--out", out]
+    run = subprocess.run(
+        [sys.executable, "-m", "api.cli", "batch", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "CIRCLES_CACHE_DIR": str(cache_dir)},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
+def streets(base) -> pd.DataFrame:
+    a = base.admin
+    return a[a["admin_level"].astype(str) == "8"].reset_index(drop=True)
+
+
+def test_every_street_of_the_extract_is_planned(batch, base):
+    names = sorted(streets(base)["name"])
+    assert len(names) >= 20  # the extract's streets, of several districts
+    table = pd.read_csv(batch / "areas.csv", encoding="utf-8-sig")
+    assert sorted(table["area"]) == names
+    assert set(table["status"]) == {"done"}
+    for name in names:
+        assert (batch / "areas" / name / "coverage.json").is_file(), name
+
+
+def test_streets_of_four_districts_equal_plan_with_that_area(batch, merged_path, cache_dir):
+    from geo.plan import PlanInputs, PlanParams, plan
+
+    for name in COMPARED:
+        ref = plan(PlanInputs(osm=merged_path, area=name), PlanParams(per_facility=False, cache_dir=cache_dir))
+        got = json.loads((batch / "areas" / name / "coverage.json").read_text("utf-8"))
+        assert got["homes"] == ref.coverage["homes"] > 0, name
+        assert got["people"] == ref.coverage["people"], name
+        for layer, doc in ref.coverage["layers"].items():
+            for m, f in doc["minutes"].items():
+                g = got["layers"][layer]["minutes"][m]
+                assert (g["homes_covered"], g["people_covered"]) == (f["homes_covered"], f["people_covered"]), (
+                    name,
+                    layer,
+                    m,
+                )
+
+
+def test_each_home_is_counted_once_across_the_streets(batch, base):
+    net = base.network
+    table = streets(base)
+    metric = [shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1])) for g in table.geometry.values]
+    xy = base.homes.xy
+    inside = np.array([shapely.contains_xy(m, xy[:, 0], xy[:, 1]) for m in metric])
+    in_any = inside.any(axis=0)
+    homes = {
+        n: json.loads((batch / "areas" / n / "coverage.json").read_text("utf-8"))["homes"] for n in table["name"]
+    }
+    assert sum(homes.values()) == int(in_any.sum()) > 0
+    merged = json.loads((batch / "coverage.json").read_text("utf-8"))
+    assert merged["totals"]["centres"]["15"]["homes"] == int(in_any.sum())
