@@ -131,7 +131,7 @@ def scenario_run(  # noqa: PLR0913 - click passes each option of the command as 
     (the plan after the edits, the circles before as outlines). With --plan DIR (or --db) the
     scenario is kept in DIR/scenarios.gpkg (or the database) and its id printed.
     """
-    from api.outputs import write_scenario
+    from api.outputs import saved_map_parts, write_scenario
     from geo.outputs import check_out
     from geo.scenarios import read_scenario
     from geo.whatif import run_scenario
@@ -145,7 +145,8 @@ def scenario_run(  # noqa: PLR0913 - click passes each option of the command as 
     before = load_or_plan(plan_dir, kw, quiet=quiet)
     outcome = run_scenario(before, scenario, progress=say)
     say(f"edits applied and walk times recomputed in {outcome.seconds:.2f} s")
-    written = write_scenario(outcome, out, map_options={"lang": lang, "tiles": tiles})
+    parts = saved_map_parts(plan_dir)  # the plan's own map's parts: only what changed is drawn again
+    written = write_scenario(outcome, out, map_options={"lang": lang, "tiles": tiles, "parts": parts})
     kept = None
     if store is not None:
         from geo.scenario_store import new_scenario
@@ -361,7 +362,7 @@ def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an a
     sites.geojson (ranked, people gained by each), site_circles.geojson, coverage.json (greedy
     and exact figures, coverage before and after) and map.html (the plan with the sites added).
     """
-    from api.outputs import write_sites
+    from api.outputs import saved_map_parts, write_sites
     from geo.outputs import check_out
     from geo.siting import read_candidates, site
     from maps.tiles import tile_spec
@@ -373,7 +374,8 @@ def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an a
     before = load_or_plan(plan_dir, kw, quiet=quiet)
     say("choosing sites")
     res = site(before, layer=layer, add=add, candidates=cand, grid_m=grid, exact_solve=exact)
-    written = write_sites(before, res, out, map_options={"lang": lang, "tiles": tiles}, progress=say)
+    options = {"lang": lang, "tiles": tiles, "parts": saved_map_parts(plan_dir)}
+    written = write_sites(before, res, out, map_options=options, progress=say)
     if not quiet:
         for r in res.sites.itertuples():
             click.echo(
@@ -467,7 +469,7 @@ def serve_cmd(*, plan_dir: Path | None, host: str, port: int, http_workers: int,
 @run_safely
 def map_cmd(*, plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: bool) -> None:
     """Draw the map of a saved plan again (another language or base map) into OUT/map.html."""
-    from api.outputs import write_map
+    from api.outputs import saved_map_parts, write_map
     from geo.outputs import check_out
     from geo.saved import load_plan
     from maps.tiles import tile_spec
@@ -475,7 +477,7 @@ def map_cmd(*, plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: b
     tile_spec(tiles)
     check_out(out)
     result = load_plan(plan_dir)
-    written = write_map(result, out, map_options={"lang": lang, "tiles": tiles})
+    written = write_map(result, out, map_options={"lang": lang, "tiles": tiles, "parts": saved_map_parts(plan_dir)})
     if not quiet:
         click.echo("wrote " + ", ".join(str(p) for p in written))
 

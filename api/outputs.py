@@ -21,10 +21,11 @@ import pandas as pd
 
 from geo.io import atomic_write, write_geojson, write_gpkg, write_json, write_text
 from geo.outputs import write_folder
-from geo.saved import PLAN_FOLDER, save_plan
+from geo.saved import PLAN_FOLDER, save_plan, saved_file
 from geo.siting import plan_with_sites
 from geo.tables import header, localised, plan_tables
 from maps.labels import LANGS, check_lang, detect_lang
+from maps.parts import PARTS_FILE, MapParts
 from maps.render import map_html
 
 if TYPE_CHECKING:
@@ -56,11 +57,18 @@ def plan_files(
     # the tables (~1.5 s on a city) are written by a child process while this one draws the map
     # and keeps the plan: the two cores share the writing
     tables = beside(lambda: table_files(result, tmp, lang=(map_options or {}).get("lang")))
-    written.append(write_text(tmp / "map.html", map_html(result, **(map_options or {}))))
+    options = {"parts": MapParts(), **(map_options or {})}  # the map's parts are kept with the plan
+    written.append(write_text(tmp / "map.html", map_html(result, **options)))
     if saved:
-        save_plan(result, tmp / PLAN_FOLDER)
+        parts = options["parts"]
+        save_plan(result, tmp / PLAN_FOLDER, files={PARTS_FILE: parts.to_json()} if parts is not None else None)
         written.append(tmp / PLAN_FOLDER)
     return written + tables()
+
+
+def saved_map_parts(plan_dir: Path | None) -> MapParts | None:
+    """The parts of the map a saved plan keeps (:mod:`maps.parts`), for a follow-up's map; None without one."""
+    return None if plan_dir is None else MapParts.from_json(saved_file(plan_dir, PARTS_FILE))
 
 
 def beside(work: Callable[[], list[Path]]) -> Callable[[], list[Path]]:

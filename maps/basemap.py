@@ -12,6 +12,7 @@ a tile server the layer sits under the tiles: hidden while tiles load, seen wher
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -239,11 +240,39 @@ def basemap_data(result: PlanResult) -> Basemap:
     return Basemap(layers, labels.text(), _outline(result))
 
 
+def _admin_table(result: PlanResult) -> gpd.GeoDataFrame | None:
+    admin = getattr(result, "admin", None)
+    return getattr(getattr(result, "base", None), "admin", None) if admin is None else admin
+
+
+def basemap_key(result: PlanResult) -> str:
+    """A hash of everything :func:`basemap_data` draws from: its tables, admin areas, study area, extent.
+
+    Two plans with the same key have the same base layer (:class:`maps.parts.MapParts` reuses it).
+    """
+    h = hashlib.blake2b(repr(_extent(result)).encode(), digest_size=16)
+    extras = getattr(getattr(result, "base", None), "extras", None) or {}
+    area = getattr(result, "area", None)
+    tables = [(f"extra:{k}", extras[k]) for k in sorted(extras)] + [("admin", _admin_table(result))]
+    for name, table in tables:
+        h.update(f"\x00{name}:".encode())
+        if table is None:
+            continue
+        h.update(str(len(table)).encode())
+        for col in ("name", "class", "admin_level"):
+            if col in table:
+                h.update(f"\x00{col}\x00".encode() + "\x00".join(map(str, table[col].tolist())).encode())
+        wkb = shapely.to_wkb(np.asarray(table.geometry.values, dtype=object))
+        h.update(b"\x00".join(b"" if w is None else w for w in wkb))
+    geom = getattr(area, "geometry", None)
+    h.update(b"\x00area:" + (b"" if geom is None else shapely.to_wkb(geom)))
+    h.update(repr(getattr(area, "name", None)).encode())
+    return h.hexdigest()
+
+
 def _admin(result: PlanResult, box: Box, lat: float, layers: list, labels: _Labels) -> None:
     """Outlines of the districts and street offices (街道/镇) in view, and the street offices' names."""
-    admin = getattr(result, "admin", None)
-    if admin is None:
-        admin = getattr(getattr(result, "base", None), "admin", None)
+    admin = _admin_table(result)
     if admin is None or len(admin) == 0 or "admin_level" not in admin:
         return
     admin = admin[admin["admin_level"].astype(str).isin(ADMIN_LEVELS)]

@@ -6,6 +6,7 @@ Everything here is HTML text built in Python and escaped here (names as written,
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import html
 import itertools
@@ -84,6 +85,8 @@ def served_people(result: PlanResult, layer: str, *, minutes: float, speed_kmh: 
 def _stars(v: object) -> str | None:
     if _is_missing(v):
         return None
+    if not isinstance(v, (str, int, float, np.number)):  # what float() does not take
+        return esc(v)
     try:
         k = float(v)
     except (TypeError, ValueError):
@@ -143,7 +146,7 @@ def facility_popup(
     badges = []
     if layer == "centres" or tier:
         badges.append(
-            f'<span class="sc-tier" style="background:{TIER_COLOURS.get(tier, NO_TIER_COLOUR)}">'
+            f'<span class="sc-tier" style="background:{TIER_COLOURS.get(tier or "", NO_TIER_COLOUR)}">'
             f"{esc(words.tier(tier))}</span>"
         )
     if is24:
@@ -165,7 +168,7 @@ def facility_popup(
     svc = _services(row.get("services"))
     add("services", esc("、".join(svc) if words.lang == "zh" else ", ".join(svc)) if svc else None)
     area = row.get("area_m2")
-    add("area", None if _is_missing(area) else esc(f"{float(area):,.0f} m²"))
+    add("area", None if area is None or _is_missing(area) else esc(f"{float(area):,.0f} m²"))
     add("address", None if _is_missing(row.get("address")) else esc(row["address"]))
     if _is_missing(row.get("name")) and not _is_missing(row.get("id")):
         add("id", esc(row["id"]))
@@ -186,7 +189,7 @@ def facility_tip(row: dict, *, layer: str, words: Words, is24: bool) -> str:
 
 def gap_class(people: float) -> int:
     """The shading class (0-4) of a gap area with ``people`` (:data:`PEOPLE_BREAKS`)."""
-    return int(np.searchsorted(PEOPLE_BREAKS, float(people), side="right"))
+    return bisect.bisect_right(PEOPLE_BREAKS, float(people))  # NaN: the last class, as numpy's searchsorted
 
 
 #: the words the map's script needs for gap popups (maps/static/map.js ``SC.gapBind``)
@@ -196,6 +199,10 @@ GAP_WORDS = ("homes", "people", "nearest", "unreachable", "walk", "street", "com
 def gap_words(words: Words) -> dict[str, str]:
     """The words the map's script needs for gap popups, in the map's language."""
     return {k: words(k) for k in GAP_WORDS}  # "walk" keeps its {min} for the script
+
+
+#: the columns :func:`gap_props` reads
+GAP_PROPS_COLUMNS = ("people", "rank", "homes", "nearest_facility", "walk_min_centre", "street", "community")
 
 
 def gap_props(row: dict) -> dict:
@@ -208,14 +215,14 @@ def gap_props(row: dict) -> dict:
     def opt(v: object) -> object:
         return None if _is_missing(v) else v
 
-    walk = opt(row.get("walk_min_centre"))
+    walk = row.get("walk_min_centre")
     return {
         "k": gap_class(row["people"]),
         "r": int(row.get("rank") or 0),
         "h": int(row["homes"]),
         "p": round(float(row["people"])),
         "n": opt(row.get("nearest_facility")),
-        "w": None if walk is None else round(float(walk), 1),
+        "w": None if walk is None or _is_missing(walk) else round(float(walk), 1),
         "s": opt(row.get("street")),
         "c": opt(row.get("community")),
     }
@@ -331,7 +338,7 @@ def legend_html(  # noqa: PLR0913 - keyword-only, one per part of the legend a m
     """
     rows = [f"<details open><summary>{esc(words('legend'))}</summary>"]
     for t in tiers:
-        c = TIER_COLOURS.get(t, NO_TIER_COLOUR)
+        c = TIER_COLOURS.get(t or "", NO_TIER_COLOUR)
         rows.append(
             f'<div class="row"><i class="dot" data-fill="{c}" style="background:{c}"></i>{esc(words.tier(t))}</div>'
         )

@@ -81,9 +81,9 @@ def display_polygons(
     lat
         Latitude (degrees) used to turn metres into degrees.
     """
-    geoms = np.asarray(geoms, dtype=object)
-    out = np.full(len(geoms), None, dtype=object)
-    found = _polygon_rings(geoms, lat, tolerance_m, min_hole_m2)
+    arr = np.asarray(geoms, dtype=object)
+    out = np.full(len(arr), None, dtype=object)
+    found = _polygon_rings(arr, lat, tolerance_m, min_hole_m2)
     if found is None:
         return out
     gi, rings, ridx, pidx = found
