@@ -16,18 +16,29 @@ works with no internet.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import metadata
-from typing import TYPE_CHECKING
 
+import uvicorn
 from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
+from api import docs, errors
+from api.cli_common import build_inputs, default_cache_dir
+from api.deps import Served
+from api.heavy import HeavyPool
+from api.protocol import header_timeout_protocol
+from api.routers import areas, circles, meta, nearest, scenarios_store, whatif
+from api.schemas import ErrorOut, Feature, FeatureCollection
 from api.settings import Settings
-
-if TYPE_CHECKING:  # annotations only: the engine loads in the lifespan
-    from geo.plan import PlanResult
+from geo.plan import PlanResult, plan
+from geo.saved import load_plan
 
 log = logging.getLogger("circles.api")
 
@@ -49,19 +60,14 @@ def version() -> str:
 
 
 def prepare(settings: Settings, *, progress: Callable[[str], None] | None = None) -> PlanResult:
-    """Check the settings and load (or plan) what they describe: bad inputs fail here, with
-    their message, before any worker starts. Returns the plan.
-    """
-    from api.cli_common import build_inputs, default_cache_dir
+    """Check the settings and load (or plan) what they describe; return the plan.
 
+    Bad inputs fail here, with their message, before any worker starts.
+    """
     say = progress or log.info
     if settings.plan is not None:
-        from geo.saved import load_plan
-
         say(f"loading the saved plan in {settings.plan}")
         return load_plan(settings.plan, cache_dir=None if settings.no_cache else default_cache_dir())
-    from geo.plan import plan
-
     inputs, params = build_inputs(settings.plan_kw())
     say(f"planning {inputs.osm or inputs.place or 'the embedded default extract'}")
     return plan(inputs, params, progress=say)
@@ -69,9 +75,6 @@ def prepare(settings: Settings, *, progress: Callable[[str], None] | None = None
 
 def load(app: FastAPI, settings: Settings) -> None:
     """Load the plan, build the lookups and start the heavy workers; keep them on ``app.state``."""
-    from api.deps import Served
-    from api.heavy import HeavyPool
-
     result = prepare(settings)
     served = Served.build(result, settings)
     app.state.settings = settings
@@ -102,9 +105,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    from api import docs, errors
-    from api.routers import areas, circles, meta, nearest, scenarios_store, whatif
-
     errors.install(app)
     app.router.dependencies.append(Depends(errors.known_query))  # unknown query parameters: 400
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
@@ -115,71 +115,73 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 class BodyLimit:
-    """ASGI middleware: request bodies larger than ``max_bytes`` get 413 and bodies that do not
-    arrive within ``timeout_s`` get 408, before any handler reads them.
+    """ASGI middleware refusing request bodies that are too big or too slow.
+
+    Bodies larger than ``max_bytes`` get 413 and bodies that do not arrive within ``timeout_s``
+    get 408, before any handler reads them.
     """
 
-    def __init__(self, app, *, max_bytes: int, timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout_s = timeout_s
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass a request on, or refuse it when its body is too big or too slow."""
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None:
             try:
                 declared = int(length)
             except ValueError:
-                return await _reject(send, 400, "Content-Length is not a number")
+                await _reject(send, 400, "Content-Length is not a number")
+                return
             if declared > self.max_bytes:
-                return await _reject(
+                await _reject(
                     send,
                     413,
                     f"request body of {declared:,} bytes: at most {self.max_bytes:,} (CIRCLES_MAX_BODY_BYTES)",
                 )
+                return
         received = 0
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         too_big = False
 
-        async def limited():
+        async def limited() -> Message:
             nonlocal received, too_big
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
             except TimeoutError:
-                raise _SlowBody from None
+                raise _SlowBodyError from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     too_big = True
-                    raise _TooBig
+                    raise _TooBigError
             return message
 
         try:
-            return await self.app(scope, limited, send)
-        except _TooBig:
-            return await _reject(
-                send, 413, f"request body larger than {self.max_bytes:,} bytes (CIRCLES_MAX_BODY_BYTES)"
-            )
-        except _SlowBody:
-            return await _reject(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
+            await self.app(scope, limited, send)
+        except _TooBigError:
+            await _reject(send, 413, f"request body larger than {self.max_bytes:,} bytes (CIRCLES_MAX_BODY_BYTES)")
+        except _SlowBodyError:
+            await _reject(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
 
 
-class _TooBig(Exception):
-    pass
+class _TooBigError(Exception):
+    """The request body grew past the limit while it was read."""
 
 
-class _SlowBody(Exception):
-    pass
+class _SlowBodyError(Exception):
+    """The request body did not arrive in time."""
 
 
-async def _reject(send, status: int, detail: str) -> None:
-    import json
-
+async def _reject(send: Send, status: int, detail: str) -> None:
+    """Answer ``status`` with ``{"detail": detail}`` and close the connection."""
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -197,9 +199,6 @@ async def _reject(send, status: int, detail: str) -> None:
 
 def _custom_openapi(app: FastAPI) -> None:
     """OpenAPI with examples taken from the loaded data, and 400 (not 422) for bad requests."""
-    from fastapi.openapi.utils import get_openapi
-
-    from api.schemas import ErrorOut, Feature, FeatureCollection
 
     def openapi() -> dict:
         if app.openapi_schema is not None:
@@ -262,12 +261,6 @@ def serve(
     ``keep_alive_s``; headers are limited in size (h11) and must arrive within
     ``header_timeout_s`` (:mod:`api.protocol`).
     """
-    import socket
-
-    import uvicorn
-
-    from api.protocol import header_timeout_protocol
-
     config = uvicorn.Config(
         "api.app:create_app",
         factory=True,
@@ -283,8 +276,6 @@ def serve(
     if workers <= 1:
         uvicorn.Server(config).run()
         return
-    from uvicorn.supervisors import Multiprocess
-
     sock = config.bind_socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     Multiprocess(config, sockets=[sock]).run()

@@ -1,5 +1,6 @@
-"""The merged outputs of ``circles batch``, made from what the area folders hold (so areas done
-by an earlier run count too) and written after every area, each file atomically:
+"""The merged outputs of ``circles batch``, written after every area, each file atomically.
+
+They are made from what the area folders hold (so areas done by an earlier run count too):
 
 - ``province.gpkg``: layers ``circles``, ``gaps``, ``facilities`` (every area's, with an ``area``
   column) and ``areas`` (each area's boundary with its row of the area table);
@@ -18,10 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import pandas as pd
+import shapely
 
-if TYPE_CHECKING:  # annotations only
-    import geopandas as gpd
+from geo.io import atomic_write, feature_collection_text, write_gpkg, write_json, write_text
+from maps.assets import leaflet_assets
+from maps.display import safe_json
+from maps.labels import detect_lang
+from maps.tiles import tile_spec
+
+if TYPE_CHECKING:
+    from geo.batch import BatchArea
 
 #: the share classes of the index map (upper bounds) and their colours, red (low) to green
 SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 1.01)
@@ -29,9 +38,8 @@ SHARE_COLOURS = ("#d7301f", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
 FAILED_COLOUR = "#9e9e9e"
 
 
-def _read_layer(folder: Path, name: str, fmt: str):
-    import geopandas as gpd
-
+def _read_layer(folder: Path, name: str, fmt: str) -> gpd.GeoDataFrame | None:
+    """The layer ``name`` an area's folder holds, or None when it holds none (or an empty one)."""
     path = folder / ("plan.gpkg" if fmt == "gpkg" else f"{name}.geojson")
     if not path.is_file():
         return None
@@ -40,8 +48,9 @@ def _read_layer(folder: Path, name: str, fmt: str):
 
 
 def area_row(name: str, level: str | None, coverage: dict) -> dict:
-    """One row of the area table: homes, people, and per layer and threshold the shares and
-    counts covered (first profile).
+    """One row of the area table.
+
+    Homes, people, and per layer and threshold the shares and counts covered (first profile).
     """
     row = {
         "area": name,
@@ -98,18 +107,60 @@ def _writer(table: pd.DataFrame, kind: str) -> Callable[[Path], None]:
     return write
 
 
+def _read_streets(folder: Path) -> pd.DataFrame:
+    """The street rows of an area's folder (empty when it has none)."""
+    if not (folder / "streets.csv").is_file():
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(folder / "streets.csv", encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:  # an area without homes (written before headers were kept)
+        return pd.DataFrame()
+
+
+def _gather(
+    folder: Path, area: str, fmt: str, *, frames: dict[str, list[gpd.GeoDataFrame]], streets: list[pd.DataFrame]
+) -> None:
+    """Add an area's layers to ``frames`` and its street rows to ``streets``, with an ``area`` column."""
+    for name, parts in frames.items():
+        gdf = _read_layer(folder, name, fmt)
+        if gdf is not None:
+            gdf.insert(0, "area", area)
+            parts.append(gdf)
+    s = _read_streets(folder)
+    if len(s):
+        s.insert(0, "area", area)
+        streets.append(s)
+
+
+def _ranked(table: pd.DataFrame, coverages: list[dict]) -> tuple[pd.DataFrame, str | None]:
+    """The area table ranked by the column of :func:`rank_key` (failed areas last), and that column."""
+    rank = next((rank_key(c) for c in coverages if rank_key(c)), None)
+    col = f"{rank[0]}_{rank[1]}min_people_share" if rank else None
+    if col and col in table:
+        table = (
+            table.assign(_failed=table["status"] == "failed")
+            .sort_values(["_failed", col, "area"], ascending=[True, False, True], kind="stable")
+            .drop(columns="_failed")
+        )
+        table.insert(0, "rank", [None if st == "failed" else i for i, st in enumerate(table["status"], 1)])
+    return table, col
+
+
 def write_merged(
-    out: Path, areas: list, outcomes: dict, *, fmt: str, tiles: str, lang: str | None, meta: dict
+    out: Path,
+    areas: list[BatchArea],
+    outcomes: dict[str, dict],
+    *,
+    fmt: str,
+    tiles: str,
+    lang: str | None,
+    meta: dict,
 ) -> list[Path]:
     """Write the merged outputs of a batch into ``out``; returns the files written."""
-    import geopandas as gpd
-
-    from geo.io import atomic_write, write_gpkg, write_json, write_text
-
     out = Path(out)
     rows, coverages, entries, boundaries = [], [], [], []
-    frames: dict[str, list] = {"circles": [], "gaps": [], "facilities": []}
-    streets = []
+    frames: dict[str, list[gpd.GeoDataFrame]] = {"circles": [], "gaps": [], "facilities": []}
+    streets: list[pd.DataFrame] = []
     for a in areas:
         folder = out / "areas" / a.key
         o = outcomes.get(a.key, {})
@@ -125,30 +176,9 @@ def write_merged(
             rows.append(area_row(a.area.name, a.area.level, cov))
             coverages.append(cov)
             entries.append({**entry, "status": o["status"], "map": f"areas/{a.key}/map.html", "coverage": cov})
-            for name in frames:
-                gdf = _read_layer(folder, name, fmt)
-                if gdf is not None:
-                    gdf.insert(0, "area", a.area.name)
-                    frames[name].append(gdf)
-            if (folder / "streets.csv").is_file():
-                try:
-                    s = pd.read_csv(folder / "streets.csv", encoding="utf-8-sig")
-                except pd.errors.EmptyDataError:  # an area without homes (written before headers were kept)
-                    s = pd.DataFrame()
-                if len(s):
-                    s.insert(0, "area", a.area.name)
-                    streets.append(s)
+            _gather(folder, a.area.name, fmt, frames=frames, streets=streets)
         boundaries.append(a.area.geometry if a.area.geometry is not None and not a.area.geometry.is_empty else None)
-    table = pd.DataFrame(rows)
-    rank = next((rank_key(c) for c in coverages if rank_key(c)), None)
-    col = f"{rank[0]}_{rank[1]}min_people_share" if rank else None
-    if col and col in table:
-        table = (
-            table.assign(_failed=table["status"] == "failed")
-            .sort_values(["_failed", col, "area"], ascending=[True, False, True], kind="stable")
-            .drop(columns="_failed")
-        )
-        table.insert(0, "rank", [None if st == "failed" else i for i, st in enumerate(table["status"], 1)])
+    table, col = _ranked(pd.DataFrame(rows), coverages)
     written = []
     layers = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
     layers = {k: gpd.GeoDataFrame(v, geometry="geometry", crs=4326) for k, v in layers.items()}
@@ -201,22 +231,14 @@ WORDS = {
 
 def index_html(areas: gpd.GeoDataFrame, entries: list[dict], *, col: str | None, tiles: str, lang: str | None) -> str:
     """An offline map: each area shaded by ``col`` (a share), a popup linking to its own map."""
-    import shapely
-
-    from geo.io import feature_collection_text
-    from maps.assets import leaflet_assets
-    from maps.display import safe_json
-    from maps.labels import detect_lang
-    from maps.tiles import tile_spec
-
     lang = lang or detect_lang([e["area"] for e in entries])
     w = WORDS[lang]
     gdf = areas[["area", "level", "status"]].copy()
     gdf["share"] = areas[col] if col and col in areas else None
     if "people" in areas:  # an area without homes has no share to show
         gdf.loc[~(areas["people"].fillna(0) > 0), "share"] = None
-    gdf["homes"] = areas["homes"] if "homes" in areas else None
-    gdf["people"] = areas["people"] if "people" in areas else None
+    gdf["homes"] = areas.get("homes")
+    gdf["people"] = areas.get("people")
     gdf["map"] = [e.get("map") for e in entries]
     gdf["error"] = [e.get("error") for e in entries]
     gdf = gdf.set_geometry(shapely.simplify(areas.geometry.values, 0.0002, preserve_topology=True))
@@ -253,20 +275,29 @@ function colour(p) {{
   for (var i = 0; i < CLASSES.length; i++) if (p.share < CLASSES[i][0]) return CLASSES[i][1];
   return CLASSES[CLASSES.length - 1][1];
 }}
-function esc(s) {{ return String(s).replace(/[&<>"]/g, function (c) {{ return {{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}}[c]; }}); }}
+function esc(s) {{
+  return String(s).replace(/[&<>"]/g, function (c) {{
+    return {{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}}[c];
+  }});
+}}
 var layer = L.geoJSON({data}, {{
   style: function (f) {{ return {{color: "#444", weight: 1, fillColor: colour(f.properties), fillOpacity: 0.65}}; }},
   onEachFeature: function (f, l) {{
     var p = f.properties, html = "<b>" + esc(p.area) + "</b><br>";
     if (p.status === "failed") html += W.failed + ": " + esc(p.error || "");
     else html += W.share + ": " + (p.share === null ? W.none : (100 * p.share).toFixed(1) + "%") + "<br>" +
-      W.homes + ": " + p.homes + " · " + W.people + ": " + p.people + "<br><a href=\\"" + encodeURI(p.map) + "\\">" + W.open + "</a>";
+      W.homes + ": " + p.homes + " · " + W.people + ": " + p.people +
+      "<br><a href=\\"" + encodeURI(p.map) + "\\">" + W.open + "</a>";
     l.bindPopup(html); l.bindTooltip(esc(p.area));
   }}
 }}).addTo(map);
 if (layer.getLayers().length) map.fitBounds(layer.getBounds()); else map.setView([30.25, 120.2], 10);
 var legend = L.control({{position: "bottomright"}});
-legend.onAdd = function () {{ var d = L.DomUtil.create("div", "legend"); d.innerHTML = "<b>" + W.share + "</b><br>" + esc({safe_json(what)}) + {safe_json(legend)}; return d; }};
+legend.onAdd = function () {{
+  var d = L.DomUtil.create("div", "legend");
+  d.innerHTML = "<b>" + W.share + "</b><br>" + esc({safe_json(what)}) + {safe_json(legend)};
+  return d;
+}};
 legend.addTo(map);
 </script></body></html>
 """

@@ -1,5 +1,7 @@
-"""What the routers share: the loaded plan and the tables built from it once, as
-``Annotated`` dependencies (``ResultDep``, ``ServedDep``, ``SettingsDep``...).
+"""What the routers share: the loaded plan and the tables built from it once.
+
+They are given to the endpoints as ``Annotated`` dependencies (``ResultDep``, ``ServedDep``,
+``SettingsDep``...).
 
 The data is loaded in the app's lifespan (:mod:`api.app`); a request never reads a file.
 """
@@ -12,26 +14,38 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, cast
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from api.errors import NotLoadedError
+from api.heavy import HeavyPool
 from api.settings import Settings
+from geo.circles import metres_for
+from geo.hours import open_mask
+from geo.io import feature_collection, feature_collection_text
 from geo.nearest import NearestIndex
 from geo.plan import PlanResult
-
-if TYPE_CHECKING:  # annotations only: api.heavy imports this module
-    from api.heavy import HeavyPool
+from maps.render import map_html
 
 
-def json_safe(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:  # noqa: ANN401 - any JSON-like value in; the same shape out, in plain JSON types
     """Plain JSON types: numpy scalars to Python, non-finite floats to ``None``."""
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, np.ndarray)):
         return [json_safe(v) for v in obj]
+    return _json_scalar(obj)
+
+
+def _json_scalar(obj: object) -> bool | int | float | str | None:
+    """One value as a plain JSON scalar: numpy to Python, non-finite floats and pandas' NA to None."""
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):
@@ -40,26 +54,25 @@ def json_safe(obj: Any) -> Any:
         return float(obj) if math.isfinite(obj) else None
     if obj is None or isinstance(obj, str):
         return obj
-    try:
-        import pandas as pd
+    return None if _is_missing(obj) else str(obj)
 
-        if pd.isna(obj):
-            return None
+
+def _is_missing(obj: object) -> bool:
+    """Whether pandas calls ``obj`` missing (NA, NaT); False for what it cannot tell."""
+    try:  # pandas' stubs list the types isna takes; it answers for any value (or raises: caught)
+        return bool(pd.isna(cast("Any", obj)))
     except (TypeError, ValueError):
-        pass
-    return str(obj)
+        return False
 
 
 class FeatureStore:
-    """GeoJSON features serialised once, served as bytes: filtered by properties and a bounding
-    box, in pages, without building Python objects per request.
+    """GeoJSON features serialised once, served as bytes.
+
+    They are filtered by properties and a bounding box, in pages, without building Python
+    objects per request.
     """
 
-    def __init__(self, gdf, keys: tuple[str, ...]) -> None:
-        import shapely
-
-        from geo.io import feature_collection_text
-
+    def __init__(self, gdf: gpd.GeoDataFrame, keys: tuple[str, ...]) -> None:
         text = feature_collection_text(gdf)
         start = text.index('"features":[') + len('"features":[')
         body = text[start : text.rindex("]}")]
@@ -117,10 +130,6 @@ class Served:
     @classmethod
     def build(cls, result: PlanResult, settings: Settings) -> Served:
         """Everything the routers serve, made once from a plan."""
-        from pathlib import Path
-
-        from geo.io import feature_collection
-
         features, tiers, services = {}, {}, {}
         for name, lr in result.layers.items():
             fac = lr.facilities
@@ -148,8 +157,6 @@ class Served:
 
     def open_mask(self, layer: str, at: dt.datetime) -> np.ndarray:
         """Facilities of ``layer`` open at ``at`` (unknown hours: closed); a small LRU cache."""
-        from geo.hours import open_mask
-
         key = (layer, at)
         with self._lock:
             if key in self._masks:
@@ -166,16 +173,12 @@ class Served:
         """The HTML map of the plan, rendered on first use and kept."""
         with self._lock:
             if self._map is None:
-                from maps.render import map_html
-
                 self._map = map_html(self.result)
             return self._map
 
 
 def _example(result: PlanResult) -> dict:
     """Parameter values that work on the loaded data, for the OpenAPI docs."""
-    from geo.circles import metres_for
-
     net = result.network
     layer = max(result.layers, key=lambda n: (int(result.layers[n].snapped.ok.sum()), n == "centres"))
     lr = result.layers[layer]
@@ -195,37 +198,38 @@ def _example(result: PlanResult) -> dict:
     return out
 
 
-def _state(request: Request, name: str):
-    try:
-        return getattr(request.app.state, name)
-    except AttributeError:
+def _state(request: Request, name: str) -> State:
+    """The app's state, holding ``name``; :class:`NotLoadedError` (503) before the data is loaded."""
+    state = request.app.state
+    if not hasattr(state, name):
         raise NotLoadedError(
             "the service has no data loaded: build it with api.app.create_app() and run it "
             "under uvicorn or TestClient as a context manager"
-        ) from None
+        )
+    return state
 
 
 async def get_served(request: Request) -> Served:
     """What the app serves (503 before the data is loaded)."""
-    return _state(request, "served")
+    return _state(request, "served").served
 
 
 async def get_result(request: Request) -> PlanResult:
     """The loaded plan."""
-    return _state(request, "served").result
+    return _state(request, "served").served.result
 
 
 async def get_settings(request: Request) -> Settings:
     """The app's settings."""
-    return _state(request, "settings")
+    return _state(request, "settings").settings
 
 
 async def get_pool(request: Request) -> HeavyPool:
     """The heavy-work pool of the app."""
-    return _state(request, "pool")
+    return _state(request, "pool").pool
 
 
 ServedDep = Annotated[Served, Depends(get_served)]
 ResultDep = Annotated[PlanResult, Depends(get_result)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-PoolDep = Annotated[Any, Depends(get_pool)]
+PoolDep = Annotated[HeavyPool, Depends(get_pool)]

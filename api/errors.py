@@ -57,8 +57,9 @@ def _status(err: CirclesError) -> int:
     return 400
 
 
-async def circles_error(request: Request, err: CirclesError) -> JSONResponse:
+async def circles_error(_request: Request, err: Exception) -> JSONResponse:
     """The project's errors as 4xx/503 answers with their message."""
+    assert isinstance(err, CirclesError)  # registered for CirclesError only (install)
     retry = getattr(err, "retry_after", None)  # api.heavy.BusyError: the heavy queue is full
     headers = {"Retry-After": str(int(retry))} if retry is not None else None
     return JSONResponse({"detail": str(err)}, status_code=_status(err), headers=headers)
@@ -91,7 +92,7 @@ def validation_message(errors: list[dict]) -> str:
     return "; ".join(lines)
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     """A query value as the user typed it: numbers bare, anything else quoted."""
     if isinstance(value, str):
         try:
@@ -102,15 +103,19 @@ def _shown(value) -> str:
     return repr(value)
 
 
-async def request_error(request: Request, err: RequestValidationError) -> JSONResponse:
+async def request_error(_request: Request, err: Exception) -> JSONResponse:
     """Bad request parameters as 400, naming the parameter, the value and what is allowed."""
+    assert isinstance(err, RequestValidationError)  # registered for RequestValidationError only (install)
     return JSONResponse({"detail": validation_message(list(err.errors()))}, status_code=400)
 
 
-async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-    """Starlette's and FastAPI's own HTTP errors, with a clearer text for a body that cannot be
-    parsed at all (not UTF-8, or JSON nested beyond what the parser follows).
+async def http_error(_request: Request, err: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own HTTP errors as JSON answers.
+
+    A body that cannot be parsed at all (not UTF-8, or JSON nested beyond what the parser
+    follows) gets a clearer text.
     """
+    assert isinstance(err, StarletteHTTPException)  # registered for HTTPException only (install)
     detail = err.detail
     if err.status_code == 400 and detail == "There was an error parsing the body":
         detail = (
@@ -127,7 +132,8 @@ async def known_query(request: Request) -> None:
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if dependant is None:
         return
-    allowed, stack = set(), [dependant]
+    allowed: set[str] = set()
+    stack = [dependant]
     while stack:
         d = stack.pop()
         allowed.update(p.alias for p in d.query_params)

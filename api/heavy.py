@@ -10,14 +10,26 @@ with ``Retry-After``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import multiprocessing as mp
+import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
+from geo.drawing import default_signals
 from geo.errors import CirclesError
 
-_SERVED = None  # the plan a worker process serves: set by _init in the worker only
+if TYPE_CHECKING:  # annotations only: api.deps imports this module
+    from api.deps import Served
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_SERVED: Served | None = None  # the plan a worker process serves: set by _init in the worker only
 
 
 class BusyError(CirclesError):
@@ -33,32 +45,27 @@ class BusyError(CirclesError):
 HEAVY_NICE = 10
 
 
-def _init(served) -> None:
-    import os
-
-    from geo.drawing import default_signals
-
-    global _SERVED
-    try:
+def _init(served: Served) -> None:
+    """Set up a forked worker: a lower priority, default signal handling, the plan it serves."""
+    global _SERVED  # noqa: PLW0603 - each forked worker keeps the plan it serves, set once by this initializer
+    with contextlib.suppress(OSError):  # not permitted here: run at the parent's priority
         os.nice(HEAVY_NICE)
-    except OSError:  # not permitted here: run at the parent's priority
-        pass
     default_signals()
     _SERVED = served
 
 
-def _call(task: str, kwargs: dict) -> Any:
-    from api import work
-
+def _call(task: Callable[Concatenate[Served, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run ``task`` on the plan this worker serves (in the worker)."""
     served = _SERVED
     if served is None:  # pragma: no cover - _init always ran first
         raise RuntimeError("heavy worker not initialised")
-    return getattr(work, task)(served, **kwargs)
+    return task(served, *args, **kwargs)
 
 
 class WorkerLostError(CirclesError):
-    """A heavy worker process died during the request (killed, out of memory): the pool is
-    started again and the request may be retried.
+    """A heavy worker process died during the request (killed, out of memory).
+
+    The pool is started again and the request may be retried.
     """
 
     def __init__(self, retry_after: int) -> None:
@@ -72,7 +79,7 @@ class WorkerLostError(CirclesError):
 class HeavyPool:
     """A bounded pool of worker processes for one loaded plan."""
 
-    def __init__(self, served, *, workers: int, queue: int) -> None:
+    def __init__(self, served: Served, *, workers: int, queue: int) -> None:
         self.capacity = workers + queue
         self.workers = workers
         self._lock = threading.Lock()
@@ -81,8 +88,6 @@ class HeavyPool:
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor | None:
-        import multiprocessing as mp
-
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         return (
             ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init, initargs=(self.served,))
@@ -90,21 +95,23 @@ class HeavyPool:
             else None
         )
 
-    async def run(self, task: str, **kwargs: object) -> Any:
-        """Run ``api.work.<task>(served, **kwargs)`` in a worker; BusyError when full."""
+    async def run(self, task: Callable[Concatenate[Served, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``task(served, *args, **kwargs)`` in a worker; BusyError when full.
+
+        ``task`` is a function of :mod:`api.work`: it is sent to the worker by name, and its
+        arguments and answer cross the process boundary.
+        """
         with self._lock:
             if self._busy >= self.capacity:
                 raise BusyError(retry_after=5)
             self._busy += 1
         try:
             if self._pool is None:  # no fork: in a thread of this process
-                from api import work
-
-                return await asyncio.to_thread(getattr(work, task), self.served, **kwargs)
+                return await asyncio.to_thread(task, self.served, *args, **kwargs)
             loop = asyncio.get_running_loop()
             pool = self._pool
             try:
-                return await loop.run_in_executor(pool, _call, task, kwargs)
+                return await loop.run_in_executor(pool, functools.partial(_call, task, *args, **kwargs))
             except BrokenProcessPool:  # a worker died: every later request would fail the same way
                 with self._lock:
                     if self._pool is pool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 
 class _HeaderTimeout(H11Protocol):
@@ -24,7 +24,9 @@ class _HeaderTimeout(H11Protocol):
         self._arm()
 
     def _waiting_for_headers(self) -> bool:
-        return self.cycle is None or self.cycle.response_complete
+        # uvicorn annotates ``cycle`` as always set, but it is None until the first request arrives
+        cycle: RequestResponseCycle | None = self.cycle
+        return cycle is None or cycle.response_complete
 
     def _arm(self) -> None:
         if self._header_timer is None:
@@ -63,8 +65,9 @@ _MADE: dict[str, type[H11Protocol]] = {}  # one class per deadline (immutable on
 
 
 def header_timeout_protocol(seconds: float) -> type[H11Protocol]:
-    """An h11 protocol class for ``uvicorn.Config(http=...)`` closing connections whose request
-    headers take longer than ``seconds``.
+    """An h11 protocol class for ``uvicorn.Config(http=...)`` with a deadline for request headers.
+
+    A connection whose request headers take longer than ``seconds`` is closed.
 
     The class is an attribute of this module under a name that holds the deadline, so it is
     pickled by name: uvicorn's worker processes (``--workers 2``, started with *spawn*) find it

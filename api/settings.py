@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.errors import InputError
 from geo.kinds import DEFAULT_PROFILE, AreaLevel, CoordSystem, profile_help
 
 #: most facilities one /nearest request may ask for.
@@ -134,13 +135,11 @@ class Settings(BaseSettings):
 
 
 def settings_from(**given: Any) -> Settings:  # noqa: ANN401 - any option; pydantic checks each
-    """Settings from the environment, overridden by ``given`` options; bad values (and options
-    the service does not know) raise :class:`geo.errors.InputError` naming the setting.
+    """Settings from the environment, overridden by ``given`` options.
+
+    Bad values (and options the service does not know) raise :class:`geo.errors.InputError`
+    naming the setting.
     """
-    from pydantic import ValidationError
-
-    from geo.errors import InputError
-
     try:
         return Settings(**given)
     except ValidationError as err:

@@ -6,25 +6,29 @@ and returns plain JSON-ready data (it crosses a process boundary).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+import geopandas as gpd
 import numpy as np
+import shapely
 
+from api.deps import Served, json_safe
+from geo.circles import metres_for
+from geo.drawing import source_circles
+from geo.errors import InputError
+from geo.io import feature_collection
 from geo.kinds import DEFAULT_PROFILE
-
-if TYPE_CHECKING:  # annotations only
-    from api.deps import Served
+from geo.scenario_store import new_scenario, open_store, plan_key
+from geo.scenarios import scenario_from_doc
+from geo.siting import site
+from geo.whatif import run_scenario
+from maps.render import map_html
 
 
 def scenario(served: Served, *, doc: dict, keep: dict | None = None) -> dict:
-    """``POST /scenarios``: apply the edits, recompute, and the coverage diff; with ``keep``
-    (``{"db": target, "name": ..., "by": ...}``) the scenario is kept and its ``id`` returned.
-    """
-    from api.deps import json_safe
-    from geo.io import feature_collection
-    from geo.scenarios import scenario_from_doc
-    from geo.whatif import run_scenario
+    """``POST /scenarios``: apply the edits, recompute, and the coverage diff.
 
+    With ``keep`` (``{"db": target, "name": ..., "by": ...}``) the scenario is kept and its
+    ``id`` returned.
+    """
     settings = served.settings
     sc = scenario_from_doc(doc, source="request body", crs=doc.get("crs") if isinstance(doc.get("crs"), str) else None)
     out = run_scenario(served.result, sc)
@@ -35,8 +39,6 @@ def scenario(served: Served, *, doc: dict, keep: dict | None = None) -> dict:
     layer_circles = after[after["scope"] == "layer"] if len(after) else after
     kept = {}
     if keep is not None:
-        from geo.scenario_store import new_scenario, open_store
-
         store = open_store(keep["db"])
         kept = {"id": store.add(new_scenario(out, name=keep.get("name"), by=keep.get("by"))), "kept_in": store.label}
     return json_safe(
@@ -54,12 +56,6 @@ def scenario(served: Served, *, doc: dict, keep: dict | None = None) -> dict:
 
 def scenario_map(served: Served, *, db: str, scenario_id: int, lang: str | None, tiles: str) -> str:
     """``GET /scenarios/{id}/map``: the kept scenario run again on the loaded plan, as its map."""
-    from geo.errors import InputError
-    from geo.scenario_store import open_store, plan_key
-    from geo.scenarios import scenario_from_doc
-    from geo.whatif import run_scenario
-    from maps.render import map_html
-
     kept = open_store(db).get(scenario_id, geometry=False)
     key, label = plan_key(served.result)
     if kept.plan_key != key:
@@ -90,13 +86,6 @@ def sites(
     grid_m: float,
 ) -> dict:
     """``POST /sites``: the proposed sites, their circles and the coverage before and after."""
-    import geopandas as gpd
-    import shapely
-
-    from api.deps import json_safe
-    from geo.io import feature_collection
-    from geo.siting import site
-
     cand = None
     if candidates is not None:
         cand = gpd.GeoDataFrame(geometry=shapely.points(np.asarray(candidates, float)), crs=4326)
@@ -122,12 +111,6 @@ def sites(
 
 def facility_circle(served: Served, *, layer: str, index: int, minutes: float, profile: str) -> dict:
     """One facility's circle at any walk time, drawn on demand (the plan's construction)."""
-    import shapely
-
-    from api.deps import json_safe
-    from geo.circles import metres_for
-    from geo.drawing import source_circles
-
     result = served.result
     params = result.params
     lr = result.layers[layer]
@@ -136,7 +119,7 @@ def facility_circle(served: Served, *, layer: str, index: int, minutes: float, p
     poly = source_circles(
         result.network, one, [limit], width_m=params.width_m, cell_m=params.cell(), construction=params.circles
     )[0, 0]
-    ll = shapely.transform(poly, lambda c: result.network.unproject(c))
+    ll = shapely.transform(poly, result.network.unproject)
     fac = lr.facilities.iloc[index]
     return json_safe(
         {

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import geopandas as gpd
 from fastapi import APIRouter, Query, Request
 
-from api.deps import ServedDep, json_safe
+from api.deps import Served, ServedDep, json_safe
 from api.schemas import ErrorOut
+from geo.io import feature_collection
 from geo.kinds import Layer
+from geo.tables import PlanTables, cover_columns, plan_tables
 
 router = APIRouter(tags=["areas"])
 
 
-def _tables(request: Request, served):
+def _tables(request: Request, served: Served) -> PlanTables:
     """The plan's tables, made once per app (the app's state, never module state)."""
     tables = getattr(request.app.state, "plan_tables", None)
     if tables is None or tables[0] is not served.result:
-        from geo.tables import plan_tables
-
         tables = (served.result, plan_tables(served.result))
         request.app.state.plan_tables = tables
     return tables[1]
@@ -40,12 +41,12 @@ async def areas(
         Literal["street", "community"], Query(description="street (街道/镇) or community (社区/村)")
     ] = "street",
 ) -> dict:
-    """One row per street or community of the study area, worst covered first; homes with no
-    name found come last (``name`` null). Coverage columns are ``<layer>_<minutes>min`` (and
-    ``_<profile>`` with several profiles): the share of the area's people within that walk.
-    """
-    from geo.tables import cover_columns
+    """One row per street or community of the study area, worst covered first.
 
+    Homes with no name found come last (``name`` null). Coverage columns are
+    ``<layer>_<minutes>min`` (and ``_<profile>`` with several profiles): the share of the area's
+    people within that walk.
+    """
     t = _tables(request, served)
     table = t.streets if level == "street" else t.communities
     cols = [
@@ -67,14 +68,12 @@ async def facilities(
     served: ServedDep,
     layer: Annotated[Layer | None, Query(description="only this layer")] = None,
 ) -> dict:
-    """A GeoJSON FeatureCollection (WGS84 points): per facility its layer, id, name, street,
-    community, placement, and per threshold ``people_<m>min`` / ``homes_<m>min`` (living within
-    that walk) and ``people_nearest_<m>min`` (those for whom it is the nearest).
+    """A GeoJSON FeatureCollection (WGS84 points) of the facilities and the people they serve.
+
+    Per facility: its layer, id, name, street, community, placement, and per threshold
+    ``people_<m>min`` / ``homes_<m>min`` (living within that walk) and ``people_nearest_<m>min``
+    (those for whom it is the nearest).
     """
-    import geopandas as gpd
-
-    from geo.io import feature_collection
-
     fac = _tables(request, served).facilities
     if layer is not None and len(fac):
         fac = fac[fac["layer"] == str(layer)]

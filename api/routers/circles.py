@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from api import work
 from api.deps import PoolDep, Served, ServedDep
 from api.errors import NotFoundError
 from api.schemas import ErrorOut
@@ -80,7 +81,8 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return w, s, e, n
 
 
-def _page_args(served: Served, limit: int | None, offset: int) -> int:
+def _page_limit(served: Served, limit: int | None) -> int:
+    """The page size asked for (default: the largest the settings allow), checked against that cap."""
     cap = served.settings.max_page
     if limit is None:
         return cap
@@ -124,7 +126,7 @@ async def circles(
         scope=scope,
         bbox=_bbox(bbox),
     )
-    return GeoJSONResponse(store.page(idx, offset=offset, limit=_page_args(served, limit, offset), name="circles"))
+    return GeoJSONResponse(store.page(idx, offset=offset, limit=_page_limit(served, limit), name="circles"))
 
 
 @router.get(
@@ -158,7 +160,7 @@ async def gaps(
         profile=_profile(served, profile and str(profile)),
         bbox=_bbox(bbox),
     )
-    return GeoJSONResponse(store.page(idx, offset=offset, limit=_page_args(served, limit, offset), name="gaps"))
+    return GeoJSONResponse(store.page(idx, offset=offset, limit=_page_limit(served, limit), name="gaps"))
 
 
 @router.get(
@@ -219,9 +221,9 @@ async def facility_circle(
     m = float(minutes) if minutes is not None else float(min(result.params.minutes))
     planned = [float(x) for x in result.params.minutes]
     if any(abs(m - x) < 1e-9 for x in planned) and result.params.per_facility:
-        idx = served.circles.select(scope="facility", layer=name, minutes=m, profile=p, facility_id=None)
-        idx = [i for i in idx if str(served.circles.props["facility_id"][i]) == facility_id]
-        if idx:
-            return GeoJSONResponse(served.circles.features[idx[0]])
-    feature = await pool.run("facility_circle", layer=name, index=index, minutes=m, profile=p)
+        rows = served.circles.select(scope="facility", layer=name, minutes=m, profile=p, facility_id=None)
+        ids = [i for i in rows if str(served.circles.props["facility_id"][i]) == facility_id]
+        if ids:
+            return GeoJSONResponse(served.circles.features[ids[0]])
+    feature = await pool.run(work.facility_circle, layer=name, index=index, minutes=m, profile=p)
     return GeoJSONResponse(json.dumps(feature, ensure_ascii=False).encode("utf-8"))

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query
 from api.deps import Served, ServedDep
 from api.schemas import ErrorOut, NearestOut
 from api.settings import MAX_K
-from geo.circles import metres_for
+from geo.circles import Reach, metres_for
+from geo.crs import to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from geo.errors import InputError, UnknownNameError
+from geo.hours import at_label, parse_at
 from geo.kinds import PROFILES, CoordSystem, Layer, Profile, Tier
 from geo.nearest import Route
 from geo.network import Snapped
@@ -27,7 +29,8 @@ Crs = CoordSystem
     responses={400: {"model": ErrorOut}},
     summary="The nearest facilities on foot, with walk times and routes",
 )
-async def nearest(
+async def nearest(  # noqa: PLR0913 - FastAPI passes each query parameter as an argument
+    *,
     served: ServedDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude (decimal degrees)")],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude (decimal degrees)")],
@@ -70,7 +73,7 @@ async def nearest(
     )
 
 
-def answer(
+def answer(  # noqa: PLR0913 - the arguments are the query's parameters, as /nearest takes them
     served: Served,
     *,
     lon: float,
@@ -151,8 +154,6 @@ def answer(
 def _to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
     if crs == "wgs84":
         return lon, lat
-    from geo.crs import to_wgs84
-
     out = to_wgs84(np.array([lon]), np.array([lat]), crs)
     return float(np.asarray(out[0]).ravel()[0]), float(np.asarray(out[1]).ravel()[0])
 
@@ -161,8 +162,6 @@ def _from_wgs84(ll: np.ndarray, crs: str) -> np.ndarray:
     """WGS84 ``(n, 2)`` lon/lat in ``crs`` (gcj02/bd09 for AMap/Baidu; unchanged outside China)."""
     if crs == "wgs84" or len(ll) == 0:
         return ll
-    from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
-
     lon, lat = (wgs84_to_gcj02 if crs == "gcj02" else wgs84_to_bd09)(ll[:, 0], ll[:, 1])
     return np.column_stack([np.ravel(lon), np.ravel(lat)])
 
@@ -190,7 +189,9 @@ def _snap(served: Served, lon: float, lat: float, wlon: float, wlat: float, crs:
     raise InputError("lon/lat", [problem])
 
 
-def _filters(served: Served, layer: str, *, tier, service, open_at):
+def _filters(
+    served: Served, layer: str, *, tier: str | None, service: str | None, open_at: str | None
+) -> tuple[np.ndarray | None, tuple[Reach, np.ndarray] | None]:
     """The facility mask of the filters, and precomputed labels for it when the plan has them.
 
     Returns ``(mask or None, (reach, index) or None)``: ``index`` maps the labelled layer's
@@ -221,8 +222,6 @@ def _filters(served: Served, layer: str, *, tier, service, open_at):
         mask &= np.array([service in x for x in served.services[layer]], bool)
         names.append(f"{layer}[service={service}]")
     if open_at is not None:
-        from geo.hours import at_label, parse_at
-
         try:
             at = parse_at(open_at)
         except InputError as err:

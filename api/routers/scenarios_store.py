@@ -1,5 +1,7 @@
-"""Kept scenarios: ``GET /scenarios``, ``/scenarios/{id}``, ``/scenarios/{id}/map``,
-``/scenarios/compare?ids=``, ``DELETE /scenarios/{id}``.
+"""Kept scenarios: list, show, map, compare and delete them.
+
+``GET /scenarios``, ``/scenarios/{id}``, ``/scenarios/{id}/map``, ``/scenarios/compare?ids=``,
+``DELETE /scenarios/{id}``.
 
 ``POST /scenarios`` (:mod:`api.routers.whatif`) keeps each scenario it runs in the store
 :func:`store_target` names: ``CIRCLES_DB`` (a GeoPackage path or a ``postgresql://`` URL), else
@@ -15,11 +17,23 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from api import work
+from api.cli_common import default_cache_dir
 from api.deps import PoolDep, Served, ServedDep, json_safe
 from api.errors import NotFoundError
 from api.schemas import ErrorOut
 from geo.errors import InputError
-from geo.scenario_store import ScenarioNotFoundError
+from geo.io import feature_collection
+from geo.scenario_store import (
+    SavedScenario,
+    ScenarioNotFoundError,
+    ScenarioStore,
+    compare,
+    open_store,
+    plan_database,
+    plan_key,
+)
+from maps.tiles import tile_spec
 
 router = APIRouter(tags=["scenarios"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 400: {"model": ErrorOut}}
@@ -28,27 +42,23 @@ ScenarioId = Annotated[int, Path(ge=1, description="a kept scenario's id (as POS
 
 def store_target(served: Served) -> str:
     """Where this service keeps its scenarios (a path or a database URL)."""
-    from geo.scenario_store import plan_database, plan_key
-
     s = served.settings
     if s.db:
         return s.db
     if s.plan is not None:
         return str(plan_database(s.plan))
-    from api.cli_common import default_cache_dir
-
     folder = default_cache_dir() / "scenarios"
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder / f"plan-{plan_key(served.result)[0]}.gpkg")
 
 
-def _store(served):
-    from geo.scenario_store import open_store
-
+def _store(served: Served) -> ScenarioStore:
+    """The store this service keeps its scenarios in."""
     return open_store(store_target(served))
 
 
-def _get(served, sid: int, *, geometry: bool):
+def _get(served: Served, sid: int, *, geometry: bool) -> SavedScenario:
+    """A kept scenario; 404 when there is none."""
     try:
         return _store(served).get(sid, geometry=geometry)
     except ScenarioNotFoundError as err:
@@ -58,8 +68,6 @@ def _get(served, sid: int, *, geometry: bool):
 @router.get("/scenarios", summary="The kept scenarios: id, name, who, when, people gained and lost")
 def list_scenarios(served: ServedDep) -> dict:
     """The kept scenarios of this plan, newest first."""
-    from geo.scenario_store import plan_key
-
     store = _store(served)
     key = plan_key(served.result)[0]
     items = [{**s.summary(), "this_plan": s.plan_key == key} for s in store.list()]
@@ -76,8 +84,6 @@ def compare_scenarios(
     ids: Annotated[list[str], Query(description="two or more scenario ids, comma-separated (ids=1,2) or repeated")],
 ) -> dict:
     """Kept scenarios side by side: coverage before and after each."""
-    from geo.scenario_store import compare
-
     wanted = [i.strip() for item in ids for i in item.split(",") if i.strip()]
     problems = [f"{i!r} is not a scenario id (a whole number from 1)" for i in wanted if not i.isdigit() or int(i) < 1]
     if problems:
@@ -92,8 +98,6 @@ def compare_scenarios(
 )
 def get_scenario(served: ServedDep, scenario_id: ScenarioId) -> dict:
     """One kept scenario with its edits and the areas and homes it changes."""
-    from geo.io import feature_collection
-
     s = _get(served, scenario_id, geometry=True)
     f = s.features
     edits = f["scenario_edits"]
@@ -133,11 +137,9 @@ async def scenario_map(
     scenario_id: ScenarioId,
     lang: Annotated[str | None, Query(pattern="^(zh|en)$", description="zh or en (default: by the names)")] = None,
     tiles: Annotated[str, Query(description="base map: osm, none, or an XYZ URL (as `circles plan --tiles`)")] = "osm",
-) -> Any:
+) -> HTMLResponse:
     """The map of a kept scenario (drawn in a worker process)."""
-    from maps.tiles import tile_spec
-
     tile_spec(tiles)
     await run_in_threadpool(_get, served, scenario_id, geometry=False)  # 404 before any work
-    html = await pool.run("scenario_map", db=store_target(served), scenario_id=scenario_id, lang=lang, tiles=tiles)
+    html = await pool.run(work.scenario_map, db=store_target(served), scenario_id=scenario_id, lang=lang, tiles=tiles)
     return HTMLResponse(html)

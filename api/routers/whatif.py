@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import work
 from api.deps import PoolDep, ServedDep
+from api.routers.scenarios_store import store_target
 from api.schemas import ErrorOut
+from geo.circles import metres_for
+from geo.crs import to_wgs84
 from geo.errors import InputError
 from geo.kinds import COORD_SYSTEMS, DEFAULT_PROFILE, PROFILES, CoordSystem, Layer, Profile
+from geo.scenarios import scenario_from_doc
 
 router = APIRouter(tags=["what-if"])
 HEAVY: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
@@ -38,7 +44,7 @@ SCENARIO_EXAMPLE = {
 }
 
 
-def _count(doc, limit: int) -> int:
+def _count(doc: object, limit: int) -> int:
     """Coordinates in a document (numbers counted in pairs), stopping past ``limit``."""
     n, stack = 0, [doc]
     while stack and n <= limit:
@@ -60,6 +66,7 @@ def _count(doc, limit: int) -> int:
     "the scenario is kept and its id returned",
 )
 async def post_scenario(
+    *,
     served: ServedDep,
     pool: PoolDep,
     scenario: Annotated[
@@ -89,13 +96,9 @@ async def post_scenario(
     crs = scenario.get("crs")
     if crs is not None and crs not in COORD_SYSTEMS:
         raise InputError("crs", [f"{crs!r}: expected one of {', '.join(COORD_SYSTEMS)}"])
-    from geo.scenarios import scenario_from_doc
-
     scenario_from_doc(scenario, source="request body", crs=crs)  # every problem, before queueing work
-    from api.routers.scenarios_store import store_target
-
     kept = {"db": store_target(served), "name": name, "by": by or "api"} if keep else None
-    return await pool.run("scenario", doc=scenario, keep=kept)
+    return await pool.run(work.scenario, doc=scenario, keep=kept)
 
 
 class SitesIn(BaseModel):
@@ -119,8 +122,6 @@ class SitesIn(BaseModel):
 @router.post("/sites", responses=HEAVY, summary="Propose new sites covering the most people the layer leaves out")
 async def post_sites(served: ServedDep, pool: PoolDep, body: SitesIn) -> dict:
     """Propose new sites of a layer that cover the most people it leaves out."""
-    from geo.circles import metres_for
-
     s = served.settings
     params = served.result.params
     problems = []
@@ -141,7 +142,7 @@ async def post_sites(served: ServedDep, pool: PoolDep, body: SitesIn) -> dict:
     if problems:
         raise InputError("sites", problems)
     return await pool.run(
-        "sites",
+        work.sites,
         layer=body.layer,
         add=body.add,
         minutes=minutes,
@@ -153,8 +154,7 @@ async def post_sites(served: ServedDep, pool: PoolDep, body: SitesIn) -> dict:
 
 
 def _candidates(doc: dict, crs: str, cap: int) -> list[list[float]]:
-    import numpy as np
-
+    """The candidate points of a FeatureCollection as WGS84 ``[lon, lat]``; every bad one is said."""
     feats = doc.get("features") if doc.get("type") == "FeatureCollection" else None
     if not isinstance(feats, list) or not feats:
         raise InputError("candidates", ["give a GeoJSON FeatureCollection of Point features (lon, lat)"])
@@ -164,13 +164,9 @@ def _candidates(doc: dict, crs: str, cap: int) -> list[list[float]]:
     for i, f in enumerate(feats, start=1):
         g = f.get("geometry") if isinstance(f, dict) else None
         c = g.get("coordinates") if isinstance(g, dict) and g.get("type") == "Point" else None
-        ok = (
-            isinstance(c, list)
-            and len(c) >= 2
-            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in c[:2])
-        )
-        if ok and np.all(np.isfinite(c[:2])) and -180 <= c[0] <= 180 and -90 <= c[1] <= 90:
-            pts.append([float(c[0]), float(c[1])])
+        lonlat = _lonlat(c)
+        if lonlat is not None:
+            pts.append(lonlat)
         else:
             problems.append(
                 f"feature {i}: geometry {g!r:.80} is not a Point with longitude -180..180, latitude -90..90"
@@ -180,8 +176,18 @@ def _candidates(doc: dict, crs: str, cap: int) -> list[list[float]]:
             "candidates", problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
         )
     if crs != "wgs84":
-        from geo.crs import to_wgs84
-
         lon, lat = to_wgs84(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]), crs)
         pts = [[float(a), float(b)] for a, b in zip(np.ravel(lon), np.ravel(lat), strict=True)]
     return pts
+
+
+def _lonlat(c: object) -> list[float] | None:
+    """A Point's coordinates as ``[lon, lat]`` when they are numbers within -180..180, -90..90; else None."""
+    if not isinstance(c, list) or len(c) < 2:
+        return None
+    lon, lat = c[0], c[1]
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lon, lat)):
+        return None
+    if np.all(np.isfinite([lon, lat])) and -180 <= lon <= 180 and -90 <= lat <= 90:
+        return [float(lon), float(lat)]
+    return None
