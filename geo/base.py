@@ -12,27 +12,36 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
-from geo.demand import Homes
+from geo.areas import named_places
+from geo.basemap import basemap_tables
+from geo.crossings import walk_ways
+from geo.demand import Homes, homes_and_land
 from geo.kinds import LAYERS
-from geo.network import Network
-from geo.store import StoreError, read_bundle, write_bundle
+from geo.network import NETWORK_ARRAYS, Network, build_network, network_arrays, network_from_arrays
+from geo.online import extract_from_place
+from geo.osm import OsmExtract, check_osm_path, read_osm
+from geo.osm_layers import Rule, facilities_from_osm, load_rules
+from geo.plan_types import embedded_default, source_key
+from geo.store import Bundle, StoreError, read_bundle, write_bundle
 
-if TYPE_CHECKING:  # annotations only: geo.plan imports this module
-    from geo.osm import OsmExtract
-    from geo.osm_layers import Rule
-    from geo.plan import PlanInputs, PlanParams
+if TYPE_CHECKING:  # annotations only
+    from geo.plan_types import PlanInputs, PlanParams
 
 #: bump when the cached format or the rules that build a Base change.
 BASE_VERSION = 10  # 9: basemap tables (streets, water, waterways, green) in extras; 10: road sides (geo.crossings)
 BASE_KIND = "service-circles/base"
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +52,7 @@ class Base:
     data_date: str | None  # "data as of" (the extract header's timestamp, else its newest object)
     network: Network
     homes: Homes
-    land_source: object  # residential land polygons (metric; parcels and footprints), or a Deferred of them
+    land_source: np.ndarray | Deferred[np.ndarray]  # residential land (metric; parcels and footprints)
     osm_facilities: dict  # layer -> GeoDataFrame (WGS84)
     admin: object  # GeoDataFrame of named admin areas (WGS84: name, admin_level, osm_id)
     places: object  # GeoDataFrame of named places (WGS84 points: name, place)
@@ -58,31 +67,31 @@ class Base:
 
     @property
     def land(self) -> np.ndarray:
-        """Residential land polygons (metric): read from the cache only when first needed
-        (the homes' land cells are kept apart, see :mod:`geo.homeinfo`).
+        """Residential land polygons (metric): read from the cache only when first needed.
+
+        The homes' land cells are kept apart, see :mod:`geo.homeinfo`.
         """
         src = self.land_source
         return src.get() if isinstance(src, Deferred) else src
 
 
-class Deferred:
+class Deferred(Generic[T]):
     """A value read on first use (then kept): for parts of a cached base most runs never need."""
 
-    def __init__(self, read: Callable[[], object]) -> None:
-        self._read: Callable[[], object] | None = read
-        self._value: object = None
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read = read
+        self._kept: tuple[T] | None = None
 
-    def get(self) -> object:
+    def get(self) -> T:
         """The value, read on first use."""
-        if self._read is not None:
-            self._value, self._read = self._read(), None
-        return self._value
+        if self._kept is None:
+            self._kept = (self._read(),)
+            del self._read  # the reader (and the bundle it holds) is not needed again
+        return self._kept[0]
 
 
 def base_key(path: Path, params: PlanParams, layers_map: Path) -> str:
     """The cache key of a base: the file's content and what builds the base from it."""
-    from geo.plan_types import source_key
-
     rules = Path(layers_map).read_bytes()
     src = "|".join(
         [
@@ -99,18 +108,11 @@ def base_key(path: Path, params: PlanParams, layers_map: Path) -> str:
 
 def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | None = None) -> Base:
     """Read (or reload from the cache folder ``params.cache_dir``) the base of ``inputs``."""
-    from geo.osm import check_osm_path
-    from geo.osm_layers import load_rules
-
-    say = progress or (lambda s: None)
+    say = progress or (lambda _: None)
     rules = load_rules(inputs.layers_map)
     if inputs.place:
-        from geo.online import extract_from_place
-
         say(f"downloading the walking network for {inputs.place!r} (osmnx)")
         return base_from_extract(extract_from_place(inputs.place), rules, params, say)
-    from geo.plan_types import embedded_default
-
     path = Path(inputs.osm) if inputs.osm else embedded_default()
     check_osm_path(path)
     folder = None
@@ -124,8 +126,6 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
                 return dataclasses.replace(base, source=str(path), key=folder.name)
             except StoreError as err:
                 say(f"the network cache {folder.name} cannot be used ({err}): rebuilding it")
-    from geo.osm import read_osm
-
     say(f"reading {path.name}")
     base = base_from_extract(read_osm(path), rules, params, say)
     if folder is not None:
@@ -141,20 +141,10 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
 
 def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams, say: Progress) -> Base:
     """The base of a read extract: its walking network, homes, land and facility layers from the rules."""
-    import geopandas as gpd
-    import shapely
-
-    from geo.areas import named_places
-    from geo.basemap import basemap_tables
-    from geo.crossings import walk_ways
-    from geo.demand import homes_and_land
-    from geo.network import build_network
-    from geo.osm_layers import facilities_from_osm
-
     say("building the walking network")
     net = build_network(walk_ways(extract, crossings=params.crossings), signal_wait_m=params.signal_wait_m())
 
-    def project(g):
+    def project(g: np.ndarray) -> np.ndarray:
         return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))
 
     say("estimating homes and people")
@@ -191,10 +181,6 @@ def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams
 
 def write_base(folder: Path, base: Base) -> None:
     """Keep ``base`` in ``folder`` as a checked bundle (:mod:`geo.store`)."""
-    import geopandas as gpd
-
-    from geo.network import network_arrays
-
     h = base.homes
     tables = {f"osm_{k}": v for k, v in base.osm_facilities.items()}
     tables["admin"] = base.admin
@@ -222,48 +208,47 @@ def write_base(folder: Path, base: Base) -> None:
 
 def read_base(folder: Path) -> Base:
     """A base from its bundle; raises :class:`geo.store.StoreError` when anything is wrong."""
-    from geo.network import NETWORK_ARRAYS, network_from_arrays
-
     b = read_bundle(folder, kind=BASE_KIND, version=BASE_VERSION)
     try:
-        net = network_from_arrays(
-            b.arrays("network", names=(*NETWORK_ARRAYS, "crs"), text=("edge_highway", "edge_name"))
-        )
-        ha = b.arrays("homes", names=("xy", "people", "kind", "osm_id"), text=("kind", "osm_id"))
-        xy = ha["xy"].astype(float).reshape(-1, 2)
-        n = len(xy)
-        if not (len(ha["people"]) == len(ha["kind"]) == len(ha["osm_id"]) == n) or not np.all(np.isfinite(xy)):
-            raise ValueError("home arrays disagree")
-        people = ha["people"].astype(float)
-        if not (np.all(np.isfinite(people)) and np.all(people >= 0)):
-            raise ValueError("people are not finite and non-negative")
-        homes = Homes(xy, people, ha["kind"], ha["osm_id"], str(b.meta.get("homes_method", "")))
-        land = Deferred(lambda: np.asarray(b.table("land").geometry.values, dtype=object))
-        osm = {k: b.table(f"osm_{k}") for k in LAYERS}
-        extras = {k: b.table(f"extra_{k}") for k in b.meta.get("extras", [])}
-        notes = b.meta.get("layer_notes") or {}
-        if not isinstance(notes, dict):
-            raise ValueError("layer notes are not a mapping")
-        return Base(
-            str(b.meta.get("source", folder.name)),
-            b.meta.get("data_date"),
-            net,
-            homes,
-            land,
-            osm,
-            b.table("admin"),
-            b.table("places"),
-            notes,
-            extras,
-        )
+        return _base_of(b, folder)
     except (ValueError, KeyError, TypeError) as err:
         raise StoreError(f"{folder.name}: {err}") from None
 
 
+def _base_of(b: Bundle, folder: Path) -> Base:
+    """The base a read bundle holds; ValueError, KeyError or TypeError when its parts disagree."""
+    net = network_from_arrays(b.arrays("network", names=(*NETWORK_ARRAYS, "crs"), text=("edge_highway", "edge_name")))
+    ha = b.arrays("homes", names=("xy", "people", "kind", "osm_id"), text=("kind", "osm_id"))
+    xy = ha["xy"].astype(float).reshape(-1, 2)
+    n = len(xy)
+    if not (len(ha["people"]) == len(ha["kind"]) == len(ha["osm_id"]) == n) or not np.all(np.isfinite(xy)):
+        raise ValueError("home arrays disagree")
+    people = ha["people"].astype(float)
+    if not (np.all(np.isfinite(people)) and np.all(people >= 0)):
+        raise ValueError("people are not finite and non-negative")
+    homes = Homes(xy, people, ha["kind"], ha["osm_id"], str(b.meta.get("homes_method", "")))
+    land = Deferred(lambda: np.asarray(b.table("land").geometry.to_numpy(), dtype=object))
+    osm = {k: b.table(f"osm_{k}") for k in LAYERS}
+    extras = {k: b.table(f"extra_{k}") for k in b.meta.get("extras", [])}
+    notes = b.meta.get("layer_notes") or {}
+    if not isinstance(notes, dict):
+        raise TypeError("layer notes are not a mapping")
+    return Base(
+        str(b.meta.get("source", folder.name)),
+        b.meta.get("data_date"),
+        net,
+        homes,
+        land,
+        osm,
+        b.table("admin"),
+        b.table("places"),
+        notes,
+        extras,
+    )
+
+
 def _prune(folder: Path, pattern: str, *, keep: Path, max_items: int = 8) -> None:
     """Delete all but the ``max_items`` most recently written bundles matching ``pattern``."""
-    import shutil
-
     items = sorted(
         (p for p in folder.glob(pattern) if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime, reverse=True
     )
