@@ -263,7 +263,8 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     from api.batch_merge import write_merged
     from api.cli_common import build_inputs, say_for
     from geo.base import load_base
-    from geo.batch import Cluster, Partition, area_digest, list_areas, options_digest, peak_rss_mb, run_tasks
+    from geo.batch import Partition, list_areas
+    from geo.batch_tasks import Cluster, area_digest, options_digest, peak_rss_mb, run_tasks
     from geo.io import write_json
     from geo.plan import read_layer_files
     from maps.tiles import tile_spec
@@ -395,7 +396,7 @@ class _Run:
 
     def sort(self, areas: list[BatchArea], *, out: Path, digests: dict[str, str]) -> list[BatchArea]:
         """The areas still to plan; those that cannot be planned or were done before are counted now."""
-        from geo.batch import is_done
+        from geo.batch_tasks import is_done
         from geo.store import recover
 
         todo = []
@@ -434,7 +435,7 @@ def _tasks(
     todo: list[BatchArea], part: Partition, *, out: Path, digests: dict[str, str], shared: dict[str, object]
 ) -> Iterator[tuple[str, Callable[[], tuple]]]:
     """``(key, make)`` per area to plan; ``make()`` cuts the area out of ``part`` when its task is sent."""
-    from geo.batch import plan_part
+    from geo.batch_tasks import plan_part
 
     for a in todo:
 

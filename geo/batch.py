@@ -1,7 +1,7 @@
-"""A province in one run: the extract read once, cut into administrative areas with halos,
-each area planned as one task on Dask distributed.
+"""A province in one run: which areas, and each area's part of the read extract.
 
-The steps, each one function:
+The first two steps of ``circles batch`` (the tasks that plan the parts, and running them on
+Dask, are :mod:`geo.batch_tasks`):
 
 1. :func:`list_areas` — the areas: every admin boundary of a level (``level=6``), optionally only
    those inside another (``within``), or every polygon of a file.
@@ -9,49 +9,30 @@ The steps, each one function:
    area's halo (the longest threshold's walk plus a margin, as ``circles plan --area`` uses),
    found once for all areas; :meth:`Partition.part` cuts one area's :class:`Part`, so a task
    carries its area plus halo and nothing of the rest of the province.
-3. :func:`plan_part` — the task: :func:`geo.plan.plan` on the part with the area, so its
-   figures are those of ``circles plan --area NAME``; the outputs go through the ``write``
-   callable the command passes (it adds the map, which ``geo`` does not draw); a log per area.
-4. :func:`run_tasks` — the tasks on a ``LocalCluster`` of worker processes or any scheduler,
-   with retries, a bounded number in flight (so the driver never holds every part at once), and
-   each area's outcome reported as it finishes.
-
-Each area's folder carries a ``batch.json`` with the :func:`area_digest` of its inputs and
-options; a re-run skips the areas whose digest matches (:func:`is_done`). The merged tables
-(:func:`area_row`, :func:`street_rows`, :func:`merged_coverage`) are made from what the area
-folders hold, so skipped areas count as well.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
-import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
-from geo.areas import AREA_LEVELS, StudyArea
-from geo.errors import CirclesError, InputError
+from geo.areas import AREA_LEVELS, StudyArea, _area_from_admin, resolve_area
+from geo.crs import to_wgs84
+from geo.demand import Homes
+from geo.errors import InputError, NetworkError
+from geo.network import subnetwork
 
 if TYPE_CHECKING:
-    import geopandas as gpd
-    import shapely
-
     from geo.base import Base
-    from geo.plan import PlanInputs, PlanParams, PlanResult
+    from geo.plan_types import PlanParams
 
-T = TypeVar("T")
-
-#: bump when what a done area holds, or how it is made, changes (re-runs then redo every area).
-BATCH_VERSION = 1
-DONE_MARK = "batch.json"
 #: lon/lat margin (degrees) around an area's halo for the admin areas and places that name its homes
 NAME_MARGIN_DEG = 0.03
 #: the share of an area that must lie inside ``--within`` for it to be taken
@@ -154,10 +135,6 @@ def list_areas(
         left inside ``within``. An area that cannot be planned (an empty or non-polygon row) is
         kept, with its ``problem``, so it is reported by name with the others.
     """
-    import shapely
-
-    from geo.areas import _area_from_admin, resolve_area
-
     _, what = parse_areas(spec)
     if isinstance(what, Path):
         areas = _areas_from_file(what, crs)
@@ -178,9 +155,10 @@ def list_areas(
                     )
                 ],
             )
-        areas = []
-        for name, lv in sorted({(str(n), str(v)) for n, v in zip(names[sel], levels[sel], strict=True)}):
-            areas.append((_area_from_admin(name, lv, admin), None))
+        areas = [
+            (_area_from_admin(name, lv, admin), None)
+            for name, lv in sorted({(str(n), str(v)) for n, v in zip(names[sel], levels[sel], strict=True)})
+        ]
     if within:
         outer = resolve_area(within, admin=admin, crs=crs).geometry
         shapely.prepare(outer)
@@ -201,9 +179,7 @@ def list_areas(
 
 
 def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str | None]]:
-    import geopandas as gpd
-    import shapely
-
+    """Every row of a polygon file as an area, with the problem that keeps it from being planned."""
     try:
         gdf = gpd.read_file(path)
     except Exception as err:  # noqa: BLE001 - pyogrio raises many types for unreadable files
@@ -214,9 +190,10 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
         gdf = gdf.to_crs(4326)
     names = gdf["name"].to_numpy(dtype=object) if "name" in gdf else np.full(len(gdf), None, dtype=object)
     out = []
-    for i, (name, geom) in enumerate(zip(names, gdf.geometry.values, strict=True)):
+    for i, (name, given) in enumerate(zip(names, gdf.geometry.to_numpy(), strict=True)):
         label = str(name).strip() if isinstance(name, str) and name.strip() else f"{path.stem}-{i + 1}"
         problem = None
+        geom = given
         if geom is None or shapely.is_empty(geom):
             problem, geom = f"{path.name} row {i + 1}: the boundary is empty — give the area's polygon", None
         elif geom.geom_type not in ("Polygon", "MultiPolygon"):
@@ -224,8 +201,6 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
         else:
             geom = shapely.make_valid(geom)
             if crs and crs.lower() not in ("wgs84", "4326", "epsg:4326"):
-                from geo.crs import to_wgs84
-
                 geom = shapely.transform(geom, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], crs)))
             xy = shapely.get_coordinates(geom)
             if not (np.all(np.abs(xy[:, 0]) <= 180) and np.all(np.abs(xy[:, 1]) <= 90)):
@@ -243,8 +218,10 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
 
 @dataclass(frozen=True, eq=False)
 class Part:
-    """One area's task input: the area and the base cut to its halo (network, homes, land,
-    facilities, the admin areas and places that name its homes).
+    """One area's task input: the area and the base cut to its halo.
+
+    The base holds the network, homes, land and facilities of the halo, and the admin areas and
+    places that name its homes.
     """
 
     key: str
@@ -261,10 +238,8 @@ class _Sorted:
         self.order = np.argsort(self.xy[:, 0], kind="stable")
         self.xs = self.xy[self.order, 0]
 
-    def inside(self, poly) -> np.ndarray:
+    def inside(self, poly: shapely.Geometry | None) -> np.ndarray:
         """Indices (ascending) of the points inside ``poly`` (``shapely.contains_xy``)."""
-        import shapely
-
         if poly is None or shapely.is_empty(poly) or len(self.xy) == 0:
             return np.zeros(0, np.int64)
         x0, y0, x1, y1 = poly.bounds
@@ -276,7 +251,7 @@ class _Sorted:
         return np.sort(cand[hit])
 
 
-def _in_box(gdf, box: tuple[float, float, float, float]):
+def _in_box(gdf: gpd.GeoDataFrame, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
     """Rows of a WGS84 table whose bounds meet the lon/lat box."""
     if gdf is None or len(gdf) == 0:
         return gdf
@@ -299,9 +274,7 @@ class Partition:
         The planner's facility files, read once: layer -> (WGS84 table, origin).
     """
 
-    def __init__(self, base, params, files: dict) -> None:
-        import shapely
-
+    def __init__(self, base: Base, params: PlanParams, files: dict) -> None:
         self.base, self.params, self.files = base, params, files
         net = base.network
         self.nodes = _Sorted(net.node_xy)
@@ -310,7 +283,7 @@ class Partition:
         self.land = land
         self.land_tree = shapely.STRtree(land) if len(land) else None
 
-        def placed(fac) -> _Sorted:
+        def placed(fac: gpd.GeoDataFrame) -> _Sorted:
             return _Sorted(
                 net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
             )
@@ -320,8 +293,6 @@ class Partition:
 
     def halo(self, area: StudyArea) -> tuple[shapely.Geometry, shapely.Geometry]:
         """The area and its halo in the extract's metric CRS."""
-        import shapely
-
         net = self.base.network
         metric = shapely.transform(area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
         halo = shapely.buffer(metric, self.params.halo())
@@ -338,15 +309,11 @@ class Partition:
         return count
 
     def part(self, area: BatchArea) -> Part:
-        """The area's task input; raises :class:`geo.errors.NetworkError` when no walkable street
-        lies in the area and its halo.
+        """The area's task input.
+
+        Raises :class:`geo.errors.NetworkError` when no walkable street lies in the area and its
+        halo.
         """
-        import dataclasses as dc
-
-        from geo.demand import Homes
-        from geo.errors import NetworkError
-        from geo.network import subnetwork
-
         base = self.base
         net = base.network
         _, halo = self.halo(area.area)
@@ -371,7 +338,7 @@ class Partition:
             k: (t.iloc[self.file_fac[k].inside(halo)].reset_index(drop=True), origin)
             for k, (t, origin) in self.files.items()
         }
-        part = dc.replace(
+        part = dataclasses.replace(
             base,
             network=sub,
             homes=homes,
@@ -383,279 +350,3 @@ class Partition:
             key=None,
         )
         return Part(area.key, area.area, part, files)
-
-
-# ------------------------------------------------------------------------------ done areas
-
-
-def file_digest(path: Path | None) -> str | None:
-    """SHA-256 of a file's content (None for no file)."""
-    if path is None:
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def options_digest(*, source: str, inputs: PlanInputs, params: PlanParams, extra: dict) -> str:
-    """What every area of a batch shares: the extract's content, the files, the options."""
-    opts = {
-        f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name not in ("cache_dir", "workers")
-    }
-    doc = {
-        "version": BATCH_VERSION,
-        "source": source,
-        "layers_map": file_digest(Path(inputs.layers_map)),
-        "files": {k: file_digest(Path(v)) for k, v in sorted(inputs.layer_files.items())},
-        "population": file_digest(Path(inputs.population)) if inputs.population else None,
-        "crs": inputs.crs,
-        "params": repr(sorted(opts.items())),
-        **extra,
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def area_digest(options: str, area: StudyArea) -> str:
-    """The key of one area's results: the batch's options and the area's name and boundary."""
-    import shapely
-
-    wkb = shapely.to_wkb(area.geometry, hex=True) if area.geometry is not None else ""
-    return hashlib.sha256("|".join([options, area.name, str(area.level), wkb]).encode()).hexdigest()[:32]
-
-
-def is_done(folder: Path, digest: str) -> bool:
-    """Whether ``folder`` holds a complete output set made with ``digest``."""
-    try:
-        doc = json.loads((folder / DONE_MARK).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and doc.get("digest") == digest and (folder / "outputs.json").is_file()
-
-
-# ------------------------------------------------------------------------------ the task
-
-
-def peak_rss_mb() -> float | None:
-    """This process's peak resident set size so far (MB; ``VmHWM``), None where unknown."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-#: write(result, folder, marker, extra_tables) writes an area's output set all at once
-Writer = Callable[..., None]
-
-
-def street_rows(result: PlanResult) -> list[dict]:
-    """Homes, people and those covered per layer and threshold (first profile), per street and
-    community of the area (the rows of the merged street table).
-    """
-    from geo.coverage import minutes_key
-
-    street, community = (
-        (np.asarray(a, dtype=object) for a in result.home_names[:2])
-        if result.home_names
-        else (np.full(len(result.homes), None, object),) * 2
-    )
-    people = np.asarray(result.homes.people, float)
-    keys = [
-        (s if isinstance(s, str) else "", c if isinstance(c, str) else "")
-        for s, c in zip(street, community, strict=True)
-    ]
-    groups: dict = {}
-    for i, k in enumerate(keys):
-        groups.setdefault(k, []).append(i)
-    limits = [(mt, mi) for mt, mi, p in result.params.limits() if p == result.params.profiles[0]]
-    rows = []
-    for (s, c), idx in sorted(groups.items()):
-        idx = np.asarray(idx)
-        row = {
-            "street": s or None,
-            "community": c or None,
-            "homes": len(idx),
-            "people": round(float(people[idx].sum())),
-        }
-        for name, lr in result.layers.items():
-            for metres, minutes in limits:
-                cov = np.asarray(lr.home_dist)[idx] <= metres
-                row[f"{name}_{minutes_key(minutes)}min_people_covered"] = round(float(people[idx][cov].sum()))
-                row[f"{name}_{minutes_key(minutes)}min_homes_covered"] = int(cov.sum())
-        rows.append(row)
-    return rows
-
-
-def plan_part(
-    part: Part, *, inputs: PlanInputs, params: PlanParams, folder: str, log: str, marker: dict, write: Writer
-) -> dict:
-    """Plan one area and write its outputs; the task each Dask worker runs.
-
-    Returns a small summary: ``status`` "done" or "failed" (an error of the input, with its
-    message: retrying would not help), the area's homes and coverage, seconds taken. Any other
-    exception is logged and raised again, so that Dask retries the task.
-    """
-    from geo.io import write_text
-    from geo.plan import PlanInputs, plan
-
-    t0 = time.perf_counter()
-    lines: list[str] = []
-
-    def say(msg: str) -> None:
-        lines.append(f"{time.strftime('%H:%M:%S')} {part.area.name}: {msg}")
-
-    summary: dict[str, object] = {"key": part.key, "area": part.area.name, "level": part.area.level}
-    task_inputs = PlanInputs(osm=inputs.osm, crs=inputs.crs, population=inputs.population, layers_map=inputs.layers_map)
-    task_params = dataclasses.replace(params, workers=1, cache_dir=None)
-    try:
-        say(f"{part.base.network.n_nodes} nodes and {len(part.base.homes)} homes in the area and its halo")
-        result = plan(task_inputs, task_params, progress=say, base=part.base, facilities=part.files, area=part.area)
-        for w in result.warnings:
-            say(f"warning: {w}")
-        write(
-            result,
-            Path(folder),
-            {
-                **marker,
-                "area": part.area.name,
-                "level": part.area.level,
-                "source": part.area.source,
-                "homes": len(result.homes),
-                "nodes": part.base.network.n_nodes,
-                "seconds": round(time.perf_counter() - t0, 2),
-                "worker_peak_rss_mb": peak_rss_mb(),
-            },
-            {"streets": street_rows(result)},
-        )
-        say(f"done in {time.perf_counter() - t0:.1f} s: {len(result.homes)} homes")
-        summary.update(status="done", homes=len(result.homes), coverage=result.coverage)
-    except CirclesError as err:
-        say(f"failed: {err}")
-        summary.update(status="failed", error=str(err))
-    except BaseException as err:
-        say(f"crashed ({type(err).__name__}: {err}); the task is retried\n{traceback.format_exc()}")
-        write_text(log, "\n".join(lines) + "\n")
-        raise
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
-    write_text(log, "\n".join(lines) + "\n")
-    return summary
-
-
-# ------------------------------------------------------------------------------ running on Dask
-
-
-def _quiet_on_interrupt(start: Callable[[], T]) -> T:
-    """``start()`` with SIGINT ignored, so that the worker processes it starts inherit that: a
-    Ctrl-C in the terminal reaches the whole process group, and only the command should answer
-    it (it closes the cluster; every area folder is complete or absent).
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return start()
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return start()
-    finally:
-        signal.signal(signal.SIGINT, before)
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Where the tasks run: ``workers`` local worker processes, or a running scheduler."""
-
-    workers: int = 2
-    scheduler: str | None = None
-    retries: int = 2
-    dashboard: bool = True
-
-
-def run_tasks(
-    tasks: Iterable[tuple[str, Callable[[], tuple]]],
-    *,
-    cluster: Cluster,
-    on_start: Callable[[str | None, int], None],
-    on_done: Callable[[str, dict], None],
-) -> None:
-    """Run tasks on Dask distributed, at most twice as many in flight as there are worker threads.
-
-    ``tasks`` yields ``(key, make)``; ``make()`` gives ``(function, args, kwargs)`` (or raises
-    :class:`geo.errors.CirclesError`: the area fails without a task). ``on_start(dashboard
-    link or None, worker threads)`` is called once the cluster is up; ``on_done(key, summary)``
-    for each task as it finishes, with a ``failed`` summary when the task raised even after its
-    retries (or its worker died more often than the scheduler allows).
-    """
-    from distributed import Client, LocalCluster, as_completed
-
-    if cluster.scheduler:
-        try:
-            client = Client(cluster.scheduler, timeout="30s")
-        except (OSError, TimeoutError, ValueError) as err:
-            raise InputError(
-                "--scheduler",
-                [
-                    (
-                        f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
-                        "one with `dask scheduler` and workers with `dask worker ADDRESS`, or "
-                        "leave out --scheduler for a local cluster"
-                    )
-                ],
-            ) from None
-        local = None
-    else:
-        local = _quiet_on_interrupt(
-            lambda: LocalCluster(
-                n_workers=cluster.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0" if cluster.dashboard else None,
-                silence_logs=40,
-            )
-        )
-        client = Client(local)
-    try:
-        services = (client.scheduler_info() or {}).get("services") or {}
-        link = client.dashboard_link if cluster.dashboard and "dashboard" in services else None
-        threads = max(1, sum(client.nthreads().values()))
-        on_start(link, threads)
-        todo: Iterator = iter(tasks)
-        running = as_completed()
-        names: dict = {}
-
-        def submit_next() -> bool:
-            for key, make in todo:
-                try:
-                    fn, args, kwargs = make()
-                except CirclesError as err:
-                    on_done(key, {"key": key, "status": "failed", "error": str(err)})
-                    continue
-                fut = client.submit(
-                    fn, *args, retries=cluster.retries, pure=False, key=f"area-{key}-{time.time_ns()}", **kwargs
-                )
-                names[fut.key] = key
-                running.add(fut)
-                return True
-            return False
-
-        for _ in range(2 * threads):
-            if not submit_next():
-                break
-        for fut in running:
-            key = names.pop(fut.key)
-            try:
-                summary = fut.result()
-            except Exception as err:  # noqa: BLE001 - the task raised after its retries, or its worker kept dying
-                summary = {"key": key, "status": "failed", "error": f"{type(err).__name__}: {err}"}
-            fut.release()
-            on_done(key, summary)
-            submit_next()
-    finally:
-        client.close()
-        if local is not None:
-            local.close()
