@@ -145,32 +145,37 @@ def gap_rows(result: PlanResult, first: str, at_label: str | None) -> gpd.GeoDat
 
 @dataclass(frozen=True)
 class Gaps:
-    """The map's gap rows and their encoded geometry, grouped by view and threshold."""
+    """The map's gap rows: encoded geometry, the columns their popups show, groups by view and threshold."""
 
-    rows: gpd.GeoDataFrame
     keys: list[str]
     shapes: list[str | None]
+    columns: dict[str, list]
     groups: dict[tuple[str, float], list[int]]
 
     @classmethod
     def of(cls, rows: gpd.GeoDataFrame, *, lat: float, parts: MapParts) -> Gaps:
         """The gap rows of :func:`gap_rows`, prepared once for all layers."""
-        keys, shapes = parts.encode(rows.geometry.values, lat=lat) if len(rows) else ([], [])
+        if len(rows) == 0:
+            return cls([], [], {}, {})
+        keys, shapes = parts.encode(rows.geometry.values, lat=lat)
+        # the values as to_dict("records") gives them (Python scalars), column by column: faster
+        columns = {c: rows[c].to_numpy().tolist() for c in GAP_PROPS_COLUMNS if c in rows}
         groups: dict[tuple[str, float], list[int]] = {}
-        if len(rows):
-            for i, group in enumerate(zip(rows["layer"].tolist(), rows["minutes"].astype(float).tolist(), strict=True)):
-                groups.setdefault(group, []).append(i)
-        return cls(rows, keys, shapes, groups)
+        for i, group in enumerate(zip(rows["layer"].tolist(), rows["minutes"].astype(float).tolist(), strict=True)):
+            groups.setdefault(group, []).append(i)
+        return cls(keys, shapes, columns, groups)
 
     def text(self, idx: list[int], parts: MapParts) -> str:
         """The drawing of the rows ``idx``: their areas and popups (kept in ``parts`` by content)."""
-        cols = [c for c in GAP_PROPS_COLUMNS if c in self.rows]
-        values = [f"{c}=" + "\x00".join(map(repr, self.rows[c].to_numpy()[idx].tolist())) for c in cols]
-        key = content_key("gaps", "\x00".join(self.keys[i] for i in idx), *values)
+        values = {c: [v[i] for i in idx] for c, v in self.columns.items()}
+        key = content_key(
+            "gaps",
+            "\x00".join(self.keys[i] for i in idx),
+            *(f"{c}=" + "\x00".join(map(repr, v)) for c, v in values.items()),
+        )
 
         def build() -> str:
-            columns = [self.rows[c].to_numpy()[idx].tolist() for c in cols]  # as to_dict("records"), faster
-            records = [dict(zip(cols, values, strict=True)) for values in zip(*columns, strict=True)]
+            records = [dict(zip(values, row, strict=True)) for row in zip(*values.values(), strict=True)]
             return encoded_collection_text([self.shapes[i] for i in idx], [gap_props(r) for r in records])
 
         return parts.collection(key, build)

@@ -21,13 +21,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 
-from maps import basemap, content, display
 from maps.basemap import Basemap, basemap_data, basemap_key
 from maps.display import MIN_HOLE_M2, TOLERANCE_M, encode_polygons
 
@@ -45,13 +44,18 @@ _ENCODED = re.compile(r"\[[\[\]0-9,\-]*\]")
 #: a base layer's drawing (:func:`maps.display.encoded_collection_text` of one geometry and its kind)
 _LAYER = re.compile(r'\{"s":[0-9]+(,"t":"l")?,"f":\[\[\{"k":"[a-z0-9.]+"\},\[[\[\]0-9,\-]*\]\]\]\}')
 _KIND = re.compile(r"[a-z0-9.]+")
+#: the modules whose code makes the parts or their keys (maps.overlays keys and draws the gap groups)
+_CODE = ("display.py", "basemap.py", "content.py", "overlays.py", "parts.py")
 
 
 def fingerprint() -> str:
-    """A hash of the code that makes the parts: parts made by other code are not used."""
+    """A hash of the code that makes the parts and their keys: parts made by other code are not used."""
     h = hashlib.blake2b(f"{PARTS_KIND}/{PARTS_VERSION}".encode(), digest_size=16)
-    for module in (display, basemap, content):
-        h.update(Path(module.__file__ or "").read_bytes())
+    for name in _CODE:
+        try:
+            h.update(resources.files("maps").joinpath(name).read_bytes())
+        except OSError:  # installed without sources: the format version alone tells
+            h.update(name.encode())
     return h.hexdigest()
 
 

@@ -224,7 +224,7 @@ def render_map(
                 tiers=tier_order(tiers),
                 minutes=sorted(result.params.minutes),
                 at_label=at_label,
-                has_gaps=len(gaps.rows) > 0,
+                has_gaps=bool(gaps.keys),
                 has_before=before is not None,
                 circle_layers=[n for n in order if n in drawn],
                 profile=first,
