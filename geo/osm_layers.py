@@ -15,16 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
+import shapely
 
 from geo.errors import InputError
 from geo.kinds import LAYERS, TIERS
 from geo.osm import Features
-
-if TYPE_CHECKING:
-    import geopandas as gpd
 
 #: WGS84 shapely geometries (an array) to the same in the plan's metric CRS
 Projector = Callable[[np.ndarray], np.ndarray]
@@ -232,9 +230,6 @@ def facilities_from_osm(features: Features, rules: list[Rule], *, project: Proje
     exclude rules left out and, for an empty layer, that the extract offers none.
     ``project`` maps a WGS84 shapely array to the metric CRS (for the same-place test).
     """
-    import geopandas as gpd  # noqa: PLC0415 - on use: geo.plan and geo.layers import this module and stay light
-    import shapely  # noqa: PLC0415 - (same)
-
     rows: dict[str, list] = {layer: [] for layer in LAYERS}
     geoms: dict[str, list] = {layer: [] for layer in LAYERS}
     left_out: dict[tuple[str, str], int] = {}
@@ -289,8 +284,6 @@ def _merge_same_place(gdf: gpd.GeoDataFrame, project: Projector) -> gpd.GeoDataF
 
     A spatial grid of ``SAME_PLACE_M`` cells per name: O(n log n) however many rows share a name.
     """
-    import shapely  # noqa: PLC0415 - on use, as above
-
     if len(gdf) < 2:
         return gdf.reset_index(drop=True)
     xy = shapely.get_coordinates(project(np.asarray(gdf.geometry.values, dtype=object)))

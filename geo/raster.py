@@ -367,7 +367,10 @@ class CircleDrawer:
         if p is None:
             return [Outline.empty() for _ in range(k)]
         geom = self.geom
-        r0, c0, r1, c1 = p.boxes[-1]  # type: ignore[misc]
+        last = p.boxes[-1]
+        if last is None:  # pragma: no cover - a plan is made only when its largest limit reaches something
+            return [Outline.empty() for _ in range(k)]
+        r0, c0, r1, c1 = last
         local = not geom.whole_canvas
         canvas = np.zeros((r1 - r0, c1 - c0), np.uint8) if local else self._whole_canvas()
         shift = np.array([c0 << SHIFT, r0 << SHIFT], np.int32) if local else None
