@@ -31,7 +31,7 @@ from geo.network import NETWORK_ARRAYS, Network, build_network, network_arrays, 
 from geo.online import extract_from_place
 from geo.osm import OsmExtract, check_osm_path, read_osm
 from geo.osm_layers import Rule, facilities_from_osm, load_rules
-from geo.plan_types import embedded_default, source_key
+from geo.plan_types import Progress, embedded_default, source_key
 from geo.store import Bundle, StoreError, read_bundle, write_bundle
 
 if TYPE_CHECKING:  # annotations only
@@ -40,7 +40,6 @@ if TYPE_CHECKING:  # annotations only
 #: bump when the cached format or the rules that build a Base change.
 BASE_VERSION = 10  # 9: basemap tables (streets, water, waterways, green) in extras; 10: road sides (geo.crossings)
 BASE_KIND = "service-circles/base"
-Progress = Callable[[str], None]
 T = TypeVar("T")
 
 

@@ -50,7 +50,6 @@ if TYPE_CHECKING:  # annotations only: geo.whatif imports this module
     from geo.whatif import Reuse
 
 __all__ = [
-    "CACHE_VERSION",
     "CELLS_PER_WIDTH",
     "HALO_MARGIN_M",
     "Clip",
@@ -72,8 +71,6 @@ __all__ = [
     "source_key",
 ]
 
-#: bump when the cached network/home format or the rules that build them change.
-CACHE_VERSION = 7
 
 
 # ------------------------------------------------------------------------------ the steps
