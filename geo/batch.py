@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 #: lon/lat margin (degrees) around an area's halo for the admin areas and places that name its homes
 NAME_MARGIN_DEG = 0.03
+#: metres around an area's streets for the base-map tables its part carries: at least the margin
+#: the map draws around the streets (``maps.basemap.MARGIN_M``, 400 m; a test checks)
+BASEMAP_MARGIN_M = 500.0
 #: the share of an area that must lie inside ``--within`` for it to be taken
 WITHIN_SHARE = 0.5
 
@@ -342,6 +345,11 @@ class Partition:
         lon, lat = sub.node_lonlat[:, 0], sub.node_lonlat[:, 1]
         m = NAME_MARGIN_DEG
         box = (float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m)
+        # degrees at least BASEMAP_MARGIN_M wide: a degree of latitude is 110.574 km at least, one
+        # of longitude 111.320 km x cos(latitude), taken at the latitude farthest from the equator
+        dy = BASEMAP_MARGIN_M / 110_574.0
+        dx = BASEMAP_MARGIN_M / (111_320.0 * max(np.cos(np.radians(np.abs(lat).max())), 1e-6))
+        map_box = (float(lon.min()) - dx, float(lat.min()) - dy, float(lon.max()) + dx, float(lat.max()) + dy)
         osm = {k: v.iloc[self.osm_fac[k].inside(halo)].reset_index(drop=True) for k, v in base.osm_facilities.items()}
         files = {
             k: (t.iloc[self.file_fac[k].inside(halo)].reset_index(drop=True), origin)
@@ -355,7 +363,7 @@ class Partition:
             osm_facilities=osm,
             admin=self.admin.meeting(box),
             places=self.places.meeting(box),
-            extras={k: t.meeting(box) for k, t in self.extras.items()},
+            extras={k: t.meeting(map_box) for k, t in self.extras.items()},
             key=None,
         )
         return Part(area.key, area.area, part, files)

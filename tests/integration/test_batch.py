@@ -211,3 +211,30 @@ def test_a_part_holds_its_halo_only(base):
     assert shapely.contains_xy(halo, part.base.network.node_xy[:, 0], part.base.network.node_xy[:, 1]).all()
     assert 0 < part.base.network.n_nodes < net.n_nodes
     assert len(part.base.homes) == int(shapely.contains_xy(halo, base.homes.xy[:, 0], base.homes.xy[:, 1]).sum())
+
+
+def test_a_part_holds_the_base_map_its_map_draws(base):
+    """A part carries every base-map row the area's map can draw: the rows meeting the part's
+    streets' box plus the map's own margin (maps.basemap.MARGIN_M, measured here in metres with
+    pyproj's geodesic), and fewer rows than the whole extract."""
+    from pyproj import Geod
+
+    from geo.batch import BASEMAP_MARGIN_M, Partition, list_areas
+    from geo.plan import PlanParams
+    from maps.basemap import MARGIN_M
+
+    assert BASEMAP_MARGIN_M >= MARGIN_M
+    area = next(a for a in list_areas("level=8", admin=base.admin) if a.key == "长河街道")
+    part = Partition(base, PlanParams(), {}).part(area)
+    lon0, lat0, lon1, lat1 = part.base.network.bbox_lonlat()
+    geod = Geod(ellps="WGS84")
+    # the degrees that MARGIN_M spans here, east-west and north-south, from the geodesic
+    dx = geod.fwd(lon1, lat1, 90, MARGIN_M)[0] - lon1
+    dy = geod.fwd(lon1, lat1, 0, MARGIN_M)[1] - lat1
+    box = shapely.box(lon0 - dx, lat0 - dy, lon1 + dx, lat1 + dy)
+    for kind, table in base.extras.items():
+        geoms = np.asarray(table.geometry.values, dtype=object)
+        want = set(shapely.to_wkb(geoms[shapely.intersects(geoms, box)]))
+        got = part.base.extras[kind]
+        assert want and want <= set(shapely.to_wkb(np.asarray(got.geometry.values, dtype=object))), kind
+        assert len(got) < len(table), kind
