@@ -106,7 +106,11 @@ def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Named arrays as an ``.npz`` file (text arrays packed as UTF-8; never pickled)."""
     with Path(path).open("wb") as fh:
-        np.savez(fh, allow_pickle=False, **_storable(arrays))
+        # _storable leaves no object array, so nothing is pickled; np.savez's own allow_pickle
+        # keyword is left out: the numpy versions this package allows before 2.x would store it
+        # as an array named "allow_pickle"
+        storable: dict[str, Any] = dict(_storable(arrays))  # (numpy's stubs read ** as its options)
+        np.savez(fh, **storable)
 
 
 def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from maps.basemap import Basemap, basemap_data, basemap_key
+from maps.basemap import LABEL_CLASSES, Basemap, basemap_data, basemap_key
 from maps.display import MIN_HOLE_M2, TOLERANCE_M, encode_polygons
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class MapParts:
                 return cls()
             collections = {k: _script_json(v) for k, v in doc["collections"].items()}
             basemaps = {k: _basemap_from(v) for k, v in doc["basemaps"].items()}
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return cls()
         return cls(polygons, collections, basemaps)
 
@@ -184,7 +184,33 @@ def _basemap_from(doc: dict) -> Basemap:
             raise ValueError("a base layer text is not an encoded drawing")
         layers.append((kind, text))
     outline = doc["outline"]
-    return Basemap(layers, _script_json(doc["labels"]), None if outline is None else _script_json(outline))
+    return Basemap(layers, _labels_json(doc["labels"]), None if outline is None else _script_json(outline))
+
+
+def _labels_json(text: object) -> str:
+    """A base layer's labels (``Basemap.labels``) when every part is what map.js expects; else ValueError.
+
+    ``{"s": scale, "n": [names], "p": [[x, y, degrees, name index, class index], ...]}``, whole
+    numbers only: the page puts the angle into an element's style and the class into its class
+    name, so nothing but numbers may stand there (names are escaped by the page).
+    """
+    checked = _script_json(text)
+    doc = json.loads(checked)
+    if not isinstance(doc, dict) or set(doc) != {"s", "n", "p"} or not _whole(doc["s"]):
+        raise ValueError("labels are not a mapping of scale, names and points")
+    names, points = doc["n"], doc["p"]
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and isinstance(points, list)):
+        raise ValueError("label names or points of the wrong type")
+    for p in points:
+        if not (isinstance(p, list) and len(p) == 5 and all(_whole(v) for v in p)):
+            raise ValueError("a label point is not five whole numbers")
+        if not (0 <= p[3] < len(names) and 0 <= p[4] < len(LABEL_CLASSES) and -360 <= p[2] <= 360):
+            raise ValueError("a label point names no name or class")
+    return checked
+
+
+def _whole(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _script_json(text: object) -> str:

@@ -8,6 +8,7 @@ settings' limits (edits, vertices, candidates x walk distance, sites).
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import numpy as np
@@ -188,6 +189,10 @@ def _lonlat(c: object) -> list[float] | None:
     lon, lat = c[0], c[1]
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lon, lat)):
         return None
-    if np.all(np.isfinite([lon, lat])) and -180 <= lon <= 180 and -90 <= lat <= 90:
-        return [float(lon), float(lat)]
+    try:  # a JSON integer may be too large for a float
+        x, y = float(lon), float(lat)
+    except OverflowError:
+        return None
+    if math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90:
+        return [x, y]
     return None

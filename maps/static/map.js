@@ -54,9 +54,10 @@ var SC = (function () {
         if (z < api.LABEL_ZOOM[p[4]]) { return; }
         var ll = L.latLng(p[1] / data.s, p[0] / data.s);
         if (!b.contains(ll)) { return; }
-        var turn = p[2] ? " rotate(" + p[2] + "deg)" : "";
+        var deg = Number(p[2]) || 0;  // a number only: it goes into the label's style
+        var turn = deg ? " rotate(" + deg + "deg)" : "";
         L.marker(ll, {pane: "sc-labels", interactive: false, keyboard: false, icon: L.divIcon({
-          className: "sc-label sc-label-" + p[4], iconSize: null,
+          className: "sc-label sc-label-" + (Number(p[4]) | 0), iconSize: null,
           html: '<span style="transform:translate(-50%,-50%)' + turn + '">' + api.esc(data.n[p[3]]) + "</span>"})
         }).addTo(layer);
       });

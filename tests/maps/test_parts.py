@@ -142,6 +142,14 @@ def test_a_damaged_parts_file_is_not_used_and_the_map_is_the_same(saved, tmp_pat
         ("collection", '{"s":1};alert(1)'),
         ("collection", '{"s":1,"f":[[{"n":"</script><script>alert(1)</script>"},[[[1,2]]]]]}'),
         ("labels", '{"s":1,"n":["</SCRIPT>"],"p":[]}'),
+        # the angle goes into a style and the class into a class name: numbers only
+        ("labels", '{"s":1,"n":["a"],"p":[[1,2,"0deg)\\"><img src=x onerror=alert(1)><b x=\\"",0,0]]}'),
+        ("labels", '{"s":1,"n":["a"],"p":[[1,2,0,0,"0 x"]]}'),
+        ("labels", '{"s":1,"n":["a"],"p":[[1,2,0,5,0]]}'),
+        ("labels", '{"s":1,"n":["a"],"p":[[1,2,0,0]]}'),
+        ("labels", '{"s":1,"n":[1],"p":[]}'),
+        ("labels", '{"s":1,"n":[],"p":[],"x":1}'),
+        ("nested", "[" * 100_000),
         ("layer", '{"s":100000,"f":[[{"k":"green"},[[[1,2]]]]]});alert(1);({"s":1}'),
     ],
 )
@@ -161,9 +169,14 @@ def test_parts_that_are_not_plain_data_are_refused_whole(where, text):
         doc["collections"]["b"] = text
     elif where == "labels":
         doc["basemaps"]["c"]["labels"] = text
+    elif where == "nested":
+        doc["collections"]["b"] = text
     else:
         doc["basemaps"]["c"]["layers"][0][1] = text
-    parts = MapParts.from_json(json.dumps(doc).encode())
+    data = json.dumps(doc).encode()
+    if where == "nested":  # the whole file nested too deep for Python's JSON reader
+        data = b'{"kind":' + text.encode() + b"}"
+    parts = MapParts.from_json(data)
     assert not parts.polygons
     assert not parts.collections
     assert not parts.basemaps
