@@ -334,6 +334,7 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
                 ),
                 on_start=lambda link, threads: run.on_start(link, threads, todo=len(todo)),
                 on_done=run.on_done,
+                on_lost=run.on_lost,
             )
     finally:
         run.bar.close()
@@ -416,6 +417,11 @@ class _Run:
         """Say where the ``todo`` areas are planned (and the dashboard's address)."""
         where = self.where or f"a local cluster of {threads} worker process{'es' if threads != 1 else ''}"
         self.bar.write(f"{todo} areas to plan on {where}" + (f"; dashboard: {link}" if link else ""))
+
+    def on_lost(self, worker: str, keys: list[str]) -> None:
+        """Say that a worker process stopped, and which areas it held (Dask planned them again)."""
+        held = ", ".join(self.names.get(k, k) for k in keys) or "no area"
+        self.bar.write(f"warning: worker {worker} stopped while planning {held}; its areas were planned again")
 
     def on_done(self, key: str, summary: dict) -> None:
         """Count one finished task (done or failed) and keep its summary."""

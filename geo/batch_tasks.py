@@ -236,6 +236,7 @@ def run_tasks(
     cluster: Cluster,
     on_start: Callable[[str | None, int], None],
     on_done: Callable[[str, dict], None],
+    on_lost: Callable[[str, list[str]], None] | None = None,
 ) -> None:
     """Run tasks on Dask distributed, at most twice as many in flight as there are worker threads.
 
@@ -243,7 +244,10 @@ def run_tasks(
     :class:`geo.errors.CirclesError`: the area fails without a task). ``on_start(dashboard
     link or None, worker threads)`` is called once the cluster is up; ``on_done(key, summary)``
     for each task as it finishes, with a ``failed`` summary when the task raised even after its
-    retries (or its worker died more often than the scheduler allows).
+    retries (or its worker died more often than the scheduler allows). ``on_lost(worker, keys)``
+    is called at the end for every worker process that stopped unexpectedly, with the keys of
+    the tasks it held (the scheduler ran them again elsewhere), as the scheduler's event log
+    has them.
     """
     from distributed import Client, LocalCluster, as_completed
 
@@ -282,6 +286,7 @@ def run_tasks(
         todo: Iterator = iter(tasks)
         running = as_completed()
         names: dict = {}
+        every: dict = {}  # each submitted future's key -> the task's key, kept for on_lost
 
         def submit_next() -> bool:
             for key, make in todo:
@@ -293,7 +298,7 @@ def run_tasks(
                 fut = client.submit(
                     fn, *args, retries=cluster.retries, pure=False, key=f"area-{key}-{time.time_ns()}", **kwargs
                 )
-                names[fut.key] = key
+                names[fut.key] = every[fut.key] = key
                 running.add(fut)
                 return True
             return False
@@ -310,7 +315,17 @@ def run_tasks(
             fut.release()
             on_done(key, summary)
             submit_next()
+        if on_lost is not None:
+            _report_lost(client.get_events("all"), every, on_lost)
     finally:
         client.close()
         if local is not None:
             local.close()
+
+
+def _report_lost(events: Iterable, keys: dict, on_lost: Callable[[str, list[str]], None]) -> None:
+    """``on_lost(worker, task keys)`` for each unexpected ``remove-worker`` event of the scheduler."""
+    for _, msg in events:
+        if isinstance(msg, dict) and msg.get("action") == "remove-worker" and not msg.get("expected"):
+            held = [keys[k] for k in msg.get("processing-tasks") or () if k in keys]
+            on_lost(str(msg.get("worker", "?")), held)

@@ -72,7 +72,7 @@ def batch(tmp_path_factory, merged_path, cache_dir):
                 proc.kill()
     stderr = log.read_text("utf-8")
     assert code == 0, stderr[-3000:]
-    return out, done_at_kill
+    return out, done_at_kill, stderr
 
 
 def streets(base) -> pd.DataFrame:
@@ -81,9 +81,13 @@ def streets(base) -> pd.DataFrame:
 
 
 def test_every_street_of_the_extract_is_planned_though_a_worker_was_killed(batch, base):
-    out, done_at_kill = batch
+    out, done_at_kill, stderr = batch
     names = sorted(streets(base)["name"])
     assert 0 < done_at_kill < len(names)  # the worker was killed while areas were left to plan
+    # the scheduler saw the worker stop holding an area, and the command says which
+    lost = [line for line in stderr.splitlines() if line.startswith("warning: worker ") and " stopped while planning " in line]
+    assert len(lost) == 1 and "no area" not in lost[0], stderr[-3000:]
+    assert any(name in lost[0] for name in names)
     assert len(names) >= 20  # the extract's streets, of several districts
     table = pd.read_csv(out / "areas.csv", encoding="utf-8-sig")
     assert sorted(table["area"]) == names
