@@ -48,6 +48,9 @@ from geo.network import Network, _ranges
 
 #: default cell size (m): the default width (30 m) over ``geo.plan.CELLS_PER_WIDTH`` (9).
 DEFAULT_CELL_M = 30.0 / 9.0
+#: streets farther apart than this many cells are drawn and traced as clusters of their own
+#: (:meth:`CircleDrawer.layer_circles`)
+CLUSTER_BLOCK = 64
 #: a canvas covering the whole network is used up to this many cells (bytes); a bigger
 #: network draws each circle on a canvas of its own window.
 MAX_CANVAS_CELLS = 1 << 27
@@ -479,11 +482,87 @@ class CircleDrawer:
         within = np.flatnonzero(node_dist <= lims[-1])
         row = sp.csr_matrix((node_dist[within], within, [0, len(within)]), shape=(1, len(node_dist)))
         own_edge = np.asarray(own_edge, np.int64)
-        plan = self.plan(row, lims, (np.zeros(len(own_edge), np.int64), own_edge, np.asarray(own_along, float)))[0]
-        outs = self.outlines(plan, len(lims), masks=masks)
-        if plan is None and masks is not None:
-            masks.extend([None] * len(lims))
-        return list(build_polygons(self.geom.lattice, outs))
+        own_along = np.asarray(own_along, float)
+        k = len(lims)
+        r = self._reached(row, lims)
+        cluster, own_cluster, n = self._clusters(r.es, own_edge)
+        if n <= 1:
+            plan = self._windows(
+                r, *self._cuts(r, lims, (np.zeros(len(own_edge), np.int64), own_edge, own_along), 1), 1, k
+            )[0]
+            outs = self.outlines(plan, k, masks=masks)
+            if plan is None and masks is not None:
+                masks.extend([None] * k)
+            return list(build_polygons(self.geom.lattice, outs))
+        # apart clusters of streets, each drawn and traced on a window of its own (a sparse
+        # layer's window would otherwise span the city); the same cells either way
+        order = np.argsort(cluster, kind="stable")
+        r = _Reached(cluster[order], r.es[order], r.length[order], r.ru[:, order], r.rv[:, order], r.full[:, order])
+        plans = self._windows(r, *self._cuts(r, lims, (own_cluster, own_edge, own_along), n), n, k)
+        per: list[list[Outline]] = []
+        pooled: list[list] = []
+        for plan in plans:
+            cm: list = []
+            per.append(self.outlines(plan, k, masks=cm if masks is not None else None))
+            pooled.append(cm if plan is not None else [None] * k)
+        if masks is not None:
+            masks.extend(_joined_masks([pc[j] for pc in pooled]) for j in range(k))
+        return list(build_polygons(self.geom.lattice, [_joined([pc[j] for pc in per]) for j in range(k)]))
+
+    def _clusters(self, es: np.ndarray, own_edge: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Streets drawn far apart, as clusters: the cluster of each of ``es`` and ``own_edge``, and their count.
+
+        Each edge's cells (its box and the drawing margin) are marked on blocks of
+        :data:`CLUSTER_BLOCK` cells; 8-connected marked blocks form a cluster, so two clusters'
+        cells are at least a block apart and are drawn and traced alike apart or together.
+        """
+        edges = np.concatenate([es, own_edge])
+        if len(edges) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+        lat, m, b = self.geom.lattice, self.margin, CLUSTER_BLOCK
+        box = self.geom.edge_box[edges]
+        c0 = np.clip((box[:, 0] - m) // b, 0, None)
+        r0 = np.clip((box[:, 1] - m) // b, 0, None)
+        rows, cols = -(-lat.rows // b) + 1, -(-lat.cols // b) + 1
+        c1 = np.clip((box[:, 2] + m) // b, 0, cols - 1)
+        r1 = np.clip((box[:, 3] + m) // b, 0, rows - 1)
+        # every edge's block rectangle marked at once: +1/-1 at its corners, then running sums
+        diff = np.zeros((rows + 1, cols + 1), np.int32)
+        np.add.at(diff, (r0, c0), 1)
+        np.add.at(diff, (r0, c1 + 1), -1)
+        np.add.at(diff, (r1 + 1, c0), -1)
+        np.add.at(diff, (r1 + 1, c1 + 1), 1)
+        marked = (diff.cumsum(axis=0).cumsum(axis=1)[:rows, :cols] > 0).astype(np.uint8)
+        n, label = opencv().connectedComponents(marked, connectivity=8)
+        cluster = label[r0, c0].astype(np.int64) - 1
+        return cluster[: len(es)], cluster[len(es) :], int(n) - 1
+
+
+def _joined(outlines: Sequence[Outline]) -> Outline:
+    """Outlines of apart regions as one (their polygons numbered on)."""
+    n_poly = [int(o.polygon.max()) + 1 if len(o.polygon) else 0 for o in outlines]
+    first = np.concatenate([[0], np.cumsum(n_poly)[:-1]]).astype(np.int64)
+    return Outline(
+        np.concatenate([o.xy for o in outlines]).reshape(-1, 2),
+        np.concatenate([o.rings for o in outlines]).astype(np.int64),
+        np.concatenate([o.polygon + f for o, f in zip(outlines, first, strict=True)]).astype(np.int64),
+    )
+
+
+def _joined_masks(masks: Sequence[tuple[int, int, np.ndarray] | None]) -> tuple[int, int, np.ndarray] | None:
+    """Pooled masks (``(row0, col0, mask)`` windows of one lattice) as one window holding them all."""
+    real = [m for m in masks if m is not None]
+    if not real:
+        return None
+    r0 = min(m[0] for m in real)
+    c0 = min(m[1] for m in real)
+    r1 = max(m[0] + m[2].shape[0] for m in real)
+    c1 = max(m[1] + m[2].shape[1] for m in real)
+    out = np.zeros((r1 - r0, c1 - c0), np.uint8)
+    for mr, mc, mm in real:
+        view = out[mr - r0 : mr - r0 + mm.shape[0], mc - c0 : mc - c0 + mm.shape[1]]
+        np.bitwise_or(view, mm, out=view)
+    return r0, c0, out
 
 
 def _limits(limits: Sequence[float]) -> np.ndarray:

@@ -178,3 +178,35 @@ def test_pooling_marks_a_block_when_any_of_its_cells_is_drawn():
         for j in range(pooled.shape[1]):
             block = full[(r0 + i) * 3:(r0 + i + 1) * 3, (c0 + j) * 3:(c0 + j + 1) * 3]
             assert pooled[i, j] == block.max()
+
+
+def test_a_sparse_layer_drawn_as_clusters_is_the_layer_drawn_on_one_window(monkeypatch):
+    """Facilities far apart: their streets are drawn and traced as clusters of their own, and
+    give the same polygons and the same pooled cells (for the gap areas) as one window over all."""
+    import geo.raster as R
+    from geo.circles import multi_source
+
+    net = grid_net(30, 100.0)  # 2.9 km a side; two facilities in opposite corners
+    far = [int(np.argmin(np.hypot(*(net.node_xy[net.edge_u] - xy).T))) for xy in ((150, 150), (2750, 2750))]
+    fac = Snapped(np.array(far), np.array([30.0, 60.0]), np.zeros(2), np.ones(2, bool), np.zeros((2, 2)))
+    reach = multi_source(net, fac)
+    drawer = CircleDrawer(RasterGeometry(net, 3.75), W)
+    edges = np.flatnonzero(np.isfinite(reach.dist[net.edge_u]) & (reach.dist[net.edge_u] <= 600.0))
+    assert drawer._clusters(edges, fac.edge)[2] == 2
+
+    def drawn():
+        masks: list = []
+        polys = drawer.layer_circles(reach.dist, [400.0, 600.0], fac.edge, fac.along, masks=masks)
+        cells = [set(zip(*(np.nonzero(m[2]) + np.array([[m[0]], [m[1]]])).tolist())) for m in masks]
+        return polys, cells
+
+    apart = drawn()
+    orig = R.CircleDrawer._clusters
+    monkeypatch.setattr(
+        R.CircleDrawer, "_clusters", lambda self, es, own: (np.zeros(len(es), np.int64), np.zeros(len(own), np.int64), 1)
+    )
+    together = drawn()
+    assert orig is not R.CircleDrawer._clusters
+    for a, b in zip(apart[0], together[0], strict=True):
+        assert a.equals(b) and a.is_valid and len(getattr(a, "geoms", [a])) == 2
+    assert apart[1] == together[1]
