@@ -364,7 +364,7 @@ def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an a
     """
     from api.outputs import saved_map_parts, write_sites
     from geo.outputs import check_out
-    from geo.siting import read_candidates, site
+    from geo.siting import plan_with_sites, read_candidates, site
     from maps.tiles import tile_spec
 
     tile_spec(tiles)
@@ -375,7 +375,8 @@ def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an a
     say("choosing sites")
     res = site(before, layer=layer, add=add, candidates=cand, grid_m=grid, exact_solve=exact)
     options = {"lang": lang, "tiles": tiles, "parts": saved_map_parts(plan_dir)}
-    written = write_sites(before, res, out, map_options=options, progress=say)
+    after = plan_with_sites(before, res, progress=say)
+    written = write_sites(before, res, after, out, map_options=options)
     if not quiet:
         for r in res.sites.itertuples():
             click.echo(

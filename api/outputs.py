@@ -22,7 +22,6 @@ import pandas as pd
 from geo.io import atomic_write, write_geojson, write_gpkg, write_json, write_text
 from geo.outputs import write_folder
 from geo.saved import PLAN_FOLDER, save_plan, saved_file
-from geo.siting import plan_with_sites
 from geo.tables import header, localised, plan_tables
 from maps.labels import LANGS, check_lang, detect_lang
 from maps.parts import PARTS_FILE, MapParts
@@ -238,13 +237,15 @@ def write_scenario(outcome: ScenarioOutcome, out: str | Path, *, map_options: di
 def write_sites(
     before: PlanResult,
     res: SitingResult,
+    after: PlanResult,
     out: str | Path,
     *,
     map_options: dict | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """A siting run's output set: sites, their circles, coverage before/after, the map with the sites."""
-    after = plan_with_sites(before, res, progress=progress)
+    """A siting run's output set: sites, their circles, coverage before/after, the map with the sites.
+
+    ``after`` is the plan with the sites added (:func:`geo.siting.plan_with_sites`).
+    """
     doc = {**res.summary, "plan_after": after.coverage["layers"][res.layer]}
 
     def files(tmp: Path) -> list[Path]:
