@@ -133,36 +133,21 @@ def draw_context(  # noqa: PLR0913 - keyword-only: the parts of a plan the drawi
     )
 
 
-def circle_and_gap_frames(  # noqa: PLR0913 - keyword-only, as draw_context, and a reporter
+def circle_and_gap_frames(
+    ctx: DrawContext,
     *,
     params: PlanParams,
-    net: Network,
-    homes: Homes,
     layers: dict,
     subsets: dict,
-    names: tuple,
-    land: HomeLand,
-    dists: dict,
     reuse: Reuse | None = None,
     say: Callable[[str], None] | None = None,
-    area: StudyArea | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Circles (per facility and dissolved per view) and gap areas of a plan (WGS84 frames).
 
-    With ``reuse``, what it does not draw again comes from the plan before.
+    ``ctx`` is what to draw (:func:`draw_context` of the same ``params``, ``layers``, ``subsets``
+    and ``reuse``); with ``reuse``, what it does not draw again comes from the plan before.
     """
-    ctx = draw_context(
-        params=params,
-        net=net,
-        homes=homes,
-        layers=layers,
-        subsets=subsets,
-        names=names,
-        land=land,
-        dists=dists,
-        reuse=reuse,
-        area=area,
-    )
+    net = ctx.net
     drawn = draw(ctx, workers=params.workers, progress=_detail(say, "drawing service circles"))
     limits = params.limits()
     speeds = params.speeds()

@@ -26,7 +26,7 @@ from geo.circles import Reach, multi_source, per_source, point_distances
 from geo.coverage import coverage_summary, view_coverage, views
 from geo.demand import Homes, read_population
 from geo.errors import InputError, UnknownNameError
-from geo.frames import circle_and_gap_frames, facility_frame
+from geo.frames import circle_and_gap_frames, draw_context, facility_frame
 from geo.homeinfo import HomeLand, home_info
 from geo.kinds import LAYERS
 from geo.layers import read_facilities
@@ -280,7 +280,7 @@ def finish_plan(  # noqa: PLR0913 - the parts of a plan so far, keyword-only: pl
             sn = Snapped(sn.edge, sn.along, sn.dist, sn.ok & reuse.facilities[n], sn.xy)
         if sn.ok.any():
             dists[n] = per_source(net, sn, limit=reach)
-    circles, gaps = circle_and_gap_frames(
+    ctx = draw_context(
         params=params,
         net=net,
         homes=homes,
@@ -290,9 +290,9 @@ def finish_plan(  # noqa: PLR0913 - the parts of a plan so far, keyword-only: pl
         land=land,
         dists=dists,
         reuse=reuse,
-        say=say,
         area=area,
     )
+    circles, gaps = circle_and_gap_frames(ctx, params=params, layers=layers, subsets=subsets, reuse=reuse, say=say)
     facilities = facility_frame(net, homes, home_snap, layers, dists, params, reuse=reuse)
     return PlanResult(
         source=str(base.source),
