@@ -314,31 +314,19 @@ def coverage_diff(
     return doc, hg.to_crs(4326), ag.to_crs(4326)
 
 
+def _edge_edits(net: Network, edges: np.ndarray, edit: str) -> gpd.GeoDataFrame:
+    """Edges of ``net`` as rows of one edit: its kind, the street's name and length, the line."""
+    return gpd.GeoDataFrame(
+        {"edit": [edit] * len(edges), "name": list(net.edge_name[edges]), "length_m": np.round(net.edge_len[edges], 1)},
+        geometry=list(net.edge_lines[edges]),
+        crs=net.crs,
+    )
+
+
 def edits_frame(before: PlanResult, applied: Applied) -> gpd.GeoDataFrame:
     """The edits as drawn on the map: new links, closed ways, added or moved facilities (WGS84)."""
     net, lg = applied.network, applied.log
-    parts = [
-        gpd.GeoDataFrame(
-            {
-                "edit": ["add_link"] * len(lg.links),
-                "name": list(net.edge_name[lg.links]),
-                "length_m": np.round(net.edge_len[lg.links], 1),
-            },
-            geometry=list(net.edge_lines[lg.links]),
-            crs=net.crs,
-        )
-    ]
+    parts = [_edge_edits(net, lg.links, "add_link")]
     if len(lg.closed):
-        b = before.network
-        parts.append(
-            gpd.GeoDataFrame(
-                {
-                    "edit": ["close"] * len(lg.closed),
-                    "name": list(b.edge_name[lg.closed]),
-                    "length_m": np.round(b.edge_len[lg.closed], 1),
-                },
-                geometry=list(b.edge_lines[lg.closed]),
-                crs=net.crs,
-            )
-        )
+        parts.append(_edge_edits(before.network, lg.closed, "close"))
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=net.crs).to_crs(4326)
