@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from api.cli_batch import batch_cmd
-from api.cli_common import EXAMPLES, FORMATS, input_options, run_plan, run_safely, summary_table
+from api.cli_common import EXAMPLES, format_option, input_options, run_plan, run_safely, summary_table
 from api.cli_followups import layers_group, map_cmd, scenario_group, serve_cmd, site_cmd
 from api.cli_report import report_cmd
 from maps.labels import LANGS
@@ -35,14 +35,7 @@ def main() -> None:
     show_default=True,
     help="Output folder (written all at once; a folder of other files is refused).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="geojson",
-    show_default=True,
-    help="Format of the circle, gap and facility layers.",
-)
+@format_option("the circle, gap and facility layers")
 @click.option(
     "--lang",
     type=click.Choice(LANGS),

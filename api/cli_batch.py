@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import FORMATS, input_options, run_safely
+from api.cli_common import format_option, input_options, run_safely
 from maps.labels import LANGS
 
 if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
@@ -197,14 +197,7 @@ class Bar:
         "the areas already done with the same inputs and options."
     ),
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="geojson",
-    show_default=True,
-    help="Format of each area's circle, gap and facility layers.",
-)
+@format_option("each area's circle, gap and facility layers")
 @click.option("--lang", type=click.Choice(LANGS), help="Language of the maps. Default: Chinese for Chinese names.")
 @click.option(
     "--tiles",

@@ -25,6 +25,19 @@ F = TypeVar("F", bound=Callable)
 
 FORMATS = ("geojson", "gpkg")  # the vector formats of an output folder (api.outputs writes them)
 
+
+def format_option(layers: str) -> Callable[[F], F]:
+    """The ``--format`` option (into ``fmt``) of a command writing ``layers`` (what the help names)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="geojson",
+        show_default=True,
+        help=f"Format of {layers}.",
+    )
+
+
 EXAMPLES = """
 \b
 Examples:
