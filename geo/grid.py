@@ -124,14 +124,39 @@ def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HO
         if hier is None or len(contours) == 0:
             return Outline.empty()
         xy = np.concatenate(contours).reshape(-1, 2)
-        key = xy[:, 1] * cols + xy[:, 0]
-        key.sort()
-        twice = key[1:][key[1:] == key[:-1]]
+        twice = passed_twice(xy, cols)
         if len(twice) == 0:
             break
         _settle(m, *np.divmod(twice, cols))
     else:  # pragma: no cover - every round only draws cells
         raise RuntimeError("tracing a circle did not settle")
+    return outline_of(contours, hier, xy, row0, col0, min_hole_cells=min_hole_cells)
+
+
+def passed_twice(xy: np.ndarray, cols: int) -> np.ndarray:
+    """Flat indices (``row * cols + col``) of the cells that traced contours ``xy`` pass more than once.
+
+    Each such cell once per extra pass, ascending.
+    """
+    key = xy[:, 1] * cols + xy[:, 0]  # int32 as OpenCV gives them (sorts faster than int64)
+    key.sort()
+    return key[1:][key[1:] == key[:-1]].astype(np.int64)
+
+
+def outline_of(
+    contours: Sequence[np.ndarray],
+    hier: np.ndarray,
+    xy: np.ndarray,
+    row0: int,
+    col0: int,
+    *,
+    min_hole_cells: float = MIN_HOLE_CELLS,
+) -> Outline:
+    """The :class:`Outline` of contours OpenCV traced (``RETR_TREE``, ``CHAIN_APPROX_NONE``) on a window.
+
+    ``xy`` are the contours' points concatenated; the window's first cell is ``(row0, col0)``
+    of the lattice. No cell may be passed twice (:func:`trace` settles them first).
+    """
     n = np.fromiter(map(len, contours), np.int64, len(contours))
     parent = hier.reshape(-1, 4)[:, 3]
     depth = _depth(parent)

@@ -1,0 +1,88 @@
+"""The gap areas' array shortcuts against the plain computations they replace.
+
+Grouping numbers groups in the order of their text keys ``"link|street|community"`` (so "10"
+sorts before "2"), the circle's window is marked wherever it overlaps the image's, and the
+tracer's twice-passed cells are the repeated points.
+"""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.gaps import GapHomes, _close_window, _groups, cluster_points
+from geo.grid import Lattice, passed_twice
+
+NAMES = [None, "", "浦沿街道", "长河街道", "a|b", "a", "b|c", "社区"]
+
+
+def _homes(xy, street, community):
+    n = len(xy)
+    lat = Lattice(0.0, 0.0, 10.0, 1, 1)
+    none = np.array([None] * n, dtype=object)
+    return GapHomes(
+        xy,
+        np.ones(n),
+        np.ones(n, bool),
+        street,
+        community,
+        none,
+        lat,
+        np.zeros(0, np.int64),
+        np.zeros(0, np.int64),
+        100.0,
+    )
+
+
+def _groups_by_text(gh, out):
+    """The grouping as first written: one text key per home, numbered in sorted order."""
+    link = cluster_points(gh.xy[out], gh.link_m)
+    street = np.asarray([s or "" for s in gh.street[out]], dtype=object).astype(str)
+    comm = np.asarray([s or "" for s in gh.community[out]], dtype=object).astype(str)
+    key = np.char.add(np.char.add(link.astype(str), "|"), np.char.add(np.char.add(street, "|"), comm))
+    return np.unique(key, return_inverse=True)[1].ravel()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.integers(1, 300))
+def test_groups_are_numbered_as_their_text_keys_sort(seed, n):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 3000, (n, 2))  # dozens of links: labels past 9 sort as text
+    street = np.array([NAMES[i] for i in rng.integers(0, len(NAMES), n)], dtype=object)
+    community = np.array([NAMES[i] for i in rng.integers(0, len(NAMES), n)], dtype=object)
+    gh = _homes(xy, street, community)
+    out = np.flatnonzero(rng.random(n) < 0.8)
+    if len(out) == 0:
+        return
+    np.testing.assert_array_equal(_groups(gh, out), _groups_by_text(gh, out))
+
+
+def test_groups_of_many_links_sort_ten_before_two():
+    xy = np.column_stack([np.arange(12) * 1000.0, np.zeros(12)])  # 12 homes, each a link of its own
+    gh = _homes(xy, np.array(["s"] * 12, dtype=object), np.array([None] * 12, dtype=object))
+    g = _groups(gh, np.arange(12))
+    # keys "0|s|", "10|s|", "11|s|", "1|s|", "2|s|"...: "|" sorts after the digits
+    assert list(g[[0, 10, 11, 1, 2]]) == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(g, _groups_by_text(gh, np.arange(12)))
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.integers(-6, 14), st.integers(-6, 14), st.integers(1, 8), st.integers(1, 8), st.integers(0, 1000))
+def test_the_circle_window_is_marked_where_it_overlaps(wr, wc, h, w, seed):
+    rng = np.random.default_rng(seed)
+    m = (rng.random((h, w)) < 0.5).astype(np.uint8)
+    r0, c0 = 3, 2
+    closed = np.zeros((7, 9), bool)
+    _close_window(closed, r0, c0, (wr, wc, m))
+    want = np.zeros((7, 9), bool)
+    for r, c in zip(*np.nonzero(m), strict=True):  # cell by cell
+        rr, cc = r + wr - r0, c + wc - c0
+        if 0 <= rr < 7 and 0 <= cc < 9:
+            want[rr, cc] = True
+    np.testing.assert_array_equal(closed, want)
+    _close_window(closed, r0, c0, None)
+    np.testing.assert_array_equal(closed, want)
+
+
+def test_cells_passed_twice_are_the_repeated_points():
+    xy = np.array([[1, 1], [2, 1], [3, 1], [2, 1], [1, 1], [5, 0], [2, 1]], np.int32)
+    np.testing.assert_array_equal(passed_twice(xy, 10), [11, 12, 12])
