@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.gaps import GapHomes, _close_window, _groups, cluster_points
-from geo.grid import Lattice, passed_twice
+from geo.gaps import GapHomes, _close_window, _erase_to_simple, _groups, cluster_points
+from geo.grid import Lattice, opencv, passed_twice, trace
 
 NAMES = [None, "", "浦沿街道", "长河街道", "a|b", "a", "b|c", "社区"]
 
@@ -86,3 +86,44 @@ def test_the_circle_window_is_marked_where_it_overlaps(wr, wc, h, w, seed):
 def test_cells_passed_twice_are_the_repeated_points():
     xy = np.array([[1, 1], [2, 1], [3, 1], [2, 1], [1, 1], [5, 0], [2, 1]], np.int32)
     np.testing.assert_array_equal(passed_twice(xy, 10), [11, 12, 12])
+
+
+def _erase_by_full_scans(m):
+    """Clearing pinches and twice-passed cells as first written: every round filters the whole window."""
+    cv2 = opencv()
+    block = np.array([[1, 2], [4, 8]], np.float32)
+    pinch = np.zeros(256, np.uint8)
+    pinch[[6, 9]] = 1
+    for _ in range(64):
+        for _ in range(64):
+            code = cv2.filter2D(m, cv2.CV_8U, block, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
+            at = cv2.findNonZero(cv2.LUT(code, pinch))
+            if at is None:
+                break
+            c, r = at.reshape(-1, 2).T.astype(np.int64)
+            m[r + 1, np.where(code[r, c] == 9, c + 1, c)] = 0
+        contours, _ = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
+        if not contours:
+            break
+        xy = np.concatenate(contours).reshape(-1, 2)
+        key = np.sort(xy[:, 1].astype(np.int64) * m.shape[1] + xy[:, 0])
+        twice = np.unique(key[1:][key[1:] == key[:-1]])
+        if len(twice) == 0:
+            break
+        m[np.divmod(twice, m.shape[1])] = 0
+    return trace(m, 5, 7, min_hole_cells=1.0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.floats(0.3, 0.8))
+def test_clearing_near_the_cleared_cells_ends_as_full_scans_do(seed, density):
+    rng = np.random.default_rng(seed)
+    m = np.zeros((42, 37), np.uint8)
+    m[1:-1, 1:-1] = rng.random((40, 35)) < density  # many pinches, necks and spurs
+    want_m = m.copy()
+    want = _erase_by_full_scans(want_m)
+    got = _erase_to_simple(m, 5, 7)
+    np.testing.assert_array_equal(m, want_m)
+    np.testing.assert_array_equal(got.xy, want.xy)
+    np.testing.assert_array_equal(got.rings, want.rings)
+    np.testing.assert_array_equal(got.polygon, want.polygon)
