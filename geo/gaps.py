@@ -61,13 +61,39 @@ GAP_COLUMNS = [
 
 def cluster_points(xy: np.ndarray, link_m: float) -> np.ndarray:
     """Label points so that points within ``link_m`` of each other share a label."""
-    n = len(xy)
-    if n == 0:
+    if len(xy) == 0:
         return np.zeros(0, np.int64)
-    pairs = cKDTree(xy).query_pairs(link_m, output_type="ndarray")
+    return _components(_linked_pairs(xy, link_m), len(xy))
+
+
+def _linked_pairs(xy: np.ndarray, link_m: float) -> np.ndarray:
+    """``(m, 2)`` index pairs of the points within ``link_m`` of each other."""
+    return cKDTree(xy).query_pairs(link_m, output_type="ndarray")
+
+
+def _components(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Component label (numbered by their first point) of ``n`` points linked by ``pairs``."""
     g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, labels = connected_components(g, directed=False)
     return labels
+
+
+def _pairs_among(before: tuple[np.ndarray, np.ndarray] | None, out: np.ndarray) -> np.ndarray | None:
+    """The linked pairs of homes ``out`` taken from those of more homes, or None when they are not more.
+
+    ``before``: ``(homes, pairs)`` of a longer list of homes (a shorter limit's uncovered homes,
+    which hold the next limit's). Which two homes are linked does not depend on the others.
+    """
+    if before is None:
+        return None
+    homes, pairs = before
+    at = np.searchsorted(homes, out)
+    if np.any(at >= len(homes)) or np.any(homes[np.minimum(at, len(homes) - 1)] != out):
+        return None
+    new = np.full(len(homes), -1, np.int64)
+    new[at] = np.arange(len(out))
+    p = new[pairs]
+    return p[(p >= 0).all(axis=1)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,12 +143,17 @@ def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tup
     outlines: list[Outline] = []
     group_of_polygon: list[np.ndarray] = []
     home_dist = job.home_dist
+    linked: tuple[np.ndarray, np.ndarray] | None = None  # the last limit's uncovered homes and their links
     for j, limit in enumerate(ctx.limits):
         minutes, profile, speed = ctx.gap_labels[j]
         out = np.flatnonzero(gh.counted & ~(home_dist <= limit))
         if len(out) == 0:
             continue
-        groups = _groups(gh, out)
+        pairs = _pairs_among(linked, out)
+        if pairs is None:
+            pairs = _linked_pairs(gh.xy[out], gh.link_m)
+        linked = (out, pairs)
+        groups = _groups(gh, out, _components(pairs, len(out)))
         n_groups = int(groups.max()) + 1
         group_of = np.full(len(gh.xy), -1, np.int64)
         group_of[out] = groups
@@ -353,13 +384,15 @@ def _at(values: np.ndarray | None, i: int) -> Any:  # noqa: ANN401 - a name or a
     return v.item() if hasattr(v, "item") else v
 
 
-def _groups(gh: GapHomes, out: np.ndarray) -> np.ndarray:
+def _groups(gh: GapHomes, out: np.ndarray, link: np.ndarray | None = None) -> np.ndarray:
     """Group number of each uncovered home: linked within ``link_m``, split by street and community.
 
     Groups are numbered in the order of their keys ``"link|street|community"`` (as text); the
-    keys are written out only for the distinct (link, street, community) codes.
+    keys are written out only for the distinct (link, street, community) codes. ``link``: the
+    homes' link labels (:func:`cluster_points`), when known.
     """
-    link = cluster_points(gh.xy[out], gh.link_m)
+    if link is None:
+        link = cluster_points(gh.xy[out], gh.link_m)
     (s_code, s_text), (c_code, c_text) = gh.name_codes
     ns, nc = len(s_text), len(c_text)
     triple, which = np.unique((link.astype(np.int64) * ns + s_code[out]) * nc + c_code[out], return_inverse=True)

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.gaps import GapHomes, _close_window, _erase_to_simple, _groups, cluster_points
+from geo.gaps import GapHomes, _close_window, _erase_to_simple, _groups, _linked_pairs, _pairs_among, cluster_points
 from geo.grid import Lattice, opencv, passed_twice, trace
 
 NAMES = [None, "", "浦沿街道", "长河街道", "a|b", "a", "b|c", "社区"]
@@ -127,3 +127,20 @@ def test_clearing_near_the_cleared_cells_ends_as_full_scans_do(seed, density):
     np.testing.assert_array_equal(got.xy, want.xy)
     np.testing.assert_array_equal(got.rings, want.rings)
     np.testing.assert_array_equal(got.polygon, want.polygon)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.integers(2, 400))
+def test_links_of_fewer_homes_are_taken_from_those_of_more(seed, n):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 1500, (n, 2))
+    more = np.flatnonzero(rng.random(n) < 0.9)
+    fewer = more[rng.random(len(more)) < 0.7]
+    got = _pairs_among((more, _linked_pairs(xy[more], 100.0)), fewer)
+    want = _linked_pairs(xy[fewer], 100.0)
+    assert {tuple(p) for p in got.tolist()} == {tuple(p) for p in want.tolist()}
+    assert _pairs_among(None, fewer) is None
+    if len(fewer) < n:  # a home not among the homes before: computed again, not taken
+        extra = np.union1d(fewer, np.setdiff1d(np.arange(n), more)[:1])
+        if len(extra) > len(fewer):
+            assert _pairs_among((more, _linked_pairs(xy[more], 100.0)), extra) is None
