@@ -1,1 +1,1 @@
-"""The planner's map (folium, Leaflet inlined), the printed report and static maps."""
+"""The planner's map (Leaflet inlined; the page written by maps.page), the printed report and static maps."""

@@ -1,156 +1,101 @@
 """The page elements of the map: calls into the map's script (``maps/static/map.js``) and groups.
 
-branca renders a :class:`~branca.element.MacroElement` by compiling the text it produced as a new
-Jinja template (``Element(text)``), once per element and page: on a city's map that was ~70
-compiles of up to megabytes of encoded geometry, a fifth of the time spent writing the map, and
-a name holding ``{{`` would have been read as template code. The elements here render their
-template's macro once and place the text as it is (:class:`Raw`); the page is the same text.
+Each element writes its line of script with plain string formatting into the page
+(:mod:`maps.page`); the text is the one the jinja macros of the folium-based map wrote, and it
+is never read as a template (a name holding ``{{`` stays as written).
 """
 
 from __future__ import annotations
 
-import folium
-from branca.element import Element, Figure, MacroElement
-from folium.elements import ElementAddToElement
-from jinja2 import Template
-
 from maps.content import gap_words
 from maps.display import safe_json
 from maps.labels import Words
+from maps.page import Element, FeatureGroup, Raw, html_json
+
+__all__ = ["GeoJson", "Group", "Init", "Panel", "Points", "Raw", "Script"]
+
+#: a group in the layer control (``L.featureGroup``), shown at first or not
+Group = FeatureGroup
 
 
-class Raw(Element):
-    """Text placed in the page as it is (an :class:`~branca.element.Element` would compile it)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Raw"
-        self.text = text
-
-    def render(self, **kwargs: object) -> str:  # noqa: ARG002 - branca passes the page's options
-        """The text itself."""
-        return self.text
-
-
-def _figure(element: Element) -> Figure:
-    figure = element.get_root()
-    if not isinstance(figure, Figure):
-        raise TypeError("an element is rendered inside a Figure")  # as branca asserts
-    return figure
-
-
-def emit_script(element: MacroElement, kwargs: dict) -> None:
-    """Place ``element``'s script macro in its page as text, then render its children.
-
-    What :meth:`branca.element.MacroElement.render` does for an element with a script macro only,
-    without compiling the macro's output again.
-    """
-    script = element._template.module.__dict__["script"]  # noqa: SLF001 - branca's own way to reach the macro
-    _figure(element).script.add_child(Raw(script(element, kwargs)), name=element.get_name())
-    for child in element._children.values():  # noqa: SLF001 - (same)
-        child.render(**kwargs)
-
-
-class Macro(MacroElement):
-    """A MacroElement with a script macro only, rendered by :func:`emit_script`."""
-
-    def render(self, **kwargs: object) -> str:
-        """Place the script in the page (nothing is returned: branca ignores it)."""
-        emit_script(self, kwargs)
-        return ""
-
-
-class Group(folium.FeatureGroup):
-    """A feature group in the layer control, rendered by :func:`emit_script` (folium's own text)."""
-
-    def render(self, **kwargs: object) -> str:
-        """The group, its children, then (shown at first) its ``addTo`` line, as folium writes them."""
-        emit_script(self, kwargs)
-        if self.show and self._parent is not None:
-            add = ElementAddToElement(element_name=self.get_name(), element_parent_name=self._parent.get_name())
-            script = add._template.module.__dict__["script"]  # noqa: SLF001 - as in emit_script
-            _figure(self).script.add_child(Raw(script(add, kwargs)), name=add.get_name())
-        return ""
-
-
-class Init(Macro):
+class Init(Element):
     """Creates the panes the overlay is drawn in (circles < gaps < facilities)."""
 
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "SC.init({{ this._parent.get_name() }}, {{ this.words }}, {{ this.attribution|tojson }});"
-        "{% endmacro %}"
-    )
+    kind = "sc_init"
 
     def __init__(self, words: Words, attribution: str | None) -> None:
         super().__init__()
-        self._name = "ScInit"
         self.words = safe_json(gap_words(words))
         self.attribution = attribution
 
+    def script(self) -> str:
+        """The call ``SC.init(map, words, attribution);``."""
+        return f"SC.init({self.parent_name()}, {self.words}, {html_json(self.attribution)});"
 
-class GeoJson(Macro):
+
+class GeoJson(Element):
     """One GeoJSON layer inside a feature group, with our own JS options (``maps/static/map.js``)."""
 
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "SC.add({{ this.key|tojson }}, {{ this._parent.get_name() }}, "
-        "L.geoJSON({% if this.encoded %}SC.decode({{ this.data }}){% else %}{{ this.data }}{% endif %}, "
-        "{{ this.options }}), "
-        "{{ this.front|tojson }});"
-        "{% endmacro %}"
-    )
+    kind = "sc_geo_json"
 
     def __init__(self, key: str, data: str, options: str, *, front: bool = False, encoded: bool = True) -> None:
         super().__init__()
-        self._name = "ScGeoJson"
         self.key, self.data, self.options, self.front, self.encoded = key, data, options, front, encoded
 
+    def script(self) -> str:
+        """The call ``SC.add(key, group, L.geoJSON(data, options), front);``."""
+        data = f"SC.decode({self.data})" if self.encoded else self.data
+        return (
+            f"SC.add({html_json(self.key)}, {self.parent_name()}, L.geoJSON({data}, {self.options}), "
+            f"{html_json(self.front)});"
+        )
 
-class Script(Macro):
+
+class Script(Element):
     """A call into the map's script with the parent group: ``SC.<call>(key, group, *args)``."""
 
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "SC.{{ this.call }}({{ this.key|tojson }}, "
-        "{% if this.with_map %}{{ this._parent._parent.get_name() }}, {% endif %}"
-        "{{ this._parent.get_name() }}{% for a in this.args %}, {{ a }}{% endfor %});"
-        "{% endmacro %}"
-    )
+    kind = "sc_script"
 
     def __init__(self, call: str, key: str, *args: str, with_map: bool = False) -> None:
         super().__init__()
-        self._name = "ScScript"
         self.call, self.key, self.args, self.with_map = call, key, list(args), with_map
 
+    def script(self) -> str:
+        """The call ``SC.<call>(key, [map, ]group, *args);``."""
+        group = self.parent
+        if not isinstance(group, Element):
+            raise TypeError("a call is drawn inside a group")
+        in_map = f"{group.parent_name()}, " if self.with_map else ""
+        args = "".join(f", {a}" for a in self.args)
+        return f"SC.{self.call}({html_json(self.key)}, {in_map}{group.get_name()}{args});"
 
-class Points(Macro):
+
+class Points(Element):
     """Facility points, grouped at low zoom when there are many (``SC.cluster``)."""
 
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "SC.add({{ this.key|tojson }}, {{ this._parent.get_name() }}, "
-        "{% if this.colour %}SC.cluster({% endif %}L.geoJSON({{ this.data }}, {{ this.options }})"
-        "{% if this.colour %}, {{ this.colour|tojson }}){% endif %}, true);"
-        "{% endmacro %}"
-    )
+    kind = "sc_points"
 
     def __init__(self, key: str, data: str, options: str, colour: str | None) -> None:
         super().__init__()
-        self._name = "ScPoints"
         self.key, self.data, self.options, self.colour = key, data, options, colour
 
+    def script(self) -> str:
+        """The call ``SC.add(key, group, [SC.cluster(]L.geoJSON(data, options)[, colour)], true);``."""
+        layer = f"L.geoJSON({self.data}, {self.options})"
+        if self.colour:
+            layer = f"SC.cluster({layer}, {html_json(self.colour)})"
+        return f"SC.add({html_json(self.key)}, {self.parent_name()}, {layer}, true);"
 
-class Panel(Macro):
+
+class Panel(Element):
     """A panel of HTML in a corner of the map (the summary, the legend)."""
 
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "SC.panel({{ this._parent.get_name() }}, {{ this.position|tojson }}, {{ this.cls|tojson }}, {{ this.html }});"
-        "{% endmacro %}"
-    )
+    kind = "sc_panel"
 
     def __init__(self, position: str, cls: str, html: str) -> None:
         super().__init__()
-        self._name = "ScPanel"
         self.position, self.cls, self.html = position, cls, safe_json(html)
+
+    def script(self) -> str:
+        """The call ``SC.panel(map, position, class, html);``."""
+        return f"SC.panel({self.parent_name()}, {html_json(self.position)}, {html_json(self.cls)}, {self.html});"

@@ -1,6 +1,6 @@
 """The groups a plan's map draws: circles, circles before, gap areas, facilities, sites, base layer.
 
-Each function adds its groups (:class:`maps.elements.Group`) to the folium map
+Each function adds its groups (:class:`maps.elements.Group`) to the map (:class:`maps.page.LeafletMap`)
 :func:`maps.render.render_map` builds; geometry arrives encoded (:class:`Encoded`), once for all groups.
 """
 
@@ -37,12 +37,12 @@ from maps.elements import GeoJson, Group, Points, Script
 from maps.parts import MapParts, content_key
 
 if TYPE_CHECKING:
-    import folium
     import geopandas as gpd
 
     from geo.plan import PlanResult
     from maps.basemap import Basemap
     from maps.labels import Words
+    from maps.page import LeafletMap
 
 PLAIN_LAYERS = LAYERS
 #: layers with more points than this are grouped at low zoom
@@ -67,7 +67,7 @@ def _circle_js_style(style: dict) -> str:
 
 
 def add_circles(
-    m: folium.Map, result: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
+    m: LeafletMap, result: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
 ) -> None:
     """The circle groups of one layer: per profile, view and threshold (the layer's first profile shown)."""
     rows = enc.rows
@@ -110,7 +110,7 @@ def _view_label(name: str, words: Words) -> str:
 
 
 def add_before(
-    m: folium.Map, before: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
+    m: LeafletMap, before: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
 ) -> None:
     """The circles of one layer before a change, as outlines (the largest threshold shown)."""
     rows = enc.rows
@@ -182,7 +182,7 @@ class Gaps:
 
 
 def add_gaps(
-    m: folium.Map,
+    m: LeafletMap,
     result: PlanResult,
     layer: str,
     gaps: Gaps,
@@ -226,7 +226,7 @@ def add_gaps(
 
 
 def add_facilities(  # noqa: PLR0913 - the group's data and its keyword-only display options
-    m: folium.Map,
+    m: LeafletMap,
     result: PlanResult,
     name: str,
     words: Words,
@@ -297,7 +297,7 @@ def tier_order(tiers: list) -> list:
     return sorted(set(tiers), key=lambda t: order.index(t) if t in order else len(order))
 
 
-def add_sites(m: folium.Map, sites: gpd.GeoDataFrame, words: Words) -> dict:
+def add_sites(m: LeafletMap, sites: gpd.GeoDataFrame, words: Words) -> dict:
     """Proposed sites as markers numbered by people gained (most first).
 
     Returns the facility id of each site (``site-<rank>``) -> its label, so that its facility
@@ -347,7 +347,7 @@ def add_sites(m: folium.Map, sites: gpd.GeoDataFrame, words: Words) -> dict:
     return names
 
 
-def add_basemap(m: folium.Map, basemap: Basemap, words: Words, result: PlanResult) -> None:
+def add_basemap(m: LeafletMap, basemap: Basemap, words: Words, result: PlanResult) -> None:
     """The extract's streets, water, parks and names (one group), and the study area's outline."""
     if not basemap.empty:
         grp = Group(name=esc(words("basemap")), show=True)

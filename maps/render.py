@@ -1,10 +1,10 @@
-"""PlanResult -> folium map: the one place that prepares geometry for display.
+"""PlanResult -> the Leaflet map page: the one place that prepares geometry for display.
 
 The CLI's ``map.html``, the API's ``/map`` and scenario maps all come from :func:`map_html`.
 The map opens from a file with no server and no CDN: Leaflet is inlined from the installed
-``xstatic-leaflet`` package (:mod:`maps.assets`), folium's own CDN links (jQuery, Bootstrap,
-awesome-markers) are dropped, and the only requests the page makes are for base tiles
-(``tiles="none"``: none at all).
+``xstatic-leaflet`` package (:mod:`maps.assets`), the page itself is written by :mod:`maps.page`
+(no jQuery, Bootstrap or other CDN links), and the only requests the page makes are for base
+tiles (``tiles="none"``: none at all).
 
 What the map shows, each as a group in the layer control:
 
@@ -33,9 +33,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
-import folium
-from branca.element import Figure
-
 from geo import hours
 from maps.assets import cluster_assets, leaflet_assets, own
 from maps.content import esc, legend_html, summary_html
@@ -55,6 +52,7 @@ from maps.overlays import (
     gap_rows,
     tier_order,
 )
+from maps.page import LayerControl, LeafletMap, Page, TileLayer
 from maps.parts import MapParts
 from maps.scenario_map import add_scenario
 from maps.tiles import tile_spec
@@ -122,8 +120,8 @@ def render_map(
     scenario: ScenarioOutcome | None = None,
     sites: gpd.GeoDataFrame | None = None,
     parts: MapParts | None = None,
-) -> folium.Map:
-    """A folium map of a plan, ready to save; see the module docstring for what it shows.
+) -> LeafletMap:
+    """The map of a plan, ready to write (``.get_root().render()``); see the module docstring for what it shows.
 
     Parameters
     ----------
@@ -155,24 +153,16 @@ def render_map(
     if study is not None and not study.is_empty:  # a study area is what the map frames, not its halo
         lon0, lat0, lon1, lat1 = (float(v) for v in study.bounds)
     lat_mid = (lat0 + lat1) / 2
-    fig = Figure(title=title or f"{words('title')} · {_source_name(result)}")
-    m = folium.Map(
-        location=[lat_mid, (lon0 + lon1) / 2],
-        zoom_start=13,
-        tiles=None,
-        control_scale=False,
-        maxZoom=19,
-        prefer_canvas=True,
-    )
-    m.default_js, m.default_css = [], []  # folium's CDN links: Leaflet is inlined, the rest is unused
-    fig.add_child(m)
-    fig.header.add_child(Raw('<meta charset="utf-8"/>'), name="charset")
-    fig.header.add_child(Raw(assets.head()), name="leaflet")
+    page = Page(title=title or f"{words('title')} · {_source_name(result)}")
+    m = LeafletMap([lat_mid, (lon0 + lon1) / 2], zoom_start=13, max_zoom=19)
+    page.add_child(m)
+    page.add_head(Raw('<meta charset="utf-8"/>'), name="charset")
+    page.add_head(Raw(assets.head()), name="leaflet")
     if clusters.inline:
-        fig.header.add_child(Raw(clusters.head()), name="markercluster")
-    fig.header.add_child(Raw(f"<style>{own('map.css')}</style>\n<script>{own('map.js')}</script>"), name="circles")
+        page.add_head(Raw(clusters.head()), name="markercluster")
+    page.add_head(Raw(f"<style>{own('map.css')}</style>\n<script>{own('map.js')}</script>"), name="circles")
     if spec.url:
-        folium.TileLayer(spec.url, attr=spec.attribution, name="base", control=False, max_zoom=19).add_to(m)
+        TileLayer(spec.url, attribution=spec.attribution, max_zoom=19).add_to(m)
     m.add_child(Init(words, None if spec.url else ATTRIBUTION))  # with tiles, the tile layer credits OSM
 
     at_label = _at_label(result)
@@ -236,7 +226,7 @@ def render_map(
     frame = None
     if scenario is not None:  # the edits, the areas that gain or lose, before/after (maps.scenario_map)
         frame = add_scenario(m, scenario, words=words, first=first, minutes=sorted(result.params.minutes))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    LayerControl().add_to(m)
     m.fit_bounds(frame or [[lat0, lon0], [lat1, lon1]])
     return m
 
@@ -255,7 +245,10 @@ class MapOptions(TypedDict, total=False):
 
 def map_html(result: PlanResult, **options: Unpack[MapOptions]) -> str:
     """The map as one self-contained HTML page (options as :func:`render_map`)."""
-    return render_map(result, **options).get_root().render()
+    page = render_map(result, **options).get_root()
+    if not isinstance(page, Page):
+        raise TypeError("the map is drawn inside a page")
+    return page.render()
 
 
 def _source_name(result: PlanResult) -> str:

@@ -2,7 +2,7 @@
 
 The map shows the edits, the areas and homes that gain or lose, a before/after switch, and opens
 on a first view framed on the change. :func:`add_scenario` is called by :func:`maps.render.render_map` with the scenario's outcome
-(:class:`geo.whatif.ScenarioOutcome`); it draws into the folium map and returns the bounds the
+(:class:`geo.whatif.ScenarioOutcome`); it draws into the map (:mod:`maps.page`) and returns the bounds the
 map should open on. The page's behaviour is ``SCN`` (``maps/static/scenario.js``), which finds
 the circle groups :func:`maps.render.render_map` drew through ``SC.layers``.
 """
@@ -12,14 +12,12 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING
 
-import folium
 import numpy as np
 import shapely
-from branca.element import Element, MacroElement
-from jinja2 import Template
 
 from maps.content import esc
 from maps.display import feature_collection_text, safe_json
+from maps.page import Element, FeatureGroup, LeafletMap, Page, Raw
 
 if TYPE_CHECKING:
     from geo.plan import PlanResult
@@ -86,36 +84,32 @@ LABELS = {
 }
 
 
-class _Script(MacroElement):
+class _Script(Element):
     """A line of the page's script, run with the map (``{map}`` is its variable)."""
 
-    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+    kind = "scn_script"
 
     def __init__(self, code: str) -> None:
         super().__init__()
-        self._name = "ScnScript"
         self.code = code
 
-    def render(self, **kwargs: object) -> str:
-        parent = self._parent
-        if parent is not None:
-            self.code = self.code.replace("{map}", parent.get_name())
-        return super().render(**kwargs)
+    def script(self) -> str:
+        """The line, with the map's variable in place of ``{map}``."""
+        return self.code.replace("{map}", self.parent_name())
 
 
-class _Layer(MacroElement):
+class _Layer(Element):
     """A GeoJSON layer added to its feature group with SCN's styles."""
 
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "L.geoJSON({{ this.data }}, {{ this.options }}).addTo({{ this._parent.get_name() }});"
-        "{% endmacro %}"
-    )
+    kind = "scn_layer"
 
     def __init__(self, data: str, options: str) -> None:
         super().__init__()
-        self._name = "ScnLayer"
         self.data, self.options = data, options
+
+    def script(self) -> str:
+        """The line ``L.geoJSON(data, options).addTo(group);``."""
+        return f"L.geoJSON({self.data}, {self.options}).addTo({self.parent_name()});"
 
 
 def _script() -> str:
@@ -186,7 +180,7 @@ def _frame(geoms: list, lat: float) -> list[list[float]] | None:
 
 
 def add_scenario(
-    m: folium.Map, outcome: ScenarioOutcome, *, words: Words, first: str, minutes: list[float]
+    m: LeafletMap, outcome: ScenarioOutcome, *, words: Words, first: str, minutes: list[float]
 ) -> list[list[float]] | None:
     """Draw a scenario's edits, changed areas and homes, and the before/after switch, on ``m``.
 
@@ -212,7 +206,9 @@ def add_scenario(
     _, lat0, _, lat1 = outcome.before.network.bbox_lonlat()
     lat = (lat0 + lat1) / 2
     root = m.get_root()
-    root.header.add_child(Element(f"<script>{_script()}</script>"), name="scenario")  # type: ignore[attr-defined]
+    if not isinstance(root, Page):
+        raise TypeError("the map is drawn inside a page")
+    root.add_head(Raw(f"<script>{_script()}</script>"), name="scenario")
     m.add_child(_Script("SCN.init({map});"))
 
     biggest = max(minutes)
@@ -232,7 +228,7 @@ def add_scenario(
             homes=f"{int(grp['homes'].sum()):,}",
             people=f"{float(grp['people'].sum()):,.0f}",
         )
-        group = folium.FeatureGroup(name=esc(name), show=float(mins) == biggest and "[" not in layer)
+        group = FeatureGroup(name=esc(name), show=float(mins) == biggest and "[" not in layer)
         records = grp.drop(columns=grp.geometry.name).to_dict("records")
         props = [{"k": change, "popup": _area_popup(r, t)} for r in records]
         shapes = shapely.set_precision(shapely.simplify(grp.geometry.values, 1e-5), 1e-6)
@@ -249,7 +245,7 @@ def add_scenario(
         m.add_child(group)
 
     geoms, props = _edit_features(outcome, t)
-    edits = folium.FeatureGroup(name=esc(t["edits"]), show=True)
+    edits = FeatureGroup(name=esc(t["edits"]), show=True)
     edits.add_child(
         _Layer(
             feature_collection_text(geoms, props),
