@@ -139,7 +139,7 @@ def passed_twice(xy: np.ndarray, cols: int) -> np.ndarray:
     Each such cell once per extra pass, ascending.
     """
     key = xy[:, 1] * cols + xy[:, 0]  # int32 as OpenCV gives them (sorts faster than int64)
-    key.sort()
+    key.sort(kind="stable")  # ~2x faster here than the default: a contour's keys come in runs
     return key[1:][key[1:] == key[:-1]].astype(np.int64)
 
 
@@ -220,11 +220,23 @@ def _settle_pinches(m: np.ndarray) -> None:
         return
     cv2 = opencv()
     code = cv2.filter2D(m, cv2.CV_8U, _BLOCK_CODE, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-    pinched = cv2.LUT(code, _PINCH)
-    at = cv2.findNonZero(pinched) if cv2.countNonZero(pinched) else None  # counting is ~5x cheaper
-    if at is not None:
-        at = at.reshape(-1, 2)
-        _settle(m, at[:, 1].astype(np.int64), at[:, 0].astype(np.int64))
+    r, c = nonzero_cells(cv2.LUT(code, _PINCH))
+    if len(r):
+        _settle(m, r, c)
+
+
+def nonzero_cells(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of the nonzero cells of a sparse 8-bit image, row by row.
+
+    OpenCV's ``findNonZero`` visits every cell (~15x slower than its SIMD count); here the rows
+    holding any are found first (a row maximum) and only those rows are searched.
+    """
+    cv2 = opencv()
+    rows = np.flatnonzero(cv2.reduce(img, 1, cv2.REDUCE_MAX).ravel())
+    if len(rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    at = cv2.findNonZero(np.ascontiguousarray(img[rows])).reshape(-1, 2)
+    return rows[at[:, 1]], at[:, 0].astype(np.int64)
 
 
 _DR = np.array([-1, -1, -1, 0, 0, 0, 1, 1, 1])

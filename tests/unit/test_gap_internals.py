@@ -1,4 +1,4 @@
-"""The gap areas' array shortcuts against the plain computations they replace.
+"""The gap areas' (and the tracer's) array shortcuts against the plain computations they replace.
 
 Grouping numbers groups in the order of their text keys ``"link|street|community"`` (so "10"
 sorts before "2"), the circle's window is marked wherever it overlaps the image's, and the
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.gaps import GapHomes, _close_window, _erase_to_simple, _groups, _linked_pairs, _pairs_among, cluster_points
-from geo.grid import Lattice, opencv, passed_twice, trace
+from geo.grid import Lattice, nonzero_cells, opencv, passed_twice, trace
 
 NAMES = [None, "", "浦沿街道", "长河街道", "a|b", "a", "b|c", "社区"]
 
@@ -144,3 +144,14 @@ def test_links_of_fewer_homes_are_taken_from_those_of_more(seed, n):
         extra = np.union1d(fewer, np.setdiff1d(np.arange(n), more)[:1])
         if len(extra) > len(fewer):
             assert _pairs_among((more, _linked_pairs(xy[more], 100.0)), extra) is None
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.integers(1, 60), st.integers(1, 60), st.floats(0.0, 0.2))
+def test_nonzero_cells_are_numpys_in_the_same_order(seed, h, w, density):
+    rng = np.random.default_rng(seed)
+    img = ((rng.random((h, w)) < density) * rng.integers(1, 256, (h, w))).astype(np.uint8)
+    r, c = nonzero_cells(img)
+    want_r, want_c = np.nonzero(img)
+    np.testing.assert_array_equal(r, want_r)
+    np.testing.assert_array_equal(c, want_c)
