@@ -73,9 +73,12 @@ def prepare(settings: Settings, *, progress: Callable[[str], None] | None = None
     return plan(inputs, params, progress=say)
 
 
-def load(app: FastAPI, settings: Settings) -> None:
-    """Load the plan, build the lookups and start the heavy workers; keep them on ``app.state``."""
-    result = prepare(settings)
+def load(app: FastAPI, settings: Settings, *, result: PlanResult | None = None) -> None:
+    """Load the plan (or take ``result``, already loaded), build the lookups and start the heavy workers.
+
+    They are kept on ``app.state``.
+    """
+    result = prepare(settings) if result is None else result
     served = Served.build(result, settings)
     app.state.settings = settings
     app.state.served = served
@@ -84,13 +87,16 @@ def load(app: FastAPI, settings: Settings) -> None:
         log.warning(w)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new app serving the plan that ``settings`` (default: from the environment) describe."""
+def create_app(settings: Settings | None = None, *, result: PlanResult | None = None) -> FastAPI:
+    """A new app serving the plan that ``settings`` (default: from the environment) describe.
+
+    ``result``: that plan, already loaded (:func:`prepare`), served as it is at start-up.
+    """
     settings = settings if settings is not None else Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        load(app, settings)
+        load(app, settings, result=result)
         try:
             yield
         finally:
@@ -251,8 +257,12 @@ def serve(
     log_level: str = "info",
     keep_alive_s: float = 5.0,
     header_timeout_s: float = 10.0,
+    result: PlanResult | None = None,
 ) -> None:
     """Run :func:`create_app` under uvicorn (settings from the ``CIRCLES_`` environment).
+
+    ``result``: the plan those settings describe, already loaded here (:func:`prepare`); one
+    worker serves it instead of loading it again (several workers each load their own).
 
     With several workers the listening socket is bound here and given ``TCP_NODELAY``, which
     the accepted connections inherit: uvicorn binds it with protocol 0, so asyncio does not set
@@ -261,9 +271,10 @@ def serve(
     ``keep_alive_s``; headers are limited in size (h11) and must arrive within
     ``header_timeout_s`` (:mod:`api.protocol`).
     """
+    one = workers <= 1 and result is not None
     config = uvicorn.Config(
-        "api.app:create_app",
-        factory=True,
+        create_app(result=result) if one else "api.app:create_app",
+        factory=not one,
         host=host,
         port=port,
         workers=workers,

@@ -441,7 +441,7 @@ def serve_cmd(*, plan_dir: Path | None, host: str, port: int, http_workers: int,
     settings = settings_from(**given)
     from api.app import prepare, serve
 
-    prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here, not in a worker
+    result = prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here, not in a worker
     os.environ.update(settings.to_env())
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
     serve(
@@ -450,6 +450,7 @@ def serve_cmd(*, plan_dir: Path | None, host: str, port: int, http_workers: int,
         workers=http_workers,
         keep_alive_s=settings.keep_alive_s,
         header_timeout_s=settings.body_timeout_s,
+        result=result,  # one worker serves the plan loaded here, not loaded again
     )
 
 

@@ -68,6 +68,7 @@ def test_serve_command(monkeypatch, _session_cache):
     """`circles serve` checks its inputs, warms the cache, then hands uvicorn the factory."""
     import api.app
     from api.cli import main
+    from geo.plan import PlanResult
 
     calls = []
     monkeypatch.setattr(api.app, "serve", lambda *a, **k: calls.append((a, k)))
@@ -78,8 +79,10 @@ def test_serve_command(monkeypatch, _session_cache):
     try:
         r = CliRunner().invoke(main, ["serve", "--minutes", "5,10", "--port", "8123", "--workers", "2"])
         assert r.exit_code == 0, r.output
-        assert calls == [((), {"host": "127.0.0.1", "port": 8123, "workers": 2, "keep_alive_s": 5.0,
-                               "header_timeout_s": 10.0})]
+        (args, kw), = calls
+        assert isinstance(kw.pop("result"), PlanResult)  # the plan checked here, served by one worker as it is
+        assert (args, kw) == ((), {"host": "127.0.0.1", "port": 8123, "workers": 2, "keep_alive_s": 5.0,
+                                   "header_timeout_s": 10.0})
         assert os.environ["CIRCLES_MINUTES"] == "5,10" and os.environ["CIRCLES_MAX_SNAP_M"] == "500.0"
         assert "CIRCLES_OSM" not in os.environ  # not given: the embedded default
     finally:
@@ -94,3 +97,19 @@ def test_serve_command(monkeypatch, _session_cache):
     r = CliRunner().invoke(main, ["serve", "--osm", "/nonexistent/x.osm.pbf"])
     assert r.exit_code == 2 and "/nonexistent/x.osm.pbf" in r.output
     assert len(calls) == 1
+
+
+def test_an_app_given_the_plan_serves_it_without_loading_it_again(monkeypatch, client, served):
+    """`circles serve` loads the plan to check it; its one worker serves that plan, not a second load."""
+    from fastapi.testclient import TestClient
+
+    import api.app
+
+    def no_second_load(*a, **k):
+        raise AssertionError("the plan was loaded again")
+
+    monkeypatch.setattr(api.app, "prepare", no_second_load)
+    with TestClient(api.app.create_app(client.app.state.settings, result=served.result)) as c:
+        assert c.app.state.served.result is served.result
+        assert c.get("/health").status_code == 200
+        assert c.get("/coverage").json() == client.get("/coverage").json()
