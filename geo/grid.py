@@ -162,17 +162,18 @@ def outline_of(
     depth = _depth(parent)
     outer = depth % 2 == 0
     start = np.cumsum(n) - n
+    last = start + n - 1
     # corners only: the cells where the outline turns
     step = np.empty_like(xy)
-    step[:-1] = xy[1:] - xy[:-1]
-    step[start + n - 1] = xy[start] - xy[start + n - 1]
+    np.subtract(xy[1:], xy[:-1], out=step[:-1])
+    step[last] = xy[start] - xy[last]
     code = step[:, 0] * 3 + step[:, 1]
     before = np.empty_like(code)
     before[1:] = code[:-1]
-    before[start] = code[start + n - 1]
-    corner = code != before
-    cx = xy[corner]
-    ring = np.repeat(np.arange(len(n)), n)[corner]
+    before[start] = code[last]
+    at = np.flatnonzero(code != before)
+    cx = xy[at]
+    ring = np.searchsorted(start, at, side="right") - 1  # rings are never empty
     cn = np.bincount(ring, minlength=len(n))
     cstart = np.cumsum(cn) - cn
     x, y = cx[:, 0].astype(np.float64), cx[:, 1].astype(np.float64)
@@ -188,8 +189,10 @@ def outline_of(
         return Outline.empty()
     kept = kept[np.lexsort((~outer[kept], poly_of[kept]))]  # each polygon's shell, then its holes
     pts = _ranges(cstart[kept], cn[kept])
-    _, polygon = np.unique(poly_of[kept], return_inverse=True)
-    return Outline(cx[pts].astype(np.int64) + np.array([col0, row0], np.int64), cn[kept], polygon.ravel())
+    of = poly_of[kept]  # ascending: polygons numbered 0, 1... in that order
+    polygon = np.zeros(len(of), np.int64)
+    np.cumsum(of[1:] != of[:-1], out=polygon[1:])
+    return Outline(cx[pts].astype(np.int64) + np.array([col0, row0], np.int64), cn[kept], polygon)
 
 
 def _depth(parent: np.ndarray) -> np.ndarray:
@@ -244,6 +247,11 @@ _DC = np.array([-1, 0, 1, -1, 0, 1, -1, 0, 1])
 _PR, _PC = (a.ravel() for a in np.mgrid[-3:4, -3:4])
 
 
+def _within(i: np.ndarray, n: int) -> np.ndarray:
+    """``i`` clipped to ``0..n-1`` (two ufuncs: ``np.clip``'s wrapper costs more on small arrays)."""
+    return np.minimum(np.maximum(i, 0), n - 1)
+
+
 def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> None:
     """Draw the 3 x 3 cells around cells ``(r, c)``.
 
@@ -252,9 +260,9 @@ def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> 
     """
     rows, cols = m.shape
     for _ in range(rounds):
-        m[np.clip(r[:, None] + _DR, 0, rows - 1), np.clip(c[:, None] + _DC, 0, cols - 1)] = 1
-        pr = np.clip(r[:, None] + _PR, 0, rows - 1).reshape(-1, 7, 7)
-        pc = np.clip(c[:, None] + _PC, 0, cols - 1).reshape(-1, 7, 7)
+        m[_within(r[:, None] + _DR, rows), _within(c[:, None] + _DC, cols)] = 1
+        pr = _within(r[:, None] + _PR, rows).reshape(-1, 7, 7)
+        pc = _within(c[:, None] + _PC, cols).reshape(-1, 7, 7)
         p = m[pr, pc].astype(bool)
         a, b, cc, d = p[:, :-1, :-1], p[:, :-1, 1:], p[:, 1:, :-1], p[:, 1:, 1:]
         hit = (a & d & ~(b | cc)) | (b & cc & ~(a | d))

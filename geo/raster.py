@@ -403,21 +403,20 @@ class CircleDrawer:
     def _draw(self, canvas: np.ndarray, whole: np.ndarray, cuts: list[np.ndarray], shift: np.ndarray | None) -> None:
         cv2 = opencv()
         geom = self.geom
-        th = self.thickness
+        lines: list[np.ndarray] = []
         if len(whole):
             if shift is None:
                 px = geom.edge_px
-                lines = [px[e] for e in whole]
+                lines = [px[e] for e in whole.tolist()]  # (indexing a list with ints: ~3x faster)
             else:
                 net = geom.net
                 counts = net.geom_end[whole] - net.geom_start[whole] + 1
                 flat = geom.geom_px[_ranges(net.geom_start[whole], counts)] - shift
                 lines = _split(flat, counts)
-            cv2.polylines(canvas, lines, False, 1, th, cv2.LINE_8, SHIFT)
         if len(cuts):
-            if shift is not None:
-                cuts = [c - shift for c in cuts]
-            cv2.polylines(canvas, cuts, False, 1, th, cv2.LINE_8, SHIFT)
+            lines += cuts if shift is None else [c - shift for c in cuts]
+        if lines:  # one call: the cells drawn do not depend on the order
+            cv2.polylines(canvas, lines, False, 1, self.thickness, cv2.LINE_8, SHIFT)
 
     # -- the circles ----------------------------------------------------------------------
 

@@ -155,3 +155,54 @@ def test_nonzero_cells_are_numpys_in_the_same_order(seed, h, w, density):
     want_r, want_c = np.nonzero(img)
     np.testing.assert_array_equal(r, want_r)
     np.testing.assert_array_equal(c, want_c)
+
+
+def _outline_by_masks(contours, hier, xy, row0, col0, min_hole_cells):
+    """The outline of traced contours as first written: boolean masks over every point, ``np.unique``."""
+    n = np.array([len(c) for c in contours])
+    parent = hier.reshape(-1, 4)[:, 3]
+    depth = np.zeros(len(n), np.int64)
+    for i in range(len(n)):
+        j = parent[i]
+        while j >= 0:
+            depth[i] += 1
+            j = parent[j]
+    outer = depth % 2 == 0
+    start = np.cumsum(n) - n
+    step = np.roll(xy, -1, axis=0) - xy
+    step[start + n - 1] = xy[start] - xy[start + n - 1]
+    code = step[:, 0] * 3 + step[:, 1]
+    before = np.roll(code, 1)
+    before[start] = code[start + n - 1]
+    corner = code != before
+    cx = xy[corner]
+    ring = np.repeat(np.arange(len(n)), n)[corner]
+    cn = np.bincount(ring, minlength=len(n))
+    area = np.zeros(len(n))
+    for i in range(len(n)):
+        p = cx[ring == i].astype(float)
+        if len(p):
+            area[i] = abs(np.sum(p[:, 0] * np.roll(p[:, 1], -1) - np.roll(p[:, 0], -1) * p[:, 1])) / 2
+    poly_of = np.where(outer, np.arange(len(n)), parent)
+    keep = np.where(outer, area > 0, area >= min_hole_cells) & (cn >= 3)
+    keep &= keep[poly_of]
+    kept = np.flatnonzero(keep)
+    kept = kept[np.lexsort((~outer[kept], poly_of[kept]))]
+    pts = np.concatenate([np.flatnonzero(ring == i) for i in kept]) if len(kept) else np.zeros(0, np.int64)
+    _, polygon = np.unique(poly_of[kept], return_inverse=True)
+    return cx[pts] + [col0, row0], cn[kept], polygon.ravel()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.floats(0.2, 0.8), st.sampled_from([1.0, 4.0]))
+def test_outline_of_traced_contours_is_the_plain_computation(seed, density, min_hole):
+    rng = np.random.default_rng(seed)
+    m = np.zeros((30, 41), np.uint8)
+    m[1:-1, 1:-1] = rng.random((28, 39)) < density
+    got = trace(m, 3, 5, min_hole_cells=min_hole)  # settles m: its contours are simple
+    cv2 = opencv()
+    contours, hier = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
+    want = _outline_by_masks(contours, hier, np.concatenate(contours).reshape(-1, 2), 3, 5, min_hole)
+    np.testing.assert_array_equal(got.xy, want[0])
+    np.testing.assert_array_equal(got.rings, want[1])
+    np.testing.assert_array_equal(got.polygon, want[2])
