@@ -433,7 +433,7 @@ class _Run:
 def _tasks(
     todo: list[BatchArea], part: Partition, *, out: Path, digests: dict[str, str], shared: dict[str, object]
 ) -> Iterator[tuple[str, Callable[[], tuple]]]:
-    """``(key, make)`` per area to plan; ``make()`` cuts the area out of ``part`` when its task is sent."""
+    """``(key, make)`` per area to plan; ``make()`` cuts the area out of ``part`` (packed) when its task is sent."""
     from geo.batch_tasks import plan_part
 
     for a in todo:
@@ -441,7 +441,7 @@ def _tasks(
         def make(a: BatchArea = a) -> tuple:
             return (
                 plan_part,
-                (part.part(a),),
+                (part.packed(a),),
                 {
                     **shared,
                     "folder": str((out / "areas" / a.key).resolve()),

@@ -5,15 +5,18 @@ Dask, are :mod:`geo.batch_tasks`):
 
 1. :func:`list_areas` — the areas: every admin boundary of a level (``level=6``), optionally only
    those inside another (``within``), or every polygon of a file.
-2. :class:`Partition` — which nodes, homes, land and facilities of the read extract lie in each
-   area's halo (the longest threshold's walk plus a margin, as ``circles plan --area`` uses),
-   found once for all areas; :meth:`Partition.part` cuts one area's :class:`Part`, so a task
-   carries its area plus halo and nothing of the rest of the province.
+2. :class:`Partition` — which nodes and facilities of the read extract lie in each area's halo
+   (the longest threshold's walk plus a margin, as ``circles plan --area`` uses), and which
+   homes and residential land lie near it (:func:`near_margins`), indexed once for all areas;
+   :meth:`Partition.part` cuts one area's :class:`Part`, so a task carries its area plus halo
+   and nothing of the rest of the province, and :meth:`Partition.packed` packs it for its way
+   to a worker (:class:`PackedPart`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +27,16 @@ import numpy as np
 import shapely
 
 from geo.areas import AREA_LEVELS, StudyArea, _area_from_admin, resolve_area
+from geo.arrays import ranges
+from geo.base import Base
 from geo.crs import to_wgs84
 from geo.demand import Homes
 from geo.errors import InputError, NetworkError
-from geo.network import subnetwork
+from geo.homeinfo import LAND_REACH_M, land_cell
+from geo.network import Network
+from geo.plan import fit_cell
 
 if TYPE_CHECKING:
-    from geo.base import Base
     from geo.plan_types import PlanParams
 
 #: lon/lat margin (degrees) around an area's halo for the admin areas and places that name its homes
@@ -38,6 +44,8 @@ NAME_MARGIN_DEG = 0.03
 #: metres around an area's streets for the base-map tables its part carries: at least the margin
 #: the map draws around the streets (``maps.basemap.MARGIN_M``, 400 m; a test checks)
 BASEMAP_MARGIN_M = 500.0
+#: metres by which an area's outline may be simplified before the margin for its homes is drawn
+SIMPLIFY_M = 10.0
 #: the share of an area that must lie inside ``--within`` for it to be taken
 WITHIN_SHARE = 0.5
 
@@ -219,18 +227,63 @@ def _areas_from_file(path: Path, crs: str | None) -> list[tuple[StudyArea, str |
 # ------------------------------------------------------------------------------ the partition
 
 
+def near_margins(params: PlanParams, net: Network) -> tuple[float, float]:
+    """Metres around an area within which its part keeps the homes, and the residential land.
+
+    Homes outside the area are not counted; they matter only as rivals for the land cells near
+    the area (:func:`geo.homeinfo.home_land`: a cell goes to its nearest home within
+    ``LAND_REACH_M``, by a chamfer distance within 2 % of the straight one). A cell an area's
+    home owns lies within ``LAND_REACH_M`` (and a cell) of the area; a rival for it within
+    twice that. The margins leave room to spare: the land beyond them, and the homes, change
+    no cell an area's home owns, nor which home owns it. The land cell is the plan's (its cell
+    enlarged as :func:`geo.plan.fit_cell` would enlarge it on the part's network).
+    """
+    cell = land_cell(fit_cell(params, net)[0])
+    return 4 * LAND_REACH_M + 4 * cell, 1.5 * LAND_REACH_M + 2 * cell
+
+
 @dataclass(frozen=True, eq=False)
 class Part:
     """One area's task input: the area and the base cut to its halo.
 
-    The base holds the network, homes, land and facilities of the halo, and the admin areas and
-    places that name its homes.
+    The base holds the network and the facilities of the halo, the homes and residential land
+    near the area (:func:`near_margins`), the admin areas and places that name its homes, and
+    the base-map tables its map draws.
     """
 
     key: str
     area: StudyArea
     base: Base
     files: dict  # layer -> (WGS84 table, origin): the planner's files, cut to the halo
+
+
+@dataclass(frozen=True, eq=False)
+class PackedPart:
+    """A :class:`Part` as one array of bytes, for its way to a worker (:meth:`Partition.packed`).
+
+    Dask pickles a task's arguments in the driver, the scheduler unpickles and pickles them
+    again, and the worker unpickles them: a part of shapely and pandas objects took ~100 ms of
+    the driver's CPU for that. Packed once in the driver (the land polygons as WKB in one go,
+    not one by one), the part passes Dask as a numpy buffer, sent beside the pickled message
+    at the speed of a copy, and is unpacked once, inside the task.
+    """
+
+    key: str
+    data: np.ndarray  # uint8: the part, pickled
+
+    def unpack(self) -> Part:
+        """The part (in the worker, by the task)."""
+        key, area, fields, land, files = pickle.loads(self.data.data)  # noqa: S301 - made by pack() in the driver for this task, never read from disk
+        base = Base(**fields, land_source=shapely.from_wkb(land))
+        return Part(key, area, base, files)
+
+    @classmethod
+    def pack(cls, part: Part) -> PackedPart:
+        """``part`` as one array of bytes (see :meth:`unpack`)."""
+        fields = {f.name: getattr(part.base, f.name) for f in dataclasses.fields(part.base) if f.name != "land_source"}
+        land = shapely.to_wkb(np.asarray(part.base.land, dtype=object))
+        data = pickle.dumps((part.key, part.area, fields, land, part.files), protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(part.key, np.frombuffer(data, np.uint8))
 
 
 class _Sorted:
@@ -271,6 +324,63 @@ class _Boxed:
         return self.gdf.iloc[np.sort(self.tree.query(shapely.box(*box)))].reset_index(drop=True)
 
 
+class _Incidence:
+    """The edges leaving each node of a network (made once), to cut a part in the time of its size.
+
+    :func:`geo.network.subnetwork` takes a mask over every node and edge of the network it
+    cuts: at a province's millions of nodes, most of the cost of a street's part.
+    """
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.edges = np.argsort(net.edge_u, kind="stable").astype(np.int64)  # grouped by their u end
+        self.start = np.concatenate([[0], np.cumsum(np.bincount(net.edge_u, minlength=net.n_nodes))]).astype(np.int64)
+
+    def cut(self, nodes: np.ndarray) -> Network | None:
+        """``subnetwork(net, mask of nodes)``, equal array for array; None when it holds no edge.
+
+        ``nodes``: node indices, ascending and distinct.
+        """
+        net = self.net
+        nodes = np.asarray(nodes, np.int64)
+        if len(nodes) == net.n_nodes:
+            return net if net.n_edges else None  # subnetwork keeps the whole network as it is
+        if not len(nodes):
+            return None
+        counts = self.start[nodes + 1] - self.start[nodes]
+        some = counts > 0
+        e = self.edges[ranges(self.start[nodes[some]], counts[some])]  # every edge from a kept node once
+        at_v = np.minimum(np.searchsorted(nodes, net.edge_v[e]), len(nodes) - 1)
+        both = nodes[at_v] == net.edge_v[e]
+        e = np.sort(e[both])
+        if not len(e):
+            return None
+        at_u = np.searchsorted(nodes, net.edge_u[e])
+        at_v = np.searchsorted(nodes, net.edge_v[e])
+        used = np.zeros(len(nodes), bool)  # the kept nodes an edge keeps (subnetwork drops the others)
+        used[at_u] = used[at_v] = True
+        new_id = np.cumsum(used) - 1
+        counts = net.geom_end[e] - net.geom_start[e] + 1
+        take = ranges(net.geom_start[e], counts)
+        start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        kept = nodes[used]
+        return Network(
+            crs=net.crs,
+            node_xy=net.node_xy[kept],
+            node_lonlat=net.node_lonlat[kept],
+            node_osm=net.node_osm[kept],
+            edge_u=new_id[at_u].astype(np.int64),
+            edge_v=new_id[at_v].astype(np.int64),
+            edge_len=net.edge_len[e],
+            geom_start=start,
+            geom_end=start + counts - 1,
+            geom_xy=net.geom_xy[take],
+            geom_lonlat=net.geom_lonlat[take],
+            edge_highway=net.edge_highway[e],
+            edge_name=net.edge_name[e],
+        )
+
+
 class Partition:
     """Where each area's halo lies in a read extract; :meth:`part` cuts one area.
 
@@ -288,6 +398,7 @@ class Partition:
         self.base, self.params, self.files = base, params, files
         net = base.network
         self.nodes = _Sorted(net.node_xy)
+        self.edges = _Incidence(net)
         self.homes = _Sorted(base.homes.xy)
         land = np.asarray(base.land, dtype=object)
         self.land = land
@@ -320,6 +431,10 @@ class Partition:
                 count[self.homes.inside(metric)] += 1
         return count
 
+    def packed(self, area: BatchArea) -> PackedPart:
+        """The area's task input, packed for its way to a worker (:class:`PackedPart`)."""
+        return PackedPart.pack(self.part(area))
+
     def part(self, area: BatchArea) -> Part:
         """The area's task input.
 
@@ -327,21 +442,27 @@ class Partition:
         halo.
         """
         base = self.base
-        net = base.network
-        _, halo = self.halo(area.area)
-        keep = np.zeros(net.n_nodes, bool)
-        keep[self.nodes.inside(halo)] = True
-        if not (keep[net.edge_u] & keep[net.edge_v]).any():
+        metric, halo = self.halo(area.area)
+        sub = self.edges.cut(self.nodes.inside(halo))
+        if sub is None:
             raise NetworkError(
                 f"no walkable street of {Path(str(base.source)).name} lies in the area "
                 f"{area.area.name!r} or its {self.params.halo():.0f} m halo: is the area outside "
                 "the extract?"
             )
-        sub = subnetwork(net, keep)
+        # the homes and land near the area: within the margins of a simplified outline (within
+        # SIMPLIFY_M of the area's), widened by as much; faster than around the area's own outline
+        outline = shapely.simplify(metric, SIMPLIFY_M)
+        homes_m, land_m = near_margins(self.params, sub)
+        near = shapely.buffer(outline, homes_m + 2 * SIMPLIFY_M)
+        shapely.prepare(near)
         h = base.homes
-        hi = self.homes.inside(halo)
+        hi = self.homes.inside(near)
         homes = Homes(h.xy[hi], h.people[hi], h.kind[hi], h.osm_id[hi], h.method)
-        land = self.land[np.sort(self.land_tree.query(halo, predicate="intersects"))] if self.land_tree else self.land
+        land = self.land
+        if self.land_tree is not None:
+            near_land = shapely.buffer(outline, land_m + 2 * SIMPLIFY_M)
+            land = land[np.sort(self.land_tree.query(near_land, predicate="intersects"))]
         lon, lat = sub.node_lonlat[:, 0], sub.node_lonlat[:, 1]
         m = NAME_MARGIN_DEG
         box = (float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m)

@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 
 from geo.areas import StudyArea
-from geo.batch import Part
+from geo.batch import PackedPart, Part
 from geo.coverage import minutes_key
 from geo.errors import CirclesError, InputError
 from geo.io import write_text
@@ -151,15 +151,26 @@ def street_rows(result: PlanResult) -> list[dict]:
 
 
 def plan_part(
-    part: Part, *, inputs: PlanInputs, params: PlanParams, folder: str, log: str, marker: dict, write: Writer
+    part: Part | PackedPart,
+    *,
+    inputs: PlanInputs,
+    params: PlanParams,
+    folder: str,
+    log: str,
+    marker: dict,
+    write: Writer,
 ) -> dict:
     """Plan one area and write its outputs; the task each Dask worker runs.
 
-    Returns a small summary: ``status`` "done" or "failed" (an error of the input, with its
-    message: retrying would not help), the area's homes and coverage, seconds taken. Any other
-    exception is logged and raised again, so that Dask retries the task.
+    ``part``: the area's part, or the part packed (:meth:`geo.batch.Partition.packed`; unpacked
+    here, inside the task's time). Returns a small summary: ``status`` "done" or "failed" (an
+    error of the input, with its message: retrying would not help), the area's homes and
+    coverage, seconds taken. Any other exception is logged and raised again, so that Dask
+    retries the task.
     """
     t0 = time.perf_counter()
+    if isinstance(part, PackedPart):
+        part = part.unpack()
     lines: list[str] = []
 
     def say(msg: str) -> None:
@@ -169,7 +180,10 @@ def plan_part(
     task_inputs = PlanInputs(osm=inputs.osm, crs=inputs.crs, population=inputs.population, layers_map=inputs.layers_map)
     task_params = dataclasses.replace(params, workers=1, cache_dir=None)
     try:
-        say(f"{part.base.network.n_nodes} nodes and {len(part.base.homes)} homes in the area and its halo")
+        say(
+            f"{part.base.network.n_nodes} nodes in the area and its halo, {len(part.base.homes)} homes in the "
+            "area and near it"
+        )
         result = plan(task_inputs, task_params, progress=say, base=part.base, facilities=part.files, area=part.area)
         for w in result.warnings:
             say(f"warning: {w}")

@@ -184,9 +184,10 @@ def test_an_out_folder_of_other_files_is_refused(tmp_path):
 
 
 def test_a_part_holds_its_halo_only(base):
-    """A task's input: the network, homes and facilities (OSM and a planner's file) within the
-    area's halo, found here point by point with shapely."""
-    from geo.batch import Partition, list_areas
+    """A task's input: the network and facilities (OSM and a planner's file) within the area's
+    halo, the homes and residential land near the area (the margins of geo.batch.near_margins),
+    found here point by point with shapely."""
+    from geo.batch import SIMPLIFY_M, Partition, list_areas, near_margins
     from geo.plan import PlanInputs, PlanParams, read_layer_files
 
     stations = ROOT / "tests" / "data" / "binjiang_stations_gcj02_gbk.csv"
@@ -195,7 +196,8 @@ def test_a_part_holds_its_halo_only(base):
     area = next(a for a in list_areas("level=8", admin=base.admin) if a.key == "长河街道")
     part = Partition(base, params, files).part(area)
     net = base.network
-    halo = shapely.buffer(shapely.transform(area.area.geometry, lambda c: net.project(c[:, 0], c[:, 1])), params.halo())
+    metric = shapely.transform(area.area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+    halo = shapely.buffer(metric, params.halo())
 
     def inside(lonlat):
         xy = net.project(lonlat[:, 0], lonlat[:, 1])
@@ -210,7 +212,149 @@ def test_a_part_holds_its_halo_only(base):
         assert list(part.base.osm_facilities[layer]["id"]) == list(want["id"]), layer
     assert shapely.contains_xy(halo, part.base.network.node_xy[:, 0], part.base.network.node_xy[:, 1]).all()
     assert 0 < part.base.network.n_nodes < net.n_nodes
-    assert len(part.base.homes) == int(shapely.contains_xy(halo, base.homes.xy[:, 0], base.homes.xy[:, 1]).sum())
+    # homes and land: all those within the margins, none much beyond, fewer than the halo holds
+    homes_m, land_m = near_margins(params, part.base.network)
+    slack = 4 * SIMPLIFY_M
+    pts = shapely.points(base.homes.xy)
+    held = {tuple(xy) for xy in part.base.homes.xy.tolist()}
+    near = {tuple(xy) for xy in base.homes.xy[shapely.dwithin(metric, pts, homes_m)].tolist()}
+    assert near <= held and shapely.dwithin(metric, shapely.points(part.base.homes.xy), homes_m + slack).all()
+    assert len(held) < int(shapely.contains_xy(halo, base.homes.xy[:, 0], base.homes.xy[:, 1]).sum())
+    land = np.asarray(base.land, dtype=object)
+    want = set(shapely.to_wkb(land[shapely.dwithin(metric, land, land_m)]))
+    got = set(shapely.to_wkb(np.asarray(part.base.land, dtype=object)))
+    assert want and want <= got and shapely.dwithin(metric, np.asarray(part.base.land, dtype=object), land_m + slack).all()
+    assert len(got) < int(shapely.intersects(halo, land).sum())
+
+
+def _area_home_info(part, params):
+    """The names, places on the streets and land of the area's homes, as a plan on ``part`` makes them."""
+    from geo.homeinfo import make_home_info
+    from geo.plan import fit_cell
+
+    b = part.base
+    net = b.network
+    info = make_home_info(
+        net, b.homes.xy, land_polygons=b.land, admin=b.admin, places=b.places, params=fit_cell(params, net)[0]
+    )
+    metric = shapely.transform(part.area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+    keep = shapely.contains_xy(metric, b.homes.xy[:, 0], b.homes.xy[:, 1])
+    land = info.land.subset(keep)
+    lat = land.lattice
+    rows, cols = np.divmod(land.cells, lat.cols)
+    cells = sorted(
+        zip(
+            (round(lat.x0 / lat.cell) + cols).tolist(),
+            (round(lat.y0 / lat.cell) + rows).tolist(),
+            land.owner.tolist(),
+            strict=True,
+        )
+    )
+    snap = info.snap.subset(keep)
+    return b.homes.xy[keep], [list(n[keep]) for n in info.names], snap, cells
+
+
+def test_the_homes_and_land_near_an_area_give_what_the_halo_gives(base):
+    """The homes and land a part leaves out (beyond geo.batch.near_margins) change nothing of the
+    area's homes: their names, places on the streets, and land cells and owners are those made
+    with every home and land polygon of the halo, as the parts held them before."""
+    import dataclasses
+
+    from geo.batch import Partition, list_areas
+    from geo.demand import Homes
+    from geo.plan import PlanParams
+
+    params = PlanParams()
+    partition = Partition(base, params, {})
+    h = base.homes
+    for area in list_areas("level=8", admin=base.admin, within="滨江区"):
+        part = partition.part(area)
+        _, halo = partition.halo(area.area)
+        hi = partition.homes.inside(halo)
+        land = partition.land[np.sort(partition.land_tree.query(halo, predicate="intersects"))]
+        whole = dataclasses.replace(
+            part,
+            base=dataclasses.replace(
+                part.base, homes=Homes(h.xy[hi], h.people[hi], h.kind[hi], h.osm_id[hi], h.method), land_source=land
+            ),
+        )
+        assert len(whole.base.homes) > len(part.base.homes) and len(land) > len(part.base.land)
+        (xy_a, names_a, snap_a, cells_a), (xy_b, names_b, snap_b, cells_b) = (
+            _area_home_info(part, params),
+            _area_home_info(whole, params),
+        )
+        assert len(xy_a) > 0 and np.array_equal(xy_a, xy_b), area.key
+        assert names_a == names_b, area.key
+        for f in ("edge", "along", "dist", "ok", "xy"):
+            assert np.array_equal(getattr(snap_a, f), getattr(snap_b, f)), (area.key, f)
+        assert len(cells_a) > len(xy_a) and cells_a == cells_b, area.key
+
+
+def test_a_part_is_cut_as_subnetwork_cuts_it(base):
+    """The partition's cut (edges found from the kept nodes) gives subnetwork's network, array for
+    array, for halos and for random sets of nodes, the whole network and none."""
+    from geo.batch import Partition, list_areas
+    from geo.network import subnetwork
+    from geo.plan import PlanParams
+
+    partition = Partition(base, PlanParams(), {})
+    net = base.network
+    rng = np.random.default_rng(7)
+    sets = [partition.nodes.inside(partition.halo(a.area)[1]) for a in list_areas("level=8", admin=base.admin)[:4]]
+    sets += [np.flatnonzero(rng.random(net.n_nodes) < p) for p in (0.02, 0.5, 0.97)]
+    sets += [np.arange(net.n_nodes)]
+    for nodes in sets:
+        keep = np.zeros(net.n_nodes, bool)
+        keep[nodes] = True
+        want, got = subnetwork(net, keep), partition.edges.cut(nodes)
+        assert got is not None
+        for f in ("node_xy", "node_lonlat", "node_osm", "edge_u", "edge_v", "edge_len", "geom_start", "geom_end",
+                  "geom_xy", "geom_lonlat", "edge_highway", "edge_name"):
+            a, b = getattr(want, f), getattr(got, f)
+            assert a.dtype == b.dtype and np.array_equal(a, b), (len(nodes), f)
+        assert got.crs == want.crs
+    assert partition.edges.cut(np.zeros(0, np.int64)) is None
+    one_end = np.unique(net.edge_u[:1])  # a single node holds no edge with both ends kept
+    assert partition.edges.cut(one_end) is None
+
+
+def test_a_packed_part_unpacks_to_the_same_part(base):
+    """What a task gets (PackedPart, through pickle as Dask sends it) is the part the driver cut."""
+    import dataclasses
+    import pickle
+
+    from geopandas.testing import assert_geodataframe_equal
+
+    from geo.batch import PackedPart, Partition, list_areas
+    from geo.plan import PlanInputs, PlanParams, read_layer_files
+
+    stations = ROOT / "tests" / "data" / "binjiang_stations_gcj02_gbk.csv"
+    files, _ = read_layer_files(PlanInputs(layer_files={"stations": stations}, crs="gcj02"))
+    area = next(a for a in list_areas("level=8", admin=base.admin) if a.key == "长河街道")
+    part = Partition(base, PlanParams(), files).part(area)
+    packed = pickle.loads(pickle.dumps(PackedPart.pack(part), protocol=5))
+    assert packed.key == part.key and packed.data.dtype == np.uint8
+    got = packed.unpack()
+    assert got.key == part.key and got.area.name == part.area.name
+    assert shapely.equals_exact(got.area.geometry, part.area.geometry, tolerance=0)
+    for f in dataclasses.fields(part.base.network):
+        a, b = getattr(part.base.network, f.name), getattr(got.base.network, f.name)
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, f.name
+    for f in ("xy", "people", "kind", "osm_id", "method"):
+        a, b = getattr(part.base.homes, f), getattr(got.base.homes, f)
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, f
+    assert len(part.base.land) > 0
+    assert list(shapely.to_wkb(got.base.land)) == list(shapely.to_wkb(part.base.land))
+    tables = [("admin", part.base.admin, got.base.admin), ("places", part.base.places, got.base.places)]
+    tables += [(k, v, got.base.osm_facilities[k]) for k, v in part.base.osm_facilities.items()]
+    tables += [(k, v, got.base.extras[k]) for k, v in part.base.extras.items()]
+    tables += [(k, v[0], got.files[k][0]) for k, v in part.files.items()]
+    for name, a, b in tables:
+        assert_geodataframe_equal(a, b, check_less_precise=False)
+        assert list(a.dtypes) == list(b.dtypes), name
+    assert {k: v[1] for k, v in got.files.items()} == {k: v[1] for k, v in part.files.items()}
+    for f in ("source", "data_date", "layer_notes", "key"):
+        assert getattr(got.base, f) == getattr(part.base, f), f
 
 
 def test_a_part_holds_the_base_map_its_map_draws(base):
