@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ def _json_values(col: pd.Series) -> list[str]:
     (UTF-8), lists as arrays.
     """
     dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    text = encode_basestring  # what ``dump`` does with a str, without its checks per value
     kind = col.dtype.kind
     if kind == "b" and not col.hasnans:
         return ["true" if v else "false" for v in col.to_numpy()]
@@ -127,7 +129,7 @@ def _json_values(col: pd.Series) -> list[str]:
             return [str(int(v)) if f else "null" for v, f in zip(a.tolist(), ok, strict=True)]
         return [repr(v) if f else "null" for v, f in zip(np.round(a, 6).tolist(), ok, strict=True)]
     return [
-        "null" if v is None else dump(v) if type(v) is str else dump(_clean(v))
+        "null" if v is None else text(v) if type(v) is str else dump(_clean(v))
         for v in col.to_numpy(dtype=object).tolist()
     ]
 
@@ -145,7 +147,8 @@ def feature_collection_text(gdf: gpd.GeoDataFrame, *, name: str | None = None) -
     blank = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
     dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    columns = [[dump(str(c)) + ":" + t for t in _json_values(gdf[c])] for c in cols]
+    keys = [dump(str(c)) + ":" for c in cols]
+    columns = [[k + t for t in _json_values(gdf[c])] for k, c in zip(keys, cols, strict=True)]
     props = ["{" + ",".join(row) + "}" for row in zip(*columns, strict=True)] if cols else ["{}"] * len(gdf)
     feats = [
         '{"type":"Feature","properties":' + p + ',"geometry":' + ("null" if b else g) + "}"

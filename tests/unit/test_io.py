@@ -39,3 +39,14 @@ def test_a_projected_frame_is_written_in_lon_lat(tmp_path):
     lon, lat = np.array(doc["features"][0]["geometry"]["coordinates"][0]).T
     assert 120.0 <= lon.min() and lon.max() <= 120.0013 and 30.0 <= lat.min() and lat.max() <= 30.001
     assert "name" not in doc
+
+
+def test_text_values_are_written_as_json_writes_them():
+    from geo.io import feature_collection_text
+
+    names = ['a "quoted" name', "back\\slash", "line\nbreak\ttab", "nul\x00 and \x1f", "滨江 · 社区", "😀", "</script>"]
+    g = gpd.GeoDataFrame({"name": names}, geometry=[shapely.Point(120.0, 30.0)] * len(names), crs=4326)
+    text = feature_collection_text(g)
+    for name in names:  # the same text as Python's json module writes, UTF-8 kept
+        assert '"properties":{"name":' + json.dumps(name, ensure_ascii=False) + "}" in text
+    assert [f["properties"]["name"] for f in json.loads(text)["features"]] == names
