@@ -113,12 +113,17 @@ def trace(m: np.ndarray, row0: int, col0: int, *, min_hole_cells: float = MIN_HO
     Rings are simple when no cell of the outline is passed twice: drawn cells that touch only
     at a corner are found with arrays before tracing and the 3 x 3 cells around them drawn
     (:func:`_settle`); a cell the tracer still passes twice (a one-cell-wide neck) is settled
-    the same way and the window traced again. OpenCV's full contour tree is used (its
-    two-level mode costs ~3x more on outlines with ~10^5 holes); even depths are shells.
+    the same way and the window traced again. Once no cells touch only at a corner, the cells
+    the tracer passes twice are known from their four neighbours (:func:`_settle_pinches`), so
+    they are settled before the first tracing, as that tracing would have found them (the
+    window is traced once, not twice). OpenCV's full contour tree is used (its two-level mode
+    costs ~3x more on outlines with ~10^5 holes); even depths are shells.
     """
     cv2 = opencv()
     cols = m.shape[1]
-    _settle_pinches(m)
+    ahead = _settle_pinches(m)
+    if ahead is not None and len(ahead[0]):  # the cells the first tracing would pass twice
+        _settle(m, *ahead)
     for _ in range(rounds):
         contours, hier = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
         if hier is None or len(contours) == 0:
@@ -207,25 +212,76 @@ def _depth(parent: np.ndarray) -> np.ndarray:
         up = np.where(has, parent[np.maximum(up, 0)], -1)
 
 
-#: codes ``a + 2b + 4c + 8d`` of a 2 x 2 block ``[[a, b], [c, d]]`` whose drawn cells touch
-#: only at a corner (``a`` and ``d``: 9; ``b`` and ``c``: 6)
-_PINCH = np.zeros(256, np.uint8)
-_PINCH[[6, 9]] = 1
-_BLOCK_CODE = np.array([[1, 2], [4, 8]], np.float32)
+#: a cell's code ``p + 2E + 4S + 8SE + 16N + 32W`` (itself and its neighbours east, south,
+#: south-east, north and west: one OpenCV filter); its low four bits code the 2 x 2 block
+#: ``[[p, E], [S, SE]]`` whose first cell it is
+_NEIGHBOURS = np.array([[0, 16, 0], [32, 1, 2], [0, 4, 8]], np.float32)
 
 
-def _settle_pinches(m: np.ndarray) -> None:
+def _flags() -> np.ndarray:
+    """What each code says (a lookup table).
+
+    1: the block's drawn cells touch only at a corner (``p`` and ``SE``, or ``E`` and ``S``);
+    2: a drawn cell between undrawn ones north and south and drawn ones east and west (or the
+    other way round), which the tracer passes twice when no block is pinched.
+    """
+    codes = np.arange(256)
+    p, e, s, _, n, w = ((codes >> bit) & 1 for bit in range(6))
+    pinched = np.isin(codes & 15, (6, 9))
+    twice = (p == 1) & (e == w) & (n == s) & (e != n) & (codes < 64)
+    return (pinched.astype(np.uint8) | 2 * twice.astype(np.uint8)).astype(np.uint8)
+
+
+_FLAGS = _flags()
+
+
+def _settle_pinches(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Settle (:func:`_settle`) every 2 x 2 block of ``m`` (0/1) whose drawn cells touch only at a corner.
 
-    One OpenCV filter codes every block, a lookup table marks the pinched ones.
+    One OpenCV filter codes every cell, a lookup table marks the pinched blocks. Returns the
+    cells ``(rows, cols)`` the tracer will then pass twice, or None when that is not known ahead
+    (a drawn cell on the window's edge, or settling that did not end).
+
+    With no pinched block, a drawn cell is passed twice exactly when its undrawn neighbours
+    are the two opposite ones (a one-cell-wide neck or spur): undrawn neighbours side by side
+    are joined through their undrawn corner, and each group of them is one pass of an outline.
+    The cells whose neighbours settling changed are looked at again.
     """
     if m.shape[0] < 2 or m.shape[1] < 2:
-        return
+        return None
     cv2 = opencv()
-    code = cv2.filter2D(m, cv2.CV_8U, _BLOCK_CODE, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-    r, c = nonzero_cells(cv2.LUT(code, _PINCH))
-    if len(r):
-        _settle(m, r, c)
+    code = cv2.filter2D(m, cv2.CV_8U, _NEIGHBOURS, borderType=cv2.BORDER_CONSTANT)
+    r, c = nonzero_cells(cv2.LUT(code, _FLAGS))
+    flag = _FLAGS[code[r, c]]
+    pinched = (flag & 1) > 0
+    tr, tc = r[(flag & 2) > 0], c[(flag & 2) > 0]
+    if pinched.any():
+        drawn = _settle(m, r[pinched], c[pinched])
+        if drawn is None:
+            return None
+        # the cells whose neighbours were drawn, and the cells found before, looked at again
+        tr = np.concatenate([tr, (drawn[0][:, None] + _CR).ravel()])
+        tc = np.concatenate([tc, (drawn[1][:, None] + _CC).ravel()])
+        twice = _passed_twice_at(m, tr, tc)
+        tr, tc = tr[twice], tc[twice]
+    if len(tr) and (m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any()):
+        return None
+    return tr, tc
+
+
+#: a cell and its four neighbours (north, south, east, west)
+_CR = np.array([0, -1, 1, 0, 0])
+_CC = np.array([0, 0, 0, 1, -1])
+
+
+def _passed_twice_at(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Whether cells ``(r, c)`` of ``m`` (no pinched block) are drawn with just two opposite neighbours undrawn."""
+    h, w = m.shape
+    rr, cc = r[:, None] + _CR, c[:, None] + _CC
+    ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+    v = ok & (m[_within(rr, h), _within(cc, w)] > 0)
+    p, n, s, e, west = v.T
+    return p & (e == west) & (n == s) & (e != n)
 
 
 def nonzero_cells(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,23 +308,30 @@ def _within(i: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(np.maximum(i, 0), n - 1)
 
 
-def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> None:
+def _settle(m: np.ndarray, r: np.ndarray, c: np.ndarray, *, rounds: int = 4) -> tuple[np.ndarray, np.ndarray] | None:
     """Draw the 3 x 3 cells around cells ``(r, c)``.
 
     Then, where that made two drawn cells touch only at a corner nearby, draw around those too
-    (so the next trace is usually the last).
+    (so the next trace is usually the last). Returns the cells drawn ``(rows, cols)`` (some
+    more than once), or None when corners were still touching after ``rounds``.
     """
     rows, cols = m.shape
+    done_r: list[np.ndarray] = []
+    done_c: list[np.ndarray] = []
     for _ in range(rounds):
-        m[_within(r[:, None] + _DR, rows), _within(c[:, None] + _DC, cols)] = 1
+        dr, dc = _within(r[:, None] + _DR, rows), _within(c[:, None] + _DC, cols)
+        m[dr, dc] = 1
+        done_r.append(dr.ravel())
+        done_c.append(dc.ravel())
         pr = _within(r[:, None] + _PR, rows).reshape(-1, 7, 7)
         pc = _within(c[:, None] + _PC, cols).reshape(-1, 7, 7)
         p = m[pr, pc].astype(bool)
         a, b, cc, d = p[:, :-1, :-1], p[:, :-1, 1:], p[:, 1:, :-1], p[:, 1:, 1:]
         hit = (a & d & ~(b | cc)) | (b & cc & ~(a | d))
         if not hit.any():
-            return
+            return np.concatenate(done_r), np.concatenate(done_c)
         r, c = pr[:, :-1, :-1][hit], pc[:, :-1, :-1][hit]
+    return None
 
 
 def build_polygons(lattice: Lattice, outlines: Sequence[Outline]) -> np.ndarray:

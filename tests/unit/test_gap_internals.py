@@ -1,8 +1,8 @@
-"""The gap areas' (and the tracer's) array shortcuts against the plain computations they replace.
+"""The gap areas' array shortcuts against the plain computations they replace.
 
 Grouping numbers groups in the order of their text keys ``"link|street|community"`` (so "10"
-sorts before "2"), the circle's window is marked wherever it overlaps the image's, and the
-tracer's twice-passed cells are the repeated points.
+sorts before "2"), the circle's window is marked wherever it overlaps the image's, pinches
+cleared near the cleared cells end as full scans do, and links are taken from more homes.
 """
 
 import numpy as np
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.gaps import GapHomes, _close_window, _erase_to_simple, _groups, _linked_pairs, _pairs_among, cluster_points
-from geo.grid import Lattice, nonzero_cells, opencv, passed_twice, trace
+from geo.grid import Lattice, opencv, trace
 
 NAMES = [None, "", "浦沿街道", "长河街道", "a|b", "a", "b|c", "社区"]
 
@@ -83,11 +83,6 @@ def test_the_circle_window_is_marked_where_it_overlaps(wr, wc, h, w, seed):
     np.testing.assert_array_equal(closed, want)
 
 
-def test_cells_passed_twice_are_the_repeated_points():
-    xy = np.array([[1, 1], [2, 1], [3, 1], [2, 1], [1, 1], [5, 0], [2, 1]], np.int32)
-    np.testing.assert_array_equal(passed_twice(xy, 10), [11, 12, 12])
-
-
 def _erase_by_full_scans(m):
     """Clearing pinches and twice-passed cells as first written: every round filters the whole window."""
     cv2 = opencv()
@@ -144,65 +139,3 @@ def test_links_of_fewer_homes_are_taken_from_those_of_more(seed, n):
         extra = np.union1d(fewer, np.setdiff1d(np.arange(n), more)[:1])
         if len(extra) > len(fewer):
             assert _pairs_among((more, _linked_pairs(xy[more], 100.0)), extra) is None
-
-
-@settings(max_examples=40, deadline=None, derandomize=True)
-@given(st.integers(0, 10_000), st.integers(1, 60), st.integers(1, 60), st.floats(0.0, 0.2))
-def test_nonzero_cells_are_numpys_in_the_same_order(seed, h, w, density):
-    rng = np.random.default_rng(seed)
-    img = ((rng.random((h, w)) < density) * rng.integers(1, 256, (h, w))).astype(np.uint8)
-    r, c = nonzero_cells(img)
-    want_r, want_c = np.nonzero(img)
-    np.testing.assert_array_equal(r, want_r)
-    np.testing.assert_array_equal(c, want_c)
-
-
-def _outline_by_masks(contours, hier, xy, row0, col0, min_hole_cells):
-    """The outline of traced contours as first written: boolean masks over every point, ``np.unique``."""
-    n = np.array([len(c) for c in contours])
-    parent = hier.reshape(-1, 4)[:, 3]
-    depth = np.zeros(len(n), np.int64)
-    for i in range(len(n)):
-        j = parent[i]
-        while j >= 0:
-            depth[i] += 1
-            j = parent[j]
-    outer = depth % 2 == 0
-    start = np.cumsum(n) - n
-    step = np.roll(xy, -1, axis=0) - xy
-    step[start + n - 1] = xy[start] - xy[start + n - 1]
-    code = step[:, 0] * 3 + step[:, 1]
-    before = np.roll(code, 1)
-    before[start] = code[start + n - 1]
-    corner = code != before
-    cx = xy[corner]
-    ring = np.repeat(np.arange(len(n)), n)[corner]
-    cn = np.bincount(ring, minlength=len(n))
-    area = np.zeros(len(n))
-    for i in range(len(n)):
-        p = cx[ring == i].astype(float)
-        if len(p):
-            area[i] = abs(np.sum(p[:, 0] * np.roll(p[:, 1], -1) - np.roll(p[:, 0], -1) * p[:, 1])) / 2
-    poly_of = np.where(outer, np.arange(len(n)), parent)
-    keep = np.where(outer, area > 0, area >= min_hole_cells) & (cn >= 3)
-    keep &= keep[poly_of]
-    kept = np.flatnonzero(keep)
-    kept = kept[np.lexsort((~outer[kept], poly_of[kept]))]
-    pts = np.concatenate([np.flatnonzero(ring == i) for i in kept]) if len(kept) else np.zeros(0, np.int64)
-    _, polygon = np.unique(poly_of[kept], return_inverse=True)
-    return cx[pts] + [col0, row0], cn[kept], polygon.ravel()
-
-
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(st.integers(0, 10_000), st.floats(0.2, 0.8), st.sampled_from([1.0, 4.0]))
-def test_outline_of_traced_contours_is_the_plain_computation(seed, density, min_hole):
-    rng = np.random.default_rng(seed)
-    m = np.zeros((30, 41), np.uint8)
-    m[1:-1, 1:-1] = rng.random((28, 39)) < density
-    got = trace(m, 3, 5, min_hole_cells=min_hole)  # settles m: its contours are simple
-    cv2 = opencv()
-    contours, hier = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
-    want = _outline_by_masks(contours, hier, np.concatenate(contours).reshape(-1, 2), 3, 5, min_hole)
-    np.testing.assert_array_equal(got.xy, want[0])
-    np.testing.assert_array_equal(got.rings, want[1])
-    np.testing.assert_array_equal(got.polygon, want[2])
