@@ -37,14 +37,17 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo.grid import (
+    PASSED_TWICE,
+    PINCHED,
     SHIFT,
     Lattice,
     Outline,
+    cell_flags,
     first_cells,
-    nonzero_cells,
     opencv,
     outline_of,
     passed_twice,
+    passed_twice_at,
     polygons_by_group,
     trace,
 )
@@ -335,20 +338,32 @@ def _erase_to_simple(m: np.ndarray, row0: int, col0: int, *, rounds: int = 64) -
     if m.shape[0] < 2 or m.shape[1] < 2:
         return trace(m, row0, col0, min_hole_cells=1.0)
     cols = m.shape[1]
-    block = np.array([[1, 2], [4, 8]], np.float32)  # code of a 2 x 2 block [[a, b], [c, d]]
-    pinch = np.zeros(256, np.uint8)
-    pinch[[6, 9]] = 1  # blocks whose drawn cells touch only at a corner
     # every pinch of the window, found with one filter and a lookup; after that only the blocks
-    # holding a cleared cell can change, and only those are looked at again
-    code = cv2.filter2D(m, cv2.CV_8U, block, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-    r, c = nonzero_cells(cv2.LUT(code, pinch))
-    changed = _clear_pinches(m, r, c, code[r, c])
+    # holding a cleared cell can change, and only those are looked at again. The same pass
+    # marks the cells passed twice (once no block is pinched: geo.grid.passed_twice_at): those
+    # are cleared as the tracing would find them, and only cells by a cleared one looked at again
+    r, c, flag, code = cell_flags(m)
+    pinched = (flag & PINCHED) > 0
+    near_r, near_c = [r[(flag & PASSED_TWICE) > 0]], [c[(flag & PASSED_TWICE) > 0]]
+    changed = _clear_pinches(m, r[pinched], c[pinched], code[pinched])
     for _ in range(rounds):
         for _ in range(rounds):
             if len(changed[0]) == 0:
                 break
+            near_r.append((changed[0][:, None] + _CROSS_R).ravel())
+            near_c.append((changed[1][:, None] + _CROSS_C).ravel())
             r, c, code_rc = _pinches_near(m, *changed)
             changed = _clear_pinches(m, r, c, code_rc)
+        else:  # pragma: no cover - pinches still left: not known ahead, traced
+            near_r, near_c = [], []
+        if near_r:
+            nr, nc = np.concatenate(near_r), np.concatenate(near_c)
+            near_r, near_c = [], []
+            twice_at = passed_twice_at(m, nr, nc)
+            if twice_at.any():  # what this tracing would find: cleared without tracing
+                changed = (nr[twice_at], nc[twice_at])
+                m[changed] = 0
+                continue
         contours, hier = cv2.findContours(m, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
         if hier is None or not contours:
             return Outline.empty()
@@ -356,9 +371,14 @@ def _erase_to_simple(m: np.ndarray, row0: int, col0: int, *, rounds: int = 64) -
         twice = passed_twice(xy, cols)
         if len(twice) == 0:
             return outline_of(contours, hier, xy, row0, col0, min_hole_cells=1.0)
-        changed = np.divmod(twice, cols)
-        m[changed] = 0
+        changed = np.divmod(twice, cols)  # pragma: no cover - known ahead
+        m[changed] = 0  # pragma: no cover
     return trace(m, row0, col0, min_hole_cells=1.0)  # pragma: no cover - never seen: settled by drawing
+
+
+#: a cell and its four neighbours: the cells whose codes change when it is cleared
+_CROSS_R = np.array([0, -1, 1, 0, 0])
+_CROSS_C = np.array([0, 0, 0, 1, -1])
 
 
 def _clear_pinches(m: np.ndarray, r: np.ndarray, c: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -218,6 +218,10 @@ def _depth(parent: np.ndarray) -> np.ndarray:
 _NEIGHBOURS = np.array([[0, 16, 0], [32, 1, 2], [0, 4, 8]], np.float32)
 
 
+#: flags of :func:`cell_flags`
+PINCHED, PASSED_TWICE = 1, 2
+
+
 def _flags() -> np.ndarray:
     """What each code says (a lookup table).
 
@@ -249,12 +253,9 @@ def _settle_pinches(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """
     if m.shape[0] < 2 or m.shape[1] < 2:
         return None
-    cv2 = opencv()
-    code = cv2.filter2D(m, cv2.CV_8U, _NEIGHBOURS, borderType=cv2.BORDER_CONSTANT)
-    r, c = nonzero_cells(cv2.LUT(code, _FLAGS))
-    flag = _FLAGS[code[r, c]]
-    pinched = (flag & 1) > 0
-    tr, tc = r[(flag & 2) > 0], c[(flag & 2) > 0]
+    r, c, flag, _ = cell_flags(m)
+    pinched = (flag & PINCHED) > 0
+    tr, tc = r[(flag & PASSED_TWICE) > 0], c[(flag & PASSED_TWICE) > 0]
     if pinched.any():
         drawn = _settle(m, r[pinched], c[pinched])
         if drawn is None:
@@ -262,7 +263,7 @@ def _settle_pinches(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         # the cells whose neighbours were drawn, and the cells found before, looked at again
         tr = np.concatenate([tr, (drawn[0][:, None] + _CR).ravel()])
         tc = np.concatenate([tc, (drawn[1][:, None] + _CC).ravel()])
-        twice = _passed_twice_at(m, tr, tc)
+        twice = passed_twice_at(m, tr, tc)
         tr, tc = tr[twice], tc[twice]
     if len(tr) and (m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any()):
         return None
@@ -274,8 +275,27 @@ _CR = np.array([0, -1, 1, 0, 0])
 _CC = np.array([0, 0, 0, 1, -1])
 
 
-def _passed_twice_at(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Whether cells ``(r, c)`` of ``m`` (no pinched block) are drawn with just two opposite neighbours undrawn."""
+def cell_flags(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The flagged cells of ``m`` (0/1): ``(rows, cols, flags, codes)``, row by row.
+
+    Flags: :data:`PINCHED`, the 2 x 2 block whose first cell it is holds drawn cells touching
+    only at a corner; :data:`PASSED_TWICE`, the cell is drawn with just two opposite neighbours
+    undrawn (which the tracer passes twice, when no block is pinched). Codes: the blocks'
+    ``a + 2b + 4c + 8d`` (``[[a, b], [c, d]]``). One filter and one lookup over the window.
+    """
+    cv2 = opencv()
+    code = cv2.filter2D(m, cv2.CV_8U, _NEIGHBOURS, borderType=cv2.BORDER_CONSTANT)
+    r, c = nonzero_cells(cv2.LUT(code, _FLAGS))
+    at = code[r, c]
+    return r, c, _FLAGS[at], at & 15
+
+
+def passed_twice_at(m: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Whether cells ``(r, c)`` of ``m`` are drawn with just two opposite neighbours undrawn.
+
+    In a window with no pinched block and an undrawn edge, these are the cells the tracer
+    passes twice (:func:`_settle_pinches`).
+    """
     h, w = m.shape
     rr, cc = r[:, None] + _CR, c[:, None] + _CC
     ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
