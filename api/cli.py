@@ -10,13 +10,13 @@ from pathlib import Path
 import click
 
 from api.cli_batch import batch_cmd
-from api.cli_common import EXAMPLES, format_option, input_options, run_plan, run_safely, summary_table
+from api.cli_common import EXAMPLES, Program, format_option, input_options, run_plan, run_safely, summary_table
 from api.cli_followups import layers_group, map_cmd, scenario_group, serve_cmd, site_cmd
 from api.cli_report import report_cmd
 from maps.labels import LANGS
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=Program, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="service-circles", prog_name="circles")
 def main() -> None:
     """Walk-time service circles for Party-mass service centres, stations and charging points.

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import input_options, load_or_plan, run_safely, say_for
+from api.cli_common import Finished, input_options, load_or_plan, run_safely, say_for
 from geo.kinds import COORD_SYSTEMS, LAYERS
 from maps.labels import LANGS
 
@@ -165,6 +165,7 @@ def scenario_run(  # noqa: PLR0913 - click passes each option of the command as 
         click.echo(kept)
     elif not quiet:
         click.echo("not kept (give --plan DIR or --db to keep it)", err=True)
+    raise Finished
 
 
 def _crs(kw: dict[str, object]) -> str | None:
@@ -391,6 +392,7 @@ def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an a
                 f"({ex['greedy_gap_share']:.2%} below the bound)"
             )
         click.echo("wrote " + ", ".join(str(p) for p in written))
+    raise Finished
 
 
 SERVE_EXAMPLES = """
@@ -482,6 +484,7 @@ def map_cmd(*, plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: b
     written = write_map(result, out, map_options={"lang": lang, "tiles": tiles, "parts": saved_map_parts(plan_dir)})
     if not quiet:
         click.echo("wrote " + ", ".join(str(p) for p in written))
+    raise Finished
 
 
 @click.group("layers")

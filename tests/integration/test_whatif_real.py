@@ -225,6 +225,7 @@ def test_cli_scenario_and_site_on_the_embedded_extract(tmp_path):
     from click.testing import CliRunner
 
     from api.cli import main
+    from api.cli_common import Finished
     from geo.plan import PlanInputs as Inputs
 
     before = plan(Inputs(), PlanParams())
@@ -237,6 +238,7 @@ def test_cli_scenario_and_site_on_the_embedded_extract(tmp_path):
     runner = CliRunner()
     r = runner.invoke(main, ["scenario", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "s1"), "--tiles", "none", "-q"])
     assert r.exit_code == 0, r.output
+    assert r.exc_info[0] is Finished  # run as the program, it ends at once (api.cli_common.Program)
     cov = json.loads((tmp_path / "s1" / "coverage.json").read_text())
     f = cov["layers"]["centres"]["minutes"]["15"]
     assert f["homes_gained"] >= 1 and f["after"]["homes_covered"] == f["before"]["homes_covered"] + f["homes_gained"]
@@ -249,6 +251,7 @@ def test_cli_scenario_and_site_on_the_embedded_extract(tmp_path):
     r = runner.invoke(main, ["site", "--layer", "centres", "--add", "2", "--minutes", "15", "--out", str(tmp_path / "site"),
                              "--tiles", "none", "-q"])
     assert r.exit_code == 0, r.output
+    assert r.exc_info[0] is Finished
     doc = json.loads((tmp_path / "site" / "coverage.json").read_text())
     sites = json.loads((tmp_path / "site" / "sites.geojson").read_text())["features"]
     assert 1 <= len(sites) <= 2  # greedy stops when a further site would add nobody
