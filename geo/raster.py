@@ -380,7 +380,7 @@ class CircleDrawer:
         or0, oc0 = (r0, c0) if local else (0, 0)
         out = []
         try:
-            for box, whole, cuts in zip(p.boxes, p.whole, p.cuts, strict=True):
+            for j, (box, whole, cuts) in enumerate(zip(p.boxes, p.whole, p.cuts, strict=True)):
                 self._draw(canvas, whole, cuts, shift)
                 if box is None:
                     out.append(Outline.empty())
@@ -391,7 +391,7 @@ class CircleDrawer:
                 view = canvas[br0 - or0 : br1 - or0, bc0 - oc0 : bc1 - oc0]
                 m = np.ascontiguousarray(view)
                 out.append(trace(m, br0, bc0))
-                if m is not view:
+                if m is not view and j < k - 1:
                     view |= m  # cells drawn while tracing stay for the larger limits
                 if masks is not None:
                     masks.append(pool_cells(m, br0, bc0, GAP_FACTOR))
