@@ -5,9 +5,11 @@ metric CRS, so that every grid of a network shares cell boundaries. :func:`trace
 outlines (holes included) of the drawn cells of a window of it with OpenCV's border following
 and returns them as an :class:`Outline` (corner cells only); outlines are made simple first
 (no cell passed twice: cells touching only at a corner, and one-cell necks, are settled by
-drawing the 3 x 3 cells around them). :func:`build_polygons` and :func:`polygons_by_group`
-turn many outlines into shapely polygons in one call; :func:`pool_cells` pools drawn cells
-onto the coarser lattice of the gap areas. What is drawn, and how, is :mod:`geo.raster`'s.
+drawing the 3 x 3 cells around them; both are found from each cell's neighbours with one
+filter, :func:`cell_flags`, so a window is usually traced once). :func:`build_polygons` and
+:func:`polygons_by_group` turn many outlines into shapely polygons in one call;
+:func:`pool_cells` pools drawn cells onto the coarser lattice of the gap areas. What is drawn,
+and how, is :mod:`geo.raster`'s.
 """
 
 from __future__ import annotations

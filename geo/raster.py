@@ -15,7 +15,9 @@ how routing engines draw isochrones, kept faithful to the buffer definition:
 * **Valid by construction.** Outlines run through the centres of the outermost drawn cells
   (OpenCV's border following). Where an outline would pass through a cell twice (two cells
   touching only at a corner, a wall or spur one cell thin) the 3 x 3 cells around it are drawn
-  and the window traced again; with no cell visited twice, rings are simple and disjoint.
+  (found from each cell's neighbours before tracing, :func:`geo.grid.trace`; any the tracing
+  still finds are drawn and the window traced again); with no cell visited twice, rings are
+  simple and disjoint.
   Holes of fewer than :data:`MIN_HOLE_CELLS` cells are filled (slivers between nearly
   touching buffers).
 * **Unbiased.** OpenCV draws a cell when its centre lies within about half a cell more than
