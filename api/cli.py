@@ -10,7 +10,16 @@ from pathlib import Path
 import click
 
 from api.cli_batch import batch_cmd
-from api.cli_common import EXAMPLES, Program, format_option, input_options, run_plan, run_safely, summary_table
+from api.cli_common import (
+    EXAMPLES,
+    Finished,
+    Program,
+    format_option,
+    input_options,
+    run_plan,
+    run_safely,
+    summary_table,
+)
 from api.cli_followups import layers_group, map_cmd, scenario_group, serve_cmd, site_cmd
 from api.cli_report import report_cmd
 from maps.labels import LANGS
@@ -75,6 +84,7 @@ def plan_cmd(*, out: Path, fmt: str, quiet: bool, lang: str | None, tiles: str, 
     if not quiet:
         click.echo(summary_table(result))
         click.echo("wrote " + ", ".join(str(p) for p in written))
+    raise Finished  # every file written and closed, the drawing pool joined: skip the interpreter's teardown
 
 
 for command in (scenario_group, site_cmd, serve_cmd, map_cmd, layers_group, batch_cmd, report_cmd):
