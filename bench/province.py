@@ -13,8 +13,10 @@ changes it) in a child process, on a local Dask cluster of 1 and
 of 2 worker processes (``--workers``). Reported per run: walk nodes, areas, read + partition
 time, wall time, the sum and the median of the per-area plan times, the peak memory of the
 busiest worker (``VmHWM`` of the worker process, read by each task) and of the driver, and
-the speed-up from 1 to 2 workers. "tasks" is the cluster's start and every task (plan and
-write); "merge" the merged outputs and the command's start-up (wall minus the command's own).
+the speed-up from 1 to 2 workers, and the CPU seconds of the command and its worker processes
+(what a run costs whatever else the machine does). "tasks" is the cluster's start and every
+task (plan and write); "merge" the merged outputs and the command's start-up (wall minus the
+command's own).
 Before the batches, :func:`two_at_once` measures what two worker processes can give on this
 machine at best (the same plan alone and two at once, no Dask): the bound for the speed-up.
 Results go to ``bench/results/province-<tiles>-w<workers>.json`` (``province-1-4-w1-2.json``).
@@ -29,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -171,9 +174,14 @@ def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: P
     if not saved:
         cmd.append("--no-saved-plan")
     t = time.perf_counter()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "CIRCLES_CACHE_DIR": str(cache), "PYTHONWARNINGS": "ignore"})
     wall = time.perf_counter() - t
+    # CPU of the command and every process it waited for (its Dask workers): what the run costs
+    # whatever else the machine does, unlike its wall time
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (now.ru_utime - used.ru_utime) + (now.ru_stime - used.ru_stime)
     if not (out / "coverage.json").is_file():
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     doc = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
@@ -190,7 +198,8 @@ def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: P
             "area_plan_sum_s": round(sum(secs), 1), "area_plan_median_s": round(statistics.median(secs), 2) if secs else None,
             "area_plan_max_s": round(max(secs), 1) if secs else None,
             "area_nodes_sum": int(sum(nodes)), "area_nodes_max": int(max(nodes)) if nodes else None,
-            "worker_peak_rss_mb": max(rss) if rss else None, "driver_peak_rss_mb": doc.get("driver_peak_rss_mb")}
+            "worker_peak_rss_mb": max(rss) if rss else None, "driver_peak_rss_mb": doc.get("driver_peak_rss_mb"),
+            "cpu_s": round(cpu, 1), "cpu_per_area_s": round(cpu / max(len(marks), 1), 3)}
 
 
 def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: bool = False,
@@ -222,14 +231,15 @@ def run(tiles=(1, 4), workers=(1, 2), *, areas: str = "level=8", per_facility: b
                 print(json.dumps(r), flush=True)
                 rows.append([n, r["network_nodes"], r["areas"], r["failed"], w, r["read_partition_s"],
                              r["area_plan_median_s"], r["area_plan_sum_s"], r["area_write_sum_s"], r["tasks_s"],
-                             r["merge_s"], r["wall_s"], r["worker_peak_rss_mb"], r["driver_peak_rss_mb"]])
+                             r["merge_s"], r["wall_s"], r["cpu_s"], r["worker_peak_rss_mb"], r["driver_peak_rss_mb"]])
             if 1 in by_w and 2 in by_w:
                 by_w[2]["speedup_vs_1"] = round(by_w[1]["wall_s"] / by_w[2]["wall_s"], 2)
             for w in workers:
                 (tmp / f"out-{n}-{w}").exists() and _rm(tmp / f"out-{n}-{w}")
             pbf.unlink()
     head = ["tiles", "walk nodes", "areas", "failed", "workers", "read+partition s", "area plan median s",
-            "area plans sum s", "area writes sum s", "tasks s", "merge s", "wall s", "worker peak MB",
+            "area plans sum s", "area writes sum s", "tasks s", "merge s", "wall s", "CPU s (all processes)",
+            "worker peak MB",
             "driver peak MB"]
     c = doc["two_at_once"]
     doc["table"] = table(f"circles batch on a synthetic province ({areas}, "
