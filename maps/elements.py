@@ -1,101 +1,86 @@
-"""The page elements of the map: calls into the map's script (``maps/static/map.js``) and groups.
+"""The lines of the map's script that call into its own code (``maps/static/map.js``, ``SC``).
 
-Each element writes its line of script with plain string formatting into the page
-(:mod:`maps.page`); the text is the one the jinja macros of the folium-based map wrote, and it
-is never read as a template (a name holding ``{{`` stays as written).
+Each is a :class:`maps.page.Call`: it writes one line with the variables of the map and of the
+group it draws into (:class:`maps.page.Where`). Values are written as JSON (:func:`maps.page.js`
+or :func:`maps.display.safe_json`); nothing is read as a template.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from maps.content import gap_words
 from maps.display import safe_json
 from maps.labels import Words
-from maps.page import Element, FeatureGroup, Raw, html_json
+from maps.page import Group, Where, js
 
-__all__ = ["GeoJson", "Group", "Init", "Panel", "Points", "Raw", "Script"]
-
-#: a group in the layer control (``L.featureGroup``), shown at first or not
-Group = FeatureGroup
+__all__ = ["GeoJson", "Group", "Init", "Panel", "Points", "Script"]
 
 
-class Init(Element):
+class Init:
     """Creates the panes the overlay is drawn in (circles < gaps < facilities)."""
 
-    kind = "sc_init"
-
     def __init__(self, words: Words, attribution: str | None) -> None:
-        super().__init__()
         self.words = safe_json(gap_words(words))
         self.attribution = attribution
 
-    def script(self) -> str:
+    def js(self, where: Where) -> str:
         """The call ``SC.init(map, words, attribution);``."""
-        return f"SC.init({self.parent_name()}, {self.words}, {html_json(self.attribution)});"
+        return f"SC.init({where.map}, {self.words}, {js(self.attribution)});"
 
 
-class GeoJson(Element):
-    """One GeoJSON layer inside a feature group, with our own JS options (``maps/static/map.js``)."""
+@dataclass
+class GeoJson:
+    """One GeoJSON layer inside a group, with our own JS options (``maps/static/map.js``)."""
 
-    kind = "sc_geo_json"
+    key: str
+    data: str
+    options: str
+    front: bool = False
+    encoded: bool = True
 
-    def __init__(self, key: str, data: str, options: str, *, front: bool = False, encoded: bool = True) -> None:
-        super().__init__()
-        self.key, self.data, self.options, self.front, self.encoded = key, data, options, front, encoded
-
-    def script(self) -> str:
+    def js(self, where: Where) -> str:
         """The call ``SC.add(key, group, L.geoJSON(data, options), front);``."""
         data = f"SC.decode({self.data})" if self.encoded else self.data
-        return (
-            f"SC.add({html_json(self.key)}, {self.parent_name()}, L.geoJSON({data}, {self.options}), "
-            f"{html_json(self.front)});"
-        )
+        return f"SC.add({js(self.key)}, {where.into}, L.geoJSON({data}, {self.options}), {js(self.front)});"
 
 
-class Script(Element):
-    """A call into the map's script with the parent group: ``SC.<call>(key, group, *args)``."""
-
-    kind = "sc_script"
+class Script:
+    """A call into the map's script with the group: ``SC.<call>(key, [map, ]group, *args)``."""
 
     def __init__(self, call: str, key: str, *args: str, with_map: bool = False) -> None:
-        super().__init__()
         self.call, self.key, self.args, self.with_map = call, key, list(args), with_map
 
-    def script(self) -> str:
+    def js(self, where: Where) -> str:
         """The call ``SC.<call>(key, [map, ]group, *args);``."""
-        group = self.parent
-        if not isinstance(group, Element):
-            raise TypeError("a call is drawn inside a group")
-        in_map = f"{group.parent_name()}, " if self.with_map else ""
+        in_map = f"{where.map}, " if self.with_map else ""
         args = "".join(f", {a}" for a in self.args)
-        return f"SC.{self.call}({html_json(self.key)}, {in_map}{group.get_name()}{args});"
+        return f"SC.{self.call}({js(self.key)}, {in_map}{where.into}{args});"
 
 
-class Points(Element):
+@dataclass
+class Points:
     """Facility points, grouped at low zoom when there are many (``SC.cluster``)."""
 
-    kind = "sc_points"
+    key: str
+    data: str
+    options: str
+    colour: str | None
 
-    def __init__(self, key: str, data: str, options: str, colour: str | None) -> None:
-        super().__init__()
-        self.key, self.data, self.options, self.colour = key, data, options, colour
-
-    def script(self) -> str:
+    def js(self, where: Where) -> str:
         """The call ``SC.add(key, group, [SC.cluster(]L.geoJSON(data, options)[, colour)], true);``."""
         layer = f"L.geoJSON({self.data}, {self.options})"
         if self.colour:
-            layer = f"SC.cluster({layer}, {html_json(self.colour)})"
-        return f"SC.add({html_json(self.key)}, {self.parent_name()}, {layer}, true);"
+            layer = f"SC.cluster({layer}, {js(self.colour)})"
+        return f"SC.add({js(self.key)}, {where.into}, {layer}, true);"
 
 
-class Panel(Element):
+class Panel:
     """A panel of HTML in a corner of the map (the summary, the legend)."""
 
-    kind = "sc_panel"
-
     def __init__(self, position: str, cls: str, html: str) -> None:
-        super().__init__()
         self.position, self.cls, self.html = position, cls, safe_json(html)
 
-    def script(self) -> str:
+    def js(self, where: Where) -> str:
         """The call ``SC.panel(map, position, class, html);``."""
-        return f"SC.panel({self.parent_name()}, {html_json(self.position)}, {html_json(self.cls)}, {self.html});"
+        return f"SC.panel({where.map}, {js(self.position)}, {js(self.cls)}, {self.html});"

@@ -1,6 +1,6 @@
 """The groups a plan's map draws: circles, circles before, gap areas, facilities, sites, base layer.
 
-Each function adds its groups (:class:`maps.elements.Group`) to the map (:class:`maps.page.LeafletMap`)
+Each function adds its groups (:class:`maps.elements.Group`) to the map (:class:`maps.page.MapPage`)
 :func:`maps.render.render_map` builds; geometry arrives encoded (:class:`Encoded`), once for all groups.
 """
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from geo.plan import PlanResult
     from maps.basemap import Basemap
     from maps.labels import Words
-    from maps.page import LeafletMap
+    from maps.page import MapPage
 
 PLAIN_LAYERS = LAYERS
 #: layers with more points than this are grouped at low zoom
@@ -67,7 +67,7 @@ def _circle_js_style(style: dict) -> str:
 
 
 def add_circles(
-    m: LeafletMap, result: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
+    m: MapPage, result: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
 ) -> None:
     """The circle groups of one layer: per profile, view and threshold (the layer's first profile shown)."""
     rows = enc.rows
@@ -86,15 +86,15 @@ def add_circles(
             continue
         key = "circle.profile" if prof != first else "circle"
         label = words(key, layer=_view_label(name, words), m=f"{mins:g}", profile=words.profile(prof))
-        grp = Group(name=esc(label), show=show and name == layer and prof == first)
-        grp.add_child(
+        grp = Group(esc(label), shown=show and name == layer and prof == first)
+        grp.add(
             GeoJson(
                 f"circle:{name}:{prof}:{mins:g}",
                 encoded_collection_text([enc.shapes[i]], [{}]),
                 _circle_js_style(circle_style(name, mins, smallest)),
             )
         )
-        m.add_child(grp)
+        m.add(grp)
 
 
 def _view_label(name: str, words: Words) -> str:
@@ -110,7 +110,7 @@ def _view_label(name: str, words: Words) -> str:
 
 
 def add_before(
-    m: LeafletMap, before: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
+    m: MapPage, before: PlanResult, layer: str, enc: Encoded, words: Words, first: str, *, show: bool
 ) -> None:
     """The circles of one layer before a change, as outlines (the largest threshold shown)."""
     rows = enc.rows
@@ -121,17 +121,15 @@ def add_before(
         name, mins = rows["layer"].iloc[i], float(rows["minutes"].iloc[i])
         if name != layer or rows["profile"].iloc[i] != first or enc.shapes[i] is None:
             continue
-        grp = Group(
-            name=esc(words("before.circle", layer=words.layer(name), m=f"{mins:g}")), show=show and mins == biggest
-        )
-        grp.add_child(
+        grp = Group(esc(words("before.circle", layer=words.layer(name), m=f"{mins:g}")), shown=show and mins == biggest)
+        grp.add(
             GeoJson(
                 f"before:{name}:{mins:g}",
                 encoded_collection_text([enc.shapes[i]], [{}]),
                 _circle_js_style(circle_style(name, mins, 0, outline=True)),
             )
         )
-        m.add_child(grp)
+        m.add(grp)
 
 
 def gap_rows(result: PlanResult, first: str, at_label: str | None) -> gpd.GeoDataFrame:
@@ -182,7 +180,7 @@ class Gaps:
 
 
 def add_gaps(
-    m: LeafletMap,
+    m: MapPage,
     result: PlanResult,
     layer: str,
     gaps: Gaps,
@@ -220,13 +218,13 @@ def add_gaps(
         style = (
             "{" + f'pane:"sc-gaps",style:SC.gapStyle({look}),onEachFeature:SC.gapBind({safe_json(popup_title)})' + "}"
         )
-        grp = Group(name=esc(title), show=show and mins == biggest and bool(rest) == bool(at_label))
-        grp.add_child(GeoJson(f"gaps:{name}:{mins:g}", gaps.text(idx, parts), style))
-        m.add_child(grp)
+        grp = Group(esc(title), shown=show and mins == biggest and bool(rest) == bool(at_label))
+        grp.add(GeoJson(f"gaps:{name}:{mins:g}", gaps.text(idx, parts), style))
+        m.add(grp)
 
 
 def add_facilities(  # noqa: PLR0913 - the group's data and its keyword-only display options
-    m: LeafletMap,
+    m: MapPage,
     result: PlanResult,
     name: str,
     words: Words,
@@ -277,9 +275,9 @@ def add_facilities(  # noqa: PLR0913 - the group's data and its keyword-only dis
     order = np.argsort([-r for r in radius], kind="stable")
     lon = fac.geometry.x.to_numpy() if len(fac) else np.zeros(0)
     lat = fac.geometry.y.to_numpy() if len(fac) else np.zeros(0)
-    grp = Group(name=esc(words("facilities", layer=words.layer(name), n=len(fac))), show=show)
+    grp = Group(esc(words("facilities", layer=words.layer(name), n=len(fac))), shown=show)
     colour = LAYER_COLOURS.get(name, "#555555") if cluster and len(fac) > CLUSTER_MIN else None
-    grp.add_child(
+    grp.add(
         Points(
             f"facilities:{name}",
             points_text(lon[order], lat[order], [props[j] for j in order]),
@@ -287,7 +285,7 @@ def add_facilities(  # noqa: PLR0913 - the group's data and its keyword-only dis
             colour,
         )
     )
-    m.add_child(grp)
+    m.add(grp)
     return tiers
 
 
@@ -297,7 +295,7 @@ def tier_order(tiers: list) -> list:
     return sorted(set(tiers), key=lambda t: order.index(t) if t in order else len(order))
 
 
-def add_sites(m: LeafletMap, sites: gpd.GeoDataFrame, words: Words) -> dict:
+def add_sites(m: MapPage, sites: gpd.GeoDataFrame, words: Words) -> dict:
     """Proposed sites as markers numbered by people gained (most first).
 
     Returns the facility id of each site (``site-<rank>``) -> its label, so that its facility
@@ -333,8 +331,8 @@ def add_sites(m: LeafletMap, sites: gpd.GeoDataFrame, words: Words) -> dict:
         )
         lon.append(row.geometry.x)
         lat.append(row.geometry.y)
-    grp = Group(name=esc(words("sites", n=len(sites))), show=True)
-    grp.add_child(
+    grp = Group(esc(words("sites", n=len(sites))), shown=True)
+    grp.add(
         GeoJson(
             "sites",
             points_text(np.asarray(lon), np.asarray(lat), props),
@@ -343,20 +341,20 @@ def add_sites(m: LeafletMap, sites: gpd.GeoDataFrame, words: Words) -> dict:
             encoded=False,
         )
     )
-    m.add_child(grp)
+    m.add(grp)
     return names
 
 
-def add_basemap(m: LeafletMap, basemap: Basemap, words: Words, result: PlanResult) -> None:
+def add_basemap(m: MapPage, basemap: Basemap, words: Words, result: PlanResult) -> None:
     """The extract's streets, water, parks and names (one group), and the study area's outline."""
     if not basemap.empty:
-        grp = Group(name=esc(words("basemap")), show=True)
+        grp = Group(esc(words("basemap")), shown=True)
         for kind, text in basemap.layers:
-            grp.add_child(Script("base", f"base:{kind}", safe_json(kind), text))
-        grp.add_child(Script("labels", "base:labels", basemap.labels, with_map=True))
-        m.add_child(grp)
+            grp.add(Script("base", f"base:{kind}", safe_json(kind), text))
+        grp.add(Script("labels", "base:labels", basemap.labels, with_map=True))
+        m.add(grp)
     if basemap.outline is not None:
         area = getattr(result, "area", None)
-        grp = Group(name=esc(words("outline", name=getattr(area, "name", "") or "")), show=True)
-        grp.add_child(Script("outline", "outline", basemap.outline))
-        m.add_child(grp)
+        grp = Group(esc(words("outline", name=getattr(area, "name", "") or "")), shown=True)
+        grp.add(Script("outline", "outline", basemap.outline))
+        m.add(grp)

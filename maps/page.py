@@ -1,334 +1,195 @@
-"""The page a map is written into: a small element tree that writes the text folium wrote.
+r"""The HTML page a plan's map is written into: one full-window Leaflet map and its setup script.
 
-The map used to be built with folium (and branca, jinja2, requests): ~0.25 s of imports, most of
-a follow-up's own time on the command line, and jinja templates compiled for a few lines each.
-Every element the map uses is a line or two of script; here each is written with plain string
-formatting, the same text folium 0.20 and branca 0.8 wrote (``tests/maps/test_page.py`` builds the
-same page with folium and compares them, element ids aside):
+A :class:`MapPage` holds what the page shows, in the order it is added: calls on the map (a
+:class:`Call`, e.g. a panel) and groups of layers (:class:`Group`), each group listed in the
+layer control under its label and shown when the page opens or not. :meth:`MapPage.html`
+writes the page:
 
-- :class:`Page`: the HTML page (branca's ``Figure``): ``header``, ``html`` and ``script``
-  entries by name, in the order they were first added;
-- :class:`LeafletMap` (``folium.Map``), :class:`TileLayer`, :class:`FeatureGroup`,
-  :class:`LayerControl` and :meth:`LeafletMap.fit_bounds`;
-- :class:`Element`: any element with a line of script (:meth:`Element.script`), and :class:`Raw`
-  text for the page's head.
+- ``<head>``: the charset, the viewport, the title, the page's own few styles, then the entries
+  the caller added (:meth:`MapPage.add_head`: inlined Leaflet, the map's own CSS and script);
+- ``<body>``: the map's ``<div id="map">`` and one ``<script>`` that makes the map
+  (``L.map``), the optional base tiles, the calls and groups in order, the layer control (top
+  right, expanded, the listed groups in order) and the first view (``fitBounds``).
 
-Unlike branca, a script is never read as a template: a ``{{`` in a name stays as written.
+The script runs inside a function, so its variables are its own: the map is ``map`` and the
+groups are ``group_1``, ``group_2``, ... numbered in the order they are written, so the same map
+gives the same page byte for byte. Values reach the script as JSON (:func:`js`), and the script
+as a whole never holds ``</`` or ``<!--`` (written ``<\/`` and ``<\!--``, the same inside a
+JavaScript string): no name, popup or label can end the ``<script>`` early. Nothing is read as a
+template.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Protocol
+
+#: the map's variable in the page's script (and the id of its ``<div>``)
+MAP = "map"
+
+#: the page's own styles: the map fills the window
+_STYLE = "html, body { height: 100%; margin: 0; }\n#map { position: absolute; inset: 0; font-size: 1rem; }"
 
 
-def html_json(value: object) -> str:
-    """``value`` as JSON safe inside HTML (jinja's ``tojson``: keys sorted; ``<>&'`` escaped)."""
-    return (
-        json.dumps(value, sort_keys=True)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("'", "\\u0027")
-    )
+def js(value: object) -> str:
+    r"""``value`` as a JavaScript literal (JSON) that can sit anywhere in an HTML ``<script>``.
+
+    ``<``, ``>`` and ``&`` are written as ``\u`` escapes, and so are the line separators
+    JavaScript once read as line ends; non-ASCII text stays as written.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    for ch in "<>&\u2028\u2029":
+        text = text.replace(ch, f"\\u{ord(ch):04x}")
+    return text
 
 
-def js_object(options: Mapping[str, str | float | bool]) -> str:
-    """Options as folium's ``tojavascript`` wrote them: one ``"key": value,`` line each."""
-    return "{\n" + "".join(f'  "{k}": {html_json(v)},\n' for k, v in options.items()) + "}"
+@dataclass(frozen=True)
+class Where:
+    """The variables a call is written with: the map's and the layer it is added into."""
+
+    map: str
+    into: str
 
 
-class Node:
-    """A node of the page's tree: children by name (in the order first added) and a parent."""
+class Call(Protocol):
+    """Something written as a line of the map's script (a panel, a GeoJSON layer of a group, ...)."""
 
-    def __init__(self) -> None:
-        self.children: dict[str, Element] = {}
-        self.parent: Node | None = None
+    def js(self, where: Where) -> str:
+        """The line, with ``where.map`` the map and ``where.into`` the group it belongs to (or the map)."""
+        ...
 
-    def add_child(self, child: Element, name: str | None = None) -> Node:
-        """Add ``child`` under ``name`` (default: its own name); return this node."""
-        self.children[child.get_name() if name is None else name] = child
-        child.parent = self
+
+@dataclass
+class Line:
+    """A line of script as written; ``{map}`` stands for the map's variable."""
+
+    code: str
+
+    def js(self, where: Where) -> str:
+        """The line with the map's variable in place of ``{map}``."""
+        return self.code.replace("{map}", where.map)
+
+
+@dataclass
+class Group:
+    """A group of layers (``L.featureGroup``): listed in the layer control under ``label``.
+
+    ``shown``: on the map when the page opens; ``listed``: in the layer control. ``label`` is
+    HTML (Leaflet shows it as such): escape text before.
+    """
+
+    label: str
+    shown: bool = True
+    listed: bool = True
+    calls: list[Call] = field(default_factory=list)
+
+    def add(self, call: Call) -> Group:
+        """Add a line drawing into this group; return the group."""
+        self.calls.append(call)
         return self
 
-    def get_root(self) -> Node:
-        """The node at the top of the tree (the :class:`Page`)."""
-        node = self
-        while node.parent is not None:
-            node = node.parent
-        return node
+
+@dataclass(frozen=True)
+class Tiles:
+    """Base tiles (``L.tileLayer``), under everything and not in the layer control."""
+
+    url: str
+    attribution: str
+    max_zoom: int = 19
 
 
-class Element(Node):
-    """An element of the map with a unique name (``<kind>_<32 hex>``) and perhaps a line of script."""
+class MapPage:
+    """A page holding one Leaflet map (see the module docstring).
 
-    kind = "element"
+    Parameters
+    ----------
+    center
+        ``(lat, lon)`` the map is centred on before the first view is framed.
+    zoom, max_zoom
+        The zoom the map opens at and the closest it zooms.
+    title
+        The page's title (text).
+    lang
+        The language of the page's text (``"zh"``, ``"en"``), or None.
+    """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._id = os.urandom(16).hex()
+    def __init__(
+        self,
+        center: Sequence[float],
+        *,
+        zoom: int = 13,
+        max_zoom: int = 19,
+        title: str = "",
+        lang: str | None = None,
+    ) -> None:
+        self.center = [float(v) for v in center]
+        self.zoom, self.max_zoom, self.title, self.lang = zoom, max_zoom, title, lang
+        self.head: dict[str, str] = {}
+        self.tiles: Tiles | None = None
+        self.items: list[Group | Call] = []
+        self.bounds: list[list[float]] | None = None
 
-    def get_name(self) -> str:
-        """The element's name: its JavaScript variable (``feature_group_<id>``)."""
-        return f"{self.kind}_{self._id}"
+    def add_head(self, key: str, text: str) -> None:
+        """Put HTML ``text`` into the page's head under ``key`` (a key given again keeps its place)."""
+        self.head[key] = text
 
-    def add_to(self, parent: Node) -> Element:
-        """Add this element to ``parent``; return this element."""
-        parent.add_child(self)
-        return self
+    def add(self, item: Group | Call) -> None:
+        """Add a group, or a call on the map, after those already added."""
+        self.items.append(item)
 
-    def parent_name(self) -> str:
-        """The name of the element this one was added to."""
-        if not isinstance(self.parent, Element):
-            raise TypeError("an element is drawn inside another")
-        return self.parent.get_name()
+    def frame(self, bounds: Sequence[Sequence[float]]) -> None:
+        """Open on ``[[south, west], [north, east]]``."""
+        self.bounds = [[float(v) for v in corner] for corner in bounds]
 
-    def script(self) -> str | None:
-        """The element's own script (None: none)."""
-        return None
-
-    def render(self, page: Page) -> None:
-        """Put this element's script into ``page``, then its children's."""
-        text = self.script()
-        if text is not None:
-            page.scripts[self.get_name()] = text
-        for child in self.children.values():
-            child.render(page)
-
-
-class Raw:
-    """Text for the page's head, placed as it is."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-class Page(Node):
-    """The HTML page: a title, then the ``head``, ``body`` and ``scripts`` entries in order."""
-
-    def __init__(self, title: str | None = None) -> None:
-        super().__init__()
-        self.title = title
-        self.head: dict[str, str] = {
-            "meta_http": '<meta http-equiv="content-type" content="text/html; charset=UTF-8" />'
+    def script(self) -> str:
+        """The map's setup: one function run when the page loads."""
+        options = {
+            "center": self.center,
+            "zoom": self.zoom,
+            "maxZoom": self.max_zoom,
+            "zoomControl": True,
+            "preferCanvas": True,
         }
-        self.body: dict[str, str] = {}
-        self.scripts: dict[str, str] = {}
+        lines = [f"const {MAP} = L.map({js(MAP)}, {js(options)});"]
+        if self.tiles is not None:
+            tile_options = {"maxZoom": self.tiles.max_zoom, "attribution": self.tiles.attribution}
+            lines.append(f"L.tileLayer({js(self.tiles.url)}, {js(tile_options)}).addTo({MAP});")
+        on_map = Where(MAP, MAP)
+        names: list[str] = []
+        listed: list[tuple[str, str]] = []
+        for item in self.items:
+            if not isinstance(item, Group):
+                lines.append(item.js(on_map))
+                continue
+            name = f"group_{len(names) + 1}"
+            names.append(name)
+            lines.append(f"const {name} = L.featureGroup();")
+            lines += [call.js(Where(MAP, name)) for call in item.calls]
+            if item.shown:
+                lines.append(f"{name}.addTo({MAP});")
+            if item.listed:
+                listed.append((name, item.label))
+        if listed:
+            control = {"position": "topright", "collapsed": False}
+            lines.append(f"const layers = L.control.layers(null, null, {js(control)}).addTo({MAP});")
+            lines += [f"layers.addOverlay({name}, {js(label)});" for name, label in listed]
+        if self.bounds is not None:
+            lines.append(f"{MAP}.fitBounds({js(self.bounds)});")
+        body = "".join(f"\n  {line}" for line in lines)
+        return f"(function () {{{body}\n}})();".replace("</", "<\\/").replace("<!--", "<\\!--")
 
-    def add_head(self, raw: Raw, name: str) -> None:
-        """Put ``raw`` into the page's head under ``name`` (a name given again keeps its place)."""
-        self.head[name] = raw.text
-
-    def render(self) -> str:
+    def html(self) -> str:
         """The whole page as one HTML text."""
-        for child in self.children.values():
-            child.render(self)
-        head = "".join(f"\n    {t}" for t in self.head.values())
-        body = "".join(f"\n    {t}" for t in self.body.values())
-        script = "".join(f"\n    {t}" for t in self.scripts.values())
-        title = f"<title>{self.title}</title>" if self.title else ""
+        lang = f' lang="{escape(self.lang)}"' if self.lang else ""
+        head = "".join(f"\n{text}" for text in self.head.values())
         return (
-            f"<!DOCTYPE html>\n<html>\n<head>\n{title}    {head}\n</head>\n<body>\n    {body}\n</body>\n"
-            f"<script>\n    {script}\n</script>\n</html>"
-        )
-
-
-class LeafletMap(Element):
-    """The Leaflet map (``folium.Map`` with the options the planner's map uses)."""
-
-    kind = "map"
-
-    def __init__(self, location: Sequence[float], *, zoom_start: int = 13, max_zoom: int = 19) -> None:
-        super().__init__()
-        self.location = [float(v) for v in location]
-        self.options = {"zoom": zoom_start, "zoomControl": True, "preferCanvas": True, "maxZoom": max_zoom}
-
-    def fit_bounds(self, bounds: Sequence[Sequence[float]]) -> None:
-        """Frame ``[[south, west], [north, east]]`` when the page opens."""
-        self.add_child(FitBounds(bounds))
-
-    def render(self, page: Page) -> None:
-        """The map's styles in the head, its ``<div>``, its script, then its children."""
-        name = self.get_name()
-        page.head[name] = (
-            "\n"
-            '            <meta name="viewport" content="width=device-width,\n'
-            '                initial-scale=1.0, maximum-scale=1.0, user-scalable=no" />\n'
-            "            <style>\n"
-            f"                #{name} {{\n"
-            "                    position: relative;\n"
-            "                    width: 100.0%;\n"
-            "                    height: 100.0%;\n"
-            "                    left: 0.0%;\n"
-            "                    top: 0.0%;\n"
-            "                }\n"
-            "                .leaflet-container { font-size: 1rem; }\n"
-            "            </style>\n"
-            "\n"
-            "            <style>html, body {\n"
-            "                width: 100%;\n"
-            "                height: 100%;\n"
-            "                margin: 0;\n"
-            "                padding: 0;\n"
-            "            }\n"
-            "            </style>\n"
-            "\n"
-            "            <style>#map {\n"
-            "                position:absolute;\n"
-            "                top:0;\n"
-            "                bottom:0;\n"
-            "                right:0;\n"
-            "                left:0;\n"
-            "                }\n"
-            "            </style>\n"
-            "\n"
-            "            <script>\n"
-            "                L_NO_TOUCH = false;\n"
-            "                L_DISABLE_3D = false;\n"
-            "            </script>\n"
-            "\n"
-            "        "
-        )
-        page.body[name] = f'\n            <div class="folium-map" id={html_json(name)} ></div>\n        '
-        page.scripts[name] = (
-            f"\n            var {name} = L.map(\n"
-            f"                {html_json(name)},\n"
-            "                {\n"
-            f"                    center: {html_json(self.location)},\n"
-            "                    crs: L.CRS.EPSG3857,\n"
-            f"                    ...{js_object(self.options)}\n"
-            "\n"
-            "                }\n"
-            "            );\n"
-            "\n"
-            "            \n"
-            "\n"
-            "        "
-        )
-        for child in self.children.values():
-            child.render(page)
-
-
-class AddTo(Element):
-    """``<element>.addTo(<parent>);``: a layer shown when the page opens."""
-
-    kind = "macro_element"
-
-    def __init__(self, element: str, target: str) -> None:
-        super().__init__()
-        self.element, self.target = element, target
-
-    def script(self) -> str:
-        """The line adding the layer."""
-        return f"\n            {self.element}.addTo({self.target});\n        "
-
-
-class Layer(Element):
-    """A layer of the map: named in the layer control (``control``), shown at first (``show``)."""
-
-    def __init__(self, name: str, *, show: bool = True, control: bool = True) -> None:
-        super().__init__()
-        self.layer_name, self.show, self.control = name, show, control
-
-    def render(self, page: Page) -> None:
-        """The layer, its children, then (shown at first) its ``addTo`` line."""
-        super().render(page)
-        if self.show:
-            AddTo(self.get_name(), self.parent_name()).render(page)
-
-
-class FeatureGroup(Layer):
-    """A group of the layer control (``L.featureGroup``)."""
-
-    kind = "feature_group"
-
-    def script(self) -> str:
-        """The group's variable."""
-        return (
-            f"\n            var {self.get_name()} = L.featureGroup(\n                {{\n}}\n            );\n        "
-        )
-
-
-class TileLayer(Layer):
-    """The base tiles (``L.tileLayer``), not in the layer control."""
-
-    kind = "tile_layer"
-
-    def __init__(self, url: str, *, attribution: str, max_zoom: int = 19) -> None:
-        super().__init__("base", show=True, control=False)
-        self.url = url
-        self.options: dict[str, str | float | bool] = {
-            "minZoom": 0,
-            "maxZoom": max_zoom,
-            "maxNativeZoom": max_zoom,
-            "noWrap": False,
-            "attribution": attribution,
-            "subdomains": "abc",
-            "detectRetina": False,
-            "tms": False,
-            "opacity": 1,
-        }
-
-    def script(self) -> str:
-        """The tile layer's variable."""
-        return (
-            f"\n            var {self.get_name()} = L.tileLayer(\n"
-            f"                {html_json(self.url)},\n"
-            f"                {js_object(self.options)}\n"
-            "\n"
-            "            );\n"
-            "        "
-        )
-
-
-class LayerControl(Element):
-    """The layer control (top right, expanded) listing the map's groups in the order added."""
-
-    kind = "layer_control"
-
-    def script(self) -> str:
-        """The control and its list of groups (a name given twice lists the later group)."""
-        overlays: dict[str, str] = {}
-        siblings = self.parent.children.values() if self.parent is not None else ()
-        for item in siblings:
-            if isinstance(item, Layer) and item.control:
-                overlays[item.layer_name] = item.get_name()
-        name = self.get_name()
-        rows = "".join(f"\n                    {html_json(k)} : {v}," for k, v in overlays.items())
-        options = js_object({"position": "topright", "collapsed": False, "autoZIndex": True})
-        return (
-            f"\n            var {name}_layers = {{\n"
-            "                base_layers : {\n"
-            "                },\n"
-            f"                overlays :  {{{rows}\n"
-            "                },\n"
-            "            };\n"
-            f"            let {name} = L.control.layers(\n"
-            f"                {name}_layers.base_layers,\n"
-            f"                {name}_layers.overlays,\n"
-            f"                {options}\n"
-            f"            ).addTo({self.parent_name()});\n"
-            "\n"
-            "        "
-        )
-
-
-class FitBounds(Element):
-    """Frame the given bounds when the page opens."""
-
-    kind = "fit_bounds"
-
-    def __init__(self, bounds: Sequence[Sequence[float]]) -> None:
-        super().__init__()
-        self.bounds = bounds
-
-    def script(self) -> str:
-        """The ``fitBounds`` call."""
-        return (
-            f"\n            {self.parent_name()}.fitBounds(\n"
-            f"                {html_json(self.bounds)},\n"
-            "                {}\n"
-            "            );\n"
-            "        "
+            f"<!DOCTYPE html>\n<html{lang}>\n<head>\n"
+            '<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{escape(self.title, quote=False)}</title>\n"
+            f"<style>\n{_STYLE}\n</style>{head}\n"
+            f'</head>\n<body>\n<div id="{MAP}"></div>\n<script>\n{self.script()}\n</script>\n</body>\n</html>\n'
         )

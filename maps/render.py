@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TypedDict, Unpack
 from geo import hours
 from maps.assets import cluster_assets, leaflet_assets, own
 from maps.content import esc, legend_html, summary_html
-from maps.elements import Init, Panel, Raw
+from maps.elements import Init, Panel
 from maps.labels import Words, check_lang, detect_lang
 from maps.overlays import (
     CLUSTER_MIN,
@@ -52,7 +52,7 @@ from maps.overlays import (
     gap_rows,
     tier_order,
 )
-from maps.page import LayerControl, LeafletMap, Page, TileLayer
+from maps.page import MapPage, Tiles
 from maps.parts import MapParts
 from maps.scenario_map import add_scenario
 from maps.tiles import tile_spec
@@ -120,8 +120,8 @@ def render_map(
     scenario: ScenarioOutcome | None = None,
     sites: gpd.GeoDataFrame | None = None,
     parts: MapParts | None = None,
-) -> LeafletMap:
-    """The map of a plan, ready to write (``.get_root().render()``); see the module docstring for what it shows.
+) -> MapPage:
+    """The map of a plan, ready to write (:meth:`maps.page.MapPage.html`); see the module docstring for what it shows.
 
     Parameters
     ----------
@@ -153,17 +153,20 @@ def render_map(
     if study is not None and not study.is_empty:  # a study area is what the map frames, not its halo
         lon0, lat0, lon1, lat1 = (float(v) for v in study.bounds)
     lat_mid = (lat0 + lat1) / 2
-    page = Page(title=title or f"{words('title')} · {_source_name(result)}")
-    m = LeafletMap([lat_mid, (lon0 + lon1) / 2], zoom_start=13, max_zoom=19)
-    page.add_child(m)
-    page.add_head(Raw('<meta charset="utf-8"/>'), name="charset")
-    page.add_head(Raw(assets.head()), name="leaflet")
+    m = MapPage(
+        [lat_mid, (lon0 + lon1) / 2],
+        zoom=13,
+        max_zoom=19,
+        title=title or f"{words('title')} · {_source_name(result)}",
+        lang=words.lang,
+    )
+    m.add_head("leaflet", assets.head())
     if clusters.inline:
-        page.add_head(Raw(clusters.head()), name="markercluster")
-    page.add_head(Raw(f"<style>{own('map.css')}</style>\n<script>{own('map.js')}</script>"), name="circles")
+        m.add_head("markercluster", clusters.head())
+    m.add_head("circles", f"<style>{own('map.css')}</style>\n<script>{own('map.js')}</script>")
     if spec.url:
-        TileLayer(spec.url, attribution=spec.attribution, max_zoom=19).add_to(m)
-    m.add_child(Init(words, None if spec.url else ATTRIBUTION))  # with tiles, the tile layer credits OSM
+        m.tiles = Tiles(spec.url, spec.attribution, max_zoom=19)
+    m.add(Init(words, None if spec.url else ATTRIBUTION))  # with tiles, the tile layer credits OSM
 
     at_label = _at_label(result)
     first = result.params.profiles[0]
@@ -194,7 +197,7 @@ def render_map(
     add_basemap(m, parts.basemap(result), words, result)
 
     notes = None if spec.url else words("notiles")
-    m.add_child(
+    m.add(
         Panel(
             "bottomleft",
             "sc-summary",
@@ -204,7 +207,7 @@ def render_map(
         )
     )
     drawn = set(circles.rows["layer"]) if len(circles.rows) else set()
-    m.add_child(
+    m.add(
         Panel(
             "bottomright",
             "sc-legend",
@@ -226,8 +229,7 @@ def render_map(
     frame = None
     if scenario is not None:  # the edits, the areas that gain or lose, before/after (maps.scenario_map)
         frame = add_scenario(m, scenario, words=words, first=first, minutes=sorted(result.params.minutes))
-    LayerControl().add_to(m)
-    m.fit_bounds(frame or [[lat0, lon0], [lat1, lon1]])
+    m.frame(frame or [[lat0, lon0], [lat1, lon1]])
     return m
 
 
@@ -245,10 +247,7 @@ class MapOptions(TypedDict, total=False):
 
 def map_html(result: PlanResult, **options: Unpack[MapOptions]) -> str:
     """The map as one self-contained HTML page (options as :func:`render_map`)."""
-    page = render_map(result, **options).get_root()
-    if not isinstance(page, Page):
-        raise TypeError("the map is drawn inside a page")
-    return page.render()
+    return render_map(result, **options).html()
 
 
 def _source_name(result: PlanResult) -> str:

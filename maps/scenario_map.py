@@ -2,13 +2,14 @@
 
 The map shows the edits, the areas and homes that gain or lose, a before/after switch, and opens
 on a first view framed on the change. :func:`add_scenario` is called by :func:`maps.render.render_map` with the scenario's outcome
-(:class:`geo.whatif.ScenarioOutcome`); it draws into the map (:mod:`maps.page`) and returns the bounds the
+(:class:`geo.whatif.ScenarioOutcome`); it draws into the map page (:class:`maps.page.MapPage`) and returns the bounds the
 map should open on. The page's behaviour is ``SCN`` (``maps/static/scenario.js``), which finds
 the circle groups :func:`maps.render.render_map` drew through ``SC.layers``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ import shapely
 
 from maps.content import esc
 from maps.display import feature_collection_text, safe_json
-from maps.page import Element, FeatureGroup, LeafletMap, Page, Raw
+from maps.page import Group, Line, MapPage, Where
 
 if TYPE_CHECKING:
     from geo.plan import PlanResult
@@ -84,32 +85,16 @@ LABELS = {
 }
 
 
-class _Script(Element):
-    """A line of the page's script, run with the map (``{map}`` is its variable)."""
+@dataclass
+class _Layer:
+    """A GeoJSON layer added to its group with SCN's styles."""
 
-    kind = "scn_script"
+    data: str
+    options: str
 
-    def __init__(self, code: str) -> None:
-        super().__init__()
-        self.code = code
-
-    def script(self) -> str:
-        """The line, with the map's variable in place of ``{map}``."""
-        return self.code.replace("{map}", self.parent_name())
-
-
-class _Layer(Element):
-    """A GeoJSON layer added to its feature group with SCN's styles."""
-
-    kind = "scn_layer"
-
-    def __init__(self, data: str, options: str) -> None:
-        super().__init__()
-        self.data, self.options = data, options
-
-    def script(self) -> str:
+    def js(self, where: Where) -> str:
         """The line ``L.geoJSON(data, options).addTo(group);``."""
-        return f"L.geoJSON({self.data}, {self.options}).addTo({self.parent_name()});"
+        return f"L.geoJSON({self.data}, {self.options}).addTo({where.into});"
 
 
 def _script() -> str:
@@ -180,7 +165,7 @@ def _frame(geoms: list, lat: float) -> list[list[float]] | None:
 
 
 def add_scenario(
-    m: LeafletMap, outcome: ScenarioOutcome, *, words: Words, first: str, minutes: list[float]
+    m: MapPage, outcome: ScenarioOutcome, *, words: Words, first: str, minutes: list[float]
 ) -> list[list[float]] | None:
     """Draw a scenario's edits, changed areas and homes, and the before/after switch, on ``m``.
 
@@ -205,11 +190,8 @@ def add_scenario(
     t = LABELS.get(words.lang, LABELS["en"])
     _, lat0, _, lat1 = outcome.before.network.bbox_lonlat()
     lat = (lat0 + lat1) / 2
-    root = m.get_root()
-    if not isinstance(root, Page):
-        raise TypeError("the map is drawn inside a page")
-    root.add_head(Raw(f"<script>{_script()}</script>"), name="scenario")
-    m.add_child(_Script("SCN.init({map});"))
+    m.add_head("scenario", f"<script>{_script()}</script>")
+    m.add(Line("SCN.init({map});"))
 
     biggest = max(minutes)
     areas = outcome.areas
@@ -228,37 +210,37 @@ def add_scenario(
             homes=f"{int(grp['homes'].sum()):,}",
             people=f"{float(grp['people'].sum()):,.0f}",
         )
-        group = FeatureGroup(name=esc(name), show=float(mins) == biggest and "[" not in layer)
+        group = Group(esc(name), shown=float(mins) == biggest and "[" not in layer)
         records = grp.drop(columns=grp.geometry.name).to_dict("records")
         props = [{"k": change, "popup": _area_popup(r, t)} for r in records]
         shapes = shapely.set_precision(shapely.simplify(grp.geometry.values, 1e-5), 1e-6)
-        group.add_child(_Layer(feature_collection_text(shapes, props), "{style:SCN.areaStyle,onEachFeature:SCN.bind}"))
+        group.add(_Layer(feature_collection_text(shapes, props), "{style:SCN.areaStyle,onEachFeature:SCN.bind}"))
         if len(hs):
             hp = [
                 {"k": change, "popup": _home_popup(r, t)} for r in hs.drop(columns=hs.geometry.name).to_dict("records")
             ]
-            group.add_child(
+            group.add(
                 _Layer(
                     feature_collection_text(hs.geometry.values, hp), "{pointToLayer:SCN.homeDot,onEachFeature:SCN.bind}"
                 )
             )
-        m.add_child(group)
+        m.add(group)
 
     geoms, props = _edit_features(outcome, t)
-    edits = FeatureGroup(name=esc(t["edits"]), show=True)
-    edits.add_child(
+    edits = Group(esc(t["edits"]), shown=True)
+    edits.add(
         _Layer(
             feature_collection_text(geoms, props),
             "{style:SCN.editStyle,pointToLayer:SCN.editPoint,onEachFeature:SCN.bind}",
         )
     )
-    m.add_child(edits)
+    m.add(edits)
 
     pairs = [
         [f"circle:{layer}:{first}:{mm:g}", f"before:{layer}:{mm:g}"] for layer in outcome.after.layers for mm in minutes
     ]
-    m.add_child(
-        _Script(
+    m.add(
+        Line(
             f"SCN.toggle({{map}}, {safe_json(pairs)}, "
             f"{safe_json({k: t[k] for k in ('before', 'after', 'both', 'show')})});"
         )

@@ -158,7 +158,7 @@ def test_study_area_outline_follows_the_boundary(binjiang_path, cache_dir):
     from tests.maps.test_render import overlay_names
 
     assert "研究范围：长河街道" in overlay_names(html)
-    text = re.search(r'SC\.outline\("outline", feature_group_\w+, (\{.*?\})\);', html).group(1)
+    text = re.search(r'SC\.outline\("outline", group_\d+, (\{.*?\})\);', html).group(1)
     doc = _decoded(text)
     xy = np.vstack(decode_lines(json.dumps(doc["f"][0][1])))
     kx = M_PER_DEG * np.cos(np.radians(30.2))

@@ -28,10 +28,9 @@ def group_keys(html: str) -> list[str]:
 
 def overlay_names(html: str) -> list[str]:
     """Names of the overlays in the layer control, as Leaflet will show them."""
-    block = re.search(r"overlays\s*:\s*\{(.*?)\}", html, re.S).group(1)
     import html as h
 
-    return [h.unescape(json.loads(s)) for s in re.findall(r'("(?:[^"\\]|\\.)*")\s*:', block)]
+    return [h.unescape(json.loads(s)) for s in re.findall(r'layers\.addOverlay\(group_\d+, ("(?:[^"\\]|\\.)*")\);', html)]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def zh_html(binjiang_plan):
 
 
 def test_map_loads_nothing_from_the_network_but_tiles(zh_html, binjiang_plan):
-    assert loaded_urls(zh_html) == []  # Leaflet inlined, folium's CDN links gone
+    assert loaded_urls(zh_html) == []  # Leaflet inlined: no CDN links
     assert "tile.openstreetmap.org/{z}/{x}/{y}.png" in zh_html
     none = map_html(binjiang_plan, tiles="none")
     assert "tile.openstreetmap.org" not in none and loaded_urls(none) == []
@@ -164,8 +163,8 @@ def test_empty_layers_still_render(binjiang_plan):
 
 def shown_groups(html: str) -> dict[str, bool]:
     """Group key (``SC.add("key", group, …)``) -> whether its group is on the map when it opens."""
-    on = set(re.findall(r"(feature_group_\w+)\.addTo\(map_\w+\)", html))
-    pairs = re.findall(r'SC\.(?:add|base|labels|outline)\("([^"]+)", (?:map_\w+, )?(feature_group_\w+)', html)
+    on = set(re.findall(r"(group_\d+)\.addTo\(map\)", html))
+    pairs = re.findall(r'SC\.(?:add|base|labels|outline)\("([^"]+)", (?:map, )?(group_\d+)', html)
     return {key: grp in on for key, grp in pairs}
 
 
@@ -190,10 +189,10 @@ def test_dense_layers_are_grouped_with_the_inlined_markercluster(zh_html, binjia
     assert "MarkerClusterGroup" in zh_html and "marker-cluster" in zh_html  # script and style inlined
     n = {k: len(v.facilities) for k, v in binjiang_plan.layers.items()}
     for layer, count in n.items():
-        grouped = re.search(r'SC\.add\("facilities:' + layer + r'", feature_group_\w+, SC\.cluster\(', zh_html)
+        grouped = re.search(r'SC\.add\("facilities:' + layer + r'", group_\d+, SC\.cluster\(', zh_html)
         assert bool(grouped) == (count > CLUSTER_MIN), (layer, count)
     assert n["stations"] > CLUSTER_MIN  # the real test data has a dense layer
-    assert "L.control.scale()" not in zh_html  # folium's imperial+metric scale: ours is metric only
+    assert "L.control.scale()" not in zh_html  # no imperial+metric scale: ours is metric only
     assert "imperial: false" in zh_html
 
 
@@ -226,7 +225,7 @@ def test_proposed_sites_are_numbered_by_people_gained(binjiang_plan):
                               "street": ["西兴街道", None, "长河街道"], "community": [None, None, None]},
                              geometry=gpd.points_from_xy([120.20, 120.21, 120.22], [30.20, 30.21, 30.22]), crs=4326)
     html = map_html(binjiang_plan, sites=sites)
-    block = re.search(r'SC\.add\("sites", feature_group_\w+, L\.geoJSON\((\{.*?\}\]\})', html).group(1)
+    block = re.search(r'SC\.add\("sites", group_\d+, L\.geoJSON\((\{.*?\}\]\})', html).group(1)
     feats = json.loads(block.replace("<\\/", "</"))["features"]
     numbered = {tuple(f["geometry"]["coordinates"]): f["properties"]["n"] for f in feats}
     assert numbered == {(120.22, 30.22): 1, (120.2, 30.2): 2, (120.21, 30.21): 3}
