@@ -117,11 +117,13 @@ class _Labels:
 
     def add(self, lon: np.ndarray, lat: np.ndarray, angle: np.ndarray, names: list[str], cls: str) -> None:
         c = LABEL_CLASSES.index(cls)
-        for x, y, a, n in zip(lon, lat, angle, names, strict=True):
+        # np.rint rounds half to even, as round() does: the same whole numbers, made at once
+        xya = np.rint(np.column_stack([np.asarray(lon, float) * SCALE, np.asarray(lat, float) * SCALE, angle]))
+        for (x, y, a), n in zip(xya.astype(np.int64).tolist(), names, strict=True):
             i = self.index.setdefault(n, len(self.names))
             if i == len(self.names):
                 self.names.append(n)
-            self.points.append([round(float(x) * SCALE), round(float(y) * SCALE), round(float(a)), i, c])
+            self.points.append([x, y, a, i, c])
 
     def along(self, lines: np.ndarray, names: list, cls: str, spacing_m: float) -> None:
         """Labels along named lines.
@@ -133,18 +135,17 @@ class _Labels:
         if not named:
             return
         metric = shapely.transform(lines[named], lambda c: c * [self.kx, self.ky])
-        by_name: dict[str, list[int]] = {}
-        for j, i in enumerate(named):
-            by_name.setdefault(names[i], []).append(j)
-        parts, part_name = [], []
-        for name, js in by_name.items():
-            merged = shapely.line_merge(shapely.multilinestrings(shapely.get_parts(metric[js])))
-            for p in shapely.get_parts(merged):
-                parts.append(p)
-                part_name.append(name)
-        if not parts:
+        group_of: dict[str, int] = {}  # each name's group, in the order the names first come
+        group = np.asarray([group_of.setdefault(names[i], len(group_of)) for i in named], dtype=np.int64)
+        pieces, src = shapely.get_parts(metric, return_index=True)
+        order = np.argsort(group[src], kind="stable")  # by name, each name's pieces in their order
+        joined = shapely.line_merge(
+            shapely.multilinestrings(pieces[order], indices=group[src][order]) if len(order) else np.zeros(0, object)
+        )
+        parts_a, part_group = shapely.get_parts(joined, return_index=True)
+        if not len(parts_a):
             return
-        parts_a = np.asarray(parts, dtype=object)
+        group_name = list(group_of)
         length = shapely.length(parts_a)
         keep = np.flatnonzero(length >= LABEL_MIN_LENGTH_M)
         count = np.maximum(1, np.floor(length[keep] / spacing_m)).astype(int)
@@ -156,18 +157,13 @@ class _Labels:
         b = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], pos + 10))
         angle = np.degrees(np.arctan2(-(b[:, 1] - a[:, 1]), b[:, 0] - a[:, 0]))  # screen y points down
         angle = np.where(angle > 90, angle - 180, np.where(angle < -90, angle + 180, angle))
-        placed: dict[str, list[np.ndarray]] = {}
-        take = []
-        for j, r in enumerate(rep):
-            name = part_name[r]
-            near = placed.setdefault(name, [])
-            if any(np.hypot(*(at[j] - q)) < spacing_m / 2 for q in near):
-                continue
-            near.append(at[j])
-            take.append(j)
-        take_a = np.asarray(take, int)
+        take_a = _spaced(at, part_group[rep], spacing_m / 2)
         self.add(
-            at[take_a, 0] / self.kx, at[take_a, 1] / self.ky, angle[take_a], [part_name[rep[j]] for j in take], cls
+            at[take_a, 0] / self.kx,
+            at[take_a, 1] / self.ky,
+            angle[take_a],
+            [group_name[g] for g in part_group[rep[take_a]]],
+            cls,
         )
 
     def inside(self, geoms: np.ndarray, names: list, cls: str, min_area_m2: float, lat: float) -> None:
@@ -188,6 +184,22 @@ class _Labels:
 
     def text(self) -> str:
         return '{"s":' + str(SCALE) + ',"n":' + safe_json(self.names) + ',"p":' + safe_json(self.points) + "}"
+
+
+def _spaced(at: np.ndarray, group: np.ndarray, min_gap: float) -> np.ndarray:
+    """The points kept, in order: each point unless one kept before it of its group is nearer than ``min_gap``."""
+    take = np.zeros(len(at), bool)
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    for members in np.split(order, bounds) if len(order) else []:
+        pts = at[members]
+        close = (np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) < min_gap).tolist()
+        kept: list[int] = []
+        for m, row in enumerate(close):
+            if not any(row[q] for q in kept):
+                kept.append(m)
+        take[members[kept]] = True
+    return np.flatnonzero(take)
 
 
 def basemap_data(result: PlanResult) -> Basemap:

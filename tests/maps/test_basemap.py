@@ -167,3 +167,46 @@ def test_study_area_outline_follows_the_boundary(binjiang_path, cache_dir):
     # and it goes all the way round: the outline's length is the boundary's, less what simplifying cut
     drawn = sum(shapely.length(shapely.linestrings(p)) for p in decode_lines(json.dumps(doc["f"][0][1])))
     assert 0.9 * shapely.length(ring) < drawn <= shapely.length(ring) * 1.001
+
+
+def test_spaced_labels_keep_what_a_point_by_point_check_keeps():
+    from maps.basemap import _spaced
+
+    rng = np.random.default_rng(7)
+    at = rng.uniform(0, 2000, (400, 2))
+    group = rng.integers(0, 6, 400)
+    kept: dict[int, list[np.ndarray]] = {}
+    expected = []
+    for j in range(len(at)):  # the plain way: each point against those kept before it in its group
+        near = kept.setdefault(int(group[j]), [])
+        if any(np.hypot(*(at[j] - q)) < 150.0 for q in near):
+            continue
+        near.append(at[j])
+        expected.append(j)
+    assert _spaced(at, group, 150.0).tolist() == expected
+    assert _spaced(np.zeros((0, 2)), np.zeros(0, np.int64), 150.0).tolist() == []
+
+
+def test_labels_along_join_same_named_pieces_and_keep_their_spacing():
+    from maps.basemap import LABEL_CLASSES, _Labels
+
+    labels = _Labels(30.0)
+    deg = 1 / labels.kx  # one metre east, in degrees
+    lines = np.asarray(
+        [
+            shapely.LineString([(0, 0), (1000 * deg, 0)]),
+            shapely.LineString([(1000 * deg, 0), (2000 * deg, 0)]),  # the same street, on from the first
+            shapely.LineString([(0, 0.01), (500 * deg, 0.01)]),
+            shapely.LineString([(0, 0.02), (50 * deg, 0.02)]),  # too short to label
+        ],
+        dtype=object,
+    )
+    labels.along(lines, ["A路", "A路", "B路", "C路"], "minor", 450.0)
+    doc = json.loads(labels.text())
+    by_name = {n: [p for p in doc["p"] if doc["n"][p[3]] == n] for n in doc["n"]}
+    assert sorted(by_name) == ["A路", "B路"]
+    assert len(by_name["A路"]) == 4  # 2000 m joined: one label per 450 m, spaced 500 m apart
+    assert len(by_name["B路"]) == 1
+    xs = sorted(p[0] / doc["s"] / deg for p in by_name["A路"])
+    assert np.allclose(np.diff(xs), 500.0, atol=1.0)
+    assert all(p[2] == 0 and p[4] == LABEL_CLASSES.index("minor") for p in doc["p"])
