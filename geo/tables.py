@@ -273,15 +273,24 @@ def _names(values: Iterable[object]) -> np.ndarray:
 
 
 def _mode_by(group: np.ndarray, values: np.ndarray, groups: int, *, mixed: str | None = None) -> list:
-    """For each group, the most common named value among its homes.
+    """For each group, the most common named value among its homes (of a tie, the one met first).
 
     ``mixed`` when several differ and ``mixed`` is given; None when none is named.
     """
     out: list = [None] * groups
-    df = pd.DataFrame({"g": group, "v": pd.Series(values, dtype=object)}).dropna()
-    for k, v in df.groupby("g")["v"]:
-        counts = v.value_counts()
-        out[int(str(k))] = mixed if mixed is not None and len(counts) > 1 else counts.index[0]
+    named = np.flatnonzero(pd.notna(pd.Series(values, dtype=object)).to_numpy())
+    if not len(named):
+        return out
+    codes, uniques = pd.factorize(pd.Series(values[named], dtype=object))
+    pair = np.asarray(group, np.int64)[named] * len(uniques) + codes
+    pairs, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    g, v = pairs // len(uniques), pairs % len(uniques)
+    best = np.lexsort((first, -counts, g))  # per group: most homes first, then the first met
+    head = np.ones(len(best), bool)
+    head[1:] = g[best][1:] != g[best][:-1]
+    kinds = np.bincount(g, minlength=groups)
+    for j in best[head]:
+        out[int(g[j])] = mixed if mixed is not None and kinds[g[j]] > 1 else uniques[v[j]]
     return out
 
 

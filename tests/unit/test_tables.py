@@ -30,14 +30,28 @@ def wgs84(poly):
 def toy_plan(population: Path | None = None):
     admin = gpd.GeoDataFrame(
         {"name": ["东街道", "甲社区", "乙社区"], "admin_level": ["8", "10", "10"], "osm_id": ["r1", "r2", "r3"]},
-        geometry=[wgs84(shapely.box(-100, -300, 2000, 300)), wgs84(shapely.box(-100, -300, 700, 300)),
-                  wgs84(shapely.box(700, -300, 1500, 300))], crs=4326)
+        geometry=[
+            wgs84(shapely.box(-100, -300, 2000, 300)),
+            wgs84(shapely.box(-100, -300, 700, 300)),
+            wgs84(shapely.box(700, -300, 1500, 300)),
+        ],
+        crs=4326,
+    )
     # 丙社区 is mapped only as a place node: homes beyond the boundaries take the nearest one
-    places = gpd.GeoDataFrame({"name": ["丙社区"], "place": ["neighbourhood"]},
-                              geometry=gpd.points_from_xy(*NET.unproject([[1800.0, 60.0]]).T), crs=4326)
+    places = gpd.GeoDataFrame(
+        {"name": ["丙社区"], "place": ["neighbourhood"]},
+        geometry=gpd.points_from_xy(*NET.unproject([[1800.0, 60.0]]).T),
+        crs=4326,
+    )
     xy = np.column_stack([np.asarray(XS, float), np.full(len(XS), 40.0)])
-    base = toy_base(NET, xy, PEOPLE, admin=admin, places=places,
-                    facilities={"centres": [{"id": "c1", "name": "甲中心", "tier": "community", "x": 0.0}]})
+    base = toy_base(
+        NET,
+        xy,
+        PEOPLE,
+        admin=admin,
+        places=places,
+        facilities={"centres": [{"id": "c1", "name": "甲中心", "tier": "community", "x": 0.0}]},
+    )
     return plan(PlanInputs(population=population), PlanParams(minutes=(10.0, 15.0), cell_m=3.75), base=base)
 
 
@@ -63,7 +77,9 @@ def test_communities_from_boundaries_and_places_worst_first(toy):
     rows = t.set_index("name")
     assert rows.loc["甲社区", "named_from"] == "admin boundary" and rows.loc["丙社区", "named_from"] == "nearest place"
     assert rows.loc["甲社区", "people"] == 30 and rows.loc["甲社区", "centres_10min"] == 1.0
-    assert rows.loc["乙社区", "people"] == 70 and rows.loc["乙社区", "centres_15min"] == pytest.approx(30 / 70, abs=1e-4)
+    assert rows.loc["乙社区", "people"] == 70 and rows.loc["乙社区", "centres_15min"] == pytest.approx(
+        30 / 70, abs=1e-4
+    )
     assert rows.loc["丙社区", "homes"] == 2 and rows.loc["丙社区", "people"] == 110
     assert rows.loc["丙社区", "street"] == "东街道"  # its homes: one in 东街道, one in none
     assert int(t["homes"].sum()) == len(XS)
@@ -138,8 +154,15 @@ def test_plan_writes_tables_xlsx_and_csv(toy, tmp_path):
     from api.outputs import table_files
 
     written = table_files(toy, tmp_path, lang="zh")
-    assert {p.name for p in written} == {"summary.csv", "coverage.csv", "streets.csv", "communities.csv",
-                                         "facilities.csv", "gaps.csv", "tables.xlsx"}
+    assert {p.name for p in written} == {
+        "summary.csv",
+        "coverage.csv",
+        "streets.csv",
+        "communities.csv",
+        "facilities.csv",
+        "gaps.csv",
+        "tables.xlsx",
+    }
     raw = (tmp_path / "tables" / "communities.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and "丙社区".encode() in raw
     book = openpyxl.load_workbook(tmp_path / "tables.xlsx")
@@ -181,11 +204,13 @@ def test_several_profiles_get_their_own_columns():
     (3.6 km/h) 720 m: 100 and 500 m only."""
     from geo.tables import cover_columns
 
-    admin = gpd.GeoDataFrame({"name": ["东街道"], "admin_level": ["8"], "osm_id": ["r1"]},
-                             geometry=[wgs84(shapely.box(-100, -300, 3000, 300))], crs=4326)
+    admin = gpd.GeoDataFrame(
+        {"name": ["东街道"], "admin_level": ["8"], "osm_id": ["r1"]},
+        geometry=[wgs84(shapely.box(-100, -300, 3000, 300))],
+        crs=4326,
+    )
     xy = np.column_stack([np.asarray(XS, float), np.full(len(XS), 40.0)])
-    base = toy_base(NET, xy, PEOPLE, admin=admin,
-                    facilities={"centres": [{"id": "c1", "name": "甲中心", "x": 0.0}]})
+    base = toy_base(NET, xy, PEOPLE, admin=admin, facilities={"centres": [{"id": "c1", "name": "甲中心", "x": 0.0}]})
     r = plan(PlanInputs(), PlanParams(minutes=(12.0,), profiles=("adult", "elderly"), cell_m=3.75), base=base)
     assert [c for c, *_ in cover_columns(r.params)][:2] == ["centres_12min_adult", "centres_12min_elderly"]
     row = area_table(r, level="street").iloc[0]
@@ -193,3 +218,23 @@ def test_several_profiles_get_their_own_columns():
     assert row["centres_12min_elderly"] == pytest.approx(30 / 210, abs=1e-4)
     en = localised(area_table(r, level="street"), "en")
     assert "Centres ≤12 min share (elderly)" in en.columns
+
+
+def test_mode_by_gives_each_groups_most_common_name_first_met_on_a_tie():
+    from collections import Counter
+
+    from geo.tables import _mode_by
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n, groups = int(rng.integers(0, 40)), int(rng.integers(1, 5))
+        group = rng.integers(0, groups, n)
+        values = np.array([None if x == 0 else f"社区{x}" for x in rng.integers(0, 4, n)], dtype=object)
+        for mixed in (None, "mixed"):
+            expected: list = []
+            for k in range(groups):  # the plain way: count each group's names in the order they come
+                counts = Counter(v for v, g in zip(values, group, strict=True) if g == k and v is not None)
+                top = max(counts.values(), default=0)
+                first = next((v for v, c in counts.items() if c == top), None)  # Counter keeps first-met order
+                expected.append(mixed if mixed is not None and len(counts) > 1 else first)
+            assert _mode_by(group, values, groups, mixed=mixed) == expected
