@@ -13,10 +13,10 @@ from api.cli_batch import batch_cmd
 from api.cli_common import (
     EXAMPLES,
     Finished,
-    Program,
     format_option,
     input_options,
     run_plan,
+    run_program,
     run_safely,
     summary_table,
 )
@@ -25,7 +25,7 @@ from api.cli_report import report_cmd
 from maps.labels import LANGS
 
 
-@click.group(cls=Program, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="service-circles", prog_name="circles")
 def main() -> None:
     """Walk-time service circles for Party-mass service centres, stations and charging points.
@@ -91,5 +91,10 @@ for command in (scenario_group, site_cmd, serve_cmd, map_cmd, layers_group, batc
     main.add_command(command)
 
 
+def program() -> None:
+    """The ``circles`` program (its console script): :data:`main`, ended at once when a command has finished."""
+    run_program(main)
+
+
 if __name__ == "__main__":
-    main()
+    program()

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -84,34 +84,33 @@ class Steps:
 class Finished(SystemExit):
     """A command has done its work: files written and closed, worker processes gone, answer printed.
 
-    :class:`Program` then ends the process at once; anywhere else (click's test runner calls the
-    group's ``main`` itself) it is the usual exit with status 0.
+    :func:`run_program` then ends the process at once; anywhere else (click's test runner, a
+    script or notebook calling the group itself) it is the usual exit with status 0, which the
+    caller may catch.
     """
 
     def __init__(self) -> None:
         super().__init__(0)
 
 
-class Program(click.Group):
-    """The ``circles`` group when run as the program (the console script, ``python -m api.cli``).
+def run_program(group: click.Group) -> None:
+    """Run ``group`` as the program (the console script, ``python -m api.cli``).
 
     A command that raises :class:`Finished` ends the process without the interpreter's teardown:
     unloading pandas, scipy and GDAL took 0.2-0.3 s after a follow-up had written its last file,
     a tenth of its time. Output is flushed first; nothing else is left to do (no atexit handler
-    of ours, no open file, no child process).
+    of ours, no open file, no child process). Only the program's own entry point does this: the
+    group called from Python (``main([...])``) returns to its caller as any click group does.
     """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - click's own signature
-        """Run the command line (as :meth:`click.Group.main`), ending at once after :class:`Finished`."""
+    try:
+        group.main()
+    except Finished:
         try:
-            return super().__call__(*args, **kwargs)
-        except Finished:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except OSError:  # the reader went away (a closed pipe)
-                os._exit(1)
-            os._exit(0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # the reader went away (a closed pipe)
+            os._exit(1)
+        os._exit(0)
 
 
 def run_safely(fn: Callable[..., None]) -> Callable[..., None]:

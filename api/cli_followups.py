@@ -16,6 +16,7 @@ from geo.kinds import COORD_SYSTEMS, LAYERS
 from maps.labels import LANGS
 
 if TYPE_CHECKING:  # annotations only: the engine loads when a command runs
+    from geo.plan_types import PlanResult
     from geo.scenario_store import ScenarioStore
 
 PLAN_OPTION = click.option(
@@ -443,7 +444,9 @@ def serve_cmd(*, plan_dir: Path | None, host: str, port: int, http_workers: int,
     settings = settings_from(**given)
     from api.app import prepare, serve
 
-    result = prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here, not in a worker
+    result: PlanResult | None = prepare(settings, progress=lambda s: click.echo(s, err=True))  # bad inputs fail here
+    if http_workers > 1:
+        result = None  # each worker loads its own: this process keeps no plan while it supervises them
     os.environ.update(settings.to_env())
     click.echo(f"serving on http://{host}:{port} (API docs at /docs)", err=True)
     serve(

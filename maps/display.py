@@ -179,8 +179,13 @@ def _round(g: np.ndarray) -> np.ndarray:
 
 
 def safe_json(obj: object) -> str:
-    """JSON that can sit inside a ``<script>`` (``</`` escaped); Chinese kept as written."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default).replace("</", "<\\/")
+    """JSON that can sit inside a ``<script>`` (``</`` escaped); Chinese kept as written.
+
+    U+2028 and U+2029 are escaped too: JavaScript before ES2019 ends a line at them, even inside
+    a string (an intranet's older browser).
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default)
+    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _default(o: object) -> object:

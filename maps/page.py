@@ -13,7 +13,8 @@ writes the page:
 
 The script runs inside a function, so its variables are its own: the map is ``map`` and the
 groups are ``group_1``, ``group_2``, ... numbered in the order they are written, so the same map
-gives the same page byte for byte. Values reach the script as JSON (:func:`js`), and the script
+gives the same page byte for byte. Values reach the script as JSON (:func:`js` here,
+:func:`maps.display.safe_json` for the panels and the encoded layers), and the script
 as a whole never holds ``</`` or ``<!--`` (written ``<\/`` and ``<\!--``, the same inside a
 JavaScript string): no name, popup or label can end the ``<script>`` early. Nothing is read as a
 template.

@@ -80,11 +80,14 @@ def test_serve_command(monkeypatch, _session_cache):
         r = CliRunner().invoke(main, ["serve", "--minutes", "5,10", "--port", "8123", "--workers", "2"])
         assert r.exit_code == 0, r.output
         (args, kw), = calls
-        assert isinstance(kw.pop("result"), PlanResult)  # the plan checked here, served by one worker as it is
+        assert kw.pop("result") is None  # several workers load their own: the supervisor keeps no plan
         assert (args, kw) == ((), {"host": "127.0.0.1", "port": 8123, "workers": 2, "keep_alive_s": 5.0,
                                    "header_timeout_s": 10.0})
         assert os.environ["CIRCLES_MINUTES"] == "5,10" and os.environ["CIRCLES_MAX_SNAP_M"] == "500.0"
         assert "CIRCLES_OSM" not in os.environ  # not given: the embedded default
+        r = CliRunner().invoke(main, ["serve", "--minutes", "5,10", "--port", "8123"])
+        assert r.exit_code == 0, r.output
+        assert isinstance(calls[-1][1]["result"], PlanResult)  # the plan checked here, served by one worker as it is
     finally:
         os.environ.clear()
         os.environ.update(env_before)
@@ -96,7 +99,7 @@ def test_serve_command(monkeypatch, _session_cache):
     assert r.exit_code == 2 and "--width: nan m is outside 1..500" in r.output
     r = CliRunner().invoke(main, ["serve", "--osm", "/nonexistent/x.osm.pbf"])
     assert r.exit_code == 2 and "/nonexistent/x.osm.pbf" in r.output
-    assert len(calls) == 1
+    assert len(calls) == 2  # the two good invocations above; the bad inputs never reached uvicorn
 
 
 def test_an_app_given_the_plan_serves_it_without_loading_it_again(monkeypatch, client, served):
