@@ -187,18 +187,22 @@ class _Labels:
 
 
 def _spaced(at: np.ndarray, group: np.ndarray, min_gap: float) -> np.ndarray:
-    """The points kept, in order: each point unless one kept before it of its group is nearer than ``min_gap``."""
+    """The points kept, in order: each point unless one kept before it of its group is nearer than ``min_gap``.
+
+    A point kept rules out every point of its group nearer than ``min_gap`` (the distance is the
+    same both ways), so a point is kept when no point kept before it has ruled it out.
+    """
     take = np.zeros(len(at), bool)
     order = np.argsort(group, kind="stable")
     bounds = np.flatnonzero(np.diff(group[order])) + 1
     for members in np.split(order, bounds) if len(order) else []:
         pts = at[members]
-        close = (np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) < min_gap).tolist()
-        kept: list[int] = []
-        for m, row in enumerate(close):
-            if not any(row[q] for q in kept):
-                kept.append(m)
-        take[members[kept]] = True
+        close = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) < min_gap
+        ruled_out = np.zeros(len(members), bool)
+        for m in range(len(members)):
+            if not ruled_out[m]:
+                take[members[m]] = True
+                ruled_out |= close[m]
     return np.flatnonzero(take)
 
 
