@@ -349,7 +349,7 @@ def facility_table(result: PlanResult) -> pd.DataFrame:
     lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
     xy = result.network.project(lon, lat)
     street, community, _ = name_points(xy, admin=result.admin, places=result.places, project=result.network.project)
-    df = pd.DataFrame(fac.drop(columns=fac.geometry.name))
+    df = pd.DataFrame(fac).drop(columns=fac.geometry.name)  # (a plain frame first: no GeoDataFrame made)
     at = list(df.columns).index("name") + 1 if "name" in df else len(df.columns)
     df.insert(at, "street", street)
     df.insert(at + 1, "community", community)
@@ -372,7 +372,7 @@ def gap_table(result: PlanResult) -> pd.DataFrame:
     gaps = result.gaps
     if gaps is None or len(gaps) == 0:
         return pd.DataFrame(columns=[*GAP_COLUMNS, "lon", "lat"])
-    df = pd.DataFrame(gaps.drop(columns=gaps.geometry.name))
+    df = pd.DataFrame(gaps).drop(columns=gaps.geometry.name)
     pts = gaps.geometry.representative_point()
     df["lon"] = np.round(pts.x.to_numpy(), 6)
     df["lat"] = np.round(pts.y.to_numpy(), 6)
