@@ -196,6 +196,9 @@ def _spaced(at: np.ndarray, group: np.ndarray, min_gap: float) -> np.ndarray:
     order = np.argsort(group, kind="stable")
     bounds = np.flatnonzero(np.diff(group[order])) + 1
     for members in np.split(order, bounds) if len(order) else []:
+        if len(members) == 1:  # (most names have one label)
+            take[members[0]] = True
+            continue
         pts = at[members]
         close = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) < min_gap
         ruled_out = np.zeros(len(members), bool)
