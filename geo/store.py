@@ -29,6 +29,8 @@ from typing import Any, cast
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pyproj
 import shapely
 
@@ -154,7 +156,10 @@ def write_table(path: Path, gdf: pd.DataFrame) -> dict:
         entry["geometry"] = str(geom)
         entry["crs"] = geo_df.crs.to_string() if geo_df.crs is not None else None
     df.columns = [str(c) for c in df.columns]
-    df.to_parquet(path, index=False)
+    if df.attrs:  # (kept by pandas in the file's metadata)
+        df.to_parquet(path, index=False)
+    else:  # what to_parquet writes, byte for byte, converted on this thread: a pool of threads per table cost more
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False, nthreads=1), str(path), compression="snappy")
     return entry
 
 
