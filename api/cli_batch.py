@@ -30,8 +30,10 @@ from api.cli_common import format_option, input_options, run_safely
 from maps.labels import LANGS
 
 if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
+    from geo.base import Base
     from geo.batch import BatchArea, Partition
     from geo.plan import PlanResult
+    from geo.plan_types import PlanInputs, PlanParams
 
 BATCH_EXAMPLES = """
 \b
@@ -255,11 +257,8 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
 
     from api.batch_merge import write_merged
     from api.cli_common import build_inputs, say_for
-    from geo.base import load_base
-    from geo.batch import Partition, list_areas
-    from geo.batch_tasks import Cluster, area_digest, options_digest, peak_rss_mb, run_tasks
+    from geo.batch_tasks import Cluster, LocalStart, area_digest, options_digest, peak_rss_mb, run_tasks
     from geo.io import write_json
-    from geo.plan import read_layer_files
     from maps.tiles import tile_spec
 
     _refuse_area_options(kw)
@@ -269,68 +268,67 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     inputs, params = build_inputs(kw)
     say = say_for(quiet=quiet)
     t0 = time.perf_counter()
-    files, warnings = read_layer_files(inputs)
-    for w in warnings:
-        click.echo(f"warning: {w}", err=True)
-    base = load_base(inputs, params, progress=say)
-    areas = list_areas(areas_spec, admin=base.admin, within=within, crs=inputs.crs)
-    part = Partition(base, params, files)
-    overlap = int((part.home_owners(areas) > 1).sum())
-    if overlap:
-        click.echo(
-            f"warning: {overlap} homes lie in more than one area of {areas_spec}: each of those areas counts "
-            "them (the merged totals count them more than once)",
-            err=True,
-        )
-    source = base.key or f"{Path(str(base.source)).name}:{len(base.homes)}:{base.network.n_nodes}"
-    options = options_digest(
-        source=source, inputs=inputs, params=params, extra={"fmt": fmt, "lang": lang, "tiles": tiles, "saved": saved}
+    cluster = Cluster(
+        workers=n_workers or os.cpu_count() or 1, scheduler=scheduler, retries=retries, dashboard=dashboard
     )
-    read_s = time.perf_counter() - t0
-    say(
-        f"{len(areas)} areas; extract ({base.network.n_nodes:,} walk nodes, {len(base.homes):,} homes) read and "
-        f"partitioned in {read_s:.1f} s"
-    )
-    write_json(
-        out / MARK,
-        {
-            "tool": "service-circles",
-            "kind": "batch",
-            "source": str(base.source),
-            "areas": areas_spec,
-            "within": within,
-            "options_digest": options,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        },
-    )
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    digests = {a.key: area_digest(options, a.area) for a in areas}
-    run = _Run(
-        bar=Bar(len(areas), enabled=not quiet and sys.stderr.isatty()),
-        names={a.key: a.area.name for a in areas},
-        where=scheduler,
-        quiet=quiet,
-    )
-    todo = run.sort(areas, out=out, digests=digests)
-    shared = {
-        "inputs": inputs,
-        "params": dataclasses.replace(params, cache_dir=None),
-        "write": AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved),
-    }
-    t_tasks = time.perf_counter()
+    # the local cluster's workers start while the extract is read (unless areas may be done already)
+    early = None if scheduler or _done_before(out) else LocalStart(cluster)
     try:
-        if todo:
-            run_tasks(
-                _tasks(todo, part, out=out, digests=digests, shared=shared),
-                cluster=Cluster(
-                    workers=n_workers or os.cpu_count() or 1, scheduler=scheduler, retries=retries, dashboard=dashboard
-                ),
-                on_start=lambda link, threads: run.on_start(link, threads, todo=len(todo)),
-                on_done=run.on_done,
-                on_lost=run.on_lost,
-            )
+        base, areas, part = _read(inputs, params, areas_spec=areas_spec, within=within, say=say)
+        source = base.key or f"{Path(str(base.source)).name}:{len(base.homes)}:{base.network.n_nodes}"
+        options = options_digest(
+            source=source,
+            inputs=inputs,
+            params=params,
+            extra={"fmt": fmt, "lang": lang, "tiles": tiles, "saved": saved},
+        )
+        read_s = time.perf_counter() - t0
+        say(
+            f"{len(areas)} areas; extract ({base.network.n_nodes:,} walk nodes, {len(base.homes):,} homes) read and "
+            f"partitioned in {read_s:.1f} s"
+        )
+        write_json(
+            out / MARK,
+            {
+                "tool": "service-circles",
+                "kind": "batch",
+                "source": str(base.source),
+                "areas": areas_spec,
+                "within": within,
+                "options_digest": options,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+        )
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        digests = {a.key: area_digest(options, a.area) for a in areas}
+        run = _Run(
+            bar=Bar(len(areas), enabled=not quiet and sys.stderr.isatty()),
+            names={a.key: a.area.name for a in areas},
+            where=scheduler,
+            quiet=quiet,
+        )
+        todo = run.sort(areas, out=out, digests=digests)
+        shared = {
+            "inputs": inputs,
+            "params": dataclasses.replace(params, cache_dir=None),
+            "write": AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved),
+        }
+        t_tasks = time.perf_counter()
+        try:
+            if todo:
+                run_tasks(
+                    _tasks(todo, part, out=out, digests=digests, shared=shared),
+                    cluster=cluster,
+                    on_start=lambda link, threads: run.on_start(link, threads, todo=len(todo)),
+                    on_done=run.on_done,
+                    on_lost=run.on_lost,
+                    started=early,
+                )
+        finally:
+            run.bar.close()
     finally:
-        run.bar.close()
+        if early is not None:
+            early.close()
     _log_failures(out, run.outcomes)
     say("merging the areas' outputs")
     written = write_merged(
@@ -354,6 +352,36 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
         },
     )
     _report(len(areas), run.outcomes, written, seconds=time.perf_counter() - t0, quiet=quiet)
+
+
+def _read(
+    inputs: PlanInputs, params: PlanParams, *, areas_spec: str, within: str | None, say: Callable[[str], None]
+) -> tuple[Base, list[BatchArea], Partition]:
+    """Read the facility files and the extract once, list the areas, and index the extract to cut them."""
+    from geo.base import load_base
+    from geo.batch import Partition, list_areas
+    from geo.plan import read_layer_files
+
+    files, warnings = read_layer_files(inputs)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    base = load_base(inputs, params, progress=say)
+    areas = list_areas(areas_spec, admin=base.admin, within=within, crs=inputs.crs)
+    part = Partition(base, params, files)
+    overlap = int((part.home_owners(areas) > 1).sum())
+    if overlap:
+        click.echo(
+            f"warning: {overlap} homes lie in more than one area of {areas_spec}: each of those areas counts "
+            "them (the merged totals count them more than once)",
+            err=True,
+        )
+    return base, areas, part
+
+
+def _done_before(out: Path) -> bool:
+    """Whether ``out`` holds an area an earlier run finished (a re-run may then need no worker at all)."""
+    areas = out / "areas"
+    return areas.is_dir() and any((d / MARK).is_file() for d in areas.iterdir())
 
 
 def _refuse_area_options(kw: dict[str, object]) -> None:

@@ -234,6 +234,78 @@ def _quiet_on_interrupt(start: Callable[[], T]) -> T:
         signal.signal(signal.SIGINT, before)
 
 
+class LocalStart:
+    """A ``LocalCluster`` started in a thread of its own, e.g. while the driver reads the extract.
+
+    Its worker processes must ignore SIGINT (a Ctrl-C in the terminal reaches the whole process
+    group; only the command answers it, and closes the cluster), and a process inherits an
+    ignored signal only: so SIGINT is ignored, as :func:`_quiet_on_interrupt` does, from the
+    cluster's start until its worker processes exist (``spawned``: a fraction of a second;
+    their ~1.5 s of start-up then runs beside the caller's work, which answers Ctrl-C again).
+    :meth:`get` waits for the cluster (raising what its start raised); :meth:`close` waits for
+    it and closes it, whatever happened.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._local: object = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="circles-local-cluster", daemon=True)
+        _quiet_on_interrupt(self._spawn)
+
+    def _spawn(self) -> None:
+        """Start the thread; return once the worker processes were started (or the start ended)."""
+        import psutil  # noqa: PLC0415 - a dependency of distributed, loaded with it
+
+        me = psutil.Process()
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            if len(worker_processes(me)) >= self.cluster.workers:
+                return
+            time.sleep(0.02)
+
+    def _start(self) -> None:
+        from distributed import LocalCluster
+
+        try:
+            self._local = LocalCluster(
+                n_workers=self.cluster.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0" if self.cluster.dashboard else None,
+                silence_logs=40,
+            )
+        except BaseException as err:  # noqa: BLE001 - raised again by get(), in the thread that asks
+            self._error = err
+
+    def get(self):  # noqa: ANN201 - a distributed.LocalCluster (distributed loads lazily)
+        """The started cluster (waits for its workers); raises what starting it raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._local
+
+    def close(self) -> None:
+        """Wait for the cluster's start and close the cluster (nothing when it did not start)."""
+        self._thread.join()
+        local, self._local = self._local, None
+        if local is not None:
+            local.close()  # type: ignore[attr-defined]
+
+
+def worker_processes(parent: object) -> list:
+    """The child processes of ``parent`` (a ``psutil.Process``) that multiprocessing spawned."""
+    found = []
+    for child in parent.children():  # type: ignore[attr-defined]
+        try:
+            if any("spawn_main" in a for a in child.cmdline()):
+                found.append(child)
+        except Exception:  # noqa: BLE001, S112 - a child that ended meanwhile
+            continue
+    return found
+
+
 @dataclass(frozen=True)
 class Cluster:
     """Where the tasks run: ``workers`` local worker processes, or a running scheduler."""
@@ -251,6 +323,7 @@ def run_tasks(
     on_start: Callable[[str | None, int], None],
     on_done: Callable[[str, dict], None],
     on_lost: Callable[[str, list[str]], None] | None = None,
+    started: LocalStart | None = None,
 ) -> None:
     """Run tasks on Dask distributed, at most twice as many in flight as there are worker threads.
 
@@ -261,7 +334,8 @@ def run_tasks(
     retries (or its worker died more often than the scheduler allows). ``on_lost(worker, keys)``
     is called at the end for every worker process that stopped unexpectedly, with the keys of
     the tasks it held (the scheduler ran them again elsewhere), as the scheduler's event log
-    has them.
+    has them. ``started``: a local cluster already starting (:class:`LocalStart`), used
+    instead of starting one; its owner closes it.
     """
     from distributed import Client, LocalCluster, as_completed
 
@@ -279,6 +353,9 @@ def run_tasks(
                     )
                 ],
             ) from None
+        local = None
+    elif started is not None:
+        client = Client(started.get())
         local = None
     else:
         local = _quiet_on_interrupt(
