@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 1.01)
 SHARE_COLOURS = ("#d7301f", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
 FAILED_COLOUR = "#9e9e9e"
+#: the layers of each area that province.gpkg merges
+LAYERS = ("circles", "gaps", "facilities")
 
 
 def _read_layer(folder: Path, name: str, fmt: str) -> gpd.GeoDataFrame | None:
@@ -117,19 +119,44 @@ def _read_streets(folder: Path) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def _gather(
-    folder: Path, area: str, fmt: str, *, frames: dict[str, list[gpd.GeoDataFrame]], streets: list[pd.DataFrame]
-) -> None:
-    """Add an area's layers to ``frames`` and its street rows to ``streets``, with an ``area`` column."""
-    for name, parts in frames.items():
+def _read_area(folder: Path, area: str, fmt: str) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
+    """An area's merged layers (those it holds) and its street rows, each with an ``area`` column."""
+    layers = {}
+    for name in LAYERS:
         gdf = _read_layer(folder, name, fmt)
         if gdf is not None:
             gdf.insert(0, "area", area)
-            parts.append(gdf)
+            layers[name] = gdf
     s = _read_streets(folder)
     if len(s):
         s.insert(0, "area", area)
-        streets.append(s)
+    return layers, s
+
+
+class Gathered:
+    """The areas' layers and street rows the merge needs, read as each area is written.
+
+    The command adds each area as its task finishes (:meth:`add`), so the reading overlaps the
+    other areas' tasks instead of following them; the merge reads the rest itself (areas done
+    by an earlier run). What is read is what :func:`write_merged` would read at the end: the
+    finished area's folder, written all at once before its task returns.
+    """
+
+    def __init__(self, out: Path, fmt: str) -> None:
+        self.out, self.fmt = Path(out), fmt
+        self.areas: dict[str, tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]] = {}
+
+    def add(self, key: str, area: str) -> None:
+        """Read the area ``key`` (named ``area``) from its folder (left to the merge if that fails)."""
+        try:
+            self.areas[key] = _read_area(self.out / "areas" / key, area, self.fmt)
+        except Exception:  # noqa: BLE001 - the merge reads it again and says what is wrong, after every area
+            self.areas.pop(key, None)
+
+    def take(self, key: str, area: str) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
+        """The area's layers and street rows: those read before (forgotten here), or read now."""
+        got = self.areas.pop(key, None)
+        return got if got is not None else _read_area(self.out / "areas" / key, area, self.fmt)
 
 
 def _ranked(table: pd.DataFrame, coverages: list[dict]) -> tuple[pd.DataFrame, str | None]:
@@ -155,12 +182,18 @@ def write_merged(
     tiles: str,
     lang: str | None,
     meta: dict,
+    gathered: Gathered | None = None,
 ) -> list[Path]:
-    """Write the merged outputs of a batch into ``out``; returns the files written."""
+    """Write the merged outputs of a batch into ``out``; returns the files written.
+
+    ``gathered``: the areas read while the others were planned (:class:`Gathered`); the merge
+    reads the others.
+    """
     out = Path(out)
-    rows, coverages, entries, boundaries = [], [], [], []
-    frames: dict[str, list[gpd.GeoDataFrame]] = {"circles": [], "gaps": [], "facilities": []}
+    gathered = gathered if gathered is not None else Gathered(out, fmt)
+    frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
     streets: list[pd.DataFrame] = []
+    rows, coverages, entries, boundaries = [], [], [], []
     for a in areas:
         folder = out / "areas" / a.key
         o = outcomes.get(a.key, {})
@@ -176,7 +209,11 @@ def write_merged(
             rows.append(area_row(a.area.name, a.area.level, cov))
             coverages.append(cov)
             entries.append({**entry, "status": o["status"], "map": f"areas/{a.key}/map.html", "coverage": cov})
-            _gather(folder, a.area.name, fmt, frames=frames, streets=streets)
+            layers, s = gathered.take(a.key, a.area.name)
+            for name, gdf in layers.items():
+                frames[name].append(gdf)
+            if len(s):
+                streets.append(s)
         boundaries.append(a.area.geometry if a.area.geometry is not None and not a.area.geometry.is_empty else None)
     table, col = _ranked(pd.DataFrame(rows), coverages)
     written = []

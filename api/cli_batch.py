@@ -30,6 +30,7 @@ from api.cli_common import format_option, input_options, run_safely
 from maps.labels import LANGS
 
 if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
+    from api.batch_merge import Gathered
     from geo.base import Base
     from geo.batch import BatchArea, Partition
     from geo.plan import PlanResult
@@ -255,7 +256,7 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     import dataclasses
     import os
 
-    from api.batch_merge import write_merged
+    from api.batch_merge import Gathered, write_merged
     from api.cli_common import build_inputs, say_for
     from geo.batch_tasks import Cluster, LocalStart, area_digest, options_digest, peak_rss_mb, run_tasks
     from geo.io import write_json
@@ -306,6 +307,7 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
             names={a.key: a.area.name for a in areas},
             where=scheduler,
             quiet=quiet,
+            gathered=Gathered(out, fmt),
         )
         todo = run.sort(areas, out=out, digests=digests)
         shared = {
@@ -335,6 +337,7 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
         out,
         areas,
         run.outcomes,
+        gathered=run.gathered,
         fmt=fmt,
         tiles=tiles,
         lang=lang,
@@ -414,6 +417,7 @@ class _Run:
     names: dict[str, str]  # area key -> area name
     where: str | None  # the scheduler's address, or None for a local cluster
     quiet: bool
+    gathered: Gathered | None = None  # what the merge needs of each area, read as the area is done
     outcomes: dict[str, dict] = field(default_factory=dict)
 
     def sort(self, areas: list[BatchArea], *, out: Path, digests: dict[str, str]) -> list[BatchArea]:
@@ -456,6 +460,8 @@ class _Run:
                 err=True,
             )
         self.bar.add(summary["status"], summary["area"])
+        if summary["status"] == "done" and self.gathered is not None:
+            self.gathered.add(key, summary["area"])
 
 
 def _tasks(

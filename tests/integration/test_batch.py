@@ -153,6 +153,44 @@ def test_merged_outputs(batch):
         assert f"areas/{name}/map.html" in html
 
 
+def test_the_merge_of_areas_read_as_they_finished_equals_the_merge_read_at_the_end(batch, base, areas_file, tmp_path):
+    """The command reads each planned area for the merge as its task ends (Gathered); read at the end, the same."""
+    import shutil
+
+    from api.batch_merge import Gathered, write_merged
+    from geo.batch import list_areas
+
+    out = batch[0]
+    doc = json.loads((out / "coverage.json").read_text("utf-8"))
+    outcomes = {e["key"]: {k: e.get(k) for k in ("key", "area", "status", "error")} for e in doc["areas"]}
+    areas = list_areas(str(areas_file), admin=base.admin, within=None, crs=None)
+    early, late = tmp_path / "early", tmp_path / "late"
+    for d in (early, late):
+        shutil.copytree(out, d)
+        for f in ("province.gpkg", "areas.csv", "streets.csv", "coverage.json", "index.html"):
+            (d / f).unlink()
+    gathered = Gathered(early, "geojson")
+    for n in STREETS[:2]:  # two read early, one left to the merge
+        gathered.add(n, n)
+    assert set(gathered.areas) == set(STREETS[:2])
+    kw = {"fmt": "geojson", "tiles": "none", "lang": None, "meta": {}}
+    write_merged(early, areas, outcomes, gathered=gathered, **kw)
+    write_merged(late, areas, outcomes, **kw)
+    assert gathered.areas == {}  # each area handed over once
+    for f in ("areas.csv", "streets.csv", "coverage.json", "index.html"):
+        assert (early / f).read_bytes() == (late / f).read_bytes(), f
+    for layer in ("circles", "gaps", "facilities", "areas"):
+        a, b = (gpd.read_file(d / "province.gpkg", layer=layer) for d in (early, late))
+        assert a.equals(b) and len(a), layer
+    circles = gpd.read_file(early / "province.gpkg", layer="circles")
+    for n in STREETS:  # each area's rows are its own circles, in its file's order
+        own = gpd.read_file(out / "areas" / n / "circles.geojson")
+        assert list(circles[circles["area"] == n].drop(columns=["area", "geometry"]).columns) == [
+            c for c in own.columns if c != "geometry"
+        ]
+        assert len(circles[circles["area"] == n]) == len(own)
+
+
 def test_rerun_skips_the_done_areas(batch):
     out, _, args = batch
     stamps = {n: (out / "areas" / n / "outputs.json").read_text("utf-8") for n in STREETS}
