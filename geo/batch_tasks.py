@@ -258,10 +258,11 @@ class LocalStart:
         import psutil  # noqa: PLC0415 - a dependency of distributed, loaded with it
 
         me = psutil.Process()
+        before = {p.pid for p in worker_processes(me)}  # spawned by something else earlier
         self._thread.start()
         deadline = time.monotonic() + 60
         while self._thread.is_alive() and time.monotonic() < deadline:
-            if len(worker_processes(me)) >= self.cluster.workers:
+            if len({p.pid for p in worker_processes(me)} - before) >= self.cluster.workers:
                 return
             time.sleep(0.02)
 
