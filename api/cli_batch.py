@@ -307,7 +307,10 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
             names={a.key: a.area.name for a in areas},
             where=scheduler,
             quiet=quiet,
-            gathered=Gathered(out, fmt),
+            # the merge reads each area as it is done only where the driver has a core of its own (a
+            # --scheduler cluster, or fewer local workers than cores): beside a worker on every core
+            # that reading slowed the tasks as much as it saved the merge (16 tiles, 2 workers)
+            gathered=Gathered(out, fmt) if scheduler or cluster.workers < (os.cpu_count() or 1) else None,
         )
         todo = run.sort(areas, out=out, digests=digests)
         shared = {
