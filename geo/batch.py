@@ -33,7 +33,7 @@ from geo.crs import to_wgs84
 from geo.demand import Homes
 from geo.errors import InputError, NetworkError
 from geo.homeinfo import LAND_REACH_M, land_cell
-from geo.network import Network
+from geo.network import Network, network_of
 from geo.plan import fit_cell
 
 if TYPE_CHECKING:
@@ -360,24 +360,8 @@ class _Incidence:
         used = np.zeros(len(nodes), bool)  # the kept nodes an edge keeps (subnetwork drops the others)
         used[at_u] = used[at_v] = True
         new_id = np.cumsum(used) - 1
-        counts = net.geom_end[e] - net.geom_start[e] + 1
-        take = ranges(net.geom_start[e], counts)
-        start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        kept = nodes[used]
-        return Network(
-            crs=net.crs,
-            node_xy=net.node_xy[kept],
-            node_lonlat=net.node_lonlat[kept],
-            node_osm=net.node_osm[kept],
-            edge_u=new_id[at_u].astype(np.int64),
-            edge_v=new_id[at_v].astype(np.int64),
-            edge_len=net.edge_len[e],
-            geom_start=start,
-            geom_end=start + counts - 1,
-            geom_xy=net.geom_xy[take],
-            geom_lonlat=net.geom_lonlat[take],
-            edge_highway=net.edge_highway[e],
-            edge_name=net.edge_name[e],
+        return network_of(
+            net, nodes=nodes[used], edges=e, edge_u=new_id[at_u].astype(np.int64), edge_v=new_id[at_v].astype(np.int64)
         )
 
 

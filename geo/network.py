@@ -495,21 +495,32 @@ def subnetwork(net: Network, keep_node: np.ndarray) -> Network:
     newid = np.full(net.n_nodes, -1, np.int64)
     newid[used] = np.arange(int(used.sum()))
     e = np.flatnonzero(keep_edge)
-    counts = net.geom_end[e] - net.geom_start[e] + 1
-    take = _ranges(net.geom_start[e], counts)
+    return network_of(net, nodes=used, edges=e, edge_u=newid[net.edge_u[e]], edge_v=newid[net.edge_v[e]])
+
+
+def network_of(
+    net: Network, *, nodes: np.ndarray, edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray
+) -> Network:
+    """The network of ``net``'s ``nodes`` (an index or mask) and ``edges`` (indices, in order).
+
+    ``edge_u`` and ``edge_v`` are the edges' ends numbered among the kept nodes; each edge keeps
+    its geometry, length, highway and name.
+    """
+    counts = net.geom_end[edges] - net.geom_start[edges] + 1
+    take = _ranges(net.geom_start[edges], counts)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     return Network(
         crs=net.crs,
-        node_xy=net.node_xy[used],
-        node_lonlat=net.node_lonlat[used],
-        node_osm=net.node_osm[used],
-        edge_u=newid[net.edge_u[e]],
-        edge_v=newid[net.edge_v[e]],
-        edge_len=net.edge_len[e],
+        node_xy=net.node_xy[nodes],
+        node_lonlat=net.node_lonlat[nodes],
+        node_osm=net.node_osm[nodes],
+        edge_u=edge_u,
+        edge_v=edge_v,
+        edge_len=net.edge_len[edges],
         geom_start=start,
         geom_end=start + counts - 1,
         geom_xy=net.geom_xy[take],
         geom_lonlat=net.geom_lonlat[take],
-        edge_highway=net.edge_highway[e],
-        edge_name=net.edge_name[e],
+        edge_highway=net.edge_highway[edges],
+        edge_name=net.edge_name[edges],
     )

@@ -62,7 +62,7 @@ def test_cells_passed_twice_known_ahead_trace_as_tracing_finds_them(seed, densit
     np.testing.assert_array_equal(got.polygon, want.polygon)
 
 
-def test_a_one_cell_neck_is_settled_before_the_first_tracing(monkeypatch):
+def test_a_one_cell_neck_is_settled_before_the_first_tracing(tracings):
     m = np.zeros((9, 12), np.uint8)
     m[2:7, 1:4] = 1
     m[2:7, 8:11] = 1
@@ -70,15 +70,8 @@ def test_a_one_cell_neck_is_settled_before_the_first_tracing(monkeypatch):
     want_m = m.copy()
     want, traces = _trace_found_by_tracing(want_m, 0, 0, 4.0)
     assert traces == 2
-    cv2 = opencv()
-    calls = []
-    real = cv2.findContours
-
-    def counting(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(cv2, "findContours", counting)
+    tracings.clear()  # count the tracings from here on
+    calls = tracings
     got = trace(m, 0, 0)
     assert len(calls) == 1
     np.testing.assert_array_equal(m, want_m)
