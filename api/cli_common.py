@@ -456,5 +456,6 @@ def load_or_plan(plan_dir: Path | None, kw: dict, *, quiet: bool) -> PlanResult:
                 ],
             )
         say_for(quiet=quiet)(f"loading the saved plan in {plan_dir}")
-        return load_plan(plan_dir, cache_dir=None if kw.get("no_cache") else default_cache_dir())
+        # lazy: a follow-up reads the tables it uses, each checked against its checksum then
+        return load_plan(plan_dir, cache_dir=None if kw.get("no_cache") else default_cache_dir(), lazy=True)
     return run_plan(kw, quiet=quiet)

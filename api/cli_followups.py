@@ -483,7 +483,7 @@ def map_cmd(*, plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: b
 
     tile_spec(tiles)
     check_out(out)
-    result = load_plan(plan_dir)
+    result = load_plan(plan_dir, lazy=True)
     written = write_map(result, out, map_options={"lang": lang, "tiles": tiles, "parts": saved_map_parts(plan_dir)})
     if not quiet:
         click.echo("wrote " + ", ".join(str(p) for p in written))

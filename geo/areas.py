@@ -18,7 +18,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 
 from geo.crs import to_wgs84
 from geo.errors import InputError
@@ -61,6 +60,8 @@ def _nearest_named(
     sel = np.array([str(n).endswith(suffixes) for n in place_names], bool)
     if not sel.any():
         return out
+    from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; naming points only
+
     d, j = cKDTree(places_xy[sel]).query(xy, distance_upper_bound=PLACE_MAX_M)
     hit = np.isfinite(d)
     out[hit] = place_names[sel][j[hit]]

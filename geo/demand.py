@@ -39,7 +39,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from geo.errors import InputError
 from geo.layer_files import Raw, cell_text, header_key, read_raw
@@ -217,6 +216,8 @@ def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndar
         unplaced += float(pops[nsum == 0].sum())
     if (~is_poly).any() and len(homes):
         p_xy = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[~is_poly]))
+        from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; --population only
+
         _, nearest = cKDTree(homes.xy).query(p_xy)
         np.add.at(people, nearest, population[~is_poly])
     method = f"population file {source}: polygons spread over the homes inside, points to the nearest home"

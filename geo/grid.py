@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-import cv2
 import numpy as np
 import shapely
 
@@ -36,8 +35,11 @@ def opencv() -> ModuleType:
     """OpenCV, set to one thread.
 
     The drawing here is single-threaded, and an OpenCV thread pool does not survive the fork
-    that starts worker processes (a child would wait on it forever).
+    that starts worker processes (a child would wait on it forever). Imported here, on first use:
+    the commands that draw nothing (``circles map``, the API's queries) do not load it.
     """
+    import cv2  # noqa: PLC0415 - ~20 ms to import, and only drawing uses it
+
     if cv2.getNumThreads() != 1:
         cv2.setNumThreads(1)
     return cv2

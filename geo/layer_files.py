@@ -24,9 +24,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely.geometry
-from charset_normalizer import from_bytes
 
 from geo.errors import InputError
 
@@ -103,6 +101,8 @@ def _decode(data: bytes, src: str, notes: list[str]) -> str:
         notes += [f"{src}: read as {label} text"] if label else []
         return text
     if bom is None and not binary:
+        from charset_normalizer import from_bytes  # noqa: PLC0415 - only for text neither UTF nor GB18030
+
         best = from_bytes(data).best()
         if best is not None:
             notes.append(f"{src}: read as {best.encoding} text (a guess: UTF-8 is safer)")
@@ -201,6 +201,8 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
             except ValueError:  # no "geo" metadata: a plain table with coordinate columns
                 return _frame_raw(pd.read_parquet(path), "row", 2)
         else:
+            import pyogrio  # noqa: PLC0415 - ~25 ms to import (GDAL): only files GDAL reads need it
+
             with warnings.catch_warnings():  # GDAL's complaints about a broken file: the error below says it
                 warnings.simplefilter("ignore", RuntimeWarning)
                 layers = [str(r[0]) for r in pyogrio.list_layers(path)]

@@ -6,14 +6,21 @@ homes and where they sit on it, every layer's and view's facilities and walk-tim
 circles, gap areas and facility table, the names of places, and the settings used.
 :func:`load_plan` gives back the same :class:`geo.plan.PlanResult`; ``circles scenario``,
 ``site``, ``serve``, ``map`` and ``report`` take ``--plan DIR``.
+
+With ``lazy=True`` (the command line's follow-ups) the network, homes and walk-time labels are
+read at once and every table (facilities, circles, gap areas, admin areas, places, base-map
+tables, the study area) when first used: a follow-up reads only what it needs. Each file is
+checked against its checksum when it is read, and a damaged one raises
+:class:`geo.errors.InputError` with the same message as :func:`load_plan`, whenever it is read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,9 +33,16 @@ from geo.demand import Homes, PeopleRule
 from geo.errors import InputError
 from geo.homeinfo import HomeLand
 from geo.kinds import LAYERS
-from geo.network import NETWORK_ARRAYS, network_arrays, network_from_arrays, snapped_arrays, snapped_from_arrays
+from geo.network import (
+    NETWORK_ARRAYS,
+    Network,
+    network_arrays,
+    network_from_arrays,
+    snapped_arrays,
+    snapped_from_arrays,
+)
 from geo.plan_types import LayerResult, PlanParams, PlanResult, check_params
-from geo.store import Bundle, StoreError, read_bundle, write_bundle
+from geo.store import Bundle, StoreError, read_bundle, read_table, sha256_file, write_bundle
 
 PLAN_KIND = "service-circles/plan"
 PLAN_VERSION = 2
@@ -162,37 +176,230 @@ def saved_file(folder: str | Path, name: str) -> bytes | None:
     return data
 
 
-def load_plan(folder: str | Path, *, cache_dir: Path | None = None) -> PlanResult:
+def load_plan(folder: str | Path, *, cache_dir: Path | None = None, lazy: bool = False) -> PlanResult:
     """The :class:`geo.plan.PlanResult` saved in ``folder`` (a plan's ``--out`` or its ``plan/``).
+
+    Parameters
+    ----------
+    folder
+        The saved plan.
+    cache_dir
+        The cache folder of the plan's settings (a follow-up passes its own).
+    lazy
+        Read the tables (facilities, circles, gap areas, admin areas, places, base-map tables,
+        the study area) when first used, each checked against its checksum then; the network,
+        homes and walk-time labels are read at once. Without it every file is checked and read
+        here (a server fails at start-up, not at a request).
 
     Raises
     ------
     geo.errors.InputError
         When the folder holds no saved plan, or one that is damaged, changed, or of another
-        version (the message says which and how to fix it: plan again).
+        version (the message says which and how to fix it: plan again); with ``lazy``, also
+        when a damaged table is first used.
     """
     folder = Path(folder)
     if (folder / PLAN_FOLDER / "manifest.json").exists():
         folder = folder / PLAN_FOLDER
     try:
-        return _load(folder, cache_dir)
+        files = _Files(read_bundle(folder, kind=PLAN_KIND, version=PLAN_VERSION, verify=not lazy), check=lazy)
+        result = _from_files(files, cache_dir)
     except StoreError as err:
-        raise InputError(
-            str(folder), [(f"not a usable saved plan ({err}) — run `circles plan --out DIR` again and pass that DIR")]
-        ) from None
+        raise _unusable(folder, err) from None
+    if not lazy:
+        _read_all(result)
+    return result
 
 
-def _load(folder: Path, cache_dir: Path | None) -> PlanResult:
-    b = read_bundle(folder, kind=PLAN_KIND, version=PLAN_VERSION)
+def _unusable(folder: Path, err: StoreError) -> InputError:
+    return InputError(
+        str(folder), [f"not a usable saved plan ({err}) — run `circles plan --out DIR` again and pass that DIR"]
+    )
+
+
+class _Files:
+    """A saved plan's files, each read once and (with ``check``) checked against its checksum when read."""
+
+    def __init__(self, bundle: Bundle, *, check: bool) -> None:
+        self.bundle = bundle
+        self.check = check
+        self._arrays: dict[str, dict[str, np.ndarray]] = {}
+        self._tables: dict[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        """The bundle folder's name (for messages)."""
+        return self.bundle.folder.name
+
+    def _checked(self, filename: str) -> Path:
+        entry = self.bundle.manifest["files"].get(filename)
+        if entry is None:
+            raise StoreError(f"{self.name}: {filename} missing from the manifest")
+        path = self.bundle.folder / filename
+        if self.check:
+            try:
+                same = sha256_file(path) == entry.get("sha256")
+            except OSError as err:
+                raise StoreError(f"{self.name}: {filename} unreadable ({err})") from None
+            if not same:
+                raise StoreError(f"{self.name}: {filename} does not match its checksum (changed or damaged)")
+        return path
+
+    def arrays(self, name: str, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+        """The arrays ``name`` (read once)."""
+        if name not in self._arrays:
+            self._checked(f"{name}.npz")
+            self._arrays[name] = self.bundle.arrays(name, names=names, text=text)
+        return self._arrays[name]
+
+    def table(self, name: str) -> Any:  # noqa: ANN401 - a DataFrame, or a GeoDataFrame when written with geometry
+        """The table ``name`` (read once: the plan and its base share it)."""
+        if name not in self._tables:
+            filename = f"{name}.parquet"
+            self._tables[name] = read_table(self._checked(filename), self.bundle.manifest["files"][filename])
+        return self._tables[name]
+
+    def later(self, read: Callable[[], object]) -> Callable[[], object]:
+        """``read`` for a value read on first use: a damaged file raises the error of :func:`load_plan` then."""
+
+        def get() -> object:
+            try:
+                try:
+                    return read()
+                except (ValueError, KeyError, TypeError, IndexError) as err:
+                    raise StoreError(f"{self.name}: {err}") from None
+            except StoreError as err:
+                raise _unusable(self.bundle.folder, err) from None
+
+        return get
+
+
+class _Later:
+    """A saved plan's part whose fields named in ``_later`` (name -> reader) are read on first use.
+
+    The subclasses name those fields with :class:`_Field`: the same classes, with the fields not
+    yet read left out of the instance until first asked for. ``dataclasses.replace`` and copies
+    read them all.
+    """
+
+    def __getstate__(self) -> dict:
+        """Every field, read (a copy or a pickle holds no reader)."""
+        for name in list(self.__dict__.get("_later") or ()):
+            getattr(self, name)
+        return {k: v for k, v in self.__dict__.items() if k != "_later"}
+
+
+class _Field:
+    """A field read on first use, then kept in the instance (which it then shadows)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:  # noqa: ANN401 - the field's value
+        if obj is None:
+            return self
+        later: dict = obj.__dict__.get("_later") or {}
+        read = later.get(self.name)
+        if read is None:
+            raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}")
+        value = read()
+        obj.__dict__[self.name] = value
+        later.pop(self.name, None)
+        return value
+
+
+class _SavedPlan(_Later, PlanResult):
+    """A :class:`PlanResult` whose tables are read on first use."""
+
+    circles: Any = _Field()
+    gaps: Any = _Field()
+    facilities: Any = _Field()
+    admin: Any = _Field()
+    places: Any = _Field()
+    area: Any = _Field()
+
+
+class _SavedLayer(_Later, LayerResult):
+    """A :class:`LayerResult` whose facility table is read on first use."""
+
+    facilities: Any = _Field()
+
+
+class _SavedBase(_Later, Base):
+    """A :class:`Base` whose admin areas and places are read on first use."""
+
+    admin: Any = _Field()
+    places: Any = _Field()
+
+
+def _later(cls: type, readers: Mapping[str, Callable[[], object]], **fields: object) -> Any:  # noqa: ANN401
+    """``cls(**fields)`` with the fields of ``readers`` read on first use."""
+    obj = cls(**fields, **dict.fromkeys(readers))
+    for name in readers:
+        del obj.__dict__[name]
+    obj.__dict__["_later"] = dict(readers)
+    return obj
+
+
+def _read_all(obj: object) -> None:
+    """Read every field of a saved plan not read yet (and of its layers and base)."""
+    if isinstance(obj, _SavedPlan):
+        for lr in [*obj.layers.values(), *obj.subsets.values()]:
+            _read_all(lr)
+        _read_all(obj.base)
+    if isinstance(obj, _Later):
+        obj.__getstate__()
+    extras = getattr(obj, "extras", None)
+    if isinstance(extras, _Tables):
+        for name in extras:
+            extras[name]
+
+
+class _Tables(Mapping[str, Any]):
+    """Named tables read on first use (the base-map tables of a saved plan)."""
+
+    def __init__(self, names: list[str], read: Callable[[str], Any]) -> None:
+        self._names = list(names)
+        self._read = read
+        self._kept: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - a GeoDataFrame
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._kept:
+            self._kept[name] = self._read(name)
+        return self._kept[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _from_files(files: _Files, cache_dir: Path | None) -> PlanResult:
+    """The plan a bundle holds; raises StoreError where its parts disagree."""
     try:
-        return _from_bundle(b, cache_dir)
+        return _from_bundle(files, cache_dir)
     except (ValueError, KeyError, TypeError, IndexError) as err:
-        raise StoreError(f"{folder.name}: {err}") from None
+        raise StoreError(f"{files.name}: {err}") from None
 
 
-def _from_bundle(b: Bundle, cache_dir: Path | None) -> PlanResult:
+def _facilities(files: _Files, name: str, n: int, key: object) -> Callable[[], object]:
+    """The reader of a view's facility table, checked against its ``n`` places on the network."""
+
+    def read() -> object:
+        fac = files.table(name)
+        if len(fac) != n:
+            raise ValueError(f"view {key!r}: facilities disagree with their places")
+        return fac
+
+    return files.later(read)
+
+
+def _from_bundle(b: _Files, cache_dir: Path | None) -> PlanResult:
     """The plan a bundle holds; raises ValueError (or KeyError, TypeError, IndexError) where its parts disagree."""
-    meta = b.meta
+    meta = b.bundle.meta
     params = dataclasses.replace(_params_from(meta.get("params")), cache_dir=cache_dir)
     net = network_from_arrays(b.arrays("network", names=(*NETWORK_ARRAYS, "crs"), text=("edge_highway", "edge_name")))
     ha = b.arrays(
@@ -215,10 +422,9 @@ def _from_bundle(b: Bundle, cache_dir: Path | None) -> PlanResult:
     subsets: dict[str, LayerResult] = {}
     for i, v in enumerate(meta.get("views", [])):
         p = f"v{i}_"
-        fac = b.table(f"fac{i}")
         sn = snapped_from_arrays(la, p, net)
-        if len(sn) != len(fac):
-            raise ValueError(f"view {v.get('key')!r}: facilities disagree with their places")
+        if not b.bundle.has(f"fac{i}.parquet"):
+            raise ValueError(f"view {v.get('key')!r}: its facility table is missing")
         reach = Reach(
             la[f"{p}reach_dist"].astype(float),
             la[f"{p}source"].astype(np.int64),
@@ -228,41 +434,52 @@ def _from_bundle(b: Bundle, cache_dir: Path | None) -> PlanResult:
         hd, hs = la[f"{p}home_dist"].astype(float), la[f"{p}home_src"].astype(np.int64)
         if len(reach.dist) != net.n_nodes or len(hd) != n or len(hs) != n:
             raise ValueError(f"view {v.get('key')!r}: walk times disagree with the network or the homes")
-        if np.any(hs >= len(fac)) or np.any(reach.source >= len(fac)) or np.any(reach.pred >= net.n_nodes):
+        # the facilities' table holds as many rows as their places (checked when it is read)
+        if np.any(hs >= len(sn)) or np.any(reach.source >= len(sn)) or np.any(reach.pred >= net.n_nodes):
             raise ValueError(f"view {v.get('key')!r}: labels point outside the layer")
-        lr = LayerResult(
-            str(v["key"]), fac, str(v.get("origin", "")), sn, list(v.get("unsnapped") or []), reach, hd, hs
+        lr = _later(
+            _SavedLayer,
+            {"facilities": _facilities(b, f"fac{i}", len(sn), v.get("key"))},
+            name=str(v["key"]),
+            origin=str(v.get("origin", "")),
+            snapped=sn,
+            unsnapped=list(v.get("unsnapped") or []),
+            reach=reach,
+            home_dist=hd,
+            home_src=hs,
         )
         (layers if v.get("plain") else subsets)[lr.name] = lr
     if set(layers) != set(LAYERS):
         raise ValueError("layers missing")
-    area = None
+    tables: dict[str, Callable[[], object]] = {
+        "circles": b.later(lambda: b.table("circles")),
+        "gaps": b.later(lambda: b.table("gaps")),
+        "facilities": b.later(lambda: b.table("facilities")),
+        "admin": b.later(lambda: b.table("admin")),
+        "places": b.later(lambda: b.table("places")),
+    }
     if meta.get("area"):
-        ag = b.table("area")
-        a = meta["area"]
-        geom = ag.geometry.values[0]
-        area = StudyArea(
-            str(a["name"]),
-            str(a["source"]),
-            a.get("level"),
-            geom,
-            shapely.transform(geom, lambda c: net.project(c[:, 0], c[:, 1])),
-        )
-    extras = {k: b.table(f"extra_{k}") for k in meta.get("extras", [])}
+        tables["area"] = b.later(lambda: _area(b, meta["area"], net))
+    extras = _Tables([str(k) for k in meta.get("extras", [])], lambda k: b.later(lambda: b.table(f"extra_{k}"))())
+    for name in ("circles", "gaps", "facilities", "admin", "places", *(f"extra_{k}" for k in extras)):
+        if not b.bundle.has(f"{name}.parquet"):
+            raise ValueError(f"table {name!r} missing")
     # the land polygons stay with the extract: the plan keeps the land cells they gave
-    base = Base(
-        str(meta.get("source", "")),
-        meta.get("data_date"),
-        net,
-        homes,
-        np.zeros(0, object),
-        {},
-        b.table("admin"),
-        b.table("places"),
-        dict(meta.get("layer_notes") or {}),
-        extras,
+    base = _later(
+        _SavedBase,
+        {"admin": tables["admin"], "places": tables["places"]},
+        source=str(meta.get("source", "")),
+        data_date=meta.get("data_date"),
+        network=net,
+        homes=homes,
+        land_source=np.zeros(0, object),
+        osm_facilities={},
+        layer_notes=dict(meta.get("layer_notes") or {}),
+        extras=extras,
     )
-    return PlanResult(
+    return _later(
+        _SavedPlan,
+        tables,
         source=str(meta.get("source", "")),
         data_date=meta.get("data_date"),
         params=params,
@@ -271,15 +488,21 @@ def _from_bundle(b: Bundle, cache_dir: Path | None) -> PlanResult:
         home_snap=home_snap,
         layers=layers,
         coverage=dict(meta.get("coverage") or {}),
-        circles=b.table("circles"),
-        gaps=b.table("gaps"),
-        facilities=b.table("facilities"),
         warnings=list(meta.get("warnings") or []),
         subsets=subsets,
         home_names=names,
         home_land=land,
-        area=area,
-        admin=base.admin,
-        places=base.places,
         base=base,
+    )
+
+
+def _area(b: _Files, a: Mapping[str, Any], net: Network) -> StudyArea:
+    """The study area kept in the table ``area`` (its name, source and level from the manifest)."""
+    geom = b.table("area").geometry.values[0]
+    return StudyArea(
+        str(a["name"]),
+        str(a["source"]),
+        a.get("level"),
+        geom,
+        shapely.transform(geom, lambda c: net.project(c[:, 0], c[:, 1])),
     )
