@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 
 from geo.errors import InputError
-from geo.network import Network, Snapped, _ranges
+from geo.network import Network, Snapped, _ranges, inherit_lines
 
 #: a link end this close (m) to an edge's end joins that node instead of splitting the edge (below
 #: :data:`geo.network.MIN_ARC_M`, a split would make an arc no search can tell apart).
@@ -151,7 +151,7 @@ def _closed_edges(net: Network, closures: Sequence[Closure], problems: list[str]
     closed_mask = np.zeros(net.n_edges, bool)
     for c in closures:
         g = c.geometry
-        hit = net.edge_tree.query(g, predicate="intersects")
+        hit = net.edges_meeting(g)
         if len(hit) == 0:
             what = (
                 "crosses no walkable way — draw the line across the way(s) to close"
@@ -254,7 +254,7 @@ def _assemble(
     all_counts = np.concatenate([counts, add_counts])
     g_start = np.concatenate([[0], np.cumsum(all_counts)[:-1]]).astype(np.int64)
     add_xy = np.vstack(added.geoms) if added.geoms else np.zeros((0, 2))
-    return Network(
+    new = Network(
         crs=net.crs,
         node_xy=all_xy,
         node_lonlat=np.vstack([net.node_lonlat, net.unproject(node_xy_add)])
@@ -271,6 +271,7 @@ def _assemble(
         edge_highway=np.concatenate([net.edge_highway[whole_idx], np.asarray(added.highway, dtype=object)]),
         edge_name=np.concatenate([net.edge_name[whole_idx], np.asarray(added.name, dtype=object)]),
     )
+    return inherit_lines(new, net, whole_idx)
 
 
 def _points_along(net: Network, e: int, at: np.ndarray) -> np.ndarray:

@@ -97,10 +97,41 @@ class Network:
     @cached_property
     def edge_lines(self) -> np.ndarray:
         """Shapely LineStrings of the edges in the metric CRS."""
+        return self.lines_of(np.arange(self.n_edges))
+
+    def lines_of(self, edges: np.ndarray) -> np.ndarray:
+        """Shapely LineStrings of the ``edges`` (the same as ``edge_lines[edges]``, made for these only)."""
+        edges = np.asarray(edges, np.int64)
+        counts = self.geom_end[edges] - self.geom_start[edges] + 1
+        idx = np.repeat(np.arange(len(edges)), counts)
+        pos = _ranges(self.geom_start[edges], counts)
+        return shapely.linestrings(self.geom_xy[pos], indices=idx) if len(edges) else np.zeros(0, object)
+
+    def edges_meeting(self, geometry: shapely.Geometry) -> np.ndarray:
+        """The edges (ascending) whose lines intersect ``geometry`` (metric).
+
+        The same edges as ``edge_tree.query(geometry, predicate="intersects")``. Without the
+        tree built yet (a scenario's closure on a network read from a saved plan), only the edges
+        whose extent meets the geometry's are made into lines and tested: no tree of every edge.
+        """
+        if "edge_tree" in self.__dict__:
+            return np.sort(self.edge_tree.query(geometry, predicate="intersects")).astype(np.int64)
+        x0, y0, x1, y1 = shapely.bounds(geometry)
+        lo, hi = self.edge_extent
+        near = np.flatnonzero((lo[:, 0] <= x1) & (hi[:, 0] >= x0) & (lo[:, 1] <= y1) & (hi[:, 1] >= y0))
+        lines = self.edge_lines[near] if "edge_lines" in self.__dict__ else self.lines_of(near)
+        return near[shapely.intersects(geometry, lines)] if len(near) else near
+
+    @cached_property
+    def edge_extent(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each edge's lower-left and upper-right corner, ``(E, 2)`` arrays (metric)."""
         counts = self.geom_end - self.geom_start + 1
-        idx = np.repeat(np.arange(self.n_edges), counts)
         pos = _ranges(self.geom_start, counts)
-        return shapely.linestrings(self.geom_xy[pos], indices=idx)
+        at = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        xy = self.geom_xy[pos]
+        if self.n_edges == 0:
+            return np.zeros((0, 2)), np.zeros((0, 2))
+        return np.minimum.reduceat(xy, at, axis=0), np.maximum.reduceat(xy, at, axis=0)
 
     @cached_property
     def geom_cum(self) -> np.ndarray:
@@ -171,6 +202,20 @@ class Network:
         """The vertices of edge ``e`` from its ``u`` end (metric, or lon/lat)."""
         arr = self.geom_lonlat if lonlat else self.geom_xy
         return arr[self.geom_start[e] : self.geom_end[e] + 1]
+
+
+def inherit_lines(new: Network, base: Network, kept: np.ndarray) -> Network:
+    """``new`` (``base``'s edges ``kept``, then edges of its own) given the lines ``base`` made of those.
+
+    Its :attr:`Network.edge_lines` are then ``base``'s lines of ``kept`` and new lines of its own
+    edges only: the same lines as made from scratch, most not made again (an edited copy of a
+    network whose lines a scenario's link already needed). Nothing when ``base`` made none yet.
+    """
+    lines = base.__dict__.get("edge_lines")
+    if lines is not None:
+        own = new.lines_of(np.arange(len(kept), new.n_edges))
+        new.__dict__["edge_lines"] = np.concatenate([lines[np.asarray(kept, np.int64)], own])  # (a cached_property)
+    return new
 
 
 def csr_min(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
