@@ -16,14 +16,14 @@ Dask, are :mod:`geo.batch_tasks`):
 from __future__ import annotations
 
 import dataclasses
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo.areas import AREA_LEVELS, StudyArea, _area_from_admin, resolve_area
@@ -33,8 +33,10 @@ from geo.crs import to_wgs84
 from geo.demand import Homes
 from geo.errors import InputError, NetworkError
 from geo.homeinfo import LAND_REACH_M, land_cell
-from geo.network import Network, network_of
+from geo.kinds import AreaLevel
+from geo.network import NETWORK_ARRAYS, Network, network_arrays, network_from_arrays, network_of
 from geo.plan import fit_cell
+from geo.store import Packer, StoreError, Unpacked
 
 if TYPE_CHECKING:
     from geo.plan_types import PlanParams
@@ -257,33 +259,94 @@ class Part:
     files: dict  # layer -> (WGS84 table, origin): the planner's files, cut to the halo
 
 
+#: a packed part's kind, and the version of its layout (:class:`PackedPart`)
+PART_KIND, PART_VERSION = "service-circles/part", 1
+_HOME_ARRAYS = ("xy", "people", "kind", "osm_id")
+_ARRAYS = (*(f"network.{k}" for k in (*NETWORK_ARRAYS, "crs")), *(f"homes.{k}" for k in _HOME_ARRAYS))
+
+
 @dataclass(frozen=True, eq=False)
 class PackedPart:
     """A :class:`Part` as one array of bytes, for its way to a worker (:meth:`Partition.packed`).
 
     Dask pickles a task's arguments in the driver, the scheduler unpickles and pickles them
     again, and the worker unpickles them: a part of shapely and pandas objects took ~100 ms of
-    the driver's CPU for that. Packed once in the driver (the land polygons as WKB in one go,
-    not one by one), the part passes Dask as a numpy buffer, sent beside the pickled message
-    at the speed of a copy, and is unpacked once, inside the task.
+    the driver's CPU for that. Packed once in the driver, the part passes Dask as a numpy
+    buffer, sent beside the pickled message at the speed of a copy, and is unpacked once,
+    inside the task.
+
+    The bytes are arrays and a JSON manifest (:class:`geo.store.Packer`, made in memory: the
+    worker may be on another machine): the network and the homes as the base cache keeps them,
+    every geometry as WKB, every table column by column. Nothing in them can execute code (no
+    pickle), and damaged bytes raise :class:`geo.store.StoreError`.
     """
 
     key: str
-    data: np.ndarray  # uint8: the part, pickled
+    data: np.ndarray  # uint8: the part, packed (geo.store.pack_arrays)
 
     def unpack(self) -> Part:
-        """The part (in the worker, by the task)."""
-        key, area, fields, land, files = pickle.loads(self.data.data)  # noqa: S301 - made by pack() in the driver for this task, never read from disk
-        base = Base(**fields, land_source=shapely.from_wkb(land))
-        return Part(key, area, base, files)
+        """The part (in the worker, by the task); :class:`geo.store.StoreError` when damaged."""
+        text = ("network.edge_highway", "network.edge_name", "homes.kind", "homes.osm_id")
+        u = Unpacked(self.data.data, names=_ARRAYS, text=text, label=f"the packed part {self.key!r}")
+        try:
+            return _part_of(u)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+            raise StoreError(f"the packed part {self.key!r} is damaged ({type(err).__name__}: {err})") from None
 
     @classmethod
     def pack(cls, part: Part) -> PackedPart:
         """``part`` as one array of bytes (see :meth:`unpack`)."""
-        fields = {f.name: getattr(part.base, f.name) for f in dataclasses.fields(part.base) if f.name != "land_source"}
-        land = shapely.to_wkb(np.asarray(part.base.land, dtype=object))
-        data = pickle.dumps((part.key, part.area, fields, land, part.files), protocol=pickle.HIGHEST_PROTOCOL)
-        return cls(part.key, np.frombuffer(data, np.uint8))
+        b, area, pk = part.base, part.area, Packer()
+        pk.arrays.update({f"network.{k}": v for k, v in network_arrays(b.network).items()})
+        pk.arrays.update({f"homes.{k}": getattr(b.homes, k) for k in _HOME_ARRAYS})
+        doc = {
+            "kind": PART_KIND,
+            "version": PART_VERSION,
+            "key": part.key,
+            "area": {"name": area.name, "source": area.source, "level": area.level},
+            "shapes": pk.geometries([area.geometry, area.metric]),
+            "base": {"source": b.source, "data_date": b.data_date, "layer_notes": b.layer_notes, "key": b.key},
+            "homes_method": b.homes.method,
+            "land": pk.geometries(b.land),
+            "osm": {k: pk.table(v) for k, v in b.osm_facilities.items()},
+            "admin": pk.table(cast("pd.DataFrame | None", b.admin)),
+            "places": pk.table(cast("pd.DataFrame | None", b.places)),
+            "extras": {k: pk.table(v) for k, v in b.extras.items()},
+            "files": {k: [pk.table(t), origin] for k, (t, origin) in part.files.items()},
+        }
+        return cls(part.key, np.frombuffer(pk.pack(doc), np.uint8))
+
+
+def _part_of(u: Unpacked) -> Part:
+    """The part :meth:`PackedPart.pack` packed; KeyError, TypeError or ValueError when it is damaged."""
+    doc, a = u.manifest, u.arrays
+    if doc.get("kind") != PART_KIND or doc.get("version") != PART_VERSION:
+        raise ValueError(f"not a packed part of version {PART_VERSION}")
+    net = network_from_arrays({k: a[f"network.{k}"] for k in (*NETWORK_ARRAYS, "crs")})
+    xy, people, kind, osm_id = (a[f"homes.{k}"] for k in _HOME_ARRAYS)
+    if xy.shape[1:] != (2,) or not (len(xy) == len(people) == len(kind) == len(osm_id)) or not np.all(np.isfinite(xy)):
+        raise ValueError("home arrays disagree")
+    homes = Homes(xy, people, kind, osm_id, str(doc["homes_method"]))
+    shapes, ad = u.geometries(doc["shapes"]), doc["area"]
+    if len(shapes) != 2:
+        raise ValueError("the area is not one shape and its metric one")
+    level = AreaLevel(ad["level"]) if ad["level"] in AREA_LEVELS else ad["level"]
+    area = StudyArea(str(ad["name"]), str(ad["source"]), level, shapes[0], shapes[1])
+    bd = doc["base"]
+    base = Base(
+        bd["source"],
+        bd["data_date"],
+        net,
+        homes,
+        u.geometries(doc["land"]),
+        {k: u.table(e) for k, e in doc["osm"].items()},
+        u.table(doc["admin"]),
+        u.table(doc["places"]),
+        dict(bd["layer_notes"]),
+        {k: u.table(e) for k, e in doc["extras"].items()},
+        bd["key"],
+    )
+    return Part(str(doc["key"]), area, base, {k: (u.table(e), origin) for k, (e, origin) in doc["files"].items()})
 
 
 class _Sorted:
