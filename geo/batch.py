@@ -35,8 +35,9 @@ from geo.errors import InputError, NetworkError
 from geo.homeinfo import LAND_REACH_M, land_cell
 from geo.kinds import AreaLevel
 from geo.network import NETWORK_ARRAYS, Network, network_arrays, network_from_arrays, network_of
+from geo.packing import Packer, Unpacked
 from geo.plan import fit_cell
-from geo.store import Packer, StoreError, Unpacked
+from geo.store import StoreError
 
 if TYPE_CHECKING:
     from geo.plan_types import PlanParams
@@ -275,14 +276,14 @@ class PackedPart:
     buffer, sent beside the pickled message at the speed of a copy, and is unpacked once,
     inside the task.
 
-    The bytes are arrays and a JSON manifest (:class:`geo.store.Packer`, made in memory: the
+    The bytes are arrays and a JSON manifest (:class:`geo.packing.Packer`, made in memory: the
     worker may be on another machine): the network and the homes as the base cache keeps them,
     every geometry as WKB, every table column by column. Nothing in them can execute code (no
     pickle), and damaged bytes raise :class:`geo.store.StoreError`.
     """
 
     key: str
-    data: np.ndarray  # uint8: the part, packed (geo.store.pack_arrays)
+    data: np.ndarray  # uint8: the part, packed (geo.packing.pack_arrays)
 
     def unpack(self) -> Part:
         """The part (in the worker, by the task); :class:`geo.store.StoreError` when damaged."""

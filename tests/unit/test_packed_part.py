@@ -1,4 +1,4 @@
-"""A batch's part packed for its way to a worker (geo.batch.PackedPart on geo.store.Packer and
+"""A batch's part packed for its way to a worker (geo.batch.PackedPart on geo.packing.Packer and
 pack_arrays): no pickle, every field back exactly as it was, and damaged or rewritten bytes refused
 with a StoreError, never run."""
 
@@ -15,7 +15,8 @@ import pytest
 import shapely
 from pandas.testing import assert_frame_equal
 
-from geo.store import PACK_MAGIC, Packer, StoreError, Unpacked, pack_arrays, unpack_arrays
+from geo.packing import PACK_MAGIC, Packer, Unpacked, pack_arrays, unpack_arrays
+from geo.store import StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIONS = ROOT / "tests" / "data" / "binjiang_stations_gcj02_gbk.csv"

@@ -1,0 +1,326 @@
+"""Arrays, geometries and tables packed into one buffer in memory, never pickle.
+
+For what goes from one process to another without touching a disk (a batch's part on its way
+to a worker, :class:`geo.batch.PackedPart`): :func:`pack_arrays` lays named arrays one after
+another under a JSON header, with a CRC-32 of it all, as :mod:`geo.store` keeps arrays (text
+packed as UTF-8, no object array); :class:`Packer` adds geometries (WKB) and tables, column by
+column. Reading back checks everything before anything is used (the checksum, each array's
+dtype, shape and place, each table's columns and rows) and raises
+:class:`geo.store.StoreError` for any damage. Nothing read back can execute code.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Mapping
+from typing import Any, cast
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyproj
+import shapely
+
+from geo.store import StoreError, _arrays_of, _crs, _from_json, _plain, _storable
+
+#: the first bytes of :func:`pack_arrays`, then the header's length and the CRC-32 of the rest
+PACK_MAGIC = b"SCARRAY1"
+_PACK_HEAD = struct.Struct("<QI")
+_ALIGN = 64
+
+
+def pack_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """Named arrays as one buffer in memory, as :func:`geo.store.write_arrays` keeps them (never pickled).
+
+    For arrays that never touch a disk (a batch's part on its way to a worker): the arrays'
+    bytes one after another, described by a JSON header (each one's name, dtype, shape and
+    place), with a CRC-32 of it all. Written and read back (:func:`unpack_arrays`) at the
+    speed of a copy, where an npz's zip cost a checksum and a header to parse per array.
+    """
+    storable = {k: np.asarray(v, order="C") for k, v in _storable(arrays).items()}
+    listed: list[tuple[str, str, list[int], int, int]] = []
+    at = 0
+    for k, v in storable.items():
+        at += -at % _ALIGN
+        listed.append((k, v.dtype.str, list(v.shape), at, v.nbytes))
+        at += v.nbytes
+    header = json.dumps({"arrays": listed}, ensure_ascii=False).encode("utf-8")
+    header += b" " * (-(len(PACK_MAGIC) + _PACK_HEAD.size + len(header)) % _ALIGN)  # the arrays aligned
+    pieces: list[bytes | memoryview] = [header]
+    crc, end = zlib.crc32(header), 0
+    for (_, _, _, start, nbytes), v in zip(listed, storable.values(), strict=True):
+        if start > end:
+            pieces.append(bytes(start - end))
+            crc = zlib.crc32(pieces[-1], crc)
+        pieces.append(v.reshape(-1).view(np.uint8).data)
+        crc, end = zlib.crc32(pieces[-1], crc), start + nbytes
+    return b"".join([PACK_MAGIC, _PACK_HEAD.pack(len(header), crc), *pieces])
+
+
+def unpack_arrays(
+    data: bytes | memoryview, *, names: tuple[str, ...] = (), text: tuple[str, ...] = (), label: str = "packed arrays"
+) -> dict[str, np.ndarray]:
+    """The arrays of :func:`pack_arrays`, as :func:`geo.store.read_arrays` gives them; raises :class:`StoreError`."""
+    buf = memoryview(data).cast("B")
+    fixed = len(PACK_MAGIC) + _PACK_HEAD.size
+    if len(buf) < fixed or bytes(buf[: len(PACK_MAGIC)]) != PACK_MAGIC:
+        raise StoreError(f"{label}: not packed arrays")
+    size, crc = _PACK_HEAD.unpack_from(buf, len(PACK_MAGIC))
+    if zlib.crc32(buf[fixed:]) != crc:
+        raise StoreError(f"{label}: does not match its checksum (damaged or cut short)")
+    try:
+        listed = json.loads(bytes(buf[fixed : fixed + size]).decode("utf-8"))["arrays"]
+        raw = {str(e[0]): _unpacked(buf, fixed + size, *e) for e in listed}
+    except (KeyError, TypeError, ValueError) as err:  # (json.JSONDecodeError, UnicodeDecodeError too)
+        raise StoreError(f"{label}: damaged ({type(err).__name__}: {err})") from None
+    return _arrays_of(raw, label, names, text)
+
+
+def _unpacked(buf: memoryview, start: int, name: str, dtype: str, shape: list, at: int, nbytes: int) -> np.ndarray:
+    """One array of :func:`unpack_arrays` (a copy: the buffer is not kept); ValueError when it does not fit."""
+    dt = np.dtype(dtype)
+    if dt.hasobject or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise ValueError(f"array {name!r}: dtype {dtype!r}, shape {shape!r}")
+    count = int(np.prod(shape, dtype=np.int64))
+    if dt.itemsize * count != nbytes or not 0 <= at <= len(buf) - start - nbytes:
+        raise ValueError(f"array {name!r} does not fit the buffer")
+    got = np.frombuffer(buf, dt, count, start + at) if count else np.zeros(0, dt)
+    return got.reshape(tuple(shape)).copy()
+
+
+# ------------------------------------------------------------------------------ geometries and tables
+
+
+def wkb_arrays(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Geometries (None: missing) as WKB: all in one byte array, and each one's length (-1: None)."""
+    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object)).tolist()
+    lengths = np.fromiter((-1 if w is None else len(w) for w in wkb), np.int64, count=len(wkb))
+    return np.frombuffer(b"".join(w for w in wkb if w is not None), np.uint8), lengths
+
+
+def geoms_from_wkb(blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The geometries of :func:`wkb_arrays`; ValueError or GEOSException when they are damaged."""
+    raw, lengths = np.asarray(blob, np.uint8).tobytes(), np.asarray(lengths)
+    if lengths.ndim != 1 or lengths.dtype.kind != "i" or (len(lengths) and lengths.min() < -1):
+        raise ValueError("WKB lengths are not lengths")
+    ends = np.cumsum(np.maximum(lengths, 0)).tolist()
+    if (ends[-1] if ends else 0) != len(raw):
+        raise ValueError(f"WKB lengths add up to {ends[-1] if ends else 0} bytes, not {len(raw)}")
+    starts = [0, *ends[:-1]] if ends else []
+    wkb = [None if n < 0 else raw[i:j] for n, i, j in zip(lengths.tolist(), starts, ends, strict=True)]
+    return np.asarray(shapely.from_wkb(wkb), dtype=object).reshape(len(wkb))
+
+
+#: what reading a :class:`Packer`'s buffer back raises for damage of its own
+_DAMAGE = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    shapely.errors.GEOSException,
+    pyproj.exceptions.CRSError,
+    pa.ArrowException,
+)
+
+
+class Packer:
+    """Arrays, geometries and tables gathered into one buffer (:func:`pack_arrays`) with a JSON manifest.
+
+    For many small tables at once (a batch's parts, :class:`geo.batch.PackedPart`), where a
+    Parquet file per table (:func:`geo.store.write_table`) cost more than the tables' data: a table's
+    numeric columns stay arrays, its geometries join every other geometry in one WKB array
+    (its CRS goes in the manifest), its text columns every other text in one Arrow column (an
+    Arrow IPC stream: data only), and the values of its other columns go in the manifest as
+    JSON (object columns as :func:`geo.store.write_table` keeps them, other pandas dtypes exactly). Every
+    column's dtype comes back, and the index. :class:`Unpacked` reads it back.
+
+    ``arrays``: named arrays of the caller's (names not starting with ``_``).
+    """
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self._own: dict[str, np.ndarray] = {}
+        self._geoms: list[np.ndarray] = []
+        self._n_geoms = 0
+        self._texts: list[pa.Array] = []
+        self._n_texts = 0
+
+    def geometries(self, geoms: object) -> list[int]:
+        """Keep geometries (an array or list; None: missing); their span for :meth:`Unpacked.geometries`."""
+        g = np.asarray(geoms, dtype=object).reshape(-1)  # (a shapely geometry is no sequence)
+        self._geoms.append(g)
+        self._n_geoms += len(g)
+        return [self._n_geoms - len(g), self._n_geoms]
+
+    def table(self, df: pd.DataFrame | None) -> dict | None:
+        """Keep a (Geo)DataFrame (None stays None); its manifest entry for :meth:`Unpacked.table`.
+
+        Raises TypeError for a column of a dtype that cannot be rebuilt from its name (a
+        categorical), or an index neither the default one nor of a numpy dtype.
+        """
+        if df is None:
+            return None
+        columns = []
+        for name, s in df.items():
+            dtype = s.dtype
+            col: dict[str, Any] = {"name": str(name)}
+            if isinstance(dtype, gpd.array.GeometryDtype):
+                crs = s.array.crs
+                col.update(
+                    kind="geometry", span=self.geometries(s.array), crs=crs.to_string() if crs is not None else None
+                )
+            elif isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+                col.update(kind="array", at=self._keep(s.to_numpy()))
+            elif isinstance(dtype, pd.StringDtype):
+                col.update(kind="text", dtype=str(dtype), storage=dtype.storage, span=self._text(s.array))
+            elif isinstance(dtype, np.dtype) and dtype.kind == "O":
+                col.update(kind="json", values=[_plain(v) for v in s.tolist()])
+            else:
+                if pd.api.types.pandas_dtype(str(dtype)) != dtype:
+                    raise TypeError(f"column {name!r}: cannot keep a column of dtype {dtype!r} in arrays")
+                got = cast("Any", s).to_numpy(dtype=object, na_value=None).tolist()  # (pandas-stubs: na_value)
+                col.update(kind="values", dtype=str(dtype), values=[_plain(v) for v in got])
+            columns.append(col)
+        entry: dict[str, Any] = {"rows": len(df), "columns": columns}
+        if not df.index.equals(pd.RangeIndex(len(df))) or df.index.name is not None:
+            if not (isinstance(df.index.dtype, np.dtype) and df.index.dtype.kind in "biufcmM"):
+                raise TypeError(f"cannot keep an index of dtype {df.index.dtype!r} in arrays")
+            entry["index"] = {"at": self._keep(df.index.to_numpy()), "name": _plain(df.index.name)}
+        if isinstance(df, gpd.GeoDataFrame):
+            entry["geometry"] = df.active_geometry_name
+        if df.attrs:
+            entry["attrs"] = _plain(df.attrs)
+        return entry
+
+    def _text(self, values: object) -> list[int]:
+        """Keep a column of text (as Arrow holds it, without a Python string each)."""
+        got = pa.array(values)
+        chunks = got.chunks if isinstance(got, pa.ChunkedArray) else [got]
+        self._texts += [c.cast(pa.large_string()) for c in chunks]
+        self._n_texts += len(got)
+        return [self._n_texts - len(got), self._n_texts]
+
+    def _keep(self, a: np.ndarray) -> str:
+        name = f"_{len(self._own)}"
+        self._own[name] = a
+        return name
+
+    def pack(self, manifest: Mapping[str, Any]) -> bytes:
+        """The arrays, the geometries and ``manifest`` in one buffer (:func:`pack_arrays`)."""
+        if any(k.startswith("_") for k in self.arrays):
+            raise ValueError("names starting with _ are the packer's own")
+        blob, lengths = wkb_arrays(np.concatenate(self._geoms) if self._geoms else np.zeros(0, dtype=object))
+        text = json.dumps(manifest, ensure_ascii=False, default=_plain)
+        own = {"_manifest": np.array([text], dtype=object), "_wkb": blob, "_wkb_len": lengths}
+        if self._texts:  # one Arrow column of every text, as an Arrow IPC stream (data only)
+            sink = pa.BufferOutputStream()
+            batch = pa.record_batch([pa.concat_arrays(self._texts)], names=["text"])
+            with pa.ipc.new_stream(sink, batch.schema) as out:
+                out.write_batch(batch)
+            own["_text"] = np.frombuffer(sink.getvalue(), np.uint8)
+        return pack_arrays({**self.arrays, **self._own, **own})
+
+
+class Unpacked:
+    """The buffer of a :class:`Packer`, read back and checked; raises :class:`StoreError` when damaged.
+
+    ``names``: the caller's arrays that must be there; ``text``: those that come back as object
+    arrays of text.
+    """
+
+    def __init__(
+        self,
+        data: bytes | memoryview,
+        *,
+        names: tuple[str, ...] = (),
+        text: tuple[str, ...] = (),
+        label: str = "packed arrays",
+    ) -> None:
+        self.label = label
+        self.arrays = unpack_arrays(data, names=(*names, "_manifest", "_wkb", "_wkb_len"), text=text, label=label)
+        try:
+            self.manifest: dict = json.loads(str(self.arrays["_manifest"].ravel()[0]))
+            if not isinstance(self.manifest, dict):
+                raise TypeError("the manifest is not a mapping")
+            self._geoms = geoms_from_wkb(self.arrays["_wkb"], self.arrays["_wkb_len"])
+            self._texts = pa.array([], pa.large_string())
+            if "_text" in self.arrays:
+                self._texts = pa.ipc.open_stream(pa.py_buffer(self.arrays["_text"])).read_all().column("text")
+                self._texts = self._texts.combine_chunks().cast(pa.large_string())
+                self._texts.validate(full=True)
+        except _DAMAGE as err:
+            raise StoreError(f"{self.label}: damaged ({type(err).__name__}: {err})") from None
+
+    def geometries(self, span: object) -> np.ndarray:
+        """The geometries of a span of :meth:`Packer.geometries`."""
+        i, j = (int(k) for k in cast("Any", span))
+        if not 0 <= i <= j <= len(self._geoms):
+            raise StoreError(f"{self.label}: geometries {i}:{j} of {len(self._geoms)}")
+        return self._geoms[i:j].copy()
+
+    def table(self, entry: Mapping[str, Any] | None) -> pd.DataFrame | None:
+        """The table of a :meth:`Packer.table` entry."""
+        if entry is None:
+            return None
+        try:
+            return self._table(entry)
+        except _DAMAGE as err:
+            raise StoreError(f"{self.label}: a table is damaged ({type(err).__name__}: {err})") from None
+
+    def _table(self, entry: Mapping[str, Any]) -> pd.DataFrame:
+        n = int(entry["rows"])
+        cols: dict[str, Any] = {}
+        for col in entry["columns"]:
+            name = str(col["name"])
+            if name in cols:
+                raise ValueError(f"column {name!r} twice")
+            cols[name] = v = self._column(col)
+            if len(v) != n:
+                raise ValueError(f"column {name!r} holds {len(v)} values for {n} rows")
+        df = pd.DataFrame(cols, index=pd.RangeIndex(n), copy=False)
+        if "index" in entry:
+            df.index = pd.Index(self._numbers(entry["index"]["at"]), name=entry["index"]["name"])
+        if "geometry" in entry:
+            geom = entry["geometry"]
+            df = (
+                gpd.GeoDataFrame(df, geometry=geom, copy=False)
+                if geom is not None
+                else gpd.GeoDataFrame(df, copy=False)
+            )
+        if entry.get("attrs"):
+            df.attrs.update(entry["attrs"])
+        return df
+
+    def _numbers(self, at: str) -> np.ndarray:
+        v = self.arrays[at] if str(at).startswith("_") else None
+        if v is None or v.ndim != 1 or v.dtype.hasobject:
+            raise ValueError(f"{at} is not a column of numbers")
+        return v
+
+    def _column(self, col: Mapping[str, Any]) -> np.ndarray | pd.api.extensions.ExtensionArray | pd.Series:
+        kind = col["kind"]
+        if kind == "geometry":
+            crs = _crs(col["crs"]) if col.get("crs") else None
+            return gpd.array.GeometryArray(self.geometries(col["span"]), crs=crs)
+        if kind == "array":
+            return self._numbers(col["at"])
+        if kind == "text":
+            i, j = (int(k) for k in col["span"])
+            if not 0 <= i <= j <= len(self._texts):
+                raise ValueError(f"texts {i}:{j} of {len(self._texts)}")
+            na = np.nan if col["dtype"] == "str" else pd.NA
+            return pd.array(self._texts.slice(i, j - i), dtype=cast("Any", pd.StringDtype(col["storage"], na_value=na)))
+        values = col["values"]
+        if not isinstance(values, list):
+            raise TypeError(f"column {col['name']!r}: values are not a list")
+        if kind == "json":  # (a Series: pandas would take an object array of text for a str column)
+            return pd.Series(
+                np.fromiter((_from_json(x) for x in values), dtype=object, count=len(values)), dtype=object
+            )
+        if kind == "values":  # (pandas-stubs know a few dtypes here)
+            return pd.array(values, dtype=cast("Any", pd.api.types.pandas_dtype(col["dtype"])))
+        raise ValueError(f"column {col['name']!r} of an unknown kind {kind!r}")
