@@ -96,9 +96,12 @@ def _unpacked(buf: memoryview, start: int, name: str, dtype: str, shape: list, a
 
 def wkb_arrays(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Geometries (None: missing) as WKB: all in one byte array, and each one's length (-1: None)."""
-    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object)).tolist()
-    lengths = np.fromiter((-1 if w is None else len(w) for w in wkb), np.int64, count=len(wkb))
-    return np.frombuffer(b"".join(w for w in wkb if w is not None), np.uint8), lengths
+    g = np.asarray(geoms, dtype=object)
+    there = ~shapely.is_missing(g)
+    wkb = shapely.to_wkb(g[there]).tolist()
+    lengths = np.full(len(g), -1, np.int64)
+    lengths[there] = np.fromiter(map(len, wkb), np.int64, count=len(wkb))
+    return np.frombuffer(b"".join(wkb), np.uint8), lengths
 
 
 def geoms_from_wkb(blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -165,13 +168,15 @@ class Packer:
         if df is None:
             return None
         columns = []
-        for name, s in df.items():
+        for name, s in pd.DataFrame(df, copy=False).items():  # (plain Series: faster than GeoSeries)
             dtype = s.dtype
             col: dict[str, Any] = {"name": str(name)}
             if isinstance(dtype, gpd.array.GeometryDtype):
                 crs = s.array.crs
                 col.update(
-                    kind="geometry", span=self.geometries(s.array), crs=crs.to_string() if crs is not None else None
+                    kind="geometry",
+                    span=self.geometries(s.array),
+                    crs=(crs.srs or crs.to_wkt()) if crs is not None else None,
                 )
             elif isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
                 col.update(kind="array", at=self._keep(s.to_numpy()))
@@ -200,7 +205,7 @@ class Packer:
         """Keep a column of text (as Arrow holds it, without a Python string each)."""
         got = pa.array(values)
         chunks = got.chunks if isinstance(got, pa.ChunkedArray) else [got]
-        self._texts += [c.cast(pa.large_string()) for c in chunks]
+        self._texts += [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in chunks]
         self._n_texts += len(got)
         return [self._n_texts - len(got), self._n_texts]
 
