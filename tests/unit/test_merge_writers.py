@@ -1,0 +1,75 @@
+"""The batch merge's writers: the plain sheet and layers made ready in parts read back as the old writers' files."""
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import shapely
+
+from api.batch_merge import plain_sheet
+from geo.io import gpkg_ready, write_gpkg
+
+
+def cells(path):
+    """Every sheet's cells as read back: value, its type, number format, bold; and the column widths."""
+    book = openpyxl.load_workbook(path)
+    return {
+        ws.title: (
+            {
+                c.coordinate: (c.value, type(c.value).__name__, c.number_format, bool(c.font.b))
+                for row in ws.iter_rows()
+                for c in row
+                if c.value is not None
+            },
+            {k: d.width for k, d in ws.column_dimensions.items() if d.width},
+            ws.freeze_panes,
+        )
+        for ws in book.worksheets
+    }
+
+
+def test_plain_sheet_reads_back_as_pandas_to_excel_with_openpyxl(tmp_path):
+    table = pd.DataFrame(
+        {
+            "area": ["长河街道#1", None, "=1+2", "x"],
+            "rank": [1, 2, 3, 4],
+            "share": [0.5141, np.nan, np.inf, 0.1 + 0.2],
+            "people": [17917.0, 0.0, -np.inf, 1e20],
+            "ok": [True, False, True, False],
+            "mixed": ["a", 3, True, np.nan],
+            "nullable": pd.array([1, None, 3, 4], dtype="Int64"),
+        }
+    )
+    table.to_excel(tmp_path / "old.xlsx", index=False, engine="openpyxl")
+    plain_sheet(tmp_path / "new.xlsx", table)
+    old, new = cells(tmp_path / "old.xlsx"), cells(tmp_path / "new.xlsx")
+    assert list(new) == ["Sheet1"]
+    assert new == old
+    assert new["Sheet1"][0]["C4"][0] == "inf"
+    assert new["Sheet1"][0]["D4"][0] == "-inf"
+
+
+def test_layers_made_ready_in_parts_are_written_as_the_whole_layer(tmp_path):
+    cw = shapely.Polygon([(120.0, 30.0), (120.0, 30.001), (120.001, 30.001), (120.001, 30.0)])
+    bowtie = shapely.Polygon([(120.0, 30.0), (120.001, 30.001), (120.001, 30.0), (120.0, 30.001)])  # invalid
+    whole = gpd.GeoDataFrame(
+        {"name": ["a", None, "c"], "services": [["助餐", "理发"], [], None], "n": [1, 2, 3]},
+        geometry=[cw, bowtie, shapely.Point(120.0, 30.0)],
+        crs=4326,
+    )
+    parts = [gpkg_ready(whole.iloc[:1]), gpkg_ready(whole.iloc[1:])]
+    ready = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
+    write_gpkg(tmp_path / "old.gpkg", {"layer": whole})
+    write_gpkg(tmp_path / "new.gpkg", {"layer": ready}, ready=("layer",))
+    old, new = (pyogrio.read_dataframe(tmp_path / f"{n}.gpkg", layer="layer") for n in ("old", "new"))
+    assert (
+        pyogrio.read_info(tmp_path / "old.gpkg")["dtypes"].tolist()
+        == pyogrio.read_info(tmp_path / "new.gpkg")["dtypes"].tolist()
+    )
+    assert new.equals(old)
+    assert new["services"].tolist()[:2] == ["助餐、理发", ""]
+    assert pd.isna(new["services"][2])
+    assert shapely.is_valid(new.geometry.values).all()
+    assert shapely.LinearRing(new.geometry[0].exterior.coords).is_ccw
+    assert whole.geometry[1].equals(bowtie)  # the caller's layer is left as it was
