@@ -162,34 +162,16 @@ class Packer:
     def table(self, df: pd.DataFrame | None) -> dict | None:
         """Keep a (Geo)DataFrame (None stays None); its manifest entry for :meth:`Unpacked.table`.
 
-        Raises TypeError for a column of a dtype that cannot be rebuilt from its name (a
-        categorical), or an index neither the default one nor of a numpy dtype.
+        Raises TypeError for column names not all distinct text, a column of a dtype that cannot
+        be rebuilt from its name (a categorical), or an index neither the default one nor of a
+        numpy dtype.
         """
         if df is None:
             return None
-        columns = []
-        for name, s in pd.DataFrame(df, copy=False).items():  # (plain Series: faster than GeoSeries)
-            dtype = s.dtype
-            col: dict[str, Any] = {"name": str(name)}
-            if isinstance(dtype, gpd.array.GeometryDtype):
-                crs = s.array.crs
-                col.update(
-                    kind="geometry",
-                    span=self.geometries(s.array),
-                    crs=(crs.srs or crs.to_wkt()) if crs is not None else None,
-                )
-            elif isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
-                col.update(kind="array", at=self._keep(s.to_numpy()))
-            elif isinstance(dtype, pd.StringDtype):
-                col.update(kind="text", dtype=str(dtype), storage=dtype.storage, span=self._text(s.array))
-            elif isinstance(dtype, np.dtype) and dtype.kind == "O":
-                col.update(kind="json", values=[_plain(v) for v in s.tolist()])
-            else:
-                if pd.api.types.pandas_dtype(str(dtype)) != dtype:
-                    raise TypeError(f"column {name!r}: cannot keep a column of dtype {dtype!r} in arrays")
-                got = cast("Any", s).to_numpy(dtype=object, na_value=None).tolist()  # (pandas-stubs: na_value)
-                col.update(kind="values", dtype=str(dtype), values=[_plain(v) for v in got])
-            columns.append(col)
+        if not all(isinstance(c, str) for c in df.columns) or df.columns.has_duplicates:
+            raise TypeError(f"cannot keep columns {list(df.columns)!r}: names must be distinct text")
+        plain = pd.DataFrame(df, copy=False)  # (its columns are Series, faster to make than GeoSeries)
+        columns = [self._column(str(name), s) for name, s in plain.items()]
         entry: dict[str, Any] = {"rows": len(df), "columns": columns}
         if not df.index.equals(pd.RangeIndex(len(df))) or df.index.name is not None:
             if not (isinstance(df.index.dtype, np.dtype) and df.index.dtype.kind in "biufcmM"):
@@ -200,6 +182,30 @@ class Packer:
         if df.attrs:
             entry["attrs"] = _plain(df.attrs)
         return entry
+
+    def _column(self, name: str, s: pd.Series) -> dict[str, Any]:
+        """The manifest entry of one column, its data kept."""
+        dtype = s.dtype
+        if isinstance(dtype, gpd.array.GeometryDtype):
+            crs = s.array.crs
+            text = (crs.srs or crs.to_wkt()) if crs is not None else None
+            return {"name": name, "kind": "geometry", "span": self.geometries(s.array), "crs": text}
+        if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+            return {"name": name, "kind": "array", "at": self._keep(s.to_numpy())}
+        if isinstance(dtype, pd.StringDtype):
+            return {
+                "name": name,
+                "kind": "text",
+                "dtype": str(dtype),
+                "storage": dtype.storage,
+                "span": self._text(s.array),
+            }
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            return {"name": name, "kind": "json", "values": [_plain(v) for v in s.tolist()]}
+        if pd.api.types.pandas_dtype(str(dtype)) != dtype:
+            raise TypeError(f"column {name!r}: cannot keep a column of dtype {dtype!r} in arrays")
+        got = cast("Any", s).to_numpy(dtype=object, na_value=None).tolist()  # (pandas-stubs: na_value)
+        return {"name": name, "kind": "values", "dtype": str(dtype), "values": [_plain(v) for v in got]}
 
     def _text(self, values: object) -> list[int]:
         """Keep a column of text (as Arrow holds it, without a Python string each)."""

@@ -152,9 +152,15 @@ def test_tables_of_every_kind_of_column_come_back_as_they_were():
         assert_table_equal(v, got.table(got.manifest["tables"][k]), k)
 
 
-def test_a_column_of_a_dtype_its_name_cannot_rebuild_is_refused():
+def test_what_could_not_come_back_as_it_was_is_refused():
     with pytest.raises(TypeError, match="Categorical"):
         Packer().table(pd.DataFrame({"c": pd.Categorical(["a", "b"])}))
+    with pytest.raises(TypeError, match="distinct text"):
+        Packer().table(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+    with pytest.raises(TypeError, match="distinct text"):
+        Packer().table(pd.DataFrame({1: [1.0]}))
+    with pytest.raises(TypeError, match="index"):
+        Packer().table(pd.DataFrame({"a": [1.0]}, index=["x"]))
     pk = Packer()
     pk.arrays["_x"] = np.zeros(1)
     with pytest.raises(ValueError, match="packer's own"):
