@@ -12,6 +12,7 @@ dtype, shape and place, each table's columns and rows) and raises
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from collections.abc import Mapping
@@ -64,7 +65,10 @@ def unpack_arrays(
     data: bytes | memoryview, *, names: tuple[str, ...] = (), text: tuple[str, ...] = (), label: str = "packed arrays"
 ) -> dict[str, np.ndarray]:
     """The arrays of :func:`pack_arrays`, as :func:`geo.store.read_arrays` gives them; raises :class:`StoreError`."""
-    buf = memoryview(data).cast("B")
+    try:
+        buf = memoryview(data).cast("B")
+    except TypeError as err:  # (not a buffer, or not a contiguous one)
+        raise StoreError(f"{label}: not packed arrays ({err})") from None
     fixed = len(PACK_MAGIC) + _PACK_HEAD.size
     if len(buf) < fixed or bytes(buf[: len(PACK_MAGIC)]) != PACK_MAGIC:
         raise StoreError(f"{label}: not packed arrays")
@@ -84,7 +88,7 @@ def _unpacked(buf: memoryview, start: int, name: str, dtype: str, shape: list, a
     dt = np.dtype(dtype)
     if dt.hasobject or not all(isinstance(n, int) and n >= 0 for n in shape):
         raise ValueError(f"array {name!r}: dtype {dtype!r}, shape {shape!r}")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if dt.itemsize * count != nbytes or not 0 <= at <= len(buf) - start - nbytes:
         raise ValueError(f"array {name!r} does not fit the buffer")
     got = np.frombuffer(buf, dt, count, start + at) if count else np.zeros(0, dt)

@@ -214,6 +214,8 @@ def test_cut_or_changed_bytes_are_refused(tmp_path):
         with pytest.raises(StoreError):
             Unpacked(bytes(changed))
     marker = tmp_path / "pickle-ran"
+    with pytest.raises(StoreError):
+        Unpacked(np.frombuffer(data, np.uint8)[::2].data)  # (not contiguous)
     for planted in (pickle.dumps(Planted(marker)), PACK_MAGIC + bytes(12) + pickle.dumps(Planted(marker))):
         with pytest.raises(StoreError):
             Unpacked(planted)
@@ -233,6 +235,7 @@ def test_a_rewritten_buffer_with_a_right_checksum_is_refused_and_runs_nothing(tm
         "before the start": [[name, dtype, [4], -8, nbytes]],
         "wrong size": [[name, dtype, [5], at, nbytes]],
         "negative shape": [[name, dtype, [-4], at, -32]],
+        "overflowing shape": [[name, dtype, [2**32, 2**32, 2**32 + 1], at, 8 * 2**32 * 2**32 * (2**32 + 1)]],
         "not a list": {"x": 1},
     }
     for why, listed in bad.items():
