@@ -7,6 +7,8 @@ circles. Full geometry is kept here; the map simplifies and rounds it for displa
 
 from __future__ import annotations
 
+import hashlib
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -77,3 +79,19 @@ def basemap_tables(extract: OsmExtract) -> dict[str, gpd.GeoDataFrame]:
     for kind, name in FEATURE_TABLES.items():
         tables[name] = feature_table(extract.features, kind)
     return tables
+
+
+def table_digest(table: gpd.GeoDataFrame) -> str:
+    """A hash of what a base-map table draws from (hex): its rows' names, classes, admin levels and geometry.
+
+    :func:`maps.basemap.basemap_key` keys a base layer by it; a saved plan keeps it beside each
+    base-map table (:mod:`geo.saved`), so a follow-up finds its base layer without reading them.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(len(table)).encode())
+    for col in ("name", "class", "admin_level"):
+        if col in table:
+            h.update(f"\x00{col}\x00".encode() + "\x00".join(map(str, table[col].tolist())).encode())
+    wkb = shapely.to_wkb(np.asarray(table.geometry.values, dtype=object))
+    h.update(b"\x00".join(b"" if w is None else w for w in wkb))
+    return h.hexdigest()

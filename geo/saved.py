@@ -28,6 +28,7 @@ import shapely
 
 from geo.areas import StudyArea
 from geo.base import Base
+from geo.basemap import table_digest
 from geo.circles import Reach
 from geo.demand import Homes, PeopleRule
 from geo.errors import InputError
@@ -141,6 +142,7 @@ def save_plan(result: PlanResult, folder: Path, *, files: Mapping[str, bytes] | 
         "area": area,
         "layer_notes": base.layer_notes,
         "extras": sorted(base.extras),
+        "extras_digests": _digests(base.extras),
     }
     return write_bundle(
         folder,
@@ -151,6 +153,17 @@ def save_plan(result: PlanResult, folder: Path, *, files: Mapping[str, bytes] | 
         tables=tables,
         extra=None if not files else lambda tmp: [_write_file(tmp / name, data) for name, data in files.items()],
     )
+
+
+def _digests(extras: Mapping[str, Any]) -> dict[str, str]:
+    """:func:`geo.basemap.table_digest` of each base-map table (a saved plan's own kept ones: not read again)."""
+    kept = getattr(extras, "digests", None) or {}
+    out = {}
+    for name in extras:
+        table = None if name in kept else extras[name]
+        if name in kept or table is not None:
+            out[name] = kept.get(name) or table_digest(table)
+    return out
 
 
 def _write_file(path: Path, data: bytes) -> str:
@@ -356,12 +369,17 @@ def _read_all(obj: object) -> None:
 
 
 class _Tables(Mapping[str, Any]):
-    """Named tables read on first use (the base-map tables of a saved plan)."""
+    """Named tables read on first use (the base-map tables of a saved plan).
 
-    def __init__(self, names: list[str], read: Callable[[str], Any]) -> None:
+    ``digests``: :func:`geo.basemap.table_digest` of those tables, made when the plan was saved
+    (:func:`maps.basemap.basemap_key` takes them instead of reading the tables).
+    """
+
+    def __init__(self, names: list[str], read: Callable[[str], Any], digests: Mapping[str, str]) -> None:
         self._names = list(names)
         self._read = read
         self._kept: dict[str, Any] = {}
+        self.digests = {k: str(v) for k, v in digests.items() if k in self._names and isinstance(v, str)}
 
     def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - a GeoDataFrame
         if name not in self._names:
@@ -460,7 +478,11 @@ def _from_bundle(b: _Files, cache_dir: Path | None) -> PlanResult:
     }
     if meta.get("area"):
         tables["area"] = b.later(lambda: _area(b, meta["area"], net))
-    extras = _Tables([str(k) for k in meta.get("extras", [])], lambda k: b.later(lambda: b.table(f"extra_{k}"))())
+    extras = _Tables(
+        [str(k) for k in meta.get("extras", [])],
+        lambda k: b.later(lambda: b.table(f"extra_{k}"))(),
+        meta.get("extras_digests") or {},
+    )
     for name in ("circles", "gaps", "facilities", "admin", "places", *(f"extra_{k}" for k in extras)):
         if not b.bundle.has(f"{name}.parquet"):
             raise ValueError(f"table {name!r} missing")

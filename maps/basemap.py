@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from geo.basemap import table_digest
 from maps.display import (
     M_PER_DEG,
     SCALE,
@@ -271,22 +272,20 @@ def basemap_key(result: PlanResult) -> str:
     """
     h = hashlib.blake2b(repr(_extent(result)).encode(), digest_size=16)
     extras = getattr(getattr(result, "base", None), "extras", None) or {}
+    kept = getattr(extras, "digests", None) or {}  # a saved plan's, made when it was saved: its tables not read
     area = getattr(result, "area", None)
-    tables = [(f"extra:{k}", extras[k]) for k in sorted(extras)] + [("admin", _admin_table(result))]
-    for name, table in tables:
-        h.update(f"\x00{name}:".encode())
-        if table is None:
-            continue
-        h.update(str(len(table)).encode())
-        for col in ("name", "class", "admin_level"):
-            if col in table:
-                h.update(f"\x00{col}\x00".encode() + "\x00".join(map(str, table[col].tolist())).encode())
-        wkb = shapely.to_wkb(np.asarray(table.geometry.values, dtype=object))
-        h.update(b"\x00".join(b"" if w is None else w for w in wkb))
+    for name in sorted(extras):
+        table = None if name in kept else extras[name]
+        h.update(f"\x00extra:{name}:".encode() + (kept.get(name) or _digest(table)).encode())
+    h.update(b"\x00admin:" + _digest(_admin_table(result)).encode())
     geom = getattr(area, "geometry", None)
     h.update(b"\x00area:" + (b"" if geom is None else shapely.to_wkb(geom)))
     h.update(repr(getattr(area, "name", None)).encode())
     return h.hexdigest()
+
+
+def _digest(table: gpd.GeoDataFrame | None) -> str:
+    return "" if table is None else table_digest(table)
 
 
 def _admin(result: PlanResult, box: Box, lat: float, layers: list, labels: _Labels) -> None:

@@ -192,3 +192,38 @@ def test_a_scenario_on_a_plan_with_a_damaged_table_it_needs_is_refused_and_not_k
     assert "Traceback" not in r.output
     assert not (tmp_path / "o").exists()
     assert open_store(folder).list() == []
+
+
+def test_a_follow_ups_base_layer_key_comes_from_the_digests_kept_not_from_reading_the_tables(tmp_path, monkeypatch):
+    import dataclasses
+
+    import geopandas as gpd
+
+    from geo.basemap import table_digest
+    from maps.basemap import basemap_key
+
+    _, before = two_streets()
+    net = before.network
+    streets = gpd.GeoDataFrame(
+        {"name": ["南街", "北街"], "class": ["primary", "residential"]},
+        geometry=[shapely.linestrings(net.edge_coords(e, lonlat=True)) for e in range(2)],
+        crs=4326,
+    )
+    water = gpd.GeoDataFrame({"name": [None]}, geometry=[shapely.buffer(streets.geometry[0], 0.0005)], crs=4326)
+    with_extras = dataclasses.replace(
+        before, base=dataclasses.replace(before.base, extras={"streets": streets, "water": water})
+    )
+    save_plan(with_extras, tmp_path / "p" / PLAN_FOLDER)
+    reads = _counting(monkeypatch)
+    lazy = load_plan(tmp_path / "p", lazy=True)
+    assert lazy.base.extras.digests == {"streets": table_digest(streets), "water": table_digest(water)}
+    key = basemap_key(lazy)
+    assert not [r for r in reads if r.startswith("extra_")]  # the key without the tables
+    assert key == basemap_key(with_extras)  # the plan's own key, from the tables themselves
+    eager = load_plan(tmp_path / "p")
+    assert key == basemap_key(
+        dataclasses.replace(eager, base=dataclasses.replace(eager.base, extras=dict(eager.base.extras)))
+    )
+    # a table changed is another key
+    other = dataclasses.replace(before.base, extras={"streets": streets.iloc[:1], "water": water})
+    assert basemap_key(dataclasses.replace(before, base=other)) != key
