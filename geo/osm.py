@@ -144,7 +144,7 @@ class Features:
 
     kind: list[str] = field(default_factory=list)  # building | landuse | poi | admin
     osm_id: list[str] = field(default_factory=list)  # "n123" / "w45" / "r67"
-    wkb: list[bytes | str] = field(default_factory=list)  # WKB, or as hex text (pyosmium writes that)
+    wkb: list[bytes | str] = field(default_factory=list)  # WKB (bytes; hex text is read too)
     tags: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -203,8 +203,18 @@ def check_osm_path(path: str | Path) -> Path:
     return p
 
 
-def read_osm(path: str | Path) -> OsmExtract:
+def read_osm(path: str | Path, *, processes: int | None = None) -> OsmExtract:
     """Read the walkable ways and the planning features of an OSM extract.
+
+    Parameters
+    ----------
+    path
+        An ``.osm.pbf``, ``.osm`` or ``.osm.bz2`` file.
+    processes
+        How many processes read it (:mod:`geo.osm_shares`; each reads the whole file and keeps
+        a share of the objects, merged back in the file's order: the same extract). None: one
+        for a small ``.osm.pbf`` (below :data:`geo.osm_shares.SHARE_BYTES`), more for a larger
+        one, up to the usable cores.
 
     Raises
     ------
@@ -213,41 +223,19 @@ def read_osm(path: str | Path) -> OsmExtract:
     NetworkError
         The extract holds no walkable way.
     """
+    from geo import osm_shares  # noqa: PLC0415 - geo.osm_shares builds on this module (circular)
+
     p = check_osm_path(path)
     if p.name.lower().endswith(".bz2"):
         _check_bz2(p)
-    reader = _Reader(osmium.geom.WKBFactory())
-    area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
-    proc = (
-        osmium.FileProcessor(str(p))
-        .with_locations()
-        .with_areas(area_keys)
-        .with_filter(
-            osmium.filter.KeyFilter("highway", "building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
-        )
-    )
-    header_date = _header_date(proc)
-    latest = None
-    try:
-        for obj in proc:
-            if isinstance(obj, osmium.osm.Changeset):
-                continue  # never in an extract; it has no timestamp of its own
-            ts = obj.timestamp
-            if latest is None or ts > latest:
-                latest = ts
-            if isinstance(obj, osmium.osm.Way):
-                reader.way(obj)
-            elif isinstance(obj, osmium.osm.Node):
-                reader.node(obj)
-            elif isinstance(obj, osmium.osm.Area):
-                reader.area(obj)
-    except EOFError as err:  # a truncated .bz2 (the decompressor runs as the file is read)
-        raise InputError(
-            str(path), [(f"ends early — a truncated or partly downloaded file? ({err}); download it again")]
-        ) from None
-    except (RuntimeError, osmium.InvalidLocationError) as err:  # osmium's parse errors
-        raise InputError(str(path), [f"cannot be read as OpenStreetMap data ({err})"]) from None
-    if not reader.way_ids:
+    header_date = _header_date(_processor(p))
+    n = osm_shares.share_count(p) if processes is None else max(1, int(processes))
+    if n > 1:
+        ways, feats, latest = osm_shares.read_in_shares(p, shares=n, label=str(path))
+    else:
+        reader = read_share(p, label=str(path))
+        ways, feats, latest = reader.walk_ways(), reader.feats, reader.latest
+    if len(ways.way_ids) == 0:
         raise NetworkError(
             f"{path}: no walkable street or path in this extract "
             "(is it the right area, and does it contain highway ways?)"
@@ -257,9 +245,57 @@ def read_osm(path: str | Path) -> OsmExtract:
         source=str(path),
         data_date=header_date or newest,
         data_date_from="header" if header_date else ("newest object" if newest else None),
-        ways=reader.walk_ways(),
-        features=reader.feats,
+        ways=ways,
+        features=feats,
     )
+
+
+def _processor(p: Path) -> osmium.FileProcessor:
+    """The one pass over ``p``: node locations, areas, and only the objects with keys we use."""
+    area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
+    return (
+        osmium.FileProcessor(str(p))
+        .with_locations()
+        .with_areas(area_keys)
+        .with_filter(
+            osmium.filter.KeyFilter("highway", "building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
+        )
+    )
+
+
+def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = None) -> _Reader:
+    """One pass over ``p`` keeping the objects numbered ``share`` modulo ``shares`` in the stream.
+
+    Every process reading a share sees the same stream (the same file, filters and area
+    assembly), so an object's number in it (kept in ``way_seq`` / ``feat_seq``) orders the
+    shares' objects back as one pass keeps them. Raises InputError when ``p`` cannot be parsed.
+    """
+    reader = _Reader(osmium.geom.WKBFactory())
+    latest = None
+    try:
+        for i, obj in enumerate(_processor(p)):
+            if shares > 1 and i % shares != share:
+                continue
+            if isinstance(obj, osmium.osm.Changeset):
+                continue  # never in an extract; it has no timestamp of its own
+            ts = obj.timestamp
+            if latest is None or ts > latest:
+                latest = ts
+            reader.seq = i
+            if isinstance(obj, osmium.osm.Way):
+                reader.way(obj)
+            elif isinstance(obj, osmium.osm.Node):
+                reader.node(obj)
+            elif isinstance(obj, osmium.osm.Area):
+                reader.area(obj)
+    except EOFError as err:  # a truncated .bz2 (the decompressor runs as the file is read)
+        raise InputError(
+            label or str(p), [(f"ends early — a truncated or partly downloaded file? ({err}); download it again")]
+        ) from None
+    except (RuntimeError, osmium.InvalidLocationError) as err:  # osmium's parse errors
+        raise InputError(label or str(p), [f"cannot be read as OpenStreetMap data ({err})"]) from None
+    reader.latest = latest
+    return reader
 
 
 @dataclass(eq=False)
@@ -278,13 +314,17 @@ class _Reader:
     crossing_ids: list[int] = field(default_factory=list)
     signal_ids: list[int] = field(default_factory=list)
     feats: Features = field(default_factory=Features)
+    seq: int = 0  # the number of the object being read in the stream
+    way_seq: list[int] = field(default_factory=list)  # each way's number in the stream
+    feat_seq: list[int] = field(default_factory=list)  # each feature's number in the stream
+    latest: dt.datetime | None = None  # the newest object's timestamp
 
     def way(self, obj: osmium.osm.Way) -> None:
         """A walkable way (with at least two located nodes), or a waterway line for the map."""
         tags = obj.tags
         if "highway" not in tags:
-            if tags.get("waterway") in WATERWAY_LINES:
-                _add_waterway(self.feats, obj, self.wkb_factory)
+            if tags.get("waterway") in WATERWAY_LINES and _add_waterway(self.feats, obj, self.wkb_factory):
+                self.feat_seq.append(self.seq)
             return
         tagd = dict(tags)
         if not is_walkable(tagd):
@@ -306,6 +346,7 @@ class _Reader:
         self.highways.append(tagd["highway"])
         self.names.append(tagd.get("name", ""))
         self.classes.append(way_class(tagd))
+        self.way_seq.append(self.seq)
 
     def node(self, obj: osmium.osm.Node) -> None:
         """A crossing or signal node, and a point of interest."""
@@ -321,8 +362,9 @@ class _Reader:
         feats = self.feats
         feats.kind.append("poi")
         feats.osm_id.append(f"n{obj.id}")
-        feats.wkb.append(self.wkb_factory.create_point(obj))
+        feats.wkb.append(bytes.fromhex(self.wkb_factory.create_point(obj)))
         feats.tags.append(dict(tags))  # every tag: a mapping file may use any key
+        self.feat_seq.append(self.seq)
 
     def area(self, obj: osmium.osm.Area) -> None:
         """An area (building, land use, water, green, admin boundary, point of interest)."""
@@ -331,7 +373,7 @@ class _Reader:
         if not kinds:
             return
         try:
-            geom = self.wkb_factory.create_multipolygon(obj)
+            geom = bytes.fromhex(self.wkb_factory.create_multipolygon(obj))
         except RuntimeError:
             return  # broken multipolygon in the source data
         oid = f"w{obj.orig_id()}" if obj.from_way() else f"r{obj.orig_id()}"
@@ -341,6 +383,7 @@ class _Reader:
             feats.osm_id.append(oid)
             feats.wkb.append(geom)
             feats.tags.append(dict(tags) if kind == "poi" else {k: tags[k] for k in _AREA_TAGS[kind] if k in tags})
+            self.feat_seq.append(self.seq)
 
     def walk_ways(self) -> WalkWays:
         """The walkable ways as arrays."""
@@ -390,16 +433,17 @@ def _area_kinds(tags: osmium.osm.TagList) -> list[str]:
     return kinds
 
 
-def _add_waterway(feats: Features, way: osmium.osm.Way, wkb_factory: osmium.geom.WKBFactory) -> None:
-    """A river, canal or stream drawn as a line (for the map's base layer)."""
+def _add_waterway(feats: Features, way: osmium.osm.Way, wkb_factory: osmium.geom.WKBFactory) -> bool:
+    """A river, canal or stream drawn as a line (for the map's base layer); whether it was added."""
     try:
-        geom = wkb_factory.create_linestring(way)
+        geom = bytes.fromhex(wkb_factory.create_linestring(way))
     except RuntimeError:  # nodes missing from a clipped extract
-        return
+        return False
     feats.kind.append("waterway")
     feats.osm_id.append(f"w{way.id}")
     feats.wkb.append(geom)
     feats.tags.append({k: way.tags[k] for k in ("waterway", "name") if k in way.tags})
+    return True
 
 
 def _header_date(proc: osmium.FileProcessor) -> str | None:

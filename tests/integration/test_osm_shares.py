@@ -1,0 +1,121 @@
+"""An extract read in several processes (geo.osm_shares) is the extract one pass reads."""
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo import osm_shares
+from geo.base import base_from_extract
+from geo.errors import InputError
+from geo.network import network_arrays
+from geo.osm import read_osm, read_share
+from geo.osm_layers import load_rules
+from geo.plan import PlanInputs, PlanParams
+
+
+def assert_same_extract(a, b):
+    assert (a.source, a.data_date, a.data_date_from) == (b.source, b.data_date, b.data_date_from)
+    for name in ("node_ids", "lon", "lat", "offsets", "way_ids", "road_class", "crossing_nodes", "signal_nodes"):
+        x, y = getattr(a.ways, name), getattr(b.ways, name)
+        assert x.dtype == y.dtype, name
+        assert np.array_equal(x, y), name
+    assert a.ways.highway == b.ways.highway
+    assert a.ways.name == b.ways.name
+    for name in ("kind", "osm_id", "wkb", "tags"):
+        assert getattr(a.features, name) == getattr(b.features, name), name
+
+
+def assert_same_frame(a, b):
+    assert list(a.columns) == list(b.columns)
+    geom = a.geometry.name if hasattr(a, "geometry") else None
+    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns=geom)), pd.DataFrame(b.drop(columns=geom)))
+    if geom:
+        assert a.crs == b.crs
+        assert list(shapely.to_wkb(a.geometry.to_numpy())) == list(shapely.to_wkb(b.geometry.to_numpy()))
+
+
+def assert_same_base(a, b):
+    assert (a.source, a.data_date, a.layer_notes) == (b.source, b.data_date, b.layer_notes)
+    na, nb = network_arrays(a.network), network_arrays(b.network)
+    assert na.keys() == nb.keys()
+    for k in na:
+        assert np.array_equal(np.asarray(na[k]), np.asarray(nb[k])), k
+    for k in ("xy", "people", "kind", "osm_id"):
+        assert np.array_equal(getattr(a.homes, k), getattr(b.homes, k)), k
+    assert a.homes.method == b.homes.method
+    assert list(shapely.to_wkb(a.land)) == list(shapely.to_wkb(b.land))
+    assert a.osm_facilities.keys() == b.osm_facilities.keys()
+    for k in a.osm_facilities:
+        assert_same_frame(a.osm_facilities[k], b.osm_facilities[k])
+    assert_same_frame(a.admin, b.admin)
+    assert_same_frame(a.places, b.places)
+    assert a.extras.keys() == b.extras.keys()
+    for k in a.extras:
+        assert_same_frame(a.extras[k], b.extras[k])
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_shares_read_the_extract_one_pass_reads(binjiang_path, processes):
+    one = read_osm(binjiang_path, processes=1)
+    assert len(one.ways.way_ids) > 1000
+    assert isinstance(one.features.wkb[0], bytes)
+    assert_same_extract(read_osm(binjiang_path, processes=processes), one)
+
+
+def test_shares_build_the_base_one_pass_builds(merged_path):
+    rules = load_rules(PlanInputs(osm=merged_path).layers_map)
+    params = PlanParams()
+    one = read_osm(merged_path, processes=1)
+    shared = read_osm(merged_path, processes=2)
+    assert_same_extract(shared, one)
+    base = base_from_extract(one, rules, params, lambda _: None)
+    assert len(base.homes) > 1000
+    assert_same_base(base_from_extract(shared, rules, params, lambda _: None), base)
+    # the features' WKB as bytes (this pass) or as pyosmium's hex text (before) build the same base
+    hexed = dataclasses.replace(one.features, wkb=[w.hex() for w in one.features.wkb])
+    assert_same_base(base_from_extract(dataclasses.replace(one, features=hexed), rules, params, lambda _: None), base)
+
+
+def test_shares_merged_in_process_and_through_files_give_one_pass(binjiang_path, tmp_path):
+    """Each share kept apart (and one through its npz file) merges back into the one pass."""
+    one = read_osm(binjiang_path, processes=1)
+    shares = [osm_shares._share_of(read_share(binjiang_path, share=k, shares=3)) for k in range(3)]
+    assert sum(len(s.way_ids) for s in shares) == len(one.ways.way_ids)
+    assert all(0 < len(s.way_ids) < len(one.ways.way_ids) for s in shares)
+    osm_shares._write_share(shares[1], tmp_path / "share.npz")
+    shares[1] = osm_shares._read_share_file(tmp_path / "share.npz")
+    ways, feats, _ = osm_shares._merged(shares[::-1])  # the order of the shares does not matter
+    assert_same_extract(dataclasses.replace(one, ways=ways, features=feats), one)
+
+
+def test_a_failed_share_is_read_again(tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    assert osm_shares._kept_share(0, tmp_path / "bad.npz") is None
+    assert osm_shares._kept_share(0, tmp_path / "missing.npz") is None
+    assert osm_shares._kept_share(1, tmp_path / "bad.npz") is None
+
+
+def test_a_damaged_file_read_in_shares_says_so(tmp_path):
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all" * 100)
+    with pytest.raises(InputError, match="cannot be read as OpenStreetMap data"):
+        read_osm(bad, processes=2)
+
+
+def test_share_count_grows_with_the_file_up_to_the_cores(tmp_path, binjiang_path):
+    assert osm_shares.share_count(binjiang_path) == 1  # small: one process
+    big = tmp_path / "big.osm.pbf"
+    with big.open("wb") as fh:  # a sparse file: only its size is read
+        fh.truncate(3 * osm_shares.SHARE_BYTES)
+    cores = len(os.sched_getaffinity(0))
+    assert osm_shares.share_count(big) == min(cores, osm_shares.MAX_SHARES, 4)
+    xml = tmp_path / "big.osm"
+    xml.write_bytes(b"")
+    with xml.open("wb") as fh:
+        fh.truncate(3 * osm_shares.SHARE_BYTES)
+    assert osm_shares.share_count(Path(xml)) == 1
