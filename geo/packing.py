@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyproj
 import shapely
 
-from geo.store import StoreError, _arrays_of, _crs, _from_json, _plain, _storable
+from geo.store import StoreError, arrays_of, crs_of, from_json_text, plain_value, storable_arrays
 
 #: the first bytes of :func:`pack_arrays`, then the header's length and the CRC-32 of the rest
 PACK_MAGIC = b"SCARRAY1"
@@ -41,7 +41,7 @@ def pack_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
     place), with a CRC-32 of it all. Written and read back (:func:`unpack_arrays`) at the
     speed of a copy, where an npz's zip cost a checksum and a header to parse per array.
     """
-    storable = {k: np.asarray(v, order="C") for k, v in _storable(arrays).items()}
+    storable = {k: np.asarray(v, order="C") for k, v in storable_arrays(arrays).items()}
     listed: list[tuple[str, str, list[int], int, int]] = []
     at = 0
     for k, v in storable.items():
@@ -80,7 +80,7 @@ def unpack_arrays(
         raw = {str(e[0]): _unpacked(buf, fixed + size, *e) for e in listed}
     except (KeyError, TypeError, ValueError) as err:  # (json.JSONDecodeError, UnicodeDecodeError too)
         raise StoreError(f"{label}: damaged ({type(err).__name__}: {err})") from None
-    return _arrays_of(raw, label, names, text)
+    return arrays_of(raw, label, names, text)
 
 
 def _unpacked(buf: memoryview, start: int, name: str, dtype: str, shape: list, at: int, nbytes: int) -> np.ndarray:
@@ -180,11 +180,11 @@ class Packer:
         if not df.index.equals(pd.RangeIndex(len(df))) or df.index.name is not None:
             if not (isinstance(df.index.dtype, np.dtype) and df.index.dtype.kind in "biufcmM"):
                 raise TypeError(f"cannot keep an index of dtype {df.index.dtype!r} in arrays")
-            entry["index"] = {"at": self._keep(df.index.to_numpy()), "name": _plain(df.index.name)}
+            entry["index"] = {"at": self._keep(df.index.to_numpy()), "name": plain_value(df.index.name)}
         if isinstance(df, gpd.GeoDataFrame):
             entry["geometry"] = df.active_geometry_name
         if df.attrs:
-            entry["attrs"] = _plain(df.attrs)
+            entry["attrs"] = plain_value(df.attrs)
         return entry
 
     def _column(self, name: str, s: pd.Series) -> dict[str, Any]:
@@ -205,11 +205,11 @@ class Packer:
                 "span": self._text(s.array),
             }
         if isinstance(dtype, np.dtype) and dtype.kind == "O":
-            return {"name": name, "kind": "json", "values": [_plain(v) for v in s.tolist()]}
+            return {"name": name, "kind": "json", "values": [plain_value(v) for v in s.tolist()]}
         if pd.api.types.pandas_dtype(str(dtype)) != dtype:
             raise TypeError(f"column {name!r}: cannot keep a column of dtype {dtype!r} in arrays")
         got = cast("Any", s).to_numpy(dtype=object, na_value=None).tolist()  # (pandas-stubs: na_value)
-        return {"name": name, "kind": "values", "dtype": str(dtype), "values": [_plain(v) for v in got]}
+        return {"name": name, "kind": "values", "dtype": str(dtype), "values": [plain_value(v) for v in got]}
 
     def _text(self, values: object) -> list[int]:
         """Keep a column of text (as Arrow holds it, without a Python string each)."""
@@ -229,7 +229,7 @@ class Packer:
         if any(k.startswith("_") for k in self.arrays):
             raise ValueError("names starting with _ are the packer's own")
         blob, lengths = wkb_arrays(np.concatenate(self._geoms) if self._geoms else np.zeros(0, dtype=object))
-        text = json.dumps(manifest, ensure_ascii=False, default=_plain)
+        text = json.dumps(manifest, ensure_ascii=False, default=plain_value)
         own = {"_manifest": np.array([text], dtype=object), "_wkb": blob, "_wkb_len": lengths}
         if self._texts:  # one Arrow column of every text, as an Arrow IPC stream (data only)
             sink = pa.BufferOutputStream()
@@ -319,7 +319,7 @@ class Unpacked:
     def _column(self, col: Mapping[str, Any]) -> np.ndarray | pd.api.extensions.ExtensionArray | pd.Series:
         kind = col["kind"]
         if kind == "geometry":
-            crs = _crs(col["crs"]) if col.get("crs") else None
+            crs = crs_of(col["crs"]) if col.get("crs") else None
             return gpd.array.GeometryArray(self.geometries(col["span"]), crs=crs)
         if kind == "array":
             return self._numbers(col["at"])
@@ -334,7 +334,7 @@ class Unpacked:
             raise TypeError(f"column {col['name']!r}: values are not a list")
         if kind == "json":  # (a Series: pandas would take an object array of text for a str column)
             return pd.Series(
-                np.fromiter((_from_json(x) for x in values), dtype=object, count=len(values)), dtype=object
+                np.fromiter((from_json_text(x) for x in values), dtype=object, count=len(values)), dtype=object
             )
         if kind == "values":  # (pandas-stubs know a few dtypes here)
             return pd.array(values, dtype=cast("Any", pd.api.types.pandas_dtype(col["dtype"])))

@@ -88,7 +88,7 @@ def _unpack_text(blob: np.ndarray, shape_arr: np.ndarray) -> np.ndarray:
     return out.reshape(shape)
 
 
-def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def storable_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Arrays as npz can hold them without pickle: object arrays of text packed as UTF-8."""
     out: dict[str, np.ndarray] = {}
     for k, given in arrays.items():
@@ -112,10 +112,10 @@ def _storable(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Named arrays as an ``.npz`` file (text arrays packed as UTF-8; never pickled)."""
     with Path(path).open("wb") as fh:
-        # _storable leaves no object array, so nothing is pickled; np.savez's own allow_pickle
+        # storable_arrays leaves no object array, so nothing is pickled; np.savez's own allow_pickle
         # keyword is left out: the numpy versions this package allows before 2.x would store it
         # as an array named "allow_pickle"
-        storable: dict[str, Any] = dict(_storable(arrays))  # (numpy's stubs read ** as its options)
+        storable: dict[str, Any] = dict(storable_arrays(arrays))  # (numpy's stubs read ** as its options)
         np.savez(fh, **storable)
 
 
@@ -126,11 +126,11 @@ def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...
             raw = {k: z[k] for k in z.files}
     except Exception as err:  # noqa: BLE001 - OSError, ValueError, zipfile.BadZipFile, zlib.error: a damaged file
         raise StoreError(f"{path.name}: damaged ({type(err).__name__}: {err})") from None
-    return _arrays_of(raw, path.name, names, text)
+    return arrays_of(raw, path.name, names, text)
 
 
-def _arrays_of(raw: dict[str, np.ndarray], label: str, names: tuple[str, ...], text: tuple[str, ...]) -> dict:
-    """The arrays :func:`_storable` made, back as they were given (text unpacked), checked."""
+def arrays_of(raw: dict[str, np.ndarray], label: str, names: tuple[str, ...], text: tuple[str, ...]) -> dict:
+    """The arrays :func:`storable_arrays` made, back as they were given (text unpacked), checked."""
     try:
         out = {k: v for k, v in raw.items() if not k.endswith(TEXT_MARK)}
         for k, v in out.items():
@@ -161,7 +161,7 @@ def write_table(path: Path, gdf: pd.DataFrame) -> dict:
     df = pd.DataFrame(gdf).copy()
     json_cols = [str(c) for c in df.columns if c != geom and df[c].dtype == object]
     for c in json_cols:
-        df[c] = [json.dumps(_plain(v), ensure_ascii=False) for v in df[c]]
+        df[c] = [json.dumps(plain_value(v), ensure_ascii=False) for v in df[c]]
     entry: dict[str, Any] = {"json_columns": json_cols}
     if geo_df is not None:
         df[geom] = shapely.to_wkb(np.asarray(geo_df.geometry.values, dtype=object))
@@ -175,12 +175,12 @@ def write_table(path: Path, gdf: pd.DataFrame) -> dict:
     return entry
 
 
-def _plain(v: object) -> object:
+def plain_value(v: object) -> object:
     """A value as JSON holds it: numpy scalars as numbers, lists for arrays, None for NaN and NA."""
     if isinstance(v, (list, tuple, np.ndarray)):
-        return [_plain(x) for x in v]
+        return [plain_value(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
+        return {str(k): plain_value(x) for k, x in v.items()}
     if isinstance(v, (np.integer, np.floating, np.bool_, float)):
         return _number(v)
     if v is None or _missing(v):
@@ -219,7 +219,7 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
         if c not in df.columns:
             raise StoreError(f"{path.name}: column {c!r} missing")
         try:
-            values: list[Any] = [_from_json(json.loads(v)) if isinstance(v, str) else None for v in df[c]]
+            values: list[Any] = [from_json_text(json.loads(v)) if isinstance(v, str) else None for v in df[c]]
             df[c] = values
         except ValueError as err:
             raise StoreError(f"{path.name}: column {c!r} is not JSON ({err})") from None
@@ -230,7 +230,7 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
         raise StoreError(f"{path.name}: geometry column {geom!r} missing")
     try:
         values = shapely.from_wkb(df[geom].to_numpy())
-        crs = _crs(entry["crs"]) if entry.get("crs") else None
+        crs = crs_of(entry["crs"]) if entry.get("crs") else None
     except Exception as err:  # noqa: BLE001 - shapely.errors.GEOSException, pyproj.exceptions.CRSError
         raise StoreError(f"{path.name}: geometry unreadable ({type(err).__name__}: {err})") from None
     return gpd.GeoDataFrame(
@@ -239,14 +239,14 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=16)
-def _crs(text: str) -> pyproj.CRS:
+def crs_of(text: str) -> pyproj.CRS:
     """One (immutable) CRS object per CRS text: parsing one costs ~20 ms."""
     return pyproj.CRS.from_user_input(text)
 
 
-def _from_json(v: object) -> object:
+def from_json_text(v: object) -> object:
     """JSON lists back as tuples, nested ones too."""
-    return tuple(_from_json(x) for x in v) if isinstance(v, list) else v
+    return tuple(from_json_text(x) for x in v) if isinstance(v, list) else v
 
 
 # ------------------------------------------------------------------------------ bundles
@@ -314,7 +314,9 @@ def write_bundle(
             entry["sha256"] = sha256_file(tmp / fname)
             entry["bytes"] = (tmp / fname).stat().st_size
         doc = {"kind": kind, "version": version, "files": files, "meta": dict(meta)}
-        (tmp / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_plain), encoding="utf-8")
+        (tmp / MANIFEST).write_text(
+            json.dumps(doc, ensure_ascii=False, indent=1, default=plain_value), encoding="utf-8"
+        )
 
     replace_folder(folder, write)
     return folder
