@@ -26,6 +26,7 @@ splits them anyway, and the walk times reported are measured on the network.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -159,15 +160,10 @@ def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tup
     home_dist = job.home_dist
     linked: tuple[np.ndarray, np.ndarray] | None = None  # the last limit's uncovered homes and their links
     for j, limit in enumerate(ctx.limits):
-        minutes, profile, speed = ctx.gap_labels[j]
-        out = np.flatnonzero(gh.counted & ~(home_dist <= limit))
-        if len(out) == 0:
+        grouped = _uncovered_groups(gh, home_dist, limit, linked)
+        if grouped is None:
             continue
-        pairs = _pairs_among(linked, out)
-        if pairs is None:
-            pairs = _linked_pairs(gh.xy[out], gh.link_m)
-        linked = (out, pairs)
-        groups = _groups(gh, out, _components(pairs, len(out)))
+        out, groups, linked = grouped
         n_groups = int(groups.max()) + 1
         group_of = np.full(len(gh.xy), -1, np.int64)
         group_of[out] = groups
@@ -178,37 +174,7 @@ def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tup
         outline, group = _group_outlines(label, r0, c0)
         outlines.append(outline)
         group_of_polygon.append(np.where(group > 0, group - 1 + len(rows_out), -1))
-        per_minute = 1000.0 * speed / 60.0
-        centre, people, walk_max = _group_figures(gh, out, groups, n_groups, home_dist)
-        src = job.home_src[centre] if job.home_src is not None else np.full(n_groups, -1)
-        rows_out.extend(
-            {
-                "layer": job.name,
-                "minutes": float(minutes),
-                "profile": profile,
-                "homes": homes,
-                "people": round(pe, 1),
-                "walk_min_centre": round(d / per_minute, 1) if math.isfinite(d) else None,
-                "walk_min_max": round(w / per_minute, 1) if math.isfinite(w) else None,
-                "nearest_facility": _at(job.names, s),
-                "nearest_facility_id": _at(job.ids, s),
-                "street": street,
-                "community": community,
-                "named_from": named_from,
-                "land_km2": 0.0,  # the land drawn, below
-            }
-            for homes, pe, d, w, s, street, community, named_from in zip(
-                people[1].tolist(),
-                people[0].tolist(),
-                home_dist[centre].tolist(),
-                walk_max.tolist(),
-                src.tolist(),
-                gh.street[centre],
-                gh.community[centre],
-                gh.named_from[centre],
-                strict=True,
-            )
-        )
+        rows_out.extend(_figure_rows(gh, job, out, groups, ctx.gap_labels[j]))
     if not rows_out:
         return [], []
     joined, group = _join(outlines, group_of_polygon)
@@ -216,6 +182,81 @@ def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tup
     for row, a in zip(rows_out, shapely.area(polys).tolist(), strict=True):  # a few cells at pinches are left out
         row["land_km2"] = round(a / 1e6, 4)
     return rows_out, [p if not p.is_empty else None for p in polys]
+
+
+def gap_figures(gh: GapHomes, job: LayerJob, limits: Sequence[float], labels: Sequence[tuple]) -> list[list[dict]]:
+    """The gap rows of one layer view without their land: per limit, its rows (``land_km2`` 0).
+
+    The rows :func:`gap_rows` makes (the same groups in the same order, the same figures), for
+    a view whose gap areas are known to be drawn as before (:mod:`geo.unchanged`).
+    ``labels``: ``(minutes, profile, speed)`` of each limit.
+    """
+    assert job.home_dist is not None, "gap rows need the homes' walk distances"
+    out_rows: list[list[dict]] = []
+    linked: tuple[np.ndarray, np.ndarray] | None = None
+    for limit, label in zip(limits, labels, strict=True):
+        grouped = _uncovered_groups(gh, job.home_dist, limit, linked)
+        if grouped is None:
+            out_rows.append([])
+            continue
+        out, groups, linked = grouped
+        out_rows.append(_figure_rows(gh, job, out, groups, label))
+    return out_rows
+
+
+def _uncovered_groups(
+    gh: GapHomes, home_dist: np.ndarray, limit: float, linked: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+    """The homes ``limit`` leaves uncovered, their group numbers, and their links (None: no home).
+
+    ``linked``: a shorter limit's uncovered homes and their links (:func:`_pairs_among`), or None.
+    """
+    out = np.flatnonzero(gh.counted & ~(home_dist <= limit))
+    if len(out) == 0:
+        return None
+    pairs = _pairs_among(linked, out)
+    if pairs is None:
+        pairs = _linked_pairs(gh.xy[out], gh.link_m)
+    return out, _groups(gh, out, _components(pairs, len(out))), (out, pairs)
+
+
+def _figure_rows(gh: GapHomes, job: LayerJob, out: np.ndarray, groups: np.ndarray, label: tuple) -> list[dict]:
+    """One gap row per group of uncovered homes ``out`` (``land_km2`` 0: the land is drawn apart)."""
+    minutes, profile, speed = label
+    home_dist = job.home_dist
+    assert home_dist is not None, "gap rows need the homes' walk distances"
+    n_groups = int(groups.max()) + 1
+    per_minute = 1000.0 * speed / 60.0
+    centre, people, walk_max = _group_figures(gh, out, groups, n_groups, home_dist)
+    src = job.home_src[centre] if job.home_src is not None else np.full(n_groups, -1)
+    return [
+        {
+            "layer": job.name,
+            "minutes": float(minutes),
+            "profile": profile,
+            "homes": homes,
+            "people": round(pe, 1),
+            "walk_min_centre": round(d / per_minute, 1) if math.isfinite(d) else None,
+            "walk_min_max": round(w / per_minute, 1) if math.isfinite(w) else None,
+            "nearest_facility": _at(job.names, s),
+            "nearest_facility_id": _at(job.ids, s),
+            "street": street,
+            "community": community,
+            "named_from": named_from,
+            "land_km2": 0.0,  # the land drawn, by gap_rows
+        }
+        for homes, pe, d, w, s, street, community, named_from in zip(
+            people[1].tolist(),
+            people[0].tolist(),
+            home_dist[centre].tolist(),
+            walk_max.tolist(),
+            src.tolist(),
+            gh.street[centre],
+            gh.community[centre],
+            gh.named_from[centre],
+            strict=True,
+        )
+    ]
 
 
 def _join(outlines: list, group_of_polygon: list) -> tuple:

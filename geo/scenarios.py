@@ -399,7 +399,10 @@ def _check_lonlat(where: str, fname: str, g: shapely.Geometry) -> list[str]:
 
 @dataclass(frozen=True, eq=False)
 class Applied:
-    """A scenario applied to a plan: the edited copy of the network and the facility tables."""
+    """A scenario applied to a plan: the edited copy of the network and the facility tables.
+
+    ``network`` is the plan's own network (the same object) when the scenario edits no way.
+    """
 
     network: Network
     log: EditLog
@@ -435,13 +438,25 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
                     label=where,
                 )
             )
-    net, log = with_edits(
-        base_net, links=links, closures=closures, snap_max_m=link_snap_max_m, max_link_m=MAX_LINK_M, problems=problems
-    )
+    if links or closures:
+        net, log = with_edits(
+            base_net,
+            links=links,
+            closures=closures,
+            snap_max_m=link_snap_max_m,
+            max_link_m=MAX_LINK_M,
+            problems=problems,
+        )
+    else:  # no network edit: the base network itself (an edited copy would hold the same arrays)
+        net, log = base_net, EditLog(np.arange(base_net.n_edges, dtype=np.int64), np.zeros(0, np.int64))
     facilities, touched = _facility_edits(before, scenario, problems)
     if problems:
         raise InputError(scenario.source, problems)
-    hs = carry_snapped(before.home_snap, log, net, before.homes.xy, max_dist=before.params.home_snap_max_m)
+    hs = (
+        carry_snapped(before.home_snap, log, net, before.homes.xy, max_dist=before.params.home_snap_max_m)
+        if net is not base_net
+        else before.home_snap
+    )
     notes = [f"{len(log.closed)} edges closed, {len(log.split_pieces)} split, {len(log.links)} links added"]
     return Applied(net, log, hs, facilities, notes, frozenset(touched))
 

@@ -11,8 +11,9 @@ areas that gain or lose come from the two plans' walk times.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -23,10 +24,12 @@ from scipy.sparse.csgraph import dijkstra
 from geo.circles import metres_for
 from geo.coverage import layer_minutes, minutes_key
 from geo.gaps import cluster_points
+from geo.netedit import EditLog
 from geo.network import Network, Snapped
 from geo.plan import finish_plan, layer_step
 from geo.plan_types import PlanResult, Progress, quiet
 from geo.scenarios import Applied, Scenario, apply_scenario
+from geo.unchanged import figure_homes, gap_figures_patch, patched_gaps, same_drawing, same_uncovered
 
 #: changed homes closer than this are grouped into one changed area (m)
 AREA_LINK_M = 100.0
@@ -57,7 +60,10 @@ def run_scenario(before: PlanResult, scenario: Scenario, *, progress: Progress |
     params = before.params
     net = applied.network
     layers = {
-        name: layer_step(net, name, fac, origin, applied.home_snap, params)
+        # on the plan's own network, a layer the edits leave alone has the same walk times
+        name: before.layers[name]
+        if net is before.network and name not in applied.touched and name in before.layers
+        else layer_step(net, name, fac, origin, applied.home_snap, params)
         for name, (fac, origin) in applied.facilities.items()
     }
     seconds = time.perf_counter() - t0
@@ -78,12 +84,14 @@ class Reuse:
     """What of the plan before a plan after can keep.
 
     Views not in ``views`` keep their circles and gaps; ``facilities[layer]`` marks (by row of
-    the after table) the circles to redraw.
+    the after table) the circles to redraw; ``gap_figures[view]``: new walk times and nearest
+    facilities of a kept view's gap rows (:func:`geo.unchanged.gap_figures_patch`).
     """
 
     before: PlanResult
     views: frozenset
     facilities: dict
+    gap_figures: dict = field(default_factory=dict)
 
 
 def _edit_nodes(before: PlanResult, applied: Applied) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +153,42 @@ def changed_parts(before: PlanResult, applied: Applied, layers: dict) -> Reuse:
             moved = was is None or new_edge != e or was[1] != round(float(a), 3)
             redraw[r] = moved or bool(touched[net.edge_u[e]] or touched[net.edge_v[e]])
         facilities[name] = redraw
-    return Reuse(before, frozenset(views), facilities)
+    kept, patches = drawn_as_before(before, net, applied.log, layers, views)
+    return Reuse(before, frozenset(views - kept), facilities, patches)
+
+
+def drawn_as_before(
+    before: PlanResult, net: Network, log: EditLog, layers: dict, views: set
+) -> tuple[set, dict[str, pd.DataFrame]]:
+    """The plain layers of ``views`` whose circles and gap areas a change leaves as drawn, and their gap figures.
+
+    A layer is kept when :func:`geo.unchanged.same_drawing` and :func:`geo.unchanged.same_uncovered`
+    hold; the figures of its gap rows are made again where its uncovered homes' walks changed.
+    """
+    limits = before.params.limits()
+    reach_m = max(m for m, _, _ in limits)
+    kept: set = set()
+    patches: dict[str, pd.DataFrame] = {}
+    homes = None
+    for name, lr in layers.items():
+        old = before.layers.get(name)
+        if name not in views or old is None:
+            continue
+        if not (
+            same_drawing(before.network, net, log, old, lr, reach_m)
+            and same_uncovered(old.home_dist, lr.home_dist, [m for m, _, _ in limits])
+        ):
+            continue
+        rows = before.gaps[before.gaps["layer"] == name] if len(before.gaps) else before.gaps
+        homes = figure_homes(before) if homes is None else homes
+        try:
+            patch = gap_figures_patch(rows, old, lr, homes, limits, before.params.speeds())
+        except ValueError:  # rows not as expected (a plan saved by another version): drawn again
+            continue
+        kept.add(name)
+        if patch is not None:
+            patches[name] = patch
+    return kept, patches
 
 
 def after_plan(
@@ -165,7 +208,7 @@ def after_plan(
     if before.base is None:  # every plan() and saved plan has one
         raise ValueError("the plan before a change holds no base")
     notes = {k: v.get("note") for k, v in before.coverage.get("layers", {}).items() if v.get("note")}
-    return finish_plan(
+    after = finish_plan(
         base=before.base,
         params=before.params,
         net=before.network if net is None else net,
@@ -178,6 +221,9 @@ def after_plan(
         say=say or quiet,
         reuse=reuse,
     )
+    if not reuse.gap_figures:
+        return after
+    return dataclasses.replace(after, gaps=patched_gaps(after.gaps, reuse.gap_figures))
 
 
 # ------------------------------------------------------------------------------ the diff
