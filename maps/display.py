@@ -142,19 +142,35 @@ def encode_lines(geoms: Sequence | np.ndarray, *, tolerance_m: float = TOLERANCE
         return None
     parts = shapely.get_parts(geoms)
     parts = parts[shapely.get_type_id(parts) == 1]
-    s = _round(shapely.simplify(parts, tolerance_m / M_PER_DEG, preserve_topology=False))
-    s = s[(shapely.get_type_id(s) == 1) & (shapely.length(s) > 0)]
-    if len(s) == 0:
-        return None
+    s = shapely.simplify(parts, tolerance_m / M_PER_DEG, preserve_topology=False)
+    s = s[shapely.get_type_id(s) == 1]
+    # the vertices rounded as :func:`_round` rounds them, without making the rounded lines
     xy, line_of = shapely.get_coordinates(s, return_index=True)
+    xy = np.round(xy, DECIMALS)
+    # a line keeps a length once rounded when two of its consecutive vertices differ
+    moves = (line_of[1:] == line_of[:-1]) & np.any(xy[1:] != xy[:-1], axis=1)
+    long = np.zeros(len(s), bool)
+    long[line_of[1:][moves]] = True
+    if not long.any():
+        return None
+    keep = long[line_of]
+    xy, line_of = xy[keep], line_of[keep]
     ints = np.round(xy * SCALE).astype(np.int64)
     starts = np.r_[0, np.flatnonzero(np.diff(line_of)) + 1]
-    ends = np.r_[starts[1:], len(ints)]
     steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
     steps[starts] = ints[starts]
-    flat = steps.ravel().tolist()
-    lines = ("[" + ",".join(map(str, flat[2 * a : 2 * b])) + "]" for a, b in zip(starts, ends, strict=True))
-    return "[" + ",".join(lines) + "]"
+    # one text of every number, cut into lines at the commas between them
+    text = ",".join(map(str, steps.ravel().tolist()))
+    comma = np.cumsum(_digits(steps.ravel()) + 1) - 1  # where the comma after each number stands
+    cuts = comma[2 * starts[1:] - 1]
+    bounds = zip(np.r_[0, cuts + 1].tolist(), np.r_[cuts, len(text)].tolist(), strict=True)
+    return "[[" + "],[".join(text[a:b] for a, b in bounds) + "]]"
+
+
+def _digits(v: np.ndarray) -> np.ndarray:
+    """The length of ``str(n)`` for each integer ``n`` of ``v`` (a minus sign counts one)."""
+    powers = 10 ** np.arange(1, 19, dtype=np.int64)
+    return np.searchsorted(powers, np.abs(v), side="right") + 1 + (v < 0)
 
 
 def decode_lines(text: str) -> list[np.ndarray]:

@@ -1,14 +1,17 @@
 """Writers of tables and layers: what the faster writers write reads back as what the old ones wrote."""
 
+import os
+
 import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
 import pyogrio
+import pytest
 import shapely
 
 from api.batch_merge import plain_sheet
-from geo.io import gpkg_ready, write_gpkg
+from geo.io import atomic_write, gpkg_ready, write_gpkg
 
 
 def cells(path):
@@ -96,3 +99,82 @@ def test_tables_xlsx_written_in_memory_reads_back_as_written_in_constant_memory(
     assert new == old
     assert len(new["gaps"][0]) > 100
     assert new["gaps"][2] == "A2"
+
+
+def test_atomic_write_leaves_the_file_or_nothing(tmp_path):
+    target = tmp_path / "a" / "x.csv"
+    seen = []
+
+    def write(p):
+        seen.append(p)
+        assert not p.exists()  # a new name the writer creates, beside the target, with the target's suffix
+        assert p.parent == target.parent
+        assert p.suffix == ".csv"
+        p.write_text("new", encoding="utf-8")
+
+    assert atomic_write(target, write) == target
+    assert target.read_text(encoding="utf-8") == "new"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in target.parent.iterdir()) == ["x.csv"]
+
+    def fail(p):
+        p.write_text("half", encoding="utf-8")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert target.read_text(encoding="utf-8") == "new"  # the old file stays whole
+    assert sorted(p.name for p in target.parent.iterdir()) == ["x.csv"]  # no temporary file left
+    atomic_write(target, write)
+    assert seen[0] != seen[1]
+
+
+def _encode_lines_one_by_one(geoms, tolerance_m):
+    """encode_lines as it was first written: rounded lines made, then each line's text on its own."""
+    from maps.display import DECIMALS, M_PER_DEG, SCALE
+
+    geoms = np.asarray([g for g in geoms if g is not None], dtype=object)
+    if len(geoms) == 0:
+        return None
+    parts = shapely.get_parts(geoms)
+    parts = parts[shapely.get_type_id(parts) == 1]
+    s = shapely.transform(
+        shapely.simplify(parts, tolerance_m / M_PER_DEG, preserve_topology=False), lambda c: np.round(c, DECIMALS)
+    )
+    s = s[(shapely.get_type_id(s) == 1) & (shapely.length(s) > 0)]
+    if len(s) == 0:
+        return None
+    lines = []
+    for line in s:
+        ints = np.round(shapely.get_coordinates(line) * SCALE).astype(np.int64)
+        steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
+        steps[0] = ints[0]
+        lines.append("[" + ",".join(str(v) for v in steps.ravel()) + "]")
+    return "[" + ",".join(lines) + "]"
+
+
+def test_encode_lines_equals_the_text_made_line_by_line():
+    from maps.display import decode_lines, encode_lines
+
+    rng = np.random.default_rng(7)
+    lines = [
+        shapely.LineString(np.cumsum(rng.normal(0, 2e-4, (n, 2)), axis=0) + np.array([120.2, 30.2]))
+        for n in rng.integers(2, 40, 300)
+    ]
+    lines += [
+        shapely.LineString([(120, 30), (120, 30)]),  # no length
+        shapely.LineString([(120, 30), (120.000001, 30.000001)]),  # no length once rounded
+        shapely.LineString([(-120.5, -30), (-120.4, -30.2)]),  # minus signs
+        shapely.MultiLineString([[(121, 31), (121.5, 31.5)], [(3, 3), (3, 3)]]),
+        shapely.Point(1, 1),
+        shapely.LineString(),
+        None,
+    ]
+    for tolerance in (0.5, 4.0, 50.0):
+        text = encode_lines(lines, tolerance_m=tolerance)
+        assert text == _encode_lines_one_by_one(lines, tolerance)
+        assert all(len(line) >= 2 for line in decode_lines(text))
+    assert encode_lines([shapely.LineString([(120, 30), (120, 30)])]) is None
+    assert encode_lines([]) is None
