@@ -33,7 +33,14 @@ FIGURE_COLUMNS = ("walk_min_centre", "walk_min_max", "nearest_facility", "neares
 
 
 def same_drawing(
-    before_net: Network, after_net: Network, log: EditLog, before: LayerResult, after: LayerResult, reach_m: float
+    before_net: Network,
+    after_net: Network,
+    log: EditLog,
+    before: LayerResult,
+    after: LayerResult,
+    reach_m: float,
+    *,
+    extent_same: bool | None = None,
 ) -> bool:
     """Whether a view's circles are drawn from the same stretches before and after a change.
 
@@ -43,13 +50,14 @@ def same_drawing(
     same places. Then every circle, and every limit's drawn cells, are the same.
 
     ``log`` says which edge of ``before_net`` became which of ``after_net`` (nodes keep their
-    numbers; new ones come after them).
+    numbers; new ones come after them). ``extent_same``: :func:`same_extent` of the two networks,
+    when known.
     """
     n0 = before_net.n_nodes
     bd, ad = before.reach.dist, after.reach.dist
     if len(bd) != n0 or len(ad) != after_net.n_nodes or len(ad) < n0:
         return False
-    if not _same_extent(before_net, after_net):
+    if not (extent_same if extent_same is not None else same_extent(before_net, after_net)):
         return False
     rb, ra = bd <= reach_m, ad <= reach_m
     if ra[n0:].any() or not np.array_equal(rb, ra[:n0]) or not np.array_equal(bd[rb], ad[:n0][rb]):
@@ -65,8 +73,10 @@ def same_drawing(
     return _same_places(before.snapped, after.snapped, log.edge_map)
 
 
-def _same_extent(a: Network, b: Network) -> bool:
+def same_extent(a: Network, b: Network) -> bool:
     """Whether two networks' street geometry spans the same box (the drawing lattice is made from it)."""
+    if a is b:
+        return True
     if len(a.geom_xy) == 0 or len(b.geom_xy) == 0:
         return len(a.geom_xy) == len(b.geom_xy)
     return np.array_equal(a.geom_xy.min(axis=0), b.geom_xy.min(axis=0)) and np.array_equal(

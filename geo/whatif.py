@@ -29,7 +29,14 @@ from geo.network import Network, Snapped
 from geo.plan import finish_plan, layer_step
 from geo.plan_types import PlanResult, Progress, quiet
 from geo.scenarios import Applied, Scenario, apply_scenario
-from geo.unchanged import figure_homes, gap_figures_patch, patched_gaps, same_drawing, same_uncovered
+from geo.unchanged import (
+    figure_homes,
+    gap_figures_patch,
+    patched_gaps,
+    same_drawing,
+    same_extent,
+    same_uncovered,
+)
 
 #: changed homes closer than this are grouped into one changed area (m)
 AREA_LINK_M = 100.0
@@ -170,12 +177,13 @@ def drawn_as_before(
     kept: set = set()
     patches: dict[str, pd.DataFrame] = {}
     homes = None
+    extent = same_extent(before.network, net)
     for name, lr in layers.items():
         old = before.layers.get(name)
         if name not in views or old is None:
             continue
         if not (
-            same_drawing(before.network, net, log, old, lr, reach_m)
+            same_drawing(before.network, net, log, old, lr, reach_m, extent_same=extent)
             and same_uncovered(old.home_dist, lr.home_dist, [m for m, _, _ in limits])
         ):
             continue
