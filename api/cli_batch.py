@@ -371,7 +371,9 @@ def _read(
     files, warnings = read_layer_files(inputs)
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
+    t0 = time.perf_counter()
     base = load_base(inputs, params, progress=say)
+    say(f"extract read and its base built in {time.perf_counter() - t0:.1f} s; partitioning it into areas")
     areas = list_areas(areas_spec, admin=base.admin, within=within, crs=inputs.crs)
     part = Partition(base, params, files)
     overlap = int((part.home_owners(areas) > 1).sum())

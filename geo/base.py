@@ -31,6 +31,7 @@ from geo.network import NETWORK_ARRAYS, Network, build_network, network_arrays, 
 from geo.online import extract_from_place
 from geo.osm import OsmExtract, check_osm_path, read_osm
 from geo.osm_layers import Rule, facilities_from_osm, load_rules
+from geo.osm_shares import share_count
 from geo.plan_types import Progress, embedded_default, source_key
 from geo.store import Bundle, StoreError, read_bundle, write_bundle
 
@@ -125,8 +126,9 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
                 return dataclasses.replace(base, source=str(path), key=folder.name)
             except StoreError as err:
                 say(f"the network cache {folder.name} cannot be used ({err}): rebuilding it")
-    say(f"reading {path.name}")
-    base = base_from_extract(read_osm(path), rules, params, say)
+    shares = share_count(path)
+    say(f"reading {path.name}" + (f" in {shares} processes" if shares > 1 else ""))
+    base = base_from_extract(read_osm(path, processes=shares), rules, params, say)
     if folder is not None:
         try:
             write_base(folder, base)
