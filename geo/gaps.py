@@ -204,6 +204,48 @@ def gap_figures(gh: GapHomes, job: LayerJob, limits: Sequence[float], labels: Se
     return out_rows
 
 
+def changed_group_rows(
+    gh: GapHomes, before: LayerJob, after: LayerJob, limit: float, label: tuple, homes: np.ndarray
+) -> list[tuple[dict, dict]] | None:
+    """The gap rows, before and after, of the groups holding ``homes`` (uncovered at ``limit`` both times).
+
+    For a view whose uncovered homes are the same before and after a change (so are its groups)
+    but some of whose walks changed (``homes``): the groups holding them are found from those
+    homes alone (their links followed outwards, then linked and split as :func:`gap_rows` does on
+    just those homes), and each gives the row :func:`gap_rows` makes, from the walks before and
+    after. None when the links reach more than half the uncovered homes (then all the groups cost
+    about as much). ``label``: the limit's ``(minutes, profile, speed)``.
+    """
+    assert after.home_dist is not None, "gap rows need the homes' walk distances"
+    out = np.flatnonzero(gh.counted & ~(after.home_dist <= limit))
+    homes = np.unique(homes)
+    seeds = np.searchsorted(out, homes)
+    if len(seeds) == 0 or seeds[-1] >= len(out) or not np.array_equal(out[seeds], homes):
+        raise ValueError("changed_group_rows takes homes the limit leaves uncovered")
+    xy = gh.xy[out]
+    tree = cKDTree(xy)
+    reached = np.zeros(len(out), bool)
+    reached[seeds] = True
+    frontier = seeds
+    while len(frontier):  # every home within a link of one reached (a hair further: never fewer)
+        near = tree.query_ball_point(xy[frontier], gh.link_m * (1 + 1e-9), return_sorted=False)
+        near = np.unique(np.concatenate([np.asarray(n, np.int64) for n in near]))
+        frontier = near[~reached[near]]
+        reached[frontier] = True
+        if reached.sum() * 2 > len(out):
+            return None
+    region = np.flatnonzero(reached)
+    link = _components(_linked_pairs(xy[region], gh.link_m), len(region))
+    keep = np.isin(link, link[np.searchsorted(region, seeds)])
+    sub, link = out[region[keep]], link[keep]
+    (s_code, _), (c_code, _) = gh.name_codes
+    _, groups = np.unique(np.column_stack([link, s_code[sub], c_code[sub]]), axis=0, return_inverse=True)
+    groups = groups.ravel()
+    return list(
+        zip(_figure_rows(gh, before, sub, groups, label), _figure_rows(gh, after, sub, groups, label), strict=True)
+    )
+
+
 def _uncovered_groups(
     gh: GapHomes, home_dist: np.ndarray, limit: float, linked: tuple[np.ndarray, np.ndarray] | None
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]] | None:

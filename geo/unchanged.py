@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from geo.drawing import LayerJob
-from geo.gaps import GapHomes, gap_figures
+from geo.gaps import GapHomes, changed_group_rows, gap_figures
 from geo.grid import Lattice
 from geo.netedit import EditLog
 from geo.network import Network, Snapped
@@ -128,36 +128,86 @@ def gap_figures_patch(
 
     ``old_rows``: the view's gap rows of the plan before, in their order (ranked per limit);
     ``limits``: ``(metres, minutes, profile)`` of each limit. The uncovered homes must be the same
-    (:func:`same_uncovered`), so are the groups: their rows are made again (:func:`geo.gaps.gap_figures`)
-    and put in the order of ``old_rows``. Returns :data:`FIGURE_COLUMNS` aligned with ``old_rows``.
+    (:func:`same_uncovered`), so are the groups. The rows of the groups holding a home whose walk
+    or nearest facility changed are made again from those homes
+    (:func:`geo.gaps.changed_group_rows`) and found among ``old_rows`` by their values before;
+    where that is not one row each, every row is made again (:func:`geo.gaps.gap_figures`).
+    Returns :data:`FIGURE_COLUMNS` aligned with ``old_rows``.
 
     Raises
     ------
     ValueError
         When the rows made again do not match ``old_rows`` group for group (homes and people).
     """
-    metres = [m for m, _, _ in limits]
-    out_any = np.flatnonzero(gh.counted & ~(after.home_dist <= min(metres))) if metres else np.zeros(0, np.int64)
-    bn, bi = _nearest(before, out_any)
-    an, ai = _nearest(after, out_any)
-    if (
-        np.array_equal(before.home_dist[out_any], after.home_dist[out_any])
-        and np.array_equal(bn, an)
-        and np.array_equal(bi, ai)
-    ):
-        return None  # the uncovered homes' walks and nearest facilities as before: the same rows
-    fac = after.facilities
-    job = LayerJob(
-        after.name,
-        after.reach.dist,
-        after.snapped.edge,
-        after.snapped.along,
-        after.home_dist,
-        after.home_src,
+    bjob, ajob = _job(before), _job(after)
+    cols = {c: old_rows[c].to_numpy(dtype=object).copy() for c in FIGURE_COLUMNS}
+    values = {c: old_rows[c].to_numpy(dtype=object) for c in _ROW_KEY}
+    homes_at = old_rows["homes"].to_numpy(np.int64)
+    people_at = old_rows["people"].to_numpy(float)
+    changed_any = False
+    for m, mi, p in limits:
+        out = np.flatnonzero(gh.counted & ~(after.home_dist <= m))
+        bn, bi = _nearest(before, out)
+        an, ai = _nearest(after, out)
+        changed = out[(before.home_dist[out] != after.home_dist[out]) | (bn != an) | (bi != ai)]
+        if len(changed) == 0:
+            continue
+        changed_any = True
+        pairs = changed_group_rows(gh, bjob, ajob, m, (mi, p, speeds[p]), changed)
+        here = ((old_rows["minutes"] == float(mi)) & (old_rows["profile"] == p)).to_numpy()
+        for b, a in pairs or []:
+            # the row holding the group's values before: the same homes and people, then all its values
+            maybe = np.flatnonzero(here & (homes_at == b["homes"]) & (people_at == b["people"]))
+            key = _key(tuple(b[c] for c in _ROW_KEY))
+            hit = [i for i in maybe if _key(tuple(values[c][i] for c in _ROW_KEY)) == key]
+            if len(hit) != 1:
+                pairs = None
+                break
+            for c in FIGURE_COLUMNS:
+                cols[c][hit[0]] = a[c]
+        if pairs is None:  # the groups too many, or a row not found once: all made again
+            return _all_rows(old_rows, ajob, gh, limits, speeds)
+    return pd.DataFrame(cols, index=old_rows.index) if changed_any else None
+
+
+#: the columns that tell a view's gap rows at one limit apart (with the figures before)
+_ROW_KEY = ("homes", "people", "street", "community", "named_from", *FIGURE_COLUMNS)
+
+
+def _key(values: tuple) -> tuple:
+    """Row values comparable between a table and the rows made (missing: None; numbers: float)."""
+    out: list[object] = []
+    for v in values:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            out.append(None)
+        elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+            out.append(float(v))
+        else:
+            out.append(v)
+    return tuple(out)
+
+
+def _job(lr: LayerResult) -> LayerJob:
+    """A layer's walk times and facility names as the gap rows take them."""
+    fac = lr.facilities
+    return LayerJob(
+        lr.name,
+        lr.reach.dist,
+        lr.snapped.edge,
+        lr.snapped.along,
+        lr.home_dist,
+        lr.home_src,
         fac["name"].to_numpy(dtype=object) if len(fac) else None,
         fac["id"].to_numpy(dtype=object) if len(fac) else None,
         gaps=True,
     )
+
+
+def _all_rows(
+    old_rows: pd.DataFrame, job: LayerJob, gh: GapHomes, limits: Sequence[tuple[float, float, str]], speeds: dict
+) -> pd.DataFrame:
+    """Every gap row of the view made again, its figure columns put in the order of ``old_rows``."""
+    metres = [m for m, _, _ in limits]
     labels = [(mi, p, speeds[p]) for _, mi, p in limits]
     parts = []
     for rows, (_, mi, p) in zip(gap_figures(gh, job, metres, labels), limits, strict=True):
@@ -168,11 +218,11 @@ def gap_figures_patch(
             np.array_equal(new["homes"].to_numpy(np.int64), old["homes"].to_numpy(np.int64))
             and np.array_equal(new["people"].to_numpy(float), old["people"].to_numpy(float))
         ):
-            raise ValueError(f"{after.name}: the gap rows at {mi:g} min do not match the plan before's")
+            raise ValueError(f"{job.name}: the gap rows at {mi:g} min do not match the plan before's")
         parts.append(new[list(FIGURE_COLUMNS)].set_axis(old.index))
     patch = pd.concat(parts) if parts else pd.DataFrame(columns=list(FIGURE_COLUMNS))
     if len(patch) != len(old_rows):
-        raise ValueError(f"{after.name}: the plan before holds gap rows at other limits")
+        raise ValueError(f"{job.name}: the plan before holds gap rows at other limits")
     return patch.loc[old_rows.index]
 
 

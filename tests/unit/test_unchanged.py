@@ -277,3 +277,37 @@ def test_gap_figures_are_the_rows_of_the_drawn_gaps(binjiang_plan):
                 x = new[c].astype(object).where(new[c].notna(), None).tolist()
                 y = old[c].astype(object).where(old[c].notna(), None).tolist()
                 assert x == y, (name, mi, c)
+
+
+def test_changed_group_rows_are_those_of_all_the_groups(binjiang_plan):
+    """The rows made from the changed homes alone are the rows of their groups among all the groups."""
+    from geo.gaps import changed_group_rows
+    from geo.unchanged import _job
+
+    before = binjiang_plan
+    params = before.params
+    gh = figure_homes(before)
+    limits = params.limits()
+    speeds = params.speeds()
+    from tests.integration.test_whatif_kept import random_edits
+
+    checked = 0
+    edits = [e for e in random_edits(before, 2, 8) if e["edit"] in ("add_link", "close")]
+    for name, edit in ((n, e) for e in edits for n in before.layers):
+        out = run_scenario(before, scenario_from_doc({"edits": [edit]}))
+        bjob, ajob = _job(before.layers[name]), _job(out.after.layers[name])
+        for m, mi, p in limits:
+            label = (mi, p, speeds[p])
+            full_b = gap_figures(gh, bjob, [m], [label])[0]
+            full_a = gap_figures(gh, ajob, [m], [label])[0]
+            changed = np.flatnonzero(~(bjob.home_dist <= m) & (bjob.home_dist != ajob.home_dist))
+            if not len(changed) or not same_uncovered(bjob.home_dist, ajob.home_dist, [m]):
+                continue
+            pairs = changed_group_rows(gh, bjob, ajob, m, label, changed)
+            assert pairs is not None
+            want = [(b, a) for b, a in zip(full_b, full_a, strict=True) if b != a]
+            # every group whose row changed, and only groups of all the groups, with their rows
+            assert all(pair in list(zip(full_b, full_a, strict=True)) for pair in pairs)
+            assert all(pair in pairs for pair in want)
+            checked += bool(want)
+    assert checked > 0  # some rows changed
