@@ -7,7 +7,10 @@ demand and layer modules need (buildings, residential land, places, points of in
 boundaries) as WKB plus the few tags that matter.
 
 On the Hangzhou merged extract (4.7 MB, ~29k highway ways, ~34k areas) the pass takes about
-0.6 s on one core; osmnx's ``graph_from_xml`` on the same data takes ~20 s and 1.7 GB.
+0.6 s on one core; osmnx's ``graph_from_xml`` on the same data takes ~20 s and 1.7 GB. Most of
+a pass is Python (the callbacks of :class:`_Reader`), so a large ``.osm.pbf`` is read by several
+processes, each keeping a share of the objects (:mod:`geo.osm_shares`): the same extract.
+WKB is kept as bytes: GEOS parses pyosmium's hex text about seven times slower.
 """
 
 from __future__ import annotations
@@ -412,24 +415,29 @@ _AREA_TAGS = {
 
 
 def _area_kinds(tags: osmium.osm.TagList) -> list[str]:
-    """What one area is used as; a named community centre that is also a building is both."""
+    """What one area is used as; a named community centre that is also a building is both.
+
+    Each tag is looked up once where it can be (every lookup is a call into osmium): most areas
+    are plain buildings, and this runs for each of them.
+    """
     kinds = []
-    if "building" in tags and tags["building"] != "no":
+    building = tags.get("building")
+    if building is not None and building != "no":
         kinds.append("building")
-    if tags.get("landuse") == "residential":
+    landuse = tags.get("landuse")
+    if landuse == "residential":
         kinds.append("landuse")
     if tags.get("boundary") == "administrative" and "name" in tags:
         kinds.append("admin")
-    if any(k in tags for k in POI_KEYS) and ("name" in tags or "amenity" in tags):
+    if ("name" in tags or "amenity" in tags) and any(k in tags for k in POI_KEYS):
         kinds.append("poi")
-    if (
-        tags.get("natural") == "water"
-        or tags.get("waterway") == "riverbank"
-        or tags.get("landuse") in ("reservoir", "basin")
-    ):
+    natural = tags.get("natural")
+    if natural == "water" or tags.get("waterway") == "riverbank" or landuse in ("reservoir", "basin"):
         kinds.append("water")
-    elif any(tags.get(k) in v for k, v in GREEN.items()):
-        kinds.append("green")
+    else:
+        got = {"landuse": landuse, "natural": natural}
+        if any((got[k] if k in got else tags.get(k)) in v for k, v in GREEN.items()):
+            kinds.append("green")
     return kinds
 
 
