@@ -7,6 +7,7 @@ engine's tables (:mod:`geo`) with the map (:mod:`maps`) into one folder written 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -19,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.basemap import table_digest
 from geo.io import atomic_write, write_geojson, write_gpkg, write_json, write_text
 from geo.outputs import write_folder
 from geo.saved import PLAN_FOLDER, save_plan, saved_file
@@ -57,12 +59,37 @@ def plan_files(
     # and keeps the plan: the two cores share the writing
     tables = beside(lambda: table_files(result, tmp, lang=(map_options or {}).get("lang")))
     options = {"parts": MapParts(), **(map_options or {})}  # the map's parts are kept with the plan
-    written.append(write_text(tmp / "map.html", map_html(result, **options)))
+    digested = with_digests(result)  # the map's key and the saved plan's manifest both take them
+    written.append(write_text(tmp / "map.html", map_html(digested, **options)))
     if saved:
         parts = options["parts"]
-        save_plan(result, tmp / PLAN_FOLDER, files={PARTS_FILE: parts.to_json()} if parts is not None else None)
+        save_plan(digested, tmp / PLAN_FOLDER, files={PARTS_FILE: parts.to_json()} if parts is not None else None)
         written.append(tmp / PLAN_FOLDER)
     return written + tables()
+
+
+class _Digested(dict):
+    """Base-map tables with their digests (``digests``: name -> :func:`geo.basemap.table_digest`)."""
+
+    def __init__(self, tables: dict, digests: dict[str, str]) -> None:
+        super().__init__(tables)
+        self.digests = digests
+
+
+def with_digests(result: PlanResult) -> PlanResult:
+    """``result`` whose base-map tables carry their digests, made once.
+
+    :func:`maps.basemap.basemap_key` (the map) and :func:`geo.saved.save_plan` (the manifest)
+    each take a table's digest from ``extras.digests`` when it is there, as a saved plan's tables
+    carry them, and make it otherwise: both made the same digests of the same tables (~5 ms per
+    street of the province batch). ``result`` itself when there is nothing to add.
+    """
+    base = result.base
+    extras = getattr(base, "extras", None)
+    if base is None or not extras or getattr(extras, "digests", None) is not None:
+        return result
+    digests = {name: table_digest(t) for name, t in extras.items() if t is not None}
+    return dataclasses.replace(result, base=dataclasses.replace(base, extras=_Digested(extras, digests)))
 
 
 def saved_map_parts(plan_dir: Path | None) -> MapParts | None:

@@ -178,3 +178,26 @@ def test_encode_lines_equals_the_text_made_line_by_line():
         assert all(len(line) >= 2 for line in decode_lines(text))
     assert encode_lines([shapely.LineString([(120, 30), (120, 30)])]) is None
     assert encode_lines([]) is None
+
+
+def test_digests_made_once_are_those_the_map_and_the_saved_plan_make(binjiang_plan, tmp_path):
+    import json
+
+    from api.outputs import with_digests
+    from geo.basemap import table_digest
+    from geo.saved import save_plan
+    from maps.basemap import basemap_key
+
+    r = binjiang_plan
+    d = with_digests(r)
+    assert set(d.base.extras) == set(r.base.extras)
+    assert all(d.base.extras[k] is r.base.extras[k] for k in r.base.extras)  # the same tables
+    assert d.base.extras.digests == {k: table_digest(t) for k, t in r.base.extras.items()}
+    assert len(d.base.extras.digests) == 4  # streets, water, waterways, green
+    assert with_digests(d) is d
+    assert basemap_key(d) == basemap_key(r)
+    meta = [
+        json.loads((save_plan(x, tmp_path / name) / "manifest.json").read_text("utf-8"))["meta"]
+        for x, name in ((r, "a"), (d, "b"))
+    ]
+    assert meta[0]["extras_digests"] == meta[1]["extras_digests"] == d.base.extras.digests
