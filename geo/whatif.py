@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo.circles import metres_for
 from geo.coverage import layer_minutes, minutes_key
 from geo.gaps import cluster_points
+from geo.kinds import View
 from geo.netedit import EditLog
 from geo.network import Network, Snapped
 from geo.plan import finish_plan, layer_step
@@ -142,7 +143,8 @@ def changed_parts(before: PlanResult, applied: Applied, layers: dict) -> Reuse:
         reached = np.isfinite(lr.reach.dist) & (lr.reach.dist <= reach_m)
         if name in applied.touched or not same_dist or (touched & reached).any():
             views.add(name)
-            views.update(k for k in before.subsets if k.startswith(name + "["))
+            # its views drawn apart (open at night: --at); views by tier or service are not drawn
+            views.update(k for k in before.subsets if k.startswith(name + "[") and View.parse(k).is_night)
         sn = lr.snapped
         fac_ids = lr.facilities["id"].astype(str).to_numpy()
         old_ids = old.facilities["id"].astype(str).to_numpy()
