@@ -45,7 +45,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from geo.grid import GAP_FACTOR, SHIFT, Lattice, Outline, build_polygons, opencv, pool_cells, trace
+from geo.grid import GAP_FACTOR, SHIFT, Lattice, Outline, build_polygons, extent, opencv, pool_cells, trace
 from geo.network import Network, _ranges
 
 #: default cell size (m): the default width (30 m) over ``geo.plan.CELLS_PER_WIDTH`` (9).
@@ -79,8 +79,7 @@ class RasterGeometry:
         self.net = net
         self.cell = float(cell_m)
         xy = net.geom_xy
-        lo = xy.min(axis=0) if len(xy) else np.zeros(2)
-        hi = xy.max(axis=0) if len(xy) else np.zeros(2)
+        lo, hi = extent(xy) if len(xy) else (np.zeros(2), np.zeros(2))
         self.lattice = Lattice.around(lo, hi, self.cell, pad=pad_m + 8 * self.cell, align=GAP_FACTOR)
         self.geom_px = self.lattice.fixed(xy)
         starts = net.geom_start

@@ -23,7 +23,7 @@ import pandas as pd
 
 from geo.drawing import LayerJob
 from geo.gaps import GapHomes, changed_group_rows, gap_figures
-from geo.grid import Lattice
+from geo.grid import Lattice, extent
 from geo.netedit import EditLog
 from geo.network import Network, Snapped
 from geo.plan_types import LayerResult, PlanResult
@@ -79,9 +79,8 @@ def same_extent(a: Network, b: Network) -> bool:
         return True
     if len(a.geom_xy) == 0 or len(b.geom_xy) == 0:
         return len(a.geom_xy) == len(b.geom_xy)
-    return np.array_equal(a.geom_xy.min(axis=0), b.geom_xy.min(axis=0)) and np.array_equal(
-        a.geom_xy.max(axis=0), b.geom_xy.max(axis=0)
-    )
+    (alo, ahi), (blo, bhi) = extent(a.geom_xy), extent(b.geom_xy)
+    return bool(np.array_equal(alo, blo) and np.array_equal(ahi, bhi))
 
 
 def _same_places(before: Snapped, after: Snapped, edge_map: np.ndarray) -> bool:

@@ -311,3 +311,13 @@ def test_changed_group_rows_are_those_of_all_the_groups(binjiang_plan):
             assert all(pair in pairs for pair in want)
             checked += bool(want)
     assert checked > 0  # some rows changed
+
+
+def test_extent_is_the_smallest_and_largest_of_each_column():
+    from geo.grid import extent
+
+    rng = np.random.default_rng(3)
+    for xy in (rng.normal(size=(1000, 2)) * 1e5, np.array([[-3.5, 7.25]]), grid_net(3, 50.0).geom_xy):
+        lo, hi = extent(xy)
+        assert np.array_equal(lo, xy.min(axis=0))
+        assert np.array_equal(hi, xy.max(axis=0))
