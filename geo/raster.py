@@ -165,7 +165,8 @@ def fitting_cell(
     xy = net.geom_xy
     if len(xy) == 0:
         return float(cell_m)
-    w, h = xy.max(axis=0) - xy.min(axis=0)
+    lo, hi = extent(xy)
+    w, h = hi - lo
     cell = float(cell_m)
     while True:
         lat = Lattice.around(np.zeros(2), np.array([w, h]), cell, pad=pad_m + 8 * cell, align=GAP_FACTOR)
