@@ -248,18 +248,16 @@ def area_table(result: PlanResult, *, level: str) -> pd.DataFrame:
     g = np.where(codes < 0, len(uniques), codes)
     homes = np.bincount(g, minlength=groups)
     total = np.bincount(g, weights=people, minlength=groups)
-    out = pd.DataFrame(
-        {"name": pd.Series([*uniques, None], dtype=object), "homes": homes.astype(int), "people": np.round(total, 1)}
-    )
+    columns: dict[str, object] = {"name": pd.Series([*uniques, None], dtype=object)}
     if level == "community":
-        street_of = _mode_by(g, _names(street), groups)
-        from_of = _mode_by(g, _names(named_from), groups, mixed="mixed")
-        out.insert(1, "street", street_of)
-        out.insert(2, "named_from", from_of)
+        columns["street"] = pd.Series(_mode_by(g, _names(street), groups))
+        columns["named_from"] = pd.Series(_mode_by(g, _names(named_from), groups, mixed="mixed"))
+    columns.update({"homes": homes.astype(int), "people": np.round(total, 1)})
     cols = list(covered)
     for col in cols:
         got = np.bincount(g, weights=np.where(covered[col], people, 0.0), minlength=groups)
-        out[col] = np.round(np.where(total > 0, got / np.where(total > 0, total, 1.0), 0.0), 4)
+        columns[col] = np.round(np.where(total > 0, got / np.where(total > 0, total, 1.0), 0.0), 4)
+    out = pd.DataFrame(columns)  # (one frame made at once: a column added at a time cost ~0.1 ms each)
     named = out.iloc[:-1]
     sort_by = [*cols, "people", "name"]
     asc = [True] * len(cols) + [False, True]
