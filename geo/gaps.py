@@ -35,7 +35,6 @@ import numpy as np
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from geo.grid import (
     PASSED_TWICE,
@@ -83,6 +82,8 @@ def cluster_points(xy: np.ndarray, link_m: float) -> np.ndarray:
 
 def _linked_pairs(xy: np.ndarray, link_m: float) -> np.ndarray:
     """``(m, 2)`` index pairs of the points within ``link_m`` of each other."""
+    from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.06 s to import; only when homes are grouped
+
     return cKDTree(xy).query_pairs(link_m, output_type="ndarray")
 
 
@@ -223,6 +224,8 @@ def changed_group_rows(
     if len(seeds) == 0 or seeds[-1] >= len(out) or not np.array_equal(out[seeds], homes):
         raise ValueError("changed_group_rows takes homes the limit leaves uncovered")
     xy = gh.xy[out]
+    from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.06 s to import; only when gaps are drawn
+
     tree = cKDTree(xy)
     reached = np.zeros(len(out), bool)
     reached[seeds] = True

@@ -19,14 +19,17 @@ import bz2
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import osmium
-import osmium.geom
-import osmium.osm
 
 from geo.crossings import is_crossing_node, is_signal_node, way_class
 from geo.errors import InputError, NetworkError
+
+if TYPE_CHECKING:  # annotations only: osmium is imported where an extract is read (~8 ms a follow-up does not need)
+    import osmium
+    import osmium.geom
+    import osmium.osm
 
 SUPPORTED_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".xml", ".osm.xml")
 
@@ -255,6 +258,9 @@ def read_osm(path: str | Path, *, processes: int | None = None) -> OsmExtract:
 
 def _processor(p: Path) -> osmium.FileProcessor:
     """The one pass over ``p``: node locations, areas, and only the objects with keys we use."""
+    import osmium  # noqa: PLC0415 - only when an extract is read, not on a follow-up's path
+    import osmium.filter  # noqa: PLC0415 - (same)
+
     area_keys = osmium.filter.KeyFilter("building", "landuse", "boundary", "natural", "waterway", *POI_KEYS)
     return (
         osmium.FileProcessor(str(p))
@@ -273,6 +279,10 @@ def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = 
     assembly), so an object's number in it (kept in ``way_seq`` / ``feat_seq``) orders the
     shares' objects back as one pass keeps them. Raises InputError when ``p`` cannot be parsed.
     """
+    import osmium  # noqa: PLC0415 - only when an extract is read, not on a follow-up's path
+    import osmium.geom  # noqa: PLC0415 - (same)
+    import osmium.osm  # noqa: PLC0415 - (same)
+
     reader = _Reader(osmium.geom.WKBFactory())
     latest = None
     try:

@@ -41,7 +41,6 @@ import numpy as np
 import pandas as pd
 import shapely
 import shapely.geometry
-import yaml
 
 from geo.crs import normalise_crs, to_wgs84
 from geo.errors import InputError
@@ -132,6 +131,8 @@ def read_scenario(path: str | Path, *, crs: str | None = None) -> Scenario:
         if suffix in (".geojson", ".json"):
             doc = json.loads(text)
         elif suffix in (".yaml", ".yml"):
+            import yaml  # noqa: PLC0415 - ~10 ms, only for a YAML scenario file
+
             doc = yaml.safe_load(text)
         else:
             doc = tomllib.loads(text)
