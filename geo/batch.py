@@ -35,7 +35,7 @@ from geo.errors import InputError, NetworkError
 from geo.homeinfo import LAND_REACH_M, land_cell
 from geo.kinds import AreaLevel
 from geo.network import NETWORK_ARRAYS, Network, network_arrays, network_from_arrays, network_of
-from geo.packing import Packer, Unpacked
+from geo.packing import DAMAGE, Packer, Unpacked
 from geo.plan import fit_cell
 from geo.store import StoreError
 
@@ -291,7 +291,7 @@ class PackedPart:
         u = Unpacked(self.data.data, names=_ARRAYS, text=text, label=f"the packed part {self.key!r}")
         try:
             return _part_of(u)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+        except DAMAGE as err:
             raise StoreError(f"the packed part {self.key!r} is damaged ({type(err).__name__}: {err})") from None
 
     @classmethod

@@ -122,7 +122,7 @@ def geoms_from_wkb(blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 #: what reading a :class:`Packer`'s buffer back raises for damage of its own
-_DAMAGE = (
+DAMAGE = (
     KeyError,
     IndexError,
     TypeError,
@@ -131,6 +131,7 @@ _DAMAGE = (
     shapely.errors.GEOSException,
     pyproj.exceptions.CRSError,
     pa.ArrowException,
+    OSError,  # pyarrow's ArrowIOError (an IPC stream rewritten under a valid checksum) is one
 )
 
 
@@ -267,7 +268,7 @@ class Unpacked:
                 self._texts = pa.ipc.open_stream(pa.py_buffer(self.arrays["_text"])).read_all().column("text")
                 self._texts = self._texts.combine_chunks().cast(pa.large_string())
                 self._texts.validate(full=True)
-        except _DAMAGE as err:
+        except DAMAGE as err:
             raise StoreError(f"{self.label}: damaged ({type(err).__name__}: {err})") from None
 
     def geometries(self, span: object) -> np.ndarray:
@@ -283,7 +284,7 @@ class Unpacked:
             return None
         try:
             return self._table(entry)
-        except _DAMAGE as err:
+        except DAMAGE as err:
             raise StoreError(f"{self.label}: a table is damaged ({type(err).__name__}: {err})") from None
 
     def _table(self, entry: Mapping[str, Any]) -> pd.DataFrame:

@@ -359,3 +359,14 @@ def test_a_damaged_part_gives_a_store_error(merged_bases):
     homes = {**arrays, "homes.xy": arrays["homes.xy"][:-1]}
     with pytest.raises(StoreError, match="home arrays disagree"):
         PackedPart(packed.key, np.frombuffer(pack_arrays(homes), np.uint8)).unpack()
+
+
+def test_a_text_column_rewritten_under_a_right_checksum_gives_a_store_error():
+    """pyarrow raises OSError (ArrowIOError, not an ArrowException) for a broken IPC stream: still a StoreError."""
+    pk = Packer()
+    data = bytearray(pk.pack({"t": pk.table(pd.DataFrame({"s": pd.array(["a", "b"], dtype="string")}))}))
+    header, body = parts_of(bytes(data))
+    (_, _, _, at, _) = next(e for e in header["arrays"] if e[0] == "_text")
+    body = body[:at] + b"\xff" * 8 + body[at + 8 :]  # the Arrow stream's first bytes
+    with pytest.raises(StoreError, match="damaged"):
+        Unpacked(reseal(header, body))
