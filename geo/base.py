@@ -128,7 +128,7 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
                 say(f"the network cache {folder.name} cannot be used ({err}): rebuilding it")
     shares = share_count(path)
     say(f"reading {path.name}" + (f" in {shares} processes" if shares > 1 else ""))
-    base = base_from_extract(read_osm(path, processes=shares), rules, params, say)
+    base = base_from_extract(read_osm(path, processes=shares, say=say), rules, params, say)
     if folder is not None:
         try:
             write_base(folder, base)

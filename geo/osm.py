@@ -8,7 +8,7 @@ boundaries) as WKB plus the few tags that matter.
 
 On the Hangzhou merged extract (4.7 MB, ~29k highway ways, ~34k areas) the pass takes about
 0.6 s on one core; osmnx's ``graph_from_xml`` on the same data takes ~20 s and 1.7 GB. Most of
-a pass is Python (the callbacks of :class:`_Reader`), so a large ``.osm.pbf`` is read by several
+a pass is Python (the callbacks of :class:`PassReader`), so a large ``.osm.pbf`` is read by several
 processes, each keeping a share of the objects (:mod:`geo.osm_shares`): the same extract.
 WKB is kept as bytes: GEOS parses pyosmium's hex text about seven times slower.
 """
@@ -27,6 +27,8 @@ from geo.crossings import is_crossing_node, is_signal_node, way_class
 from geo.errors import InputError, NetworkError
 
 if TYPE_CHECKING:  # annotations only: osmium is imported where an extract is read (~8 ms a follow-up does not need)
+    from collections.abc import Callable
+
     import osmium
     import osmium.geom
     import osmium.osm
@@ -209,7 +211,7 @@ def check_osm_path(path: str | Path) -> Path:
     return p
 
 
-def read_osm(path: str | Path, *, processes: int | None = None) -> OsmExtract:
+def read_osm(path: str | Path, *, processes: int | None = None, say: Callable[[str], None] | None = None) -> OsmExtract:
     """Read the walkable ways and the planning features of an OSM extract.
 
     Parameters
@@ -220,7 +222,9 @@ def read_osm(path: str | Path, *, processes: int | None = None) -> OsmExtract:
         How many processes read it (:mod:`geo.osm_shares`; each reads the whole file and keeps
         a share of the objects, merged back in the file's order: the same extract). None: one
         for a small ``.osm.pbf`` (below :data:`geo.osm_shares.SHARE_BYTES`), more for a larger
-        one, up to the usable cores.
+        one, up to the usable cores, the available memory and ``$CIRCLES_READ_PROCESSES``.
+    say
+        Told when a share's process failed and the share is read here (None: a logged warning).
 
     Raises
     ------
@@ -237,7 +241,7 @@ def read_osm(path: str | Path, *, processes: int | None = None) -> OsmExtract:
     header_date = _header_date(_processor(p))
     n = osm_shares.share_count(p) if processes is None else max(1, int(processes))
     if n > 1:
-        ways, feats, latest = osm_shares.read_in_shares(p, shares=n, label=str(path))
+        ways, feats, latest = osm_shares.read_in_shares(p, shares=n, label=str(path), say=say)
     else:
         reader = read_share(p, label=str(path))
         ways, feats, latest = reader.walk_ways(), reader.feats, reader.latest
@@ -272,7 +276,7 @@ def _processor(p: Path) -> osmium.FileProcessor:
     )
 
 
-def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = None) -> _Reader:
+def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = None) -> PassReader:
     """One pass over ``p`` keeping the objects numbered ``share`` modulo ``shares`` in the stream.
 
     Every process reading a share sees the same stream (the same file, filters and area
@@ -283,7 +287,7 @@ def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = 
     import osmium.geom  # noqa: PLC0415 - (same)
     import osmium.osm  # noqa: PLC0415 - (same)
 
-    reader = _Reader(osmium.geom.WKBFactory())
+    reader = PassReader(osmium.geom.WKBFactory())
     latest = None
     try:
         for i, obj in enumerate(_processor(p)):
@@ -312,7 +316,7 @@ def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = 
 
 
 @dataclass(eq=False)
-class _Reader:
+class PassReader:
     """What one pass over an extract collects: walkable ways, crossing nodes and features."""
 
     wkb_factory: osmium.geom.WKBFactory

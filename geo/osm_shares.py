@@ -4,41 +4,69 @@ One pass over an extract (:func:`geo.osm.read_share`) spends most of its time in
 objects pyosmium's C++ core hands over (about three quarters on a 60 MB extract). Here every
 process reads the whole file with the same C++ filters, node locations and area assembly, so
 all see the same stream of objects, and handles in Python only the objects numbered ``k``
-modulo ``n`` in it. The calling process reads share 0 itself; the others run in fresh
-(spawned) processes and hand their share back as one ``.npz`` file of plain arrays (numbers;
-WKB as bytes; text and tags as JSON text; read with ``allow_pickle=False``: never pickle) in a
-temporary folder. (Not :mod:`geo.store`'s writer: importing it, with geopandas and pyarrow,
-would cost each process another second.) The shares are merged by each object's number in the stream: the same
-ways, features and data date, in the same order, as one pass gives (a test compares them on
-the Hangzhou extracts).
+modulo ``n`` in it. The calling process reads share 0 itself; the others run as plain
+subprocesses (``python -P -m geo.osm_shares PATH K N PARENT``: nothing of the caller's
+``__main__`` is imported again, nothing is pickled, and a daemonic process may start them) and
+hand their share back on their standard output as one ``.npz`` of plain arrays (numbers; WKB as
+bytes; text and tags as JSON text; read with ``allow_pickle=False``: never pickle). No file is
+written. (Not :mod:`geo.store`'s writer: importing it, with geopandas and pyarrow, would cost
+each process another second.) The shares are merged by each object's number in the stream: the
+same ways, features and data date, in the same order, as one pass gives (a test compares them
+on the Hangzhou extracts).
+
+A child dies with its caller: it asks Linux for SIGTERM when its parent dies
+(``PR_SET_PDEATHSIG``) and, anywhere, exits once its parent is gone. It runs in its own session
+with SIGINT ignored (a Ctrl-C in the terminal reaches the caller only, which ends its children
+on any exception); its standard error is captured. A share whose process fails (killed, out of
+memory) is read again in the calling process, which says so.
 
 A process costs about half a second to start and each one decodes the whole file, so a small
-extract is read in one (:func:`share_count`). A share whose process fails (killed, out of
-memory) is read again in the calling process.
+extract is read in one (:func:`share_count`), and no more are started than the available memory
+holds (:data:`BYTES_PER_FILE_BYTE`). The environment variable ``CIRCLES_READ_PROCESSES`` caps
+the count (``1``: always one process).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
+import io
 import json
-import multiprocessing
+import logging
 import os
 import signal
-import tempfile
+import subprocess
+import sys
+import threading
+import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from geo.osm import Features, WalkWays, _Reader, read_share
+import geo
+from geo.errors import CirclesError, InputError
+from geo.osm import Features, PassReader, WalkWays, read_share
 
 #: a ``.osm.pbf`` is read by one more process for every this many bytes (up to the cores): one
 #: below it (the merged Hangzhou extract, 4.7 MB, reads in about two seconds on one core)
 SHARE_BYTES = 10_000_000
 #: at most this many processes read one file (each decodes all of it, so more gain little)
 MAX_SHARES = 8
+#: the memory one reading process needs, in bytes per byte of ``.osm.pbf``, plus :data:`BASE_BYTES`
+#: (its peak resident size, measured on the merged extract and a 4-tile synthetic province)
+BYTES_PER_FILE_BYTE = 40
+#: the memory of a reading process before the file: Python, numpy and pyosmium
+BASE_BYTES = 150_000_000
+#: the environment variable capping the processes that read one extract (1: one process)
+ENV_PROCESSES = "CIRCLES_READ_PROCESSES"
+PR_SET_PDEATHSIG = 1  # Linux's <sys/prctl.h>
+
+_log = logging.getLogger(__name__)
 
 _JSON = ("highway", "name", "kind", "osm_id", "tags")
 _NAMES = (
@@ -60,14 +88,60 @@ _NAMES = (
 
 
 def share_count(path: Path) -> int:
-    """How many processes read ``path``: one more per :data:`SHARE_BYTES` of a ``.pbf``, up to the cores.
+    """How many processes read ``path``: one more per :data:`SHARE_BYTES` of a ``.pbf``.
 
-    One in a daemonic process (which may not start processes) and for XML.
+    Up to the usable cores, :data:`MAX_SHARES`, as many as the available memory holds
+    (:func:`memory_cap`) and ``$CIRCLES_READ_PROCESSES`` (:func:`env_cap`). One for XML.
+
+    Raises
+    ------
+    InputError
+        ``$CIRCLES_READ_PROCESSES`` is not a whole number of at least 1.
     """
-    if not path.name.lower().endswith(".pbf") or multiprocessing.current_process().daemon:
+    cap = env_cap()
+    if not path.name.lower().endswith(".pbf") or cap == 1:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_SHARES, 1 + path.stat().st_size // SHARE_BYTES))
+    size = path.stat().st_size
+    wanted = min(cores, MAX_SHARES, 1 + size // SHARE_BYTES, cap or MAX_SHARES)
+    return max(1, min(wanted, memory_cap(size)))
+
+
+def env_cap() -> int | None:
+    """``$CIRCLES_READ_PROCESSES`` as a number (None when unset or empty); InputError when not one."""
+    raw = os.environ.get(ENV_PROCESSES, "").strip()
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise InputError(ENV_PROCESSES, [f"{raw!r} is not a number of processes: use a whole number, 1 or more"])
+    return n
+
+
+def memory_cap(size: int, *, available: int | None = None) -> int:
+    """How many processes reading a ``size``-byte ``.osm.pbf`` fit in ``available`` bytes (at least 1).
+
+    ``available``: None reads ``MemAvailable`` in ``/proc/meminfo`` (no cap when it cannot be read).
+    """
+    if available is None:
+        available = _available_memory()
+        if available is None:
+            return MAX_SHARES
+    return max(1, available // (BASE_BYTES + BYTES_PER_FILE_BYTE * size))
+
+
+def _available_memory() -> int | None:
+    try:
+        with Path("/proc/meminfo").open(encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +167,7 @@ class _Share:
     latest: dt.datetime | None
 
 
-def _share_of(r: _Reader) -> _Share:
+def _share_of(r: PassReader) -> _Share:
     return _Share(
         node_ids=np.asarray(r.node_ids, np.int64),
         lon=np.asarray(r.lons, np.float64),
@@ -115,8 +189,8 @@ def _share_of(r: _Reader) -> _Share:
     )
 
 
-def _write_share(s: _Share, path: Path) -> None:
-    """``s`` as one npz of plain arrays (text, WKB bytes, tags as JSON text)."""
+def _write_share(s: _Share, out: IO[bytes]) -> None:
+    """``s`` written to ``out`` as one npz of plain arrays (text, WKB bytes, tags as JSON text)."""
     wkb = [w if isinstance(w, bytes) else bytes.fromhex(w) for w in s.wkb]
     arrays: dict[str, Any] = {  # (numpy's stubs read ** as savez's options)
         "node_ids": s.node_ids,
@@ -135,21 +209,22 @@ def _write_share(s: _Share, path: Path) -> None:
     }
     for k in _JSON:
         arrays[k] = np.frombuffer(json.dumps(getattr(s, k), ensure_ascii=False).encode("utf-8"), np.uint8)
-    with path.open("wb") as fh:
-        np.savez(fh, **arrays)
+    np.savez(out, **arrays)
 
 
-def _read_share_file(path: Path) -> _Share:
-    """The share :func:`_write_share` wrote; ValueError (or OSError) when it is missing or damaged."""
-    with np.load(path, allow_pickle=False) as z:
+def _read_share(data: bytes) -> _Share:
+    """The share :func:`_write_share` wrote; ValueError (or zipfile.BadZipFile) when it is damaged."""
+    if not data.startswith(b"PK\x03\x04"):  # np.load would try .npy and pickle
+        raise ValueError(f"not an npz ({len(data)} bytes)")
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
         if sorted(z.files) != sorted(_NAMES):
-            raise ValueError(f"{path.name}: not a share")
+            raise ValueError("not a share")
         a = {k: z[k] for k in z.files}
     text = {k: json.loads(a[k].tobytes().decode("utf-8")) for k in _JSON}
     raw, lengths = a["wkb"].tobytes(), a["wkb_len"].tolist()
     ends = np.cumsum(lengths, dtype=np.int64).tolist()
     if (ends[-1] if ends else 0) != len(raw):
-        raise ValueError(f"{path.name}: WKB lengths do not add up")
+        raise ValueError("WKB lengths do not add up")
     starts = [0, *ends[:-1]]
     n_feats, n_ways = len(a["feat_seq"]), len(a["way_seq"])
     if {len(text["tags"]), len(lengths), len(text["kind"]), len(text["osm_id"])} != {n_feats} or {
@@ -159,7 +234,7 @@ def _read_share_file(path: Path) -> _Share:
         len(a["way_ids"]),
         len(a["road_class"]),
     } != {n_ways}:
-        raise ValueError(f"{path.name}: arrays disagree")
+        raise ValueError("arrays disagree")
     latest = a["latest"]
     return _Share(
         node_ids=a["node_ids"],
@@ -182,48 +257,111 @@ def _read_share_file(path: Path) -> _Share:
     )
 
 
-def _child(path: str, share: int, shares: int, dest: str) -> None:
-    """A spawned process's work: read share ``share`` of ``path`` into ``dest`` (an npz)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the calling process ends it on Ctrl-C
-    _write_share(_share_of(read_share(Path(path), share=share, shares=shares)), Path(dest))
-
-
-def read_in_shares(p: Path, *, shares: int, label: str) -> tuple[WalkWays, Features, dt.datetime | None]:
+def read_in_shares(
+    p: Path, *, shares: int, label: str, say: Callable[[str], None] | None = None
+) -> tuple[WalkWays, Features, dt.datetime | None]:
     """The ways, features and newest timestamp of ``p``, read in ``shares`` processes and merged.
 
-    The same as one pass (:func:`geo.osm.read_share`) gives. Raises InputError when ``p``
-    cannot be parsed.
+    The same as one pass (:func:`geo.osm.read_share`) gives. A share whose process fails is read
+    here, saying so with ``say`` (None: a warning on this module's logger). Raises InputError
+    when ``p`` cannot be parsed.
     """
-    ctx = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="circles-osm-") as tmp:
-        dest = [Path(tmp) / f"share-{k}.npz" for k in range(shares)]
-        procs = {
-            k: ctx.Process(target=_child, args=(str(p), k, shares, str(dest[k])), daemon=True) for k in range(1, shares)
-        }
-        try:
-            for proc in procs.values():
-                proc.start()
-            parts = [_share_of(read_share(p, share=0, shares=shares, label=label))]
-            for k, proc in procs.items():
-                proc.join()
-                kept = _kept_share(proc.exitcode, dest[k])
-                parts.append(kept or _share_of(read_share(p, share=k, shares=shares, label=label)))  # or read it here
-        finally:
-            for proc in procs.values():
-                if proc.is_alive():
-                    proc.terminate()
-                    proc.join()
+    procs: dict[int, subprocess.Popen[bytes]] = {}
+    try:
+        for k in range(1, shares):
+            procs[k] = _start(p, k, shares)
+        parts = [_share_of(read_share(p, share=0, shares=shares, label=label))]
+        for k, proc in procs.items():
+            out, err = proc.communicate()
+            kept, why = _kept_share(proc.returncode, out, err)
+            if kept is None:
+                (say or _log.warning)(f"share {k} of {shares} failed ({why}): reading it here")
+                kept = _share_of(read_share(p, share=k, shares=shares, label=label))
+            parts.append(kept)
+    finally:  # on any exception too (Ctrl-C, a damaged file): no process outlives the read
+        for proc in procs.values():
+            _end(proc)
     return _merged(parts)
 
 
-def _kept_share(exitcode: int | None, path: Path) -> _Share | None:
-    """The share a process wrote to ``path``; None when it failed (killed, out of memory) or wrote none."""
-    if exitcode != 0:
-        return None
+def _start(p: Path, share: int, shares: int) -> subprocess.Popen[bytes]:
+    """A process writing share ``share`` of ``p`` to its standard output (:func:`main`)."""
+    env = dict(os.environ)
+    root = str(Path(geo.__file__).resolve().parent.parent)  # this very package, wherever it is
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (root, env.get("PYTHONPATH")) if x)
+    return subprocess.Popen(  # noqa: S603 - this interpreter, this module, our own arguments
+        [sys.executable, "-P", "-m", "geo.osm_shares", str(p), str(share), str(shares), str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a Ctrl-C in the terminal does not reach it: the caller ends it
+        env=env,
+    )
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """``proc`` ended (terminated if still running, killed if it lingers) and its pipes closed."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for fh in (proc.stdout, proc.stderr):
+        if fh is not None:
+            fh.close()
+
+
+def _kept_share(returncode: int | None, out: bytes, err: bytes) -> tuple[_Share | None, str]:
+    """The share a process wrote (or None) and, when none, why: its exit status and last error line."""
+    lines = err.decode("utf-8", "replace").strip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    if returncode != 0:
+        status = f"killed by signal {-returncode}" if returncode and returncode < 0 else f"exit status {returncode}"
+        return None, status + (f": {last}" if last else "")
     try:
-        return _read_share_file(path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None
+        return _read_share(out), ""
+    except (ValueError, KeyError, zipfile.BadZipFile) as err_:
+        return None, f"unreadable output: {err_}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m geo.osm_shares PATH SHARE SHARES PARENT``: share ``SHARE`` of ``PATH`` as npz on stdout.
+
+    Started by :func:`read_in_shares` of process ``PARENT``; exits as soon as that one is gone.
+    """
+    path, share, shares, parent = (sys.argv[1:] if argv is None else argv)[:4]
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the calling process ends it on Ctrl-C
+    _die_with(int(parent))
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever else is printed goes to the captured stderr, never into the share
+    try:
+        s = _share_of(read_share(Path(path), share=int(share), shares=int(shares)))
+    except CirclesError as err:  # the caller reads share 0 and reports it better
+        sys.stderr.write(f"{err}\n")
+        return 2
+    buf = io.BytesIO()
+    _write_share(s, buf)
+    with out, contextlib.suppress(BrokenPipeError):  # a caller gone before reading it
+        out.write(buf.getbuffer())
+    return 0
+
+
+def _die_with(parent: int) -> None:
+    """End this process when ``parent`` is no longer its parent (SIGTERM on Linux, else within a second)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # gone before the request: nobody will read the share
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _merged(parts: list[_Share]) -> tuple[WalkWays, Features, dt.datetime | None]:
@@ -260,3 +398,7 @@ def _merged(parts: list[_Share]) -> tuple[WalkWays, Features, dt.datetime | None
     )
     stamps = [s.latest for s in parts if s.latest is not None]
     return ways, feats, max(stamps) if stamps else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

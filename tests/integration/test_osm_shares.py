@@ -1,6 +1,7 @@
 """An extract read in several processes (geo.osm_shares) is the extract one pass reads."""
 
 import dataclasses
+import io
 import os
 from pathlib import Path
 
@@ -81,23 +82,44 @@ def test_shares_build_the_base_one_pass_builds(merged_path):
     assert_same_base(base_from_extract(dataclasses.replace(one, features=hexed), rules, params, lambda _: None), base)
 
 
-def test_shares_merged_in_process_and_through_files_give_one_pass(binjiang_path, tmp_path):
-    """Each share kept apart (and one through its npz file) merges back into the one pass."""
+def test_shares_merged_in_process_and_through_npz_give_one_pass(binjiang_path):
+    """Each share kept apart (and one through its npz bytes) merges back into the one pass."""
     one = read_osm(binjiang_path, processes=1)
     shares = [osm_shares._share_of(read_share(binjiang_path, share=k, shares=3)) for k in range(3)]
     assert sum(len(s.way_ids) for s in shares) == len(one.ways.way_ids)
     assert all(0 < len(s.way_ids) < len(one.ways.way_ids) for s in shares)
-    osm_shares._write_share(shares[1], tmp_path / "share.npz")
-    shares[1] = osm_shares._read_share_file(tmp_path / "share.npz")
+    buf = io.BytesIO()
+    osm_shares._write_share(shares[1], buf)
+    shares[1], why = osm_shares._kept_share(0, buf.getvalue(), b"")
+    assert why == ""
     ways, feats, _ = osm_shares._merged(shares[::-1])  # the order of the shares does not matter
     assert_same_extract(dataclasses.replace(one, ways=ways, features=feats), one)
 
 
-def test_a_failed_share_is_read_again(tmp_path):
-    (tmp_path / "bad.npz").write_bytes(b"not an npz")
-    assert osm_shares._kept_share(0, tmp_path / "bad.npz") is None
-    assert osm_shares._kept_share(0, tmp_path / "missing.npz") is None
-    assert osm_shares._kept_share(1, tmp_path / "bad.npz") is None
+def test_a_failed_share_says_why():
+    assert osm_shares._kept_share(0, b"not an npz", b"") == (None, "unreadable output: not an npz (10 bytes)")
+    assert osm_shares._kept_share(0, b"PK\x03\x04 cut short", b"")[0] is None
+    assert osm_shares._kept_share(1, b"", b"Traceback\n  ...\nMemoryError\n") == (None, "exit status 1: MemoryError")
+    assert osm_shares._kept_share(-9, b"", b"") == (None, "killed by signal 9")
+
+
+def test_a_failed_share_process_is_read_here_and_said(binjiang_path, monkeypatch):
+    """A child that fails (here: a Python that cannot start) leaves its share to the caller, which says so."""
+    said = []
+    real = osm_shares._start
+
+    def broken(p, share, shares):
+        monkeypatch.setattr(osm_shares.sys, "executable", "/bin/false")
+        try:
+            return real(p, share, shares)
+        finally:
+            monkeypatch.undo()
+
+    monkeypatch.setattr(osm_shares, "_start", broken)
+    shared = read_osm(binjiang_path, processes=2, say=said.append)
+    monkeypatch.undo()
+    assert said == ["share 1 of 2 failed (exit status 1): reading it here"]
+    assert_same_extract(shared, read_osm(binjiang_path, processes=1))
 
 
 def test_a_damaged_file_read_in_shares_says_so(tmp_path):
