@@ -205,11 +205,11 @@ def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[in
     """
     if ctx.construction not in CONSTRUCTIONS:
         raise ValueError(f"construction {ctx.construction!r}: expected one of {', '.join(CONSTRUCTIONS)}")
-    if ctx.geometry is None and ctx.construction == "raster":
-        object.__setattr__(ctx, "geometry", RasterGeometry(ctx.net, ctx.cell_m, pad_m=draw_pad(ctx.width_m)))
     k = len(ctx.limits)
     tasks: list[tuple] = [("layer", i) for i in np.argsort([-np.isfinite(j.node_dist).sum() for j in ctx.layers])]
     n_fac = sum(len(j.rows) for j in ctx.facilities)
+    if ctx.geometry is None and ctx.construction == "raster" and (tasks or n_fac):  # nothing drawn: no grid
+        object.__setattr__(ctx, "geometry", RasterGeometry(ctx.net, ctx.cell_m, pad_m=draw_pad(ctx.width_m)))
     if workers is None:
         big = len(ctx.layers) > 1 or n_fac * k >= PARALLEL_MIN
         workers = min(os.cpu_count() or 1, 8) if big else 1

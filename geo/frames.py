@@ -70,7 +70,6 @@ def draw_context(  # noqa: PLR0913 - keyword-only: the parts of a plan the drawi
     ``area`` (:class:`geo.areas.StudyArea`) when there is one.
     """
     limits = params.limits()
-    geom = RasterGeometry(net, params.cell(), pad_m=params.draw_pad_m())
     views = {**layers, **{k: v for k, v in subsets.items() if View.parse(k).is_night}}
     jobs = []
     for key, lr in views.items():
@@ -100,23 +99,13 @@ def draw_context(  # noqa: PLR0913 - keyword-only: the parts of a plan the drawi
                 sn = lr.snapped
                 rows = sn.ok if reuse is None else sn.ok & reuse.facilities[name]
                 fjobs.append(FacilityJob(name, dists[name], sn.edge, sn.along, np.flatnonzero(rows)))
-    lat = coarse_lattice(geom.lattice)
-    cells, owner = land.on(lat)
-    street, community, named_from = names
-    metric = getattr(area, "metric", None)
-    inside = area_cells(lat, metric) if metric is not None else None
-    gh = GapHomes(
-        homes.xy,
-        homes.people,
-        np.ones(len(homes), bool),
-        street,
-        community,
-        named_from,
-        lat,
-        cells,
-        owner,
-        params.gap_link_m,
-        inside,
+    # the grid and the homes' land cells only when something is drawn (a scenario may redraw nothing)
+    draws = bool(jobs) or any(len(j.rows) for j in fjobs)
+    geom = RasterGeometry(net, params.cell(), pad_m=params.draw_pad_m()) if draws else None
+    gh = (
+        None
+        if geom is None or not jobs
+        else _gap_homes(geom, params=params, homes=homes, names=names, land=land, area=area)
     )
     speeds = params.speeds()
     return DrawContext(
@@ -130,6 +119,30 @@ def draw_context(  # noqa: PLR0913 - keyword-only: the parts of a plan the drawi
         gh,
         tuple((mi, p, speeds[p]) for _, mi, p in limits),
         geom,
+    )
+
+
+def _gap_homes(
+    geom: RasterGeometry, *, params: PlanParams, homes: Homes, names: tuple, land: HomeLand, area: StudyArea | None
+) -> GapHomes:
+    """The homes, their land cells on ``geom``'s coarse lattice and their names, for the gap areas."""
+    lat = coarse_lattice(geom.lattice)
+    cells, owner = land.on(lat)
+    street, community, named_from = names
+    metric = getattr(area, "metric", None)
+    inside = area_cells(lat, metric) if metric is not None else None
+    return GapHomes(
+        homes.xy,
+        homes.people,
+        np.ones(len(homes), bool),
+        street,
+        community,
+        named_from,
+        lat,
+        cells,
+        owner,
+        params.gap_link_m,
+        inside,
     )
 
 

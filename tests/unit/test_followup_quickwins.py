@@ -55,3 +55,81 @@ def test_serve_does_not_freeze_the_heap() -> None:
     assert "_settle" not in calls["serve_cmd"]
     for name in ("scenario_run", "site_cmd", "map_cmd"):
         assert "_settle" in calls[name]
+
+
+def _toy_before():
+    from geo.network import network_from_lines
+    from geo.plan import PlanInputs, PlanParams, plan
+    from tests.conftest import toy_base
+
+    net = network_from_lines([[(0, 0), (200, 0), (400, 0)], [(0, 100), (200, 100), (400, 100)]])
+    base = toy_base(
+        net,
+        [[50, 110.0], [350, 110.0], [300, -10.0]],
+        [10.0, 20.0, 5.0],
+        facilities={
+            "stations": [
+                {"id": "s0", "name": "stations 0", "x": 0.0, "y": 0.0},
+                {"id": "s1", "name": "stations 1", "x": 400.0, "y": 100.0},
+            ]
+        },
+    )
+    return plan(PlanInputs(), PlanParams(minutes=(4.0,), speed_kmh=4.8), base=base)
+
+
+def _contexts(before, redraw_views: frozenset, redraw_rows: dict):
+    """The draw context of ``before`` redrawing only what is named, and the same context made eagerly."""
+    import dataclasses
+
+    import numpy as np
+
+    from geo.circles import per_source
+    from geo.frames import _gap_homes, draw_context
+    from geo.network import Snapped
+    from geo.raster import RasterGeometry
+    from geo.whatif import Reuse
+
+    params, net = before.params, before.network
+    facilities = {
+        n: np.asarray(redraw_rows.get(n, np.zeros(len(lr.facilities), bool))) for n, lr in before.layers.items()
+    }
+    reuse = Reuse(before, redraw_views, facilities)
+    dists = {}
+    for n, lr in before.layers.items():
+        sn = lr.snapped
+        sn = Snapped(sn.edge, sn.along, sn.dist, sn.ok & facilities[n], sn.xy)
+        if sn.ok.any():
+            dists[n] = per_source(net, sn, limit=params.limits()[-1][0])
+    kw = {"params": params, "homes": before.homes, "names": before.home_names, "land": before.home_land}
+    ctx = draw_context(net=net, layers=before.layers, subsets=before.subsets, dists=dists, reuse=reuse, area=None, **kw)
+    geom = RasterGeometry(net, params.cell(), pad_m=params.draw_pad_m())
+    eager = dataclasses.replace(ctx, geometry=geom, gap_homes=_gap_homes(geom, area=None, **kw))
+    return ctx, eager, reuse
+
+
+def _frames(ctx, before, reuse):
+    from geo.frames import circle_and_gap_frames
+
+    return circle_and_gap_frames(ctx, params=before.params, layers=before.layers, subsets=before.subsets, reuse=reuse)
+
+
+def test_draw_context_builds_the_grid_and_land_only_when_drawing() -> None:
+    """Nothing to draw: no grid and no land cells, and the same frames as the eager context's."""
+    import numpy as np
+
+    before = _toy_before()
+    cases = [
+        (frozenset(), {}, False, False),  # nothing redrawn
+        (frozenset(), {"stations": np.array([False, True])}, True, False),  # one facility: a grid, no gap homes
+        (frozenset({"stations"}), {}, True, True),  # a layer view: both
+    ]
+    for views, rows, grid, gap_homes in cases:
+        lazy, eager, reuse = _contexts(before, views, rows)
+        assert (lazy.geometry is not None) is grid
+        assert (lazy.gap_homes is not None) is gap_homes
+        (c0, g0), (c1, g1) = _frames(lazy, before, reuse), _frames(eager, before, reuse)
+        assert c0.drop(columns="geometry").equals(c1.drop(columns="geometry"))
+        assert c0.geometry.geom_equals_exact(c1.geometry, 0).all()
+        assert g0.drop(columns="geometry").equals(g1.drop(columns="geometry"))
+        assert len(g0) == len(g1) == 1  # the one gap: kept, or drawn again (which needs the gap homes)
+        assert g0.geometry.geom_equals_exact(g1.geometry, 0).all()
