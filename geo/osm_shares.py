@@ -22,7 +22,7 @@ memory) is read again in the calling process, which says so.
 
 A process costs about half a second to start and each one decodes the whole file, so a small
 extract is read in one (:func:`share_count`), and no more are started than the available memory
-holds (:data:`BYTES_PER_FILE_BYTE`). The environment variable ``CIRCLES_READ_PROCESSES`` caps
+holds (:func:`memory_cap`). The environment variable ``CIRCLES_READ_PROCESSES`` caps
 the count (``1``: always one process).
 """
 
@@ -57,11 +57,14 @@ from geo.osm import Features, PassReader, WalkWays, read_share
 SHARE_BYTES = 10_000_000
 #: at most this many processes read one file (each decodes all of it, so more gain little)
 MAX_SHARES = 8
-#: the memory one reading process needs, in bytes per byte of ``.osm.pbf``, plus :data:`BASE_BYTES`
-#: (its peak resident size, measured on the merged extract and a 4-tile synthetic province)
-BYTES_PER_FILE_BYTE = 40
-#: the memory of a reading process before the file: Python, numpy and pyosmium
-BASE_BYTES = 150_000_000
+#: memory of the objects kept, in bytes per byte of ``.osm.pbf``: split between the processes,
+#: with the merge's copies (peak resident size of one process reading all and half the objects:
+#: 144 / 102 MB on the merged extract, 4.7 MB; 433 / 254 MB on a 4-tile synthetic province, 15 MB)
+KEPT_BYTES_PER_FILE_BYTE = 30
+#: what every reading process needs besides (decoding, node locations), per byte of ``.osm.pbf``
+DECODE_BYTES_PER_FILE_BYTE = 3
+#: and what it needs before the file: Python, numpy and pyosmium (~60 MB measured on both)
+BASE_BYTES = 60_000_000
 #: the environment variable capping the processes that read one extract (1: one process)
 ENV_PROCESSES = "CIRCLES_READ_PROCESSES"
 PR_SET_PDEATHSIG = 1  # Linux's <sys/prctl.h>
@@ -124,13 +127,15 @@ def env_cap() -> int | None:
 def memory_cap(size: int, *, available: int | None = None) -> int:
     """How many processes reading a ``size``-byte ``.osm.pbf`` fit in ``available`` bytes (at least 1).
 
-    ``available``: None reads ``MemAvailable`` in ``/proc/meminfo`` (no cap when it cannot be read).
+    Each needs :data:`BASE_BYTES` and :data:`DECODE_BYTES_PER_FILE_BYTE`; the objects kept
+    (:data:`KEPT_BYTES_PER_FILE_BYTE`) are shared out. ``available``: None reads
+    ``MemAvailable`` in ``/proc/meminfo`` (no cap when it cannot be read).
     """
     if available is None:
         available = _available_memory()
         if available is None:
             return MAX_SHARES
-    return max(1, available // (BASE_BYTES + BYTES_PER_FILE_BYTE * size))
+    return max(1, (available - KEPT_BYTES_PER_FILE_BYTE * size) // (BASE_BYTES + DECODE_BYTES_PER_FILE_BYTE * size))
 
 
 def _available_memory() -> int | None:

@@ -3,10 +3,15 @@
 import dataclasses
 import io
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import shapely
 
@@ -129,7 +134,9 @@ def test_a_damaged_file_read_in_shares_says_so(tmp_path):
         read_osm(bad, processes=2)
 
 
-def test_share_count_grows_with_the_file_up_to_the_cores(tmp_path, binjiang_path):
+def test_share_count_grows_with_the_file_up_to_the_cores(tmp_path, binjiang_path, monkeypatch):
+    monkeypatch.delenv(osm_shares.ENV_PROCESSES, raising=False)
+    monkeypatch.setattr(osm_shares, "_available_memory", lambda: None)  # no cap by memory
     assert osm_shares.share_count(binjiang_path) == 1  # small: one process
     big = tmp_path / "big.osm.pbf"
     with big.open("wb") as fh:  # a sparse file: only its size is read
@@ -141,3 +148,144 @@ def test_share_count_grows_with_the_file_up_to_the_cores(tmp_path, binjiang_path
     with xml.open("wb") as fh:
         fh.truncate(3 * osm_shares.SHARE_BYTES)
     assert osm_shares.share_count(Path(xml)) == 1
+
+
+def _sparse_pbf(tmp_path, size):
+    big = tmp_path / "big.osm.pbf"
+    with big.open("wb") as fh:  # a sparse file: only its size is read
+        fh.truncate(size)
+    return big
+
+
+def test_share_count_capped_by_the_environment(tmp_path, monkeypatch):
+    big = _sparse_pbf(tmp_path, 3 * osm_shares.SHARE_BYTES)
+    monkeypatch.setattr(osm_shares, "_available_memory", lambda: None)
+    monkeypatch.setattr(osm_shares.os, "sched_getaffinity", lambda _: set(range(8)))
+    monkeypatch.delenv(osm_shares.ENV_PROCESSES, raising=False)
+    assert osm_shares.share_count(big) == 4
+    for value, count in (("1", 1), (" 2 ", 2), ("16", 4), ("", 4)):
+        monkeypatch.setenv(osm_shares.ENV_PROCESSES, value)
+        assert osm_shares.share_count(big) == count, value
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv(osm_shares.ENV_PROCESSES, bad)
+        with pytest.raises(InputError, match=f"CIRCLES_READ_PROCESSES.*'{bad}' is not a number of processes"):
+            osm_shares.share_count(big)
+
+
+def test_share_count_capped_by_the_available_memory(tmp_path, monkeypatch):
+    if Path("/proc/meminfo").exists():  # MemAvailable, as psutil reads it too (it moves a little meanwhile)
+        assert osm_shares._available_memory() == pytest.approx(psutil.virtual_memory().available, rel=0.2)
+    size = 3 * osm_shares.SHARE_BYTES
+    one = osm_shares.BASE_BYTES + osm_shares.DECODE_BYTES_PER_FILE_BYTE * size  # each process
+    kept = osm_shares.KEPT_BYTES_PER_FILE_BYTE * size  # shared out
+    assert [osm_shares.memory_cap(size, available=kept + k * one) for k in (0, 1, 2, 3)] == [1, 1, 2, 3]
+    assert osm_shares.memory_cap(size, available=kept + 3 * one - 1) == 2
+    assert osm_shares.memory_cap(size, available=0) == 1
+    big = _sparse_pbf(tmp_path, size)
+    monkeypatch.delenv(osm_shares.ENV_PROCESSES, raising=False)
+    monkeypatch.setattr(osm_shares.os, "sched_getaffinity", lambda _: set(range(8)))
+    monkeypatch.setattr(osm_shares, "_available_memory", lambda: kept + 2 * one)
+    assert osm_shares.share_count(big) == 2
+
+
+def _run(tmp_path, code, *args, **kw):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(code))
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    env.pop(osm_shares.ENV_PROCESSES, None)
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        **kw,
+    )
+
+
+def test_a_script_without_a_main_guard_runs_its_top_level_once(tmp_path, binjiang_path):
+    """Children are plain subprocesses: the caller's script is not imported again, in a daemon too."""
+    done = _run(
+        tmp_path,
+        """
+        import multiprocessing, sys
+        print("top level", flush=True)
+        from geo.osm import read_osm
+        print("ways", len(read_osm(sys.argv[1], processes=2).ways.way_ids), flush=True)
+
+        def in_daemon():
+            print("daemon ways", len(read_osm(sys.argv[1], processes=2).ways.way_ids), flush=True)
+
+        p = multiprocessing.get_context("fork").Process(target=in_daemon, daemon=True)
+        p.start()
+        p.join()
+        print("daemon exit", p.exitcode)
+        """,
+        binjiang_path,
+        timeout=300,
+    )
+    n = len(read_osm(binjiang_path, processes=1).ways.way_ids)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["top level", f"ways {n}", f"daemon ways {n}", "daemon exit 0"]
+    assert done.stderr == ""  # no traceback, no share read again
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_children_die_with_a_killed_parent_and_leave_no_file(tmp_path, merged_path):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", f"from geo.osm import read_osm; read_osm({str(merged_path)!r}, processes=3)"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        me = psutil.Process(parent.pid)
+        kids: list[psutil.Process] = []
+        for _ in range(600):  # until both children run (well before they are done)
+            kids = [c for c in me.children() if "geo.osm_shares" in " ".join(c.cmdline())]
+            if len(kids) == 2:
+                break
+            parent.wait(timeout=0.05) if parent.poll() is not None else psutil.wait_procs([], timeout=0.05)
+        assert len(kids) == 2, parent.stderr.read() if parent.poll() is not None else "no children"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        _, alive = psutil.wait_procs(kids, timeout=20)  # each would read for seconds more, then block on its pipe
+        for proc in alive:
+            proc.kill()
+        assert alive == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        parent.wait()
+        parent.stderr.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_child_exits_when_its_parent_is_gone(tmp_path):
+    """:func:`_die_with`: a child whose parent dies (SIGKILL, no clean-up) ends at once, not after its work."""
+    middle = _run(
+        tmp_path,
+        """
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import os, time; from geo.osm_shares import _die_with; "
+                                  "_die_with(os.getppid()); print('ready', flush=True); time.sleep(600)"],
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline() == "ready\\n"
+        print(child.pid, flush=True)
+        import os, signal
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        timeout=120,
+    )
+    assert middle.returncode == -signal.SIGKILL, middle.stderr
+    pid = int(middle.stdout.split()[0])
+    try:
+        child = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return  # already gone
+    _, alive = psutil.wait_procs([child], timeout=30)  # far less than its 600 s of work
+    for proc in alive:
+        proc.kill()
+    assert alive == []
