@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # annotations only: geo.plan imports this module
     from geo.demand import Homes
     from geo.network import Network, Snapped
     from geo.plan import LayerResult, PlanParams
+    from geo.plan_types import PlanResult
 
 
 def minutes_key(m: float) -> str:
@@ -140,7 +141,13 @@ def _val(v: object) -> object:
 
 
 def views(
-    net: Network, layers: dict, home_snap: Snapped, params: PlanParams, *, layer_result: Callable[..., LayerResult]
+    net: Network,
+    layers: dict,
+    home_snap: Snapped,
+    params: PlanParams,
+    *,
+    layer_result: Callable[..., LayerResult],
+    before: PlanResult | None = None,
 ) -> tuple[dict, dict]:
     """Coverage views by tier, service and opening time, beside the plain layers.
 
@@ -154,18 +161,26 @@ def views(
     (views, info)
         ``views``: key -> LayerResult of the part (``layer_result(name, facilities, origin,
         snapped, reach, home_dist, home_src)`` builds one); ``info``: key -> what the view is.
+
+    With ``before`` (the plan a change starts from), the views of a layer it holds unchanged
+    (the same layer result, on the same network and homes' places) are taken over from it
+    instead of searched again (:func:`kept_views`).
     """
     out, info = {}, {}
+    kept = kept_views(before, net=net, layers=layers, home_snap=home_snap)
 
     def add(view: View, lr: LayerResult, mask: np.ndarray | list[bool], meta: dict) -> None:
         mask = np.asarray(mask, bool)
         if not view.is_night and (not mask.any() or mask.all()):
             return
         sn = lr.snapped.subset(mask)
-        fac = lr.facilities[mask].reset_index(drop=True)
-        reach = multi_source(net, sn)
-        hd, hs = point_distances(net, reach, home_snap)
-        out[view.key] = layer_result(view.key, fac, lr.origin, sn, reach, hd, hs)
+        if view.key in kept:
+            out[view.key] = kept[view.key]
+        else:
+            fac = lr.facilities[mask].reset_index(drop=True)
+            reach = multi_source(net, sn)
+            hd, hs = point_distances(net, reach, home_snap)
+            out[view.key] = layer_result(view.key, fac, lr.origin, sn, reach, hd, hs)
         info[view.key] = {"of": view.layer, **meta, "facilities": int(mask.sum()), "snapped": int(sn.ok.sum())}
 
     at = parse_at(params.at) if params.at else None
@@ -207,6 +222,21 @@ def views(
                 },
             )
     return out, info
+
+
+def kept_views(before: PlanResult | None, *, net: Network, layers: dict, home_snap: Snapped) -> dict:
+    """The views of ``before`` that a plan of ``layers`` on ``net`` would find again: key -> LayerResult.
+
+    A view depends only on its layer's facilities, the network and the homes' places (and the
+    key, which names its filter), so those of a layer whose result is the very object ``before``
+    holds, on ``before``'s own network and homes' places, are the same. Walk times that merely
+    compare equal are not enough: a subset's nearest facility can change where the whole
+    layer's does not, so nothing is kept after a network edit.
+    """
+    if before is None or before.network is not net or before.home_snap is not home_snap:
+        return {}
+    same = {name for name, lr in layers.items() if before.layers.get(name) is lr}
+    return {k: v for k, v in (before.subsets or {}).items() if View.parse(k).layer in same}
 
 
 def view_coverage(found: dict, info: dict, homes: Homes, params: PlanParams) -> dict:

@@ -261,7 +261,8 @@ def finish_plan(  # noqa: PLR0913 - the parts of a plan so far, keyword-only: pl
         area=area.describe() if area is not None else None,
         notes=notes,
     )
-    subsets, info = views(net, layers, home_snap, params, layer_result=_layer_result)
+    before = reuse.before if reuse is not None else None
+    subsets, info = views(net, layers, home_snap, params, layer_result=_layer_result, before=before)
     if subsets:
         coverage["subsets"] = view_coverage(subsets, info, homes, params)
     if names is None or land is None:

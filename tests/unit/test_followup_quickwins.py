@@ -133,3 +133,66 @@ def test_draw_context_builds_the_grid_and_land_only_when_drawing() -> None:
         assert g0.drop(columns="geometry").equals(g1.drop(columns="geometry"))
         assert len(g0) == len(g1) == 1  # the one gap: kept, or drawn again (which needs the gap homes)
         assert g0.geometry.geom_equals_exact(g1.geometry, 0).all()
+
+
+def _tiered_before():
+    from geo.network import network_from_lines
+    from geo.plan import PlanInputs, PlanParams, plan
+    from tests.conftest import toy_base
+
+    net = network_from_lines([[(0, 0), (200, 0), (400, 0)], [(0, 100), (200, 100), (400, 100)]])
+    centres = [
+        {"id": "c0", "name": "centre 0", "tier": "community", "x": 0.0, "y": 0.0},
+        {"id": "c1", "name": "centre 1", "tier": "street", "x": 400.0, "y": 100.0},
+        {"id": "c2", "name": "centre 2", "tier": "community", "x": 200.0, "y": 100.0},
+    ]
+    base = toy_base(
+        net,
+        [[50, 110.0], [350, 110.0], [300, -10.0]],
+        [10.0, 20.0, 5.0],
+        facilities={"centres": centres, "stations": [{"id": "s0", "name": "stations 0", "x": 0.0, "y": 0.0}]},
+    )
+    return plan(PlanInputs(), PlanParams(minutes=(4.0,), speed_kmh=4.8), base=base)
+
+
+def _fc(net, props: dict, xy: list) -> dict:
+    import numpy as np
+
+    coords = net.unproject(np.array(xy, float)).tolist()
+    geom = (
+        {"type": "Point", "coordinates": coords[0]} if len(xy) == 1 else {"type": "LineString", "coordinates": coords}
+    )
+    return {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": props, "geometry": geom}]}
+
+
+def test_views_of_unchanged_layers_are_kept_and_equal_a_recompute() -> None:
+    """A facility edit keeps the other layers' views (the same objects), equal to searching them again."""
+    import numpy as np
+
+    from geo.coverage import kept_views, views
+    from geo.plan import _layer_result
+    from geo.scenarios import scenario_from_doc
+    from geo.whatif import run_scenario
+
+    before = _tiered_before()
+    assert {k for k in before.subsets if k.startswith("centres[")} == {
+        "centres[tier=community]",
+        "centres[tier=street]",
+    }
+    net = before.network
+    out = run_scenario(before, scenario_from_doc(_fc(net, {"edit": "add_facility", "layer": "stations"}, [[300, 0]])))
+    after = out.after
+    assert after.network is net
+    fresh, _ = views(net, after.layers, after.home_snap, after.params, layer_result=_layer_result)
+    assert set(fresh) == set(after.subsets)
+    for k, lr in after.subsets.items():
+        if k.startswith("centres["):
+            assert lr is before.subsets[k]  # kept, not searched again
+        np.testing.assert_array_equal(lr.home_dist, fresh[k].home_dist)
+        np.testing.assert_array_equal(lr.home_src, fresh[k].home_src)
+        np.testing.assert_array_equal(lr.reach.dist, fresh[k].reach.dist)
+    # a network edit keeps nothing: a tier's nearest centre can change where the layer's does not
+    link = run_scenario(before, scenario_from_doc(_fc(net, {"edit": "add_link"}, [[100, 0], [100, 100]])))
+    assert link.after.network is not net
+    assert kept_views(before, net=link.after.network, layers=link.after.layers, home_snap=link.after.home_snap) == {}
+    assert all(link.after.subsets[k] is not before.subsets[k] for k in before.subsets)
