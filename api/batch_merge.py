@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.io import atomic_write, feature_collection_text, gpkg_ready, write_gpkg, write_json, write_text
+from geo.io import atomic_write, feature_collection_text, write_gpkg, write_json, write_text
 from maps.assets import leaflet_assets
 from maps.display import safe_json
 from maps.labels import detect_lang
@@ -42,8 +40,6 @@ SHARE_COLOURS = ("#d7301f", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
 FAILED_COLOUR = "#9e9e9e"
 #: the layers of each area that province.gpkg merges
 LAYERS = ("circles", "gaps", "facilities")
-#: threads reading the areas' layers for the merge (at most one per core)
-READ_THREADS = 4
 
 
 def _read_layer(folder: Path, name: str, fmt: str) -> gpd.GeoDataFrame | None:
@@ -183,16 +179,11 @@ def _read_streets(folder: Path) -> pd.DataFrame:
 
 
 def _read_area(folder: Path, area: str, fmt: str) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
-    """An area's merged layers (those it holds) and its street rows, each with an ``area`` column.
-
-    The layers are made ready for ``province.gpkg`` here (:func:`geo.io.gpkg_ready`, row by row), so
-    that work runs in the reading threads.
-    """
+    """An area's merged layers (those it holds) and its street rows, each with an ``area`` column."""
     layers = {}
     for name in LAYERS:
         gdf = _read_layer(folder, name, fmt)
         if gdf is not None:
-            gdf = gpkg_ready(gdf)
             gdf.insert(0, "area", area)
             layers[name] = gdf
     s = _read_streets(folder)
@@ -225,26 +216,6 @@ class Gathered:
         """The area's layers and street rows: those read before (forgotten here), or read now."""
         got = self.areas.pop(key, None)
         return got if got is not None else _read_area(self.out / "areas" / key, area, self.fmt)
-
-    def take_all(self, wanted: list[tuple[str, str]]) -> Iterator[tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]]:
-        """:meth:`take` of each ``(key, area)``, in order; those not read before are read by a few threads.
-
-        Reading a GeoJSON file is mostly GDAL's parsing, which runs outside Python's lock: at the
-        merge the workers are done and their cores free.
-        """
-        pool = ThreadPoolExecutor(max(1, min(READ_THREADS, os.cpu_count() or 1)), "circles-merge-read")
-        try:
-            # every read is queued at once, in order; each area's frames are kept for the merge anyway
-            pending = {
-                key: pool.submit(_read_area, self.out / "areas" / key, area, self.fmt)
-                for key, area in wanted
-                if key not in self.areas
-            }
-            for key, _ in wanted:
-                got = self.areas.pop(key, None)
-                yield got if got is not None else pending.pop(key).result()
-        finally:
-            pool.shutdown(cancel_futures=True)
 
 
 def _ranked(table: pd.DataFrame, coverages: list[dict]) -> tuple[pd.DataFrame, str | None]:
@@ -282,7 +253,6 @@ def write_merged(
     frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
     streets: list[pd.DataFrame] = []
     rows, coverages, entries, boundaries = [], [], [], []
-    planned: list[tuple[str, str]] = []  # (key, name) of the areas whose layers are merged
     for a in areas:
         folder = out / "areas" / a.key
         o = outcomes.get(a.key, {})
@@ -298,20 +268,19 @@ def write_merged(
             rows.append(area_row(a.area.name, a.area.level, cov))
             coverages.append(cov)
             entries.append({**entry, "status": o["status"], "map": f"areas/{a.key}/map.html", "coverage": cov})
-            planned.append((a.key, a.area.name))
+            layers, s = gathered.take(a.key, a.area.name)
+            for name, gdf in layers.items():
+                frames[name].append(gdf)
+            if len(s):
+                streets.append(s)
         boundaries.append(a.area.geometry if a.area.geometry is not None and not a.area.geometry.is_empty else None)
-    for layers, s in gathered.take_all(planned):
-        for name, gdf in layers.items():
-            frames[name].append(gdf)
-        if len(s):
-            streets.append(s)
     table, col = _ranked(pd.DataFrame(rows), coverages)
     written = []
     layers = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
     layers = {k: gpd.GeoDataFrame(v, geometry="geometry", crs=4326) for k, v in layers.items()}
     area_layer = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=boundaries, crs=4326)
     layers["areas"] = area_layer
-    written.append(write_gpkg(out / "province.gpkg", layers, ready=LAYERS))
+    written.append(write_gpkg(out / "province.gpkg", layers))
     street_table = pd.concat(streets, ignore_index=True) if streets else pd.DataFrame()
     for stem, t in (("areas", table), ("streets", street_table)):
         written.append(atomic_write(out / f"{stem}.csv", _writer(t, "csv")))

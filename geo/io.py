@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
@@ -170,29 +170,21 @@ def write_geojson(path: str | Path, gdf: gpd.GeoDataFrame, *, name: str | None =
     return write_text(path, feature_collection_text(gdf, name=name))
 
 
-def gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A layer as :func:`write_gpkg` writes it: in WGS84, polygons repaired where invalid and oriented as GeoJSON wants.
-
-    (:func:`valid_polygons`.) Each geometry is made on its own, so the rows of several layers
-    made ready one by one equal those of the layers put together and made ready at once.
-    """
-    out = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf
-    fixed = shapely.orient_polygons(valid_polygons(np.asarray(out.geometry.values, dtype=object)), exterior_cw=False)
-    return out.set_geometry(gpd.GeoSeries(fixed, crs=out.crs, index=out.index), crs=out.crs)
-
-
-def write_gpkg(path: str | Path, layers: dict, *, ready: Collection[str] = ()) -> Path:
+def write_gpkg(path: str | Path, layers: dict) -> Path:
     """Several GeoDataFrames as layers of one GeoPackage (WGS84), written atomically.
 
-    Polygons are repaired where invalid and oriented as GeoJSON wants (:func:`gpkg_ready`), except
-    in the layers named in ``ready``, which the caller made ready already. Lists are written as
-    text, their items joined by "、".
+    Polygons are repaired where invalid and oriented as GeoJSON wants (:func:`valid_polygons`);
+    lists are written as text, their items joined by "、".
     """
 
     def write(tmp: Path) -> None:
         tmp.unlink(missing_ok=True)
         for lname, gdf in layers.items():
-            out = gdf.copy(deep=False) if lname in ready else gpkg_ready(gdf)
+            out = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf
+            fixed = shapely.orient_polygons(
+                valid_polygons(np.asarray(out.geometry.values, dtype=object)), exterior_cw=False
+            )
+            out = out.set_geometry(gpd.GeoSeries(fixed, crs=out.crs, index=out.index), crs=out.crs)
             for c in out.columns:
                 # (only a column of Python objects can hold a list)
                 if (

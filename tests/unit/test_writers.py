@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from api.batch_merge import plain_sheet
-from geo.io import atomic_write, gpkg_ready, write_gpkg
+from geo.io import atomic_write, write_gpkg
 
 
 def cells(path):
@@ -53,29 +53,25 @@ def test_plain_sheet_reads_back_as_pandas_to_excel_with_openpyxl(tmp_path):
     assert new["Sheet1"][0]["D4"][0] == "-inf"
 
 
-def test_layers_made_ready_in_parts_are_written_as_the_whole_layer(tmp_path):
+def test_gpkg_layers_repaired_oriented_and_lists_as_text(tmp_path):
     cw = shapely.Polygon([(120.0, 30.0), (120.0, 30.001), (120.001, 30.001), (120.001, 30.0)])
     bowtie = shapely.Polygon([(120.0, 30.0), (120.001, 30.001), (120.001, 30.0), (120.0, 30.001)])  # invalid
-    whole = gpd.GeoDataFrame(
-        {"name": ["a", None, "c"], "services": [["助餐", "理发"], [], None], "n": [1, 2, 3]},
+    layer = gpd.GeoDataFrame(
+        {"name": ["a", None, "c"], "services": [["助餐", "理发"], [], None], "n": [1, 2, 3], "x": [0.5, np.nan, 2.0]},
         geometry=[cw, bowtie, shapely.Point(120.0, 30.0)],
         crs=4326,
     )
-    parts = [gpkg_ready(whole.iloc[:1]), gpkg_ready(whole.iloc[1:])]
-    ready = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
-    write_gpkg(tmp_path / "old.gpkg", {"layer": whole})
-    write_gpkg(tmp_path / "new.gpkg", {"layer": ready}, ready=("layer",))
-    old, new = (pyogrio.read_dataframe(tmp_path / f"{n}.gpkg", layer="layer") for n in ("old", "new"))
-    assert (
-        pyogrio.read_info(tmp_path / "old.gpkg")["dtypes"].tolist()
-        == pyogrio.read_info(tmp_path / "new.gpkg")["dtypes"].tolist()
-    )
-    assert new.equals(old)
-    assert new["services"].tolist()[:2] == ["助餐、理发", ""]
-    assert pd.isna(new["services"][2])
-    assert shapely.is_valid(new.geometry.values).all()
-    assert shapely.LinearRing(new.geometry[0].exterior.coords).is_ccw
-    assert whole.geometry[1].equals(bowtie)  # the caller's layer is left as it was
+    write_gpkg(tmp_path / "a.gpkg", {"layer": layer})
+    back = pyogrio.read_dataframe(tmp_path / "a.gpkg", layer="layer")
+    assert pyogrio.read_info(tmp_path / "a.gpkg")["dtypes"].tolist() == ["object", "object", "int64", "float64"]
+    assert back["services"].tolist()[:2] == ["助餐、理发", ""]  # lists as text
+    assert pd.isna(back["services"][2])
+    assert back["n"].tolist() == [1, 2, 3]
+    assert back["x"].tolist()[::2] == [0.5, 2.0]
+    assert shapely.is_valid(back.geometry.values).all()
+    assert shapely.LinearRing(back.geometry[0].exterior.coords).is_ccw
+    assert layer.geometry[1].equals(bowtie)  # the caller's layer is left as it was
+    assert layer["services"][0] == ["助餐", "理发"]
 
 
 def test_tables_xlsx_written_in_memory_reads_back_as_written_in_constant_memory(binjiang_plan, tmp_path, monkeypatch):
