@@ -289,3 +289,25 @@ def test_a_child_exits_when_its_parent_is_gone(tmp_path):
     for proc in alive:
         proc.kill()
     assert alive == []
+
+
+def test_children_are_ended_when_the_caller_is_interrupted(binjiang_path, monkeypatch):
+    """A Ctrl-C (or any error) in the caller's own share ends the children it started."""
+    started = []
+    real_start = osm_shares._start
+
+    def start(p, share, shares):
+        started.append(real_start(p, share, shares))
+        return started[-1]
+
+    def interrupted(*_args, **_kw):
+        assert all(proc.poll() is None for proc in started)  # the children run meanwhile
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(osm_shares, "_start", start)
+    monkeypatch.setattr(osm_shares, "read_share", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        osm_shares.read_in_shares(binjiang_path, shares=3, label="x")
+    assert len(started) == 2
+    assert [proc.returncode for proc in started] == [-signal.SIGTERM] * 2  # ended, and waited for
+    assert all(proc.stdout.closed and proc.stderr.closed for proc in started)
