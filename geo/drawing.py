@@ -80,10 +80,15 @@ class DrawContext:
 
 
 class Artist:
-    """The drawing state of one process: a canvas and what the context says to draw."""
+    """The drawing state of one process: a canvas and what the context says to draw.
 
-    def __init__(self, ctx: DrawContext) -> None:
+    Its results are WKB (``wkb``, to pass back from a pool worker), or the geometries themselves
+    when it draws in the process that uses them.
+    """
+
+    def __init__(self, ctx: DrawContext, *, wkb: bool = True) -> None:
         self.ctx = ctx
+        self.wkb = wkb
         self._drawer: CircleDrawer | None = None
         self._exact: ExactDrawer | None = None
 
@@ -103,8 +108,8 @@ class Artist:
             self._drawer = CircleDrawer(self.ctx.geometry, self.ctx.width_m)
         return self._drawer
 
-    def layer(self, k: int) -> tuple[list[bytes], list[dict], list[bytes]]:
-        """Layer view ``k``: its circles (WKB, one per limit) and gap rows with their WKB."""
+    def layer(self, k: int) -> tuple[list, list[dict], list]:
+        """Layer view ``k``: its circles (WKB, one per limit) and gap rows with their WKB (or geometries)."""
         job = self.ctx.layers[k]
         masks: list = []
         if self.ctx.construction == "exact":
@@ -119,20 +124,24 @@ class Artist:
                 job.node_dist, self.ctx.limits, job.own_edge, job.own_along, masks=masks if job.gaps else None
             )
         rows: list[dict] = []
-        wkbs: list[bytes] = []
+        geoms: list = []
         if job.gaps and self.ctx.gap_homes is not None:
             rows, geoms = gap_rows(self.ctx, job, polys, masks)
-            wkbs = [shapely.to_wkb(g) if g is not None else b"" for g in geoms]
+        if not self.wkb:
+            return list(polys), rows, list(geoms)
+        wkbs = [shapely.to_wkb(g) if g is not None else b"" for g in geoms]
         return [shapely.to_wkb(p) for p in polys], rows, wkbs
 
-    def facilities(self, j: int, rows: np.ndarray) -> list[list[bytes]]:
-        """Circles (WKB, one per limit) of facilities ``rows`` of facility job ``j``."""
+    def facilities(self, j: int, rows: np.ndarray) -> list[list]:
+        """Circles (WKB, or geometries, one per limit) of facilities ``rows`` of facility job ``j``."""
         job = self.ctx.facilities[j]
         if self.ctx.construction == "exact":
             fac = _snapped(job.own_edge[rows], job.own_along[rows])
             polys = facility_polygons(self.ctx.net, fac, list(self.ctx.limits), dist=job.dist[rows], drawer=self.exact)
         else:
             polys = self.drawer.source_circles(job.dist[rows], self.ctx.limits, job.own_edge[rows], job.own_along[rows])
+        if not self.wkb:
+            return [list(row) for row in polys]
         return [[shapely.to_wkb(p) for p in row] for row in polys]
 
 
@@ -236,15 +245,15 @@ def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[in
                 results[i] = res
                 finished(tasks[i])
     else:
-        artist = Artist(ctx)
+        artist = Artist(ctx, wkb=False)  # in this process: the geometries themselves, not WKB
         for i, task in enumerate(tasks):
             results[i] = _do(artist, task)
             finished(task)
-    return _collect(ctx, tasks, results)
+    return _collect(ctx, tasks, results, wkb=parallel)
 
 
-def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
-    """The polygons the tasks drew (as WKB), put back by layer view and facility."""
+def _collect(ctx: DrawContext, tasks: list[tuple], results: list, *, wkb: bool = True) -> Drawn:
+    """The polygons the tasks drew (as WKB from workers, else geometries), put back by layer view and facility."""
     k = len(ctx.limits)
     out = Drawn({}, {}, {})
     for job in ctx.facilities:
@@ -254,14 +263,14 @@ def _collect(ctx: DrawContext, tasks: list[tuple], results: list) -> Drawn:
     for task, res in zip(tasks, results, strict=True):
         if task[0] == "layer":
             job = ctx.layers[task[1]]
-            wkb, rows, gwkb = res
-            out.layers[job.name] = list(shapely.from_wkb(wkb))
+            polys, rows, gpolys = res
+            out.layers[job.name] = list(shapely.from_wkb(polys)) if wkb else polys
             if job.gaps:
-                out.gaps[job.name] = (rows, [shapely.from_wkb(g) if g else None for g in gwkb])
+                out.gaps[job.name] = (rows, [shapely.from_wkb(g) if g else None for g in gpolys] if wkb else gpolys)
         else:
             job = ctx.facilities[task[1]]
-            for r, wkbs in zip(task[2], res, strict=True):
-                out.facilities[job.name][r] = shapely.from_wkb(wkbs)
+            for r, row in zip(task[2], res, strict=True):
+                out.facilities[job.name][r] = shapely.from_wkb(row) if wkb else row
     return out
 
 

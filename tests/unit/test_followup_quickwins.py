@@ -196,3 +196,34 @@ def test_views_of_unchanged_layers_are_kept_and_equal_a_recompute() -> None:
     assert link.after.network is not net
     assert kept_views(before, net=link.after.network, layers=link.after.layers, home_snap=link.after.home_snap) == {}
     assert all(link.after.subsets[k] is not before.subsets[k] for k in before.subsets)
+
+
+def test_drawing_in_process_equals_drawing_in_workers() -> None:
+    """Drawn in this process (geometries kept as they are) or in a pool (WKB there and back): the same."""
+    import numpy as np
+    import shapely
+
+    from geo.drawing import _can_fork, draw
+
+    before = _tiered_before()
+    ctx, _, _ = _contexts(
+        before,
+        frozenset(before.layers) | frozenset(before.subsets),
+        {n: lr.snapped.ok for n, lr in before.layers.items()},
+    )
+    here = draw(ctx, workers=1)
+    assert _can_fork()
+    pooled = draw(ctx, workers=2)
+    assert here.layers.keys() == pooled.layers.keys() == {"centres", "stations"}
+    for k in here.layers:
+        assert shapely.equals_exact(np.array(here.layers[k]), np.array(pooled.layers[k]), 0).all()
+        rows0, g0 = here.gaps[k]
+        rows1, g1 = pooled.gaps[k]
+        assert rows0 == rows1
+        assert [g is None for g in g0] == [g is None for g in g1]
+        assert all(shapely.equals_exact(a, b, 0) for a, b in zip(g0, g1, strict=True) if a is not None)
+    assert here.facilities.keys() == pooled.facilities.keys()
+    for k, arr in here.facilities.items():
+        assert arr.shape == pooled.facilities[k].shape
+        assert shapely.equals_exact(arr, pooled.facilities[k], 0).all()
+        assert not shapely.is_empty(arr[before.layers[k].snapped.ok]).any()
