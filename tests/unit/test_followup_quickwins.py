@@ -227,3 +227,27 @@ def test_drawing_in_process_equals_drawing_in_workers() -> None:
         assert arr.shape == pooled.facilities[k].shape
         assert shapely.equals_exact(arr, pooled.facilities[k], 0).all()
         assert not shapely.is_empty(arr[before.layers[k].snapped.ok]).any()
+
+
+def test_script_end_check_finds_what_lowercasing_found() -> None:
+    """The saved map parts' script check finds exactly what ``"</" in text.lower()`` and the rest found."""
+    import itertools
+
+    import pytest
+
+    from maps.parts import _script_json
+
+    def lowered(t: str) -> bool:
+        low = t.lower()
+        return "</" in low or "<!--" in low or "<script" in low
+
+    words = ["</", "<!--", "<script", "<SCRIPT", "<ScRiPt", "< /", "<!-", "<scrip"]
+    odd = ["İ", "ſ", "K", "ß", "a", "<", "/"]  # letters whose lower case is or is near ASCII
+    texts = [w[:i] + c + w[i + k :] for w, c, k in itertools.product(words, odd, (0, 1)) for i in range(len(w) + 1)]
+    for t in [*words, *texts]:
+        doc = f'"{t}"'
+        if lowered(doc):
+            with pytest.raises(ValueError, match="end the page"):
+                _script_json(doc)
+        else:
+            assert _script_json(doc) == doc
