@@ -134,12 +134,13 @@ def scenario_run(  # noqa: PLR0913 - click passes each option of the command as 
     """
     from api.outputs import saved_map_parts, write_scenario
     from geo.outputs import check_out
+    from geo.saved import plan_folder
     from geo.scenarios import read_scenario
     from geo.whatif import run_scenario
     from maps.tiles import tile_spec
 
     tile_spec(tiles)
-    check_out(out)
+    check_out(out, reads=plan_folder(plan_dir) if plan_dir is not None else None)
     scenario = read_scenario(edits, crs=_crs(kw))  # a bad scenario fails before the slow steps
     store = _store(plan_dir, db) if keep and (plan_dir is not None or db) else None
     say = say_for(quiet=quiet)
@@ -382,11 +383,12 @@ def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an a
     """
     from api.outputs import saved_map_parts, write_sites
     from geo.outputs import check_out
+    from geo.saved import plan_folder
     from geo.siting import plan_with_sites, read_candidates, site
     from maps.tiles import tile_spec
 
     tile_spec(tiles)
-    check_out(out)
+    check_out(out, reads=plan_folder(plan_dir) if plan_dir is not None else None)
     cand = read_candidates(candidates, crs=_crs(kw)) if candidates else None
     say = say_for(quiet=quiet)
     before = load_or_plan(plan_dir, kw, quiet=quiet)
@@ -495,11 +497,11 @@ def map_cmd(*, plan_dir: Path, out: Path, lang: str | None, tiles: str, quiet: b
     """Draw the map of a saved plan again (another language or base map) into OUT/map.html."""
     from api.outputs import saved_map_parts, write_map
     from geo.outputs import check_out
-    from geo.saved import load_plan
+    from geo.saved import load_plan, plan_folder
     from maps.tiles import tile_spec
 
     tile_spec(tiles)
-    check_out(out)
+    check_out(out, reads=plan_folder(plan_dir))
     result = load_plan(plan_dir, lazy=True)
     _settle()
     written = write_map(result, out, map_options={"lang": lang, "tiles": tiles, "parts": saved_map_parts(plan_dir)})

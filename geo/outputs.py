@@ -42,10 +42,17 @@ def _listed(out: Path) -> set[str] | None:
     return set(files)
 
 
-def check_out(out: str | Path) -> Path:
-    """Refuse an ``--out`` that cannot take a new output set, before any work is done."""
+def check_out(out: str | Path, *, reads: str | Path | None = None) -> Path:
+    """Refuse an ``--out`` that cannot take a new output set, before any work is done.
+
+    ``reads``: a folder the command reads (a follow-up's saved plan); an ``--out`` that is it or
+    holds it is refused, as writing the new set would delete what the command starts from.
+    """
     out = Path(out)
     recover(out)
+    if reads is not None and Path(reads).resolve().is_relative_to(out.resolve()):
+        why = f"holds the saved plan this command reads ({reads}): writing here would delete it; give another folder"
+        raise InputError(f"--out {out}", [why])
     problems = []
     if out.exists() and not out.is_dir():
         problems.append("is a file, not a folder: give a folder for the outputs")

@@ -171,14 +171,18 @@ def _write_file(path: Path, data: bytes) -> str:
     return path.name
 
 
+def plan_folder(folder: str | Path) -> Path:
+    """The folder of the saved plan ``folder`` names: a plan's ``--out`` (its ``plan/``) or that ``plan/`` itself."""
+    folder = Path(folder)
+    return folder / PLAN_FOLDER if (folder / PLAN_FOLDER / "manifest.json").exists() else folder
+
+
 def saved_file(folder: str | Path, name: str) -> bytes | None:
     """The content of the file ``name`` kept by :func:`save_plan` in ``folder`` (a plan's ``--out`` or its ``plan/``).
 
     None when the bundle does not list it, or the content read does not match its checksum.
     """
-    folder = Path(folder)
-    if (folder / PLAN_FOLDER / "manifest.json").exists():
-        folder = folder / PLAN_FOLDER
+    folder = plan_folder(folder)
     try:
         entry = read_bundle(folder, kind=PLAN_KIND, version=PLAN_VERSION, verify=False).manifest["files"].get(name)
         data = (folder / name).read_bytes() if isinstance(entry, dict) else None
@@ -211,9 +215,7 @@ def load_plan(folder: str | Path, *, cache_dir: Path | None = None, lazy: bool =
         version (the message says which and how to fix it: plan again); with ``lazy``, also
         when a damaged table is first used.
     """
-    folder = Path(folder)
-    if (folder / PLAN_FOLDER / "manifest.json").exists():
-        folder = folder / PLAN_FOLDER
+    folder = plan_folder(folder)
     try:
         files = _Files(read_bundle(folder, kind=PLAN_KIND, version=PLAN_VERSION, verify=not lazy), check=lazy)
         result = _from_files(files, cache_dir)
