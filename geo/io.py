@@ -35,14 +35,28 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     tmp_path = path.parent / f".{path.stem}.tmp-{secrets.token_hex(8)}{path.suffix}"
     try:
         write(tmp_path)
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp_path.chmod(0o666 & ~umask)  # the usual file mode, whatever mode the writer gave
+        tmp_path.chmod(0o666 & ~process_umask())  # the usual file mode, whatever mode the writer gave
         tmp_path.replace(path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def process_umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` sets it for every thread a moment).
+
+    From ``/proc/self/status`` where Linux gives it; elsewhere set and restored at once.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def write_text(path: str | Path, text: str) -> Path:
