@@ -226,6 +226,12 @@ def load_plan(folder: str | Path, *, cache_dir: Path | None = None, lazy: bool =
     return result
 
 
+#: what reading a saved plan's files raises where they disagree with each other or with what they
+#: should hold (an AttributeError too: a table without the column a reader takes; else a
+#: ``getattr(..., default)`` of a later-read field would hide it)
+_DISAGREE = (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError)
+
+
 def _unusable(folder: Path, err: StoreError) -> InputError:
     return InputError(
         str(folder), [f"not a usable saved plan ({err}) — run `circles plan --out DIR` again and pass that DIR"]
@@ -281,7 +287,7 @@ class _Files:
             try:
                 try:
                     return read()
-                except (ValueError, KeyError, TypeError, IndexError) as err:
+                except _DISAGREE as err:
                     raise StoreError(f"{self.name}: {err}") from None
             except StoreError as err:
                 raise _unusable(self.bundle.folder, err) from None
@@ -401,7 +407,7 @@ def _from_files(files: _Files, cache_dir: Path | None) -> PlanResult:
     """The plan a bundle holds; raises StoreError where its parts disagree."""
     try:
         return _from_bundle(files, cache_dir)
-    except (ValueError, KeyError, TypeError, IndexError) as err:
+    except _DISAGREE as err:
         raise StoreError(f"{files.name}: {err}") from None
 
 
