@@ -178,10 +178,14 @@ def _settle() -> None:
     of the garbage collector walked the whole loaded heap again (~0.1 s of a follow-up on the
     merged extract). The objects are frozen (:func:`gc.freeze`) until the command's context
     closes, then handed back (a command called in a longer process leaves no frozen objects).
-    ``circles serve`` never calls this: it lives on and collects as usual.
+    A caller that froze objects of its own keeps them frozen: then nothing is done here, as
+    ``gc.unfreeze`` would hand back the caller's objects too. ``circles serve`` never calls
+    this: it lives on and collects as usual.
     """
     import gc
 
+    if gc.get_freeze_count():
+        return
     gc.freeze()
     click.get_current_context().call_on_close(gc.unfreeze)
 

@@ -227,9 +227,11 @@ def load_plan(folder: str | Path, *, cache_dir: Path | None = None, lazy: bool =
 
 
 #: what reading a saved plan's files raises where they disagree with each other or with what they
-#: should hold (an AttributeError too: a table without the column a reader takes; else a
-#: ``getattr(..., default)`` of a later-read field would hide it)
-_DISAGREE = (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError)
+#: should hold: an AttributeError too (a table without the column a reader takes; else a
+#: ``getattr(..., default)`` of a later-read field would hide it), and a file the manifest lists
+#: gone since (other OS errors, such as a permission or a full file table, are not the plan's
+#: fault and are not reported as a damaged plan)
+_DISAGREE = (ValueError, KeyError, TypeError, IndexError, AttributeError, FileNotFoundError)
 
 
 def _unusable(folder: Path, err: StoreError) -> InputError:

@@ -39,6 +39,29 @@ def test_settle_freezes_the_heap_for_the_command_only() -> None:
     assert gc.get_freeze_count() == 0
 
 
+def test_settle_leaves_a_callers_frozen_objects_frozen() -> None:
+    """A caller that froze its own heap (e.g. a server before forking) keeps it frozen after a follow-up."""
+    import gc
+
+    import click
+    from click.testing import CliRunner
+
+    from api import cli_followups
+
+    @click.command()
+    def cmd() -> None:
+        cli_followups._settle()
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert CliRunner().invoke(cmd, []).exit_code == 0
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_serve_does_not_freeze_the_heap() -> None:
     """``circles serve`` lives on: it never freezes (only the short follow-ups do)."""
     import ast
