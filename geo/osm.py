@@ -27,7 +27,7 @@ from geo.crossings import is_crossing_node, is_signal_node, way_class
 from geo.errors import InputError, NetworkError
 
 if TYPE_CHECKING:  # annotations only: osmium is imported where an extract is read (~8 ms a follow-up does not need)
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     import osmium
     import osmium.geom
@@ -276,8 +276,10 @@ def _processor(p: Path) -> osmium.FileProcessor:
     )
 
 
-def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = None) -> PassReader:
+def read_share(p: Path, *, share: int | Collection[int] = 0, shares: int = 1, label: str | None = None) -> PassReader:
     """One pass over ``p`` keeping the objects numbered ``share`` modulo ``shares`` in the stream.
+
+    ``share`` may be several numbers: the objects of all of them, kept in one pass.
 
     Every process reading a share sees the same stream (the same file, filters and area
     assembly), so an object's number in it (kept in ``way_seq`` / ``feat_seq``) orders the
@@ -288,10 +290,11 @@ def read_share(p: Path, *, share: int = 0, shares: int = 1, label: str | None = 
     import osmium.osm  # noqa: PLC0415 - (same)
 
     reader = PassReader(osmium.geom.WKBFactory())
+    keep = {share} if isinstance(share, int) else set(share)
     latest = None
     try:
         for i, obj in enumerate(_processor(p)):
-            if shares > 1 and i % shares != share:
+            if shares > 1 and i % shares not in keep:
                 continue
             if isinstance(obj, osmium.osm.Changeset):
                 continue  # never in an extract; it has no timestamp of its own

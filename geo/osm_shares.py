@@ -17,8 +17,9 @@ on the Hangzhou extracts).
 A child dies with its caller: it asks Linux for SIGTERM when its parent dies
 (``PR_SET_PDEATHSIG``) and, anywhere, exits once its parent is gone. It runs in its own session
 with SIGINT ignored (a Ctrl-C in the terminal reaches the caller only, which ends its children
-on any exception); its standard error is captured. A share whose process fails (killed, out of
-memory) is read again in the calling process, which says so.
+on any exception); its standard error is captured. A share whose process fails (cannot start,
+killed, out of memory, damaged output) is read again in the calling process, which says so: the
+shares of processes that could not start in its own pass, all others in one more pass.
 
 A process costs about half a second to start and each one decodes the whole file, so a small
 extract is read in one (:func:`share_count`), and no more are started than the available memory
@@ -40,7 +41,6 @@ import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,16 +217,41 @@ def _write_share(s: _Share, out: IO[bytes]) -> None:
     np.savez(out, **arrays)
 
 
+#: the dtype of each array of a share's npz (all one-dimensional)
+_DTYPES = {
+    **dict.fromkeys(("node_ids", "way_len", "way_ids", "way_seq", "crossing", "signal"), np.dtype(np.int64)),
+    **dict.fromkeys(("feat_seq", "wkb_len", "latest"), np.dtype(np.int64)),
+    **dict.fromkeys(("lon", "lat"), np.dtype(np.float64)),
+    "road_class": np.dtype(np.int8),
+    **dict.fromkeys(("wkb", *_JSON), np.dtype(np.uint8)),
+}
+#: a share's data date lies between these (seconds since 1970; year 3000)
+_LATEST_RANGE = (0, 32_503_680_000)
+
+
 def _read_share(data: bytes) -> _Share:
-    """The share :func:`_write_share` wrote; ValueError (or zipfile.BadZipFile) when it is damaged."""
+    """The share :func:`_write_share` wrote, checked whole; ValueError when it is damaged.
+
+    (Damage may raise other errors too: zipfile.BadZipFile, zlib.error, ... — callers treat any
+    exception as a damaged share.)
+    """
     if not data.startswith(b"PK\x03\x04"):  # np.load would try .npy and pickle
         raise ValueError(f"not an npz ({len(data)} bytes)")
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         if sorted(z.files) != sorted(_NAMES):
             raise ValueError("not a share")
         a = {k: z[k] for k in z.files}
+    for k, dtype in _DTYPES.items():
+        if a[k].ndim != 1 or a[k].dtype != dtype:
+            raise ValueError(f"{k} is not a 1-D {dtype} array ({a[k].ndim}-D {a[k].dtype})")
     text = {k: json.loads(a[k].tobytes().decode("utf-8")) for k in _JSON}
-    raw, lengths = a["wkb"].tobytes(), a["wkb_len"].tolist()
+    _check_text(text)
+    way_len, lengths = a["way_len"], a["wkb_len"]
+    if (way_len < 0).any() or (lengths < 0).any():
+        raise ValueError("negative lengths")
+    if {int(way_len.sum()), len(a["lon"]), len(a["lat"])} != {len(a["node_ids"])}:
+        raise ValueError("positions disagree")
+    raw = a["wkb"].tobytes()
     ends = np.cumsum(lengths, dtype=np.int64).tolist()
     if (ends[-1] if ends else 0) != len(raw):
         raise ValueError("WKB lengths do not add up")
@@ -235,17 +260,19 @@ def _read_share(data: bytes) -> _Share:
     if {len(text["tags"]), len(lengths), len(text["kind"]), len(text["osm_id"])} != {n_feats} or {
         len(text["highway"]),
         len(text["name"]),
-        len(a["way_len"]),
+        len(way_len),
         len(a["way_ids"]),
         len(a["road_class"]),
     } != {n_ways}:
         raise ValueError("arrays disagree")
-    latest = a["latest"]
+    latest = a["latest"].tolist()
+    if len(latest) > 1 or not all(_LATEST_RANGE[0] <= t <= _LATEST_RANGE[1] for t in latest):
+        raise ValueError(f"no data date: {latest}")
     return _Share(
         node_ids=a["node_ids"],
         lon=a["lon"],
         lat=a["lat"],
-        way_len=a["way_len"],
+        way_len=way_len,
         way_ids=a["way_ids"],
         road_class=a["road_class"],
         way_seq=a["way_seq"],
@@ -258,8 +285,20 @@ def _read_share(data: bytes) -> _Share:
         osm_id=text["osm_id"],
         wkb=[raw[i:j] for i, j in zip(starts, ends, strict=True)],
         tags=text["tags"],
-        latest=dt.datetime.fromtimestamp(int(latest[0]), dt.UTC) if len(latest) else None,
+        latest=dt.datetime.fromtimestamp(latest[0], dt.UTC) if latest else None,
     )
+
+
+def _check_text(text: dict[str, Any]) -> None:
+    """ValueError unless the JSON parts are lists of text (tags: of text-to-text mappings)."""
+    for k in ("highway", "name", "kind", "osm_id"):
+        if not isinstance(text[k], list) or not all(isinstance(v, str) for v in text[k]):
+            raise ValueError(f"{k} is not a list of text")
+    tags = text["tags"]
+    if not isinstance(tags, list) or not all(
+        isinstance(t, dict) and all(isinstance(v, str) for v in t.values()) for t in tags
+    ):
+        raise ValueError("tags are not a list of text mappings")
 
 
 def read_in_shares(
@@ -271,18 +310,28 @@ def read_in_shares(
     here, saying so with ``say`` (None: a warning on this module's logger). Raises InputError
     when ``p`` cannot be parsed.
     """
+    tell = say or _log.warning
     procs: dict[int, subprocess.Popen[bytes]] = {}
+    here = [0]  # the shares this process reads in its own pass
     try:
         for k in range(1, shares):
-            procs[k] = _start(p, k, shares)
-        parts = [_share_of(read_share(p, share=0, shares=shares, label=label))]
+            try:
+                procs[k] = _start(p, k, shares)
+            except OSError as no_start:  # no process (EAGAIN, ENOMEM, no interpreter): read with share 0
+                tell(f"share {k} of {shares} failed (cannot start a process: {no_start}): reading it here")
+                here.append(k)
+        parts = [_share_of(read_share(p, share=here, shares=shares, label=label))]
+        failed = []
         for k, proc in procs.items():
             out, err = proc.communicate()
             kept, why = _kept_share(proc.returncode, out, err)
             if kept is None:
-                (say or _log.warning)(f"share {k} of {shares} failed ({why}): reading it here")
-                kept = _share_of(read_share(p, share=k, shares=shares, label=label))
-            parts.append(kept)
+                tell(f"share {k} of {shares} failed ({why}): reading it here")
+                failed.append(k)
+            else:
+                parts.append(kept)
+        if failed:  # all of them in one more pass
+            parts.append(_share_of(read_share(p, share=failed, shares=shares, label=label)))
     finally:  # on any exception too (Ctrl-C, a damaged file): no process outlives the read
         for proc in procs.values():
             _end(proc)
@@ -327,8 +376,8 @@ def _kept_share(returncode: int | None, out: bytes, err: bytes) -> tuple[_Share 
         return None, status + (f": {last}" if last else "")
     try:
         return _read_share(out), ""
-    except (ValueError, KeyError, zipfile.BadZipFile) as err_:
-        return None, f"unreadable output: {err_}"
+    except Exception as err_:  # noqa: BLE001 - any damage (zlib.error, OSError, ...): the share is read again
+        return None, f"unreadable output: {err_}" if type(err_) is ValueError else f"unreadable output: {err_!r}"
 
 
 def main(argv: list[str] | None = None) -> int:

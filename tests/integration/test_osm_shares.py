@@ -1,12 +1,16 @@
 """An extract read in several processes (geo.osm_shares) is the extract one pass reads."""
 
 import dataclasses
+import errno
 import io
+import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +129,153 @@ def test_a_failed_share_process_is_read_here_and_said(binjiang_path, monkeypatch
     monkeypatch.undo()
     assert said == ["share 1 of 2 failed (exit status 1): reading it here"]
     assert_same_extract(shared, read_osm(binjiang_path, processes=1))
+
+
+@pytest.fixture(scope="module")
+def share_npz(binjiang_path):
+    """Share 1 of 2 of Binjiang as its process writes it: the npz's arrays by name."""
+    buf = io.BytesIO()
+    osm_shares._write_share(osm_shares._share_of(read_share(binjiang_path, share=1, shares=2)), buf)
+    with np.load(io.BytesIO(buf.getvalue()), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _npz(arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _corrupt_deflated(arrays):
+    """A compressed npz whose ``lon`` member's deflate stream is invalid (zlib.error on reading)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    data = bytearray(buf.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("lon.npy")
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)  # the local header's
+    at = info.header_offset + 30 + name_len + extra_len
+    data[at : at + 16] = b"\xff" * 16  # a deflate block of the reserved type
+    return bytes(data)
+
+
+def _negative_way(a):
+    way_len = a["way_len"].copy()
+    way_len[1] += 2 * way_len[0]
+    way_len[0] = -way_len[0]  # the same sum
+    return {**a, "way_len": way_len}
+
+
+DAMAGED = {
+    "corrupt deflated member": (_corrupt_deflated, "unreadable output: error('Error -3 while decompressing data"),
+    "a date out of range": (lambda a: {**a, "latest": np.asarray([2**62])}, "no data date: [4611686018427387904]"),
+    "lon shorter than node_ids": (lambda a: {**a, "lon": a["lon"][:-1]}, "positions disagree"),
+    "lat longer than node_ids": (lambda a: {**a, "lat": np.append(a["lat"], 0.0)}, "positions disagree"),
+    "a negative way length": (_negative_way, "negative lengths"),
+    "node_ids as float": (
+        lambda a: {**a, "node_ids": a["node_ids"].astype(np.float64)},
+        "node_ids is not a 1-D int64 array (1-D float64)",
+    ),
+    "road_class 2-D": (
+        lambda a: {**a, "road_class": a["road_class"].reshape(1, -1)},
+        "road_class is not a 1-D int8 array (2-D int8)",
+    ),
+    "a feature too few": (lambda a: {**a, "feat_seq": a["feat_seq"][:-1]}, "arrays disagree"),
+    "way_seq a way too many": (lambda a: {**a, "way_seq": np.append(a["way_seq"], 7)}, "arrays disagree"),
+    "tags not mappings": (
+        lambda a: {**a, "tags": np.frombuffer(json.dumps([[1]] * len(a["feat_seq"])).encode(), np.uint8)},
+        "tags are not a list of text mappings",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED))
+def test_damaged_output_of_a_share_is_read_here_and_said(case, share_npz, binjiang_path, tmp_path, monkeypatch):
+    """Any damage in a child's output (whatever it raises) is a failed share, read again here."""
+    damage, reason = DAMAGED[case]
+    out = tmp_path / "share.npz"
+    out.write_bytes(_npz(damage(share_npz)) if damage is not _corrupt_deflated else damage(share_npz))
+    kept, why = osm_shares._kept_share(0, out.read_bytes(), b"")
+    assert kept is None
+    assert why.startswith("unreadable output: ")
+    assert reason in why
+    said = []
+
+    def cat(*_args):  # a "child" writing the damaged share
+        return subprocess.Popen(
+            ["cat", str(out)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+
+    monkeypatch.setattr(osm_shares, "_start", cat)
+    ways, feats, _ = osm_shares.read_in_shares(binjiang_path, shares=2, label="x", say=said.append)
+    assert said == [f"share 1 of 2 failed ({why}): reading it here"]
+    one = read_osm(binjiang_path, processes=1)
+    assert_same_extract(dataclasses.replace(one, ways=ways, features=feats), one)
+
+
+def test_the_undamaged_share_is_kept(share_npz):
+    kept, why = osm_shares._kept_share(0, _npz(share_npz), b"")
+    assert why == ""
+    assert kept is not None
+    assert len(kept.way_ids) == len(share_npz["way_ids"])
+
+
+@pytest.mark.parametrize("how", ["EAGAIN", "no interpreter"])
+def test_a_process_that_cannot_start_is_read_in_the_callers_pass(how, binjiang_path, monkeypatch):
+    """Popen raising OSError (no processes left, no memory, sys.executable empty) fails only its share."""
+    said, passes = [], []
+    real_read = osm_shares.read_share
+
+    def counted(p, *, share, shares, label):
+        passes.append(sorted(share))
+        return real_read(p, share=share, shares=shares, label=label)
+
+    def no_process(*_args, **_kw):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(osm_shares, "read_share", counted)
+    if how == "EAGAIN":
+        monkeypatch.setattr(osm_shares.subprocess, "Popen", no_process)
+    else:
+        monkeypatch.setattr(osm_shares.sys, "executable", "")
+    ways, feats, _ = osm_shares.read_in_shares(binjiang_path, shares=3, label="x", say=said.append)
+    monkeypatch.undo()
+    assert passes == [[0, 1, 2]]  # all in the caller's own pass
+    assert len(said) == 2
+    for k, line in zip((1, 2), said, strict=True):
+        assert line.startswith(f"share {k} of 3 failed (cannot start a process: [Errno ")
+        assert line.endswith("): reading it here")
+    one = read_osm(binjiang_path, processes=1)
+    assert_same_extract(dataclasses.replace(one, ways=ways, features=feats), one)
+
+
+def test_failed_shares_are_read_again_in_one_pass(binjiang_path, tmp_path, monkeypatch):
+    """Two children of three fail (one exits, one writes junk): both shares re-read in a single pass."""
+    said, passes = [], []
+    real_read, real_start = osm_shares.read_share, osm_shares._start
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"PK\x03\x04 cut short")
+
+    def counted(p, *, share, shares, label):
+        passes.append(sorted(share))
+        return real_read(p, share=share, shares=shares, label=label)
+
+    def start(p, share, shares):
+        if share == 1:
+            return real_start(p, share, shares)
+        cmd = ["false"] if share == 2 else ["cat", str(junk)]
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    monkeypatch.setattr(osm_shares, "read_share", counted)
+    monkeypatch.setattr(osm_shares, "_start", start)
+    ways, feats, _ = osm_shares.read_in_shares(binjiang_path, shares=4, label="x", say=said.append)
+    monkeypatch.undo()
+    assert passes == [[0], [2, 3]]  # the caller's share, then both failed ones together
+    assert said[0] == "share 2 of 4 failed (exit status 1): reading it here"
+    assert said[1].startswith("share 3 of 4 failed (unreadable output: ")
+    assert len(said) == 2
+    one = read_osm(binjiang_path, processes=1)
+    assert_same_extract(dataclasses.replace(one, ways=ways, features=feats), one)
 
 
 def test_a_damaged_file_read_in_shares_says_so(tmp_path):
