@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from geo.io import atomic_write, feature_collection_text, write_gpkg, write_json, write_text
+from geo.tables import check_sheet, csv_safe
 from maps.assets import leaflet_assets
 from maps.display import safe_json
 from maps.labels import detect_lang
@@ -100,11 +101,14 @@ def totals(coverages: list[dict]) -> dict:
 
 
 def _writer(table: pd.DataFrame, kind: str) -> Callable[[Path], None]:
-    """What writes ``table`` to a (temporary) path: CSV with a BOM (Excel reads it as UTF-8), or XLSX."""
+    """What writes ``table`` to a (temporary) path: CSV with a BOM (Excel reads it as UTF-8), or XLSX.
+
+    In the CSV, text Excel would read as a formula gets a leading ``'`` (:func:`geo.tables.csv_safe`).
+    """
 
     def write(path: Path) -> None:
         if kind == "csv":
-            table.to_csv(path, index=False, encoding="utf-8-sig")
+            csv_safe(table).to_csv(path, index=False, encoding="utf-8-sig")
         else:
             plain_sheet(path, table)
 
@@ -118,9 +122,12 @@ def plain_sheet(path: Path, table: pd.DataFrame) -> None:
     text, missing values as empty cells and infinities as the text ``inf``/``-inf``; no styles.
     Written with XlsxWriter row by row in constant memory: ~4 times less CPU than pandas' writer
     with openpyxl (the 1,591 street rows of a 4-tile province: 0.12 s against 0.46 s).
+    A table Excel cannot hold (too many rows, too long a text) is refused before anything is
+    written (:func:`geo.tables.check_sheet`).
     """
     import xlsxwriter
 
+    check_sheet(table, file=path.name, sheet="Sheet1")
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     try:
         ws = book.add_worksheet("Sheet1")
@@ -275,13 +282,15 @@ def write_merged(
                 streets.append(s)
         boundaries.append(a.area.geometry if a.area.geometry is not None and not a.area.geometry.is_empty else None)
     table, col = _ranked(pd.DataFrame(rows), coverages)
+    street_table = pd.concat(streets, ignore_index=True) if streets else pd.DataFrame()
+    for stem, t in (("areas", table), ("streets", street_table)):  # refused before any merged file is written
+        check_sheet(t, file=f"{stem}.xlsx", sheet="Sheet1")
     written = []
     layers = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
     layers = {k: gpd.GeoDataFrame(v, geometry="geometry", crs=4326) for k, v in layers.items()}
     area_layer = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=boundaries, crs=4326)
     layers["areas"] = area_layer
     written.append(write_gpkg(out / "province.gpkg", layers))
-    street_table = pd.concat(streets, ignore_index=True) if streets else pd.DataFrame()
     for stem, t in (("areas", table), ("streets", street_table)):
         written.append(atomic_write(out / f"{stem}.csv", _writer(t, "csv")))
         written.append(atomic_write(out / f"{stem}.xlsx", _writer(t, "xlsx")))

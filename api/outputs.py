@@ -24,7 +24,7 @@ from geo.basemap import table_digest
 from geo.io import atomic_write, write_geojson, write_gpkg, write_json, write_text
 from geo.outputs import write_folder
 from geo.saved import PLAN_FOLDER, save_plan, saved_file
-from geo.tables import header, localised, plan_tables
+from geo.tables import check_sheet, csv_safe, header, localised, plan_tables
 from maps.labels import LANGS, check_lang, detect_lang
 from maps.parts import PARTS_FILE, MapParts
 from maps.render import map_html
@@ -157,10 +157,13 @@ def table_files(result: PlanResult, tmp: Path, *, lang: str | None = None) -> li
 
 
 def _csv_writer(table: pd.DataFrame) -> Callable[[Path], None]:
-    """A function writing ``table`` as CSV (UTF-8 with BOM) to the path it is given."""
+    """A function writing ``table`` as CSV (UTF-8 with BOM) to the path it is given.
+
+    Text Excel would read as a formula gets a leading ``'`` (:func:`geo.tables.csv_safe`).
+    """
 
     def write(path: Path) -> None:
-        table.to_csv(path, index=False, encoding="utf-8-sig")
+        csv_safe(table).to_csv(path, index=False, encoding="utf-8-sig")
 
     return write
 
@@ -173,14 +176,22 @@ def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     Written with XlsxWriter in memory (a plan's tables are small: ~100,000 cells for the central
     Hangzhou plan and its 5,900 gap rows): openpyxl took ~4 s for them; XlsxWriter's constant-memory
     mode, a temporary file per sheet, about 1.7 times the CPU of writing in memory.
+
+    A sheet Excel cannot hold (too many rows, too long a text) is refused before anything is
+    written (:func:`geo.tables.check_sheet`).
     """
     import xlsxwriter
 
+    order = [("summary", [sheets["summary"], sheets["coverage"]])]
+    order += [(name, [t]) for name, t in sheets.items() if name not in ("summary", "coverage")]
+    for name, tables in order:
+        start = 0
+        for t in tables:
+            check_sheet(t, file=path.name, sheet=name, start=start)
+            start += len(t) + 2
     book = xlsxwriter.Workbook(str(path), {"in_memory": True, "nan_inf_to_errors": True})
     try:
         bold, pct = book.add_format({"bold": True}), book.add_format({"num_format": "0.0%"})
-        order = [("summary", [sheets["summary"], sheets["coverage"]])]
-        order += [(name, [t]) for name, t in sheets.items() if name not in ("summary", "coverage")]
         for name, tables in order:
             ws = book.add_worksheet(name)
             ws.freeze_panes(1, 0)

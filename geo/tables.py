@@ -451,3 +451,82 @@ def localised(table: pd.DataFrame, lang: str, *, unnamed_in: str | None = "name"
         df[unnamed_in] = df[unnamed_in].where(df[unnamed_in].notna(), WORDS[lang]["unnamed"])
     df.columns = [header(str(c), lang) for c in df.columns]
     return df
+
+
+# ------------------------------------------------------------------------------ what files can hold
+
+#: the rows of an Excel sheet (header included) and the characters of an Excel cell
+EXCEL_ROWS = 1_048_576
+EXCEL_TEXT = 32_767
+#: the first characters that make Excel or WPS read a CSV cell as a formula (OWASP: CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def check_sheet(table: pd.DataFrame, *, file: str, sheet: str, start: int = 0) -> None:
+    """Refuse ``table`` for a sheet that cannot hold all of it, before anything is written.
+
+    Parameters
+    ----------
+    table
+        The rows, written with a header row from row ``start`` (0-based) of the sheet.
+    file, sheet
+        The workbook's file name and the sheet's name, for the message.
+    start
+        The sheet row the header goes to (a table below another one on the same sheet).
+
+    Raises
+    ------
+    ValueError
+        When the sheet would have more rows than :data:`EXCEL_ROWS`, or a text cell more than
+        :data:`EXCEL_TEXT` characters (XlsxWriter drops such rows and cuts such text without
+        an error); the message names the file, sheet and row count, or the row and column.
+    """
+    rows = start + 1 + len(table)
+    if rows > EXCEL_ROWS:
+        raise ValueError(
+            f"{file}: sheet {sheet!r} would need {rows:,} rows, more than the {EXCEL_ROWS:,} an Excel "
+            "sheet holds; nothing was written (the CSV tables hold every row: write fewer areas per run "
+            "or use the CSV files)"
+        )
+    for j, col in enumerate(table.columns):
+        values = table.iloc[:, j]
+        if values.dtype.kind in "biufcmM":
+            continue
+        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        if len(lengths) and int(lengths.max()) > EXCEL_TEXT:
+            i = int(np.argmax(lengths.to_numpy()))
+            raise ValueError(
+                f"{file}: sheet {sheet!r}, row {start + 2 + i}, column {col!r} holds {int(lengths.iloc[i]):,} "
+                f"characters, more than the {EXCEL_TEXT:,} an Excel cell holds; nothing was written"
+            )
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with text that Excel would read as a formula written as text (OWASP's CSV injection advice).
+
+    A text cell (of an object or string column; numbers are never changed) starting with one of
+    :data:`FORMULA_STARTS` gets a leading ``'``. ``table`` itself when no cell needs it.
+
+    Parameters
+    ----------
+    table
+        The table about to be written as CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table``, or a copy with those cells escaped.
+    """
+    out = table
+    for j in range(table.shape[1]):
+        values = table.iloc[:, j]
+        if values.dtype.kind != "O" and not isinstance(values.dtype, pd.StringDtype):
+            continue
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).to_numpy(dtype=bool)
+        if risky.any():
+            if out is table:
+                out = table.copy()
+            cells = values.to_numpy(dtype=object).copy()
+            cells[risky] = ["'" + v for v in cells[risky]]
+            out.isetitem(j, pd.Series(cells, index=values.index, dtype=values.dtype).array)
+    return out
