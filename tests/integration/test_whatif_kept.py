@@ -12,32 +12,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.plan import finish_plan, layer_step
 from geo.scenarios import scenario_from_doc
 from geo.whatif import run_scenario
+from tests.unit.test_unchanged import drawn_again
 
 CROSSWALK = [[120.191241, 30.191322], [120.191057, 30.191259]]
 BRIDGE_BARRIER = [[120.257624, 30.187566], [120.257631, 30.188287]]
-
-
-def drawn_again(before, out):
-    """The plan after ``out``'s edits with every view and facility drawn again (no reuse)."""
-    a = out.applied
-    layers = {n: layer_step(a.network, n, fac, o, a.home_snap, before.params) for n, (fac, o) in a.facilities.items()}
-    return finish_plan(
-        base=before.base,
-        params=before.params,
-        net=a.network,
-        homes=before.homes,
-        home_snap=a.home_snap,
-        layers=layers,
-        warnings=[],
-        area=None,
-        notes={},
-        say=lambda _: None,
-        names=before.home_names,
-        land=before.home_land,
-    )
 
 
 def _values(f):
