@@ -19,6 +19,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +30,9 @@ from geo.gaps import GapHomes, gap_rows
 from geo.network import Network, Snapped
 from geo.polygons import ExactDrawer, facility_polygons, layer_polygons
 from geo.raster import CircleDrawer, RasterGeometry, draw_pad
+
+if TYPE_CHECKING:
+    from geo.plan_types import LayerResult
 
 #: below this many polygons, worker processes cost more than they save.
 PARALLEL_MIN = 48
@@ -50,6 +54,25 @@ class LayerJob:
     names: np.ndarray | None = None  # facility names and ids by row (for the gap rows)
     ids: np.ndarray | None = None
     gaps: bool = False
+
+    @classmethod
+    def of_layer(cls, key: str, lr: LayerResult) -> LayerJob:
+        """The view ``key`` of the layer result ``lr``, with its gap areas.
+
+        Its placed facilities, walk times, and facility names and ids by row.
+        """
+        sn, fac = lr.snapped, lr.facilities
+        return cls(
+            key,
+            lr.reach.dist,
+            sn.edge[sn.ok],
+            sn.along[sn.ok],
+            lr.home_dist,
+            lr.home_src,
+            fac["name"].to_numpy(dtype=object) if len(fac) else None,
+            fac["id"].to_numpy(dtype=object) if len(fac) else None,
+            gaps=True,
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -78,20 +78,7 @@ def draw_context(  # noqa: PLR0913 - keyword-only: the parts of a plan the drawi
             continue
         if reuse is not None and key not in reuse.views:
             continue
-        fac = lr.facilities
-        jobs.append(
-            LayerJob(
-                key,
-                lr.reach.dist,
-                sn.edge[sn.ok],
-                sn.along[sn.ok],
-                lr.home_dist,
-                lr.home_src,
-                fac["name"].to_numpy(dtype=object) if len(fac) else None,
-                fac["id"].to_numpy(dtype=object) if len(fac) else None,
-                gaps=True,
-            )
-        )
+        jobs.append(LayerJob.of_layer(key, lr))
     fjobs = []
     if params.per_facility:
         for name, lr in layers.items():

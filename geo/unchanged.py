@@ -138,7 +138,7 @@ def gap_figures_patch(
     ValueError
         When the rows made again do not match ``old_rows`` group for group (homes and people).
     """
-    bjob, ajob = _job(before), _job(after)
+    bjob, ajob = LayerJob.of_layer(before.name, before), LayerJob.of_layer(after.name, after)
     cols = {c: old_rows[c].to_numpy(dtype=object).copy() for c in FIGURE_COLUMNS}
     values = {c: old_rows[c].to_numpy(dtype=object) for c in _ROW_KEY}
     homes_at = old_rows["homes"].to_numpy(np.int64)
@@ -184,22 +184,6 @@ def _key(values: tuple) -> tuple:
         else:
             out.append(v)
     return tuple(out)
-
-
-def _job(lr: LayerResult) -> LayerJob:
-    """A layer's walk times and facility names as the gap rows take them."""
-    fac = lr.facilities
-    return LayerJob(
-        lr.name,
-        lr.reach.dist,
-        lr.snapped.edge,
-        lr.snapped.along,
-        lr.home_dist,
-        lr.home_src,
-        fac["name"].to_numpy(dtype=object) if len(fac) else None,
-        fac["id"].to_numpy(dtype=object) if len(fac) else None,
-        gaps=True,
-    )
 
 
 def _all_rows(

@@ -250,18 +250,7 @@ def test_gap_figures_are_the_rows_of_the_drawn_gaps(binjiang_plan):
     from geo.drawing import LayerJob
 
     for name, lr in before.layers.items():
-        fac = lr.facilities
-        job = LayerJob(
-            name,
-            lr.reach.dist,
-            lr.snapped.edge,
-            lr.snapped.along,
-            lr.home_dist,
-            lr.home_src,
-            fac["name"].to_numpy(dtype=object) if len(fac) else None,
-            fac["id"].to_numpy(dtype=object) if len(fac) else None,
-            gaps=True,
-        )
+        job = LayerJob.of_layer(name, lr)
         limits = params.limits()
         rows = gap_figures(gh, job, [m for m, _, _ in limits], [(mi, p, params.speeds()[p]) for _, mi, p in limits])
         for (_, mi, p), got in zip(limits, rows, strict=True):
@@ -281,8 +270,8 @@ def test_gap_figures_are_the_rows_of_the_drawn_gaps(binjiang_plan):
 
 def test_changed_group_rows_are_those_of_all_the_groups(binjiang_plan):
     """The rows made from the changed homes alone are the rows of their groups among all the groups."""
+    from geo.drawing import LayerJob
     from geo.gaps import changed_group_rows
-    from geo.unchanged import _job
 
     before = binjiang_plan
     params = before.params
@@ -295,7 +284,7 @@ def test_changed_group_rows_are_those_of_all_the_groups(binjiang_plan):
     edits = [e for e in random_edits(before, 2, 8) if e["edit"] in ("add_link", "close")]
     for name, edit in ((n, e) for e in edits for n in before.layers):
         out = run_scenario(before, scenario_from_doc({"edits": [edit]}))
-        bjob, ajob = _job(before.layers[name]), _job(out.after.layers[name])
+        bjob, ajob = LayerJob.of_layer(name, before.layers[name]), LayerJob.of_layer(name, out.after.layers[name])
         for m, mi, p in limits:
             label = (mi, p, speeds[p])
             full_b = gap_figures(gh, bjob, [m], [label])[0]
