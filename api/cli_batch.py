@@ -30,7 +30,6 @@ from api.cli_common import format_option, input_options, run_safely
 from maps.labels import LANGS
 
 if TYPE_CHECKING:  # annotations only: the engine loads when the command runs
-    from api.batch_merge import Gathered
     from geo.base import Base
     from geo.batch import BatchArea, Partition
     from geo.plan import PlanResult
@@ -55,11 +54,13 @@ def write_area(
 ) -> None:
     """Write one area's output set, all at once.
 
-    The plan's files, ``streets.csv``, and ``batch.json`` (the done marker with the area's digest),
-    so a folder with a marker is complete.
+    The plan's files, ``streets.csv``, ``merge.pack`` (what the merge takes of the area:
+    :func:`api.batch_merge.pack_merge`) and ``batch.json`` (the done marker with the area's
+    digest), so a folder with a marker is complete.
     """
     import pandas as pd
 
+    from api.batch_merge import MERGE_PACK, pack_merge
     from api.outputs import plan_files
     from geo.io import atomic_write, write_json
     from geo.outputs import write_folder
@@ -67,6 +68,9 @@ def write_area(
     def files(tmp: Path) -> list[Path]:
         t0 = time.perf_counter()
         written = plan_files(result, tmp, fmt=fmt, map_options=map_options, saved=saved)
+        layers = {"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities}
+        merged = pack_merge(layers, tables.get("streets") or [], area=str(marker.get("area")))
+        written.append(atomic_write(tmp / MERGE_PACK, lambda p: p.write_bytes(merged)))
         streets = pd.DataFrame(
             tables.get("streets") or [],
             columns=None if tables.get("streets") else ["street", "community", "homes", "people"],
@@ -175,7 +179,10 @@ class Bar:
     "--workers",
     "n_workers",
     type=click.IntRange(1, 256),
-    help="Local Dask worker processes (default: the CPU count); each plans one area at a time.",
+    help=(
+        "Local Dask worker processes (default: the CPU count); each plans one area at a time. Also the "
+        "most processes reading the extract, so --workers N keeps the batch to N cores."
+    ),
 )
 @click.option(
     "--scheduler",
@@ -256,7 +263,7 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     import dataclasses
     import os
 
-    from api.batch_merge import Gathered, write_merged
+    from api.batch_merge import write_merged
     from api.cli_common import build_inputs, say_for
     from geo.batch_tasks import Cluster, LocalStart, area_digest, options_digest, peak_rss_mb, run_tasks
     from geo.io import write_json
@@ -275,7 +282,9 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     # the local cluster's workers start while the extract is read (unless areas may be done already)
     early = None if scheduler or _done_before(out) else LocalStart(cluster)
     try:
-        base, areas, part = _read(inputs, params, areas_spec=areas_spec, within=within, say=say)
+        # a local cluster's --workers caps the processes reading the extract too (the machine's share it may use)
+        read_params = params if scheduler else dataclasses.replace(params, workers=cluster.workers)
+        base, areas, part = _read(inputs, read_params, areas_spec=areas_spec, within=within, say=say)
         source = base.key or f"{Path(str(base.source)).name}:{len(base.homes)}:{base.network.n_nodes}"
         options = options_digest(
             source=source,
@@ -307,10 +316,6 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
             names={a.key: a.area.name for a in areas},
             where=scheduler,
             quiet=quiet,
-            # the merge reads each area as it is done only where the driver has a core of its own (a
-            # --scheduler cluster, or fewer local workers than cores): beside a worker on every core
-            # that reading slowed the tasks as much as it saved the merge (16 tiles, 2 workers)
-            gathered=Gathered(out, fmt) if scheduler or cluster.workers < (os.cpu_count() or 1) else None,
         )
         todo = run.sort(areas, out=out, digests=digests)
         shared = {
@@ -340,7 +345,7 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
         out,
         areas,
         run.outcomes,
-        gathered=run.gathered,
+        warn=lambda msg: click.echo(f"warning: {msg}", err=True),
         fmt=fmt,
         tiles=tiles,
         lang=lang,
@@ -422,7 +427,6 @@ class _Run:
     names: dict[str, str]  # area key -> area name
     where: str | None  # the scheduler's address, or None for a local cluster
     quiet: bool
-    gathered: Gathered | None = None  # what the merge needs of each area, read as the area is done
     outcomes: dict[str, dict] = field(default_factory=dict)
 
     def sort(self, areas: list[BatchArea], *, out: Path, digests: dict[str, str]) -> list[BatchArea]:
@@ -465,8 +469,6 @@ class _Run:
                 err=True,
             )
         self.bar.add(summary["status"], summary["area"])
-        if summary["status"] == "done" and self.gathered is not None:
-            self.gathered.add(key, summary["area"])
 
 
 def _tasks(

@@ -43,7 +43,7 @@ from geo.plan_types import PlanInputs, PlanParams, PlanResult
 T = TypeVar("T")
 
 #: bump when what a done area holds, or how it is made, changes (re-runs then redo every area).
-BATCH_VERSION = 1
+BATCH_VERSION = 2
 DONE_MARK = "batch.json"
 
 

@@ -188,7 +188,8 @@ def write_gpkg(path: str | Path, layers: dict) -> Path:
     """Several GeoDataFrames as layers of one GeoPackage (WGS84), written atomically.
 
     Polygons are repaired where invalid and oriented as GeoJSON wants (:func:`valid_polygons`);
-    lists are written as text, their items joined by "、".
+    lists are written as text, their items joined by "、"; a column of Python objects that are
+    all yes/no values as a boolean field (pyogrio would write them as text).
     """
 
     def write(tmp: Path) -> None:
@@ -200,13 +201,14 @@ def write_gpkg(path: str | Path, layers: dict) -> Path:
             )
             out = out.set_geometry(gpd.GeoSeries(fixed, crs=out.crs, index=out.index), crs=out.crs)
             for c in out.columns:
-                # (only a column of Python objects can hold a list)
-                if (
-                    c != out.geometry.name
-                    and out[c].dtype == object
-                    and out[c].map(lambda v: isinstance(v, (list, tuple))).any()
-                ):
-                    out[c] = out[c].map(lambda v: "、".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+                # (only a column of Python objects can hold a list, or yes/no values pyogrio writes as text)
+                if c == out.geometry.name or out[c].dtype != object:
+                    continue
+                values = out[c].tolist()
+                if any(isinstance(v, (list, tuple)) for v in values):
+                    out[c] = [("、".join(map(str, v)) if isinstance(v, (list, tuple)) else v) for v in values]
+                elif values and all(isinstance(v, (bool, np.bool_)) for v in values):
+                    out[c] = np.asarray(values, dtype=bool)
             out.to_file(tmp, layer=lname, driver="GPKG", engine="pyogrio")
 
     return atomic_write(Path(path), write)

@@ -75,7 +75,7 @@ def test_failing_areas_are_named_and_the_others_complete(batch):
         folder = out / "areas" / name
         assert json.loads((folder / "batch.json").read_text("utf-8"))["area"] == name
         for f in ("coverage.json", "circles.geojson", "gaps.geojson", "facilities.geojson", "map.html",
-                  "streets.csv", "outputs.json", "plan/manifest.json"):
+                  "streets.csv", "outputs.json", "plan/manifest.json", "merge.pack"):
             assert (folder / f).is_file(), (name, f)
     assert not (out / "areas" / EMPTY).exists() and not (out / "areas" / OUTSIDE).exists()
     for name in (*STREETS, EMPTY, OUTSIDE):
@@ -153,36 +153,51 @@ def test_merged_outputs(batch):
         assert f"areas/{name}/map.html" in html
 
 
-def test_the_merge_of_areas_read_as_they_finished_equals_the_merge_read_at_the_end(batch, base, areas_file, tmp_path):
-    """The command reads each planned area for the merge as its task ends (Gathered); read at the end, the same."""
+def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(batch, base, areas_file, tmp_path):
+    """Each task packs what the merge takes of its area (merge.pack); read from the area's files instead, the same.
+
+    The files are the area's GeoJSON layers and streets.csv, as the merge read them before; a
+    missing or damaged merge.pack is read that way, with a warning naming the area.
+    """
     import shutil
 
-    from api.batch_merge import Gathered, write_merged
+    from api.batch_merge import MERGE_PACK, write_merged
     from geo.batch import list_areas
 
     out = batch[0]
     doc = json.loads((out / "coverage.json").read_text("utf-8"))
     outcomes = {e["key"]: {k: e.get(k) for k in ("key", "area", "status", "error")} for e in doc["areas"]}
     areas = list_areas(str(areas_file), admin=base.admin, within=None, crs=None)
-    early, late = tmp_path / "early", tmp_path / "late"
-    for d in (early, late):
+    packed, files = tmp_path / "packed", tmp_path / "files"
+    for d in (packed, files):
         shutil.copytree(out, d)
         for f in ("province.gpkg", "areas.csv", "streets.csv", "coverage.json", "index.html"):
             (d / f).unlink()
-    gathered = Gathered(early, "geojson")
-    for n in STREETS[:2]:  # two read early, one left to the merge
-        gathered.add(n, n)
-    assert set(gathered.areas) == set(STREETS[:2])
+    (files / "areas" / STREETS[0] / MERGE_PACK).unlink()  # missing
+    (files / "areas" / STREETS[1] / MERGE_PACK).write_bytes(b"SCARRAY1 not what was packed")  # damaged
+    (files / "areas" / STREETS[2] / MERGE_PACK).write_bytes((out / "areas" / STREETS[0] / MERGE_PACK).read_bytes())
     kw = {"fmt": "geojson", "tiles": "none", "lang": None, "meta": {}}
-    write_merged(early, areas, outcomes, gathered=gathered, **kw)
-    write_merged(late, areas, outcomes, **kw)
-    assert gathered.areas == {}  # each area handed over once
+    said: list[str] = []
+    write_merged(packed, areas, outcomes, warn=said.append, **kw)
+    assert said == []
+    write_merged(files, areas, outcomes, warn=said.append, **kw)
+    assert len(said) == 3 and all(n in w for n, w in zip(STREETS, said, strict=True)), said
+    assert STREETS[0] in said[2]  # another area's file: named as made for that area
     for f in ("areas.csv", "streets.csv", "coverage.json", "index.html"):
-        assert (early / f).read_bytes() == (late / f).read_bytes(), f
+        assert (packed / f).read_bytes() == (files / f).read_bytes(), f
     for layer in ("circles", "gaps", "facilities", "areas"):
-        a, b = (gpd.read_file(d / "province.gpkg", layer=layer) for d in (early, late))
-        assert a.equals(b) and len(a), layer
-    circles = gpd.read_file(early / "province.gpkg", layer="circles")
+        a, b = (gpd.read_file(d / "province.gpkg", layer=layer) for d in (packed, files))
+        assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0, layer
+        # the files hold lon/lat to 7 decimals (geo.io.DECIMALS), their numbers to 6, and int32
+        ga, gb = a.geometry.values, b.geometry.values
+        blank = (shapely.is_missing(ga) | shapely.is_empty(ga)) & (shapely.is_missing(gb) | shapely.is_empty(gb))
+        assert np.all(shapely.equals_exact(ga, gb, tolerance=1e-7) | blank), layer
+        for c in a.columns.drop("geometry"):
+            if a[c].dtype.kind in "iuf":
+                assert np.allclose(a[c], b[c], rtol=0, atol=1e-6, equal_nan=True), (layer, c)
+            else:
+                assert a[c].dtype == b[c].dtype and a[c].equals(b[c]), (layer, c)
+    circles = gpd.read_file(packed / "province.gpkg", layer="circles")
     for n in STREETS:  # each area's rows are its own circles, in its file's order
         own = gpd.read_file(out / "areas" / n / "circles.geojson")
         assert list(circles[circles["area"] == n].drop(columns=["area", "geometry"]).columns) == [

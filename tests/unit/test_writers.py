@@ -57,13 +57,22 @@ def test_gpkg_layers_repaired_oriented_and_lists_as_text(tmp_path):
     cw = shapely.Polygon([(120.0, 30.0), (120.0, 30.001), (120.001, 30.001), (120.001, 30.0)])
     bowtie = shapely.Polygon([(120.0, 30.0), (120.001, 30.001), (120.001, 30.0), (120.0, 30.001)])  # invalid
     layer = gpd.GeoDataFrame(
-        {"name": ["a", None, "c"], "services": [["助餐", "理发"], [], None], "n": [1, 2, 3], "x": [0.5, np.nan, 2.0]},
+        {
+            "name": ["a", None, "c"],
+            "services": [["助餐", "理发"], [], None],
+            "n": [1, 2, 3],
+            "x": [0.5, np.nan, 2.0],
+            "snapped": np.array([True, False, np.True_], dtype=object),  # yes/no as Python objects
+            "open": np.array([True, None, False], dtype=object),  # with a missing one: left as it is
+        },
         geometry=[cw, bowtie, shapely.Point(120.0, 30.0)],
         crs=4326,
     )
     write_gpkg(tmp_path / "a.gpkg", {"layer": layer})
     back = pyogrio.read_dataframe(tmp_path / "a.gpkg", layer="layer")
-    assert pyogrio.read_info(tmp_path / "a.gpkg")["dtypes"].tolist() == ["object", "object", "int64", "float64"]
+    dtypes = pyogrio.read_info(tmp_path / "a.gpkg")["dtypes"].tolist()
+    assert dtypes == ["object", "object", "int64", "float64", "bool", "object"]
+    assert back["snapped"].tolist() == [True, False, True]
     assert back["services"].tolist()[:2] == ["助餐、理发", ""]  # lists as text
     assert pd.isna(back["services"][2])
     assert back["n"].tolist() == [1, 2, 3]
