@@ -126,7 +126,7 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
                 return dataclasses.replace(base, source=str(path), key=folder.name)
             except StoreError as err:
                 say(f"the network cache {folder.name} cannot be used ({err}): rebuilding it")
-    shares = share_count(path)
+    shares = share_count(path, most=params.workers)  # --jobs caps the read's processes too
     say(f"reading {path.name}" + (f" in {shares} processes" if shares > 1 else ""))
     base = base_from_extract(read_osm(path, processes=shares, say=say), rules, params, say)
     if folder is not None:

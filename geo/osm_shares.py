@@ -90,11 +90,12 @@ _NAMES = (
 )
 
 
-def share_count(path: Path) -> int:
+def share_count(path: Path, *, most: int | None = None) -> int:
     """How many processes read ``path``: one more per :data:`SHARE_BYTES` of a ``.pbf``.
 
     Up to the usable cores, :data:`MAX_SHARES`, as many as the available memory holds
-    (:func:`memory_cap`) and ``$CIRCLES_READ_PROCESSES`` (:func:`env_cap`). One for XML.
+    (:func:`memory_cap`), ``$CIRCLES_READ_PROCESSES`` (:func:`env_cap`) and ``most`` (the
+    processes the caller was given: ``--jobs``, a batch's local ``--workers``). One for XML.
 
     Raises
     ------
@@ -102,11 +103,11 @@ def share_count(path: Path) -> int:
         ``$CIRCLES_READ_PROCESSES`` is not a whole number of at least 1.
     """
     cap = env_cap()
-    if not path.name.lower().endswith(".pbf") or cap == 1:
+    if not path.name.lower().endswith(".pbf") or cap == 1 or (most is not None and most <= 1):
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     size = path.stat().st_size
-    wanted = min(cores, MAX_SHARES, 1 + size // SHARE_BYTES, cap or MAX_SHARES)
+    wanted = min(cores, MAX_SHARES, 1 + size // SHARE_BYTES, cap or MAX_SHARES, most or MAX_SHARES)
     return max(1, min(wanted, memory_cap(size)))
 
 

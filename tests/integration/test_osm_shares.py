@@ -317,6 +317,9 @@ def test_share_count_capped_by_the_environment(tmp_path, monkeypatch):
     for value, count in (("1", 1), (" 2 ", 2), ("16", 4), ("", 4)):
         monkeypatch.setenv(osm_shares.ENV_PROCESSES, value)
         assert osm_shares.share_count(big) == count, value
+    monkeypatch.delenv(osm_shares.ENV_PROCESSES)
+    for most, count in ((1, 1), (2, 2), (3, 3), (16, 4), (None, 4)):  # --jobs, a batch's --workers
+        assert osm_shares.share_count(big, most=most) == count, most
     for bad in ("0", "-1", "two", "1.5"):
         monkeypatch.setenv(osm_shares.ENV_PROCESSES, bad)
         with pytest.raises(InputError, match=f"CIRCLES_READ_PROCESSES.*'{bad}' is not a number of processes"):
