@@ -125,16 +125,21 @@ class HomeInfo:
         network, when kept, is the nearest of the part too.
         """
         keep = np.asarray(keep, bool)
-        s = self.snap.subset(keep)
-        edge = np.where(s.ok, edge_map[np.maximum(s.edge, 0)], -1)
-        lost = s.ok & (edge < 0)
-        snap = Snapped(edge, s.along.copy(), s.dist.copy(), s.ok.copy(), s.xy.copy())
-        if lost.any():
-            again = net.snap(np.asarray(xy, float)[lost], max_dist=max_dist)
-            for name in ("edge", "along", "dist", "ok", "xy"):
-                getattr(snap, name)[lost] = getattr(again, name)
+        snap = _placed_on(self.snap.subset(keep), xy, net, edge_map, max_dist=max_dist)
         names = tuple(np.asarray(a, dtype=object)[keep] for a in self.names)
         return HomeInfo(snap, names, self.land.subset(keep))
+
+
+def _placed_on(s: Snapped, xy: np.ndarray, net: Network, edge_map: np.ndarray, *, max_dist: float) -> Snapped:
+    """Homes ``xy`` placed on a whole network (``s``), placed on its part ``net`` (see :meth:`HomeInfo.subset`)."""
+    edge = np.where(s.ok, edge_map[np.maximum(s.edge, 0)], -1)
+    lost = s.ok & (edge < 0)
+    snap = Snapped(edge, s.along.copy(), s.dist.copy(), s.ok.copy(), s.xy.copy())
+    if lost.any():
+        again = net.snap(np.asarray(xy, float)[lost], max_dist=max_dist)
+        for name in ("edge", "along", "dist", "ok", "xy"):
+            getattr(snap, name)[lost] = getattr(again, name)
+    return snap
 
 
 def land_lattice(xy: np.ndarray, cell_m: float) -> Lattice:
@@ -166,6 +171,38 @@ def make_home_info(
     lat = land_lattice(xy, land_cell(params))
     cells, owner = home_land(lat, xy, land_polygons)
     return HomeInfo(snap, tuple(names), HomeLand(lat, cells, owner))
+
+
+def area_home_info(
+    base: Base,
+    params: PlanParams,
+    *,
+    keep: np.ndarray,
+    xy: np.ndarray,
+    net: Network,
+    edge_map: np.ndarray,
+    say: Callable[[str], None] | None = None,
+) -> HomeInfo:
+    """``home_info(base, params).subset(keep, xy, net, edge_map, ...)``: the homes of a study area.
+
+    Equal to it array for array. With a cache folder and a base that has a key, that is what it
+    does (the whole extract's part is kept for the next area); otherwise only the kept homes
+    are placed and named, and only the land they own is looked for: the other homes matter
+    only as rivals for the land cells (a batch's part holds homes near its area for that).
+    """
+    keep = np.asarray(keep, bool)
+    if params.cache_dir is not None and getattr(base, "key", None):
+        return home_info(base, params, say=say).subset(keep, xy, net, edge_map, max_dist=params.home_snap_max_m)
+    (say or (lambda _: None))("placing homes on the streets and naming them")
+    whole = base.network
+    all_xy = np.asarray(base.homes.xy, float).reshape(-1, 2)
+    snap = _placed_on(
+        whole.snap(all_xy[keep], max_dist=params.home_snap_max_m), xy, net, edge_map, max_dist=params.home_snap_max_m
+    )
+    names = name_points(all_xy[keep], admin=base.admin, places=base.places, project=whole.project)
+    lat = land_lattice(all_xy, land_cell(params))
+    cells, owner = home_land(lat, all_xy, base.land, owners=keep)
+    return HomeInfo(snap, tuple(names), HomeLand(lat, cells, owner).subset(keep))
 
 
 def home_info(base: Base, params: PlanParams, *, say: Callable[[str], None] | None = None) -> HomeInfo:
@@ -237,29 +274,28 @@ def read_home_info(folder: Path, net: Network, n_homes: int) -> HomeInfo:
 
 
 def home_land(
-    lattice: Lattice, homes_xy: np.ndarray, land_polygons: np.ndarray, *, reach_m: float = LAND_REACH_M
+    lattice: Lattice,
+    homes_xy: np.ndarray,
+    land_polygons: np.ndarray,
+    *,
+    reach_m: float = LAND_REACH_M,
+    owners: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Land cells of ``lattice`` and their owner home.
 
     Residential land (``land_polygons``, metric; parcels and footprints) nearest to each home,
     within ``reach_m``; every home's own cell is land too. Returns ``(flat cell indices, owner
-    home)``.
+    home)``. ``owners`` (a mask over the homes): only the land of those homes is returned (the
+    others still compete for it), as if the rest were dropped afterwards.
     """
     cv2 = opencv()
     rows, cols = lattice.rows, lattice.cols
-    land = np.zeros((rows, cols), np.uint8)
-    polys = np.asarray(land_polygons, dtype=object)
-    polys = polys[~shapely.is_missing(polys) & ~shapely.is_empty(polys)] if len(polys) else polys
-    if len(polys):
-        r, c = _cells_inside(lattice, polys)
-        land[r, c] = 1
     cells = np.floor((np.asarray(homes_xy, float) - (lattice.x0, lattice.y0)) / lattice.cell).astype(np.int64)
     inside = (cells[:, 0] >= 0) & (cells[:, 0] < cols) & (cells[:, 1] >= 0) & (cells[:, 1] < rows)
-    seeds = np.ones((rows, cols), np.uint8)
-    seeds[cells[inside, 1], cells[inside, 0]] = 0
     if not inside.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    land[cells[inside, 1], cells[inside, 0]] = 1
+    seeds = np.ones((rows, cols), np.uint8)
+    seeds[cells[inside, 1], cells[inside, 0]] = 0
     dist, label = cv2.distanceTransformWithLabels(seeds, cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL)
     # labels number the seed cells in row-major order; a cell holding several homes keeps one
     home_ids = np.flatnonzero(inside)
@@ -269,16 +305,31 @@ def home_land(
     first = np.ones(len(key), bool)
     first[1:] = key[1:] != key[:-1]
     seed_home = home_ids[first]
-    flat = np.flatnonzero((land.ravel() > 0) & (dist.ravel() * lattice.cell <= reach_m))
+    near = dist.ravel() * lattice.cell <= reach_m  # the only cells that can be anyone's land
+    if owners is not None:
+        wanted = np.flatnonzero(near)
+        near[wanted[~np.asarray(owners, bool)[seed_home[label.ravel()[wanted] - 1]]]] = False
+    land = np.zeros(rows * cols, bool)
+    land[key] = True
+    polys = np.asarray(land_polygons, dtype=object)
+    polys = polys[~shapely.is_missing(polys) & ~shapely.is_empty(polys)] if len(polys) else polys
+    test = near & ~land  # a home's own cell is land whatever lies there
+    if len(polys) and test.any():
+        r, c = _cells_inside(lattice, polys, test.reshape(rows, cols))
+        land[r * cols + c] = True
+    flat = np.flatnonzero(land & near)
     owner = seed_home[label.ravel()[flat] - 1]
     return flat, owner
 
 
-def _cells_inside(lattice: Lattice, polys: np.ndarray, chunk: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of ``lattice`` whose centre lies in one of ``polys`` (metric).
+def _cells_inside(
+    lattice: Lattice, polys: np.ndarray, test: np.ndarray | None = None, chunk: int = 2_000_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of ``lattice`` whose centre lies in one of ``polys`` (metric); only those ``test`` marks, if given.
 
     Every cell of each polygon's bounding box is tested, with arrays (an outline-drawing fill
-    would claim about half a cell more all round).
+    would claim about half a cell more all round). ``test``: a ``(rows, cols)`` mask of the cells
+    worth testing (the others are never returned).
     """
     b = shapely.bounds(polys)
     c0 = np.clip(np.ceil((b[:, 0] - lattice.x0) / lattice.cell - 0.5), 0, lattice.cols).astype(np.int64)
@@ -298,9 +349,19 @@ def _cells_inside(lattice: Lattice, polys: np.ndarray, chunk: int = 2_000_000) -
         which = np.repeat(np.arange(a, z), n[a:z])
         rr = r0[which] + k // nc[which]
         cc = c0[which] + k % nc[which]
+        if test is not None:
+            sel = test[rr, cc]
+            rr, cc, which = rr[sel], cc[sel], which[sel]
         x = (cc + 0.5) * lattice.cell + lattice.x0
         y = (rr + 0.5) * lattice.cell + lattice.y0
-        inside = shapely.contains_xy(polys[idx[which]], x, y)
+        # prepared, a polygon tests its cells ~2x faster (then left as it was: it may be the caller's)
+        fresh = polys[idx[np.unique(which)]]
+        fresh = fresh[~shapely.is_prepared(fresh)]
+        shapely.prepare(fresh)
+        try:
+            inside = shapely.contains_xy(polys[idx[which]], x, y)
+        finally:
+            shapely.destroy_prepared(fresh)
         out_r.append(rr[inside])
         out_c.append(cc[inside])
     if not out_r:

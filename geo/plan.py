@@ -27,7 +27,7 @@ from geo.coverage import coverage_summary, view_coverage, views
 from geo.demand import Homes, read_population
 from geo.errors import InputError, UnknownNameError
 from geo.frames import circle_and_gap_frames, draw_context, facility_frame
-from geo.homeinfo import HomeLand, home_info
+from geo.homeinfo import HomeLand, area_home_info, home_info
 from geo.kinds import LAYERS
 from geo.layers import read_facilities
 from geo.network import Network, Snapped, subnetwork
@@ -180,9 +180,10 @@ def plan(
     params, note = fit_cell(params, net)
     if note:
         warnings.append(note)
-    info = home_info(base, params, say=say)
     if clip.keep_home is not None and clip.edge_map is not None:  # (set together)
-        info = info.subset(clip.keep_home, homes.xy, net, clip.edge_map, max_dist=params.home_snap_max_m)
+        info = area_home_info(base, params, keep=clip.keep_home, xy=homes.xy, net=net, edge_map=clip.edge_map, say=say)
+    else:
+        info = home_info(base, params, say=say)
     home_snap = info.snap
     if inputs.population is not None:  # after the names: a table by community is matched on them
         homes = read_population(inputs.population, homes, project=net.project, communities=info.names[1])
