@@ -12,7 +12,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from geo.basemap import table_digest
+from geo.cells import Cells, write_csv
 from geo.io import atomic_write, write_geojson, write_gpkg, write_json, write_text
 from geo.outputs import write_folder
 from geo.saved import PLAN_FOLDER, save_plan, saved_file
-from geo.tables import check_sheet, csv_safe, header, localised, plan_tables
+from geo.tables import check_sheet, header, localised, plan_tables
 from maps.labels import LANGS, check_lang, detect_lang
 from maps.parts import PARTS_FILE, MapParts
 from maps.render import map_html
@@ -150,28 +151,31 @@ def table_files(result: PlanResult, tmp: Path, *, lang: str | None = None) -> li
     language of the facility names).
     """
     lang = check_lang(lang) or detect_lang(result.facilities.get("name", []))
-    sheets = {name: localised(t, lang) for name, t in plan_tables(result).sheets().items()}
+    sheets = {name: Cells.of(localised(t, lang)) for name, t in plan_tables(result).sheets().items()}
     written = [atomic_write(tmp / "tables" / f"{name}.csv", _csv_writer(t)) for name, t in sheets.items()]
     written.append(atomic_write(tmp / "tables.xlsx", lambda p: _workbook(p, sheets)))
     return written
 
 
-def _csv_writer(table: pd.DataFrame) -> Callable[[Path], None]:
-    """A function writing ``table`` as CSV (UTF-8 with BOM) to the path it is given.
+def _csv_writer(table: pd.DataFrame | Cells) -> Callable[[Path], None]:
+    """A function writing ``table`` (a frame or its cells) as CSV (UTF-8 with BOM) to the path it is given.
 
-    Text Excel would read as a formula gets a leading ``'`` (:func:`geo.tables.csv_safe`).
+    Text Excel would read as a formula gets a leading ``'`` (:func:`geo.tables.csv_safe`); the bytes
+    are those of pandas' ``to_csv`` (:func:`geo.cells.write_csv`).
     """
+    cells = table if isinstance(table, Cells) else Cells.of(table)
 
     def write(path: Path) -> None:
-        csv_safe(table).to_csv(path, index=False, encoding="utf-8-sig")
+        write_csv(cells, path)
 
     return write
 
 
-def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
+def _workbook(path: Path, sheets: Mapping[str, pd.DataFrame | Cells]) -> None:
     """One sheet per table, shares shown as percentages, numbers kept as numbers.
 
     The summary sheet holds the coverage table under the items; every sheet's header row is frozen.
+    ``sheets``: name -> a frame or its cells (:class:`geo.cells.Cells`).
 
     Written with XlsxWriter in memory (a plan's tables are small: ~100,000 cells for the central
     Hangzhou plan and its 5,900 gap rows): openpyxl took ~4 s for them; XlsxWriter's constant-memory
@@ -182,8 +186,9 @@ def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     """
     import xlsxwriter
 
-    order = [("summary", [sheets["summary"], sheets["coverage"]])]
-    order += [(name, [t]) for name, t in sheets.items() if name not in ("summary", "coverage")]
+    cells = {name: t if isinstance(t, Cells) else Cells.of(t) for name, t in sheets.items()}
+    order = [("summary", [cells["summary"], cells["coverage"]])]
+    order += [(name, [t]) for name, t in cells.items() if name not in ("summary", "coverage")]
     for name, tables in order:
         start = 0
         for t in tables:
@@ -192,49 +197,99 @@ def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
     book = xlsxwriter.Workbook(str(path), {"in_memory": True, "nan_inf_to_errors": True})
     try:
         bold, pct = book.add_format({"bold": True}), book.add_format({"num_format": "0.0%"})
+        shares = {header(c, lang) for lang in LANGS for c in ("homes_share", "people_share")}
         for name, tables in order:
             ws = book.add_worksheet(name)
             ws.freeze_panes(1, 0)
             widths: dict[int, int] = {}
             row = 0
             for t in tables:
-                row = _sheet_rows(ws, t, row, bold=bold, pct=pct, widths=widths) + 1
+                row = _sheet_rows(ws, t, row, bold=bold, pct=pct, shares=shares, widths=widths) + 1
             for col, width in widths.items():
                 ws.set_column(col, col, min(max(width + 2, 8), 48))
     finally:
         book.close()
 
 
+def _shown(text: str) -> int:
+    """The columns ``text`` takes on screen: wide (CJK) characters take two."""
+    return len(text) * (1 if text.isascii() or max(map(ord, text)) <= 0x2E80 else 2)
+
+
 def _sheet_rows(
-    ws: Worksheet, table: pd.DataFrame, row: int, *, bold: Format, pct: Format, widths: dict[int, int]
+    ws: Worksheet, cells: Cells, row: int, *, bold: Format, pct: Format, shares: set[str], widths: dict[int, int]
 ) -> int:
-    """``table`` written from ``row`` of ``ws`` (header in bold); the next free row."""
-    shares = {header(c, lang) for lang in LANGS for c in ("homes_share", "people_share")}
+    """``cells`` written from ``row`` of ``ws`` (header in bold); the next free row.
 
-    def shown(text: str) -> int:  # wide (CJK) characters take two columns
-        return len(text) * (2 if any(ord(ch) > 0x2E80 for ch in text) else 1)
-
-    for j, head in enumerate(table.columns):
-        ws.write_string(row, j, str(head), bold)
-        widths[j] = max(widths.get(j, 0), shown(str(head)))
-    is_share = [str(h) in shares or "覆盖率" in str(h) or " share" in str(h) for h in table.columns]
-    columns = [table[c].to_numpy(dtype=object) for c in table.columns]
-    for i in range(len(table)):
+    Numbers are written as numbers (shares, in columns whose header is in ``shares`` or says so,
+    as percentages), booleans as booleans, anything else but missing values as text; the widths of
+    the header and of the first 200 rows' text are kept in ``widths``. Cells are written row by row
+    (XlsxWriter numbers shared strings in the order written; its constant-memory mode needs rows
+    in order).
+    """
+    heads = [str(h) for h in cells.table.columns]
+    for j, head in enumerate(heads):
+        ws.write_string(row, j, head, bold)
+        widths[j] = max(widths.get(j, 0), _shown(head))
+    # each column's writes, made before the rows: (method, value, format) per cell, None for none
+    writes = [
+        _column_writes(ws, kind, values, pct if h in shares or "覆盖率" in h or " share" in h else None)
+        for kind, values, h in zip(cells.kinds, cells.columns, heads, strict=True)
+    ]
+    for j, (kind, values) in enumerate(zip(cells.kinds, cells.columns, strict=True)):
+        if kind not in ("f", "i", "b"):
+            shown = [_shown(v) for v in _texts(values[:200])]
+            widths[j] = max(widths[j], *shown) if shown else widths[j]
+    for i, row_writes in enumerate(zip(*writes, strict=True)):
         r = row + 1 + i
-        for j, values in enumerate(columns):
-            v = values[i]
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                continue
-            if isinstance(v, (bool, np.bool_)):
-                ws.write_boolean(r, j, bool(v))
-            elif isinstance(v, (int, float, np.integer, np.floating)):
-                ws.write_number(r, j, float(v), pct if is_share[j] and 0.0 <= float(v) <= 1.0 else None)
-            else:
-                text = str(v)
-                ws.write_string(r, j, text)
-                if i < 200:
-                    widths[j] = max(widths[j], shown(text))
-    return row + 1 + len(table)
+        for j, w in enumerate(row_writes):
+            if w is not None:
+                w[0](r, j, w[1], w[2])
+    return row + 1 + len(cells)
+
+
+def _texts(values: np.ndarray) -> list[str]:
+    """The text written for each of ``values`` that is written as text (see :func:`_cell_write`)."""
+    return [str(v) for v in values if _cell_write(v) == "string"]
+
+
+def _cell_write(v: object) -> str | None:
+    """How a cell is written: ``number``, ``boolean``, ``string``, or None (a missing value: nothing)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return "number"
+    return "string"
+
+
+def _column_writes(ws: Worksheet, kind: str, values: np.ndarray, share: Format | None) -> list:
+    """Per cell of a column, ``(write method, value, format)``, or None where nothing is written.
+
+    ``share``: the format of numbers from 0 to 1 (a share column), or None.
+    """
+    number, boolean, string = ws.write_number, ws.write_boolean, ws.write_string
+    if kind in ("f", "i"):  # Python floats (NaN where missing) or ints
+        return [
+            None if math.isnan(v) else (number, float(v), share if share is not None and 0.0 <= v <= 1.0 else None)
+            for v in values
+        ]
+    if kind == "b":
+        return [(boolean, bool(v), None) for v in values]
+    out: list = []
+    for v in values:
+        how = _cell_write(v)
+        if how is None:
+            out.append(None)
+        elif how == "boolean":
+            out.append((boolean, bool(v), None))
+        elif how == "number":
+            x = float(v)
+            out.append((number, x, share if share is not None and 0.0 <= x <= 1.0 else None))
+        else:
+            out.append((string, str(v), None))
+    return out
 
 
 def write_plan(

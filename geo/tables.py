@@ -23,7 +23,7 @@ layer and source words in the run's language (``zh`` or ``en``) for the files.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from geo.areas import name_points
+from geo.cells import FORMULA_STARTS, Cells, csv_safe  # noqa: F401 (re-exported: the table files' checks)
 from geo.circles import metres_for
 from geo.coverage import now_iso
 from geo.gaps import GAP_COLUMNS
@@ -458,17 +459,16 @@ def localised(table: pd.DataFrame, lang: str, *, unnamed_in: str | None = "name"
 #: the rows of an Excel sheet (header included) and the characters of an Excel cell
 EXCEL_ROWS = 1_048_576
 EXCEL_TEXT = 32_767
-#: the first characters that make Excel or WPS read a CSV cell as a formula (OWASP: CSV injection)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def check_sheet(table: pd.DataFrame, *, file: str, sheet: str, start: int = 0) -> None:
+def check_sheet(table: pd.DataFrame | Cells, *, file: str, sheet: str, start: int = 0) -> None:
     """Refuse ``table`` for a sheet that cannot hold all of it, before anything is written.
 
     Parameters
     ----------
     table
-        The rows, written with a header row from row ``start`` (0-based) of the sheet.
+        The rows, written with a header row from row ``start`` (0-based) of the sheet; a frame or
+        its cells (:class:`geo.cells.Cells`).
     file, sheet
         The workbook's file name and the sheet's name, for the message.
     start
@@ -488,45 +488,25 @@ def check_sheet(table: pd.DataFrame, *, file: str, sheet: str, start: int = 0) -
             "sheet holds; nothing was written (the CSV tables hold every row: write fewer areas per run "
             "or use the CSV files)"
         )
-    for j, col in enumerate(table.columns):
-        values = table.iloc[:, j]
-        if values.dtype.kind in "biufcmM":
-            continue
-        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
-        if len(lengths) and int(lengths.max()) > EXCEL_TEXT:
-            i = int(np.argmax(lengths.to_numpy()))
+    for col, values in _text_columns(table):
+        lengths = [len(v) if isinstance(v, str) else 0 for v in values]
+        longest = max(lengths, default=0)
+        if longest > EXCEL_TEXT:
+            i = lengths.index(longest)
             raise ValueError(
-                f"{file}: sheet {sheet!r}, row {start + 2 + i}, column {col!r} holds {int(lengths.iloc[i]):,} "
+                f"{file}: sheet {sheet!r}, row {start + 2 + i}, column {col!r} holds {longest:,} "
                 f"characters, more than the {EXCEL_TEXT:,} an Excel cell holds; nothing was written"
             )
 
 
-def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with text that Excel would read as a formula written as text (OWASP's CSV injection advice).
-
-    A text cell (of an object or string column; numbers are never changed) starting with one of
-    :data:`FORMULA_STARTS` gets a leading ``'``. ``table`` itself when no cell needs it.
-
-    Parameters
-    ----------
-    table
-        The table about to be written as CSV.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``table``, or a copy with those cells escaped.
-    """
-    out = table
-    for j in range(table.shape[1]):
-        values = table.iloc[:, j]
-        if values.dtype.kind != "O" and not isinstance(values.dtype, pd.StringDtype):
-            continue
-        risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).to_numpy(dtype=bool)
-        if risky.any():
-            if out is table:
-                out = table.copy()
-            cells = values.to_numpy(dtype=object).copy()
-            cells[risky] = ["'" + v for v in cells[risky]]
-            out.isetitem(j, pd.Series(cells, index=values.index, dtype=values.dtype).array)
-    return out
+def _text_columns(table: pd.DataFrame | Cells) -> Iterator[tuple[object, np.ndarray]]:
+    """(header, cells) of each column of ``table`` that may hold text (not of a number or date dtype)."""
+    if isinstance(table, Cells):
+        heads = table.table.columns.tolist()
+        for j, kind in enumerate(table.kinds):
+            if kind not in ("f", "i", "b"):
+                yield heads[j], table.columns[j]
+        return
+    for j, dtype in enumerate(table.dtypes.tolist()):
+        if dtype.kind not in "biufcmM":
+            yield table.columns[j], table.iloc[:, j].to_numpy(dtype=object)
