@@ -29,7 +29,7 @@ M_PER_DEG = 111_320.0
 def _display_rings(
     geoms: np.ndarray, lat: float, tolerance_m: float, min_hole_m2: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simplified rings of WGS84 (multi)polygons: ``(rings, part_of_ring, geom_of_part)``.
+    """Simplified rings of WGS84 (multi)polygons, not yet rounded: ``(rings, part_of_ring, geom_of_part)``.
 
     Exteriors come first within each part; parts whose outline collapsed are gone with their holes.
     """
@@ -40,7 +40,8 @@ def _display_rings(
     first = np.r_[True, ridx[1:] != ridx[:-1]] if len(ridx) else np.zeros(0, bool)
     keep = first | (shapely.area(shapely.polygons(rings)) >= min_hole)
     rings, ridx, first = rings[keep], ridx[keep], first[keep]
-    s = _round(shapely.simplify(rings, tol, preserve_topology=False))
+    # (rounding, left to the caller, keeps each ring's type and count of vertices: the same rings pass)
+    s = shapely.simplify(rings, tol, preserve_topology=False)
     ok = (shapely.get_type_id(s) == 2) & (shapely.get_num_coordinates(s) >= 4)
     part_ok = np.zeros(len(parts), bool)
     part_ok[ridx[first]] = ok[first]  # a part whose outline collapsed goes with its holes
@@ -49,7 +50,8 @@ def _display_rings(
 
 
 def _polygon_mask(geoms: np.ndarray) -> np.ndarray:
-    return np.array([g is not None and not g.is_empty and shapely.get_type_id(g) in (3, 6) for g in geoms], bool)
+    """Which of ``geoms`` are non-empty (multi)polygons (None is not)."""
+    return np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms)
 
 
 def _polygon_rings(
@@ -88,7 +90,7 @@ def display_polygons(
         return out
     gi, rings, ridx, pidx = found
     kept_parts, rinv = np.unique(ridx, return_inverse=True)
-    polys = shapely.polygons(rings, indices=rinv)
+    polys = shapely.polygons(_round(rings), indices=rinv)
     kept_geoms, ginv = np.unique(pidx[kept_parts], return_inverse=True)
     out[gi[kept_geoms]] = shapely.multipolygons(polys, indices=ginv)
     return out
@@ -111,22 +113,30 @@ def encode_polygons(
         return out
     gi, rings, ridx, pidx = found
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-    ints = np.round(xy * SCALE).astype(np.int64)
+    ints = np.round(np.round(xy, DECIMALS) * SCALE).astype(np.int64)  # rounded as display_polygons rounds
+    n = len(rings)
     starts = np.r_[0, np.flatnonzero(np.diff(ring_of)) + 1]
     ends = np.r_[starts[1:], len(ints)]
     steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
     steps[starts] = ints[starts]
-    text = [",".join(map(str, steps[a : b - 1].ravel().tolist())) for a, b in zip(starts, ends, strict=True)]
+    shown = np.ones(len(steps), bool)
+    shown[ends - 1] = False  # each ring's closing vertex left out
+    # where each ring's numbers begin and end once the closing vertices are gone
+    first_num = 2 * (starts - np.arange(n))
+    last_num = 2 * (ends - np.arange(1, n + 1)) - 1
     geom_of_ring = gi[pidx[ridx]]
-    polys: dict[int, list[list[str]]] = {}
-    last_part = -1
-    for k, (g, part) in enumerate(zip(geom_of_ring, ridx, strict=True)):
-        if part != last_part:
-            polys.setdefault(int(g), []).append([])
-            last_part = part
-        polys[int(g)][-1].append("[" + text[k] + "]")
-    for g, plist in polys.items():
-        out[g] = "[" + ",".join("[" + ",".join(r) + "]" for r in plist) + "]"
+    new_part = np.r_[True, ridx[1:] != ridx[:-1]]
+    new_geom = np.r_[True, geom_of_ring[1:] != geom_of_ring[:-1]]
+    end_part = np.r_[new_part[1:], True]
+    end_geom = np.r_[new_geom[1:], True]
+    text, cuts = _nested_text(
+        steps[shown].ravel(),
+        opens=(first_num, 1 + new_part + new_geom),
+        closes=(last_num, 1 + end_part + end_geom),
+        chunk_ends=last_num[end_geom],
+    )
+    for g, a, b in zip(geom_of_ring[end_geom].tolist(), np.r_[0, cuts[:-1]].tolist(), cuts.tolist(), strict=True):
+        out[g] = text[a:b]
     return out
 
 
@@ -140,7 +150,9 @@ def encode_lines(geoms: Sequence | np.ndarray, *, tolerance_m: float = TOLERANCE
     geoms = np.asarray([g for g in geoms if g is not None], dtype=object)
     if len(geoms) == 0:
         return None
-    parts = shapely.get_parts(geoms)
+    types = shapely.get_type_id(geoms)
+    # single lines are their own parts (get_parts would copy each one)
+    parts = geoms if np.all(types == 1) else shapely.get_parts(geoms)
     parts = parts[shapely.get_type_id(parts) == 1]
     s = shapely.simplify(parts, tolerance_m / M_PER_DEG, preserve_topology=False)
     s = s[shapely.get_type_id(s) == 1]
@@ -157,20 +169,77 @@ def encode_lines(geoms: Sequence | np.ndarray, *, tolerance_m: float = TOLERANCE
     xy, line_of = xy[keep], line_of[keep]
     ints = np.round(xy * SCALE).astype(np.int64)
     starts = np.r_[0, np.flatnonzero(np.diff(line_of)) + 1]
+    ends = np.r_[starts[1:], len(ints)]
     steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
     steps[starts] = ints[starts]
-    # one text of every number, cut into lines at the commas between them
-    text = ",".join(map(str, steps.ravel().tolist()))
-    comma = np.cumsum(_digits(steps.ravel()) + 1) - 1  # where the comma after each number stands
-    cuts = comma[2 * starts[1:] - 1]
-    bounds = zip(np.r_[0, cuts + 1].tolist(), np.r_[cuts, len(text)].tolist(), strict=True)
-    return "[[" + "],[".join(text[a:b] for a, b in bounds) + "]]"
+    opening, closing = np.ones(len(starts), np.int64), np.ones(len(starts), np.int64)
+    opening[0] = closing[-1] = 2  # the first line opens the list of lines too, the last one closes it
+    text, _ = _nested_text(
+        steps.ravel(), opens=(2 * starts, opening), closes=(2 * ends - 1, closing), chunk_ends=[2 * len(ints) - 1]
+    )
+    return text
 
 
-def _digits(v: np.ndarray) -> np.ndarray:
-    """The length of ``str(n)`` for each integer ``n`` of ``v`` (a minus sign counts one)."""
-    powers = 10 ** np.arange(1, 19, dtype=np.int64)
-    return np.searchsorted(powers, np.abs(v), side="right") + 1 + (v < 0)
+#: 10, 100, ... 10**18: how many digits a whole number has (:func:`_nested_text`)
+_POWERS = 10 ** np.arange(1, 19, dtype=np.int64)
+
+
+def _nested_text(
+    values: np.ndarray,
+    *,
+    opens: tuple[np.ndarray, np.ndarray],
+    closes: tuple[np.ndarray, np.ndarray],
+    chunk_ends: Sequence[int] | np.ndarray,
+) -> tuple[str, np.ndarray]:
+    """Whole numbers written as nested JSON lists, as ``str`` and ``",".join`` would write them.
+
+    Parameters
+    ----------
+    values
+        The numbers, in order (int64).
+    opens, closes
+        ``(positions, counts)``: ``counts[k]`` brackets ``[`` before the number at ``positions[k]``,
+        and ``]`` after it; other numbers have none.
+    chunk_ends
+        The positions of the numbers that end a chunk: no comma follows them (every other number
+        is followed by one, after its closing brackets).
+
+    Returns
+    -------
+    tuple
+        The text of every chunk, one after the other, and where each chunk's text ends.
+    """
+    v = np.asarray(values, np.int64)
+    open_at, open_n = (np.asarray(x, np.int64) for x in opens)
+    close_at, close_n = (np.asarray(x, np.int64) for x in closes)
+    comma = np.ones(len(v), np.int64)
+    comma[np.asarray(chunk_ends, np.int64)] = 0
+    neg = v < 0
+    mag = np.abs(v)
+    n_digits = np.searchsorted(_POWERS, mag, side="right") + 1
+    length = neg + n_digits + comma
+    length[open_at] += open_n
+    length[close_at] += close_n
+    end = np.cumsum(length)
+    buf = np.empty(int(end[-1]) if len(end) else 0, np.uint8)
+    buf[end - 1] = ord(",")  # (where no comma follows a number, its last digit or bracket is written below)
+    after = end - comma  # just after each number's last digit, once its closing brackets are counted out
+    after[close_at] -= close_n
+    for k in range(int(open_n.max(initial=0))):
+        sel = open_at[open_n > k]
+        buf[after[sel] - n_digits[sel] - neg[sel] - open_n[open_n > k] + k] = ord("[")
+    for k in range(int(close_n.max(initial=0))):
+        buf[after[close_at[close_n > k]] + k] = ord("]")
+    buf[(after - n_digits)[neg] - 1] = ord("-")
+    # the digits, last first; the numbers with the most digits first, so those with a digit at
+    # each place are a leading run of them
+    order = np.argsort(-n_digits.astype(np.int8), kind="stable")
+    left, at = mag[order], after[order] - 1
+    count = np.bincount(n_digits, minlength=20)[::-1].cumsum()[::-1]  # numbers with at least d + 1 digits
+    for d in range(int(n_digits.max(initial=0))):
+        left, digit = np.divmod(left[: count[d + 1]], 10)
+        buf[at[: count[d + 1]] - d] = digit + ord("0")
+    return buf.tobytes().decode("ascii"), end[comma == 0]
 
 
 def decode_lines(text: str) -> list[np.ndarray]:

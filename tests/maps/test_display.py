@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maps.display import (
     M_PER_DEG, decode_polygons, display_polygons, encode_polygons, encoded_collection_text, safe_json,
@@ -95,3 +97,84 @@ def test_collection_text_keeps_chinese_and_cannot_close_the_script():
 def test_safe_json_refuses_what_it_cannot_write(bad):
     with pytest.raises(TypeError):
         safe_json({"x": bad})
+
+
+def _encoded_from_display(geom):
+    """The text of one geometry made from display_polygons' rounded rings, ring by ring with str."""
+    from maps.display import SCALE
+
+    polys = []
+    for p in geom.geoms:
+        rings = []
+        for ring in [p.exterior, *p.interiors]:
+            ints = np.round(np.asarray(ring.coords) * SCALE).astype(np.int64)[:-1]
+            steps = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64))
+            steps[0] = ints[0]
+            rings.append("[" + ",".join(str(v) for v in steps.ravel().tolist()) + "]")
+        polys.append("[" + ",".join(rings) + "]")
+    return "[" + ",".join(polys) + "]"
+
+
+def test_encoded_polygons_are_the_displayed_ones_written_ring_by_ring():
+    rng = np.random.default_rng(3)
+    geoms = [None, shapely.Polygon()]
+    for k in range(60):
+        side, n, wobble = rng.uniform(20, 600), int(rng.integers(3, 60)), rng.uniform(0, 8)
+        xy = to_deg(wiggly_square(side, n, wobble), lon0=120.2 + k / 50)
+        hole = to_deg([(150, 150), (250, 150), (250, 250), (150, 250)], lon0=120.2 + k / 50)
+        poly = shapely.Polygon(xy, [hole] if k % 3 == 0 else [])
+        if k % 4 == 0:  # a part west of 0° and south of the equator too: minus signs
+            geoms.append(shapely.MultiPolygon([poly, shapely.Polygon(to_deg(wiggly_square(300, 9), -0.001, -0.002))]))
+        else:
+            geoms.append(poly)
+    geoms.append(shapely.Polygon(to_deg([(0, 0), (1, 0), (1, 1), (0, 1)])))  # vanishes
+    shown = display_polygons(geoms, lat=LAT)
+    encoded = encode_polygons(geoms, lat=LAT)
+    assert [None if g is None else _encoded_from_display(g) for g in shown] == encoded
+    assert encoded[0] is None and encoded[1] is None and encoded[-1] is None
+    assert encoded[1:-1].count(None) == 1 and sum(t is not None and "-" in t for t in encoded) >= 15
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.lists(st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=6), min_size=1, max_size=4),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_nested_text_writes_what_json_writes(chunks):
+    from maps.display import _nested_text
+
+    values, opens, closes, ends, at = [], [], [], [], 0
+    for chunk in chunks:  # each chunk a list of lists of numbers
+        for j, flat in enumerate(chunk):
+            opens.append((at, 1 + (j == 0)))
+            closes.append((at + len(flat) - 1, 1 + (j == len(chunk) - 1)))
+            values += flat
+            at += len(flat)
+        ends.append(at - 1)
+    text, cuts = _nested_text(
+        np.asarray(values, np.int64),
+        opens=tuple(np.asarray(x) for x in zip(*opens)),
+        closes=tuple(np.asarray(x) for x in zip(*closes)),
+        chunk_ends=ends,
+    )
+    expect = [json.dumps(c, separators=(",", ":")) for c in chunks]
+    assert text == "".join(expect)
+    assert cuts.tolist() == np.cumsum([len(e) for e in expect]).tolist()
+
+
+def test_encoded_lines_are_the_same_whether_or_not_a_part_needs_splitting():
+    from maps.display import decode_lines, encode_lines
+
+    rng = np.random.default_rng(5)
+    lines = [
+        shapely.LineString(np.cumsum(rng.normal(0, 3e-4, (n, 2)), axis=0) + np.array([0.001, -0.001]))
+        for n in rng.integers(2, 30, 200)
+    ]
+    lines.append(shapely.LineString())
+    alone = encode_lines(lines, tolerance_m=4.0)  # single lines only: their own parts
+    split = encode_lines([*lines, shapely.Point(1, 1), shapely.MultiLineString()], tolerance_m=4.0)
+    assert alone == split and "-" in alone
+    assert len(decode_lines(alone)) > 150
