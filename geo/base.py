@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -27,7 +28,15 @@ from geo.basemap import basemap_tables
 from geo.crossings import walk_ways
 from geo.demand import Homes, homes_and_land
 from geo.kinds import LAYERS
-from geo.network import NETWORK_ARRAYS, Network, build_network, network_arrays, network_from_arrays
+from geo.network import (
+    NETWORK_ARRAYS,
+    Network,
+    build_network,
+    network_arrays,
+    network_crs,
+    network_from_arrays,
+    transformer,
+)
 from geo.online import extract_from_place
 from geo.osm import OsmExtract, check_osm_path, read_osm
 from geo.osm_layers import Rule, facilities_from_osm, load_rules
@@ -142,39 +151,34 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
 
 def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams, say: Progress) -> Base:
     """The base of a read extract: its walking network, homes, land and facility layers from the rules."""
-    say("building the walking network")
-    net = build_network(walk_ways(extract, crossings=params.crossings), signal_wait_m=params.signal_wait_m())
+    say("building the walking network and estimating homes and people")
+    ways = walk_ways(extract, crossings=params.crossings)
+    to_metric = transformer(4326, network_crs(ways))  # the network's CRS, known before it is built
 
     def project(g: np.ndarray) -> np.ndarray:
-        return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))
+        return shapely.transform(g, lambda c: np.column_stack(to_metric.transform(c[:, 0], c[:, 1])))
 
-    say("estimating homes and people")
-    homes, land = homes_and_land(extract.features, project=project, rule=params.people)
-    osm_fac, notes = facilities_from_osm(extract.features, rules, project=project)
-    kinds = np.asarray(extract.features.kind, dtype=object)
-    ai = np.flatnonzero(kinds == "admin")
-    tags = extract.features.tags
-    admin = gpd.GeoDataFrame(
-        {
-            "name": [tags[i].get("name") for i in ai],
-            "admin_level": [tags[i].get("admin_level") for i in ai],
-            "osm_id": [extract.features.osm_id[i] for i in ai],
-        },
-        geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [],
-        crs=4326,
-    )
-    return Base(
-        extract.source,
-        extract.data_date,
-        net,
-        homes,
-        land,
-        osm_fac,
-        admin,
-        named_places(extract.features),
-        notes,
-        basemap_tables(extract),
-    )
+    # the network is built in a thread while this one makes the homes, land and layers: both spend
+    # most of their time in numpy, scipy and GEOS, which let the other thread run meanwhile
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="circles-network") as pool:
+        building = pool.submit(build_network, ways, signal_wait_m=params.signal_wait_m())
+        homes, land = homes_and_land(extract.features, project=project, rule=params.people)
+        osm_fac, notes = facilities_from_osm(extract.features, rules, project=project)
+        kinds = np.asarray(extract.features.kind, dtype=object)
+        ai = np.flatnonzero(kinds == "admin")
+        tags = extract.features.tags
+        admin = gpd.GeoDataFrame(
+            {
+                "name": [tags[i].get("name") for i in ai],
+                "admin_level": [tags[i].get("admin_level") for i in ai],
+                "osm_id": [extract.features.osm_id[i] for i in ai],
+            },
+            geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [],
+            crs=4326,
+        )
+        places, extras = named_places(extract.features), basemap_tables(extract)
+        net = building.result()
+    return Base(extract.source, extract.data_date, net, homes, land, osm_fac, admin, places, notes, extras)
 
 
 # ------------------------------------------------------------------------------ the bundle

@@ -238,6 +238,13 @@ def csr_min(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr
     return sp.csr_matrix((ww, c.astype(np.int32), indptr), shape=(n, n))
 
 
+def network_crs(ways: WalkWays) -> int:
+    """The metric CRS (EPSG) :func:`build_network` gives the network of ``ways``: the UTM zone of their median point."""
+    if not len(ways.lon):
+        raise NetworkError("no walkable ways to build a network from")
+    return metric_crs_for(float(np.median(ways.lon)), float(np.median(ways.lat)))
+
+
 def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait_m: float = 0.0) -> Network:
     """Turn walkable ways into a network of intersections and edges with geometry.
 
@@ -257,7 +264,7 @@ def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait
     n_ways = len(off) - 1
     if n_ways == 0:
         raise NetworkError("no walkable ways to build a network from")
-    crs = metric_crs_for(float(np.median(lon)), float(np.median(lat)))
+    crs = network_crs(ways)
     x, y = transformer(4326, crs).transform(lon, lat)
     return _assemble(
         _FlatWays(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway, ways.name, crs),

@@ -126,3 +126,39 @@ def test_place_download_is_converted_like_a_file(osm_files, monkeypatch):
     assert res.source == "osmnx: 测试区, 杭州市"
     assert res.network.n_edges >= 2
     assert res.network.edge_len.sum() == pytest.approx(build_network(read_osm(osm_files[0]).ways).edge_len.sum(), rel=0.01)
+
+
+def test_the_base_built_beside_its_network_equals_the_base_built_after_it(binjiang_path):
+    """base_from_extract builds the network in a thread while it projects the homes, land and layers.
+
+    It projects them into the network's CRS before the network exists (geo.network.network_crs):
+    the same homes, land, facilities and network as building the network first and projecting
+    with it, as the code did before.
+    """
+    import shapely
+
+    from geo.base import base_from_extract
+    from geo.crossings import walk_ways
+    from geo.demand import homes_and_land
+    from geo.network import network_crs
+    from geo.osm_layers import facilities_from_osm, load_rules
+    from geo.plan_types import PlanInputs, PlanParams
+
+    ext = read_osm(binjiang_path)
+    params, rules = PlanParams(), load_rules(PlanInputs().layers_map)
+    base = base_from_extract(ext, rules, params, lambda _: None)
+    ways = walk_ways(ext, crossings=params.crossings)
+    net = build_network(ways, signal_wait_m=params.signal_wait_m())
+    assert base.network.crs == net.crs == network_crs(ways)
+    assert np.array_equal(base.network.node_xy, net.node_xy) and np.array_equal(base.network.edge_u, net.edge_u)
+
+    def project(g):
+        return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))
+
+    homes, land = homes_and_land(ext.features, project=project, rule=params.people)
+    assert len(homes) > 1000 and np.array_equal(base.homes.xy, homes.xy)
+    assert np.array_equal(base.homes.people, homes.people)
+    assert shapely.equals_exact(np.asarray(base.land, dtype=object), np.asarray(land, dtype=object), tolerance=0).all()
+    fac, _ = facilities_from_osm(ext.features, rules, project=project)
+    for name, t in fac.items():
+        assert t.geometry.geom_equals_exact(base.osm_facilities[name].geometry, tolerance=0).all(), name
