@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -195,35 +195,53 @@ def circle_and_gap_frames(
                 }
             )
             geoms.append(poly)
-    circles = _wgs84(gpd.GeoDataFrame(rows, columns=CIRCLE_COLUMNS, geometry=geoms, crs=net.crs))
-    if reuse is not None:
-        circles = gpd.GeoDataFrame(
-            pd.concat([circles, _kept_circles(reuse, layers, views)], ignore_index=True), crs=4326
-        )
     # layer circles first, so a reader that takes the first row per layer gets the dissolved one
-    circles = circles.sort_values(["scope", "layer", "minutes"], ascending=[False, True, True], kind="stable")
-    circles = circles.reset_index(drop=True)
+    by = (["scope", "layer", "minutes"], [False, True, True])
+    if reuse is None and rows and _sortable(rows, by[0]):
+        circles = _wgs84_frame(rows, CIRCLE_COLUMNS, geoms, net.crs, _stable_order(rows, *by))
+    else:
+        circles = _wgs84(gpd.GeoDataFrame(rows, columns=CIRCLE_COLUMNS, geometry=geoms, crs=net.crs))
+        if reuse is not None:
+            circles = gpd.GeoDataFrame(
+                pd.concat([circles, _kept_circles(reuse, layers, views)], ignore_index=True), crs=4326
+            )
+        circles = circles.sort_values(by[0], ascending=by[1], kind="stable").reset_index(drop=True)
     g_rows, g_geoms = [], []
     for rows_, polys_ in drawn.gaps.values():
         g_rows += rows_
         g_geoms += polys_
-    fresh = gpd.GeoDataFrame(
-        g_rows, columns=[c for c in GAP_COLUMNS if c != "rank"], geometry=g_geoms, crs=net.crs
-    ).to_crs(4326)
+    return circles, _gap_frame(g_rows, g_geoms, net.crs, reuse)
+
+
+#: the gap areas' order: by view and threshold, the most people first (``rank`` counts them from 1)
+GAP_ORDER = (["layer", "profile", "minutes", "people"], [True, True, True, False])
+
+
+def _gap_frame(rows: list[dict], geoms: list, crs: object, reuse: Reuse | None) -> gpd.GeoDataFrame:
+    """The gap areas (rows and their metric polygons), ranked, as a WGS84 frame; with those ``reuse`` keeps."""
+    by = GAP_ORDER
+    if reuse is None and rows and _sortable(rows, by[0]):
+        order = _stable_order(rows, *by)
+        ranked, rank, group = [], 0, None
+        for i in order:
+            r = rows[i]
+            key = (r["layer"], r["profile"], r["minutes"])
+            rank = rank + 1 if key == group else 1
+            group = key
+            ranked.append({**r, "rank": rank})
+        return _wgs84_frame(ranked, GAP_COLUMNS, [geoms[i] for i in order], crs, range(len(order)))
+    fresh = gpd.GeoDataFrame(rows, columns=[c for c in GAP_COLUMNS if c != "rank"], geometry=geoms, crs=crs).to_crs(
+        4326
+    )
     if reuse is not None:
         old = reuse.before.gaps
         kept = old[~old["layer"].isin(list(reuse.views))].drop(columns=["rank"]) if len(old) else old
         fresh = gpd.GeoDataFrame(pd.concat([fresh, kept], ignore_index=True), crs=4326) if len(kept) else fresh
-    if len(fresh):
-        gaps = fresh
-        gaps = gaps.sort_values(
-            ["layer", "profile", "minutes", "people"], ascending=[True, True, True, False], kind="stable"
-        )
-        gaps["rank"] = gaps.groupby(["layer", "profile", "minutes"]).cumcount() + 1
-        gaps = gaps[[*GAP_COLUMNS, "geometry"]].reset_index(drop=True)
-    else:
-        gaps = gpd.GeoDataFrame(columns=GAP_COLUMNS, geometry=[], crs=4326)
-    return circles, gaps
+    if not len(fresh):
+        return gpd.GeoDataFrame(columns=GAP_COLUMNS, geometry=[], crs=4326)
+    gaps = fresh.sort_values(by[0], ascending=by[1], kind="stable")
+    gaps["rank"] = gaps.groupby(by[0][:3]).cumcount() + 1
+    return gaps[[*GAP_COLUMNS, "geometry"]].reset_index(drop=True)
 
 
 def _kept_circles(reuse: Reuse, layers: dict, views: dict) -> gpd.GeoDataFrame:
@@ -243,6 +261,43 @@ def _kept_circles(reuse: Reuse, layers: dict, views: dict) -> gpd.GeoDataFrame:
             (old["scope"] == "facility") & (old["layer"] == name) & old["facility_id"].astype(str).isin(kept_ids)
         ).to_numpy()
     return old[keep_layer.to_numpy() | keep_fac]
+
+
+def _sortable(rows: list[dict], keys: list[str]) -> bool:
+    """Whether every row's ``keys`` are text or numbers that are not NaN (Python sorts them as pandas does)."""
+    for k in keys:
+        values = [r[k] for r in rows]
+        if not (
+            all(isinstance(v, str) for v in values)
+            or all(isinstance(v, (int, float, np.integer, np.floating)) and v == v for v in values)  # noqa: PLR0124 - NaN
+        ):
+            return False
+    return True
+
+
+def _stable_order(rows: list[dict], keys: list[str], ascending: list[bool]) -> list[int]:
+    """The rows' order by ``keys`` (each ascending or not), ties in their order: ``sort_values(kind="stable")``.
+
+    The keys are :func:`_sortable`. One stable sort per key, the last key first.
+    """
+    order = list(range(len(rows)))
+    for k, up in reversed(list(zip(keys, ascending, strict=True))):
+        order.sort(key=lambda i: rows[i][k], reverse=not up)  # (reverse keeps ties in their order)
+    return order
+
+
+def _wgs84_frame(rows: list[dict], columns: list[str], geoms: list, crs: object, order: object) -> gpd.GeoDataFrame:
+    """``gpd.GeoDataFrame(rows, columns=columns, geometry=geoms, crs=crs).to_crs(4326)`` taken in ``order``.
+
+    The same frame (columns, dtypes, coordinates, a default index), made in fewer pandas steps:
+    the table of the rows in order, and their geometries put into WGS84 as one array.
+    """
+    at = list(cast("Any", order))
+    g = np.empty(len(at), dtype=object)
+    g[:] = [geoms[i] for i in at]
+    df = pd.DataFrame([rows[i] for i in at], columns=columns)
+    df["geometry"] = gpd.array.GeometryArray(g, crs=crs).to_crs(4326)
+    return gpd.GeoDataFrame(df, geometry="geometry", copy=False)
 
 
 def _wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -361,10 +416,13 @@ def facility_frame(
             cols[f"people_{suffix}"] = np.round(people, 1)
             cols[f"homes_{suffix}"] = count.astype(int)
             cols[f"people_nearest_{suffix}"] = np.round(nearest, 1)
-        frames.append(gpd.GeoDataFrame(cols, geometry=list(fac.geometry.values) if n else [], crs=4326))
+        g = np.empty(n, dtype=object)
+        g[:] = list(fac.geometry.values) if n else []
+        cols["geometry"] = gpd.array.GeometryArray(g, crs=4326)
+        frames.append(pd.DataFrame(cols))  # (one GeoDataFrame of them all: the same table, made once)
     if not frames:
         return gpd.GeoDataFrame(geometry=[], crs=4326)
-    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
     if reuse is not None and len(reuse.before.facilities):
         # people served of facilities not drawn again: as before (their reach is unchanged)
         old = reuse.before.facilities
