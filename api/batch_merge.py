@@ -264,7 +264,9 @@ def _unpack_merge(path: Path, area: str) -> tuple[dict[str, gpd.GeoDataFrame], p
         raise StoreError(f"{path}: not a merge file of this version ({doc.get('kind')!r}, {doc.get('version')!r})")
     if doc.get("area") != area:
         raise StoreError(f"{path}: made for the area {doc.get('area')!r}")
-    layers = {str(k): gpd.GeoDataFrame(u.table(e)) for k, e in doc["layers"].items() if k in LAYERS}
+    layers = {str(k): u.table(e) for k, e in doc["layers"].items() if k in LAYERS}
+    if not all(isinstance(t, gpd.GeoDataFrame) for t in layers.values()):
+        raise StoreError(f"{path}: a layer without geometry")
     streets = u.table(doc.get("streets"))
     return layers, streets if streets is not None else pd.DataFrame()
 
