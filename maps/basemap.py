@@ -87,13 +87,36 @@ def _clip(table: gpd.GeoDataFrame | None, box: Box) -> tuple[np.ndarray, np.ndar
     """``(clipped geometries, row positions)`` of a table's non-empty geometries inside ``box``."""
     if table is None or len(table) == 0:
         return np.zeros(0, object), np.zeros(0, np.int64)
-    geoms = np.asarray(table.geometry.values, dtype=object)
-    ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    ok[ok] &= shapely.intersects(geoms[ok], shapely.box(*box))
-    idx = np.flatnonzero(ok)
-    clipped = shapely.clip_by_rect(geoms[idx], *box)
-    keep = ~shapely.is_empty(clipped)
-    return clipped[keep], idx[keep]
+    return _clip_geoms(np.asarray(table.geometry.values, dtype=object), box)
+
+
+def _clip_geoms(geoms: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """``(clipped geometries, positions)`` of the non-empty ``geoms`` inside ``box``: ``shapely.clip_by_rect``.
+
+    Lines and polygons wholly inside the box are taken as they are, a one-part MultiPolygon as its
+    polygon: what ``clip_by_rect`` makes of them (a copy), without copying them (most of a table).
+    """
+    idx = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
+    geoms = geoms[idx]
+    bounds = shapely.bounds(geoms)
+    types = shapely.get_type_id(geoms)
+    inside = (
+        (bounds[:, 0] > box[0])
+        & (bounds[:, 1] > box[1])
+        & (bounds[:, 2] < box[2])
+        & (bounds[:, 3] < box[3])
+        & np.isin(types, (1, 3, 6))
+    )
+    out = geoms.copy()
+    single = np.flatnonzero(inside & (types == 6))
+    single = single[shapely.get_num_geometries(geoms[single]) == 1]
+    out[single] = shapely.get_geometry(geoms[single], 0)
+    cross = np.flatnonzero(~inside)
+    cross = cross[shapely.intersects(geoms[cross], shapely.box(*box))]
+    out[cross] = shapely.clip_by_rect(geoms[cross], *box)
+    keep = inside
+    keep[cross] = ~shapely.is_empty(out[cross])
+    return out[keep], idx[keep]
 
 
 def _names(table: gpd.GeoDataFrame, idx: np.ndarray) -> list:
@@ -138,7 +161,10 @@ class _Labels:
         metric = shapely.transform(lines[named], lambda c: c * [self.kx, self.ky])
         group_of: dict[str, int] = {}  # each name's group, in the order the names first come
         group = np.asarray([group_of.setdefault(names[i], len(group_of)) for i in named], dtype=np.int64)
-        pieces, src = shapely.get_parts(metric, return_index=True)
+        if np.all(shapely.get_type_id(metric) == 1):  # single lines are their own parts (not copied again)
+            pieces, src = metric, np.arange(len(metric))
+        else:
+            pieces, src = shapely.get_parts(metric, return_index=True)
         order = np.argsort(group[src], kind="stable")  # by name, each name's pieces in their order
         joined = shapely.line_merge(
             shapely.multilinestrings(pieces[order], indices=group[src][order]) if len(order) else np.zeros(0, object)
@@ -151,11 +177,16 @@ class _Labels:
         keep = np.flatnonzero(length >= LABEL_MIN_LENGTH_M)
         count = np.maximum(1, np.floor(length[keep] / spacing_m)).astype(int)
         rep = np.repeat(keep, count)
-        k = np.concatenate([np.arange(n) for n in count]) if len(count) else np.zeros(0, int)
+        k = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)  # 0, 1, … along each line
         pos = (k + 0.5) * length[rep] / np.repeat(count, count)
-        at = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], pos))
-        a = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], np.maximum(pos - 10, 0)))
-        b = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], pos + 10))
+        # the label's point and points 10 m either side of it, in one pass
+        lines3 = parts_a[np.tile(rep, 3)]
+        at, a, b = np.split(
+            shapely.get_coordinates(
+                shapely.line_interpolate_point(lines3, np.concatenate([pos, np.maximum(pos - 10, 0), pos + 10]))
+            ),
+            3,
+        )
         angle = np.degrees(np.arctan2(-(b[:, 1] - a[:, 1]), b[:, 0] - a[:, 0]))  # screen y points down
         angle = np.where(angle > 90, angle - 180, np.where(angle < -90, angle + 180, angle))
         take_a = _spaced(at, part_group[rep], spacing_m / 2)
@@ -194,12 +225,14 @@ def _spaced(at: np.ndarray, group: np.ndarray, min_gap: float) -> np.ndarray:
     same both ways), so a point is kept when no point kept before it has ruled it out.
     """
     take = np.zeros(len(at), bool)
+    if not len(at):
+        return np.flatnonzero(take)
     order = np.argsort(group, kind="stable")
-    bounds = np.flatnonzero(np.diff(group[order])) + 1
-    for members in np.split(order, bounds) if len(order) else []:
-        if len(members) == 1:  # (most names have one label)
-            take[members[0]] = True
-            continue
+    starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+    sizes = np.diff(np.r_[starts, len(order)])
+    take[order[starts[sizes == 1]]] = True  # (most names have one label)
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+        members = order[start : start + size]
         pts = at[members]
         close = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) < min_gap
         ruled_out = np.zeros(len(members), bool)

@@ -210,3 +210,62 @@ def test_labels_along_join_same_named_pieces_and_keep_their_spacing():
     xs = sorted(p[0] / doc["s"] / deg for p in by_name["A路"])
     assert np.allclose(np.diff(xs), 500.0, atol=1.0)
     assert all(p[2] == 0 and p[4] == LABEL_CLASSES.index("minor") for p in doc["p"])
+
+
+def test_spaced_labels_with_many_names_of_one_label_keep_what_a_point_by_point_check_keeps():
+    from maps.basemap import _spaced
+
+    rng = np.random.default_rng(11)
+    at = rng.uniform(0, 3000, (500, 2))
+    group = np.r_[rng.integers(0, 400, 450), np.full(50, 7)]  # most names once, one name many times
+    kept: dict[int, list[np.ndarray]] = {}
+    expected = []
+    for j in range(len(at)):
+        near = kept.setdefault(int(group[j]), [])
+        if any(np.hypot(*(at[j] - q)) < 400.0 for q in near):
+            continue
+        near.append(at[j])
+        expected.append(j)
+    assert _spaced(at, group, 400.0).tolist() == expected
+    assert len(expected) < len(at)
+
+
+def _clip_plainly(geoms, box):
+    """What the base layer's cut was first written as: every geometry meeting the box clipped by it."""
+    ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    ok[ok] &= shapely.intersects(geoms[ok], shapely.box(*box))
+    idx = np.flatnonzero(ok)
+    clipped = shapely.clip_by_rect(geoms[idx], *box)
+    keep = ~shapely.is_empty(clipped)
+    return clipped[keep], idx[keep]
+
+
+def test_cut_to_the_view_takes_what_lies_inside_as_clip_by_rect_makes_it(binjiang_plan):
+    from maps.basemap import _clip_geoms, _extent
+
+    square = shapely.box(0.2, 0.2, 0.4, 0.4)
+    hole = shapely.box(0.25, 0.25, 0.3, 0.3)
+    made = [
+        shapely.LineString([(0.1, 0.1), (0.5, 0.6)]),  # inside
+        shapely.LineString([(0.5, 0.5), (1.5, 0.5)]),  # across the edge
+        shapely.LineString([(2, 2), (3, 3)]),  # outside
+        shapely.LineString([(0, 0.5), (0.5, 0.5)]),  # ends on the edge
+        shapely.Polygon(square.exterior.coords, [hole.exterior.coords]),
+        shapely.MultiPolygon([square]),  # one part: clip_by_rect gives the polygon
+        shapely.MultiPolygon([square, shapely.box(0.6, 0.6, 0.7, 0.7)]),
+        shapely.MultiPolygon([square, shapely.box(0.9, 0.9, 1.7, 1.7)]),  # across the edge
+        shapely.MultiLineString([[(0.1, 0.1), (0.2, 0.2)]]),
+        shapely.Point(0.5, 0.5),
+        shapely.Polygon(),
+        None,
+    ]
+    cases = [(np.asarray(made, dtype=object), (0.0, 0.0, 1.0, 1.0))]
+    box = _extent(binjiang_plan)
+    for table in [*binjiang_plan.base.extras.values(), binjiang_plan.base.admin]:
+        cases.append((np.asarray(table.geometry.values, dtype=object), box))
+    for geoms, view in cases:
+        got, idx = _clip_geoms(geoms, view)
+        want, want_idx = _clip_plainly(geoms, view)
+        assert idx.tolist() == want_idx.tolist()
+        assert shapely.to_wkb(got).tolist() == shapely.to_wkb(want).tolist()
+    assert len(cases[0][0][_clip_geoms(*cases[0])[1]]) == 9
