@@ -1,0 +1,75 @@
+"""geo.tables' street and community tables equal a plain pandas groupby of the homes and their names."""
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import geo.tables
+from geo.tables import area_table, plan_tables
+
+
+def _clean(values):
+    return [v.strip() if isinstance(v, str) and v.strip() else None for v in values]
+
+
+def _expected(r, level):
+    """The table the plain way: a groupby, a sort, the unnamed homes last."""
+    street, community, named_from = (_clean(a) for a in r.home_names)
+    key = street if level == "street" else community
+    people = np.asarray(r.homes.people, float)
+    covered = geo.tables._covered(r)
+    df = pd.DataFrame({"name": key, "people": people, **{c: np.where(h, people, 0.0) for c, h in covered.items()}})
+    df["homes"] = 1
+    sums = df.groupby("name", dropna=False, sort=False).sum()
+    rows = []
+    for name, s in sums.iterrows():
+        row = {"name": None if pd.isna(name) else name, "homes": int(s["homes"]), "people": round(s["people"], 1)}
+        for c in covered:
+            row[c] = round(s[c] / s["people"], 4) if s["people"] > 0 else 0.0
+        if level == "community":
+            mine = [i for i, k in enumerate(key) if (k is None if row["name"] is None else k == row["name"])]
+            streets = Counter(street[i] for i in mine if street[i] is not None)
+            top = max(streets.values(), default=0)
+            row["street"] = next((v for v, n in streets.items() if n == top), None)
+            sources = Counter(named_from[i] for i in mine if named_from[i] is not None)
+            row["named_from"] = "mixed" if len(sources) > 1 else next(iter(sources), None)
+        rows.append(row)
+    named = pd.DataFrame([x for x in rows if x["name"] is not None], columns=list(rows[0]))
+    named = named.sort_values([*covered, "people", "name"], ascending=[True] * len(covered) + [False, True])
+    return pd.concat([named, pd.DataFrame([x for x in rows if x["name"] is None])]).reset_index(drop=True)
+
+
+def _compare(table, expected):
+    assert table["name"].tolist() == [None if pd.isna(v) else v for v in expected["name"]]
+    for col in expected.columns:
+        got = [None if pd.isna(v) else v for v in table[col]]
+        want = [None if pd.isna(v) else v for v in expected[col]]
+        assert got == pytest.approx(want) if table[col].dtype.kind == "f" else got == want, col
+
+
+def test_area_tables_of_a_real_plan_are_its_homes_grouped(binjiang_plan):
+    for level in ("street", "community"):
+        _compare(area_table(binjiang_plan, level=level), _expected(binjiang_plan, level))
+
+
+def test_area_tables_with_blank_names_and_ties_are_its_homes_grouped(binjiang_plan):
+    """Names with spaces and blanks, one person per home (ties of people broken by the name)."""
+    r = binjiang_plan
+    n = len(r.homes)
+    rng = np.random.default_rng(7)
+    pick = np.array(["甲社区", " 甲社区", "乙社区 ", "丙社区", "", "  ", None, np.nan], dtype=object)
+    community = pick[rng.integers(0, len(pick), n)]
+    street = np.array(["一街道", "二街道", None, " 一街道"], dtype=object)[rng.integers(0, 4, n)]
+    named_from = np.array(["admin boundary", "nearest place", None], dtype=object)[rng.integers(0, 3, n)]
+    homes = dataclasses.replace(r.homes, people=np.ones(n))
+    r = dataclasses.replace(r, homes=homes, home_names=(street, community, named_from))
+    tables = plan_tables(r)
+    for level, table in (("street", tables.streets), ("community", tables.communities)):
+        _compare(table, _expected(r, level))
+        pd.testing.assert_frame_equal(table, area_table(r, level=level))
+    assert tables.communities["name"].tolist()[-1] is None  # the unnamed homes last
+    nameless = dataclasses.replace(r, home_names=())
+    assert area_table(nameless, level="community")["name"].tolist() == [None]
