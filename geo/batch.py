@@ -462,10 +462,14 @@ class Partition:
         self.osm_fac = {k: placed(v) for k, v in base.osm_facilities.items()}
         self.file_fac = {k: placed(v[0]) for k, v in files.items()}
 
+    def metric(self, area: StudyArea) -> shapely.Geometry:
+        """The area in the extract's metric CRS."""
+        net = self.base.network
+        return shapely.transform(area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+
     def halo(self, area: StudyArea) -> tuple[shapely.Geometry, shapely.Geometry]:
         """The area and its halo in the extract's metric CRS."""
-        net = self.base.network
-        metric = shapely.transform(area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+        metric = self.metric(area)
         halo = shapely.buffer(metric, self.params.halo())
         shapely.prepare(halo)
         return metric, halo
@@ -475,8 +479,7 @@ class Partition:
         count = np.zeros(len(self.base.homes), np.int64)
         for a in areas:
             if a.problem is None and not a.area.geometry.is_empty:
-                metric, _ = self.halo(a.area)
-                count[self.homes.inside(metric)] += 1
+                count[self.homes.inside(self.metric(a.area))] += 1  # (no halo: a buffer costs ~5 ms)
         return count
 
     def packed(self, area: BatchArea) -> PackedPart:
