@@ -151,7 +151,7 @@ def save_plan(result: PlanResult, folder: Path, *, files: Mapping[str, bytes] | 
         meta=meta,
         arrays={"network": network_arrays(result.network), "homes": homes, "layers": layer_arrays},
         tables=tables,
-        extra=None if not files else lambda tmp: [_write_file(tmp / name, data) for name, data in files.items()],
+        files=files or {},
     )
 
 
@@ -164,11 +164,6 @@ def _digests(extras: Mapping[str, Any]) -> dict[str, str]:
         if name in kept or table is not None:
             out[name] = kept.get(name) or table_digest(table)
     return out
-
-
-def _write_file(path: Path, data: bytes) -> str:
-    path.write_bytes(data)
-    return path.name
 
 
 def plan_folder(folder: str | Path) -> Path:

@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -37,6 +38,11 @@ import shapely
 MANIFEST = "manifest.json"
 #: temporary folders are named ``.<target name>.tmp-<random>`` beside their target.
 TMP_MARK = ".tmp-"
+
+
+#: a bundle's files made from data up to this size are made in memory and checksummed as they are
+#: written (:func:`write_bundle`); bigger ones (a province's base) are written and read again
+IN_MEMORY = 64 << 20
 
 
 class StoreError(Exception):
@@ -112,11 +118,15 @@ def storable_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Named arrays as an ``.npz`` file (text arrays packed as UTF-8; never pickled)."""
     with Path(path).open("wb") as fh:
-        # storable_arrays leaves no object array, so nothing is pickled; np.savez's own allow_pickle
-        # keyword is left out: the numpy versions this package allows before 2.x would store it
-        # as an array named "allow_pickle"
-        storable: dict[str, Any] = dict(storable_arrays(arrays))  # (numpy's stubs read ** as its options)
-        np.savez(fh, **storable)
+        _savez(fh, storable_arrays(arrays))
+
+
+def _savez(fh: IO[bytes], storable: Mapping[str, np.ndarray]) -> None:
+    # storable_arrays leaves no object array, so nothing is pickled; np.savez's own allow_pickle
+    # keyword is left out: the numpy versions this package allows before 2.x would store it
+    # as an array named "allow_pickle"
+    named: dict[str, Any] = dict(storable)  # (numpy's stubs read ** as its options)
+    np.savez(fh, **named)
 
 
 def read_arrays(path: Path, *, names: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -156,23 +166,139 @@ def write_table(path: Path, gdf: pd.DataFrame) -> dict:
     Any mix of text, numbers, lists and missing values round-trips. Returns the manifest entry's
     description of the table: its JSON columns, its geometry column and CRS.
     """
-    geo_df = gdf if isinstance(gdf, gpd.GeoDataFrame) and hasattr(gdf, "geometry") else None
-    geom = geo_df.geometry.name if geo_df is not None else None
-    df = pd.DataFrame(gdf).copy()
-    json_cols = [str(c) for c in df.columns if c != geom and df[c].dtype == object]
-    for c in json_cols:
-        df[c] = [json.dumps(plain_value(v), ensure_ascii=False) for v in df[c]]
+    entry, table = _parquet_table(gdf)
+    _write_parquet(table, str(path))
+    return entry
+
+
+def table_bytes(gdf: pd.DataFrame) -> tuple[dict, bytes]:
+    """The Parquet file :func:`write_table` writes for ``gdf``, and its manifest entry."""
+    entry, table = _parquet_table(gdf)
+    sink = pa.BufferOutputStream()
+    _write_parquet(table, sink)
+    return entry, sink.getvalue().to_pybytes()
+
+
+def _write_parquet(table: pa.Table | pd.DataFrame, where: str | pa.NativeFile) -> None:
+    """Write what :func:`_parquet_table` made (a frame: one with attrs, which pandas keeps) to a path or stream."""
+    if isinstance(table, pd.DataFrame):
+        table.to_parquet(where, index=False)
+    else:
+        pq.write_table(table, where, compression="snappy")
+
+
+def _parquet_table(gdf: pd.DataFrame) -> tuple[dict, pa.Table | pd.DataFrame]:
+    """The table :func:`write_table` writes as Parquet, and its manifest entry.
+
+    The file is what ``DataFrame.to_parquet(index=False)`` writes for the frame with its object
+    columns as JSON text and its geometry as WKB. For the columns a plan's tables hold (numbers,
+    text, JSON and the geometry) the Arrow table is made from the columns directly
+    (:func:`_arrow_table`), with pandas' own schema metadata; any other frame goes through pandas
+    (a frame with attrs is given back for pandas to write: it keeps them in the file's metadata).
+    """
+    plain = pd.DataFrame(gdf, copy=False)  # (its columns are Series, faster to make than GeoSeries)
+    geom = _geometry_name(gdf, plain)
+    json_cols = [str(c) for c, t in zip(plain.columns, plain.dtypes, strict=True) if c != geom and _is_object(t)]
     entry: dict[str, Any] = {"json_columns": json_cols}
-    if geo_df is not None:
-        df[geom] = shapely.to_wkb(np.asarray(geo_df.geometry.values, dtype=object))
+    if geom is not None:
+        crs = plain[geom].array.crs
         entry["geometry"] = str(geom)
-        entry["crs"] = geo_df.crs.to_string() if geo_df.crs is not None else None
+        entry["crs"] = crs.to_string() if crs is not None else None
+    table = _arrow_table(plain, geom) if _DIRECT else None
+    if table is not None:
+        return entry, table
+    df = plain.copy()
+    for c in entry["json_columns"]:
+        df[c] = _json_texts(df[c])
+    if geom is not None:
+        df[geom] = shapely.to_wkb(np.asarray(plain[geom].array, dtype=object))
     df.columns = [str(c) for c in df.columns]
     if df.attrs:  # (kept by pandas in the file's metadata)
-        df.to_parquet(path, index=False)
-    else:  # what to_parquet writes, byte for byte, converted on this thread: a pool of threads per table cost more
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False, nthreads=1), str(path), compression="snappy")
-    return entry
+        return entry, df
+    # what to_parquet writes, byte for byte, converted on this thread: a pool of threads per table cost more
+    return entry, pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
+
+
+#: pandas 3 makes a column of JSON texts a ``str`` column (Arrow's large_string), as
+#: :func:`_arrow_table` does; an older pandas keeps it as object: its frames go through pandas
+_DIRECT = int(pd.__version__.split(".")[0]) >= 3
+#: the name pyarrow's pandas metadata gives an Arrow type (``pyarrow.pandas_compat.get_logical_type``),
+#: for the types :func:`_arrow_table` makes
+_LOGICAL = {
+    pa.bool_(): "bool",
+    **{pa.from_numpy_dtype(np.dtype(t)): t for t in ("int8", "int16", "int32", "int64", "uint8", "uint16")},
+    **{pa.from_numpy_dtype(np.dtype(t)): t for t in ("uint32", "uint64", "float16", "float32", "float64")},
+    pa.null(): "empty",
+    pa.binary(): "bytes",
+    pa.string(): "unicode",
+    pa.large_string(): "object",
+}
+
+
+def _geometry_name(gdf: pd.DataFrame, plain: pd.DataFrame) -> object:
+    """The name of the active geometry column of ``gdf`` (``plain``: the frame as a DataFrame), None without one."""
+    name = gdf.active_geometry_name if isinstance(gdf, gpd.GeoDataFrame) else None
+    if name is None or name not in plain.columns or not isinstance(plain[name].dtype, gpd.array.GeometryDtype):
+        return None  # (GeoDataFrame.geometry raises AttributeError then)
+    return name
+
+
+def _is_object(dtype: object) -> bool:
+    """Whether a column of ``dtype`` is kept as JSON text (numpy's object dtype)."""
+    return isinstance(dtype, np.dtype) and dtype.kind == "O"
+
+
+def _json_texts(values: pd.Series) -> list[str]:
+    return [json.dumps(plain_value(v), ensure_ascii=False) for v in values]
+
+
+def _arrow_table(plain: pd.DataFrame, geom: object) -> pa.Table | None:
+    """The Arrow table ``pa.Table.from_pandas`` makes of the frame :func:`table_bytes` writes, made directly.
+
+    Each column converted as ``from_pandas`` converts it (``pa.array(column, from_pandas=True)``),
+    without copying the frame; None for a frame of anything else (other dtypes, attrs, names
+    not distinct once text), left to pandas.
+    """
+    names = [str(c) for c in plain.columns]
+    if plain.attrs or len(set(names)) != len(names):
+        return None
+    arrays: list[pa.Array] = []
+    meta: list[dict[str, Any]] = []
+    for name, (c, s) in zip(names, plain.items(), strict=True):
+        dtype = s.dtype
+        if c == geom:
+            arr = pa.array(shapely.to_wkb(np.asarray(s.array, dtype=object)), from_pandas=True)
+            numpy_type = "object"
+        elif _is_object(dtype):
+            arr = pa.array(_json_texts(s), type=pa.large_string()) if len(s) else pa.array([], pa.float64())
+            numpy_type = "str" if len(s) else "float64"  # (pandas makes an empty column of no values float64)
+        elif (isinstance(dtype, np.dtype) and dtype.kind in "biuf") or (
+            isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+        ):
+            arr = pa.array(s, from_pandas=True)
+            numpy_type = str(dtype)
+        else:
+            return None
+        logical = _LOGICAL.get(arr.type)
+        if logical is None:
+            return None
+        arrays.append(arr)
+        meta.append(
+            {"name": name, "field_name": name, "pandas_type": logical, "numpy_type": numpy_type, "metadata": None}
+        )
+    pandas_meta = {
+        "index_columns": [],
+        "column_indexes": [],
+        "columns": meta,
+        "attributes": {},
+        "creator": {"library": "pyarrow", "version": pa.__version__},
+        "pandas_version": pd.__version__,
+    }
+    schema = pa.schema(
+        [pa.field(n, a.type) for n, a in zip(names, arrays, strict=True)],
+        metadata={b"pandas": json.dumps(pandas_meta).encode("utf8")},
+    )
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def plain_value(v: object) -> object:
@@ -292,28 +418,53 @@ def write_bundle(
     meta: Mapping[str, Any],
     arrays: Mapping[str, Mapping[str, np.ndarray]] = {},
     tables: Mapping[str, Any] = {},
+    files: Mapping[str, bytes] = {},
     extra: Callable[[Path], list[str]] | None = None,
 ) -> Path:
     """Write a bundle into ``folder`` (a new folder, made atomically; an old one is replaced).
 
-    ``extra(tmp_folder)`` may write more files and returns their names (checksummed too).
+    ``files``: more files (name -> content); ``extra(tmp_folder)`` may write more files and
+    returns their names. Both are checksummed too. A file made from data up to
+    :data:`IN_MEMORY` bytes is made in memory and checksummed as it is written; a bigger one is
+    written to disk and read again (no second copy of it in memory), as are those of ``extra``.
     """
     folder = Path(folder)
 
     def write(tmp: Path) -> None:
-        files: dict[str, dict] = {}
+        listed: dict[str, dict] = {}
+
+        def put(fname: str, entry: dict, data: bytes | memoryview | None = None) -> None:
+            path = tmp / fname
+            if data is None:  # written already
+                listed[fname] = {**entry, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+                return
+            path.write_bytes(data)
+            listed[fname] = {**entry, "sha256": hashlib.sha256(data).hexdigest(), "bytes": memoryview(data).nbytes}
+
         for name, arrs in arrays.items():
-            write_arrays(tmp / f"{name}.npz", arrs)
-            files[f"{name}.npz"] = {}
+            storable = storable_arrays(arrs)
+            if sum(a.nbytes for a in storable.values()) > IN_MEMORY:
+                with (tmp / f"{name}.npz").open("wb") as fh:
+                    _savez(fh, storable)
+                put(f"{name}.npz", {})
+            else:
+                buf = io.BytesIO()
+                _savez(buf, storable)
+                put(f"{name}.npz", {}, buf.getbuffer())
         for name, gdf in tables.items():
-            files[f"{name}.parquet"] = write_table(tmp / f"{name}.parquet", gdf)
-        if extra is not None:
-            for fname in extra(tmp):
-                files[fname] = {}
-        for fname, entry in files.items():
-            entry["sha256"] = sha256_file(tmp / fname)
-            entry["bytes"] = (tmp / fname).stat().st_size
-        doc = {"kind": kind, "version": version, "files": files, "meta": dict(meta)}
+            entry, table = _parquet_table(gdf)
+            if isinstance(table, pa.Table) and table.nbytes > IN_MEMORY:
+                _write_parquet(table, str(tmp / f"{name}.parquet"))
+                put(f"{name}.parquet", entry)
+            else:
+                sink = pa.BufferOutputStream()
+                _write_parquet(table, sink)
+                put(f"{name}.parquet", entry, memoryview(sink.getvalue()))
+        for fname, data in files.items():
+            put(fname, {}, data)
+        for fname in extra(tmp) if extra is not None else []:
+            put(fname, {})
+        doc = {"kind": kind, "version": version, "files": listed, "meta": dict(meta)}
         (tmp / MANIFEST).write_text(
             json.dumps(doc, ensure_ascii=False, indent=1, default=plain_value), encoding="utf-8"
         )

@@ -1,13 +1,18 @@
 """geo.store's tables: what write_table writes is what DataFrame.to_parquet writes, and reads back."""
 
+import hashlib
+import io
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import shapely
 
-from geo.store import read_table, write_table
+from geo.store import _arrow_table, plain_value, read_bundle, read_table, table_bytes, write_bundle, write_table
 
 
 def _table() -> gpd.GeoDataFrame:
@@ -40,3 +45,129 @@ def test_write_table_writes_the_bytes_to_parquet_writes(tmp_path):
     assert back["name"].tolist() == gdf["name"].tolist()
     assert np.array_equal(back["people"].to_numpy(), gdf["people"].to_numpy())
     assert shapely.equals_exact(back.geometry.values, gdf.geometry.values, tolerance=0).all()
+
+
+def _by_pandas(gdf: pd.DataFrame) -> bytes:
+    """What write_table wrote before its Arrow tables were made directly: the frame converted and written by pandas."""
+    geom = gdf.active_geometry_name if isinstance(gdf, gpd.GeoDataFrame) else None
+    df = pd.DataFrame(gdf).copy()
+    for c in df.columns:
+        if c != geom and df[c].dtype == np.dtype(object):
+            df[c] = [json.dumps(plain_value(v), ensure_ascii=False) for v in df[c]]
+    if geom is not None:
+        df[geom] = shapely.to_wkb(np.asarray(gdf.geometry.values, dtype=object))
+    df.columns = [str(c) for c in df.columns]
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    """Frames of every kind of column the plan's tables hold, and some they do not (written through pandas)."""
+    n = 7
+    pts = shapely.points(np.arange(n, dtype=float), np.arange(n, dtype=float))
+    cols = {
+        "i64": np.arange(n),
+        "i32": np.arange(n, dtype=np.int32),
+        "u8": np.arange(n, dtype=np.uint8),
+        "f": [1.5, np.nan, 3.0, np.inf, -0.0, 2.0, 1e300],
+        "f32": np.ones(n, dtype=np.float32),
+        "b": [True, False] * 3 + [True],
+        "s": pd.Series(["a", None, "路", "", "x\x00y", "b", "c"], dtype="str"),
+        "na_s": pd.Series(["a", None, "b", "c", "d", "e", "f"], dtype="string"),
+        "obj": [None, 1, 2.5, "t", ["a", 1], {"k": (1, 2)}, np.int64(3)],
+        "all_none": [None] * n,
+        "名": ["甲"] * n,
+        5: np.zeros(n),
+    }
+    frames: dict[str, pd.DataFrame] = {
+        "plain": pd.DataFrame(cols),
+        "geo": gpd.GeoDataFrame(cols, geometry=pts, crs=4326),
+        "other geometry name": gpd.GeoDataFrame({"a": np.arange(n)}, geometry=gpd.GeoSeries(pts, name="g"), crs=32650),
+        "missing geometries": gpd.GeoDataFrame({"a": np.arange(3)}, geometry=[None, pts[0], None], crs=4326),
+        "no geometries": gpd.GeoDataFrame({"a": np.arange(2)}, geometry=[None, None]),
+        "no rows": gpd.GeoDataFrame(
+            {"o": pd.Series([], dtype=object), "s": pd.Series([], dtype="str"), "f": pd.Series([], dtype=float)},
+            geometry=[],
+            crs=4326,
+        ),
+        "all NaN": gpd.GeoDataFrame({"a": [np.nan, np.nan]}, geometry=[pts[0], pts[1]], crs=4326),
+        "a slice": gpd.GeoDataFrame(cols, geometry=pts, crs=4326).iloc[2:5],
+        # through pandas: dtypes the direct tables leave to it, and attrs
+        "category": pd.DataFrame({"c": pd.Categorical(["a", "b", "a"]), "x": [1, 2, 3]}),
+        "dates": pd.DataFrame({"d": pd.to_datetime(["2024-01-01", None])}),
+        "nullable ints": pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}),
+    }
+    with_attrs = pd.DataFrame({"x": [1, 2]})
+    with_attrs.attrs["note"] = "kept"
+    frames["attrs"] = with_attrs
+    return frames
+
+
+def test_table_bytes_are_what_pandas_writes_for_every_kind_of_column(tmp_path):
+    for label, frame in _frames().items():
+        entry, data = table_bytes(frame)
+        assert data == _by_pandas(frame), label
+        (tmp_path / "t.parquet").write_bytes(data)
+        back = read_table(tmp_path / "t.parquet", entry)
+        assert list(back.columns) == [str(c) for c in frame.columns], label
+        assert len(back) == len(frame), label
+
+
+def test_the_plans_tables_are_made_directly_not_through_pandas():
+    # the direct path is the one taken for the columns a plan holds (else the test above checks only pandas)
+    frames = _frames()
+    for label in ("plain", "geo", "other geometry name", "missing geometries", "no geometries", "no rows", "a slice"):
+        frame = frames[label]
+        geom = frame.active_geometry_name if isinstance(frame, gpd.GeoDataFrame) else None
+        table = _arrow_table(pd.DataFrame(frame, copy=False), geom)
+        assert table is not None, label
+        assert table.schema.metadata == pq.read_schema(pa.BufferReader(_by_pandas(frame))).metadata, label
+    for label in ("category", "dates", "nullable ints", "attrs"):
+        assert _arrow_table(frames[label], None) is None, label
+
+
+def test_a_bundle_lists_the_checksums_of_what_it_wrote(tmp_path):
+    gdf = _table().iloc[:50]
+    folder = write_bundle(
+        tmp_path / "b",
+        kind="k",
+        version=1,
+        meta={},
+        arrays={"a": {"x": np.arange(5), "t": np.array(["a", None], dtype=object)}},
+        tables={"t": gdf},
+        files={"f.json": b'{"a": 1}'},
+        extra=lambda tmp: [(tmp / "e.txt").write_text("e", encoding="utf-8") and "e.txt"],
+    )
+    files = json.loads((folder / "manifest.json").read_text("utf-8"))["files"]
+    assert list(files) == ["a.npz", "t.parquet", "f.json", "e.txt"]
+    for name, entry in files.items():  # each checksum made again from the file read back
+        assert entry["sha256"] == hashlib.sha256((folder / name).read_bytes()).hexdigest(), name
+        assert entry["bytes"] == (folder / name).stat().st_size, name
+    assert (folder / "f.json").read_bytes() == b'{"a": 1}'
+    assert (folder / "t.parquet").read_bytes() == _by_pandas(gdf)
+    b = read_bundle(folder, kind="k", version=1)
+    assert b.arrays("a", text=("t",))["t"].tolist() == ["a", ""]
+    assert b.table("t")["people"].tolist() == gdf["people"].tolist()
+
+
+def test_a_bundle_of_big_files_writes_them_first_and_lists_the_same(tmp_path, monkeypatch):
+    import geo.store
+
+    def bundle(folder: Path) -> Path:
+        return write_bundle(
+            folder,
+            kind="k",
+            version=1,
+            meta={"m": 1},
+            arrays={"a": {"x": np.arange(50), "t": np.array(["a", None], dtype=object)}},
+            tables={"t": _table().iloc[:50], "attrs": _frames()["attrs"], "plain": _frames()["plain"]},
+        )
+
+    small = bundle(tmp_path / "small")
+    monkeypatch.setattr(geo.store, "IN_MEMORY", 0)  # every file "big": written to disk, then read to checksum
+    big = bundle(tmp_path / "big")
+    assert sorted(p.name for p in big.iterdir()) == sorted(p.name for p in small.iterdir())
+    for p in small.iterdir():
+        assert (big / p.name).read_bytes() == p.read_bytes(), p.name
+    read_bundle(big, kind="k", version=1)  # (checks every checksum)
