@@ -11,6 +11,9 @@ import hashlib
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from geo.osm import Features, OsmExtract, WalkWays
@@ -91,7 +94,23 @@ def table_digest(table: gpd.GeoDataFrame) -> str:
     h.update(str(len(table)).encode())
     for col in ("name", "class", "admin_level"):
         if col in table:
-            h.update(f"\x00{col}\x00".encode() + "\x00".join(map(str, table[col].tolist())).encode())
+            h.update(f"\x00{col}\x00".encode() + _joined(table[col]))
     wkb = shapely.to_wkb(np.asarray(table.geometry.values, dtype=object))
-    h.update(b"\x00".join(b"" if w is None else w for w in wkb))
+    parts = wkb.tolist()
+    h.update(b"\x00".join([b"" if w is None else w for w in parts] if None in parts else parts))
     return h.hexdigest()
+
+
+def _joined(values: pd.Series) -> bytes:
+    """One text of a column's values: ``str`` of each, joined by NUL characters, as UTF-8.
+
+    A column of text Arrow holds is joined by Arrow (a missing value written as ``str`` writes
+    the column's missing value), without a Python string for each value.
+    """
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return "\x00".join(map(str, values.tolist())).encode()
+    arr = pa.chunked_array(pa.array(values.array)).combine_chunks()
+    arr = pc.fill_null(arr, pa.scalar(str(dtype.na_value), arr.type))
+    one = pa.ListArray.from_arrays(pa.array([0, len(arr)], pa.int32()), arr)
+    return str(pc.binary_join(one, pa.scalar("\x00", arr.type))[0].as_py()).encode()

@@ -269,3 +269,40 @@ def test_cut_to_the_view_takes_what_lies_inside_as_clip_by_rect_makes_it(binjian
         assert idx.tolist() == want_idx.tolist()
         assert shapely.to_wkb(got).tolist() == shapely.to_wkb(want).tolist()
     assert len(cases[0][0][_clip_geoms(*cases[0])[1]]) == 9
+
+
+def _digest_plainly(table):
+    """table_digest as first written: every value of a column through str, joined in Python."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(len(table)).encode())
+    for col in ("name", "class", "admin_level"):
+        if col in table:
+            h.update(f"\x00{col}\x00".encode() + "\x00".join(map(str, table[col].tolist())).encode())
+    wkb = shapely.to_wkb(np.asarray(table.geometry.values, dtype=object))
+    h.update(b"\x00".join(b"" if w is None else w for w in wkb))
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", object])
+def test_table_digest_writes_each_value_as_str_does(dtype):
+    import geopandas as gpd
+    import pandas as pd
+
+    from geo.basemap import table_digest
+
+    names = pd.Series(["滨江路", None, "", "x\x00y", "nan"] * 40, dtype=dtype)
+    table = gpd.GeoDataFrame(
+        {"name": names, "class": pd.Series(["major", "minor"] * 100, dtype=dtype)},
+        geometry=[shapely.LineString([(i, 0), (i, 1)]) if i % 7 else None for i in range(200)],
+    )
+    seen = {table_digest(table)}
+    assert table_digest(table) == _digest_plainly(table)
+    empty = table.iloc[:0]
+    assert table_digest(empty) == _digest_plainly(empty)
+    split = pd.concat([table.iloc[:50], table.iloc[50:]])  # (Arrow may hold a column in chunks)
+    assert table_digest(split) == _digest_plainly(table)
+    table.loc[3, "name"] = "滨江"
+    seen.add(table_digest(table))
+    assert len(seen) == 2
