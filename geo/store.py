@@ -517,6 +517,10 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
     interruption, except between the two renames of a replacement, where neither is: the
     next :func:`replace_folder` or :func:`recover` on the same target puts the old one back.
     Temporary folders left by an interrupted run are removed by the next one.
+
+    The new folder is synced before it is moved, and its parent after, except a parent that is
+    itself the temporary folder of a :func:`replace_folder` (a saved plan in an output set): that
+    one syncs it once its ``write`` is done, after this move.
     """
     target = Path(target)
     parent = target.parent
@@ -538,7 +542,8 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.replace(target)
-        _fsync_dir(parent)
+        if not _is_tmp(parent):
+            _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -560,6 +565,11 @@ def recover(target: Path) -> None:
             old.replace(target)
     for p in parent.glob(f".{target.name}{TMP_MARK}*"):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+def _is_tmp(folder: Path) -> bool:
+    """Whether ``folder`` is the temporary folder of a :func:`replace_folder` (being written)."""
+    return folder.name.startswith(".") and TMP_MARK in folder.name and not folder.name.endswith(f"{TMP_MARK}old")
 
 
 def _fsync_dir(path: Path) -> None:

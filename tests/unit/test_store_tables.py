@@ -171,3 +171,22 @@ def test_a_bundle_of_big_files_writes_them_first_and_lists_the_same(tmp_path, mo
     for p in small.iterdir():
         assert (big / p.name).read_bytes() == p.read_bytes(), p.name
     read_bundle(big, kind="k", version=1)  # (checks every checksum)
+
+
+def test_a_folder_replaced_inside_another_being_written_is_synced_by_the_outer_one(tmp_path, monkeypatch):
+    import geo.store
+
+    synced: list[str] = []
+    monkeypatch.setattr(geo.store, "_fsync_dir", lambda p: synced.append(Path(p).name))
+    made: list[str] = []
+
+    def outer(tmp: Path) -> None:
+        made.append(tmp.name)
+        geo.store.replace_folder(tmp / "inner", lambda t: made.append(t.name) or (t / "f").write_text("x"))
+        synced.append("(inner moved)")
+
+    geo.store.replace_folder(tmp_path / "out" / "outer", outer)
+    outer_tmp, inner_tmp = made
+    # the inner folder's content before its move, the outer one (holding the move) after it, then the outer move
+    assert synced == [inner_tmp, "(inner moved)", outer_tmp, "out"]
+    assert (tmp_path / "out" / "outer" / "inner" / "f").read_text() == "x"
