@@ -394,13 +394,16 @@ def facility_table(result: PlanResult) -> pd.DataFrame:
     df["lat"] = np.round(lat, 6)
     served = [c for c in df.columns if _SERVED.fullmatch(c)]
     first = [c for c in served if c.startswith("people_") and not c.startswith("people_nearest")]
-    if first:
-        order = {name: i for i, name in enumerate(result.layers)}
-        df = (
-            df.assign(_o=df["layer"].map(order))
-            .sort_values(["_o", first[-1]], ascending=[True, False], kind="stable")
-            .drop(columns="_o")
-        )
+    if first:  # the plan's layers in order, each most people served (within the longest walk) first
+        rank = {name: i for i, name in enumerate(result.layers)}
+        layer = np.array([rank.get(v, np.nan) for v in df["layer"]], float)  # other layers last
+        people = df[first[-1]].to_numpy()
+        if people.dtype.kind in "iuf":  # (np.lexsort: stable, NaN last, as sort_values)
+            order = np.lexsort((-people, layer))
+        else:
+            keys = pd.DataFrame({"layer": layer, "people": people})
+            order = keys.sort_values(["layer", "people"], ascending=[True, False], kind="stable").index.to_numpy()
+        df = df.take(order)
     return df.reset_index(drop=True)
 
 

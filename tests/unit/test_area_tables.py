@@ -73,3 +73,25 @@ def test_area_tables_with_blank_names_and_ties_are_its_homes_grouped(binjiang_pl
     assert tables.communities["name"].tolist()[-1] is None  # the unnamed homes last
     nameless = dataclasses.replace(r, home_names=())
     assert area_table(nameless, level="community")["name"].tolist() == [None]
+
+
+def test_facility_table_is_sorted_as_pandas_sorts_it(binjiang_plan):
+    """Layers in the plan's order (others last), then most people served first; ties keep their order."""
+    from geo.tables import facility_table
+
+    r = binjiang_plan
+    fac = r.facilities.iloc[np.random.default_rng(5).permutation(len(r.facilities))].copy()
+    served = [c for c in fac.columns if c.startswith("people_") and not c.startswith("people_nearest")][-1]
+    fac.loc[fac.index[:3], "layer"] = "other"  # a layer the plan does not have
+    fac.loc[fac.index[3:6], served] = np.nan
+    fac.loc[fac.index[6:12], served] = 5.0  # ties
+    r = dataclasses.replace(r, facilities=fac)
+    table = facility_table(r)
+    rank = {name: i for i, name in enumerate(r.layers)}
+    plain = pd.DataFrame(
+        {"id": fac["id"].to_numpy(), "o": fac["layer"].map(rank).to_numpy(), "p": fac[served].to_numpy()}
+    )
+    expected = plain.sort_values(["o", "p"], ascending=[True, False], kind="stable")
+    assert table["id"].tolist() == expected["id"].tolist()
+    assert table["layer"].tolist()[-3:] == ["other"] * 3
+    assert isinstance(table.index, pd.RangeIndex)
