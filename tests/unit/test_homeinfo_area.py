@@ -126,7 +126,8 @@ def test_land_of_some_owners_is_their_part_of_everyone_s_land():
     assert len(none[0]) == len(none[1]) == 0
 
 
-def test_land_polygons_are_left_prepared_as_they_were():
+def test_land_polygons_are_left_as_they_were():
+    """home_land prepares copies of the polygons it tests, never the caller's (shared, maybe by threads)."""
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 700, (50, 2))
     polys = _land(rng, 40, 5)
@@ -137,5 +138,6 @@ def test_land_polygons_are_left_prepared_as_they_were():
     assert not shapely.is_prepared(real[3:]).any()
     shapely.destroy_prepared(real)
     after = home_land(land_lattice(xy, 11.25), xy, polys)
+    assert not shapely.is_prepared(real).any()
     for a, b in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)
