@@ -35,7 +35,7 @@ def _display_rings(
     """
     tol = tolerance_m / M_PER_DEG
     min_hole = min_hole_m2 / (M_PER_DEG**2 * max(math.cos(math.radians(lat)), 0.05))
-    parts, pidx = shapely.get_parts(geoms, return_index=True)
+    parts, pidx = _polygon_parts(geoms)
     rings, ridx = shapely.get_rings(parts, return_index=True)
     first = np.r_[True, ridx[1:] != ridx[:-1]] if len(ridx) else np.zeros(0, bool)
     keep = first | (shapely.area(shapely.polygons(rings)) >= min_hole)
@@ -47,6 +47,21 @@ def _display_rings(
     part_ok[ridx[first]] = ok[first]  # a part whose outline collapsed goes with its holes
     ok &= part_ok[ridx]
     return s[ok], ridx[ok], pidx
+
+
+def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``shapely.get_parts(geoms, return_index=True)`` of (multi)polygons, polygons taken as they are (not copied)."""
+    multi = shapely.get_type_id(geoms) == 6
+    if not multi.any():
+        return geoms, np.arange(len(geoms))
+    count = np.ones(len(geoms), np.int64)
+    count[multi] = shapely.get_num_geometries(geoms[multi])
+    pidx = np.repeat(np.arange(len(geoms)), count)
+    parts = np.empty(len(pidx), dtype=object)
+    first = np.cumsum(count) - count
+    parts[first[~multi]] = geoms[~multi]
+    parts[np.repeat(multi, count)] = shapely.get_parts(geoms[multi])
+    return parts, pidx
 
 
 def _polygon_mask(geoms: np.ndarray) -> np.ndarray:

@@ -178,3 +178,19 @@ def test_encoded_lines_are_the_same_whether_or_not_a_part_needs_splitting():
     split = encode_lines([*lines, shapely.Point(1, 1), shapely.MultiLineString()], tolerance_m=4.0)
     assert alone == split and "-" in alone
     assert len(decode_lines(alone)) > 150
+
+
+def test_polygon_parts_are_those_get_parts_gives():
+    from maps.display import _polygon_parts
+
+    a, b, c = (shapely.box(k, 0, k + 0.5, 1) for k in range(3))
+    for geoms in (
+        [a, shapely.MultiPolygon([b, c]), shapely.MultiPolygon([a]), b, shapely.MultiPolygon([c, a, b])],
+        [a, b, c],
+        [shapely.MultiPolygon([a, b])],
+    ):
+        arr = np.asarray(geoms, dtype=object)
+        parts, idx = _polygon_parts(arr)
+        want, want_idx = shapely.get_parts(arr, return_index=True)
+        assert idx.tolist() == want_idx.tolist()
+        assert shapely.to_wkb(parts).tolist() == shapely.to_wkb(want).tolist()
