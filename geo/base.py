@@ -150,18 +150,24 @@ def load_base(inputs: PlanInputs, params: PlanParams, *, progress: Progress | No
 
 
 def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams, say: Progress) -> Base:
-    """The base of a read extract: its walking network, homes, land and facility layers from the rules."""
+    """The base of a read extract: its walking network, homes, land and facility layers from the rules.
+
+    The network is built in a thread while this one makes the homes, land and layers (projected
+    into the network's CRS, known before the network: :func:`geo.network.network_crs`): both
+    spend most of their time in numpy, scipy and GEOS, which let the other thread run meanwhile.
+    One after the other when ``params.workers`` is 1 (``--jobs 1``, a batch's ``--workers 1``).
+    """
     say("building the walking network and estimating homes and people")
     ways = walk_ways(extract, crossings=params.crossings)
-    to_metric = transformer(4326, network_crs(ways))  # the network's CRS, known before it is built
+    to_metric = transformer(4326, network_crs(ways))
 
     def project(g: np.ndarray) -> np.ndarray:
         return shapely.transform(g, lambda c: np.column_stack(to_metric.transform(c[:, 0], c[:, 1])))
 
-    # the network is built in a thread while this one makes the homes, land and layers: both spend
-    # most of their time in numpy, scipy and GEOS, which let the other thread run meanwhile
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="circles-network") as pool:
-        building = pool.submit(build_network, ways, signal_wait_m=params.signal_wait_m())
+    def network() -> Network:
+        return build_network(ways, signal_wait_m=params.signal_wait_m())
+
+    def layers() -> tuple:
         homes, land = homes_and_land(extract.features, project=project, rule=params.people)
         osm_fac, notes = facilities_from_osm(extract.features, rules, project=project)
         kinds = np.asarray(extract.features.kind, dtype=object)
@@ -176,9 +182,17 @@ def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams
             geometry=shapely.from_wkb([extract.features.wkb[i] for i in ai]) if len(ai) else [],
             crs=4326,
         )
-        places, extras = named_places(extract.features), basemap_tables(extract)
-        net = building.result()
-    return Base(extract.source, extract.data_date, net, homes, land, osm_fac, admin, places, notes, extras)
+        return homes, land, osm_fac, admin, named_places(extract.features), notes, basemap_tables(extract)
+
+    if params.workers == 1:
+        net = network()
+        made = layers()
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="circles-network") as pool:
+            building = pool.submit(network)
+            made = layers()
+            net = building.result()
+    return Base(extract.source, extract.data_date, net, *made)
 
 
 # ------------------------------------------------------------------------------ the bundle

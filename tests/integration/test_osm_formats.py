@@ -147,6 +147,9 @@ def test_the_base_built_beside_its_network_equals_the_base_built_after_it(binjia
     ext = read_osm(binjiang_path)
     params, rules = PlanParams(), load_rules(PlanInputs().layers_map)
     base = base_from_extract(ext, rules, params, lambda _: None)
+    alone = base_from_extract(ext, rules, PlanParams(workers=1), lambda _: None)  # one after the other
+    assert np.array_equal(alone.homes.xy, base.homes.xy) and np.array_equal(alone.network.node_xy, base.network.node_xy)
+    assert set(alone.osm_facilities) == set(base.osm_facilities) and alone.admin.equals(base.admin)
     ways = walk_ways(ext, crossings=params.crossings)
     net = build_network(ways, signal_wait_m=params.signal_wait_m())
     assert base.network.crs == net.crs == network_crs(ways)
