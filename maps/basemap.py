@@ -230,8 +230,11 @@ def _spaced(at: np.ndarray, group: np.ndarray, min_gap: float) -> np.ndarray:
     order = np.argsort(group, kind="stable")
     starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
     sizes = np.diff(np.r_[starts, len(order)])
-    take[order[starts[sizes == 1]]] = True  # (most names have one label)
-    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+    take[order[starts[sizes <= 2]]] = True  # (most names have one label or two)
+    pair = starts[sizes == 2]
+    one, two = order[pair], order[pair + 1]
+    take[two] = np.hypot(at[one, 0] - at[two, 0], at[one, 1] - at[two, 1]) >= min_gap
+    for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
         members = order[start : start + size]
         pts = at[members]
         close = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1]) < min_gap
@@ -326,12 +329,15 @@ def _admin(result: PlanResult, box: Box, lat: float, layers: list, labels: _Labe
     admin = _admin_table(result)
     if admin is None or len(admin) == 0 or "admin_level" not in admin:
         return
-    admin = admin[admin["admin_level"].astype(str).isin(ADMIN_LEVELS)]
-    geoms, idx = _clip(admin, box)
+    level_of = admin["admin_level"].astype(str)
+    drawn = np.flatnonzero(level_of.isin(ADMIN_LEVELS).to_numpy())
+    every = np.asarray(admin.geometry.values, dtype=object)
+    geoms, at = _clip_geoms(every[drawn], box)
     if len(geoms) == 0:
         return
-    levels = admin["admin_level"].astype(str).to_numpy()[idx]
-    whole = np.asarray(admin.geometry.values, dtype=object)[idx]
+    idx = drawn[at]  # (rows of the whole table)
+    levels = level_of.to_numpy()[idx]
+    whole = every[idx]
     for level in ADMIN_LEVELS:
         sel = whole[levels == level]
         if len(sel):  # the outlines themselves, cut to the view (not the cut areas' edges along it)
