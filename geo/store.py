@@ -197,21 +197,23 @@ def _parquet_table(gdf: pd.DataFrame) -> tuple[dict, pa.Table | pd.DataFrame]:
     (a frame with attrs is given back for pandas to write: it keeps them in the file's metadata).
     """
     plain = pd.DataFrame(gdf, copy=False)  # (its columns are Series, faster to make than GeoSeries)
-    geom = _geometry_name(gdf, plain)
-    json_cols = [str(c) for c, t in zip(plain.columns, plain.dtypes, strict=True) if c != geom and _is_object(t)]
+    columns = list(plain.items())
+    geo = _geometry(gdf, columns)
+    geom = None if geo is None else geo.name
+    json_cols = [str(c) for c, col in columns if c != geom and _is_object(col.dtype)]
     entry: dict[str, Any] = {"json_columns": json_cols}
-    if geom is not None:
-        crs = plain[geom].array.crs
+    if geo is not None:
+        crs = geo.array.crs
         entry["geometry"] = str(geom)
         entry["crs"] = crs.to_string() if crs is not None else None
-    table = _arrow_table(plain, geom) if _DIRECT else None
+    table = _arrow_table(plain, columns, geom) if _DIRECT else None
     if table is not None:
         return entry, table
     df = plain.copy()
     for c in entry["json_columns"]:
         df[c] = _json_texts(df[c])
-    if geom is not None:
-        df[geom] = shapely.to_wkb(np.asarray(plain[geom].array, dtype=object))
+    if geo is not None:
+        df[geom] = shapely.to_wkb(np.asarray(geo.array, dtype=object))
     df.columns = [str(c) for c in df.columns]
     if df.attrs:  # (kept by pandas in the file's metadata)
         return entry, df
@@ -235,12 +237,13 @@ _LOGICAL = {
 }
 
 
-def _geometry_name(gdf: pd.DataFrame, plain: pd.DataFrame) -> object:
-    """The name of the active geometry column of ``gdf`` (``plain``: the frame as a DataFrame), None without one."""
+def _geometry(gdf: pd.DataFrame, columns: list[tuple[Any, pd.Series]]) -> pd.Series | None:
+    """The active geometry column of ``gdf`` (``columns``: its columns as Series), None without one."""
     name = gdf.active_geometry_name if isinstance(gdf, gpd.GeoDataFrame) else None
-    if name is None or name not in plain.columns or not isinstance(plain[name].dtype, gpd.array.GeometryDtype):
-        return None  # (GeoDataFrame.geometry raises AttributeError then)
-    return name
+    found = [col for c, col in columns if name is not None and c == name]
+    if len(found) != 1 or not isinstance(found[0].dtype, gpd.array.GeometryDtype):
+        return None  # (GeoDataFrame.geometry raises an AttributeError then)
+    return found[0]
 
 
 def _is_object(dtype: object) -> bool:
@@ -248,23 +251,30 @@ def _is_object(dtype: object) -> bool:
     return isinstance(dtype, np.dtype) and dtype.kind == "O"
 
 
+#: ``json.dumps(value, ensure_ascii=False)`` makes this encoder for each value, then encodes it
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _json_texts(values: pd.Series) -> list[str]:
-    return [json.dumps(plain_value(v), ensure_ascii=False) for v in values]
+    """Each value as JSON text (``json.dumps(plain_value(v), ensure_ascii=False)``)."""
+    encode = _JSON.encode
+    return [encode(plain_value(v)) for v in values]
 
 
-def _arrow_table(plain: pd.DataFrame, geom: object) -> pa.Table | None:
+def _arrow_table(plain: pd.DataFrame, columns: list[tuple[Any, pd.Series]], geom: object) -> pa.Table | None:
     """The Arrow table ``pa.Table.from_pandas`` makes of the frame :func:`table_bytes` writes, made directly.
 
-    Each column converted as ``from_pandas`` converts it (``pa.array(column, from_pandas=True)``),
-    without copying the frame; None for a frame of anything else (other dtypes, attrs, names
-    not distinct once text), left to pandas.
+    Each column (``columns``: those of ``plain``) converted as ``from_pandas`` converts it
+    (``pa.array(column, from_pandas=True)``, given the column's numpy array or pandas' Arrow
+    array), without copying the frame; None for a frame of anything else (other dtypes, attrs,
+    names not distinct once text), left to pandas.
     """
     names = [str(c) for c in plain.columns]
     if plain.attrs or len(set(names)) != len(names):
         return None
     arrays: list[pa.Array] = []
     meta: list[dict[str, Any]] = []
-    for name, (c, s) in zip(names, plain.items(), strict=True):
+    for name, (c, s) in zip(names, columns, strict=True):
         dtype = s.dtype
         if c == geom:
             arr = pa.array(shapely.to_wkb(np.asarray(s.array, dtype=object)), from_pandas=True)
@@ -272,10 +282,11 @@ def _arrow_table(plain: pd.DataFrame, geom: object) -> pa.Table | None:
         elif _is_object(dtype):
             arr = pa.array(_json_texts(s), type=pa.large_string()) if len(s) else pa.array([], pa.float64())
             numpy_type = "str" if len(s) else "float64"  # (pandas makes an empty column of no values float64)
-        elif (isinstance(dtype, np.dtype) and dtype.kind in "biuf") or (
-            isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
-        ):
-            arr = pa.array(s, from_pandas=True)
+        elif isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            arr = pa.array(s.to_numpy(), from_pandas=True)
+            numpy_type = str(dtype)
+        elif isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+            arr = pa.array(s.array, from_pandas=True)
             numpy_type = str(dtype)
         else:
             return None
@@ -303,6 +314,8 @@ def _arrow_table(plain: pd.DataFrame, geom: object) -> pa.Table | None:
 
 def plain_value(v: object) -> object:
     """A value as JSON holds it: numpy scalars as numbers, lists for arrays, None for NaN and NA."""
+    if v is None or isinstance(v, str):  # (the most common values first)
+        return v
     if isinstance(v, (list, tuple, np.ndarray)):
         return [plain_value(x) for x in v]
     if isinstance(v, dict):

@@ -120,11 +120,12 @@ def test_the_plans_tables_are_made_directly_not_through_pandas():
     for label in ("plain", "geo", "other geometry name", "missing geometries", "no geometries", "no rows", "a slice"):
         frame = frames[label]
         geom = frame.active_geometry_name if isinstance(frame, gpd.GeoDataFrame) else None
-        table = _arrow_table(pd.DataFrame(frame, copy=False), geom)
+        plain = pd.DataFrame(frame, copy=False)
+        table = _arrow_table(plain, list(plain.items()), geom)
         assert table is not None, label
         assert table.schema.metadata == pq.read_schema(pa.BufferReader(_by_pandas(frame))).metadata, label
     for label in ("category", "dates", "nullable ints", "attrs"):
-        assert _arrow_table(frames[label], None) is None, label
+        assert _arrow_table(frames[label], list(frames[label].items()), None) is None, label
 
 
 def test_a_bundle_lists_the_checksums_of_what_it_wrote(tmp_path):
