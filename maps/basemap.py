@@ -28,6 +28,7 @@ from maps.display import (
     encode_polygons,
     encoded_collection_text,
     merge_encoded,
+    own_parts,
     safe_json,
 )
 
@@ -161,15 +162,12 @@ class _Labels:
         metric = shapely.transform(lines[named], lambda c: c * [self.kx, self.ky])
         group_of: dict[str, int] = {}  # each name's group, in the order the names first come
         group = np.asarray([group_of.setdefault(names[i], len(group_of)) for i in named], dtype=np.int64)
-        if np.all(shapely.get_type_id(metric) == 1):  # single lines are their own parts (not copied again)
-            pieces, src = metric, np.arange(len(metric))
-        else:
-            pieces, src = shapely.get_parts(metric, return_index=True)
+        pieces, src = own_parts(metric, 1)
         order = np.argsort(group[src], kind="stable")  # by name, each name's pieces in their order
         joined = shapely.line_merge(
             shapely.multilinestrings(pieces[order], indices=group[src][order]) if len(order) else np.zeros(0, object)
         )
-        parts_a, part_group = shapely.get_parts(joined, return_index=True)
+        parts_a, part_group = own_parts(joined, 1)
         if not len(parts_a):
             return
         group_name = list(group_of)

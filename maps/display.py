@@ -35,7 +35,7 @@ def _display_rings(
     """
     tol = tolerance_m / M_PER_DEG
     min_hole = min_hole_m2 / (M_PER_DEG**2 * max(math.cos(math.radians(lat)), 0.05))
-    parts, pidx = _polygon_parts(geoms)
+    parts, pidx = own_parts(geoms, 3)
     rings, ridx = shapely.get_rings(parts, return_index=True)
     first = np.r_[True, ridx[1:] != ridx[:-1]] if len(ridx) else np.zeros(0, bool)
     keep = first | (shapely.area(shapely.polygons(rings)) >= min_hole)
@@ -49,19 +49,23 @@ def _display_rings(
     return s[ok], ridx[ok], pidx
 
 
-def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``shapely.get_parts(geoms, return_index=True)`` of (multi)polygons, polygons taken as they are (not copied)."""
-    multi = shapely.get_type_id(geoms) == 6
-    if not multi.any():
+def own_parts(geoms: np.ndarray, single: int) -> tuple[np.ndarray, np.ndarray]:
+    """``shapely.get_parts(geoms, return_index=True)``, geometries of type id ``single`` taken as they are.
+
+    ``get_parts`` copies every geometry, a single line or polygon too; here only the others
+    (multi-geometries) are split.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    split = shapely.get_type_id(geoms) != single
+    if not split.any():
         return geoms, np.arange(len(geoms))
     count = np.ones(len(geoms), np.int64)
-    count[multi] = shapely.get_num_geometries(geoms[multi])
-    pidx = np.repeat(np.arange(len(geoms)), count)
-    parts = np.empty(len(pidx), dtype=object)
-    first = np.cumsum(count) - count
-    parts[first[~multi]] = geoms[~multi]
-    parts[np.repeat(multi, count)] = shapely.get_parts(geoms[multi])
-    return parts, pidx
+    count[split] = shapely.get_num_geometries(geoms[split])
+    idx = np.repeat(np.arange(len(geoms)), count)
+    parts = np.empty(len(idx), dtype=object)
+    parts[(np.cumsum(count) - count)[~split]] = geoms[~split]
+    parts[np.repeat(split, count)] = shapely.get_parts(geoms[split])
+    return parts, idx
 
 
 def _polygon_mask(geoms: np.ndarray) -> np.ndarray:
@@ -165,9 +169,7 @@ def encode_lines(geoms: Sequence | np.ndarray, *, tolerance_m: float = TOLERANCE
     geoms = np.asarray([g for g in geoms if g is not None], dtype=object)
     if len(geoms) == 0:
         return None
-    types = shapely.get_type_id(geoms)
-    # single lines are their own parts (get_parts would copy each one)
-    parts = geoms if np.all(types == 1) else shapely.get_parts(geoms)
+    parts, _ = own_parts(geoms, 1)
     parts = parts[shapely.get_type_id(parts) == 1]
     s = shapely.simplify(parts, tolerance_m / M_PER_DEG, preserve_topology=False)
     s = s[shapely.get_type_id(s) == 1]

@@ -180,17 +180,22 @@ def test_encoded_lines_are_the_same_whether_or_not_a_part_needs_splitting():
     assert len(decode_lines(alone)) > 150
 
 
-def test_polygon_parts_are_those_get_parts_gives():
-    from maps.display import _polygon_parts
+def test_own_parts_are_those_get_parts_gives():
+    from maps.display import own_parts
 
     a, b, c = (shapely.box(k, 0, k + 0.5, 1) for k in range(3))
-    for geoms in (
-        [a, shapely.MultiPolygon([b, c]), shapely.MultiPolygon([a]), b, shapely.MultiPolygon([c, a, b])],
-        [a, b, c],
-        [shapely.MultiPolygon([a, b])],
+    line, other = shapely.LineString([(0, 0), (1, 1)]), shapely.LineString([(2, 2), (3, 1)])
+    for geoms, single in (
+        ([a, shapely.MultiPolygon([b, c]), shapely.MultiPolygon([a]), b, shapely.MultiPolygon([c, a, b])], 3),
+        ([a, b, c], 3),
+        ([shapely.MultiPolygon([a, b])], 3),
+        ([shapely.MultiPolygon([a, b]), shapely.Polygon(), shapely.MultiPolygon()], 3),
+        ([line, shapely.MultiLineString([line, other]), shapely.LineString(), shapely.Point(1, 1), other], 1),
+        ([line, shapely.GeometryCollection([line, a]), shapely.MultiLineString(), other], 1),
+        ([], 1),
     ):
         arr = np.asarray(geoms, dtype=object)
-        parts, idx = _polygon_parts(arr)
+        parts, idx = own_parts(arr, single)
         want, want_idx = shapely.get_parts(arr, return_index=True)
         assert idx.tolist() == want_idx.tolist()
         assert shapely.to_wkb(parts).tolist() == shapely.to_wkb(want).tolist()
