@@ -25,7 +25,7 @@ from geo.cells import Cells, write_csv
 from geo.io import atomic_write, write_geojson, write_gpkg, write_json, write_text
 from geo.outputs import write_folder
 from geo.saved import PLAN_FOLDER, save_plan, saved_file
-from geo.tables import check_sheet, header, localised, plan_tables
+from geo.tables import check_sheet, header, localised_cells, plan_tables
 from maps.labels import LANGS, check_lang, detect_lang
 from maps.parts import PARTS_FILE, MapParts
 from maps.render import map_html
@@ -151,7 +151,7 @@ def table_files(result: PlanResult, tmp: Path, *, lang: str | None = None) -> li
     language of the facility names).
     """
     lang = check_lang(lang) or detect_lang(result.facilities.get("name", []))
-    sheets = {name: Cells.of(localised(t, lang)) for name, t in plan_tables(result).sheets().items()}
+    sheets = {name: localised_cells(t, lang) for name, t in plan_tables(result).sheets().items()}
     written = [atomic_write(tmp / "tables" / f"{name}.csv", _csv_writer(t)) for name, t in sheets.items()]
     written.append(atomic_write(tmp / "tables.xlsx", lambda p: _workbook(p, sheets)))
     return written
@@ -227,7 +227,7 @@ def _sheet_rows(
     (XlsxWriter numbers shared strings in the order written; its constant-memory mode needs rows
     in order).
     """
-    heads = [str(h) for h in cells.table.columns]
+    heads = [str(h) for h in cells.heads]
     for j, head in enumerate(heads):
         ws.write_string(row, j, head, bold)
         widths[j] = max(widths.get(j, 0), _shown(head))

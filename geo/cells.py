@@ -41,15 +41,19 @@ def _kind(dtype: object) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Cells:
-    """A table's cells: per column its kind (see :func:`_kind`) and its values as an object array.
+    """A table's cells: its headers, per column its kind (see :func:`_kind`) and its values.
 
-    The values are those of ``column.to_numpy(dtype=object)``: Python floats, ints and bools for
-    NumPy columns, the objects themselves for object columns, text or NaN for string columns.
+    The values (an object array per column) are those of ``column.to_numpy(dtype=object)``:
+    Python floats, ints and bools for NumPy columns, the objects themselves for object columns,
+    text or NaN for string columns. ``frame``: the table itself, which pandas writes when a column
+    is of another kind; None only when every column is of a known kind and every header is text.
     """
 
-    table: pd.DataFrame
+    heads: tuple[object, ...]
     kinds: tuple[str, ...]
     columns: tuple[np.ndarray, ...]
+    rows: int
+    frame: pd.DataFrame | None = None
 
     @classmethod
     def of(cls, table: pd.DataFrame) -> Cells:
@@ -59,11 +63,26 @@ class Cells:
             columns = tuple(table.to_numpy(dtype=object).T)
         else:
             columns = tuple(table.iloc[:, j].to_numpy(dtype=object) for j in range(table.shape[1]))
-        return cls(table, kinds, columns)
+        return cls(tuple(table.columns.tolist()), kinds, columns, len(table), table)
+
+    def replaced(self, heads: list[str], columns: dict[int, np.ndarray]) -> Cells:
+        """These cells with other headers (text) and some columns replaced by text columns (object arrays).
+
+        Raises
+        ------
+        ValueError
+            When a column is of another kind than those of :func:`_kind` (pandas would write the
+            table: make it as a frame).
+        """
+        if "" in self.kinds:
+            raise ValueError("a column of another kind: make the table as a frame")
+        kinds = tuple("T" if j in columns else k for j, k in enumerate(self.kinds))
+        new = tuple(columns.get(j, c) for j, c in enumerate(self.columns))
+        return Cells(tuple(heads), kinds, new, self.rows)
 
     def __len__(self) -> int:
         """The number of rows."""
-        return len(self.table)
+        return self.rows
 
 
 def risky_rows(cells: np.ndarray) -> list[int]:
@@ -126,9 +145,9 @@ def write_csv(cells: Cells, path: str | Path) -> None:
     Tables with a column of another kind than those of :func:`_kind`, or headers that are not all
     text, are written by pandas.
     """
-    heads = cells.table.columns.tolist()
-    if "" in cells.kinds or not heads or not all(type(h) is str for h in heads):
-        csv_safe(cells.table).to_csv(path, index=False, encoding="utf-8-sig")
+    heads = list(cells.heads)
+    if cells.frame is not None and ("" in cells.kinds or not heads or not all(type(h) is str for h in heads)):
+        csv_safe(cells.frame).to_csv(path, index=False, encoding="utf-8-sig")
         return
     columns = [_csv_column(k, c) for k, c in zip(cells.kinds, cells.columns, strict=True)]
     with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:  # pandas' file and csv dialect

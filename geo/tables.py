@@ -23,7 +23,7 @@ layer and source words in the run's language (``zh`` or ``en``) for the files.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -479,21 +479,66 @@ def localised(table: pd.DataFrame, lang: str, *, unnamed_in: str | None = "name"
     ValueError
         For a language other than ``zh`` or ``en``.
     """
+    keys = table.columns.tolist()
+    heads, words, unnamed = _localise(keys, lambda j: table.iloc[:, j], lang, unnamed_in)
+    df = table.copy()
+    for j, values in words.items():
+        df[keys[j]] = pd.Series(values, index=df.index, dtype=object)
+    if unnamed is not None:
+        df[keys[unnamed]] = df[keys[unnamed]].where(df[keys[unnamed]].notna(), WORDS[lang]["unnamed"])
+    df.columns = heads
+    return df
+
+
+def localised_cells(table: pd.DataFrame, lang: str, *, unnamed_in: str | None = "name") -> Cells:
+    """The cells of :func:`localised` (``table``, ``lang``, ``unnamed_in``), made without the frame.
+
+    Raises
+    ------
+    ValueError
+        For a language other than ``zh`` or ``en``.
+    """
+    cells = Cells.of(table)
+    if "" in cells.kinds or not table.shape[1]:  # a column pandas writes: the frame is needed
+        return Cells.of(localised(table, lang, unnamed_in=unnamed_in))
+    heads, words, unnamed = _localise(list(cells.heads), cells.columns.__getitem__, lang, unnamed_in)
+    if unnamed is not None:
+        values = words.get(unnamed, cells.columns[unnamed]).copy()
+        values[pd.isna(values)] = WORDS[lang]["unnamed"]
+        words[unnamed] = values
+    return cells.replaced(heads, words)
+
+
+def _localise(
+    columns: list, column: Callable[[int], Iterable[object]], lang: str, unnamed_in: str | None
+) -> tuple[list[str], dict[int, np.ndarray], int | None]:
+    """What :func:`localised` changes: the headers, the worded columns, the column of unnamed rows.
+
+    ``columns``: the column keys; ``column(j)``: the values of the j-th. Returns the headers in
+    ``lang``, position -> the new values (object arrays) of the columns of words, and the
+    position of the column where a missing name is said in words (or None).
+
+    Raises
+    ------
+    ValueError
+        For a language other than ``zh`` or ``en``.
+    """
     if lang not in HEADERS:
         raise ValueError(f"lang {lang!r}: expected zh or en")
-    df = table.copy()
+    at = {c: j for j, c in reversed(list(enumerate(columns)))}  # (a repeated key: its first column)
+    words: dict[int, np.ndarray] = {}
     for col in ("layer", "profile", "named_from", "tier"):
-        if col in df:
-            df[col] = pd.Series([word(v, lang) for v in df[col]], index=df.index, dtype=object)
-    if "item" in df:
-        df["item"] = pd.Series([WORDS[lang].get(v, v) for v in df["item"]], index=df.index, dtype=object)
-        df["value"] = pd.Series(
-            [word(v, lang) if v == "whole extract" else v for v in df["value"]], index=df.index, dtype=object
+        if col in at:
+            words[at[col]] = np.array([word(v, lang) for v in column(at[col])], dtype=object)
+    if "item" in at:
+        items = WORDS[lang]
+        words[at["item"]] = np.array(
+            [items.get(v, v) if isinstance(v, str) else v for v in column(at["item"])], dtype=object
         )
-    if unnamed_in in df and "homes" in df:
-        df[unnamed_in] = df[unnamed_in].where(df[unnamed_in].notna(), WORDS[lang]["unnamed"])
-    df.columns = [header(str(c), lang) for c in df.columns]
-    return df
+        values = column(at["value"])
+        words[at["value"]] = np.array([word(v, lang) if v == "whole extract" else v for v in values], dtype=object)
+    unnamed = at[unnamed_in] if unnamed_in in at and "homes" in at else None
+    return [header(str(c), lang) for c in columns], words, unnamed
 
 
 # ------------------------------------------------------------------------------ what files can hold
@@ -544,10 +589,9 @@ def check_sheet(table: pd.DataFrame | Cells, *, file: str, sheet: str, start: in
 def _text_columns(table: pd.DataFrame | Cells) -> Iterator[tuple[object, np.ndarray]]:
     """(header, cells) of each column of ``table`` that may hold text (not of a number or date dtype)."""
     if isinstance(table, Cells):
-        heads = table.table.columns.tolist()
-        for j, kind in enumerate(table.kinds):
+        for head, kind, values in zip(table.heads, table.kinds, table.columns, strict=True):
             if kind not in ("f", "i", "b"):
-                yield heads[j], table.columns[j]
+                yield head, values
         return
     for j, dtype in enumerate(table.dtypes.tolist()):
         if dtype.kind not in "biufcmM":

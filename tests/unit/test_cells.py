@@ -122,3 +122,30 @@ def test_the_workbook_writes_each_kind_of_cell(tmp_path):
         assert {r[1].number_format for r in rows} == {"General"}  # not a share column
         assert [r[3].value for r in rows] == [True, False] * 4
         assert [c.value for c in ws[11]] == ["mixed", "People covered", "Share of people", "ok"]  # the second table
+
+
+def _same_cells(a: Cells, b: Cells) -> None:
+    assert (a.heads, a.kinds, a.rows) == (b.heads, b.kinds, b.rows)
+    for x, y in zip(a.columns, b.columns, strict=True):
+        assert [type(v) for v in x] == [type(v) for v in y]
+        assert pd.Series(x, dtype=object).equals(pd.Series(y, dtype=object))
+
+
+def test_localised_cells_are_the_cells_of_the_localised_frame(binjiang_plan, tmp_path):
+    from geo.tables import localised, localised_cells, plan_tables
+
+    tables = plan_tables(binjiang_plan).sheets()
+    tables["streets"] = pd.concat([tables["streets"], tables["streets"].iloc[:1].assign(name=None)])  # unnamed
+    tables["dated"] = tables["gaps"].assign(when=pd.Timestamp("2026-01-01"))  # a frame pandas writes
+    for lang in ("zh", "en"):
+        for name, table in tables.items():
+            fast, frame = localised_cells(table, lang), localised(table, lang)
+            _same_cells(fast, Cells.of(frame))
+            write_csv(fast, tmp_path / "fast.csv")
+            assert (tmp_path / "fast.csv").read_bytes() == _pandas_csv(frame, tmp_path / "pandas.csv"), name
+        assert localised_cells(tables["streets"], lang).columns[0][-1] == localised(tables["streets"], lang).iloc[-1, 0]
+    summary = localised_cells(tables["summary"], "en")
+    assert summary.heads == ("Item", "Value")
+    assert "Study area" in list(summary.columns[0])
+    with pytest.raises(ValueError, match="lang 'fr'"):
+        localised_cells(tables["summary"], "fr")
