@@ -8,6 +8,7 @@ circles. Full geometry is kept here; the map simplifies and rounds it for displa
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import geopandas as gpd
 import numpy as np
@@ -95,10 +96,46 @@ def table_digest(table: gpd.GeoDataFrame) -> str:
     for col in ("name", "class", "admin_level"):
         if col in table:
             h.update(f"\x00{col}\x00".encode() + _joined(table[col]))
-    wkb = shapely.to_wkb(np.asarray(table.geometry.values, dtype=object))
-    parts = wkb.tolist()
-    h.update(b"\x00".join([b"" if w is None else w for w in parts] if None in parts else parts))
+    h.update(_joined_wkb(np.asarray(table.geometry.values, dtype=object)))
     return h.hexdigest()
+
+
+def _joined_wkb(geoms: np.ndarray) -> bytes:
+    """The WKB of each geometry (``shapely.to_wkb``; none for a missing one) joined by NUL bytes."""
+    if len(geoms) and sys.byteorder == "little":
+        lines = _lines_wkb(geoms)
+        if lines is not None:
+            return lines
+    parts = shapely.to_wkb(geoms).tolist()
+    return b"\x00".join([b"" if w is None else w for w in parts] if None in parts else parts)
+
+
+def _lines_wkb(geoms: np.ndarray) -> bytes | None:
+    """:func:`_joined_wkb` of flat, non-empty LineStrings (a street table), written from their coordinates.
+
+    Each is ``shapely.to_wkb`` writes it on a little-endian machine: byte order 1, type 2 and
+    the number of points (4-byte unsigned integers), then the points' x and y (8-byte floats).
+    None when any geometry is another kind (or missing, empty or 3D): ``shapely.to_wkb`` then.
+    """
+    if not (np.all(shapely.get_type_id(geoms) == 1) and not np.any(shapely.has_z(geoms))):
+        return None
+    counts = shapely.get_num_coordinates(geoms)
+    if not np.all(counts > 0):
+        return None
+    xy = np.ascontiguousarray(shapely.get_coordinates(geoms), dtype="<f8")
+    size = 9 + 16 * counts  # each one's bytes, a NUL after each but the last
+    start = np.cumsum(size + 1) - (size + 1)
+    buf = np.zeros(int(start[-1] + size[-1]), np.uint8)
+    buf[start] = 1
+    buf[start + 1] = 2
+    count_bytes = counts.astype("<u4").view(np.uint8).reshape(-1, 4)
+    for k in range(4):
+        buf[start + 5 + k] = count_bytes[:, k]
+    edges = np.zeros(len(buf) + 1, np.int64)  # +1 where each one's points begin, -1 where they end
+    edges[start + 9] += 1
+    edges[start + size] -= 1
+    buf[np.cumsum(edges[:-1]) > 0] = xy.view(np.uint8).ravel()
+    return buf.tobytes()
 
 
 def _joined(values: pd.Series) -> bytes:

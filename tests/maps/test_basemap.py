@@ -306,3 +306,21 @@ def test_table_digest_writes_each_value_as_str_does(dtype):
     table.loc[3, "name"] = "滨江"
     seen.add(table_digest(table))
     assert len(seen) == 2
+
+
+def test_table_digest_of_lines_written_from_their_coordinates_is_the_wkb_one():
+    from geo.basemap import _joined_wkb, _lines_wkb
+
+    rng = np.random.default_rng(4)
+    lines = [shapely.LineString(rng.normal(120, 1, (n, 2))) for n in rng.integers(2, 40, 300)]
+    lines.append(shapely.LineString([(-1e-300, 5e300), (np.inf, -0.0)]))
+    arr = np.asarray(lines, dtype=object)
+    plain = b"\x00".join(shapely.to_wkb(arr).tolist())
+    assert _lines_wkb(arr) == plain
+    assert _joined_wkb(arr) == plain
+    assert _lines_wkb(arr[:1]) == shapely.to_wkb(arr[0])
+    # anything else: shapely's own WKB, a missing geometry none
+    for other in (shapely.LineString(), shapely.LineString([(0, 0, 1), (1, 1, 2)]), shapely.Point(1, 2), None):
+        mixed = np.asarray([*lines[:5], other], dtype=object)
+        assert _lines_wkb(mixed) is None
+        assert _joined_wkb(mixed) == b"\x00".join(b"" if w is None else w for w in shapely.to_wkb(mixed).tolist())
