@@ -1,7 +1,7 @@
 """The merged outputs of ``circles batch``, written after every area, each file atomically.
 
 They are made from what the area folders hold (so areas done by an earlier run count too): each
-area's ``merge.pack`` (its layers and street rows, packed by its task: :func:`pack_merge`) and
+area's ``merge.pack`` (its layers, packed by its task: :func:`pack_merge`), ``streets.csv`` and
 ``coverage.json``:
 
 - ``province.gpkg``: layers ``circles``, ``gaps``, ``facilities`` (every area's, with an ``area``
@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -189,18 +189,23 @@ def _read_streets(folder: Path) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def _read_area(folder: Path, area: str, fmt: str) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
-    """An area's merged layers (those it holds) and its street rows, each with an ``area`` column."""
+def _read_layers(folder: Path, area: str, fmt: str) -> dict[str, gpd.GeoDataFrame]:
+    """An area's merged layers (those it holds) read from its layer files, each with an ``area`` column."""
     layers = {}
     for name in LAYERS:
         gdf = _read_layer(folder, name, fmt)
         if gdf is not None:
             gdf.insert(0, "area", area)
             layers[name] = gdf
+    return layers
+
+
+def _area_streets(folder: Path, area: str) -> pd.DataFrame:
+    """An area's street rows (its ``streets.csv``) with an ``area`` column."""
     s = _read_streets(folder)
     if len(s):
         s.insert(0, "area", area)
-    return layers, s
+    return s
 
 
 #: the file of an area's folder holding what the merge takes from it (:func:`pack_merge`)
@@ -209,13 +214,13 @@ MERGE_KIND = "service-circles batch merge"
 MERGE_VERSION = 1
 
 
-def pack_merge(layers: dict[str, gpd.GeoDataFrame | None], streets: list[dict], *, area: str) -> bytes:
-    """What the merge takes from one planned area, packed: its layers (WGS84) and street rows.
+def pack_merge(layers: dict[str, gpd.GeoDataFrame | None], *, area: str) -> bytes:
+    """The layers the merge takes from one planned area, packed (in WGS84, with an ``area`` column first).
 
     Made by the area's task from the frames it has just written (:mod:`geo.packing`: arrays,
     WKB and JSON under a CRC-32, never pickle), so the merge reads a few milliseconds per area
     instead of parsing every area's layer files again (~22 ms per area, most of the merge);
-    each layer and the street rows get an ``area`` column first; empty ones are left out.
+    empty layers are left out.
     """
     pk = Packer()
     tables = {}
@@ -226,38 +231,28 @@ def pack_merge(layers: dict[str, gpd.GeoDataFrame | None], streets: list[dict], 
         gdf = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf.copy()
         gdf.insert(0, "area", area)
         tables[name] = pk.table(gdf)
-    s = pd.DataFrame(streets)
-    if len(s):
-        s.insert(0, "area", area)
-    doc = {
-        "kind": MERGE_KIND,
-        "version": MERGE_VERSION,
-        "area": area,
-        "layers": tables,
-        "streets": pk.table(s) if len(s) else None,
-    }
-    return pk.pack(doc)
+    return pk.pack({"kind": MERGE_KIND, "version": MERGE_VERSION, "area": area, "layers": tables})
 
 
 def read_merge(
     folder: Path, area: str, fmt: str, *, warn: Callable[[str], None] | None = None
-) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
-    """An area's layers and street rows for the merge, each with an ``area`` column.
+) -> dict[str, gpd.GeoDataFrame]:
+    """An area's layers for the merge, each with an ``area`` column.
 
     From the folder's :data:`MERGE_PACK`; where that is missing or damaged (or made for
-    another area), from the layer files and ``streets.csv`` themselves, and ``warn`` says so.
+    another area), from the layer files themselves, and ``warn`` says so.
     """
     path = folder / MERGE_PACK
     try:
         return _unpack_merge(path, area)
     except (OSError, StoreError, AttributeError, KeyError, TypeError, ValueError) as err:
         if warn is not None:
-            warn(f"{area}: {err}; its layers and streets are read from its files instead")
-        return _read_area(folder, area, fmt)
+            warn(f"{area}: {err}; its layers are read from its files instead")
+        return _read_layers(folder, area, fmt)
 
 
-def _unpack_merge(path: Path, area: str) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
-    """The layers and street rows a :data:`MERGE_PACK` holds; raises when it is damaged or not the area's."""
+def _unpack_merge(path: Path, area: str) -> dict[str, gpd.GeoDataFrame]:
+    """The layers a :data:`MERGE_PACK` holds; raises when it is damaged or not the area's."""
     u = Unpacked(path.read_bytes(), label=str(path))
     doc = u.manifest
     if doc.get("kind") != MERGE_KIND or doc.get("version") != MERGE_VERSION:
@@ -267,8 +262,48 @@ def _unpack_merge(path: Path, area: str) -> tuple[dict[str, gpd.GeoDataFrame], p
     layers = {str(k): u.table(e) for k, e in doc["layers"].items() if k in LAYERS}
     if not all(isinstance(t, gpd.GeoDataFrame) for t in layers.values()):
         raise StoreError(f"{path}: a layer without geometry")
-    streets = u.table(doc.get("streets"))
-    return layers, streets if streets is not None else pd.DataFrame()
+    return layers
+
+
+def province_gpkg(
+    out: Path,
+    done: list[tuple[str, str]],
+    area_layer: gpd.GeoDataFrame,
+    *,
+    fmt: str,
+    warn: Callable[[str], None] | None,
+) -> Path:
+    """Write ``province.gpkg``: every done area's layers (:func:`read_merge`) and ``area_layer``.
+
+    ``done``: (folder key, area name) of each area with outputs, in the merged order.
+    """
+    frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
+    for key, name in done:
+        for layer, gdf in read_merge(Path(out) / "areas" / key, name, fmt, warn=warn).items():
+            frames[layer].append(gdf)
+    layers = {
+        k: gpd.GeoDataFrame(pd.concat(v, ignore_index=True), geometry="geometry", crs=4326)
+        for k, v in frames.items()
+        if v
+    }
+    layers["areas"] = area_layer
+    return write_gpkg(Path(out) / "province.gpkg", layers)
+
+
+def merged_tables(out: Path, table: pd.DataFrame, street_table: pd.DataFrame, doc: dict, *, index: str) -> list[str]:
+    """Write the merged tables (``areas``/``streets`` as CSV and XLSX), ``coverage.json`` and ``index.html``.
+
+    Given everything they hold (``index``: the index map's HTML), so that a worker of the
+    batch's cluster can write them while the driver writes ``province.gpkg``. Returns the paths.
+    """
+    out = Path(out)
+    written = []
+    for stem, t in (("areas", table), ("streets", street_table)):
+        written.append(atomic_write(out / f"{stem}.csv", _writer(t, "csv")))
+        written.append(atomic_write(out / f"{stem}.xlsx", _writer(t, "xlsx")))
+    written.append(write_json(out / "coverage.json", doc))
+    written.append(write_text(out / "index.html", index))
+    return [str(p) for p in written]
 
 
 def _ranked(table: pd.DataFrame, coverages: list[dict]) -> tuple[pd.DataFrame, str | None]:
@@ -285,7 +320,7 @@ def _ranked(table: pd.DataFrame, coverages: list[dict]) -> tuple[pd.DataFrame, s
     return table, col
 
 
-def write_merged(
+def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how to report and run
     out: Path,
     areas: list[BatchArea],
     outcomes: dict[str, dict],
@@ -295,16 +330,20 @@ def write_merged(
     lang: str | None,
     meta: dict,
     warn: Callable[[str], None] | None = None,
+    start: Callable[..., Callable[[], Any]] | None = None,
 ) -> list[Path]:
     """Write the merged outputs of a batch into ``out``; returns the files written.
 
-    Each area's layers and street rows come from its :data:`MERGE_PACK` (:func:`read_merge`;
-    ``warn`` says where they had to be read from the area's files instead).
+    ``province.gpkg`` is written here by :func:`province_gpkg` (``warn`` says which areas'
+    layers had to be read from their files); the tables, ``coverage.json`` and ``index.html``
+    by :func:`merged_tables`, through ``start`` when given: ``start(fn, *args, **kwargs)`` runs
+    ``fn`` elsewhere (a worker of the batch's cluster: what it is given is small, the areas'
+    rows) and returns a function waiting for its result, so both are written at once. Sheets
+    Excel cannot hold are refused before any merged file is written.
     """
     out = Path(out)
-    frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
     streets: list[pd.DataFrame] = []
-    rows, coverages, entries, boundaries = [], [], [], []
+    rows, coverages, entries, boundaries, done = [], [], [], [], []
     for a in areas:
         folder = out / "areas" / a.key
         o = outcomes.get(a.key, {})
@@ -320,9 +359,8 @@ def write_merged(
             rows.append(area_row(a.area.name, a.area.level, cov))
             coverages.append(cov)
             entries.append({**entry, "status": o["status"], "map": f"areas/{a.key}/map.html", "coverage": cov})
-            layers, s = read_merge(folder, a.area.name, fmt, warn=warn)
-            for name, gdf in layers.items():
-                frames[name].append(gdf)
+            done.append((a.key, a.area.name))
+            s = _area_streets(folder, a.area.name)
             if len(s):
                 streets.append(s)
         boundaries.append(a.area.geometry if a.area.geometry is not None and not a.area.geometry.is_empty else None)
@@ -330,15 +368,7 @@ def write_merged(
     street_table = pd.concat(streets, ignore_index=True) if streets else pd.DataFrame()
     for stem, t in (("areas", table), ("streets", street_table)):  # refused before any merged file is written
         check_sheet(t, file=f"{stem}.xlsx", sheet="Sheet1")
-    written = []
-    layers = {k: pd.concat(v, ignore_index=True) for k, v in frames.items() if v}
-    layers = {k: gpd.GeoDataFrame(v, geometry="geometry", crs=4326) for k, v in layers.items()}
     area_layer = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=boundaries, crs=4326)
-    layers["areas"] = area_layer
-    written.append(write_gpkg(out / "province.gpkg", layers))
-    for stem, t in (("areas", table), ("streets", street_table)):
-        written.append(atomic_write(out / f"{stem}.csv", _writer(t, "csv")))
-        written.append(atomic_write(out / f"{stem}.xlsx", _writer(t, "xlsx")))
     doc = {
         "tool": "service-circles",
         "kind": "batch",
@@ -350,9 +380,14 @@ def write_merged(
         "totals": totals(coverages),
         "areas": entries,
     }
-    written.append(write_json(out / "coverage.json", doc))
-    written.append(write_text(out / "index.html", index_html(area_layer, entries, col=col, tiles=tiles, lang=lang)))
-    return written
+    index = index_html(area_layer, entries, col=col, tiles=tiles, lang=lang)
+    if start is not None:  # the tables on a worker, the GeoPackage here
+        tables = start(merged_tables, out, table, street_table, doc, index=index)
+    else:
+        made = merged_tables(out, table, street_table, doc, index=index)
+        tables = lambda: made  # noqa: E731 - the same waiter as start's
+    gpkg = province_gpkg(out, done, area_layer, fmt=fmt, warn=warn)
+    return [gpkg, *map(Path, tables())]
 
 
 # ------------------------------------------------------------------------------ the index map

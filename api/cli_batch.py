@@ -69,7 +69,7 @@ def write_area(
         t0 = time.perf_counter()
         written = plan_files(result, tmp, fmt=fmt, map_options=map_options, saved=saved)
         layers = {"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities}
-        merged = pack_merge(layers, tables.get("streets") or [], area=str(marker.get("area")))
+        merged = pack_merge(layers, area=str(marker.get("area")))
         written.append(atomic_write(tmp / MERGE_PACK, lambda p: p.write_bytes(merged)))
         streets = pd.DataFrame(
             tables.get("streets") or [],
@@ -263,9 +263,8 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     import dataclasses
     import os
 
-    from api.batch_merge import write_merged
     from api.cli_common import build_inputs, say_for
-    from geo.batch_tasks import Cluster, LocalStart, area_digest, options_digest, peak_rss_mb, run_tasks
+    from geo.batch_tasks import Cluster, LocalStart, area_digest, options_digest, run_tasks
     from geo.io import write_json
     from maps.tiles import tile_spec
 
@@ -324,8 +323,16 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
             "write": AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved),
         }
         t_tasks = time.perf_counter()
+        written: list[Path] = []
+
+        def merge(start: Callable | None = None) -> None:
+            """Write the merged outputs (``start``: run their tables on a worker of the cluster)."""
+            times = {"read_partition_s": read_s, "tasks_s": time.perf_counter() - t_tasks, "t0": t0}
+            meta = _meta(base, areas_spec=areas_spec, within=within, times=times)
+            written[:] = _merge(out, areas, run, start=start, fmt=fmt, tiles=tiles, lang=lang, meta=meta)
+
         try:
-            if todo:
+            if todo:  # the merge runs before the cluster closes: a worker writes the tables meanwhile
                 run_tasks(
                     _tasks(todo, part, out=out, digests=digests, shared=shared),
                     cluster=cluster,
@@ -333,35 +340,15 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
                     on_done=run.on_done,
                     on_lost=run.on_lost,
                     started=early,
+                    after=merge,
                 )
         finally:
             run.bar.close()
     finally:
         if early is not None:
             early.close()
-    _log_failures(out, run.outcomes)
-    say("merging the areas' outputs")
-    written = write_merged(
-        out,
-        areas,
-        run.outcomes,
-        warn=lambda msg: click.echo(f"warning: {msg}", err=True),
-        fmt=fmt,
-        tiles=tiles,
-        lang=lang,
-        meta={
-            "source": Path(str(base.source)).name,
-            "data_date": base.data_date,
-            "network_nodes": base.network.n_nodes,
-            "extract_homes": len(base.homes),
-            "areas_spec": areas_spec,
-            "within": within,
-            "read_partition_s": round(read_s, 2),
-            "tasks_s": round(time.perf_counter() - t_tasks, 2),
-            "wall_s": round(time.perf_counter() - t0, 2),
-            "driver_peak_rss_mb": peak_rss_mb(),
-        },
-    )
+    if not written:  # nothing was left to plan: no cluster
+        merge()
     _report(len(areas), run.outcomes, written, seconds=time.perf_counter() - t0, quiet=quiet)
 
 
@@ -492,6 +479,55 @@ def _tasks(
             )
 
         yield a.key, make
+
+
+def _meta(base: Base, *, areas_spec: str, within: str | None, times: dict[str, float]) -> dict:
+    """What the merged coverage.json says of the run: the extract, the areas asked for, the times."""
+    from geo.batch_tasks import peak_rss_mb
+
+    return {
+        "source": Path(str(base.source)).name,
+        "data_date": base.data_date,
+        "network_nodes": base.network.n_nodes,
+        "extract_homes": len(base.homes),
+        "areas_spec": areas_spec,
+        "within": within,
+        "read_partition_s": round(times["read_partition_s"], 2),
+        "tasks_s": round(times["tasks_s"], 2),
+        "wall_s": round(time.perf_counter() - times["t0"], 2),
+        "driver_peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _merge(
+    out: Path,
+    areas: list[BatchArea],
+    run: _Run,
+    *,
+    start: Callable | None,
+    fmt: str,
+    tiles: str,
+    lang: str | None,
+    meta: dict,
+) -> list[Path]:
+    """Close the bar, log the failures and write the merged outputs (:func:`api.batch_merge.write_merged`)."""
+    from api.batch_merge import write_merged
+
+    run.bar.close()
+    _log_failures(out, run.outcomes)
+    if not run.quiet:
+        click.echo("merging the areas' outputs", err=True)
+    return write_merged(
+        out,
+        areas,
+        run.outcomes,
+        warn=lambda msg: click.echo(f"warning: {msg}", err=True),
+        start=start,
+        fmt=fmt,
+        tiles=tiles,
+        lang=lang,
+        meta=meta,
+    )
 
 
 def _log_failures(out: Path, outcomes: dict[str, dict]) -> None:

@@ -325,6 +325,7 @@ def run_tasks(
     on_done: Callable[[str, dict], None],
     on_lost: Callable[[str, list[str]], None] | None = None,
     started: LocalStart | None = None,
+    after: Callable[[Callable[..., Callable[[], object]]], None] | None = None,
 ) -> None:
     """Run tasks on Dask distributed, at most twice as many in flight as there are worker threads.
 
@@ -336,39 +337,13 @@ def run_tasks(
     is called at the end for every worker process that stopped unexpectedly, with the keys of
     the tasks it held (the scheduler ran them again elsewhere), as the scheduler's event log
     has them. ``started``: a local cluster already starting (:class:`LocalStart`), used
-    instead of starting one; its owner closes it.
+    instead of starting one; its owner closes it. ``after(start)`` is called once every task
+    is done, before the cluster closes: ``start(fn, *args, **kwargs)`` runs ``fn`` on a worker
+    (retried as the tasks are) and returns a function waiting for its result.
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    if cluster.scheduler:
-        try:
-            client = Client(cluster.scheduler, timeout="30s")
-        except (OSError, TimeoutError, ValueError) as err:
-            raise InputError(
-                "--scheduler",
-                [
-                    (
-                        f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
-                        "one with `dask scheduler` and workers with `dask worker ADDRESS`, or "
-                        "leave out --scheduler for a local cluster"
-                    )
-                ],
-            ) from None
-        local = None
-    elif started is not None:
-        client = Client(started.get())
-        local = None
-    else:
-        local = _quiet_on_interrupt(
-            lambda: LocalCluster(
-                n_workers=cluster.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0" if cluster.dashboard else None,
-                silence_logs=40,
-            )
-        )
-        client = Client(local)
+    client, local = _connect(cluster, started)
     try:
         info: dict = client.scheduler_info() or {}
         services = info.get("services") or {}
@@ -409,10 +384,48 @@ def run_tasks(
             submit_next()
         if on_lost is not None:
             _report_lost(client.get_events("all"), every, on_lost)
+        if after is not None:
+
+            def start(fn: Callable[..., object], *args: object, **kwargs: object) -> Callable[[], object]:
+                return client.submit(fn, *args, retries=cluster.retries, pure=False, **kwargs).result
+
+            after(start)
     finally:
         client.close()
         if local is not None:
             local.close()
+
+
+def _connect(cluster: Cluster, started: LocalStart | None) -> tuple:
+    """A client of the scheduler, of the starting local cluster, or of a new local cluster (also returned: close it)."""
+    from distributed import Client, LocalCluster
+
+    if cluster.scheduler:
+        try:
+            return Client(cluster.scheduler, timeout="30s"), None
+        except (OSError, TimeoutError, ValueError) as err:
+            raise InputError(
+                "--scheduler",
+                [
+                    (
+                        f"{cluster.scheduler!r}: no Dask scheduler answers there ({err}); start "
+                        "one with `dask scheduler` and workers with `dask worker ADDRESS`, or "
+                        "leave out --scheduler for a local cluster"
+                    )
+                ],
+            ) from None
+    if started is not None:
+        return Client(started.get()), None
+    local = _quiet_on_interrupt(
+        lambda: LocalCluster(
+            n_workers=cluster.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0" if cluster.dashboard else None,
+            silence_logs=40,
+        )
+    )
+    return Client(local), local
 
 
 def _report_lost(events: Iterable, keys: dict, on_lost: Callable[[str, list[str]], None]) -> None:
