@@ -181,7 +181,7 @@ class Bar:
     type=click.IntRange(1, 256),
     help=(
         "Local Dask worker processes (default: the CPU count); each plans one area at a time. Also the "
-        "most processes reading the extract, so --workers N keeps the batch to N cores."
+        "most processes reading the extract (the driver cuts the areas and merges beside them)."
     ),
 )
 @click.option(
