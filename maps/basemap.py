@@ -177,21 +177,22 @@ class _Labels:
         rep = np.repeat(keep, count)
         k = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)  # 0, 1, … along each line
         pos = (k + 0.5) * length[rep] / np.repeat(count, count)
-        # the label's point and points 10 m either side of it, in one pass
-        lines3 = parts_a[np.tile(rep, 3)]
-        at, a, b = np.split(
+        at = shapely.get_coordinates(shapely.line_interpolate_point(parts_a[rep], pos))
+        take_a = _spaced(at, part_group[rep], spacing_m / 2)
+        # the points 10 m either side of each label kept, in one pass
+        on, pos = parts_a[rep[take_a]], pos[take_a]
+        a, b = np.split(
             shapely.get_coordinates(
-                shapely.line_interpolate_point(lines3, np.concatenate([pos, np.maximum(pos - 10, 0), pos + 10]))
+                shapely.line_interpolate_point(np.r_[on, on], np.concatenate([np.maximum(pos - 10, 0), pos + 10]))
             ),
-            3,
+            2,
         )
         angle = np.degrees(np.arctan2(-(b[:, 1] - a[:, 1]), b[:, 0] - a[:, 0]))  # screen y points down
         angle = np.where(angle > 90, angle - 180, np.where(angle < -90, angle + 180, angle))
-        take_a = _spaced(at, part_group[rep], spacing_m / 2)
         self.add(
             at[take_a, 0] / self.kx,
             at[take_a, 1] / self.ky,
-            angle[take_a],
+            angle,
             [group_name[g] for g in part_group[rep[take_a]]],
             cls,
         )
