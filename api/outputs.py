@@ -236,21 +236,16 @@ def _sheet_rows(
         _column_writes(ws, kind, values, pct if h in shares or "覆盖率" in h or " share" in h else None)
         for kind, values, h in zip(cells.kinds, cells.columns, heads, strict=True)
     ]
-    for j, (kind, values) in enumerate(zip(cells.kinds, cells.columns, strict=True)):
-        if kind not in ("f", "i", "b"):
-            shown = [_shown(v) for v in _texts(values[:200])]
-            widths[j] = max(widths[j], *shown) if shown else widths[j]
+    string = ws.write_string
+    for j, column in enumerate(writes):  # the text of the first 200 rows
+        shown = [_shown(w[1]) for w in column[:200] if w is not None and w[0] == string]
+        widths[j] = max(widths[j], *shown) if shown else widths[j]
     for i, row_writes in enumerate(zip(*writes, strict=True)):
         r = row + 1 + i
         for j, w in enumerate(row_writes):
             if w is not None:
                 w[0](r, j, w[1], w[2])
     return row + 1 + len(cells)
-
-
-def _texts(values: np.ndarray) -> list[str]:
-    """The text written for each of ``values`` that is written as text (see :func:`_cell_write`)."""
-    return [str(v) for v in values if _cell_write(v) == "string"]
 
 
 def _cell_write(v: object) -> str | None:
@@ -279,6 +274,9 @@ def _column_writes(ws: Worksheet, kind: str, values: np.ndarray, share: Format |
         return [(boolean, bool(v), None) for v in values]
     out: list = []
     for v in values:
+        if type(v) is str:  # (most cells of text columns)
+            out.append((string, v, None))
+            continue
         how = _cell_write(v)
         if how is None:
             out.append(None)
