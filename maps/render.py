@@ -80,9 +80,11 @@ def _names(result: PlanResult) -> list:
 
 
 def _circle_rows(circles: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if len(circles) == 0:
+    """The dissolved circles of each layer (scope "layer"): the table itself when it holds no others (read only)."""
+    if len(circles) == 0 or "scope" not in circles:
         return circles
-    return circles[circles["scope"] == "layer"] if "scope" in circles else circles
+    layer = (circles["scope"] == "layer").to_numpy(dtype=bool, na_value=False)
+    return circles if layer.all() else circles[layer]
 
 
 def own_layers(result: PlanResult) -> list[str]:

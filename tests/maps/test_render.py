@@ -246,3 +246,23 @@ def test_merged_extract_map_stays_small(merged_path, cache_dir):
         re.findall(r'SC\.(?:base|labels)\("([^"]+)"', html))
     assert "facilities:centres" in keys
     assert len(html.encode()) < 6_000_000
+
+
+def test_circle_rows_are_the_layer_rows_and_the_table_itself_when_it_holds_no_other():
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from maps.render import _circle_rows
+
+    geoms = [shapely.box(k, 0, k + 1, 1) for k in range(4)]
+    mixed = gpd.GeoDataFrame(
+        {"scope": pd.Series(["layer", "facility", None, "layer"], dtype="str"), "layer": list("abcd")}, geometry=geoms
+    )
+    rows = _circle_rows(mixed)
+    assert rows["layer"].tolist() == ["a", "d"]
+    assert rows.index.tolist() == [0, 3]
+    only = mixed.iloc[[0, 3]].reset_index(drop=True)
+    assert _circle_rows(only) is only
+    assert _circle_rows(only.drop(columns="scope")) is not None
+    assert len(_circle_rows(mixed.iloc[:0])) == 0
