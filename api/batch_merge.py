@@ -1,5 +1,7 @@
-"""The merged outputs of ``circles batch``, written after every area, each file atomically.
+"""The merged outputs of ``circles batch``: ``OUT/merged/``, written after every area, all at once.
 
+The folder is filled as a temporary one and put in place whole (:func:`geo.outputs.write_folder`,
+with its ``outputs.json``), so an interrupted merge leaves the previous merged set or the new one.
 They are made from what the area folders hold (so areas done by an earlier run count too): each
 area's ``merge.pack`` (its layers, packed by its task: :func:`pack_merge`), ``streets.csv`` and
 ``coverage.json``:
@@ -11,7 +13,7 @@ area's ``merge.pack`` (its layers, packed by its task: :func:`pack_merge`), ``st
 - ``streets.csv`` / ``streets.xlsx``: one row per street and community inside each area;
 - ``coverage.json``: each area's ``coverage.json`` and the totals over the areas;
 - ``index.html``: an offline map (Leaflet inlined as in ``map.html``) of each area's coverage,
-  each area linking to its own ``map.html``.
+  each area linking to its own ``map.html`` (``../areas/<name>/map.html``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pandas as pd
 import shapely
 
 from geo.io import atomic_write, feature_collection_text, write_gpkg, write_json, write_text
+from geo.outputs import write_folder
 from geo.packing import Packer, Unpacked
 from geo.store import StoreError
 from geo.tables import check_sheet, csv_safe
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 SHARE_BREAKS = (0.2, 0.4, 0.6, 0.8, 1.01)
 SHARE_COLOURS = ("#d7301f", "#fc8d59", "#fee08b", "#91cf60", "#1a9850")
 FAILED_COLOUR = "#9e9e9e"
+#: the folder of the merged outputs, in the batch's folder
+MERGED = "merged"
 #: the layers of each area that province.gpkg merges
 LAYERS = ("circles", "gaps", "facilities")
 
@@ -272,10 +277,11 @@ def province_gpkg(
     *,
     fmt: str,
     warn: Callable[[str], None] | None,
+    dest: Path,
 ) -> Path:
-    """Write ``province.gpkg``: every done area's layers (:func:`read_merge`) and ``area_layer``.
+    """Write ``dest/province.gpkg``: every done area's layers (:func:`read_merge`) and ``area_layer``.
 
-    ``done``: (folder key, area name) of each area with outputs, in the merged order.
+    ``done``: (folder key, area name) of each area of ``out`` with outputs, in the merged order.
     """
     frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
     for key, name in done:
@@ -287,7 +293,7 @@ def province_gpkg(
         if v
     }
     layers["areas"] = area_layer
-    return write_gpkg(Path(out) / "province.gpkg", layers)
+    return write_gpkg(Path(dest) / "province.gpkg", layers)
 
 
 def merged_tables(out: Path, table: pd.DataFrame, street_table: pd.DataFrame, doc: dict, *, index: str) -> list[str]:
@@ -358,7 +364,7 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
         else:
             rows.append(area_row(a.area.name, a.area.level, cov))
             coverages.append(cov)
-            entries.append({**entry, "status": o["status"], "map": f"areas/{a.key}/map.html", "coverage": cov})
+            entries.append({**entry, "status": o["status"], "map": f"../areas/{a.key}/map.html", "coverage": cov})
             done.append((a.key, a.area.name))
             s = _area_streets(folder, a.area.name)
             if len(s):
@@ -381,13 +387,17 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
         "areas": entries,
     }
     index = index_html(area_layer, entries, col=col, tiles=tiles, lang=lang)
-    if start is not None:  # the tables on a worker, the GeoPackage here
-        tables = start(merged_tables, out, table, street_table, doc, index=index)
-    else:
-        made = merged_tables(out, table, street_table, doc, index=index)
-        tables = lambda: made  # noqa: E731 - the same waiter as start's
-    gpkg = province_gpkg(out, done, area_layer, fmt=fmt, warn=warn)
-    return [gpkg, *map(Path, tables())]
+
+    def fill(tmp: Path) -> list[Path]:
+        if start is not None:  # the tables on a worker, the GeoPackage here
+            tables = start(merged_tables, tmp, table, street_table, doc, index=index)
+        else:
+            made = merged_tables(tmp, table, street_table, doc, index=index)
+            tables = lambda: made  # noqa: E731 - the same waiter as start's
+        gpkg = province_gpkg(out, done, area_layer, fmt=fmt, warn=warn, dest=tmp)
+        return [gpkg, *map(Path, tables())]
+
+    return write_folder(out / MERGED, "batch-merged", fill)
 
 
 # ------------------------------------------------------------------------------ the index map

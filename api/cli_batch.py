@@ -3,16 +3,16 @@
 The engine side (which areas, the partition with halos, the task, the done markers) is
 :mod:`geo.batch`; this module is the command: options, the progress bar over areas, each area's
 output folder (through :func:`api.outputs.plan_files`, so an area's folder is what ``circles plan
---area NAME`` writes, plus ``batch.json`` and ``streets.csv``), and the merged outputs written
-last: ``province.gpkg``, ``areas.csv``/``.xlsx``, ``streets.csv``/``.xlsx``, ``coverage.json``
-and ``index.html``.
+--area NAME`` writes, plus ``batch.json``, ``streets.csv`` and ``merge.pack``), and the merged
+outputs written last, all at once, into ``merged/``: ``province.gpkg``, ``areas.csv``/``.xlsx``,
+``streets.csv``/``.xlsx``, ``coverage.json`` and ``index.html``.
 
 Output folder::
 
     OUT/batch.json            what the batch was run with (written first)
     OUT/areas/<area>/         each area's output set (all at once), with batch.json: its digest
     OUT/logs/<area>.log       each area's log
-    OUT/province.gpkg ...     merged outputs (each written atomically, after every area)
+    OUT/merged/               merged outputs (province.gpkg ...: all at once, after every area)
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class Bar:
     type=click.Path(path_type=Path),
     required=True,
     help=(
-        "Batch folder: areas/<name>/ per area, the merged outputs at the top. Re-running into it skips "
+        "Batch folder: areas/<name>/ per area, the merged outputs in merged/. Re-running into it skips "
         "the areas already done with the same inputs and options."
     ),
 )
@@ -255,9 +255,10 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     their halos (as --area does), so each area's figures are those of `circles plan --area NAME`,
     each home is counted in the one area holding it, and a worker holds one area at a time. Writes
     OUT/areas/<name>/ per area (the files of circles plan, and streets.csv), OUT/logs/<name>.log,
-    and at the end province.gpkg (circles, gaps, facilities and areas of every area, with an `area`
-    column), areas.csv and areas.xlsx (one row per area, ranked by coverage), streets.csv/.xlsx,
-    coverage.json and index.html (a map of each area's coverage linking to its map). Exits 1 when
+    and at the end OUT/merged/ (all at once): province.gpkg (circles, gaps, facilities and areas of
+    every area, with an `area` column), areas.csv and areas.xlsx (one row per area, ranked by
+    coverage), streets.csv/.xlsx, coverage.json and index.html (a map of each area's coverage
+    linking to its map). Exits 1 when
     any area failed.
     """
     import dataclasses

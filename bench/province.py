@@ -182,9 +182,9 @@ def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: P
     # whatever else the machine does, unlike its wall time
     now = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (now.ru_utime - used.ru_utime) + (now.ru_stime - used.ru_stime)
-    if not (out / "coverage.json").is_file():
+    if not (out / "merged" / "coverage.json").is_file():
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    doc = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
+    doc = json.loads((out / "merged" / "coverage.json").read_text(encoding="utf-8"))
     marks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "areas").glob("*/batch.json"))]
     secs = [m["seconds"] for m in marks]  # planning the area (its outputs' writing apart: write_s)
     writes = [m.get("write_s", 0.0) for m in marks]

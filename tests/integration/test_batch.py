@@ -69,7 +69,7 @@ def test_failing_areas_are_named_and_the_others_complete(batch):
     assert f"{EMPTY}: areas.gpkg row 4: the boundary is empty" in run.stderr
     assert f"{OUTSIDE}: no walkable street of binjiang_clip.osm.pbf lies in the area '{OUTSIDE}'" in run.stderr
     assert "3 planned, 0 done before (skipped), 2 failed" in run.stderr + run.stdout
-    merged = json.loads((out / "coverage.json").read_text("utf-8"))
+    merged = json.loads((out / "merged" / "coverage.json").read_text("utf-8"))
     assert sorted(f["area"] for f in merged["failed"]) == sorted([EMPTY, OUTSIDE])
     for name in STREETS:
         folder = out / "areas" / name
@@ -126,7 +126,7 @@ def test_each_home_is_counted_in_exactly_one_area(batch, base, areas_file):
 def test_merged_outputs(batch):
     out = batch[0]
     covs = {n: area_cov(out, n) for n in STREETS}
-    table = pd.read_csv(out / "areas.csv", encoding="utf-8-sig")
+    table = pd.read_csv(out / "merged" / "areas.csv", encoding="utf-8-sig")
     assert len(table) == 5 and list(table["status"][-2:]) == ["failed", "failed"]
     done = table[table["status"] == "done"]
     assert list(done["rank"]) == [1, 2, 3]
@@ -134,23 +134,23 @@ def test_merged_outputs(batch):
     assert np.all(share[:-1] >= share[1:])  # ranked by coverage
     for row in done.itertuples():
         assert row.homes == covs[row.area]["homes"]
-    assert pd.read_excel(out / "areas.xlsx").shape == table.shape
-    assert pd.read_excel(out / "streets.xlsx")["homes"].sum() == sum(c["homes"] for c in covs.values())
+    assert pd.read_excel(out / "merged" / "areas.xlsx").shape == table.shape
+    assert pd.read_excel(out / "merged" / "streets.xlsx")["homes"].sum() == sum(c["homes"] for c in covs.values())
     for layer in ("circles", "gaps", "facilities"):
-        gdf = gpd.read_file(out / "province.gpkg", layer=layer)
+        gdf = gpd.read_file(out / "merged" / "province.gpkg", layer=layer)
         assert set(gdf["area"]) <= set(STREETS) and len(gdf) > 0, layer
-    circles = gpd.read_file(out / "province.gpkg", layer="circles")
+    circles = gpd.read_file(out / "merged" / "province.gpkg", layer="circles")
     assert set(circles["area"]) == set(STREETS)
-    areas = gpd.read_file(out / "province.gpkg", layer="areas")
+    areas = gpd.read_file(out / "merged" / "province.gpkg", layer="areas")
     assert set(areas["area"]) == {*STREETS, EMPTY, OUTSIDE}
-    merged = json.loads((out / "coverage.json").read_text("utf-8"))
+    merged = json.loads((out / "merged" / "coverage.json").read_text("utf-8"))
     t = merged["totals"]["centres"]["15"]
     assert t["homes_covered"] == sum(c["layers"]["centres"]["minutes"]["15"]["homes_covered"] for c in covs.values())
     assert t["homes"] == sum(c["homes"] for c in covs.values())
-    html = (out / "index.html").read_text("utf-8")
+    html = (out / "merged" / "index.html").read_text("utf-8")
     assert "cdn." not in html and "L.geoJSON" in html
     for name in STREETS:
-        assert f"areas/{name}/map.html" in html
+        assert f'"../areas/{name}/map.html"' in html and (out / "merged" / f"../areas/{name}/map.html").is_file()
 
 
 def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(batch, base, areas_file, tmp_path):
@@ -167,14 +167,13 @@ def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(ba
     from geo.batch import list_areas
 
     out = batch[0]
-    doc = json.loads((out / "coverage.json").read_text("utf-8"))
+    doc = json.loads((out / "merged" / "coverage.json").read_text("utf-8"))
     outcomes = {e["key"]: {k: e.get(k) for k in ("key", "area", "status", "error")} for e in doc["areas"]}
     areas = list_areas(str(areas_file), admin=base.admin, within=None, crs=None)
     packed, files = tmp_path / "packed", tmp_path / "files"
     for d in (packed, files):
         shutil.copytree(out, d)
-        for f in ("province.gpkg", "areas.csv", "streets.csv", "coverage.json", "index.html"):
-            (d / f).unlink()
+        shutil.rmtree(d / "merged")
     (files / "areas" / STREETS[0] / MERGE_PACK).unlink()  # missing
     (files / "areas" / STREETS[1] / MERGE_PACK).write_bytes(b"SCARRAY1 not what was packed")  # damaged
     (files / "areas" / STREETS[2] / MERGE_PACK).write_bytes((out / "areas" / STREETS[0] / MERGE_PACK).read_bytes())
@@ -191,9 +190,12 @@ def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(ba
     assert len(said) == 3 and all(n in w for n, w in zip(STREETS, said, strict=True)), said
     assert STREETS[0] in said[2]  # another area's file: named as made for that area
     for f in ("areas.csv", "streets.csv", "coverage.json", "index.html"):
-        assert (packed / f).read_bytes() == (files / f).read_bytes(), f
+        assert (packed / "merged" / f).read_bytes() == (files / "merged" / f).read_bytes(), f
+    listed = json.loads((packed / "merged" / "outputs.json").read_text("utf-8"))["files"]
+    assert set(listed) == {"province.gpkg", "areas.csv", "areas.xlsx", "streets.csv", "streets.xlsx", "coverage.json",
+                           "index.html"}
     for layer in ("circles", "gaps", "facilities", "areas"):
-        a, b = (gpd.read_file(d / "province.gpkg", layer=layer) for d in (packed, files))
+        a, b = (gpd.read_file(d / "merged" / "province.gpkg", layer=layer) for d in (packed, files))
         assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0, layer
         # the files hold lon/lat to 7 decimals (geo.io.DECIMALS), their numbers to 6, and int32
         ga, gb = a.geometry.values, b.geometry.values
@@ -204,7 +206,19 @@ def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(ba
                 assert np.allclose(a[c], b[c], rtol=0, atol=1e-6, equal_nan=True), (layer, c)
             else:
                 assert a[c].dtype == b[c].dtype and a[c].equals(b[c]), (layer, c)
-    circles = gpd.read_file(packed / "province.gpkg", layer="circles")
+    before = {f.name: f.read_bytes() for f in (packed / "merged").iterdir()}
+
+    def interrupted(fn, *args, **kwargs):  # the tables' writer stopped (Ctrl-C) while the GeoPackage is written
+        def wait():
+            raise KeyboardInterrupt
+
+        return wait
+
+    with pytest.raises(KeyboardInterrupt):
+        write_merged(packed, areas, outcomes, start=interrupted, **kw)
+    assert {f.name: f.read_bytes() for f in (packed / "merged").iterdir()} == before  # the previous set, whole
+    assert [p.name for p in packed.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+    circles = gpd.read_file(packed / "merged" / "province.gpkg", layer="circles")
     for n in STREETS:  # each area's rows are its own circles, in its file's order
         own = gpd.read_file(out / "areas" / n / "circles.geojson")
         assert list(circles[circles["area"] == n].drop(columns=["area", "geometry"]).columns) == [
@@ -221,7 +235,7 @@ def test_rerun_skips_the_done_areas(batch):
     assert "0 planned, 3 done before (skipped), 2 failed" in again.stderr + again.stdout
     for n in STREETS:  # untouched: the same output set, written at the same time
         assert (out / "areas" / n / "outputs.json").read_text("utf-8") == stamps[n]
-    assert len(pd.read_csv(out / "areas.csv", encoding="utf-8-sig")) == 5
+    assert len(pd.read_csv(out / "merged" / "areas.csv", encoding="utf-8-sig")) == 5
 
 
 def test_areas_by_level_within_a_district(base):

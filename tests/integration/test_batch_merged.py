@@ -89,7 +89,7 @@ def test_every_street_of_the_extract_is_planned_though_a_worker_was_killed(batch
     assert len(lost) == 1 and "no area" not in lost[0], stderr[-3000:]
     assert any(name in lost[0] for name in names)
     assert len(names) >= 20  # the extract's streets, of several districts
-    table = pd.read_csv(out / "areas.csv", encoding="utf-8-sig")
+    table = pd.read_csv(out / "merged" / "areas.csv", encoding="utf-8-sig")
     assert sorted(table["area"]) == names
     assert set(table["status"]) == {"done"}
     for name in names:
@@ -124,5 +124,5 @@ def test_each_home_is_counted_once_across_the_streets(batch, base):
     out = batch[0]
     homes = {n: json.loads((out / "areas" / n / "coverage.json").read_text("utf-8"))["homes"] for n in table["name"]}
     assert sum(homes.values()) == int(in_any.sum()) > 0
-    merged = json.loads((out / "coverage.json").read_text("utf-8"))
+    merged = json.loads((out / "merged" / "coverage.json").read_text("utf-8"))
     assert merged["totals"]["centres"]["15"]["homes"] == int(in_any.sum())
