@@ -95,3 +95,18 @@ def test_facility_table_is_sorted_as_pandas_sorts_it(binjiang_plan):
     assert table["id"].tolist() == expected["id"].tolist()
     assert table["layer"].tolist()[-3:] == ["other"] * 3
     assert isinstance(table.index, pd.RangeIndex)
+
+
+def test_gap_and_facility_tables_leave_the_plan_as_it_was(binjiang_plan):
+    from geo.tables import facility_table, gap_table
+
+    r = binjiang_plan
+    gaps, fac = r.gaps.copy(), r.facilities.copy()
+    table = gap_table(r)
+    pts = r.gaps.geometry.representative_point()
+    np.testing.assert_array_equal(table["lon"], np.round(pts.x.to_numpy(), 6))  # (NaN for an empty area)
+    np.testing.assert_array_equal(table["lat"], np.round(pts.y.to_numpy(), 6))
+    assert r.gaps.geometry.name not in table
+    assert r.facilities.geometry.name not in facility_table(r)
+    pd.testing.assert_frame_equal(r.gaps, gaps)  # geometry and all
+    pd.testing.assert_frame_equal(r.facilities, fac)
