@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import shapely
 
+import geo.store
 from geo.store import _arrow_table, plain_value, read_bundle, read_table, table_bytes, write_bundle, write_table
 
 
@@ -116,6 +118,8 @@ def test_table_bytes_are_what_pandas_writes_for_every_kind_of_column(tmp_path):
 
 def test_the_plans_tables_are_made_directly_not_through_pandas():
     # the direct path is the one taken for the columns a plan holds (else the test above checks only pandas)
+    if not geo.store._DIRECT:
+        pytest.skip("pandas before 3 keeps JSON texts as object columns: every table is written through pandas")
     frames = _frames()
     for label in ("plain", "geo", "other geometry name", "missing geometries", "no geometries", "no rows", "a slice"):
         frame = frames[label]
@@ -153,7 +157,6 @@ def test_a_bundle_lists_the_checksums_of_what_it_wrote(tmp_path):
 
 
 def test_a_bundle_of_big_files_writes_them_first_and_lists_the_same(tmp_path, monkeypatch):
-    import geo.store
 
     def bundle(folder: Path) -> Path:
         return write_bundle(
@@ -175,7 +178,6 @@ def test_a_bundle_of_big_files_writes_them_first_and_lists_the_same(tmp_path, mo
 
 
 def test_a_folder_replaced_inside_another_being_written_is_synced_by_the_outer_one(tmp_path, monkeypatch):
-    import geo.store
 
     synced: list[str] = []
     monkeypatch.setattr(geo.store, "_fsync_dir", lambda p: synced.append(Path(p).name))
