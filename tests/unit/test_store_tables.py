@@ -157,7 +157,6 @@ def test_a_bundle_lists_the_checksums_of_what_it_wrote(tmp_path):
 
 
 def test_a_bundle_of_big_files_writes_them_first_and_lists_the_same(tmp_path, monkeypatch):
-
     def bundle(folder: Path) -> Path:
         return write_bundle(
             folder,
@@ -178,7 +177,6 @@ def test_a_bundle_of_big_files_writes_them_first_and_lists_the_same(tmp_path, mo
 
 
 def test_a_folder_replaced_inside_another_being_written_is_synced_by_the_outer_one(tmp_path, monkeypatch):
-
     synced: list[str] = []
     monkeypatch.setattr(geo.store, "_fsync_dir", lambda p: synced.append(Path(p).name))
     made: list[str] = []
