@@ -3,7 +3,7 @@
 The folder is filled as a temporary one and put in place whole (:func:`geo.outputs.write_folder`,
 with its ``outputs.json``), so an interrupted merge leaves the previous merged set or the new one.
 They are made from what the area folders hold (so areas done by an earlier run count too): each
-area's ``merge.pack`` (its layers, packed by its task: :func:`pack_merge`), ``streets.csv`` and
+area's ``merge.pack`` (its layers and street rows, packed by its task: :func:`pack_merge`) and
 ``coverage.json``:
 
 - ``province.gpkg``: layers ``circles``, ``gaps``, ``facilities`` (every area's, with an ``area``
@@ -219,13 +219,15 @@ MERGE_KIND = "service-circles batch merge"
 MERGE_VERSION = 1
 
 
-def pack_merge(layers: dict[str, gpd.GeoDataFrame | None], *, area: str) -> bytes:
-    """The layers the merge takes from one planned area, packed (in WGS84, with an ``area`` column first).
+def pack_merge(layers: dict[str, gpd.GeoDataFrame | None], streets: list[dict], *, area: str) -> bytes:
+    """What the merge takes from one planned area, packed: its layers (WGS84) and its street rows.
 
     Made by the area's task from the frames it has just written (:mod:`geo.packing`: arrays,
     WKB and JSON under a CRC-32, never pickle), so the merge reads a few milliseconds per area
-    instead of parsing every area's layer files again (~22 ms per area, most of the merge);
-    empty layers are left out.
+    instead of parsing every area's layer files again (~22 ms per area, most of the merge), and
+    takes the street rows as they were made (the area's ``streets.csv`` has its formula-like
+    text escaped for Excel). Each layer and the street rows get an ``area`` column first; empty
+    ones are left out.
     """
     pk = Packer()
     tables = {}
@@ -236,28 +238,38 @@ def pack_merge(layers: dict[str, gpd.GeoDataFrame | None], *, area: str) -> byte
         gdf = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf.copy()
         gdf.insert(0, "area", area)
         tables[name] = pk.table(gdf)
-    return pk.pack({"kind": MERGE_KIND, "version": MERGE_VERSION, "area": area, "layers": tables})
+    s = pd.DataFrame(streets)
+    if len(s):
+        s.insert(0, "area", area)
+    doc = {
+        "kind": MERGE_KIND,
+        "version": MERGE_VERSION,
+        "area": area,
+        "layers": tables,
+        "streets": pk.table(s) if len(s) else None,
+    }
+    return pk.pack(doc)
 
 
 def read_merge(
     folder: Path, area: str, fmt: str, *, warn: Callable[[str], None] | None = None
-) -> dict[str, gpd.GeoDataFrame]:
-    """An area's layers for the merge, each with an ``area`` column.
+) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
+    """An area's layers and street rows for the merge, each with an ``area`` column.
 
     From the folder's :data:`MERGE_PACK`; where that is missing or damaged (or made for
-    another area), from the layer files themselves, and ``warn`` says so.
+    another area), from the layer files and ``streets.csv`` themselves, and ``warn`` says so.
     """
     path = folder / MERGE_PACK
     try:
         return _unpack_merge(path, area)
     except (OSError, StoreError, AttributeError, KeyError, TypeError, ValueError) as err:
         if warn is not None:
-            warn(f"{area}: {err}; its layers are read from its files instead")
-        return _read_layers(folder, area, fmt)
+            warn(f"{area}: {err}; its layers and streets are read from its files instead")
+        return _read_layers(folder, area, fmt), _area_streets(folder, area)
 
 
-def _unpack_merge(path: Path, area: str) -> dict[str, gpd.GeoDataFrame]:
-    """The layers a :data:`MERGE_PACK` holds; raises when it is damaged or not the area's."""
+def _unpack_merge(path: Path, area: str) -> tuple[dict[str, gpd.GeoDataFrame], pd.DataFrame]:
+    """The layers and street rows a :data:`MERGE_PACK` holds; raises when it is damaged or not the area's."""
     u = Unpacked(path.read_bytes(), label=str(path))
     doc = u.manifest
     if doc.get("kind") != MERGE_KIND or doc.get("version") != MERGE_VERSION:
@@ -267,26 +279,12 @@ def _unpack_merge(path: Path, area: str) -> dict[str, gpd.GeoDataFrame]:
     layers = {str(k): u.table(e) for k, e in doc["layers"].items() if k in LAYERS}
     if not all(isinstance(t, gpd.GeoDataFrame) for t in layers.values()):
         raise StoreError(f"{path}: a layer without geometry")
-    return layers
+    streets = u.table(doc.get("streets"))
+    return layers, streets if streets is not None else pd.DataFrame()
 
 
-def province_gpkg(
-    out: Path,
-    done: list[tuple[str, str]],
-    area_layer: gpd.GeoDataFrame,
-    *,
-    fmt: str,
-    warn: Callable[[str], None] | None,
-    dest: Path,
-) -> Path:
-    """Write ``dest/province.gpkg``: every done area's layers (:func:`read_merge`) and ``area_layer``.
-
-    ``done``: (folder key, area name) of each area of ``out`` with outputs, in the merged order.
-    """
-    frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
-    for key, name in done:
-        for layer, gdf in read_merge(Path(out) / "areas" / key, name, fmt, warn=warn).items():
-            frames[layer].append(gdf)
+def province_gpkg(frames: dict[str, list[gpd.GeoDataFrame]], area_layer: gpd.GeoDataFrame, *, dest: Path) -> Path:
+    """Write ``dest/province.gpkg``: the areas' layers (``frames``: name -> each area's) and ``area_layer``."""
     layers = {
         k: gpd.GeoDataFrame(pd.concat(v, ignore_index=True), geometry="geometry", crs=4326)
         for k, v in frames.items()
@@ -340,8 +338,9 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
 ) -> list[Path]:
     """Write the merged outputs of a batch into ``out``; returns the files written.
 
-    ``province.gpkg`` is written here by :func:`province_gpkg` (``warn`` says which areas'
-    layers had to be read from their files); the tables, ``coverage.json`` and ``index.html``
+    Each area's layers and street rows come from its :data:`MERGE_PACK` (:func:`read_merge`;
+    ``warn`` says which had to be read from the area's files). ``province.gpkg`` is written here
+    by :func:`province_gpkg`; the tables, ``coverage.json`` and ``index.html``
     by :func:`merged_tables`, through ``start`` when given: ``start(fn, *args, **kwargs)`` runs
     ``fn`` elsewhere (a worker of the batch's cluster: what it is given is small, the areas'
     rows) and returns a function waiting for its result, so both are written at once. Sheets
@@ -349,7 +348,8 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
     """
     out = Path(out)
     streets: list[pd.DataFrame] = []
-    rows, coverages, entries, boundaries, done = [], [], [], [], []
+    frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
+    rows, coverages, entries, boundaries = [], [], [], []
     for a in areas:
         folder = out / "areas" / a.key
         o = outcomes.get(a.key, {})
@@ -365,8 +365,9 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
             rows.append(area_row(a.area.name, a.area.level, cov))
             coverages.append(cov)
             entries.append({**entry, "status": o["status"], "map": f"../areas/{a.key}/map.html", "coverage": cov})
-            done.append((a.key, a.area.name))
-            s = _area_streets(folder, a.area.name)
+            layers, s = read_merge(folder, a.area.name, fmt, warn=warn)
+            for name, gdf in layers.items():
+                frames[name].append(gdf)
             if len(s):
                 streets.append(s)
         boundaries.append(a.area.geometry if a.area.geometry is not None and not a.area.geometry.is_empty else None)
@@ -394,7 +395,7 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
         else:
             made = merged_tables(tmp, table, street_table, doc, index=index)
             tables = lambda: made  # noqa: E731 - the same waiter as start's
-        gpkg = province_gpkg(out, done, area_layer, fmt=fmt, warn=warn, dest=tmp)
+        gpkg = province_gpkg(frames, area_layer, dest=tmp)
         return [gpkg, *map(Path, tables())]
 
     return write_folder(out / MERGED, "batch-merged", fill)

@@ -64,19 +64,20 @@ def write_area(
     from api.outputs import plan_files
     from geo.io import atomic_write, write_json
     from geo.outputs import write_folder
+    from geo.tables import csv_safe
 
     def files(tmp: Path) -> list[Path]:
         t0 = time.perf_counter()
         written = plan_files(result, tmp, fmt=fmt, map_options=map_options, saved=saved)
         layers = {"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities}
-        merged = pack_merge(layers, area=str(marker.get("area")))
+        merged = pack_merge(layers, tables.get("streets") or [], area=str(marker.get("area")))
         written.append(atomic_write(tmp / MERGE_PACK, lambda p: p.write_bytes(merged)))
         streets = pd.DataFrame(
             tables.get("streets") or [],
             columns=None if tables.get("streets") else ["street", "community", "homes", "people"],
         )
         written.append(
-            atomic_write(tmp / "streets.csv", lambda p: streets.to_csv(p, index=False, encoding="utf-8-sig"))
+            atomic_write(tmp / "streets.csv", lambda p: csv_safe(streets).to_csv(p, index=False, encoding="utf-8-sig"))
         )
         written.append(write_json(tmp / MARK, {**marker, "write_s": round(time.perf_counter() - t0, 2)}))
         return written

@@ -144,3 +144,25 @@ def test_a_real_plans_csv_tables_escape_a_name_starting_with_minus(binjiang_plan
     assert not any(cell.startswith("-2至站厅") for cell in text.replace("\n", ",").split(","))
     ws = openpyxl.load_workbook(tmp_path / "tables.xlsx")["facilities"]
     assert "-2至站厅" in {c.value for row in ws.iter_rows() for c in row}
+
+
+def test_the_merge_takes_street_names_as_made_and_its_csv_escapes_them_once(tmp_path):
+    """An area's merge.pack keeps its street rows as made (its streets.csv escapes them for Excel)."""
+    import geopandas as gpd
+    import shapely
+
+    from api.batch_merge import MERGE_PACK, merged_tables, pack_merge, read_merge
+
+    rows = [{"street": "-2至站厅", "community": "=1+2", "homes": 3, "people": 7}]
+    gaps = gpd.GeoDataFrame({"rank": [1]}, geometry=[shapely.box(120.0, 30.0, 120.001, 30.001)], crs=4326)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / MERGE_PACK).write_bytes(pack_merge({"gaps": gaps, "circles": None}, rows, area="甲"))
+    said: list[str] = []
+    layers, streets = read_merge(tmp_path / "a", "甲", "geojson", warn=said.append)
+    assert said == [] and list(layers) == ["gaps"]
+    assert layers["gaps"]["area"].tolist() == ["甲"] and layers["gaps"].crs.to_epsg() == 4326
+    assert streets.to_dict("records") == [{"area": "甲", **rows[0]}]
+    merged_tables(tmp_path / "m", pd.DataFrame([{"area": "甲"}]), streets, {}, index="<html></html>")
+    text = (tmp_path / "m" / "streets.csv").read_text("utf-8-sig")
+    assert "'-2至站厅" in text and "''-2" not in text and "'=1+2" in text
+    assert pd.read_excel(tmp_path / "m" / "streets.xlsx")["street"].tolist() == ["-2至站厅"]  # a sheet needs none
