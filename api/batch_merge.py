@@ -310,6 +310,17 @@ def merged_tables(out: Path, table: pd.DataFrame, street_table: pd.DataFrame, do
     return [str(p) for p in written]
 
 
+#: the most characters of an error the area table shows (an Excel cell holds 32,767)
+ERROR_CHARS = 1000
+
+
+def _short(error: str, key: str) -> str:
+    """An area's error as its row shows it: cut at :data:`ERROR_CHARS`, pointing to its log for the rest."""
+    if len(error) <= ERROR_CHARS:
+        return error
+    return error[:ERROR_CHARS] + f"… (cut: the whole error is in logs/{key}.log and coverage.json)"
+
+
 def _ranked(table: pd.DataFrame, coverages: list[dict]) -> tuple[pd.DataFrame, str | None]:
     """The area table ranked by the column of :func:`rank_key` (failed areas last), and that column."""
     rank = next((rank_key(c) for c in coverages if rank_key(c)), None)
@@ -359,7 +370,7 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
         entry = {"area": a.area.name, "key": a.key, "level": a.area.level, "source": a.area.source}
         if cov is None:
             err = o.get("error") or "no outputs"
-            rows.append({"area": a.area.name, "level": a.area.level, "status": "failed", "error": err})
+            rows.append({"area": a.area.name, "level": a.area.level, "status": "failed", "error": _short(err, a.key)})
             entries.append({**entry, "status": "failed", "error": err})
         else:
             rows.append(area_row(a.area.name, a.area.level, cov))

@@ -166,3 +166,21 @@ def test_the_merge_takes_street_names_as_made_and_its_csv_escapes_them_once(tmp_
     text = (tmp_path / "m" / "streets.csv").read_text("utf-8-sig")
     assert "'-2至站厅" in text and "''-2" not in text and "'=1+2" in text
     assert pd.read_excel(tmp_path / "m" / "streets.xlsx")["street"].tolist() == ["-2至站厅"]  # a sheet needs none
+
+
+def test_a_long_error_of_a_failed_area_is_cut_in_its_row_and_kept_whole_in_coverage_json(tmp_path):
+    """A failed area's error longer than an Excel cell holds does not stop the merge (it did)."""
+    import json
+
+    from api.batch_merge import ERROR_CHARS, write_merged
+
+    area = type("A", (), {})()
+    area.key, area.area = "a", type("S", (), {"name": "甲", "level": None, "source": None, "geometry": None})()
+    error = "x" * (EXCEL_TEXT + 10)
+    outcomes = {"a": {"key": "a", "area": "甲", "status": "failed", "error": error}}
+    write_merged(tmp_path, [area], outcomes, fmt="geojson", tiles="none", lang="zh", meta={})
+    shown = pd.read_csv(tmp_path / "merged" / "areas.csv", encoding="utf-8-sig")["error"][0]
+    assert shown.startswith("x" * ERROR_CHARS) and "logs/a.log" in shown and len(shown) < 2 * ERROR_CHARS
+    assert pd.read_excel(tmp_path / "merged" / "areas.xlsx")["error"][0] == shown
+    doc = json.loads((tmp_path / "merged" / "coverage.json").read_text("utf-8"))
+    assert doc["failed"] == [{"area": "甲", "error": error}]
