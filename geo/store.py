@@ -10,7 +10,9 @@ size and checksum, and the arrays' names. Any failure raises :class:`StoreError`
 treats as a miss (rebuild, carry on) and a saved plan reports as a clear error.
 
 A bundle is written into a temporary folder beside its target and moved into place at the
-end (:func:`replace_folder`), so an interrupted write leaves the previous bundle or none.
+end (:func:`replace_folder`), so an interrupted write leaves the previous bundle or none. Each
+file's checksum is made from the bytes as they are written (:func:`write_bundle`), and a table's
+Parquet file is made from its columns directly, byte for byte what pandas writes (:func:`table_bytes`).
 """
 
 from __future__ import annotations
