@@ -7,7 +7,6 @@ failed or interrupted run never leaves a half-written file.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Callable
 from json.encoder import encode_basestring
@@ -18,6 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from geo.store import process_umask
 
 #: ~1 cm at these latitudes: enough for planning, small files (RFC 7946 §11.2 advises 6-7 digits).
 DECIMALS = 7
@@ -41,22 +42,6 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
         tmp_path.unlink(missing_ok=True)
         raise
     return path
-
-
-def process_umask() -> int:
-    """The process's umask, read without setting it (``os.umask`` sets it for every thread a moment).
-
-    From ``/proc/self/status`` where Linux gives it; elsewhere set and restored at once.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -525,6 +525,22 @@ def read_bundle(folder: Path, *, kind: str, version: int, verify: bool = True) -
 # ------------------------------------------------------------------------------ atomic folders
 
 
+def process_umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` sets it for every thread a moment).
+
+    From ``/proc/self/status`` where Linux gives it; elsewhere set and restored at once.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a new temporary folder beside ``target``, then put it in place.
 
@@ -542,9 +558,7 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     recover(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{TMP_MARK}", dir=parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the usual folder mode
+    tmp.chmod(0o777 & ~process_umask())  # mkdtemp makes 0700; give the usual folder mode
     try:
         write(tmp)
         _fsync_dir(tmp)

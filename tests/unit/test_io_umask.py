@@ -20,3 +20,21 @@ def test_process_umask_is_the_umask_and_leaves_it_alone(tmp_path):
         assert f.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+def test_replace_folder_gives_the_usual_folder_mode_without_setting_the_umask(tmp_path, monkeypatch):
+    """A folder put in place by a worker thread must not change the umask other threads' files get."""
+    from geo.store import replace_folder
+
+    old = os.umask(0o027)
+    try:
+
+        def no_umask(_mask):
+            raise AssertionError("os.umask called: it sets the mask of every thread for a moment")
+
+        monkeypatch.setattr(os, "umask", no_umask)
+        out = replace_folder(tmp_path / "set", lambda tmp: (tmp / "a.txt").write_text("x", encoding="utf-8"))
+        assert out.stat().st_mode & 0o777 == 0o750 and (out / "a.txt").read_text(encoding="utf-8") == "x"
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
