@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import shapely
 
 from geo.basemap import table_digest
@@ -121,9 +123,14 @@ def _clip_geoms(geoms: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _names(table: gpd.GeoDataFrame, idx: np.ndarray) -> list:
+    """The names of the rows ``idx`` (None where a row has no name, or only spaces)."""
     if "name" not in table:
         return [None] * len(idx)
-    return [v if isinstance(v, str) and v.strip() else None for v in table["name"].to_numpy()[idx]]
+    col = table["name"]
+    if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":  # (text only, missing: None)
+        taken = pa.chunked_array(pa.array(col.array)).take(pa.array(np.asarray(idx, np.int64))).to_pylist()
+        return [v if v and v.strip() else None for v in taken]
+    return [v if isinstance(v, str) and v.strip() else None for v in col.to_numpy()[idx]]
 
 
 def _area_m2(geoms: np.ndarray, lat: float) -> np.ndarray:

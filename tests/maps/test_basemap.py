@@ -324,3 +324,21 @@ def test_table_digest_of_lines_written_from_their_coordinates_is_the_wkb_one():
         mixed = np.asarray([*lines[:5], other], dtype=object)
         assert _lines_wkb(mixed) is None
         assert _joined_wkb(mixed) == b"\x00".join(b"" if w is None else w for w in shapely.to_wkb(mixed).tolist())
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", object])
+def test_names_are_the_text_names_of_the_rows_asked_for(dtype):
+    import geopandas as gpd
+    import pandas as pd
+
+    from maps.basemap import _names
+
+    values = ["滨江路", None, "", "  ", "\u3000", " 江南大道 ", "x"] * 30
+    table = gpd.GeoDataFrame({"name": pd.Series(values, dtype=dtype)}, geometry=[None] * len(values))
+    idx = np.asarray([5, 0, 1, 2, 3, 4, 6, 200, 7, 0], np.int64)
+    plain = [v if isinstance(v, str) and v.strip() else None for v in (values[i] for i in idx)]
+    assert _names(table, idx) == plain == [" 江南大道 ", "滨江路", None, None, None, None, "x", None, "滨江路", "滨江路"]
+    split = pd.concat([table.iloc[:100], table.iloc[100:]])  # (Arrow may hold a column in chunks)
+    assert _names(split, idx) == plain
+    assert _names(table, np.zeros(0, np.int64)) == []
+    assert _names(table.drop(columns="name"), idx) == [None] * len(idx)
