@@ -36,7 +36,9 @@ def test_the_early_cluster_s_workers_ignore_sigint_and_the_driver_does_not():
         assert signal.getsignal(signal.SIGINT) is before  # the caller answers Ctrl-C again at once
         with Client(started.get()) as client:
             pids = list(client.run(os.getpid).values())
+            profiling = client.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
         assert len(pids) == 2
+        assert list(profiling.values()) == [False, False]  # no profiler thread reading the tasks' stacks
         assert {p.pid for p in worker_processes(psutil.Process())} == set(pids)
         for pid in pids:
             assert signal.SIGINT in ignored(pid)
