@@ -93,11 +93,16 @@ def _plain_land(lat, polys) -> np.ndarray:
     return shapely.contains_xy(union, (cx + 0.5) * lat.cell + lat.x0, (cy + 0.5) * lat.cell + lat.y0)
 
 
+def _scene(seed: int, homes: int, n_small: int, n_big: int):
+    """The generator, random homes over 700 m, land (:func:`_land`) and the homes' lattice."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 700, (homes, 2))
+    polys = _land(rng, n_small, n_big)
+    return rng, xy, polys, land_lattice(xy, 11.25)
+
+
 def test_land_cells_are_the_cells_whose_centre_is_on_land_near_a_home():
-    rng = np.random.default_rng(5)
-    xy = rng.uniform(0, 700, (120, 2))
-    polys = _land(rng, 300, 20)
-    lat = land_lattice(xy, 11.25)
+    _, xy, polys, lat = _scene(5, 120, 300, 20)
     cells, owner = home_land(lat, xy, polys)
     own = np.floor((xy - (lat.x0, lat.y0)) / lat.cell).astype(np.int64)
     is_land = _plain_land(lat, polys)
@@ -112,10 +117,7 @@ def test_land_cells_are_the_cells_whose_centre_is_on_land_near_a_home():
 
 
 def test_land_of_some_owners_is_their_part_of_everyone_s_land():
-    rng = np.random.default_rng(7)
-    xy = rng.uniform(0, 700, (200, 2))
-    polys = _land(rng, 200, 15)
-    lat = land_lattice(xy, 11.25)
+    rng, xy, polys, lat = _scene(7, 200, 200, 15)
     cells, owner = home_land(lat, xy, polys)
     for _ in range(4):
         mask = rng.random(len(xy)) < 0.3
