@@ -67,7 +67,7 @@ def write_area(
     from geo.tables import csv_safe
 
     def files(tmp: Path) -> list[Path]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         written = plan_files(result, tmp, fmt=fmt, map_options=map_options, saved=saved)
         layers = {"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities}
         merged = pack_merge(layers, tables.get("streets") or [], area=str(marker.get("area")))
@@ -79,7 +79,8 @@ def write_area(
         written.append(
             atomic_write(tmp / "streets.csv", lambda p: csv_safe(streets).to_csv(p, index=False, encoding="utf-8-sig"))
         )
-        written.append(write_json(tmp / MARK, {**marker, "write_s": round(time.perf_counter() - t0, 2)}))
+        times = {"write_s": round(time.perf_counter() - t0, 2), "write_cpu_s": round(time.thread_time() - c0, 2)}
+        written.append(write_json(tmp / MARK, {**marker, **times}))
         return written
 
     write_folder(folder, "batch-area", files)

@@ -197,6 +197,9 @@ def run_batch(pbf: Path, *, workers: int, areas: str, per_facility: bool, out: P
             "areas": doc.get("areas_total"), "failed": len(doc.get("failed") or []),
             "area_plan_sum_s": round(sum(secs), 1), "area_plan_median_s": round(statistics.median(secs), 2) if secs else None,
             "area_plan_max_s": round(max(secs), 1) if secs else None,
+            # the task thread's own CPU: wall above it is time spent waiting for a core
+            "area_plan_cpu_sum_s": round(sum(m.get("cpu_s", 0.0) for m in marks), 1),
+            "area_write_cpu_sum_s": round(sum(m.get("write_cpu_s", 0.0) for m in marks), 1),
             "area_nodes_sum": int(sum(nodes)), "area_nodes_max": int(max(nodes)) if nodes else None,
             "worker_peak_rss_mb": max(rss) if rss else None, "driver_peak_rss_mb": doc.get("driver_peak_rss_mb"),
             "cpu_s": round(cpu, 1), "cpu_per_area_s": round(cpu / max(len(marks), 1), 3)}

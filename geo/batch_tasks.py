@@ -173,7 +173,7 @@ def plan_part(
     message: retrying would not help), the area's homes and coverage, seconds taken. Any other
     exception is logged and raised again, so that Dask retries the task.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     if not gc.get_freeze_count():  # the worker's first task: its long-lived objects out of the collector's way
         gc.collect()
         gc.freeze()
@@ -206,6 +206,7 @@ def plan_part(
                 "homes": len(result.homes),
                 "nodes": part.base.network.n_nodes,
                 "seconds": round(time.perf_counter() - t0, 2),
+                "cpu_s": round(time.thread_time() - c0, 2),  # the task's own CPU (a busy machine: < seconds)
                 "worker_peak_rss_mb": peak_rss_mb(),
             },
             {"streets": street_rows(result)},
