@@ -18,6 +18,7 @@ area's ``merge.pack`` (its layers and street rows, packed by its task: :func:`pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -216,7 +217,7 @@ def _area_streets(folder: Path, area: str) -> pd.DataFrame:
 #: the file of an area's folder holding what the merge takes from it (:func:`pack_merge`)
 MERGE_PACK = "merge.pack"
 MERGE_KIND = "service-circles batch merge"
-MERGE_VERSION = 1
+MERGE_VERSION = 2  # 2: with the street rows
 
 
 def pack_merge(layers: dict[str, gpd.GeoDataFrame | None], streets: list[dict], *, area: str) -> bytes:
@@ -357,7 +358,7 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
     rows) and returns a function waiting for its result, so both are written at once. Sheets
     Excel cannot hold are refused before any merged file is written.
     """
-    out = Path(out)
+    out = Path(out).resolve()  # (a worker elsewhere writes into its temporary folder: no relative path)
     streets: list[pd.DataFrame] = []
     frames: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
     rows, coverages, entries, boundaries = [], [], [], []
@@ -406,7 +407,12 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
         else:
             made = merged_tables(tmp, table, street_table, doc, index=index)
             tables = lambda: made  # noqa: E731 - the same waiter as start's
-        gpkg = province_gpkg(frames, area_layer, dest=tmp)
+        try:
+            gpkg = province_gpkg(frames, area_layer, dest=tmp)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the worker's writing ends before its folder is removed
+                tables()
+            raise
         return [gpkg, *map(Path, tables())]
 
     return write_folder(out / MERGED, "batch-merged", fill)

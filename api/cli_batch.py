@@ -70,8 +70,12 @@ def write_area(
         t0, c0 = time.perf_counter(), time.thread_time()
         written = plan_files(result, tmp, fmt=fmt, map_options=map_options, saved=saved)
         layers = {"circles": result.circles, "gaps": result.gaps, "facilities": result.facilities}
-        merged = pack_merge(layers, tables.get("streets") or [], area=str(marker.get("area")))
-        written.append(atomic_write(tmp / MERGE_PACK, lambda p: p.write_bytes(merged)))
+        try:
+            merged = pack_merge(layers, tables.get("streets") or [], area=str(marker.get("area")))
+        except TypeError:  # a column packing cannot keep: the merge reads the area's files (and says so)
+            merged = None
+        if merged is not None:
+            written.append(atomic_write(tmp / MERGE_PACK, lambda p: p.write_bytes(merged)))
         streets = pd.DataFrame(
             tables.get("streets") or [],
             columns=None if tables.get("streets") else ["street", "community", "homes", "people"],

@@ -303,7 +303,10 @@ def input_options(f: F) -> F:
             "--jobs",
             "workers",
             type=click.IntRange(1, 64),
-            help="Worker processes for drawing (default: the CPU count).",
+            help=(
+                "Worker processes for drawing, and the most that read a large extract (default: the CPU "
+                "count); --jobs 1 also builds the network and the homes one after the other."
+            ),
         ),
     ]
     for o in reversed(opts):

@@ -153,7 +153,9 @@ def test_merged_outputs(batch):
         assert f'"../areas/{name}/map.html"' in html and (out / "merged" / f"../areas/{name}/map.html").is_file()
 
 
-def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(batch, base, areas_file, tmp_path):
+def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(
+    batch, base, areas_file, tmp_path, monkeypatch
+):
     """Each task packs the layers the merge takes of its area (merge.pack); read from the area's files, the same.
 
     The files are the area's GeoJSON layers, as the merge read them before; a missing or damaged
@@ -218,6 +220,29 @@ def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(ba
         write_merged(packed, areas, outcomes, start=interrupted, **kw)
     assert {f.name: f.read_bytes() for f in (packed / "merged").iterdir()} == before  # the previous set, whole
     assert [p.name for p in packed.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+
+    import time
+
+    import api.batch_merge as bm
+
+    given = []
+
+    def slow(fn, *args, **kwargs):  # a worker still writing the tables when the GeoPackage fails
+        given.append(args[0])
+        return pool.submit(lambda: (time.sleep(0.5), fn(*args, **kwargs))[1]).result
+
+    def no_gpkg(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bm, "province_gpkg", no_gpkg)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OSError, match="disk full"):
+        write_merged(Path("packed"), areas, outcomes, start=slow, **kw)  # a relative --out
+    assert given[0].is_absolute()  # what a worker elsewhere is given: where the driver writes
+    time.sleep(0.7)
+    assert {f.name: f.read_bytes() for f in (packed / "merged").iterdir()} == before
+    assert [p.name for p in packed.iterdir() if p.name.startswith(".")] == []  # the worker did not bring it back
+    monkeypatch.undo()
     circles = gpd.read_file(packed / "merged" / "province.gpkg", layer="circles")
     for n in STREETS:  # each area's rows are its own circles, in its file's order
         own = gpd.read_file(out / "areas" / n / "circles.geojson")

@@ -184,3 +184,23 @@ def test_a_long_error_of_a_failed_area_is_cut_in_its_row_and_kept_whole_in_cover
     assert pd.read_excel(tmp_path / "merged" / "areas.xlsx")["error"][0] == shown
     doc = json.loads((tmp_path / "merged" / "coverage.json").read_text("utf-8"))
     assert doc["failed"] == [{"area": "甲", "error": error}]
+
+
+def test_an_area_whose_layers_cannot_be_packed_is_written_without_merge_pack(binjiang_plan, tmp_path, monkeypatch):
+    """A column geo.packing cannot keep (a categorical) must not fail an area whose files are written."""
+    import geopandas as gpd
+    import shapely
+
+    import api.batch_merge as bm
+    from api.cli_batch import write_area
+
+    cat = gpd.GeoDataFrame({"kind": pd.Categorical(["a"])}, geometry=[shapely.Point(120.2, 30.2)], crs=4326)
+    with pytest.raises(TypeError):
+        bm.pack_merge({"facilities": cat}, [], area="甲")
+    monkeypatch.setattr(bm, "pack_merge", lambda *_a, **_k: bm.Packer().table(cat))  # raises the same TypeError
+    write_area(binjiang_plan, tmp_path / "甲", {"area": "甲"}, {"streets": []}, fmt="geojson",
+               map_options={"tiles": "none"}, saved=False)
+    assert (tmp_path / "甲" / "batch.json").is_file() and not (tmp_path / "甲" / bm.MERGE_PACK).exists()
+    said: list[str] = []
+    layers, _ = bm.read_merge(tmp_path / "甲", "甲", "geojson", warn=said.append)
+    assert "circles" in layers and len(said) == 1 and "甲" in said[0]  # read from its files, and said so
