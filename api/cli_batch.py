@@ -44,6 +44,8 @@ Examples:
                 --scheduler tcp://10.0.0.5:8786 --out out/x                       # a running Dask cluster
 """
 MARK = "batch.json"
+#: the merged outputs an earlier version wrote at the top of --out (now in merged/)
+OLD_MERGED = ("province.gpkg", "areas.csv", "areas.xlsx", "streets.csv", "streets.xlsx", "coverage.json", "index.html")
 
 
 # ------------------------------------------------------------------------------ per area (on the workers)
@@ -524,6 +526,13 @@ def _merge(
     _log_failures(out, run.outcomes)
     if not run.quiet:
         click.echo("merging the areas' outputs", err=True)
+    old = [name for name in OLD_MERGED if (out / name).is_file()]
+    if old:
+        click.echo(
+            f"warning: {out} holds merged outputs of an earlier version at its top ({', '.join(old)}): they are "
+            "out of date; the merged outputs are now in merged/ (remove those files)",
+            err=True,
+        )
     return write_merged(
         out,
         areas,

@@ -255,9 +255,15 @@ def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(
 def test_rerun_skips_the_done_areas(batch):
     out, _, args = batch
     stamps = {n: (out / "areas" / n / "outputs.json").read_text("utf-8") for n in STREETS}
-    again = run_batch(*args)
+    stale = out / "province.gpkg"  # where an earlier version wrote the merged outputs
+    stale.write_bytes((out / "merged" / "province.gpkg").read_bytes())
+    try:
+        again = run_batch(*args)
+    finally:
+        stale.unlink()
     assert again.returncode == 1
     assert "0 planned, 3 done before (skipped), 2 failed" in again.stderr + again.stdout
+    assert "merged outputs of an earlier version at its top (province.gpkg)" in again.stderr
     for n in STREETS:  # untouched: the same output set, written at the same time
         assert (out / "areas" / n / "outputs.json").read_text("utf-8") == stamps[n]
     assert len(pd.read_csv(out / "merged" / "areas.csv", encoding="utf-8-sig")) == 5
