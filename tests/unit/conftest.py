@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from geo.grid import opencv
@@ -20,3 +22,19 @@ def tracings(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(cv2, "findContours", counting)
     return calls
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Path:
+    """The saved plan of the two-street toy plan (``tests.unit.test_scenarios.two_streets``), one per test module.
+
+    Its folder (``<tmp>/p``) holds ``plan/``; a module that writes into it (a kept scenario)
+    changes only its own copy.
+    """
+    from geo.saved import PLAN_FOLDER, save_plan
+    from tests.unit.test_scenarios import two_streets
+
+    _, before = two_streets()
+    out = tmp_path_factory.mktemp("saved") / "p"
+    save_plan(before, out / PLAN_FOLDER)
+    return out

@@ -11,16 +11,7 @@ from click.testing import CliRunner
 
 from api.cli import main
 from geo.outputs import check_out
-from geo.saved import PLAN_FOLDER, load_plan, save_plan
-from tests.unit.test_scenarios import two_streets
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory) -> Path:
-    _, before = two_streets()
-    out = tmp_path_factory.mktemp("holds") / "p"
-    save_plan(before, out / PLAN_FOLDER)
-    return out
+from geo.saved import PLAN_FOLDER, load_plan
 
 
 def _edits(tmp_path: Path) -> Path:

@@ -21,14 +21,6 @@ from tests.unit.test_scenarios import fc, line, two_streets
 TABLES = ("circles", "gaps", "facilities", "admin", "places")
 
 
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory) -> Path:
-    _, before = two_streets()
-    out = tmp_path_factory.mktemp("saved") / "p"
-    save_plan(before, out / PLAN_FOLDER)
-    return out
-
-
 def _copy(src: Path, dst: Path) -> Path:
     import shutil
 
