@@ -185,16 +185,6 @@ def _value(v: object) -> float | bool | str | None:
     return str(v)
 
 
-def _read_streets(folder: Path) -> pd.DataFrame:
-    """The street rows of an area's folder (empty when it has none)."""
-    if not (folder / "streets.csv").is_file():
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(folder / "streets.csv", encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:  # an area without homes (written before headers were kept)
-        return pd.DataFrame()
-
-
 def _read_layers(folder: Path, area: str, fmt: str) -> dict[str, gpd.GeoDataFrame]:
     """An area's merged layers (those it holds) read from its layer files, each with an ``area`` column."""
     layers = {}
@@ -207,8 +197,11 @@ def _read_layers(folder: Path, area: str, fmt: str) -> dict[str, gpd.GeoDataFram
 
 
 def _area_streets(folder: Path, area: str) -> pd.DataFrame:
-    """An area's street rows (its ``streets.csv``) with an ``area`` column."""
-    s = _read_streets(folder)
+    """An area's street rows (its ``streets.csv``) with an ``area`` column; empty when it has none."""
+    try:
+        s = pd.read_csv(folder / "streets.csv", encoding="utf-8-sig")
+    except (FileNotFoundError, pd.errors.EmptyDataError):  # no file, or an area without homes and headers
+        return pd.DataFrame()
     if len(s):
         s.insert(0, "area", area)
     return s
