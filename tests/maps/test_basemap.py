@@ -169,21 +169,26 @@ def test_study_area_outline_follows_the_boundary(binjiang_path, cache_dir):
     assert 0.9 * shapely.length(ring) < drawn <= shapely.length(ring) * 1.001
 
 
+def _plain_spaced(at: np.ndarray, group: np.ndarray, d: float) -> list[int]:
+    """The plain way: each point kept unless one kept before it in its group lies closer than ``d``."""
+    kept: dict[int, list[np.ndarray]] = {}
+    out = []
+    for j in range(len(at)):
+        near = kept.setdefault(int(group[j]), [])
+        if any(np.hypot(*(at[j] - q)) < d for q in near):
+            continue
+        near.append(at[j])
+        out.append(j)
+    return out
+
+
 def test_spaced_labels_keep_what_a_point_by_point_check_keeps():
     from maps.basemap import _spaced
 
     rng = np.random.default_rng(7)
     at = rng.uniform(0, 2000, (400, 2))
     group = rng.integers(0, 6, 400)
-    kept: dict[int, list[np.ndarray]] = {}
-    expected = []
-    for j in range(len(at)):  # the plain way: each point against those kept before it in its group
-        near = kept.setdefault(int(group[j]), [])
-        if any(np.hypot(*(at[j] - q)) < 150.0 for q in near):
-            continue
-        near.append(at[j])
-        expected.append(j)
-    assert _spaced(at, group, 150.0).tolist() == expected
+    assert _spaced(at, group, 150.0).tolist() == _plain_spaced(at, group, 150.0)
     assert _spaced(np.zeros((0, 2)), np.zeros(0, np.int64), 150.0).tolist() == []
 
 
@@ -218,14 +223,7 @@ def test_spaced_labels_with_many_names_of_one_label_keep_what_a_point_by_point_c
     rng = np.random.default_rng(11)
     at = rng.uniform(0, 3000, (500, 2))
     group = np.r_[rng.integers(0, 400, 450), np.full(50, 7)]  # most names once, one name many times
-    kept: dict[int, list[np.ndarray]] = {}
-    expected = []
-    for j in range(len(at)):
-        near = kept.setdefault(int(group[j]), [])
-        if any(np.hypot(*(at[j] - q)) < 400.0 for q in near):
-            continue
-        near.append(at[j])
-        expected.append(j)
+    expected = _plain_spaced(at, group, 400.0)
     assert _spaced(at, group, 400.0).tolist() == expected
     assert len(expected) < len(at)
 
