@@ -24,6 +24,7 @@ import shapely
 
 from geo.errors import InputError
 from geo.network import Network, Snapped, _ranges, inherit_lines
+from geo.snapping import nearest_edges, nearest_edges_among
 
 #: a link end this close (m) to an edge's end joins that node instead of splitting the edge (below
 #: :data:`geo.network.MIN_ARC_M`, a split would make an arc no search can tell apart).
@@ -167,17 +168,15 @@ def _snap_link_ends(
     net: Network, links: Sequence[Link], closed_mask: np.ndarray, snap_max_m: float, problems: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each link end (start, end, start, ...) on its nearest edge left open: edge and distance along."""
-    kept = np.flatnonzero(~closed_mask)
     ends = np.vstack([np.asarray(lk.xy, float)[[0, -1]] for lk in links]) if links else np.zeros((0, 2))
     end_edge = np.full(len(ends), -1, np.int64)
     end_along = np.zeros(len(ends))
     if len(ends):
-        tree = net.edge_tree if not closed_mask.any() else shapely.STRtree(net.edge_lines[kept])
         pts = shapely.points(ends)
-        (pi, ti), _ = tree.query_nearest(pts, max_distance=snap_max_m, return_distance=True, all_matches=False)
-        ei = ti if not closed_mask.any() else kept[ti]
+        open_edges = np.flatnonzero(~closed_mask) if closed_mask.any() else None
+        pi, ei, _ = nearest_edges(net, pts, ends, snap_max_m, among=open_edges)
         end_edge[pi] = ei
-        end_along[pi] = np.clip(shapely.line_locate_point(net.edge_lines[ei], pts[pi]), 0.0, net.edge_len[ei])
+        end_along[pi] = np.clip(shapely.line_locate_point(net.lines_of(ei), pts[pi]), 0.0, net.edge_len[ei])
         for j in np.flatnonzero(end_edge < 0):
             lk = links[int(j) // 2]
             far = net.snap(ends[j : j + 1], max_dist=1e9).dist[0]
@@ -314,3 +313,55 @@ def carry_snapped(snapped: Snapped, log: EditLog, net: Network, xy: np.ndarray, 
         s = net.snap(xy[again], max_dist=max_dist)
         edge[again], along[again], dist[again], ok[again], out_xy[again] = s.edge, s.along, s.dist, s.ok, s.xy
     return Snapped(edge, along, dist, ok, out_xy)
+
+
+def snap_again(
+    old: Snapped, same: np.ndarray, net: Network, xy: np.ndarray, *, max_dist: float, log: EditLog | None = None
+) -> Snapped:
+    """What ``net.snap(xy, max_dist=max_dist)`` gives, taken from an earlier snapping where it holds.
+
+    ``old``: points snapped on the network ``net`` was made from by ``log`` (``net`` itself when
+    None); ``same[i]``: the row of ``old`` of a point at the place of ``xy[i]``, or -1. Edges
+    kept whole keep their order, and an edge ``net`` adds comes after them, so such a point keeps
+    its edge unless an added edge is nearer; a point too far from every edge before is only
+    tried on the added ones; points new here, or whose edge was closed or split, are snapped again.
+    """
+    n = len(same)
+    s = Snapped(np.full(n, -1, np.int64), np.zeros(n), np.full(n, np.inf), np.zeros(n, bool), np.full((n, 2), np.nan))
+    rows = np.flatnonzero(same >= 0)
+    src = same[rows]
+    if log is not None:
+        mapped = np.where(old.ok[src], log.edge_map[np.maximum(old.edge[src], 0)], -1)
+        lost = old.ok[src] & (mapped < 0)
+    else:
+        mapped, lost = old.edge[src], np.zeros(len(rows), bool)
+    rows, src, mapped = rows[~lost], src[~lost], mapped[~lost]
+    carried = mapped >= 0
+    r, k = rows[carried], src[carried]
+    s.edge[r], s.along[r], s.dist[r], s.ok[r], s.xy[r] = mapped[carried], old.along[k], old.dist[k], True, old.xy[k]
+    again = np.setdiff1d(np.arange(n), rows)
+    if len(again):
+        fresh = net.snap(xy[again], max_dist=max_dist)
+        s.edge[again], s.along[again], s.dist[again], s.ok[again], s.xy[again] = (
+            fresh.edge,
+            fresh.along,
+            fresh.dist,
+            fresh.ok,
+            fresh.xy,
+        )
+    added = np.arange(int((log.edge_map >= 0).sum()) if log is not None else net.n_edges, net.n_edges)
+    if len(added) and len(rows):
+        pts = shapely.points(xy[rows])
+        pairs = (np.repeat(np.arange(len(rows)), len(added)), np.tile(added, len(rows)))
+        pi, ei, d = nearest_edges_among(pts, pairs, net.lines_of(pairs[1]), max_dist)
+        first = np.concatenate([[True], pi[1:] != pi[:-1]]) if len(pi) else np.zeros(0, bool)
+        pi, ei, d = pi[first], ei[first], d[first]  # of equally near added edges, the lowest-numbered
+        nearer = d < s.dist[rows[pi]]
+        r, e = rows[pi[nearer]], ei[nearer]
+        if len(r):
+            lines = net.lines_of(e)
+            a = shapely.line_locate_point(lines, shapely.points(xy[r]))
+            s.edge[r], s.dist[r], s.ok[r] = e, d[nearer], True
+            s.along[r] = np.clip(a, 0.0, net.edge_len[e])
+            s.xy[r] = shapely.get_coordinates(shapely.line_interpolate_point(lines, a))
+    return s

@@ -25,6 +25,7 @@ from geo.crossings import force_nodes, split_sides
 from geo.crs import metric_crs_for
 from geo.errors import NetworkError
 from geo.osm import WalkWays
+from geo.snapping import nearest_edges
 
 #: arcs shorter than this are stored with this length: csgraph would read 0 as "no arc".
 MIN_ARC_M = 1e-3
@@ -100,8 +101,11 @@ class Network:
         return self.lines_of(np.arange(self.n_edges))
 
     def lines_of(self, edges: np.ndarray) -> np.ndarray:
-        """Shapely LineStrings of the ``edges`` (the same as ``edge_lines[edges]``, made for these only)."""
+        """Shapely LineStrings of the ``edges``: ``edge_lines[edges]``, made for these only unless all are made."""
         edges = np.asarray(edges, np.int64)
+        made = self.__dict__.get("edge_lines")
+        if made is not None:
+            return made[edges]
         counts = self.geom_end[edges] - self.geom_start[edges] + 1
         idx = np.repeat(np.arange(len(edges)), counts)
         pos = _ranges(self.geom_start[edges], counts)
@@ -119,8 +123,7 @@ class Network:
         x0, y0, x1, y1 = shapely.bounds(geometry)
         lo, hi = self.edge_extent
         near = np.flatnonzero((lo[:, 0] <= x1) & (hi[:, 0] >= x0) & (lo[:, 1] <= y1) & (hi[:, 1] >= y0))
-        lines = self.edge_lines[near] if "edge_lines" in self.__dict__ else self.lines_of(near)
-        return near[shapely.intersects(geometry, lines)] if len(near) else near
+        return near[shapely.intersects(geometry, self.lines_of(near))] if len(near) else near
 
     @cached_property
     def edge_extent(self) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +179,9 @@ class Network:
     def snap(self, xy: np.ndarray, *, max_dist: float) -> Snapped:
         """Snap metric points onto their nearest edge (projected point, not nearest node).
 
-        Uses the prebuilt STRtree: one vectorised nearest query for all points.
+        Of edges equally near (a point nearest a junction is as near every edge meeting there),
+        the lowest-numbered (:func:`geo.snapping.nearest_edges`: one query of the edges' STRtree,
+        or without it for a few points).
         """
         xy = np.asarray(xy, float).reshape(-1, 2)
         n = len(xy)
@@ -187,11 +192,10 @@ class Network:
         if n == 0:
             return Snapped(edge, along, dist, np.zeros(0, bool), snapped_xy)
         pts = shapely.points(xy)
-        # all_matches=False: one edge per point even when two are equally near
-        (pi, ei), d = self.edge_tree.query_nearest(pts, max_distance=max_dist, return_distance=True, all_matches=False)
+        pi, ei, d = nearest_edges(self, pts, xy, max_dist)
         edge[pi] = ei
         dist[pi] = d
-        lines = self.edge_lines[ei]
+        lines = self.lines_of(ei)
         a = shapely.line_locate_point(lines, pts[pi])
         along[pi] = np.clip(a, 0.0, self.edge_len[ei])
         snapped_xy[pi] = shapely.get_coordinates(shapely.line_interpolate_point(lines, a))

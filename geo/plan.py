@@ -30,6 +30,7 @@ from geo.frames import circle_and_gap_frames, draw_context, facility_frame
 from geo.homeinfo import HomeLand, area_home_info, home_info
 from geo.kinds import LAYERS
 from geo.layers import read_facilities
+from geo.netedit import EditLog, snap_again
 from geo.network import Network, Snapped, subnetwork
 from geo.plan_types import (
     CELLS_PER_WIDTH,
@@ -75,15 +76,33 @@ __all__ = [
 # ------------------------------------------------------------------------------ the steps
 
 
-def snap_layer(net: Network, fac: gpd.GeoDataFrame, max_m: float) -> tuple[Snapped, list[dict]]:
-    """Snap a facility table (WGS84) onto the network; list those too far from any way."""
+def snap_layer(
+    net: Network,
+    fac: gpd.GeoDataFrame,
+    max_m: float,
+    *,
+    earlier: LayerResult | None = None,
+    log: EditLog | None = None,
+) -> tuple[Snapped, list[dict]]:
+    """Snap a facility table (WGS84) onto the network; list those too far from any way.
+
+    ``earlier``: the layer as a plan snapped it, on the network ``net`` was made from by
+    ``log`` (on ``net`` itself when None): the snaps of facilities with the same id at the same
+    place are taken from it where snapping them again would give the same
+    (:func:`geo.netedit.snap_again`).
+    """
     if len(fac) == 0:
         z = np.zeros(0)
         return Snapped(z.astype(np.int64), z, z, z.astype(bool), np.zeros((0, 2))), []
-    xy = net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())
-    s = net.snap(xy, max_dist=max_m)
+    lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    same = _same_places(earlier, fac["id"].astype(str).to_numpy(), lon, lat) if earlier is not None else None
+    if earlier is not None and same is not None and (same >= 0).any():
+        s = snap_again(earlier.snapped, same, net, net.project(lon, lat), max_dist=max_m, log=log)
+    else:
+        s = net.snap(net.project(lon, lat), max_dist=max_m)
+    xy = None if s.ok.all() else net.project(lon, lat)
     unsnapped = []
-    if (~s.ok).any():
+    if xy is not None:
         far = net.snap(xy[~s.ok], max_dist=1e9)  # the distance to the nearest way, however far
         ids = fac["id"].to_numpy()[~s.ok]
         names = fac["name"].to_numpy()[~s.ok]
@@ -93,11 +112,35 @@ def snap_layer(net: Network, fac: gpd.GeoDataFrame, max_m: float) -> tuple[Snapp
     return s, unsnapped
 
 
+def _same_places(earlier: LayerResult, ids: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """For each facility (``ids``, WGS84 ``lon``/``lat``), its row of ``earlier``'s table with the same id and place, or -1."""
+    old = earlier.facilities
+    at = {
+        key: r
+        for r, key in enumerate(
+            zip(old["id"].astype(str).tolist(), old.geometry.x.tolist(), old.geometry.y.tolist(), strict=True)
+        )
+    }
+    return np.array([at.get(k, -1) for k in zip(ids.tolist(), lon.tolist(), lat.tolist(), strict=True)], np.int64)
+
+
 def layer_step(
-    net: Network, name: str, fac: gpd.GeoDataFrame, origin: str, home_snap: Snapped, params: PlanParams
+    net: Network,
+    name: str,
+    fac: gpd.GeoDataFrame,
+    origin: str,
+    home_snap: Snapped,
+    params: PlanParams,
+    *,
+    earlier: LayerResult | None = None,
+    log: EditLog | None = None,
 ) -> LayerResult:
-    """One layer: snap its facilities, one multi-source search, every home's nearest facility."""
-    snapped, unsnapped = snap_layer(net, fac, params.snap_max_m)
+    """One layer: snap its facilities, one multi-source search, every home's nearest facility.
+
+    ``earlier``, ``log``: the layer as a plan had it, on the network ``net`` was made from by
+    ``log`` (its facilities' snaps are taken over where they hold: :func:`snap_layer`).
+    """
+    snapped, unsnapped = snap_layer(net, fac, params.snap_max_m, earlier=earlier, log=log)
     reach = multi_source(net, snapped)
     hd, hs = point_distances(net, reach, home_snap)
     return LayerResult(name, fac, origin, snapped, unsnapped, reach, hd, hs)

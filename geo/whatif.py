@@ -71,7 +71,16 @@ def run_scenario(before: PlanResult, scenario: Scenario, *, progress: Progress |
         # on the plan's own network, a layer the edits leave alone has the same walk times
         name: before.layers[name]
         if net is before.network and name not in applied.touched and name in before.layers
-        else layer_step(net, name, fac, origin, applied.home_snap, params)
+        else layer_step(
+            net,
+            name,
+            fac,
+            origin,
+            applied.home_snap,
+            params,
+            earlier=before.layers.get(name),
+            log=None if net is before.network else applied.log,
+        )
         for name, (fac, origin) in applied.facilities.items()
     }
     seconds = time.perf_counter() - t0
@@ -374,7 +383,7 @@ def _edge_edits(net: Network, edges: np.ndarray, edit: str) -> gpd.GeoDataFrame:
     """Edges of ``net`` as rows of one edit: its kind, the street's name and length, the line."""
     return gpd.GeoDataFrame(
         {"edit": [edit] * len(edges), "name": list(net.edge_name[edges]), "length_m": np.round(net.edge_len[edges], 1)},
-        geometry=list(net.edge_lines[edges]),
+        geometry=list(net.lines_of(edges)),
         crs=net.crs,
     )
 

@@ -70,17 +70,19 @@ def test_edge_extent_is_each_lines_bounds():
     assert np.array_equal(hi, b[:, 2:])
 
 
-@pytest.mark.parametrize("with_link", [True, False])
-def test_an_edited_copy_has_the_lines_made_from_scratch_with_or_without_its_bases(with_link):
+@pytest.mark.parametrize(("with_link", "base_lines"), [(True, True), (True, False), (False, False)])
+def test_an_edited_copy_has_the_lines_made_from_scratch_with_or_without_its_bases(with_link, base_lines):
     net = _tangle()
+    if base_lines:
+        assert len(net.edge_lines) == net.n_edges  # made before the edit (a plan snapped its homes)
     closure = Closure(shapely.linestrings([[400, -10], [400, 1010]]))
     links = [Link(np.array([[100.5, 100.5], [900.5, 850.5]]))] if with_link else []
     edited, log = with_edits(net, links=links, closures=[closure])
     assert len(log.closed) > 0
     assert len(log.links) == len(links)
-    # a link's ends are placed with the base's lines (then inherited); a closure alone makes none
-    assert ("edge_lines" in net.__dict__) is with_link
-    assert ("edge_lines" in edited.__dict__) is with_link
+    # neither a link's two ends nor a closure make the base's lines; made before, they are inherited
+    assert ("edge_lines" in net.__dict__) is base_lines
+    assert ("edge_lines" in edited.__dict__) is base_lines
     fresh = _rebuilt(edited)
     assert shapely.equals_exact(edited.edge_lines, fresh.edge_lines, 0).all()
     pts = shapely.points(np.random.default_rng(1).uniform(0, 1000, size=(200, 2)))
