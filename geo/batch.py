@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -35,7 +36,7 @@ from geo.errors import InputError, NetworkError
 from geo.homeinfo import LAND_REACH_M, land_cell
 from geo.kinds import AreaLevel
 from geo.network import NETWORK_ARRAYS, Network, network_arrays, network_from_arrays, network_of
-from geo.packing import DAMAGE, Packer, Unpacked
+from geo.packing import DAMAGE, Packer, Rows, Unpacked, Wkb
 from geo.plan import fit_cell
 from geo.store import StoreError
 
@@ -297,25 +298,59 @@ class PackedPart:
     @classmethod
     def pack(cls, part: Part) -> PackedPart:
         """``part`` as one array of bytes (see :meth:`unpack`)."""
-        b, area, pk = part.base, part.area, Packer()
-        pk.arrays.update({f"network.{k}": v for k, v in network_arrays(b.network).items()})
-        pk.arrays.update({f"homes.{k}": getattr(b.homes, k) for k in _HOME_ARRAYS})
-        doc = {
-            "kind": PART_KIND,
-            "version": PART_VERSION,
-            "key": part.key,
-            "area": {"name": area.name, "source": area.source, "level": area.level},
-            "shapes": pk.geometries([area.geometry, area.metric]),
-            "base": {"source": b.source, "data_date": b.data_date, "layer_notes": b.layer_notes, "key": b.key},
-            "homes_method": b.homes.method,
-            "land": pk.geometries(b.land),
-            "osm": {k: pk.table(v) for k, v in b.osm_facilities.items()},
-            "admin": pk.table(cast("pd.DataFrame | None", b.admin)),
-            "places": pk.table(cast("pd.DataFrame | None", b.places)),
-            "extras": {k: pk.table(v) for k, v in b.extras.items()},
-            "files": {k: [pk.table(t), origin] for k, (t, origin) in part.files.items()},
-        }
-        return cls(part.key, np.frombuffer(pk.pack(doc), np.uint8))
+        b = part.base
+        return _pack(
+            part,
+            land=b.land,
+            osm=b.osm_facilities,
+            admin=cast("pd.DataFrame | None", b.admin),
+            places=cast("pd.DataFrame | None", b.places),
+            extras=b.extras,
+            files=part.files,
+        )
+
+
+#: a table of a part: the table, or rows of a table converted once (:meth:`geo.packing.Packer.rows`)
+_Table = pd.DataFrame | None | tuple[Rows, np.ndarray]
+
+
+def _pack(
+    part: Part,
+    *,
+    land: np.ndarray | tuple[Wkb, np.ndarray],
+    osm: dict[str, _Table],
+    admin: _Table,
+    places: _Table,
+    extras: dict[str, _Table],
+    files: dict[str, tuple[_Table, object]],
+) -> PackedPart:
+    """The bytes of :meth:`PackedPart.pack`, the tables and land given as they are or as rows of converted ones.
+
+    ``part``'s own tables and land are not read: :meth:`Partition.packed` gives a part without them.
+    """
+    b, area, pk = part.base, part.area, Packer()
+
+    def table(t: _Table) -> dict | None:
+        return pk.rows(*t) if isinstance(t, tuple) else pk.table(t)
+
+    pk.arrays.update({f"network.{k}": v for k, v in network_arrays(b.network).items()})
+    pk.arrays.update({f"homes.{k}": getattr(b.homes, k) for k in _HOME_ARRAYS})
+    doc = {
+        "kind": PART_KIND,
+        "version": PART_VERSION,
+        "key": part.key,
+        "area": {"name": area.name, "source": area.source, "level": area.level},
+        "shapes": pk.geometries([area.geometry, area.metric]),
+        "base": {"source": b.source, "data_date": b.data_date, "layer_notes": b.layer_notes, "key": b.key},
+        "homes_method": b.homes.method,
+        "land": pk.wkb(*land) if isinstance(land, tuple) else pk.geometries(land),
+        "osm": {k: table(v) for k, v in osm.items()},
+        "admin": table(admin),
+        "places": table(places),
+        "extras": {k: table(v) for k, v in extras.items()},
+        "files": {k: [table(t), origin] for k, (t, origin) in files.items()},
+    }
+    return PackedPart(part.key, np.frombuffer(pk.pack(doc), np.uint8))
 
 
 def _part_of(u: Unpacked) -> Part:
@@ -381,11 +416,26 @@ class _Boxed:
         self.gdf = gdf
         self.tree = shapely.STRtree(gdf.geometry.values) if gdf is not None and len(gdf) else None
 
+    def rows(self, box: tuple[float, float, float, float]) -> np.ndarray | None:
+        """The rows whose bounds meet the box (empty geometries never do), ascending; None: the table as it is."""
+        if self.tree is None or self.gdf is None:
+            return None
+        return np.sort(self.tree.query(shapely.box(*box)))
+
     def meeting(self, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame | None:
         """Rows whose bounds meet the box (empty geometries never do), in their order."""
-        if self.tree is None or self.gdf is None:
-            return self.gdf
-        return self.gdf.iloc[np.sort(self.tree.query(shapely.box(*box)))].reset_index(drop=True)
+        rows = self.rows(box)
+        return self.gdf if rows is None or self.gdf is None else self.gdf.iloc[rows].reset_index(drop=True)
+
+    def packing(self, box: tuple[float, float, float, float]) -> _Table:
+        """What :meth:`meeting` gives, as :func:`_pack` takes it (the table converted once)."""
+        rows = self.rows(box)
+        return self.gdf if rows is None or self.gdf is None else (self.converted, rows)
+
+    @cached_property
+    def converted(self) -> Rows:
+        """The table converted for :meth:`geo.packing.Packer.rows` (made when first packed)."""
+        return Rows(cast("pd.DataFrame", self.gdf))
 
 
 class _Incidence:
@@ -483,8 +533,35 @@ class Partition:
         return count
 
     def packed(self, area: BatchArea) -> PackedPart:
-        """The area's task input, packed for its way to a worker (:class:`PackedPart`)."""
-        return PackedPart.pack(self.part(area))
+        """The area's task input, packed for its way to a worker (:class:`PackedPart`).
+
+        The bytes of ``PackedPart.pack(self.part(area))``, with the tables and the land taken as
+        rows of the extract's, converted once (:class:`geo.packing.Rows`, :class:`geo.packing.Wkb`):
+        a part costs its rows, not a pandas table and WKB made per table it cuts.
+        """
+        cut = self._cut(area)
+        osm, files = self._osm_rows, self._file_rows
+        return _pack(
+            cut.part,
+            land=(self._land_wkb, cut.land),
+            osm={k: (osm[k], rows) for k, rows in cut.osm.items()},
+            admin=self.admin.packing(cut.box),
+            places=self.places.packing(cut.box),
+            extras={k: t.packing(cut.map_box) for k, t in self.extras.items()},
+            files={k: ((files[k], rows), self.files[k][1]) for k, rows in cut.files.items()},
+        )
+
+    @cached_property
+    def _land_wkb(self) -> Wkb:
+        return Wkb(self.land)
+
+    @cached_property
+    def _osm_rows(self) -> dict[str, Rows]:
+        return {k: Rows(v) for k, v in self.base.osm_facilities.items()}
+
+    @cached_property
+    def _file_rows(self) -> dict[str, Rows]:
+        return {k: Rows(t) for k, (t, _) in self.files.items()}
 
     def part(self, area: BatchArea) -> Part:
         """The area's task input.
@@ -492,6 +569,22 @@ class Partition:
         Raises :class:`geo.errors.NetworkError` when no walkable street lies in the area and its
         halo.
         """
+        cut = self._cut(area)
+        base = self.base
+        osm = {k: v.iloc[cut.osm[k]].reset_index(drop=True) for k, v in base.osm_facilities.items()}
+        files = {k: (t.iloc[cut.files[k]].reset_index(drop=True), origin) for k, (t, origin) in self.files.items()}
+        part = dataclasses.replace(
+            cut.part.base,
+            land_source=self.land[cut.land],
+            osm_facilities=osm,
+            admin=self.admin.meeting(cut.box),
+            places=self.places.meeting(cut.box),
+            extras={k: t.meeting(cut.map_box) for k, t in self.extras.items()},
+        )
+        return Part(area.key, area.area, part, files)
+
+    def _cut(self, area: BatchArea) -> _Cut:
+        """Which rows of the extract the area's part holds; :class:`geo.errors.NetworkError` when no street."""
         base = self.base
         metric, halo = self.halo(area.area)
         sub = self.edges.cut(self.nodes.inside(halo))
@@ -510,10 +603,10 @@ class Partition:
         h = base.homes
         hi = self.homes.inside(near)
         homes = Homes(h.xy[hi], h.people[hi], h.kind[hi], h.osm_id[hi], h.method)
-        land = self.land
+        land = np.zeros(0, np.int64)  # (no tree: no land)
         if self.land_tree is not None:
             near_land = shapely.buffer(outline, land_m + 2 * SIMPLIFY_M)
-            land = land[np.sort(self.land_tree.query(near_land, predicate="intersects"))]
+            land = np.sort(self.land_tree.query(near_land, predicate="intersects"))
         lon, lat = sub.node_lonlat[:, 0], sub.node_lonlat[:, 1]
         m = NAME_MARGIN_DEG
         box = (float(lon.min()) - m, float(lat.min()) - m, float(lon.max()) + m, float(lat.max()) + m)
@@ -522,20 +615,35 @@ class Partition:
         dy = BASEMAP_MARGIN_M / 110_574.0
         dx = BASEMAP_MARGIN_M / (111_320.0 * max(np.cos(np.radians(np.abs(lat).max())), 1e-6))
         map_box = (float(lon.min()) - dx, float(lat.min()) - dy, float(lon.max()) + dx, float(lat.max()) + dy)
-        osm = {k: v.iloc[self.osm_fac[k].inside(halo)].reset_index(drop=True) for k, v in base.osm_facilities.items()}
-        files = {
-            k: (t.iloc[self.file_fac[k].inside(halo)].reset_index(drop=True), origin)
-            for k, (t, origin) in self.files.items()
-        }
-        part = dataclasses.replace(
+        # the part without its tables and land (its rows below)
+        bare = dataclasses.replace(
             base,
             network=sub,
             homes=homes,
-            land_source=land,
-            osm_facilities=osm,
-            admin=self.admin.meeting(box),
-            places=self.places.meeting(box),
-            extras={k: t.meeting(map_box) for k, t in self.extras.items()},
+            land_source=np.zeros(0, dtype=object),
+            osm_facilities={},
+            admin=None,
+            places=None,
+            extras={},
             key=None,
         )
-        return Part(area.key, area.area, part, files)
+        return _Cut(
+            Part(area.key, area.area, bare, {}),
+            land,
+            {k: self.osm_fac[k].inside(halo) for k in base.osm_facilities},
+            {k: self.file_fac[k].inside(halo) for k in self.files},
+            box,
+            map_box,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class _Cut:
+    """Which rows of the read extract an area's part holds (:meth:`Partition.part`, :meth:`Partition.packed`)."""
+
+    part: Part  # the area, its network and homes; its base's tables and land left out
+    land: np.ndarray  # rows of Partition.land
+    osm: dict[str, np.ndarray]  # layer -> rows of the extract's facilities
+    files: dict[str, np.ndarray]  # layer -> rows of the planner's file
+    box: tuple[float, float, float, float]  # lon/lat: the admin areas and places meeting it
+    map_box: tuple[float, float, float, float]  # lon/lat: the base-map tables' rows meeting it

@@ -152,7 +152,7 @@ class Packer:
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
         self._own: dict[str, np.ndarray] = {}
-        self._geoms: list[np.ndarray] = []
+        self._geoms: list[np.ndarray | tuple[bytes, np.ndarray]] = []  # geometries, or their WKB and lengths
         self._n_geoms = 0
         self._texts: list[pa.Array] = []
         self._n_texts = 0
@@ -163,6 +163,13 @@ class Packer:
         self._geoms.append(g)
         self._n_geoms += len(g)
         return [self._n_geoms - len(g), self._n_geoms]
+
+    def wkb(self, made: Wkb, rows: np.ndarray) -> list[int]:
+        """Keep some of the geometries of ``made`` (:meth:`Wkb.take`), as :meth:`geometries` keeps them."""
+        blob, lengths = made.take(rows)
+        self._geoms.append((blob, lengths))
+        self._n_geoms += len(lengths)
+        return [self._n_geoms - len(lengths), self._n_geoms]
 
     def table(self, df: pd.DataFrame | None) -> dict | None:
         """Keep a (Geo)DataFrame (None stays None); its manifest entry for :meth:`Unpacked.table`.
@@ -212,6 +219,37 @@ class Packer:
         got = cast("Any", s).to_numpy(dtype=object, na_value=None).tolist()  # (pandas-stubs: na_value)
         return {"name": name, "kind": "values", "dtype": str(dtype), "values": [plain_value(v) for v in got]}
 
+    def rows(self, table: Rows, rows: np.ndarray) -> dict:
+        """Keep some rows of a converted table: the entry :meth:`table` gives for them.
+
+        The same entry, and the same bytes once packed, as ``table(df.iloc[rows].reset_index(drop=True))``
+        for the table ``df`` the :class:`Rows` were made of, at the cost of those rows.
+        """
+        if table.columns is None:  # (a table Rows does not convert: kept as table() keeps it, or refused)
+            return cast("dict", self.table(table.df.iloc[rows].reset_index(drop=True)))
+        rows = np.asarray(rows, np.int64)
+        at = rows.tolist()
+        columns: list[dict[str, Any]] = []
+        for kind, name, data, meta in table.columns:
+            if kind == "geometry":
+                columns.append({"name": name, "kind": kind, "span": self.wkb(data, rows), "crs": meta})
+            elif kind == "array":
+                columns.append({"name": name, "kind": kind, "at": self._keep(data[rows])})
+            elif kind == "text":
+                dtype, storage, empty = meta
+                got = data.take(pa.array(rows)) if len(rows) else None
+                self._texts += [got] if got is not None else [data.slice(0, 0)] * empty
+                self._n_texts += len(rows)
+                span = [self._n_texts - len(rows), self._n_texts]
+                columns.append({"name": name, "kind": kind, "dtype": dtype, "storage": storage, "span": span})
+            elif kind == "json":
+                columns.append({"name": name, "kind": kind, "values": [data[i] for i in at]})
+            else:
+                columns.append({"name": name, "kind": kind, "dtype": meta, "values": [data[i] for i in at]})
+        entry: dict[str, Any] = {"rows": len(rows), "columns": columns}
+        entry.update(table.rest)
+        return entry
+
     def _text(self, values: object) -> list[int]:
         """Keep a column of text (as Arrow holds it, without a Python string each)."""
         got = pa.array(values)
@@ -229,7 +267,13 @@ class Packer:
         """The arrays, the geometries and ``manifest`` in one buffer (:func:`pack_arrays`)."""
         if any(k.startswith("_") for k in self.arrays):
             raise ValueError("names starting with _ are the packer's own")
-        blob, lengths = wkb_arrays(np.concatenate(self._geoms) if self._geoms else np.zeros(0, dtype=object))
+        blobs: list[bytes | memoryview] = []
+        counts: list[np.ndarray] = [np.zeros(0, np.int64)]
+        for g in self._geoms:  # (WKB made here, or taken from a Wkb made once)
+            made, n = g if isinstance(g, tuple) else wkb_arrays(g)
+            blobs.append(made if isinstance(made, bytes) else made.data)
+            counts.append(n)
+        blob, lengths = np.frombuffer(b"".join(blobs), np.uint8), np.concatenate(counts)
         text = json.dumps(manifest, ensure_ascii=False, default=plain_value)
         own = {"_manifest": np.array([text], dtype=object), "_wkb": blob, "_wkb_len": lengths}
         if self._texts:  # one Arrow column of every text, as an Arrow IPC stream (data only)
@@ -239,6 +283,93 @@ class Packer:
                 out.write_batch(batch)
             own["_text"] = np.frombuffer(sink.getvalue(), np.uint8)
         return pack_arrays({**self.arrays, **self._own, **own})
+
+
+class Wkb:
+    """Geometries as WKB made once (:func:`wkb_arrays`), to keep some of them at the cost of their bytes.
+
+    ``take(rows)`` gives the bytes ``wkb_arrays(geoms[rows])`` would make.
+    """
+
+    def __init__(self, geoms: object) -> None:
+        self.blob, self.lengths = wkb_arrays(np.asarray(geoms, dtype=object).reshape(-1))
+        self.ends = np.cumsum(np.maximum(self.lengths, 0))
+        self.starts = self.ends - np.maximum(self.lengths, 0)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def take(self, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """The WKB of the geometries ``rows``, one after another, and each one's length (-1: None)."""
+        rows = np.asarray(rows, np.int64).reshape(-1)
+        if not len(rows):
+            return b"", np.zeros(0, np.int64)
+        # a run of consecutive rows is one slice of the blob
+        cut = np.flatnonzero(np.diff(rows) != 1)
+        first, last = rows[np.r_[0, cut + 1]], rows[np.r_[cut, len(rows) - 1]]
+        blob = self.blob.data
+        spans = zip(self.starts[first].tolist(), self.ends[last].tolist(), strict=True)
+        return b"".join([blob[i:j] for i, j in spans]), self.lengths[rows]
+
+
+class Rows:
+    """A table converted once, column by column, for :meth:`Packer.rows` to keep any of its rows.
+
+    Its geometries as WKB (:class:`Wkb`), its text as one Arrow column, the JSON values of its
+    other columns: keeping some rows then costs those rows, not a pandas table cut per use. A
+    table :meth:`Packer.table` would refuse, or one of columns it keeps otherwise, is kept as
+    it is (``columns`` None) and cut per use.
+    """
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.columns: list[tuple[str, str, Any, Any]] | None = None  # (kind, name, data, what the entry says)
+        self.rest: dict[str, Any] = {}  # the entry's keys after its columns
+        try:
+            self._convert()
+        except TypeError:
+            self.columns = None
+
+    def _convert(self) -> None:
+        df = self.df
+        if not all(isinstance(c, str) for c in df.columns) or df.columns.has_duplicates:
+            raise TypeError("column names are not distinct text")
+        none = df.iloc[np.zeros(0, np.int64)].reset_index(drop=True)  # (what a cut keeps of the table)
+        columns = []
+        for (name, s), dtype in zip(pd.DataFrame(df, copy=False).items(), none.dtypes, strict=True):
+            if s.dtype != dtype:
+                raise TypeError(f"column {name!r}: its dtype changes when cut")
+            columns.append(self._column(str(name), s, none[name]))
+        self.columns = columns
+        if isinstance(none, gpd.GeoDataFrame):
+            self.rest["geometry"] = none.active_geometry_name
+        if none.attrs:
+            self.rest["attrs"] = plain_value(none.attrs)
+
+    @staticmethod
+    def _column(name: str, s: pd.Series, none: pd.Series) -> tuple[str, str, Any, Any]:
+        """One column as :meth:`Packer._column` keeps it (TypeError: one it keeps otherwise, or refuses)."""
+        dtype = s.dtype
+        if isinstance(dtype, gpd.array.GeometryDtype):
+            crs = s.array.crs
+            return "geometry", name, Wkb(s.array), (crs.srs or crs.to_wkt()) if crs is not None else None
+        if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+            return "array", name, s.to_numpy(), None
+        if isinstance(dtype, pd.StringDtype):
+            got, empty = pa.array(s.array), pa.array(none.array)
+            chunks = got.chunks if isinstance(got, pa.ChunkedArray) else [got]
+            whole = pa.concat_arrays(
+                [pa.array([], pa.large_string())]
+                + [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in chunks]
+            )
+            n_empty = empty.num_chunks if isinstance(empty, pa.ChunkedArray) else 1
+            return "text", name, whole, (str(dtype), dtype.storage, n_empty)
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            return "json", name, [plain_value(v) for v in s.tolist()], None
+        if pd.api.types.pandas_dtype(str(dtype)) != dtype:
+            raise TypeError(f"column {name!r}: cannot keep a column of dtype {dtype!r} in arrays")
+        got = cast("Any", s).to_numpy(dtype=object, na_value=None).tolist()
+        return "values", name, [plain_value(v) for v in got], str(dtype)
 
 
 class Unpacked:

@@ -15,7 +15,7 @@ import pytest
 import shapely
 from pandas.testing import assert_frame_equal
 
-from geo.packing import PACK_MAGIC, Packer, Unpacked, pack_arrays, unpack_arrays
+from geo.packing import PACK_MAGIC, Packer, Rows, Unpacked, Wkb, pack_arrays, unpack_arrays
 from geo.store import StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,6 +150,62 @@ def test_tables_of_every_kind_of_column_come_back_as_they_were():
     assert wkb(got.geometries(got.manifest["span"])) == wkb([shapely.Point(0, 0), None])
     for k, v in tables.items():
         assert_table_equal(v, got.table(got.manifest["tables"][k]), k)
+
+
+def cut_by_table(tables: dict, picks: dict) -> bytes:
+    """The buffer of Packer.table for each table's rows picks[k], cut with pandas (the reference)."""
+    pk = Packer()
+    entries = {k: pk.table(t.iloc[picks[k]].reset_index(drop=True)) for k, t in tables.items()}
+    return pk.pack({"t": entries, "g": pk.geometries([shapely.Point(9, 9)])})
+
+
+def cut_by_rows(tables: dict, picks: dict) -> bytes:
+    """The same through Rows converted once and Packer.rows."""
+    pk = Packer()
+    entries = {k: pk.rows(Rows(t), np.asarray(picks[k], np.int64)) for k, t in tables.items()}
+    return pk.pack({"t": entries, "g": pk.geometries([shapely.Point(9, 9)])})
+
+
+def test_rows_of_a_converted_table_pack_as_the_table_cut_by_pandas():
+    many = pd.concat([every_kind_of_column()] * 4)
+    many.attrs["note"] = "kept"
+    tables = {
+        "all": many,
+        "texts only": pd.DataFrame({"s": pd.array(["a", None, "b"], dtype="str")}),
+        "no crs": gpd.GeoDataFrame(
+            {"k": ["a", "b", "c"]}, geometry=[shapely.box(0, 0, 1, 1), None, shapely.Point(1, 1)]
+        ),
+    }
+    assert Rows(tables["all"]).columns is not None
+    categorical = Rows(pd.DataFrame({"c": pd.Categorical(["a", "b", "a"])}))
+    assert categorical.columns is None  # (left to Packer.table, which refuses it)
+    with pytest.raises(TypeError, match="Categorical"):
+        Packer().rows(categorical, np.array([0]))
+    for picks in ([0, 1, 2], [2], [], [0, 2]):
+        picked = {
+            k: [i for i in picks if i < len(t)] if k != "all" else [*picks, 5, 6, 7, 11] for k, t in tables.items()
+        }
+        assert cut_by_rows(tables, picked) == cut_by_table(tables, picked), picks
+    none: dict[str, list[int]] = {k: [] for k in tables}
+    assert cut_by_rows(tables, none) == cut_by_table(tables, none)
+    texts = {"texts only": tables["texts only"]}  # no text at all: no Arrow stream, as Packer.table
+    assert cut_by_rows(texts, {"texts only": []}) == cut_by_table(texts, {"texts only": []})
+    with pytest.raises(TypeError, match="distinct text"):
+        Packer().rows(Rows(pd.DataFrame({1: [1.0]})), np.array([0]))
+    got = Unpacked(cut_by_rows(tables, {k: [0, 2] for k in tables}))
+    assert_table_equal(got.table(got.manifest["t"]["all"]), many.iloc[[0, 2]].reset_index(drop=True), "all")
+
+
+def test_wkb_made_once_gives_the_wkb_of_the_geometries_taken():
+    geoms = np.array(
+        [shapely.Point(i, i) if i % 3 else None for i in range(10)] + [shapely.box(0, 0, 2, 1)], dtype=object
+    )
+    made = Wkb(geoms)
+    for rows in ([], [0], [1, 2, 3], [0, 1, 2, 5, 6, 10], list(range(11)), [10]):
+        blob, lengths = made.take(np.array(rows, np.int64))
+        picked = geoms[rows]
+        assert lengths.tolist() == [-1 if g is None else len(shapely.to_wkb(g)) for g in picked]
+        assert blob == b"".join(shapely.to_wkb(g) for g in picked if g is not None)
 
 
 def test_what_could_not_come_back_as_it_was_is_refused():
@@ -319,6 +375,8 @@ def test_every_street_part_of_the_merged_extract_unpacks_to_the_part(merged_base
         sent = pickle.loads(pickle.dumps(packed, protocol=5, buffer_callback=buffers.append), buffers=buffers)
         assert len(buffers) == 1
         assert_part_equal(part, sent.unpack())
+        # the driver's way (rows of tables converted once) packs the same bytes
+        assert bytes(partition.packed(area).data) == bytes(packed.data), area.key
         seen["land"] += len(part.base.land)
         seen["files"] += len(part.files["stations"][0])
         seen["homes"] += len(part.base.homes)
