@@ -149,7 +149,7 @@ class Artist:
         rows: list[dict] = []
         geoms: list = []
         if job.gaps and self.ctx.gap_homes is not None:
-            rows, geoms = gap_rows(self.ctx, job, polys, masks)
+            rows, geoms = gap_rows(self.ctx, job, polys, masks, threads=1 if self.wkb else 2)
         if not self.wkb:
             return list(polys), rows, list(geoms)
         wkbs = [shapely.to_wkb(g) if g is not None else b"" for g in geoms]

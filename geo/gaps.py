@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -144,7 +145,9 @@ class GapHomes:
         return out[0], out[1]
 
 
-def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tuple[list[dict], list]:
+def gap_rows(
+    ctx: DrawContext, job: LayerJob, circles: list, masks: list, *, threads: int = 1
+) -> tuple[list[dict], list]:
     """Gap rows and polygons (metric) of one layer view, for every limit of the context.
 
     ``circles`` are the view's circles (one per limit) and ``masks`` their drawn cells pooled
@@ -160,19 +163,30 @@ def gap_rows(ctx: DrawContext, job: LayerJob, circles: list, masks: list) -> tup
     group_of_polygon: list[np.ndarray] = []
     home_dist = job.home_dist
     linked: tuple[np.ndarray, np.ndarray] | None = None  # the last limit's uncovered homes and their links
+    found = []  # per limit with uncovered homes: (limit's index, homes, their groups)
     for j, limit in enumerate(ctx.limits):
         grouped = _uncovered_groups(gh, home_dist, limit, linked)
-        if grouped is None:
-            continue
-        out, groups, linked = grouped
-        n_groups = int(groups.max()) + 1
+        if grouped is not None:
+            out, groups, linked = grouped
+            found.append((j, out, groups))
+
+    def land(item: tuple[int, np.ndarray, np.ndarray]) -> tuple:
+        j, out, groups = item
         group_of = np.full(len(gh.xy), -1, np.int64)
         group_of[out] = groups
         cell_group = group_of[gh.land_owner]
         keep = cell_group >= 0
         circle = _circle_cells(lat, masks[j] if j < len(masks) else None, circles[j])
+        n_groups = int(groups.max()) + 1
         label, r0, c0 = _gap_image(lat, gh.land_cells[keep], cell_group[keep] + 1, circle, n_groups, inside=gh.inside)
-        outline, group = _group_outlines(label, r0, c0)
+        return _group_outlines(label, r0, c0)
+
+    if threads > 1 and len(found) > 1:  # numpy and OpenCV work on big images, mostly without the GIL
+        with ThreadPoolExecutor(min(threads, len(found))) as pool:
+            lands = list(pool.map(land, found))
+    else:
+        lands = [land(item) for item in found]
+    for (j, out, groups), (outline, group) in zip(found, lands, strict=True):
         outlines.append(outline)
         group_of_polygon.append(np.where(group > 0, group - 1 + len(rows_out), -1))
         rows_out.extend(_figure_rows(gh, job, out, groups, ctx.gap_labels[j]))

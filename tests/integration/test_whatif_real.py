@@ -190,6 +190,11 @@ def test_closing_a_bridge_lowers_coverage(bj):
     ga = out.after.gaps.sort_values(["layer", "minutes", "rank"]).reset_index(drop=True)
     gb = full.gaps.sort_values(["layer", "minutes", "rank"]).reset_index(drop=True)
     assert ga.drop(columns="geometry").equals(gb.drop(columns="geometry"))
+    # the views the scenario drew again were drawn in this process (each limit's land in a thread
+    # of its own), the full plan's in a pool of workers: the same land
+    assert [g is None for g in ga.geometry] == [g is None for g in gb.geometry]
+    assert all(x.equals_exact(y, 0) for x, y in zip(ga.geometry, gb.geometry) if x is not None)
+    assert out.coverage["redrawn"]["views"]
 
 
 def test_greedy_gain_equals_recomputed_plan(bj):
