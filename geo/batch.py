@@ -28,14 +28,14 @@ import pandas as pd
 import shapely
 
 from geo.areas import AREA_LEVELS, StudyArea, _area_from_admin, resolve_area
-from geo.arrays import ranges
 from geo.base import Base
+from geo.batch_index import Boxed, Incidence, PackTable, Sorted
 from geo.crs import to_wgs84
 from geo.demand import Homes
 from geo.errors import InputError, NetworkError
 from geo.homeinfo import LAND_REACH_M, land_cell
 from geo.kinds import AreaLevel
-from geo.network import NETWORK_ARRAYS, Network, network_arrays, network_from_arrays, network_of
+from geo.network import NETWORK_ARRAYS, Network, network_arrays, network_from_arrays
 from geo.packing import DAMAGE, Packer, Rows, Unpacked, Wkb
 from geo.plan import fit_cell
 from geo.store import StoreError
@@ -310,19 +310,15 @@ class PackedPart:
         )
 
 
-#: a table of a part: the table, or rows of a table converted once (:meth:`geo.packing.Packer.rows`)
-_Table = pd.DataFrame | None | tuple[Rows, np.ndarray]
-
-
 def _pack(
     part: Part,
     *,
     land: np.ndarray | tuple[Wkb, np.ndarray],
-    osm: dict[str, _Table],
-    admin: _Table,
-    places: _Table,
-    extras: dict[str, _Table],
-    files: dict[str, tuple[_Table, object]],
+    osm: dict[str, PackTable],
+    admin: PackTable,
+    places: PackTable,
+    extras: dict[str, PackTable],
+    files: dict[str, tuple[PackTable, object]],
 ) -> PackedPart:
     """The bytes of :meth:`PackedPart.pack`, the tables and land given as they are or as rows of converted ones.
 
@@ -330,7 +326,7 @@ def _pack(
     """
     b, area, pk = part.base, part.area, Packer()
 
-    def table(t: _Table) -> dict | None:
+    def table(t: PackTable) -> dict | None:
         return pk.rows(*t) if isinstance(t, tuple) else pk.table(t)
 
     pk.arrays.update({f"network.{k}": v for k, v in network_arrays(b.network).items()})
@@ -385,100 +381,6 @@ def _part_of(u: Unpacked) -> Part:
     return Part(str(doc["key"]), area, base, {k: (u.table(e), origin) for k, (e, origin) in doc["files"].items()})
 
 
-class _Sorted:
-    """Points sorted by x, to find those inside a polygon without testing them all."""
-
-    def __init__(self, xy: np.ndarray) -> None:
-        self.xy = np.asarray(xy, float).reshape(-1, 2)
-        self.order = np.argsort(self.xy[:, 0], kind="stable")
-        self.xs = self.xy[self.order, 0]
-
-    def inside(self, poly: shapely.Geometry | None) -> np.ndarray:
-        """Indices (ascending) of the points inside ``poly`` (``shapely.contains_xy``)."""
-        if poly is None or shapely.is_empty(poly) or len(self.xy) == 0:
-            return np.zeros(0, np.int64)
-        x0, y0, x1, y1 = poly.bounds
-        lo, hi = np.searchsorted(self.xs, [x0, x1], side="left")[0], np.searchsorted(self.xs, x1, side="right")
-        cand = self.order[lo:hi]
-        y = self.xy[cand, 1]
-        cand = cand[(y >= y0) & (y <= y1)]
-        hit = shapely.contains_xy(poly, self.xy[cand, 0], self.xy[cand, 1])
-        return np.sort(cand[hit])
-
-
-class _Boxed:
-    """A WGS84 table with an index of its rows' bounds, to take the rows meeting a lon/lat box.
-
-    Built once per extract, so cutting an area costs the rows it takes, not the province's.
-    """
-
-    def __init__(self, gdf: gpd.GeoDataFrame | None) -> None:
-        self.gdf = gdf
-        self.tree = shapely.STRtree(gdf.geometry.values) if gdf is not None and len(gdf) else None
-
-    def rows(self, box: tuple[float, float, float, float]) -> np.ndarray | None:
-        """The rows whose bounds meet the box (empty geometries never do), ascending; None: the table as it is."""
-        if self.tree is None or self.gdf is None:
-            return None
-        return np.sort(self.tree.query(shapely.box(*box)))
-
-    def meeting(self, box: tuple[float, float, float, float]) -> gpd.GeoDataFrame | None:
-        """Rows whose bounds meet the box (empty geometries never do), in their order."""
-        rows = self.rows(box)
-        return self.gdf if rows is None or self.gdf is None else self.gdf.iloc[rows].reset_index(drop=True)
-
-    def packing(self, box: tuple[float, float, float, float]) -> _Table:
-        """What :meth:`meeting` gives, as :func:`_pack` takes it (the table converted once)."""
-        rows = self.rows(box)
-        return self.gdf if rows is None or self.gdf is None else (self.converted, rows)
-
-    @cached_property
-    def converted(self) -> Rows:
-        """The table converted for :meth:`geo.packing.Packer.rows` (made when first packed)."""
-        return Rows(cast("pd.DataFrame", self.gdf))
-
-
-class _Incidence:
-    """The edges leaving each node of a network (made once), to cut a part in the time of its size.
-
-    :func:`geo.network.subnetwork` takes a mask over every node and edge of the network it
-    cuts: at a province's millions of nodes, most of the cost of a street's part.
-    """
-
-    def __init__(self, net: Network) -> None:
-        self.net = net
-        self.edges = np.argsort(net.edge_u, kind="stable").astype(np.int64)  # grouped by their u end
-        self.start = np.concatenate([[0], np.cumsum(np.bincount(net.edge_u, minlength=net.n_nodes))]).astype(np.int64)
-
-    def cut(self, nodes: np.ndarray) -> Network | None:
-        """``subnetwork(net, mask of nodes)``, equal array for array; None when it holds no edge.
-
-        ``nodes``: node indices, ascending and distinct.
-        """
-        net = self.net
-        nodes = np.asarray(nodes, np.int64)
-        if len(nodes) == net.n_nodes:
-            return net if net.n_edges else None  # subnetwork keeps the whole network as it is
-        if not len(nodes):
-            return None
-        counts = self.start[nodes + 1] - self.start[nodes]
-        some = counts > 0
-        e = self.edges[ranges(self.start[nodes[some]], counts[some])]  # every edge from a kept node once
-        at_v = np.minimum(np.searchsorted(nodes, net.edge_v[e]), len(nodes) - 1)
-        both = nodes[at_v] == net.edge_v[e]
-        e = np.sort(e[both])
-        if not len(e):
-            return None
-        at_u = np.searchsorted(nodes, net.edge_u[e])
-        at_v = np.searchsorted(nodes, net.edge_v[e])
-        used = np.zeros(len(nodes), bool)  # the kept nodes an edge keeps (subnetwork drops the others)
-        used[at_u] = used[at_v] = True
-        new_id = np.cumsum(used) - 1
-        return network_of(
-            net, nodes=nodes[used], edges=e, edge_u=new_id[at_u].astype(np.int64), edge_v=new_id[at_v].astype(np.int64)
-        )
-
-
 class Partition:
     """Where each area's halo lies in a read extract; :meth:`part` cuts one area.
 
@@ -495,17 +397,17 @@ class Partition:
     def __init__(self, base: Base, params: PlanParams, files: dict) -> None:
         self.base, self.params, self.files = base, params, files
         net = base.network
-        self.nodes = _Sorted(net.node_xy)
-        self.edges = _Incidence(net)
-        self.homes = _Sorted(base.homes.xy)
+        self.nodes = Sorted(net.node_xy)
+        self.edges = Incidence(net)
+        self.homes = Sorted(base.homes.xy)
         land = np.asarray(base.land, dtype=object)
         self.land = land
         self.land_tree = shapely.STRtree(land) if len(land) else None
-        self.admin, self.places = _Boxed(base.admin), _Boxed(base.places)
-        self.extras = {k: _Boxed(v) for k, v in base.extras.items()}
+        self.admin, self.places = Boxed(base.admin), Boxed(base.places)
+        self.extras = {k: Boxed(v) for k, v in base.extras.items()}
 
-        def placed(fac: gpd.GeoDataFrame) -> _Sorted:
-            return _Sorted(
+        def placed(fac: gpd.GeoDataFrame) -> Sorted:
+            return Sorted(
                 net.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()) if len(fac) else np.zeros((0, 2))
             )
 

@@ -152,7 +152,7 @@ class Packer:
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
         self._own: dict[str, np.ndarray] = {}
-        self._geoms: list[np.ndarray | tuple[bytes, np.ndarray]] = []  # geometries, or their WKB and lengths
+        self._geoms: list[np.ndarray | tuple[list[memoryview], np.ndarray]] = []  # geometries, or WKB and lengths
         self._n_geoms = 0
         self._texts: list[pa.Array] = []
         self._n_texts = 0
@@ -166,7 +166,7 @@ class Packer:
 
     def wkb(self, made: Wkb, rows: np.ndarray) -> list[int]:
         """Keep some of the geometries of ``made`` (:meth:`Wkb.take`), as :meth:`geometries` keeps them."""
-        blob, lengths = made.take(rows)
+        blob, lengths = made.pieces(rows)
         self._geoms.append((blob, lengths))
         self._n_geoms += len(lengths)
         return [self._n_geoms - len(lengths), self._n_geoms]
@@ -228,7 +228,7 @@ class Packer:
         if table.columns is None:  # (a table Rows does not convert: kept as table() keeps it, or refused)
             return cast("dict", self.table(table.df.iloc[rows].reset_index(drop=True)))
         rows = np.asarray(rows, np.int64)
-        at = rows.tolist()
+        at = rows.tolist() if table.has_values else []
         columns: list[dict[str, Any]] = []
         for kind, name, data, meta in table.columns:
             if kind == "geometry":
@@ -267,12 +267,16 @@ class Packer:
         """The arrays, the geometries and ``manifest`` in one buffer (:func:`pack_arrays`)."""
         if any(k.startswith("_") for k in self.arrays):
             raise ValueError("names starting with _ are the packer's own")
-        blobs: list[bytes | memoryview] = []
+        blobs: list[memoryview] = []
         counts: list[np.ndarray] = [np.zeros(0, np.int64)]
-        for g in self._geoms:  # (WKB made here, or taken from a Wkb made once)
-            made, n = g if isinstance(g, tuple) else wkb_arrays(g)
-            blobs.append(made if isinstance(made, bytes) else made.data)
-            counts.append(n)
+        for g in self._geoms:  # (WKB made here, or pieces of a Wkb made once)
+            if isinstance(g, tuple):
+                blobs += g[0]
+                counts.append(g[1])
+            else:
+                made, n = wkb_arrays(g)
+                blobs.append(made.data)
+                counts.append(n)
         blob, lengths = np.frombuffer(b"".join(blobs), np.uint8), np.concatenate(counts)
         text = json.dumps(manifest, ensure_ascii=False, default=plain_value)
         own = {"_manifest": np.array([text], dtype=object), "_wkb": blob, "_wkb_len": lengths}
@@ -301,15 +305,19 @@ class Wkb:
 
     def take(self, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
         """The WKB of the geometries ``rows``, one after another, and each one's length (-1: None)."""
+        pieces, lengths = self.pieces(rows)
+        return b"".join(pieces), lengths
+
+    def pieces(self, rows: np.ndarray) -> tuple[list[memoryview], np.ndarray]:
+        """:meth:`take`, the WKB left in pieces of the blob (a run of consecutive rows is one)."""
         rows = np.asarray(rows, np.int64).reshape(-1)
         if not len(rows):
-            return b"", np.zeros(0, np.int64)
-        # a run of consecutive rows is one slice of the blob
+            return [], np.zeros(0, np.int64)
         cut = np.flatnonzero(np.diff(rows) != 1)
         first, last = rows[np.r_[0, cut + 1]], rows[np.r_[cut, len(rows) - 1]]
         blob = self.blob.data
         spans = zip(self.starts[first].tolist(), self.ends[last].tolist(), strict=True)
-        return b"".join([blob[i:j] for i, j in spans]), self.lengths[rows]
+        return [blob[i:j] for i, j in spans], self.lengths[rows]
 
 
 class Rows:
@@ -325,6 +333,7 @@ class Rows:
         self.df = df
         self.columns: list[tuple[str, str, Any, Any]] | None = None  # (kind, name, data, what the entry says)
         self.rest: dict[str, Any] = {}  # the entry's keys after its columns
+        self.has_values = False  # whether a column is kept as JSON values
         try:
             self._convert()
         except TypeError:
@@ -341,6 +350,7 @@ class Rows:
                 raise TypeError(f"column {name!r}: its dtype changes when cut")
             columns.append(self._column(str(name), s, none[name]))
         self.columns = columns
+        self.has_values = any(c[0] in ("json", "values") for c in columns)
         if isinstance(none, gpd.GeoDataFrame):
             self.rest["geometry"] = none.active_geometry_name
         if none.attrs:
