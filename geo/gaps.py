@@ -52,6 +52,7 @@ from geo.grid import (
     polygons_by_group,
     trace,
 )
+from geo.nearby import CellGrid, pairs_within, within_of
 
 if TYPE_CHECKING:
     from geo.drawing import DrawContext, LayerJob
@@ -83,9 +84,7 @@ def cluster_points(xy: np.ndarray, link_m: float) -> np.ndarray:
 
 def _linked_pairs(xy: np.ndarray, link_m: float) -> np.ndarray:
     """``(m, 2)`` index pairs of the points within ``link_m`` of each other."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.06 s to import; only when homes are grouped
-
-    return cKDTree(xy).query_pairs(link_m, output_type="ndarray")
+    return pairs_within(xy, link_m)
 
 
 def _components(pairs: np.ndarray, n: int) -> np.ndarray:
@@ -238,15 +237,12 @@ def changed_group_rows(
     if len(seeds) == 0 or seeds[-1] >= len(out) or not np.array_equal(out[seeds], homes):
         raise ValueError("changed_group_rows takes homes the limit leaves uncovered")
     xy = gh.xy[out]
-    from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.06 s to import; only when gaps are drawn
-
-    tree = cKDTree(xy)
+    grid = CellGrid(xy, gh.link_m * (1 + 1e-9))  # a hair further than a link: never fewer homes
     reached = np.zeros(len(out), bool)
     reached[seeds] = True
     frontier = seeds
-    while len(frontier):  # every home within a link of one reached (a hair further: never fewer)
-        near = tree.query_ball_point(xy[frontier], gh.link_m * (1 + 1e-9), return_sorted=False)
-        near = np.unique(np.concatenate([np.asarray(n, np.int64) for n in near]))
+    while len(frontier):  # every home within a link of one reached
+        near = within_of(grid, xy[frontier])
         frontier = near[~reached[near]]
         reached[frontier] = True
         if reached.sum() * 2 > len(out):

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
-from scipy.spatial import cKDTree
 
 from geo.areas import name_points
 from geo.circles import metres_for, per_source
@@ -37,6 +36,7 @@ from geo.crs import normalise_crs, to_wgs84, wgs84_to_gcj02
 from geo.drawing import source_circles
 from geo.errors import InputError, UnknownNameError
 from geo.frames import home_distances
+from geo.nearby import near_any
 from geo.network import Network, Snapped
 from geo.osm_layers import FACILITY_COLUMNS
 from geo.plan import layer_step
@@ -496,8 +496,7 @@ def _gap_nodes(result: PlanResult, lr: LayerResult, limit: float) -> np.ndarray:
     out = np.flatnonzero(~(lr.home_dist <= limit))
     if len(out) == 0:
         return np.zeros(0, np.int64)
-    d, _ = cKDTree(result.homes.xy[out]).query(net.node_xy, distance_upper_bound=NEAR_GAP_M)
-    return np.flatnonzero(np.isfinite(d))
+    return np.flatnonzero(near_any(net.node_xy, result.homes.xy[out], NEAR_GAP_M))
 
 
 def sites_as_facilities(res: SitingResult, net: Network) -> gpd.GeoDataFrame:

@@ -1,0 +1,72 @@
+"""Points near points from a grid of cells (geo.nearby), against scipy's k-d tree.
+
+The same pairs as ``cKDTree.query_pairs``, the same neighbours as ``query_ball_point``, and the
+same "any within" as a bounded ``query``, on the homes of a real extract and on points on whole
+metres (pairs exactly ``r`` apart), including in chunks smaller than one cell's work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+import geo.nearby as nearby
+from geo.nearby import CellGrid, near_any, pairs_within, within_of
+
+
+def _as_set(p: np.ndarray) -> set:
+    return set(map(tuple, np.sort(np.asarray(p).reshape(-1, 2), axis=1).tolist()))
+
+
+def _grid_points(seed: int = 1, n: int = 3000) -> np.ndarray:
+    return np.round(np.random.default_rng(seed).uniform(0, 200, size=(n, 2)))
+
+
+@pytest.mark.parametrize("r", [5.0, 10.0, 13.0, 250.0])
+@pytest.mark.parametrize("chunk", [nearby.CHUNK_PAIRS, 500])
+def test_pairs_are_the_trees(r, chunk, monkeypatch):
+    monkeypatch.setattr(nearby, "CHUNK_PAIRS", chunk)
+    pts = _grid_points()
+    want = cKDTree(pts).query_pairs(r, output_type="ndarray")
+    got = pairs_within(pts, r)
+    assert (got[:, 0] < got[:, 1]).all()
+    assert len({tuple(p) for p in got.tolist()}) == len(got)  # each pair once
+    assert _as_set(got) == _as_set(want)
+    assert len(want) > 0
+
+
+def test_pairs_at_exactly_r_and_of_few_points():
+    pts = np.array([[0, 0], [3, 4], [6, 8], [0, 5], [5, 0], [10, 0], [-5, 0], [-5, 0]], float)
+    assert _as_set(pairs_within(pts, 5.0)) == _as_set(cKDTree(pts).query_pairs(5.0, output_type="ndarray"))
+    assert pairs_within(pts[:1], 5.0).shape == (0, 2)
+    assert pairs_within(np.zeros((0, 2)), 5.0).shape == (0, 2)
+    with pytest.raises(ValueError, match="positive"):
+        pairs_within(pts, 0.0)
+
+
+@pytest.mark.parametrize("r", [5.0, 10.0])
+def test_near_any_and_neighbours_are_the_trees(r):
+    pts = _grid_points(seed=2)
+    q = np.round(np.random.default_rng(3).uniform(-30, 230, size=(4000, 2)))  # some far outside the points
+    d, _ = cKDTree(pts).query(q, distance_upper_bound=r)
+    assert np.array_equal(near_any(q, pts, r), np.isfinite(d))  # strictly closer than r, as the tree
+    some = q[::37]
+    ball = cKDTree(pts).query_ball_point(some, r)
+    want = np.unique(np.concatenate([np.asarray(b, np.int64) for b in ball]))
+    assert np.array_equal(within_of(CellGrid(pts, r), some), want)
+    assert not near_any(np.zeros((0, 2)), pts, r).size
+    assert not near_any(q, np.zeros((0, 2)), r).any()
+
+
+def test_on_the_homes_of_a_real_extract(binjiang_path, cache_dir):
+    from geo.base import load_base
+    from geo.plan_types import PlanInputs, PlanParams
+
+    base = load_base(PlanInputs(osm=binjiang_path), PlanParams(cache_dir=cache_dir))
+    xy = base.homes.xy
+    for r in (37.5, 100.0):
+        assert _as_set(pairs_within(xy, r)) == _as_set(cKDTree(xy).query_pairs(r, output_type="ndarray"))
+    nodes = base.network.node_xy
+    d, _ = cKDTree(xy[::3]).query(nodes, distance_upper_bound=150.0)
+    assert np.array_equal(near_any(nodes, xy[::3], 150.0), np.isfinite(d))
