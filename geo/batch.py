@@ -7,7 +7,8 @@ Dask, are :mod:`geo.batch_tasks`):
    those inside another (``within``), or every polygon of a file.
 2. :class:`Partition` — which nodes and facilities of the read extract lie in each area's halo
    (the longest threshold's walk plus a margin, as ``circles plan --area`` uses), and which
-   homes and residential land lie near it (:func:`near_margins`), indexed once for all areas;
+   homes and residential land lie near it (:func:`near_margins`), indexed once for all areas
+   (:mod:`geo.batch_index`);
    :meth:`Partition.part` cuts one area's :class:`Part`, so a task carries its area plus halo
    and nothing of the rest of the province, and :meth:`Partition.packed` packs it for its way
    to a worker (:class:`PackedPart`).

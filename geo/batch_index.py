@@ -126,13 +126,17 @@ class Incidence:
         some = counts > 0
         e = self.edges[ranges(self.start[nodes[some]], counts[some])]  # every edge from a kept node once
         at_u = np.repeat(np.flatnonzero(some), counts[some])  # where each one's u end is in nodes
+        kept = np.zeros(net.n_nodes, bool)
+        kept[nodes] = True
+        at = np.empty(net.n_nodes, np.int64)  # where each kept node is in nodes (only theirs are read)
+        at[nodes] = np.arange(len(nodes))
         v = net.edge_v[e]
-        at_v = np.minimum(np.searchsorted(nodes, v), len(nodes) - 1)
-        both = nodes[at_v] == v
+        both = kept[v]  # the edges whose v end is kept too
         if not both.any():
             return None
-        order = np.argsort(e[both])  # the edges in their order (distinct)
-        e, at_u, at_v = e[both][order], at_u[both][order], at_v[both][order]
+        e, at_u, at_v = e[both], at_u[both], at[v[both]]
+        order = np.argsort(e)  # the edges in their order (distinct)
+        e, at_u, at_v = e[order], at_u[order], at_v[order]
         used = np.zeros(len(nodes), bool)  # the kept nodes an edge keeps (subnetwork drops the others)
         used[at_u] = used[at_v] = True
         new_id = np.cumsum(used) - 1
