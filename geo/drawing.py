@@ -109,9 +109,10 @@ class Artist:
     when it draws in the process that uses them.
     """
 
-    def __init__(self, ctx: DrawContext, *, wkb: bool = True) -> None:
+    def __init__(self, ctx: DrawContext, *, wkb: bool = True, threads: int = 1) -> None:
         self.ctx = ctx
         self.wkb = wkb
+        self.threads = threads  # for a view's gap land, one limit per thread
         self._drawer: CircleDrawer | None = None
         self._exact: ExactDrawer | None = None
 
@@ -149,7 +150,7 @@ class Artist:
         rows: list[dict] = []
         geoms: list = []
         if job.gaps and self.ctx.gap_homes is not None:
-            rows, geoms = gap_rows(self.ctx, job, polys, masks, threads=1 if self.wkb else 2)
+            rows, geoms = gap_rows(self.ctx, job, polys, masks, threads=self.threads)
         if not self.wkb:
             return list(polys), rows, list(geoms)
         wkbs = [shapely.to_wkb(g) if g is not None else b"" for g in geoms]
@@ -242,6 +243,9 @@ def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[in
     n_fac = sum(len(j.rows) for j in ctx.facilities)
     if ctx.geometry is None and ctx.construction == "raster" and (tasks or n_fac):  # nothing drawn: no grid
         object.__setattr__(ctx, "geometry", RasterGeometry(ctx.net, ctx.cell_m, pad_m=draw_pad(ctx.width_m)))
+    # drawn in this process: a view's limits in as many threads as the caller gives workers (a
+    # batch task's one), or the cores when it leaves the choice here
+    threads = workers if workers is not None else (os.cpu_count() or 1)
     if workers is None:
         big = len(ctx.layers) > 1 or n_fac * k >= PARALLEL_MIN
         workers = min(os.cpu_count() or 1, 8) if big else 1
@@ -268,7 +272,7 @@ def draw(ctx: DrawContext, *, workers: int | None = None, progress: Callable[[in
                 results[i] = res
                 finished(tasks[i])
     else:
-        artist = Artist(ctx, wkb=False)  # in this process: the geometries themselves, not WKB
+        artist = Artist(ctx, wkb=False, threads=threads)  # in this process: the geometries themselves, not WKB
         for i, task in enumerate(tasks):
             results[i] = _do(artist, task)
             finished(task)
