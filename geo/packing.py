@@ -33,7 +33,14 @@ _PACK_HEAD = struct.Struct("<QI")
 _ALIGN = 64
 
 
-def pack_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
+class Pieces:
+    """Bytes given in pieces, kept by :func:`pack_arrays` as one ``uint8`` array without being joined first."""
+
+    def __init__(self, pieces: list[memoryview], nbytes: int) -> None:
+        self.pieces, self.nbytes = pieces, nbytes  # nbytes: the pieces' bytes, all told
+
+
+def pack_arrays(arrays: Mapping[str, np.ndarray | Pieces]) -> bytes:
     """Named arrays as one buffer in memory, as :func:`geo.store.write_arrays` keeps them (never pickled).
 
     For arrays that never touch a disk (a batch's part on its way to a worker): the arrays'
@@ -41,12 +48,18 @@ def pack_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
     place), with a CRC-32 of it all. Written and read back (:func:`unpack_arrays`) at the
     speed of a copy, where an npz's zip cost a checksum and a header to parse per array.
     """
-    storable = {k: np.asarray(v, order="C") for k, v in storable_arrays(arrays).items()}
+    storable: dict[str, np.ndarray | Pieces] = {}
+    for k, given in arrays.items():
+        if isinstance(given, Pieces):
+            storable[k] = given
+        else:
+            storable.update({n: np.asarray(v, order="C") for n, v in storable_arrays({k: given}).items()})
     listed: list[tuple[str, str, list[int], int, int]] = []
     at = 0
     for k, v in storable.items():
         at += -at % _ALIGN
-        listed.append((k, v.dtype.str, list(v.shape), at, v.nbytes))
+        dtype, shape = ("|u1", [v.nbytes]) if isinstance(v, Pieces) else (v.dtype.str, list(v.shape))
+        listed.append((k, dtype, shape, at, v.nbytes))
         at += v.nbytes
     header = json.dumps({"arrays": listed}, ensure_ascii=False).encode("utf-8")
     header += b" " * (-(len(PACK_MAGIC) + _PACK_HEAD.size + len(header)) % _ALIGN)  # the arrays aligned
@@ -56,8 +69,11 @@ def pack_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
         if start > end:
             pieces.append(bytes(start - end))
             crc = zlib.crc32(pieces[-1], crc)
-        pieces.append(v.reshape(-1).view(np.uint8).data)
-        crc, end = zlib.crc32(pieces[-1], crc), start + nbytes
+        data: list[memoryview] = v.pieces if isinstance(v, Pieces) else [v.reshape(-1).view(np.uint8).data]
+        for piece in data:
+            crc = zlib.crc32(piece, crc)
+        pieces += data
+        end = start + nbytes
     return b"".join([PACK_MAGIC, _PACK_HEAD.pack(len(header), crc), *pieces])
 
 
@@ -277,9 +293,14 @@ class Packer:
                 made, n = wkb_arrays(g)
                 blobs.append(made.data)
                 counts.append(n)
-        blob, lengths = np.frombuffer(b"".join(blobs), np.uint8), np.concatenate(counts)
+        lengths = np.concatenate(counts)
+        blob = Pieces(blobs, int(np.maximum(lengths, 0).sum()))  # (joined once, with every other array)
         text = json.dumps(manifest, ensure_ascii=False, default=plain_value)
-        own = {"_manifest": np.array([text], dtype=object), "_wkb": blob, "_wkb_len": lengths}
+        own: dict[str, np.ndarray | Pieces] = {
+            "_manifest": np.array([text], dtype=object),
+            "_wkb": blob,
+            "_wkb_len": lengths,
+        }
         if self._texts:  # one Arrow column of every text, as an Arrow IPC stream (data only)
             sink = pa.BufferOutputStream()
             batch = pa.record_batch([pa.concat_arrays(self._texts)], names=["text"])

@@ -15,7 +15,7 @@ import pytest
 import shapely
 from pandas.testing import assert_frame_equal
 
-from geo.packing import PACK_MAGIC, Packer, Rows, Unpacked, Wkb, pack_arrays, unpack_arrays
+from geo.packing import PACK_MAGIC, Packer, Pieces, Rows, Unpacked, Wkb, pack_arrays, unpack_arrays
 from geo.store import StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,6 +206,21 @@ def test_wkb_made_once_gives_the_wkb_of_the_geometries_taken():
         picked = geoms[rows]
         assert lengths.tolist() == [-1 if g is None else len(shapely.to_wkb(g)) for g in picked]
         assert blob == b"".join(shapely.to_wkb(g) for g in picked if g is not None)
+
+
+def test_bytes_given_in_pieces_pack_as_the_joined_array():
+    parts = [b"abc", b"", b"\x00\xff" * 40, b"z"]
+    joined = np.frombuffer(b"".join(parts), np.uint8)
+    for given in (parts, []):
+        whole = np.frombuffer(b"".join(given), np.uint8)
+        arrays = {"x": np.arange(3.0), "t": np.array(["a", "中"], dtype=object)}
+        pieces = Pieces([memoryview(b) for b in given], len(whole))
+        assert pack_arrays({**arrays, "b": pieces, "y": np.ones(2)}) == pack_arrays(
+            {**arrays, "b": whole, "y": np.ones(2)}
+        )
+    assert np.array_equal(
+        unpack_arrays(pack_arrays({"b": Pieces([memoryview(b) for b in parts], len(joined))}))["b"], joined
+    )
 
 
 def test_what_could_not_come_back_as_it_was_is_refused():
