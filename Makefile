@@ -15,7 +15,8 @@ setup: $(STAMP) bytecode
 # install under PYTHONDONTWRITEBYTECODE=1 otherwise compiles ~40 modules again in every command
 # (~0.1 s of a one-second follow-up). Only modules changed since the last run are compiled.
 bytecode: $(STAMP)
-	@$(BIN)/python -m compileall -q api geo maps
+	@$(BIN)/python -m compileall -q api geo maps >/dev/null || \
+	  echo "note: the modules could not be compiled ahead (a read-only checkout?): each command compiles them itself"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

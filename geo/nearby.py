@@ -36,7 +36,7 @@ class CellGrid:
         if not r > 0:
             raise ValueError(f"distance {r!r}: expected a positive one")
         self.r = float(r)
-        xy = np.asarray(xy, float).reshape(-1, 2)
+        xy = _finite(xy)
         c = np.floor(xy / self.r).astype(np.int64)
         self.lo = c.min(axis=0) if len(c) else np.zeros(2, np.int64)
         self.hi = c.max(axis=0) if len(c) else np.full(2, -1, np.int64)
@@ -92,7 +92,7 @@ class CellGrid:
 
         ``closer``: strictly less than ``r`` apart (as a tree's bounded nearest query counts).
         """
-        q = np.asarray(q, float).reshape(-1, 2)
+        q = _finite(q)
         if len(q) == 0 or len(self.xy) == 0:
             return
         r2 = self.r * self.r
@@ -115,6 +115,14 @@ class CellGrid:
                 qis.append(qi[keep] + a)
                 pjs.append(self.order[pj[keep]])
             yield np.concatenate(qis), np.concatenate(pjs)
+
+
+def _finite(xy: np.ndarray) -> np.ndarray:
+    """``xy`` as an ``(n, 2)`` float array; ValueError when a coordinate is not finite (as the tree)."""
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    if not np.isfinite(xy).all():
+        raise ValueError("points must have finite coordinates")
+    return xy
 
 
 def pairs_within(xy: np.ndarray, r: float) -> np.ndarray:

@@ -24,7 +24,7 @@ import shapely
 
 from geo.errors import InputError
 from geo.network import Network, Snapped, _ranges, inherit_lines
-from geo.snapping import nearest_edges, nearest_edges_among
+from geo.snapping import lowest_of_ties, nearest_edges
 
 #: a link end this close (m) to an edge's end joins that node instead of splitting the edge (below
 #: :data:`geo.network.MIN_ARC_M`, a split would make an arc no search can tell apart).
@@ -330,11 +330,12 @@ def snap_again(
     s = Snapped(np.full(n, -1, np.int64), np.zeros(n), np.full(n, np.inf), np.zeros(n, bool), np.full((n, 2), np.nan))
     rows = np.flatnonzero(same >= 0)
     src = same[rows]
+    was = np.where(old.ok[src], old.edge[src], -1)  # (an unplaced point's edge is never read)
     if log is not None:
-        mapped = np.where(old.ok[src], log.edge_map[np.maximum(old.edge[src], 0)], -1)
-        lost = old.ok[src] & (mapped < 0)
+        mapped = np.where(was >= 0, log.edge_map[np.maximum(was, 0)], -1)
+        lost = (was >= 0) & (mapped < 0)
     else:
-        mapped, lost = old.edge[src], np.zeros(len(rows), bool)
+        mapped, lost = was, np.zeros(len(rows), bool)
     rows, src, mapped = rows[~lost], src[~lost], mapped[~lost]
     carried = mapped >= 0
     r, k = rows[carried], src[carried]
@@ -351,11 +352,11 @@ def snap_again(
         )
     added = np.arange(int((log.edge_map >= 0).sum()) if log is not None else net.n_edges, net.n_edges)
     if len(added) and len(rows):
-        pts = shapely.points(xy[rows])
-        pairs = (np.repeat(np.arange(len(rows)), len(added)), np.tile(added, len(rows)))
-        pi, ei, d = nearest_edges_among(pts, pairs, net.lines_of(pairs[1]), max_dist)
-        first = np.concatenate([[True], pi[1:] != pi[:-1]]) if len(pi) else np.zeros(0, bool)
-        pi, ei, d = pi[first], ei[first], d[first]  # of equally near added edges, the lowest-numbered
+        tree = shapely.STRtree(net.lines_of(added))  # the added edges only: a few
+        (pi, ti), d = tree.query_nearest(
+            shapely.points(xy[rows]), max_distance=max_dist, return_distance=True, all_matches=True
+        )
+        pi, ei, d = lowest_of_ties(pi, added[ti], d)  # of equally near added edges, the lowest-numbered
         nearer = d < s.dist[rows[pi]]
         r, e = rows[pi[nearer]], ei[nearer]
         if len(r):

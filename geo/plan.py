@@ -95,14 +95,14 @@ def snap_layer(
         z = np.zeros(0)
         return Snapped(z.astype(np.int64), z, z, z.astype(bool), np.zeros((0, 2))), []
     lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
+    xy = net.project(lon, lat)
     same = _same_places(earlier, fac["id"].astype(str).to_numpy(), lon, lat) if earlier is not None else None
     if earlier is not None and same is not None and (same >= 0).any():
-        s = snap_again(earlier.snapped, same, net, net.project(lon, lat), max_dist=max_m, log=log)
+        s = snap_again(earlier.snapped, same, net, xy, max_dist=max_m, log=log)
     else:
-        s = net.snap(net.project(lon, lat), max_dist=max_m)
-    xy = None if s.ok.all() else net.project(lon, lat)
+        s = net.snap(xy, max_dist=max_m)
     unsnapped = []
-    if xy is not None:
+    if not s.ok.all():
         far = net.snap(xy[~s.ok], max_dist=1e9)  # the distance to the nearest way, however far
         ids = fac["id"].to_numpy()[~s.ok]
         names = fac["name"].to_numpy()[~s.ok]

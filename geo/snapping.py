@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: at most this many points are snapped without the STRtree of every edge
 FEW_POINTS = 16
+#: the first reach of a search without the tree, widened fourfold until an edge is found (m)
+FIRST_REACH_M = 250.0
 
 
 def nearest_edges(
@@ -28,18 +30,50 @@ def nearest_edges(
 
     ``pts`` are the points ``xy`` (metric, ``(n, 2)``) as shapely points; ``among``: the edges
     (ascending) to choose from, all when None. Points with no edge within ``max_dist`` are left out.
+
+    A few finite points on a network whose tree is not made yet are searched without it: first
+    within :data:`FIRST_REACH_M` (or ``max_dist`` when shorter), among the edges whose extent lies
+    that near, then four times as far for the points that found none, up to ``max_dist``. A
+    point's nearest edge within a reach is its nearest of all (every edge as near has its extent
+    within the reach), so the answer is the tree's.
     """
-    few = len(xy) <= FEW_POINTS and (among is not None or "edge_tree" not in net.__dict__)
-    near = _edges_near(net, xy, max_dist, among) if few else None
-    if near is not None:
-        pi, ei, d = nearest_edges_among(pts, near, net.lines_of(near[1]), max_dist)
-    elif among is None:
+    tree_made = among is None and "edge_tree" in net.__dict__
+    if len(xy) > FEW_POINTS or tree_made or not np.isfinite(xy).all():
+        return lowest_of_ties(*_by_tree(net, pts, max_dist, among))
+    found = []
+    todo = np.arange(len(xy))
+    reach = min(FIRST_REACH_M, max_dist)
+    while len(todo):
+        near = _edges_near(net, xy[todo], reach, among)
+        if near is None:  # too many edges that near: the tree
+            pi, ei, d = _by_tree(net, pts[todo], max_dist, among)
+            found.append((todo[pi], ei, d))
+            break
+        pi, ei, d = nearest_edges_among(pts[todo], near, net.lines_of(near[1]), reach)
+        found.append((todo[pi], ei, d))
+        if reach >= max_dist:
+            break
+        todo = np.setdiff1d(todo, todo[pi])
+        reach = min(4 * reach, max_dist)
+    pi, ei, d = (np.concatenate(x) for x in zip(*found, strict=True))
+    return lowest_of_ties(pi, ei, d)
+
+
+def _by_tree(
+    net: Network, pts: np.ndarray, max_dist: float, among: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every edge (of ``among``) nearest each point within ``max_dist``, from an STRtree."""
+    if among is None:
         (pi, ei), d = net.edge_tree.query_nearest(pts, max_distance=max_dist, return_distance=True, all_matches=True)
-    else:
-        tree = shapely.STRtree(net.lines_of(among))
-        (pi, ti), d = tree.query_nearest(pts, max_distance=max_dist, return_distance=True, all_matches=True)
-        ei = among[ti]
-    if len(pi) > 1 and (np.diff(pi) <= 0).any():  # equally near edges: the lowest-numbered
+        return pi, ei, d
+    tree = shapely.STRtree(net.lines_of(among))
+    (pi, ti), d = tree.query_nearest(pts, max_distance=max_dist, return_distance=True, all_matches=True)
+    return pi, among[ti], d
+
+
+def lowest_of_ties(pi: np.ndarray, ei: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of each point's equally near edges the lowest-numbered, points in order."""
+    if len(pi) > 1 and (np.diff(pi) <= 0).any():
         order = np.lexsort((ei, pi))
         pi, ei, d = pi[order], ei[order], d[order]
         first = np.concatenate([[True], pi[1:] != pi[:-1]])

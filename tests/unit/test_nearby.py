@@ -70,3 +70,17 @@ def test_on_the_homes_of_a_real_extract(binjiang_path, cache_dir):
     nodes = base.network.node_xy
     d, _ = cKDTree(xy[::3]).query(nodes, distance_upper_bound=150.0)
     assert np.array_equal(near_any(nodes, xy[::3], 150.0), np.isfinite(d))
+
+
+def test_points_without_coordinates_are_refused_as_the_tree_refuses_them():
+    pts = _grid_points(n=50)
+    bad = pts.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        cKDTree(bad)
+    with pytest.raises(ValueError, match="finite"):
+        pairs_within(bad, 10.0)
+    inf = pts.copy()
+    inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="finite"):
+        near_any(inf, pts, 10.0)

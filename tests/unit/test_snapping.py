@@ -134,3 +134,31 @@ def test_snap_again_is_snapping_again_after_edits():
         np.testing.assert_allclose(got.dist, want.dist)
     moved = snap_again(old, same, edited, xy, max_dist=60.0, log=log).edge
     assert (moved >= int((log.edge_map >= 0).sum())).any(), "no facility took an added edge: the test is too weak"
+
+
+def test_far_points_widen_the_search_without_the_tree():
+    """The distance to the nearest way however far (an unplaced facility's note): no tree made."""
+    net = _tangle(seed=8)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    far = np.array([[lo[0] - 3000.0, lo[1] - 2000.0], [hi[0] + 900.0, (lo[1] + hi[1]) / 2], [lo[0] + 10.0, lo[1] + 10.0]])
+    fresh = _fresh(net)
+    got = fresh.snap(far, max_dist=1e9)
+    assert "edge_tree" not in fresh.__dict__
+    want_edge, want_dist = _reference(net, far, 1e9)
+    np.testing.assert_array_equal(got.edge, want_edge)
+    np.testing.assert_array_equal(got.dist, want_dist)
+    assert got.dist[0] > 2000
+    # within a limit shorter than the first reach, and longer: the same as the tree
+    for limit in (50.0, 1000.0, 2500.0):
+        np.testing.assert_array_equal(_fresh(net).snap(far, max_dist=limit).edge, net.snap(np.repeat(far, 10, axis=0), max_dist=limit).edge[::10])
+
+
+def test_a_point_without_coordinates_is_refused_on_both_paths():
+    import shapely.errors
+
+    net = _tangle(seed=8)
+    bad = np.array([[np.nan, np.nan], [10.0, 10.0]])
+    with pytest.raises(shapely.errors.GEOSException):
+        _fresh(net).snap(bad, max_dist=50.0)  # a few points, no tree yet
+    with pytest.raises(shapely.errors.GEOSException):
+        net.snap(np.repeat(bad, 20, axis=0), max_dist=50.0)
