@@ -22,6 +22,7 @@ import shapely
 from geo.crs import to_wgs84
 from geo.errors import InputError
 from geo.kinds import AreaLevel
+from geo.nearby import nearest_within
 from geo.osm import Features
 
 #: WGS84 longitude and latitude arrays to ``(n, 2)`` metric coordinates
@@ -29,6 +30,8 @@ Project = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 #: a named place node farther than this from a point is not taken as its street or community.
 PLACE_MAX_M = 1500.0
+#: at most this many points are named from the nearest place without a k-d tree (the same answer)
+FEW_TO_NAME = 64
 STREET_LEVELS = ("8",)
 COMMUNITY_LEVELS = ("9", "10")
 STREET_SUFFIXES = ("街道", "镇", "乡")
@@ -60,9 +63,12 @@ def _nearest_named(
     sel = np.array([str(n).endswith(suffixes) for n in place_names], bool)
     if not sel.any():
         return out
-    from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; naming points only
+    if len(xy) <= FEW_TO_NAME:  # (a follow-up's sites): no k-d tree, whose package costs ~0.1 s to import
+        d, j = nearest_within(xy, places_xy[sel], PLACE_MAX_M)
+    else:
+        from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; naming points only
 
-    d, j = cKDTree(places_xy[sel]).query(xy, distance_upper_bound=PLACE_MAX_M)
+        d, j = cKDTree(places_xy[sel]).query(xy, distance_upper_bound=PLACE_MAX_M)
     hit = np.isfinite(d)
     out[hit] = place_names[sel][j[hit]]
     return out

@@ -142,3 +142,22 @@ def within_of(grid: CellGrid, q: np.ndarray) -> np.ndarray:
     """The points of ``grid`` (ascending indices) at most its ``r`` from any point of ``q``."""
     found = [pj for _, pj in grid.near(q)]
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+def nearest_within(q: np.ndarray, xy: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each query point's nearest point of ``xy`` less than ``r`` away: distances and indices.
+
+    ``inf`` and ``len(xy)`` where none is that near (as ``cKDTree.query(q,
+    distance_upper_bound=r)`` answers); of equally near points, the lowest index.
+    """
+    q = _finite(q)
+    grid = CellGrid(xy, r)
+    dist, index = np.full(len(q), np.inf), np.full(len(q), len(grid.xy), np.int64)
+    pts = grid.xy[np.argsort(grid.order)]  # the points in their given order
+    for near_q, near_p in grid.near(q, closer=True):
+        d = np.hypot(*(q[near_q] - pts[near_p]).T)
+        order = np.lexsort((near_p, d, near_q))  # by query point, then distance, then index
+        qi, pj, d = near_q[order], near_p[order], d[order]
+        first = np.concatenate([[True], qi[1:] != qi[:-1]]) if len(qi) else np.zeros(0, bool)
+        dist[qi[first]], index[qi[first]] = d[first], pj[first]
+    return dist, index
