@@ -96,10 +96,12 @@ def snap_layer(
         return Snapped(z.astype(np.int64), z, z, z.astype(bool), np.zeros((0, 2))), []
     lon, lat = fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()
     xy = net.project(lon, lat)
-    same = _same_places(earlier, fac["id"].astype(str).to_numpy(), lon, lat) if earlier is not None else None
-    if earlier is not None and same is not None and (same >= 0).any():
-        s = snap_again(earlier.snapped, same, net, xy, max_dist=max_m, log=log)
-    else:
+    s = None
+    if earlier is not None:
+        same = _same_places(earlier, fac["id"].astype(str).to_numpy(), lon, lat)
+        if (same >= 0).any():
+            s = snap_again(earlier.snapped, same, net, xy, max_dist=max_m, log=log)
+    if s is None:
         s = net.snap(xy, max_dist=max_m)
     unsnapped = []
     if not s.ok.all():
