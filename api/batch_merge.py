@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.cells import csv_unescaped
 from geo.io import atomic_write, feature_collection_text, write_gpkg, write_json, write_text
 from geo.outputs import write_folder
 from geo.packing import Packer, Unpacked
@@ -197,9 +198,12 @@ def _read_layers(folder: Path, area: str, fmt: str) -> dict[str, gpd.GeoDataFram
 
 
 def _area_streets(folder: Path, area: str) -> pd.DataFrame:
-    """An area's street rows (its ``streets.csv``) with an ``area`` column; empty when it has none."""
+    """An area's street rows (its ``streets.csv``, text as it was before the CSV escaping) with an ``area`` column.
+
+    Empty when it has none.
+    """
     try:
-        s = pd.read_csv(folder / "streets.csv", encoding="utf-8-sig")
+        s = csv_unescaped(pd.read_csv(folder / "streets.csv", encoding="utf-8-sig"))
     except (FileNotFoundError, pd.errors.EmptyDataError):  # no file, or an area without homes and headers
         return pd.DataFrame()
     if len(s):

@@ -86,15 +86,40 @@ class Cells:
 
 
 def risky_rows(cells: np.ndarray) -> list[int]:
-    """The rows of ``cells`` holding text Excel would read as a formula (starting with :data:`FORMULA_STARTS`)."""
-    return [i for i, v in enumerate(cells) if isinstance(v, str) and v.startswith(FORMULA_STARTS)]
+    """The rows of ``cells`` whose text gets a leading ``'`` in a CSV file.
+
+    Text Excel would read as a formula (starting with one of :data:`FORMULA_STARTS`), and text
+    that only its own leading ``'`` keep from looking like one (so that :func:`csv_unescaped`
+    gives every cell back as it was).
+    """
+    return [i for i, v in enumerate(cells) if isinstance(v, str) and v.lstrip("'").startswith(FORMULA_STARTS)]
+
+
+def csv_unescaped(table: pd.DataFrame) -> pd.DataFrame:
+    """A table read back from a CSV file :func:`csv_safe` escaped: its text cells as they were."""
+    out = table
+    for j, dtype in enumerate(table.dtypes.tolist()):
+        if dtype.kind != "O" and not isinstance(dtype, pd.StringDtype):
+            continue
+        values = table.iloc[:, j]
+        cells = values.to_numpy(dtype=object)
+        escaped = [i for i in risky_rows(cells) if cells[i].startswith("'")]
+        if escaped:
+            if out is table:
+                out = table.copy()
+            cells = cells.copy()
+            cells[escaped] = [v[1:] for v in cells[escaped]]
+            out.isetitem(j, pd.Series(cells, index=values.index, dtype=values.dtype).array)
+    return out
 
 
 def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with text that Excel would read as a formula written as text (OWASP's CSV injection advice).
 
     A text cell (of an object or string column; numbers are never changed) starting with one of
-    :data:`FORMULA_STARTS` gets a leading ``'``. ``table`` itself when no cell needs it.
+    :data:`FORMULA_STARTS`, after any ``'`` it starts with, gets a leading ``'``
+    (:func:`risky_rows`; :func:`csv_unescaped` takes it off again). ``table`` itself when no cell
+    needs it.
 
     Parameters
     ----------

@@ -94,7 +94,9 @@ def test_csv_safe_escapes_text_that_starts_a_formula_and_never_numbers(tmp_path)
         "'@SUM(A1)",
         "'\tx",
         "'\rx",
-        *NAMES[6:],
+        "a-b",
+        "''-1",  # its own ' kept it from looking like a formula: one more, so it reads back as it was
+        *NAMES[8:],
     ]
     assert out["n"].tolist() == table["n"].tolist()
     assert out["n"].dtype == table["n"].dtype
@@ -118,6 +120,21 @@ def test_csv_safe_escapes_text_that_starts_a_formula_and_never_numbers(tmp_path)
         assert "\n-2至站厅" not in text
         assert ",-11," in text
         assert "-1.5" in text
+
+
+def test_escaped_csv_text_reads_back_as_it_was(tmp_path):
+    """What the batch merge's fallback reads from an area's streets.csv: every text cell as written."""
+    from geo.cells import csv_unescaped
+
+    # (a bare carriage return is left out: pandas writes it unquoted and reads it as a line end)
+    texts = [*[n for n in NAMES if n and "\r" not in n], "'", "''", "'a", "''=x", "'" * 3 + "+1", "a'=", "=", "-", "'\t"]
+    table = pd.DataFrame({"street": texts, "people": np.arange(len(texts))})
+    csv_safe(table).to_csv(tmp_path / "s.csv", index=False, encoding="utf-8-sig")
+    back = csv_unescaped(pd.read_csv(tmp_path / "s.csv", encoding="utf-8-sig", keep_default_na=False))
+    assert back["street"].tolist() == texts
+    assert back["people"].tolist() == list(range(len(texts)))
+    plain = pd.DataFrame({"street": ["'a", "b"]})
+    assert csv_unescaped(plain) is plain  # nothing escaped: the table itself
 
 
 def test_the_xlsx_writers_keep_such_text_as_text(tmp_path):
@@ -204,3 +221,16 @@ def test_an_area_whose_layers_cannot_be_packed_is_written_without_merge_pack(bin
     said: list[str] = []
     layers, _ = bm.read_merge(tmp_path / "甲", "甲", "geojson", warn=said.append)
     assert "circles" in layers and len(said) == 1 and "甲" in said[0]  # read from its files, and said so
+
+
+def test_the_batch_merge_reads_an_areas_streets_csv_back_unescaped(tmp_path):
+    """An area's streets.csv is escaped as written; the merge's fallback reads the names as they were."""
+    from api.batch_merge import _area_streets
+
+    rows = pd.DataFrame({"street": ["=HYPERLINK(1)", "长河街道", "'-x"], "community": ["+1", "-", None], "people": [1, 2, 3]})
+    csv_safe(rows).to_csv(tmp_path / "streets.csv", index=False, encoding="utf-8-sig")
+    back = _area_streets(tmp_path, "滨江区")
+    assert back["area"].tolist() == ["滨江区"] * 3
+    assert back["street"].tolist() == rows["street"].tolist()
+    assert back["community"].tolist()[:2] == ["+1", "-"]
+    assert back["people"].tolist() == [1, 2, 3]
