@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,20 +98,7 @@ def risky_rows(cells: np.ndarray) -> list[int]:
 
 def csv_unescaped(table: pd.DataFrame) -> pd.DataFrame:
     """A table read back from a CSV file :func:`csv_safe` escaped: its text cells as they were."""
-    out = table
-    for j, dtype in enumerate(table.dtypes.tolist()):
-        if dtype.kind != "O" and not isinstance(dtype, pd.StringDtype):
-            continue
-        values = table.iloc[:, j]
-        cells = values.to_numpy(dtype=object)
-        escaped = [i for i in risky_rows(cells) if cells[i].startswith("'")]
-        if escaped:
-            if out is table:
-                out = table.copy()
-            cells = cells.copy()
-            cells[escaped] = [v[1:] for v in cells[escaped]]
-            out.isetitem(j, pd.Series(cells, index=values.index, dtype=values.dtype).array)
-    return out
+    return _text_changed(table, lambda c: [i for i in risky_rows(c) if c[i].startswith("'")], lambda v: v[1:])
 
 
 def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
@@ -131,18 +119,25 @@ def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``table``, or a copy with those cells escaped.
     """
+    return _text_changed(table, risky_rows, lambda v: "'" + v)
+
+
+def _text_changed(
+    table: pd.DataFrame, rows_of: Callable[[np.ndarray], list[int]], change: Callable[[str], str]
+) -> pd.DataFrame:
+    """``table`` with ``change`` made to the cells ``rows_of`` picks in each text column (a copy only then)."""
     out = table
     for j, dtype in enumerate(table.dtypes.tolist()):
         if dtype.kind != "O" and not isinstance(dtype, pd.StringDtype):
             continue
         values = table.iloc[:, j]
         cells = values.to_numpy(dtype=object)
-        risky = risky_rows(cells)
-        if risky:
+        rows = rows_of(cells)
+        if rows:
             if out is table:
                 out = table.copy()
             cells = cells.copy()
-            cells[risky] = ["'" + v for v in cells[risky]]
+            cells[rows] = [change(v) for v in cells[rows]]
             out.isetitem(j, pd.Series(cells, index=values.index, dtype=values.dtype).array)
     return out
 
