@@ -153,7 +153,7 @@ def nearest_within(q: np.ndarray, xy: np.ndarray, r: float) -> tuple[np.ndarray,
     q = _finite(q)
     grid = CellGrid(xy, r)
     dist, index = np.full(len(q), np.inf), np.full(len(q), len(grid.xy), np.int64)
-    pts = grid.xy[np.argsort(grid.order)]  # the points in their given order
+    pts = np.asarray(xy, float).reshape(-1, 2)  # (finite: the grid checked them)
     for near_q, near_p in grid.near(q, closer=True):
         d = np.hypot(*(q[near_q] - pts[near_p]).T)
         order = np.lexsort((near_p, d, near_q))  # by query point, then distance, then index

@@ -24,7 +24,7 @@ import shapely
 
 from geo.errors import InputError
 from geo.network import Network, Snapped, _ranges, inherit_lines
-from geo.snapping import lowest_of_ties, nearest_edges
+from geo.snapping import nearest_edges
 
 #: a link end this close (m) to an edge's end joins that node instead of splitting the edge (below
 #: :data:`geo.network.MIN_ARC_M`, a split would make an arc no search can tell apart).
@@ -176,7 +176,7 @@ def _snap_link_ends(
         open_edges = np.flatnonzero(~closed_mask) if closed_mask.any() else None
         pi, ei, _ = nearest_edges(net, pts, ends, snap_max_m, among=open_edges)
         end_edge[pi] = ei
-        end_along[pi] = np.clip(shapely.line_locate_point(net.lines_of(ei), pts[pi]), 0.0, net.edge_len[ei])
+        end_along[pi] = net.locate(pts[pi], ei)[0]
         for j in np.flatnonzero(end_edge < 0):
             lk = links[int(j) // 2]
             far = net.snap(ends[j : j + 1], max_dist=1e9).dist[0]
@@ -351,18 +351,11 @@ def snap_again(
             fresh.xy,
         )
     added = np.arange(int((log.edge_map >= 0).sum()) if log is not None else net.n_edges, net.n_edges)
-    if len(added) and len(rows):
-        tree = shapely.STRtree(net.lines_of(added))  # the added edges only: a few
-        (pi, ti), d = tree.query_nearest(
-            shapely.points(xy[rows]), max_distance=max_dist, return_distance=True, all_matches=True
-        )
-        pi, ei, d = lowest_of_ties(pi, added[ti], d)  # of equally near added edges, the lowest-numbered
+    if len(added) and len(rows):  # the added edges only, lowest-numbered of equally near ones
+        pts = shapely.points(xy[rows])
+        pi, ei, d = nearest_edges(net, pts, xy[rows], max_dist, among=added)
         nearer = d < s.dist[rows[pi]]
-        r, e = rows[pi[nearer]], ei[nearer]
-        if len(r):
-            lines = net.lines_of(e)
-            a = shapely.line_locate_point(lines, shapely.points(xy[r]))
-            s.edge[r], s.dist[r], s.ok[r] = e, d[nearer], True
-            s.along[r] = np.clip(a, 0.0, net.edge_len[e])
-            s.xy[r] = shapely.get_coordinates(shapely.line_interpolate_point(lines, a))
+        r = rows[pi[nearer]]
+        s.edge[r], s.dist[r], s.ok[r] = ei[nearer], d[nearer], True
+        s.along[r], s.xy[r] = net.locate(pts[pi[nearer]], ei[nearer])
     return s

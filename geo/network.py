@@ -195,12 +195,15 @@ class Network:
         pi, ei, d = nearest_edges(self, pts, xy, max_dist)
         edge[pi] = ei
         dist[pi] = d
-        lines = self.lines_of(ei)
-        a = shapely.line_locate_point(lines, pts[pi])
-        along[pi] = np.clip(a, 0.0, self.edge_len[ei])
-        snapped_xy[pi] = shapely.get_coordinates(shapely.line_interpolate_point(lines, a))
+        along[pi], snapped_xy[pi] = self.locate(pts[pi], ei)
         ok = edge >= 0
         return Snapped(edge, along, dist, ok, snapped_xy)
+
+    def locate(self, pts: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where shapely points ``pts`` fall on ``edges`` (one each): metres from the ``u`` end, and that point."""
+        lines = self.lines_of(edges)
+        a = shapely.line_locate_point(lines, pts)
+        return np.clip(a, 0.0, self.edge_len[edges]), shapely.get_coordinates(shapely.line_interpolate_point(lines, a))
 
     def edge_coords(self, e: int, *, lonlat: bool = False) -> np.ndarray:
         """The vertices of edge ``e`` from its ``u`` end (metric, or lon/lat)."""

@@ -39,7 +39,7 @@ def nearest_edges(
     """
     tree_made = among is None and "edge_tree" in net.__dict__
     if len(xy) > FEW_POINTS or tree_made or not np.isfinite(xy).all():
-        return lowest_of_ties(*_by_tree(net, pts, max_dist, among))
+        return _lowest_of_ties(*_by_tree(net, pts, max_dist, among))
     found = []
     todo = np.arange(len(xy))
     reach = min(FIRST_REACH_M, max_dist)
@@ -49,14 +49,14 @@ def nearest_edges(
             pi, ei, d = _by_tree(net, pts[todo], max_dist, among)
             found.append((todo[pi], ei, d))
             break
-        pi, ei, d = nearest_edges_among(pts[todo], near, net.lines_of(near[1]), reach)
+        pi, ei, d = _nearest_among(pts[todo], near, net.lines_of(near[1]), reach)
         found.append((todo[pi], ei, d))
         if reach >= max_dist:
             break
         todo = np.setdiff1d(todo, todo[pi])
         reach = min(4 * reach, max_dist)
     pi, ei, d = (np.concatenate(x) for x in zip(*found, strict=True))
-    return lowest_of_ties(pi, ei, d)
+    return _lowest_of_ties(pi, ei, d)
 
 
 def _by_tree(
@@ -71,7 +71,7 @@ def _by_tree(
     return pi, among[ti], d
 
 
-def lowest_of_ties(pi: np.ndarray, ei: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _lowest_of_ties(pi: np.ndarray, ei: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Of each point's equally near edges the lowest-numbered, points in order."""
     if len(pi) > 1 and (np.diff(pi) <= 0).any():
         order = np.lexsort((ei, pi))
@@ -107,7 +107,7 @@ def _edges_near(
     return point, np.concatenate(edges)
 
 
-def nearest_edges_among(
+def _nearest_among(
     pts: np.ndarray, near: tuple[np.ndarray, np.ndarray], lines: np.ndarray, max_dist: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Of ``near``'s ``(point, edge)`` pairs (``lines``: their edges' lines), each point's nearest within ``max_dist``.
