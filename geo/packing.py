@@ -313,7 +313,7 @@ class Packer:
 class Wkb:
     """Geometries as WKB made once (:func:`wkb_arrays`), to keep some of them at the cost of their bytes.
 
-    ``take(rows)`` gives the bytes ``wkb_arrays(geoms[rows])`` would make.
+    ``pieces(rows)`` gives the bytes ``wkb_arrays(geoms[rows])`` would make, in pieces.
     """
 
     def __init__(self, geoms: object) -> None:
@@ -324,13 +324,11 @@ class Wkb:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def take(self, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
-        """The WKB of the geometries ``rows``, one after another, and each one's length (-1: None)."""
-        pieces, lengths = self.pieces(rows)
-        return b"".join(pieces), lengths
-
     def pieces(self, rows: np.ndarray) -> tuple[list[memoryview], np.ndarray]:
-        """:meth:`take`, the WKB left in pieces of the blob (a run of consecutive rows is one)."""
+        """The WKB of the geometries ``rows`` and each one's length (-1: None).
+
+        The WKB is left in pieces of the blob: a run of consecutive rows is one.
+        """
         rows = np.asarray(rows, np.int64).reshape(-1)
         if not len(rows):
             return [], np.zeros(0, np.int64)
