@@ -159,13 +159,14 @@ def base_from_extract(extract: OsmExtract, rules: list[Rule], params: PlanParams
     """
     say("building the walking network and estimating homes and people")
     ways = walk_ways(extract, crossings=params.crossings)
-    to_metric = transformer(4326, network_crs(ways))
+    crs = network_crs(ways)
+    to_metric = transformer(4326, crs)
 
     def project(g: np.ndarray) -> np.ndarray:
         return shapely.transform(g, lambda c: np.column_stack(to_metric.transform(c[:, 0], c[:, 1])))
 
     def network() -> Network:
-        return build_network(ways, signal_wait_m=params.signal_wait_m())
+        return build_network(ways, signal_wait_m=params.signal_wait_m(), crs=crs)
 
     def layers() -> tuple:
         homes, land = homes_and_land(extract.features, project=project, rule=params.people)

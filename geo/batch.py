@@ -417,8 +417,7 @@ class Partition:
 
     def metric(self, area: StudyArea) -> shapely.Geometry:
         """The area in the extract's metric CRS."""
-        net = self.base.network
-        return shapely.transform(area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+        return self.base.network.metric_of(area.geometry)
 
     def halo(self, area: StudyArea) -> tuple[shapely.Geometry, shapely.Geometry]:
         """The area and its halo in the extract's metric CRS."""

@@ -164,6 +164,10 @@ class Network:
         x, y = self.to_metric.transform(np.asarray(lon, float), np.asarray(lat, float))
         return np.column_stack([x, y])
 
+    def metric_of(self, geom: shapely.Geometry) -> shapely.Geometry:
+        """A WGS84 geometry (or an array of them) in the network's metric CRS."""
+        return shapely.transform(geom, lambda c: self.project(c[:, 0], c[:, 1]))
+
     def unproject(self, xy: np.ndarray) -> np.ndarray:
         """Metric ``(n, 2)`` points as WGS84 lon/lat."""
         xy = np.asarray(xy, float).reshape(-1, 2)
@@ -252,7 +256,9 @@ def network_crs(ways: WalkWays) -> int:
     return metric_crs_for(float(np.median(ways.lon)), float(np.median(ways.lat)))
 
 
-def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait_m: float = 0.0) -> Network:
+def build_network(
+    ways: WalkWays, *, largest_component: bool = True, signal_wait_m: float = 0.0, crs: int | None = None
+) -> Network:
     """Turn walkable ways into a network of intersections and edges with geometry.
 
     Parameters
@@ -266,12 +272,14 @@ def build_network(ways: WalkWays, *, largest_component: bool = True, signal_wait
         extract's edge would otherwise catch facilities and homes that nobody can walk to.
     signal_wait_m
         The wait at a signalised crossing of a barrier road, as metres of walking (0: none).
+    crs
+        :func:`network_crs` of ``ways``, when the caller worked it out already (else worked out here).
     """
     ids, lon, lat, off = ways.node_ids, ways.lon, ways.lat, ways.offsets
     n_ways = len(off) - 1
     if n_ways == 0:
         raise NetworkError("no walkable ways to build a network from")
-    crs = network_crs(ways)
+    crs = network_crs(ways) if crs is None else crs
     x, y = transformer(4326, crs).transform(lon, lat)
     return _assemble(
         _FlatWays(ids, np.column_stack([x, y]), np.column_stack([lon, lat]), off, ways.highway, ways.name, crs),

@@ -395,7 +395,7 @@ def clip_to_area(base: Base, inputs: PlanInputs, params: PlanParams, *, area: St
             return Clip(base.network, base.homes, None, None, [])
         area = resolve_area(inputs.area, level=inputs.area_level, admin=base.admin, crs=inputs.crs)
     net = base.network
-    metric = shapely.transform(area.geometry, lambda c: net.project(c[:, 0], c[:, 1]))
+    metric = net.metric_of(area.geometry)
     halo = shapely.buffer(metric, params.halo())
     shapely.prepare(halo)
     warnings = []

@@ -24,7 +24,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import shapely
 
 from geo.areas import StudyArea
 from geo.base import Base
@@ -531,5 +530,5 @@ def _area(b: _Files, a: Mapping[str, Any], net: Network) -> StudyArea:
         str(a["source"]),
         a.get("level"),
         geom,
-        shapely.transform(geom, lambda c: net.project(c[:, 0], c[:, 1])),
+        net.metric_of(geom),
     )

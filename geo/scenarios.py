@@ -427,7 +427,7 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
     for e in scenario.edits:
         where = f"{scenario.unit} {e.number} ({e.kind})"
         if e.kind == "close":
-            closures.append(Closure(_to_metric(base_net, e.geometry), where))
+            closures.append(Closure(base_net.metric_of(e.geometry), where))
         elif e.kind == "add_link":
             xy = base_net.project(*shapely.get_coordinates(e.geometry).T)
             links.append(
@@ -460,11 +460,6 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
     )
     notes = [f"{len(log.closed)} edges closed, {len(log.split_pieces)} split, {len(log.links)} links added"]
     return Applied(net, log, hs, facilities, notes, frozenset(touched))
-
-
-def _to_metric(net: Network, g: shapely.Geometry) -> shapely.Geometry:
-    """A WGS84 geometry in the network's metric CRS."""
-    return shapely.transform(g, lambda c: net.project(c[:, 0], c[:, 1]))
 
 
 def _find(fac: gpd.GeoDataFrame, ref: str) -> tuple[np.ndarray, str | None]:
