@@ -303,19 +303,14 @@ def _names(values: Iterable[object]) -> np.ndarray:
     return np.array([v.strip() if isinstance(v, str) and v.strip() else None for v in values], dtype=object)
 
 
-def _mode_by(group: np.ndarray, values: np.ndarray, groups: int, *, mixed: str | None = None) -> list:
-    """For each group, the most common named value among its homes (of a tie, the one met first).
-
-    ``mixed`` when several differ and ``mixed`` is given; None when none is named.
-    """
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
-    return _mode_of(group, codes, np.asarray(uniques, dtype=object), groups, mixed=mixed)
-
-
 def _mode_of(
     group: np.ndarray, codes: np.ndarray, uniques: np.ndarray, groups: int, *, mixed: str | None = None
 ) -> list:
-    """:func:`_mode_by` of values given as ``codes`` (per home, the index in ``uniques``; -1: no name)."""
+    """For each group, the most common named value among its homes (of a tie, the one met first).
+
+    Values are given as ``codes`` (per home, the index in ``uniques``; -1: no name). ``mixed``
+    when several differ and ``mixed`` is given; None when none is named.
+    """
     out: list = [None] * groups
     named = np.flatnonzero(codes >= 0)
     if not len(named):
@@ -332,13 +327,16 @@ def _mode_of(
     return out
 
 
-def coverage_table(result: PlanResult) -> pd.DataFrame:
-    """One row per layer, threshold and profile: facilities, homes and people covered."""
+def coverage_table(result: PlanResult, *, covered: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per layer, threshold and profile: facilities, homes and people covered.
+
+    ``covered``: :func:`_covered` of ``result``, when the caller made it already.
+    """
     homes = len(result.homes)
     people = np.asarray(result.homes.people, float)
     total = float(people.sum())
     rows = []
-    cov = _covered(result)
+    cov = _covered(result) if covered is None else covered
     for col, layer, m, p in cover_columns(result.params):
         hit = cov[col]
         lr = result.layers.get(layer)
@@ -424,10 +422,10 @@ def gap_table(result: PlanResult) -> pd.DataFrame:
 
 def plan_tables(result: PlanResult, *, generated: str | None = None) -> PlanTables:
     """Every table of ``result`` (see the module docstring)."""
-    names, covered = _home_names(result), _covered(result)  # (the two area tables share them)
+    names, covered = _home_names(result), _covered(result)  # (shared by the tables that need them)
     return PlanTables(
         summary=summary_table(result, generated=generated),
-        coverage=coverage_table(result),
+        coverage=coverage_table(result, covered=covered),
         streets=_area_table(result, "street", names, covered),
         communities=_area_table(result, "community", names, covered),
         facilities=facility_table(result),
