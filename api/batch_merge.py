@@ -111,7 +111,7 @@ def totals(coverages: list[dict]) -> dict:
     return out
 
 
-def _writer(table: pd.DataFrame, kind: str) -> Callable[[Path], None]:
+def table_writer(table: pd.DataFrame, kind: str) -> Callable[[Path], None]:
     """What writes ``table`` to a (temporary) path: CSV with a BOM (Excel reads it as UTF-8), or XLSX.
 
     In the CSV, text Excel would read as a formula gets a leading ``'`` (:func:`geo.tables.csv_safe`).
@@ -301,8 +301,8 @@ def merged_tables(out: Path, table: pd.DataFrame, street_table: pd.DataFrame, do
     out = Path(out)
     written = []
     for stem, t in (("areas", table), ("streets", street_table)):
-        written.append(atomic_write(out / f"{stem}.csv", _writer(t, "csv")))
-        written.append(atomic_write(out / f"{stem}.xlsx", _writer(t, "xlsx")))
+        written.append(atomic_write(out / f"{stem}.csv", table_writer(t, "csv")))
+        written.append(atomic_write(out / f"{stem}.xlsx", table_writer(t, "xlsx")))
     written.append(write_json(out / "coverage.json", doc))
     written.append(write_text(out / "index.html", index))
     return [str(p) for p in written]

@@ -62,11 +62,10 @@ def write_area(
     """
     import pandas as pd
 
-    from api.batch_merge import MERGE_PACK, pack_merge
+    from api.batch_merge import MERGE_PACK, pack_merge, table_writer
     from api.outputs import plan_files
     from geo.io import atomic_write, write_json
     from geo.outputs import write_folder
-    from geo.tables import csv_safe
 
     def files(tmp: Path) -> list[Path]:
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -82,9 +81,7 @@ def write_area(
             tables.get("streets") or [],
             columns=None if tables.get("streets") else ["street", "community", "homes", "people"],
         )
-        written.append(
-            atomic_write(tmp / "streets.csv", lambda p: csv_safe(streets).to_csv(p, index=False, encoding="utf-8-sig"))
-        )
+        written.append(atomic_write(tmp / "streets.csv", table_writer(streets, "csv")))
         times = {"write_s": round(time.perf_counter() - t0, 2), "write_cpu_s": round(time.thread_time() - c0, 2)}
         written.append(write_json(tmp / MARK, {**marker, **times}))
         return written

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import geo.tables
-from api.batch_merge import _writer, plain_sheet
+from api.batch_merge import plain_sheet, table_writer
 from api.outputs import _csv_writer, _workbook
 from geo.tables import EXCEL_ROWS, EXCEL_TEXT, check_sheet, csv_safe
 
@@ -110,7 +110,7 @@ def test_csv_safe_escapes_text_that_starts_a_formula_and_never_numbers(tmp_path)
     clean = pd.DataFrame({"name": ["a", None], "n": [-1, 2]})
     assert csv_safe(clean) is clean
     # both CSV writers escape; numbers are written as before
-    for k, write in enumerate((_csv_writer(table), _writer(table, "csv"))):
+    for k, write in enumerate((_csv_writer(table), table_writer(table, "csv"))):
         write(tmp_path / f"{k}.csv")
         text = (tmp_path / f"{k}.csv").read_bytes().decode("utf-8-sig")
         assert text == out.to_csv(index=False) != table.to_csv(index=False)
