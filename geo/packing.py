@@ -41,7 +41,7 @@ class Pieces:
 
 
 def pack_arrays(arrays: Mapping[str, np.ndarray | Pieces]) -> bytes:
-    """Named arrays as one buffer in memory, as :func:`geo.store.write_arrays` keeps them (never pickled).
+    """Named arrays as one buffer in memory, as :func:`geo.store.write_bundle` keeps them in an ``.npz`` (never pickled).
 
     For arrays that never touch a disk (a batch's part on its way to a worker): the arrays'
     bytes one after another, described by a JSON header (each one's name, dtype, shape and

@@ -117,12 +117,6 @@ def storable_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def write_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Named arrays as an ``.npz`` file (text arrays packed as UTF-8; never pickled)."""
-    with Path(path).open("wb") as fh:
-        _savez(fh, storable_arrays(arrays))
-
-
 def _savez(fh: IO[bytes], storable: Mapping[str, np.ndarray]) -> None:
     # storable_arrays leaves no object array, so nothing is pickled; np.savez's own allow_pickle
     # keyword is left out: the numpy versions this package allows before 2.x would store it
