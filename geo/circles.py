@@ -158,16 +158,20 @@ def per_source(net: Network, facilities: Snapped, *, limit: float, chunk: int = 
 
     Where :func:`multi_source` answers "how far is the *nearest* facility", this answers "how
     far is *this* facility" — what a per-facility service circle needs. Each facility is a
-    virtual node on its edge (as in :func:`multi_source`); bounded single-source searches
-    run ``chunk`` facilities at a time, so memory stays at ``chunk x N`` floats.
+    virtual node on its edge (as in :func:`multi_source`). Facilities are taken ``chunk`` at a
+    time, near ones together (:func:`_spatial_order`): one bounded multi-source search finds
+    the nodes any of them reaches within ``limit``, and the single-source searches run on the
+    network cut to those nodes — exact, since every node on a shortest path within ``limit``
+    is itself within ``limit`` of its source — so memory and time follow the reached part,
+    ``chunk x reached`` floats, not ``chunk x N``.
 
     Returns
     -------
     scipy.sparse.csr_matrix
         Shape ``(len(facilities), N)``: row ``i`` holds the distances (m) from facility ``i``
-        to the nodes it reaches within ``limit``; absent entries are out of reach. Rows of
-        unsnapped facilities are empty. Stored distances are never 0 (arcs are at least
-        :data:`geo.network.MIN_ARC_M` long), so the sparse structure is exact.
+        to the nodes it reaches within ``limit``, columns in increasing order; absent entries
+        are out of reach. Rows of unsnapped facilities are empty. Stored distances are never 0
+        (arcs are at least :data:`geo.network.MIN_ARC_M` long), so the sparse structure is exact.
     """
     n = net.n_nodes
     k_all = len(facilities)
@@ -175,23 +179,41 @@ def per_source(net: Network, facilities: Snapped, *, limit: float, chunk: int = 
     indptr = np.zeros(k_all + 1, dtype=np.int64)
     if len(ok) == 0:
         return sp.csr_matrix((np.zeros(0), np.zeros(0, np.int32), indptr), shape=(k_all, n))
-    g, _ = _with_virtual(net, facilities.subset(facilities.ok))
-    k = len(ok)
+    fac = facilities.subset(facilities.ok)
+    g, _ = _with_virtual(net, fac)
     rows, cols, vals = [], [], []
-    for lo in range(0, k, chunk):
-        idx = np.arange(lo, min(lo + chunk, k))
-        d = dijkstra(g, directed=True, indices=n + idx, limit=limit)[:, :n]
+    order = _spatial_order(fac.xy, limit)
+    for lo in range(0, len(ok), chunk):
+        idx = order[lo : lo + chunk]
+        near = dijkstra(g, directed=True, indices=n + idx, limit=limit, min_only=True)
+        keep = np.flatnonzero(np.isfinite(near))  # sorted: the chunk's own virtual nodes come last
+        d = dijkstra(g[keep][:, keep], directed=True, indices=np.searchsorted(keep, n + idx), limit=limit)
         r, c = np.nonzero(np.isfinite(d))
-        rows.append(ok[idx[r]])
-        cols.append(c)
-        vals.append(d[r, c])
+        node = keep[c]
+        real = node < n  # the chunk's virtual nodes themselves (distance 0) are not network nodes
+        rows.append(ok[idx[r[real]]])
+        cols.append(node[real])
+        vals.append(d[r[real], c[real]])
     r = np.concatenate(rows)
-    counts = np.bincount(r, minlength=k_all)
-    indptr[1:] = np.cumsum(counts)
-    order = np.argsort(r, kind="stable")
+    indptr[1:] = np.cumsum(np.bincount(r, minlength=k_all))
+    by_row = np.argsort(r, kind="stable")  # each row comes from one chunk, its columns already increasing
     return sp.csr_matrix(
-        (np.concatenate(vals)[order], np.concatenate(cols)[order].astype(np.int32), indptr), shape=(k_all, n)
+        (np.concatenate(vals)[by_row], np.concatenate(cols)[by_row].astype(np.int32), indptr), shape=(k_all, n)
     )
+
+
+def _spatial_order(xy: np.ndarray, cell: float) -> np.ndarray:
+    """Indices of the points ``xy`` (metric) in Z-order of cells of ``cell`` metres: near points together."""
+    if len(xy) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ij = np.floor((xy - xy.min(axis=0)) / max(cell, 1.0)).astype(np.uint64)
+    ij = np.minimum(ij, np.uint64(0xFFFF))
+    key = np.zeros(len(xy), dtype=np.uint64)
+    for bit in range(16):
+        b = np.uint64(bit)
+        key |= ((ij[:, 0] >> b) & np.uint64(1)) << np.uint64(2 * bit)
+        key |= ((ij[:, 1] >> b) & np.uint64(1)) << np.uint64(2 * bit + 1)
+    return np.argsort(key, kind="stable")
 
 
 def _with_virtual(net: Network, fac: Snapped) -> tuple[sp.csr_matrix, int]:
