@@ -12,7 +12,7 @@ treats as a miss (rebuild, carry on) and a saved plan reports as a clear error.
 A bundle is written into a temporary folder beside its target and moved into place at the
 end (:func:`replace_folder`), so an interrupted write leaves the previous bundle or none. Each
 file's checksum is made from the bytes as they are written (:func:`write_bundle`), and a table's
-Parquet file is made from its columns directly, byte for byte what pandas writes (:func:`table_bytes`).
+Parquet file is made from its columns directly, byte for byte what pandas writes (:func:`write_table`).
 """
 
 from __future__ import annotations
@@ -157,22 +157,34 @@ def arrays_of(raw: dict[str, np.ndarray], label: str, names: tuple[str, ...], te
 
 
 def write_table(path: Path, gdf: pd.DataFrame) -> dict:
-    """A (Geo)DataFrame as Parquet: the geometry as WKB, object columns as JSON text.
+    """Write a (Geo)DataFrame as Parquet: the geometry as WKB, object columns as JSON text.
 
-    Any mix of text, numbers, lists and missing values round-trips. Returns the manifest entry's
-    description of the table: its JSON columns, its geometry column and CRS.
+    Any mix of text, numbers, lists and missing values round-trips. The file is made in memory and
+    checksummed as it is written; a table of more than :data:`IN_MEMORY` bytes is written to disk
+    and read again (no second copy of it in memory). :func:`write_bundle` writes its tables here.
+
+    Returns
+    -------
+    dict
+        The table's manifest entry: its JSON columns, its geometry column and CRS, and the file's
+        ``sha256`` and size in ``bytes``.
     """
+    path = Path(path)
     entry, table = _parquet_table(gdf)
-    _write_parquet(table, str(path))
-    return entry
-
-
-def table_bytes(gdf: pd.DataFrame) -> tuple[dict, bytes]:
-    """The Parquet file :func:`write_table` writes for ``gdf``, and its manifest entry."""
-    entry, table = _parquet_table(gdf)
+    if isinstance(table, pa.Table) and table.nbytes > IN_MEMORY:
+        _write_parquet(table, str(path))
+        return {**entry, **_put(path)}
     sink = pa.BufferOutputStream()
     _write_parquet(table, sink)
-    return entry, sink.getvalue().to_pybytes()
+    return {**entry, **_put(path, memoryview(sink.getvalue()))}
+
+
+def _put(path: Path, data: bytes | memoryview | None = None) -> dict[str, Any]:
+    """Write ``data`` to ``path`` (None: written already, then read again); its SHA-256 and size."""
+    if data is None:
+        return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    path.write_bytes(data)
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": memoryview(data).nbytes}
 
 
 def _write_parquet(table: pa.Table | pd.DataFrame, where: str | pa.NativeFile) -> None:
@@ -258,7 +270,7 @@ def _json_texts(values: pd.Series) -> list[str]:
 
 
 def _arrow_table(plain: pd.DataFrame, columns: list[tuple[Any, pd.Series]], geom: object) -> pa.Table | None:
-    """The Arrow table ``pa.Table.from_pandas`` makes of the frame :func:`table_bytes` writes, made directly.
+    """The Arrow table ``pa.Table.from_pandas`` makes of the frame :func:`write_table` writes, made directly.
 
     Each column (``columns``: those of ``plain``) converted as ``from_pandas`` converts it
     (``pa.array(column, from_pandas=True)``, given the column's numpy array or pandas' Arrow
@@ -442,37 +454,23 @@ def write_bundle(
     def write(tmp: Path) -> None:
         listed: dict[str, dict] = {}
 
-        def put(fname: str, entry: dict, data: bytes | memoryview | None = None) -> None:
-            path = tmp / fname
-            if data is None:  # written already
-                listed[fname] = {**entry, "sha256": sha256_file(path), "bytes": path.stat().st_size}
-                return
-            path.write_bytes(data)
-            listed[fname] = {**entry, "sha256": hashlib.sha256(data).hexdigest(), "bytes": memoryview(data).nbytes}
-
         for name, arrs in arrays.items():
             storable = storable_arrays(arrs)
+            path = tmp / f"{name}.npz"
             if sum(a.nbytes for a in storable.values()) > IN_MEMORY:
-                with (tmp / f"{name}.npz").open("wb") as fh:
+                with path.open("wb") as fh:
                     _savez(fh, storable)
-                put(f"{name}.npz", {})
+                listed[path.name] = _put(path)
             else:
                 buf = io.BytesIO()
                 _savez(buf, storable)
-                put(f"{name}.npz", {}, buf.getbuffer())
+                listed[path.name] = _put(path, buf.getbuffer())
         for name, gdf in tables.items():
-            entry, table = _parquet_table(gdf)
-            if isinstance(table, pa.Table) and table.nbytes > IN_MEMORY:
-                _write_parquet(table, str(tmp / f"{name}.parquet"))
-                put(f"{name}.parquet", entry)
-            else:
-                sink = pa.BufferOutputStream()
-                _write_parquet(table, sink)
-                put(f"{name}.parquet", entry, memoryview(sink.getvalue()))
+            listed[f"{name}.parquet"] = write_table(tmp / f"{name}.parquet", gdf)
         for fname, data in files.items():
-            put(fname, {}, data)
+            listed[fname] = _put(tmp / fname, data)
         for fname in extra(tmp) if extra is not None else []:
-            put(fname, {})
+            listed[fname] = _put(tmp / fname)
         doc = {"kind": kind, "version": version, "files": listed, "meta": dict(meta)}
         (tmp / MANIFEST).write_text(
             json.dumps(doc, ensure_ascii=False, indent=1, default=plain_value), encoding="utf-8"

@@ -1,4 +1,4 @@
-"""geo.store's tables: what write_table writes is what DataFrame.to_parquet writes, and reads back."""
+"""geo.store's tables: what write_table writes (for write_bundle too) is what DataFrame.to_parquet writes, and reads back."""
 
 import hashlib
 import io
@@ -14,7 +14,7 @@ import pytest
 import shapely
 
 import geo.store
-from geo.store import _arrow_table, plain_value, read_bundle, read_table, table_bytes, write_bundle, write_table
+from geo.store import _arrow_table, plain_value, read_bundle, read_table, write_bundle, write_table
 
 
 def _table() -> gpd.GeoDataFrame:
@@ -106,12 +106,24 @@ def _frames() -> dict[str, pd.DataFrame]:
     return frames
 
 
-def test_table_bytes_are_what_pandas_writes_for_every_kind_of_column(tmp_path):
-    for label, frame in _frames().items():
-        entry, data = table_bytes(frame)
+@pytest.mark.parametrize("big", [False, True], ids=["in memory", "written then read"])
+def test_write_table_writes_what_pandas_writes_for_every_kind_of_column(tmp_path, monkeypatch, big):
+    read_again: list[str] = []
+    sha256_file = geo.store.sha256_file
+    monkeypatch.setattr(geo.store, "sha256_file", lambda p: read_again.append(Path(p).name) or sha256_file(p))
+    if big:  # every table "big" (an empty one too): written to disk, then read again for its checksum
+        monkeypatch.setattr(geo.store, "IN_MEMORY", -1)
+    for i, (label, frame) in enumerate(_frames().items()):
+        path = tmp_path / f"{i}.parquet"
+        entry = write_table(path, frame)
+        data = path.read_bytes()
         assert data == _by_pandas(frame), label
-        (tmp_path / "t.parquet").write_bytes(data)
-        back = read_table(tmp_path / "t.parquet", entry)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest(), label
+        assert entry["bytes"] == len(data), label
+        # the path taken: read again when big (a frame given to pandas, one with attrs, is made in memory)
+        assert read_again == ([path.name] if big and isinstance(geo.store._parquet_table(frame)[1], pa.Table) else [])
+        read_again.clear()
+        back = read_table(path, entry)
         assert list(back.columns) == [str(c) for c in frame.columns], label
         assert len(back) == len(frame), label
 
@@ -169,7 +181,11 @@ def test_a_bundle_of_big_files_writes_them_first_and_lists_the_same(tmp_path, mo
 
     small = bundle(tmp_path / "small")
     monkeypatch.setattr(geo.store, "IN_MEMORY", 0)  # every file "big": written to disk, then read to checksum
+    read_again: list[str] = []
+    sha256_file = geo.store.sha256_file
+    monkeypatch.setattr(geo.store, "sha256_file", lambda p: read_again.append(Path(p).name) or sha256_file(p))
     big = bundle(tmp_path / "big")
+    assert {"a.npz", "t.parquet", "plain.parquet"} <= set(read_again)  # (the big path was taken)
     assert sorted(p.name for p in big.iterdir()) == sorted(p.name for p in small.iterdir())
     for p in small.iterdir():
         assert (big / p.name).read_bytes() == p.read_bytes(), p.name
