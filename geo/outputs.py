@@ -2,7 +2,8 @@
 
 Every command that writes a folder (``plan``, ``scenario``, ``site``, ``map``...) writes it
 through :func:`write_folder`: the files go into a temporary folder beside ``--out``, a manifest
-``outputs.json`` naming them (with checksums) is written last, and the folder is swapped into
+``outputs.json`` naming them (with checksums; those of a saved plan's files taken from its own
+manifest, made as they were written) is written last, and the folder is swapped into
 place (:func:`geo.store.replace_folder`). After any interruption ``--out`` holds either the
 previous complete set or the new one, and the next run removes what the interrupted one left.
 
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from geo.errors import InputError
-from geo.store import TMP_MARK, recover, replace_folder, sha256_file
+from geo.store import MANIFEST, TMP_MARK, recover, replace_folder, sha256_file
 
 MARK = "outputs.json"
 #: files a command keeps in its folder across runs (the saved scenarios of a plan)
@@ -111,12 +112,16 @@ def write_folder(out: str | Path, kind: str, write: Callable[[Path], list[Path]]
             for name in KEPT:
                 if (out / name).is_file() and not (tmp / name).exists():
                     shutil.copy2(out / name, tmp / name)
+        present = [p for p in sorted(tmp.rglob("*")) if p.is_file()]
+        known = _bundled(tmp, [p for p in present if p.name == MANIFEST])
         listed = {}
-        for p in sorted(tmp.rglob("*")):
-            if p.is_file():
-                rel = p.relative_to(tmp).as_posix()
-                if rel != MARK and not rel.startswith(KEPT) and TMP_MARK not in rel:
-                    listed[rel] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in present:
+            rel = p.relative_to(tmp).as_posix()
+            if rel != MARK and not rel.startswith(KEPT) and TMP_MARK not in rel:
+                size = p.stat().st_size
+                entry = known.get(rel)
+                sha = entry["sha256"] if entry is not None and entry["bytes"] == size else sha256_file(p)
+                listed[rel] = {"sha256": sha, "bytes": size}
         doc = {
             "tool": "service-circles",
             "kind": kind,
@@ -128,3 +133,34 @@ def write_folder(out: str | Path, kind: str, write: Callable[[Path], list[Path]]
 
     replace_folder(out, fill)
     return written
+
+
+def _bundled(tmp: Path, manifests: list[Path]) -> dict[str, dict]:
+    """The checksums of the files of the bundles (:mod:`geo.store`) written into ``tmp``, by path in it.
+
+    Each was made as its file was written (:func:`geo.store.write_bundle`) and is not made again;
+    ``manifests``: the bundles' ``manifest.json`` files. A bundle is read back checked against
+    its manifest (:func:`geo.store.read_bundle`) as before; a file whose size is not the one
+    listed is checksummed from its bytes.
+    """
+    known: dict[str, dict] = {}
+    for path in manifests:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        files = doc.get("files") if isinstance(doc, dict) and "kind" in doc and "version" in doc else None
+        if not isinstance(files, dict):
+            continue
+        folder = path.parent.relative_to(tmp)
+        for name, entry in files.items():
+            if (
+                isinstance(name, str)
+                and not any(c in name for c in "/\\")
+                and not name.startswith(".")
+                and isinstance(entry, dict)
+                and isinstance(entry.get("sha256"), str)
+                and type(entry.get("bytes")) is int
+            ):
+                known[(folder / name).as_posix()] = {"sha256": entry["sha256"], "bytes": entry["bytes"]}
+    return known
