@@ -391,6 +391,8 @@ def _assemble(
 
     # drop exact duplicates (same way listed twice) but keep parallel streets of other ways
     n_nodes = len(used)
+    # the positions' own arrays are not needed again: their memory goes to the network's arrays
+    del lens, way_of, uniq, inv, counts, is_node, x, y, seg, cum, pos, same_way, node_key, used, remap, first_pos
     if sides:
         net = _network(flat, node_pos, _Edges(u, v, g_start, g_end, e_len, e_way))
         net, _ = split_sides(
