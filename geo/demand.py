@@ -115,11 +115,11 @@ def homes_and_land(
     gap areas may lie (:mod:`geo.gaps`).
     """
     kinds = np.asarray(features.kind, dtype=object)
-    geoms = np.asarray(shapely.from_wkb(features.wkb), dtype=object)
     b_idx = np.flatnonzero(kinds == "building")
     l_idx = np.flatnonzero(kinds == "landuse")
-    b_geom = project(geoms[b_idx])
-    l_geom = project(geoms[l_idx])
+    # only these geometries are made: all the features' at once were ~0.5 kB per walk node of a batch's driver
+    b_geom = project(np.asarray(shapely.from_wkb([features.wkb[i] for i in b_idx]), dtype=object))
+    l_geom = project(np.asarray(shapely.from_wkb([features.wkb[i] for i in l_idx]), dtype=object))
     b_tags = [features.tags[i] for i in b_idx]
     b_type = np.asarray([t.get("building", "yes") for t in b_tags], dtype=object)
     b_pt = shapely.point_on_surface(b_geom)
