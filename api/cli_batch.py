@@ -17,6 +17,8 @@ Output folder::
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -271,7 +273,6 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
 
     from api.cli_common import build_inputs, say_for
     from geo.batch_tasks import Cluster, LocalStart, area_digest, options_digest, run_tasks
-    from geo.io import write_json
     from maps.tiles import tile_spec
 
     _refuse_area_options(kw)
@@ -289,8 +290,8 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
     try:
         # a local cluster's --workers caps the processes reading the extract too (the machine's share it may use)
         read_params = params if scheduler else dataclasses.replace(params, workers=cluster.workers)
-        base, areas, part = _read(inputs, read_params, areas_spec=areas_spec, within=within, say=say)
-        source = base.key or f"{Path(str(base.source)).name}:{len(base.homes)}:{base.network.n_nodes}"
+        extract, areas, part = _read(inputs, read_params, areas_spec=areas_spec, within=within, say=say)
+        source = extract["key"] or f"{extract['source']}:{extract['extract_homes']}:{extract['network_nodes']}"
         options = options_digest(
             source=source,
             inputs=inputs,
@@ -299,22 +300,12 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
         )
         read_s = time.perf_counter() - t0
         say(
-            f"{len(areas)} areas; extract ({base.network.n_nodes:,} walk nodes, {len(base.homes):,} homes) read and "
-            f"partitioned in {read_s:.1f} s"
+            f"{len(areas)} areas; extract ({extract['network_nodes']:,} walk nodes, {extract['extract_homes']:,} "
+            f"homes) read and partitioned in {read_s:.1f} s"
         )
-        write_json(
-            out / MARK,
-            {
-                "tool": "service-circles",
-                "kind": "batch",
-                "source": str(base.source),
-                "areas": areas_spec,
-                "within": within,
-                "options_digest": options,
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
+        _start_folder(
+            out, {"source": extract["path"], "areas": areas_spec, "within": within, "options_digest": options}
         )
-        (out / "logs").mkdir(parents=True, exist_ok=True)
         digests = {a.key: area_digest(options, a.area) for a in areas}
         run = _Run(
             bar=Bar(len(areas), enabled=not quiet and sys.stderr.isatty()),
@@ -328,19 +319,21 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
             "params": dataclasses.replace(params, cache_dir=None),
             "write": AreaWriter(fmt, {"lang": lang, "tiles": tiles}, saved=saved),
         }
+        tasks = _tasks(todo, part, out=out, digests=digests, shared=shared) if todo else iter(())
+        del part  # held by the tasks alone, so the merge does not find the province's base beside its layers
         t_tasks = time.perf_counter()
         written: list[Path] = []
 
         def merge(start: Callable | None = None) -> None:
             """Write the merged outputs (``start``: run their tables on a worker of the cluster)."""
             times = {"read_partition_s": read_s, "tasks_s": time.perf_counter() - t_tasks, "t0": t0}
-            meta = _meta(base, areas_spec=areas_spec, within=within, times=times)
+            meta = _meta(extract, areas_spec=areas_spec, within=within, times=times)
             written[:] = _merge(out, areas, run, start=start, fmt=fmt, tiles=tiles, lang=lang, meta=meta)
 
         try:
             if todo:  # the merge runs before the cluster closes: a worker writes the tables meanwhile
                 run_tasks(
-                    _tasks(todo, part, out=out, digests=digests, shared=shared),
+                    tasks,
                     cluster=cluster,
                     on_start=lambda link, threads: run.on_start(link, threads, todo=len(todo)),
                     on_done=run.on_done,
@@ -360,8 +353,12 @@ def batch_cmd(  # noqa: PLR0913 - click passes each option of the command as an 
 
 def _read(
     inputs: PlanInputs, params: PlanParams, *, areas_spec: str, within: str | None, say: Callable[[str], None]
-) -> tuple[Base, list[BatchArea], Partition]:
-    """Read the facility files and the extract once, list the areas, and index the extract to cut them."""
+) -> tuple[dict, list[BatchArea], Partition]:
+    """Read the facility files and the extract once, list the areas, and index the extract to cut them.
+
+    Returns what the run says of the extract (:func:`_extract_facts`), the areas and the
+    partition: the base only inside it, so that it goes with the partition once every area is cut.
+    """
     from geo.base import load_base
     from geo.batch import Partition, list_areas
     from geo.plan import read_layer_files
@@ -374,6 +371,7 @@ def _read(
     say(f"extract read and its base built in {time.perf_counter() - t0:.1f} s; partitioning it into areas")
     areas = list_areas(areas_spec, admin=base.admin, within=within, crs=inputs.crs)
     part = Partition(base, params, files)
+    give_back()  # the read's and the build's garbage, before the tasks and the merge add theirs
     overlap = int((part.home_owners(areas) > 1).sum())
     if overlap:
         click.echo(
@@ -381,7 +379,35 @@ def _read(
             "them (the merged totals count them more than once)",
             err=True,
         )
-    return base, areas, part
+    return _extract_facts(base), areas, part
+
+
+def _start_folder(out: Path, doc: dict) -> None:
+    """Write the batch's own ``batch.json`` (what it was run with) into ``out``, and make its ``logs/``."""
+    from geo.io import write_json
+
+    write_json(
+        out / MARK,
+        {"tool": "service-circles", "kind": "batch", **doc, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+    )
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+
+
+def give_back() -> bool:
+    """Hand the memory the driver freed back to the system; whether it could (glibc only).
+
+    Reading the extract and building its base leave most of the driver's peak as freed memory
+    that the C allocator keeps (~40 % of it on the 4-tile province); the parts cut afterwards,
+    Dask's state and the merge would otherwise grow on top of it. Changes nothing but the
+    process's resident memory.
+    """
+    gc.collect()
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return False
+    trim(0)
+    return True
 
 
 def _done_before(out: Path) -> bool:
@@ -487,15 +513,27 @@ def _tasks(
         yield a.key, make
 
 
-def _meta(base: Base, *, areas_spec: str, within: str | None, times: dict[str, float]) -> dict:
-    """What the merged coverage.json says of the run: the extract, the areas asked for, the times."""
-    from geo.batch_tasks import peak_rss_mb
-
+def _extract_facts(base: Base) -> dict:
+    """What the run says of the read extract (its path, name, cache key, date, nodes and homes)."""
     return {
+        "path": str(base.source),
         "source": Path(str(base.source)).name,
+        "key": base.key,
         "data_date": base.data_date,
         "network_nodes": base.network.n_nodes,
         "extract_homes": len(base.homes),
+    }
+
+
+def _meta(extract: dict, *, areas_spec: str, within: str | None, times: dict[str, float]) -> dict:
+    """What the merged coverage.json says of the run: the extract (:func:`_extract_facts`), the areas asked for, the times."""
+    from geo.batch_tasks import peak_rss_mb
+
+    return {
+        "source": extract["source"],
+        "data_date": extract["data_date"],
+        "network_nodes": extract["network_nodes"],
+        "extract_homes": extract["extract_homes"],
         "areas_spec": areas_spec,
         "within": within,
         "read_partition_s": round(times["read_partition_s"], 2),
@@ -520,6 +558,7 @@ def _merge(
     from api.batch_merge import write_merged
 
     run.bar.close()
+    give_back()  # the partition and the base went with the tasks (every area was cut): their memory too
     _log_failures(out, run.outcomes)
     if not run.quiet:
         click.echo("merging the areas' outputs", err=True)
