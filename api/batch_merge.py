@@ -353,7 +353,8 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
     by :func:`merged_tables`, through ``start`` when given: ``start(fn, *args, **kwargs)`` runs
     ``fn`` elsewhere (a worker of the batch's cluster: what it is given is small, the areas'
     rows) and returns a function waiting for its result, so both are written at once. Sheets
-    Excel cannot hold are refused before any merged file is written.
+    Excel cannot hold are refused before any merged file is written. An area whose
+    ``coverage.json`` is no longer readable is merged as failed, and ``outcomes`` says so.
     """
     out = Path(out).resolve()  # (a worker elsewhere writes into its temporary folder: no relative path)
     streets: list[pd.DataFrame] = []
@@ -364,7 +365,17 @@ def write_merged(  # noqa: PLR0913 - the batch's outcome, its options, and how t
         o = outcomes.get(a.key, {})
         cov = None
         if o.get("status") in ("done", "skipped") and (folder / "coverage.json").is_file():
-            cov = json.loads((folder / "coverage.json").read_text(encoding="utf-8"))
+            try:
+                cov = json.loads((folder / "coverage.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError, RecursionError):  # changed on disk after the area was planned
+                cov = None
+            if not isinstance(cov, dict):
+                o = outcomes[a.key] = {
+                    **o,
+                    "status": "failed",
+                    "error": f"areas/{a.key}/coverage.json is not the coverage the batch wrote: delete the folder "
+                    f"areas/{a.key} and run the batch again",
+                }
         entry = {"area": a.area.name, "key": a.key, "level": a.area.level, "source": a.area.source}
         if cov is None:
             err = o.get("error") or "no outputs"

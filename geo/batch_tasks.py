@@ -90,7 +90,7 @@ def is_done(folder: Path, digest: str) -> bool:
     """Whether ``folder`` holds a complete output set made with ``digest``."""
     try:
         doc = json.loads((folder / DONE_MARK).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and doc.get("digest") == digest and (folder / "outputs.json").is_file()
 

@@ -35,7 +35,7 @@ def _listed(out: Path) -> set[str] | None:
     """Files the folder's manifest names (None: not one of ours)."""
     try:
         doc = json.loads((out / MARK).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     files = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(files, dict) or doc.get("tool") != "service-circles":
@@ -147,7 +147,7 @@ def _bundled(tmp: Path, manifests: list[Path]) -> dict[str, dict]:
     for path in manifests:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         files = doc.get("files") if isinstance(doc, dict) and "kind" in doc and "version" in doc else None
         if not isinstance(files, dict):

@@ -248,7 +248,7 @@ class ScenarioStore:
             )
         try:
             edits_doc, cov = json.loads(edits), json.loads(coverage)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, RecursionError) as err:
             raise InputError(
                 self.label,
                 [(f"scenario {sid}: its stored edits or coverage are not JSON ({err}): delete it and run it again")],

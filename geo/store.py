@@ -368,7 +368,7 @@ def read_table(path: Path, entry: Mapping[str, Any]) -> pd.DataFrame:
         try:
             values: list[Any] = [from_json_text(json.loads(v)) if isinstance(v, str) else None for v in df[c]]
             df[c] = values
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise StoreError(f"{path.name}: column {c!r} is not JSON ({err})") from None
     geom = entry.get("geometry")
     if geom is None:
@@ -492,7 +492,7 @@ def read_bundle(folder: Path, *, kind: str, version: int, verify: bool = True) -
         raise StoreError(f"{folder.name}: {MANIFEST} unreadable ({err})") from None
     try:
         doc = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: nested too deeply
         raise StoreError(f"{folder.name}: {MANIFEST} is not JSON ({err})") from None
     if not isinstance(doc, dict) or doc.get("kind") != kind:
         raise StoreError(f"{folder.name}: not a {kind} (kind {doc.get('kind') if isinstance(doc, dict) else None!r})")

@@ -252,6 +252,30 @@ def test_the_merge_from_each_areas_merge_pack_equals_the_merge_from_its_files(
         assert len(circles[circles["area"] == n]) == len(own)
 
 
+def test_an_area_whose_coverage_was_damaged_after_its_plan_is_merged_as_failed(batch, base, areas_file, tmp_path):
+    """A done area's coverage.json changed on disk (here: JSON nested too deeply to read) is merged
+    as a failed area, named with how to mend it, and the outcomes say so; the others merge."""
+    import shutil
+
+    from api.batch_merge import write_merged
+    from geo.batch import list_areas
+
+    out = tmp_path / "out"
+    shutil.copytree(batch[0], out)
+    shutil.rmtree(out / "merged")
+    doc = json.loads((batch[0] / "merged" / "coverage.json").read_text("utf-8"))
+    outcomes = {e["key"]: {k: e.get(k) for k in ("key", "area", "status", "error")} for e in doc["areas"]}
+    assert outcomes[STREETS[0]]["status"] == "done"
+    (out / "areas" / STREETS[0] / "coverage.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    areas = list_areas(str(areas_file), admin=base.admin, within=None, crs=None)
+    write_merged(out, areas, outcomes, fmt="geojson", tiles="none", lang=None, meta={})
+    assert outcomes[STREETS[0]]["status"] == "failed"
+    assert f"areas/{STREETS[0]}/coverage.json" in outcomes[STREETS[0]]["error"]
+    merged = {e["key"]: e for e in json.loads((out / "merged" / "coverage.json").read_text("utf-8"))["areas"]}
+    assert merged[STREETS[0]]["status"] == "failed"
+    assert all(merged[k]["status"] == "done" for k in STREETS[1:])
+
+
 def test_rerun_skips_the_done_areas(batch):
     out, _, args = batch
     stamps = {n: (out / "areas" / n / "outputs.json").read_text("utf-8") for n in STREETS}

@@ -14,7 +14,7 @@ import pytest
 import shapely
 
 import geo.store
-from geo.store import _arrow_table, plain_value, read_bundle, read_table, write_bundle, write_table
+from geo.store import StoreError, _arrow_table, plain_value, read_bundle, read_table, write_bundle, write_table
 
 
 def _table() -> gpd.GeoDataFrame:
@@ -207,3 +207,14 @@ def test_a_folder_replaced_inside_another_being_written_is_synced_by_the_outer_o
     # the inner folder's content before its move, the outer one (holding the move) after it, then the outer move
     assert synced == [inner_tmp, "(inner moved)", outer_tmp, "out"]
     assert (tmp_path / "out" / "outer" / "inner" / "f").read_text() == "x"
+
+
+@pytest.mark.parametrize("manifest", ["[" * 100_000 + "]" * 100_000, '{"kind": ' * 50_000 + "1" + "}" * 50_000])
+def test_a_manifest_nested_too_deeply_is_a_store_error_not_a_crash(tmp_path, manifest):
+    """JSON nested deeper than Python's recursion limit makes ``json.loads`` raise RecursionError,
+    not ValueError: a bundle with such a manifest is refused as any damaged bundle is (a saved plan
+    says so, a network cache is rebuilt), not an internal error."""
+    folder = write_bundle(tmp_path / "b", kind="k", version=1, meta={}, files={"f.json": b"{}"})
+    (folder / "manifest.json").write_text(manifest, encoding="utf-8")
+    with pytest.raises(StoreError, match="manifest.json is not JSON"):
+        read_bundle(folder, kind="k", version=1)
