@@ -342,7 +342,11 @@ def scenario_delete(*, scenario_id: str, plan_dir: Path | None, db: str | None) 
 @click.option(
     "--candidates",
     type=click.Path(path_type=Path),
-    help="GeoJSON/GPKG of candidate points (WGS84, or --crs). Default: network nodes in the gap areas, one per --grid cell.",
+    help=(
+        "Candidate points: a CSV/XLSX with longitude and latitude columns as a facility file has (no name needed), "
+        "GeoJSON, GPKG or Parquet; WGS84, or --crs. Those that cannot be sites (too far from a walkable way, "
+        "outside the study area) are listed. Default: network nodes in the gap areas, one per --grid cell."
+    ),
 )
 @click.option(
     "--grid",
@@ -399,6 +403,13 @@ def site_cmd(  # noqa: PLR0913 - click passes each option of the command as an a
     _settle()
     say("choosing sites")
     res = site(before, layer=layer, add=add, candidates=cand, grid_m=grid, exact_solve=exact)
+    if left := res.summary.get("candidates_left_out_count"):
+        shown = res.summary["candidates_left_out"][:10]
+        click.echo(f"warning: {left} of the candidates cannot be sites (all listed in coverage.json):", err=True)
+        for o in shown:
+            click.echo(f"  {o['candidate']} ({o['lon']}, {o['lat']}): {o['why']}", err=True)
+        if left > len(shown):
+            click.echo(f"  ... and {left - len(shown)} more", err=True)
     options = {"lang": lang, "tiles": tiles, "parts": saved_map_parts(plan_dir)}
     after = plan_with_sites(before, res, progress=say)
     written = write_sites(before, res, after, out, map_options=options)

@@ -99,8 +99,8 @@ def _plain(value: object) -> object:
 
 
 # ------------------------------------------------------------------------------ checking
-def _columns(raw: Raw, src: str) -> dict[str, int]:
-    """Field -> column index; raises for missing or doubled columns, listing the columns found."""
+def _columns(raw: Raw, src: str, *, names: bool = True) -> dict[str, int]:
+    """Field -> column index; raises for missing or doubled columns (a name column unless not ``names``)."""
     cols: dict[str, int] = {}
     problems = []
     for j, h in enumerate(raw.header):
@@ -113,7 +113,7 @@ def _columns(raw: Raw, src: str) -> dict[str, int]:
         elif f is not None:
             cols[f] = j
     found = ", ".join(raw.header) or "(none)"
-    if "name" not in cols:
+    if names and "name" not in cols:
         problems.append(f"no name column — expected one of {', '.join(HEADERS['name'])}; columns found: {found}")
     for f, what in (("lon", "longitude"), ("lat", "latitude")):
         if raw.geoms is None and "lonlat" not in cols and f not in cols:
@@ -158,7 +158,7 @@ def _row(
     def head(f: str) -> str:
         return raw.header[cols[f]]
 
-    if (name := cell("name")) is None:
+    if (name := cell("name")) is None and "name" in cols:
         bad.insert(0, f"{head('name')} is empty — every facility needs a name")
     tier = cell("tier")
     norm = TIER_WORDS.get(re.sub(r"(中心|阵地)$", "", (tier or "").lower()))
@@ -214,7 +214,7 @@ def _check_path(path: Path) -> None:
         raise InputError(src, [EMPTY])
 
 
-def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> LayerRead:
+def read_facilities(path: str | Path, *, layer: str, crs: str | None = None, names: bool = True) -> LayerRead:
     """Read, check and convert one facility file to a WGS84 table.
 
     Parameters
@@ -227,6 +227,8 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
     crs
         ``wgs84``, ``gcj02`` or ``bd09`` (aliases as in :func:`geo.crs.to_wgs84`); None reads a
         ``crs``/``坐标系`` column, else WGS84.
+    names
+        Whether a name column is needed (candidate sites need none: their names are then None).
 
     Returns
     -------
@@ -255,7 +257,7 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None) -> 
                 else "holds no features"
             ],
         )
-    cols = _columns(raw, src)
+    cols = _columns(raw, src, names=names)
     problems = raw.problems
     crs_name = file_crs(crs, raw, cols, src, problems, warnings)
     n = len(raw.rows)

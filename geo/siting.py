@@ -32,10 +32,11 @@ import shapely
 from geo.areas import name_points
 from geo.circles import metres_for, per_source
 from geo.coverage import layer_minutes
-from geo.crs import normalise_crs, to_wgs84, wgs84_to_gcj02
+from geo.crs import wgs84_to_gcj02
 from geo.drawing import source_circles
 from geo.errors import InputError, UnknownNameError
 from geo.frames import home_distances
+from geo.layers import read_facilities
 from geo.nearby import near_any
 from geo.network import Network, Snapped
 from geo.osm_layers import FACILITY_COLUMNS
@@ -48,6 +49,8 @@ if TYPE_CHECKING:  # annotations only: highspy loads for an exact solve only
 
 #: default thinning of candidates: at most one network node per cell of this size (m).
 GRID_M = 100.0
+#: at most this many of the given candidates that cannot be sites are listed in the summary (all are counted)
+LEFT_OUT_LISTED = 1000
 #: at most this many candidates (the grid is coarsened until they fit).
 MAX_CANDIDATES = 2000
 #: the exact solve runs by default when the reduced problem has at most this many nonzeros.
@@ -270,7 +273,8 @@ def site(  # noqa: PLR0913 - the options of `circles site` and POST /site, keywo
     demand = np.flatnonzero(~(lr.home_dist <= limit) & result.home_snap.ok)
     pts = result.home_snap.subset(demand)
     area = getattr(result, "area", None)
-    cand, origin = _candidates(result, lr, limit, candidates=candidates, grid_m=grid_m, cap=cap)
+    left_out: list[dict] = []
+    cand, origin = _candidates(result, lr, limit, candidates=candidates, grid_m=grid_m, cap=cap, left_out=left_out)
     w = homes.people[demand]
     a = (
         cover_matrix(net, cand, pts, limit)
@@ -286,6 +290,8 @@ def site(  # noqa: PLR0913 - the options of `circles site` and POST /site, keywo
         "limit_m": round(limit, 1),
         "candidates": len(cand),
         "candidates_from": origin,
+        "candidates_left_out": left_out[:LEFT_OUT_LISTED],
+        "candidates_left_out_count": len(left_out),
         "demand_homes": len(demand),
         "demand_people": round(float(w.sum())),
         "greedy_people": round(float(sum(gains)), 1),
@@ -333,8 +339,13 @@ def _candidates(
     candidates: gpd.GeoDataFrame | None,
     grid_m: float,
     cap: int,
+    left_out: list[dict],
 ) -> tuple[Snapped, str]:
-    """The candidate sites on the network (inside the study area), and where they came from."""
+    """The candidate sites on the network (inside the study area), and where they came from.
+
+    Given ``candidates`` that cannot be sites (too far from a walkable way, or outside the study
+    area) are appended to ``left_out``, each with why (:func:`_left_out`).
+    """
     net, params = result.network, result.params
     area = getattr(result, "area", None)
     if candidates is None:
@@ -348,6 +359,7 @@ def _candidates(
     xy = net.project(candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy())
     cand = net.snap(xy, max_dist=params.snap_max_m)
     inside = np.ones(len(xy), bool) if area is None else shapely.contains_xy(area.metric, xy[:, 0], xy[:, 1])
+    left_out.extend(_left_out(candidates, cand.ok, inside, params.snap_max_m))
     if not (cand.ok & inside).any():
         raise InputError(
             "--candidates",
@@ -486,6 +498,24 @@ def plan_with_sites(before: PlanResult, res: SitingResult, *, progress: Progress
     return after_plan(before, layers, Reuse(before, views, redraw), say=progress)
 
 
+def _left_out(candidates: gpd.GeoDataFrame, snapped: np.ndarray, inside: np.ndarray, snap_m: float) -> list[dict]:
+    """The given candidates that cannot be sites: where each came from (file and row), where, and why."""
+    out = []
+    source = candidates.get("source")
+    for i in np.flatnonzero(~(snapped & inside)):
+        p = candidates.geometry.iloc[i]
+        why = f"farther than {snap_m:g} m from a walkable way" if not snapped[i] else "outside the study area"
+        out.append(
+            {
+                "candidate": str(source.iloc[i]) if source is not None else f"row {i + 1}",
+                "lon": round(float(p.x), 7),
+                "lat": round(float(p.y), 7),
+                "why": why,
+            }
+        )
+    return out
+
+
 #: default candidates are network nodes within this distance of an uncovered home (m)
 NEAR_GAP_M = 150.0
 
@@ -523,40 +553,15 @@ def sites_as_facilities(res: SitingResult, net: Network) -> gpd.GeoDataFrame:
 
 
 def read_candidates(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataFrame:
-    """Candidate sites from a GeoJSON/GPKG of points.
+    """Candidate sites from a file of points, in any form a facility file may take.
 
-    In WGS84, any CRS the file declares, or ``crs`` = gcj02/bd09 for AMap/Baidu coordinates.
+    CSV (UTF-8 or GBK), XLSX, GeoJSON, GeoPackage or Parquet, with coordinates in WGS84, any CRS
+    the file declares, a ``crs``/``坐标系`` column, or ``crs`` = gcj02/bd09 for AMap/Baidu
+    coordinates: :func:`geo.layers.read_facilities`, every problem of the file said at once,
+    except that a candidate needs no name. Returns the points (WGS84) with their ``source``
+    (file and row).
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(str(path), ["file not found"])
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as err:  # noqa: BLE001 - pyogrio raises its own error types for unreadable files
-        raise InputError(
-            str(path), [f"cannot be read as a GIS file ({err}): give GeoJSON or GeoPackage points"]
-        ) from None
-    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
-        gdf = gdf.to_crs(4326)
-    problems = [
-        f"row {i + 1}: geometry is {'empty' if g is None or g.is_empty else g.geom_type}: expected a Point"
-        for i, g in enumerate(gdf.geometry)
-        if g is None or g.is_empty or g.geom_type != "Point"
-    ]
-    if len(gdf) == 0:
-        problems.append("no candidate points")
-    if not problems:
-        x, y = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
-        bad = ~(np.isfinite(x) & np.isfinite(y)) | (np.abs(x) > 180) | (np.abs(y) > 90)
-        problems += [f"row {i + 1}: ({x[i]!r}, {y[i]!r}) is not a longitude/latitude" for i in np.flatnonzero(bad)]
-    if problems:
-        raise InputError(
-            str(path), problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
-        )
-    if crs and crs.lower() != "wgs84":
-        lon, lat = to_wgs84(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), normalise_crs(crs))
-        gdf = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.points_from_xy(lon, lat), crs=4326)
-    return gdf
+    return read_facilities(path, layer="candidate", crs=crs, names=False).facilities
 
 
 def _quiet_solver() -> highspy.Highs:

@@ -127,6 +127,58 @@ def test_read_candidates_problems(tmp_path):
     gpd.GeoDataFrame(geometry=[shapely.Point(120.2, 30.2), shapely.LineString([(0, 0), (1, 1)])], crs=4326).to_file(p)
     with pytest.raises(InputError) as err:
         read_candidates(p)
-    assert err.value.problems == ["row 2: geometry is LineString: expected a Point"]
+    assert len(err.value.problems) == 1
+    assert err.value.problems[0].startswith("feature 2: geometry is a LineString")
     with pytest.raises(InputError, match="file not found"):
         read_candidates(tmp_path / "none.geojson")
+
+
+def test_candidates_are_read_as_facility_files_are_without_names(tmp_path):
+    """Candidates in a GBK CSV, an XLSX and GeoJSON, in GCJ-02 (AMap) coordinates, give the same
+    WGS84 points (a CSV used to end in an internal error); no name column is needed, and every
+    bad row of the file is said at once, by row."""
+    import pandas as pd
+
+    from geo.crs import to_wgs84
+
+    lon, lat = np.array([120.2101, 120.2202]), np.array([30.2003, 30.2104])
+    frame = pd.DataFrame({"经度": lon, "纬度": lat, "备注": ["路口东", "公园北"]})
+    csv, xlsx, gj = tmp_path / "c.csv", tmp_path / "c.xlsx", tmp_path / "c.geojson"
+    csv.write_bytes(frame.to_csv(index=False).encode("gbk"))
+    frame.to_excel(xlsx, index=False)
+    gpd.GeoDataFrame({"备注": frame["备注"]}, geometry=gpd.points_from_xy(lon, lat), crs=4326).to_file(gj)
+    want_lon, want_lat = to_wgs84(lon, lat, "gcj02")
+    for path in (csv, xlsx, gj):
+        got = read_candidates(path, crs="gcj02")
+        assert got.geometry.x.to_numpy() == pytest.approx(want_lon, abs=1e-7), path.name
+        assert got.geometry.y.to_numpy() == pytest.approx(want_lat, abs=1e-7), path.name
+        assert got["name"].isna().all()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lon,lat\n120.21,30.20\nabc,30.2\n120.2,95\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_candidates(bad)
+    assert len(err.value.problems) == 2
+    assert "row 3" in err.value.problems[0] and "row 4" in err.value.problems[1]
+
+
+def test_given_candidates_that_cannot_be_sites_are_listed():
+    """A candidate too far from any street and one outside the study area are not sites; the
+    summary names each (its file and row), where it is and why, and counts them."""
+    from geo.areas import StudyArea
+
+    net = street()
+    base = toy_base(net, [[100.0, 5], [500.0, 5], [900.0, 5]], [5.0, 30.0, 100.0],
+                    facilities={"stations": [{"id": "s0", "name": "s0", "x": 0.0}]})
+    area_m = shapely.box(-50, -50, 600, 50)
+    area = StudyArea("west", "test", None, shapely.transform(area_m, lambda c: net.unproject(c)))
+    before = plan(PlanInputs(), PlanParams(minutes=(2.0,), speed_kmh=4.8), base=base, area=area)
+    ll = net.unproject(np.array([[500.0, 5.0], [300.0, 5000.0], [900.0, 5.0]]))
+    cand = gpd.GeoDataFrame({"source": ["c.csv row 2", "c.csv row 3", "c.csv row 4"]},
+                            geometry=gpd.points_from_xy(ll[:, 0], ll[:, 1]), crs=4326)
+    res = site(before, layer="stations", add=1, candidates=cand)
+    assert res.summary["candidates"] == 1
+    assert res.summary["candidates_left_out_count"] == 2
+    out = res.summary["candidates_left_out"]
+    assert [o["candidate"] for o in out] == ["c.csv row 3", "c.csv row 4"]
+    assert "from a walkable way" in out[0]["why"] and out[1]["why"] == "outside the study area"
+    assert out[1]["lon"] == pytest.approx(ll[2, 0], abs=1e-7)
