@@ -30,6 +30,7 @@ from geo.frames import circle_and_gap_frames, draw_context, facility_frame
 from geo.homeinfo import HomeLand, area_home_info, home_info
 from geo.kinds import LAYERS
 from geo.layers import read_facilities
+from geo.memory import MEMORY_SHARE, available_memory, per_facility_bytes
 from geo.netedit import EditLog, snap_again
 from geo.network import Network, Snapped, subnetwork
 from geo.plan_types import (
@@ -240,7 +241,10 @@ def plan(
         else:
             fac, origin = base.osm_facilities[layer], f"OSM tags ({Path(inputs.layers_map).name})"
         n_all = len(fac)
-        fac = clip.keep_facilities(fac)
+        kept = clip.keep_facilities(fac)
+        if layer in files and clip.area is not None and len(kept) < n_all:  # the user's rows: each one said
+            warnings.append(_left_out_of_area(layer, fac, kept, origin, clip.area.name, params.halo()))
+        fac = kept
         if clip.area is not None and n_all and not len(fac):
             notes[layer] = "; ".join(
                 [
@@ -319,6 +323,8 @@ def finish_plan(  # noqa: PLR0913 - the parts of a plan so far, keyword-only: pl
     if land is None:  # a plan saved without its homes' land
         raise ValueError("finish_plan needs the homes' land: the plan before holds none")
     say("drawing service circles and gap areas")
+    if params.per_facility:
+        params = _per_facility_within_memory(params, layers, reuse, warnings)
     reach = params.limits()[-1][0]
     dists = {}
     for n, lr in layers.items():
@@ -362,6 +368,46 @@ def finish_plan(  # noqa: PLR0913 - the parts of a plan so far, keyword-only: pl
         places=base.places,
         base=dataclasses.replace(base, network=net, homes=homes),
     )
+
+
+def _left_out_of_area(
+    layer: str, fac: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, origin: str, area: str, halo: float
+) -> str:
+    """The warning naming the rows of a facility file that lie outside the study area's halo."""
+    out = fac[~fac["id"].isin(set(kept["id"]))] if "id" in fac else fac.iloc[len(kept) :]
+    shown = [f"{r.get('name') or r.get('id')} ({r.get('source') or 'row'})" for r in out.head(10).to_dict("records")]
+    more = f" and {len(out) - len(shown)} more" if len(out) > len(shown) else ""
+    return (
+        f"{layer}: {len(out)} of the {len(fac)} facilities of {origin} lie outside the study area {area!r} and its "
+        f"{halo:.0f} m halo, so they serve none of its homes and are not used: {'; '.join(shown)}{more}"
+    )
+
+
+def _per_facility_within_memory(
+    params: PlanParams, layers: dict, reuse: Reuse | None, warnings: list[str]
+) -> PlanParams:
+    """``params``, without per-facility circles when drawing them would not fit in the memory available.
+
+    Each facility's own circles cost about :data:`geo.memory.PER_FACILITY_BYTES` per threshold at
+    5 m cells through the plan and its outputs (more at finer cells); a layer of tens of
+    thousands of points would exhaust the machine (the system then kills the process with no
+    message). Beyond half the memory available they are left out, with a warning that says so;
+    the dissolved layer circles, the coverage, the gap areas and every figure are complete.
+    """
+    n = sum(
+        int((lr.snapped.ok & reuse.facilities[k]).sum() if reuse is not None else lr.snapped.ok.sum())
+        for k, lr in layers.items()
+    )
+    need = per_facility_bytes(n, thresholds=len(params.limits()), cell_m=params.cell())
+    free = available_memory()
+    if free is None or need <= MEMORY_SHARE * free:
+        return params
+    warnings.append(
+        f"per-facility circles left out: {n:,} facilities would need about {need / 2**30:.1f} GB for their own circles, "
+        f"more than half the {free / 2**30:.1f} GB of memory available; the layers' dissolved circles, coverage and gap "
+        "areas are complete (use --no-per-facility to say so, or --area, or a machine with more memory)"
+    )
+    return dataclasses.replace(params, per_facility=False)
 
 
 # ------------------------------------------------------------------------------ the study area
