@@ -8,6 +8,8 @@ understood. The CLI prints ``str(err)`` and exits non-zero; the API maps them to
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable
 
 
@@ -37,12 +39,28 @@ class InputError(CirclesError):
         if len(self.problems) == 1:
             msg = f"{self.source}: {self.problems[0]}"
         else:
-            lines = "\n".join(f"  - {p}" for p in self.problems)
-            msg = f"{self.source}: {len(self.problems)} problems:\n{lines}"
+            lines = "\n".join(f"  - {p}" for p in self.problems[:SHOWN])
+            msg = f"{self.source}: {len(self.problems)} problems:\n{lines}{_rest(self.problems[SHOWN:])}"
         super().__init__(msg)
 
     def __reduce__(self) -> tuple[type[InputError], tuple[str, list[str]]]:  # picklable across worker processes
         return (type(self), (self.source, self.problems))
+
+
+#: an error's message lists this many problems; the rest are counted by kind (``problems`` holds all)
+SHOWN = 100
+#: what names a row, feature or edit at the start of a problem (counted together past :data:`SHOWN`)
+_WHERE = re.compile(r"^(?:row|feature|edit|line|sheet|point|candidate)\b[^:]{0,80}:\s*", re.IGNORECASE)
+
+
+def _rest(problems: list[str]) -> str:
+    """The problems past the first :data:`SHOWN`, counted by kind (the text after its row or feature)."""
+    if not problems:
+        return ""
+    kinds = Counter(_WHERE.sub("", p)[:200] for p in problems)
+    top = "".join(f"\n    {n:,} x {kind}" for kind, n in kinds.most_common(5))
+    other = len(problems) - sum(n for _, n in kinds.most_common(5))
+    return f"\n  ... and {len(problems):,} more, of these kinds:{top}" + (f"\n    {other:,} others" if other else "")
 
 
 class NetworkError(CirclesError):
