@@ -80,6 +80,13 @@ def _store(plan_dir: Path | None, db: str | None) -> ScenarioStore:
         return open_store(db)
     if plan_dir is None:
         raise InputError("options", ["give --plan DIR (its scenarios.gpkg) or --db URL: where the scenarios are kept"])
+    from geo.saved import plan_folder
+
+    if not (plan_folder(plan_dir) / "manifest.json").is_file():  # a mistyped folder is not "no scenarios yet"
+        raise InputError(
+            f"--plan {plan_dir}",
+            ["is not a saved plan (no plan/manifest.json in it): give the --out folder of a `circles plan`"],
+        )
     return open_store(plan_database(plan_dir))
 
 

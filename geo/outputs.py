@@ -9,8 +9,9 @@ previous complete set or the new one, and the next run removes what the interrup
 
 An existing ``--out`` is replaced only when it is one of ours: empty, or holding exactly the
 files its ``outputs.json`` names (plus files a command keeps on purpose, such as the scenario
-database); anything else is refused before any work, as is an ``--out`` that is a file or
-cannot be written.
+database, and output sets written inside it, such as a follow-up's ``out/scenario`` in the
+plan's ``out``: both are carried into the new set); anything else is refused before any work,
+as is an ``--out`` that is a file or cannot be written.
 """
 
 from __future__ import annotations
@@ -31,6 +32,46 @@ MARK = "outputs.json"
 KEPT = ("scenarios.gpkg",)
 
 
+#: folders an output set writes of its own: an output set there is refused (it would be replaced)
+OWN_FOLDERS = ("plan", "tables")
+
+
+def nested_sets(folder: Path) -> list[str]:
+    """The output sets of this tool inside ``folder`` (not itself), as paths relative to it.
+
+    A folder holding an ``outputs.json`` of ours is one, and is not looked into further; the
+    temporary folders of an unfinished write are not.
+    """
+    found: list[str] = []
+
+    def walk(d: Path) -> None:
+        for sub in sorted(p for p in d.iterdir() if p.is_dir() and not p.is_symlink()):
+            if TMP_MARK in sub.name:
+                continue
+            if _listed(sub) is not None:
+                found.append(sub.relative_to(folder).as_posix())
+            else:
+                walk(sub)
+
+    if folder.is_dir():
+        walk(folder)
+    return found
+
+
+def _files_outside(folder: Path, nested: list[str]) -> list[Path]:
+    """The files below ``folder`` that are not inside one of the ``nested`` sets."""
+    inner = tuple(f"{n}/" for n in nested)
+    return [p for p in folder.rglob("*") if p.is_file() and not p.relative_to(folder).as_posix().startswith(inner)]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link of ``src`` at ``dst`` (the sets' files are never changed in place), else a copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _listed(out: Path) -> set[str] | None:
     """Files the folder's manifest names (None: not one of ours)."""
     try:
@@ -47,19 +88,35 @@ def check_out(out: str | Path, *, reads: str | Path | None = None) -> Path:
     """Refuse an ``--out`` that cannot take a new output set, before any work is done.
 
     ``reads``: a folder the command reads (a follow-up's saved plan); an ``--out`` that is it or
-    holds it is refused, as writing the new set would delete what the command starts from.
+    holds it is refused, as writing the new set would delete what the command starts from, and
+    so is one inside the plan's own folder. Output sets inside ``--out`` (a follow-up written
+    into ``out/scenario`` of the plan in ``out``) are not foreign files: :func:`write_folder`
+    keeps them, unless one sits where a set writes its own folders (:data:`OWN_FOLDERS`).
     """
     out = Path(out)
     recover(out)
-    if reads is not None and Path(reads).resolve().is_relative_to(out.resolve()):
-        why = f"holds the saved plan this command reads ({reads}): writing here would delete it; give another folder"
-        raise InputError(f"--out {out}", [why])
+    if reads is not None:
+        read = Path(reads).resolve()
+        if read.is_relative_to(out.resolve()):
+            why = (
+                f"holds the saved plan this command reads ({reads}): writing here would delete it; give another folder"
+            )
+            raise InputError(f"--out {out}", [why])
+        if out.resolve().is_relative_to(read):
+            why = f"is inside the saved plan this command reads ({reads}), which holds its own files only; give another folder"
+            raise InputError(f"--out {out}", [why])
     problems = []
     if out.exists() and not out.is_dir():
         problems.append("is a file, not a folder: give a folder for the outputs")
     elif out.is_dir():
-        present = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+        nested = nested_sets(out)
+        present = {p.relative_to(out).as_posix() for p in _files_outside(out, nested)}
         listed = _listed(out)
+        clash = sorted(n for n in nested if n.split("/")[0] in OWN_FOLDERS)
+        if clash:
+            problems.append(
+                f"holds output sets where its own folders go ({', '.join(clash)}): move them, or give another folder"
+            )
         if present and listed is None:
             shown = ", ".join(sorted(present)[:5]) + (" ..." if len(present) > 5 else "")
             problems.append(f"holds files this tool did not write ({shown}): give an empty or new folder")
@@ -108,11 +165,16 @@ def write_folder(out: str | Path, kind: str, write: Callable[[Path], list[Path]]
 
     def fill(tmp: Path) -> None:
         files = write(tmp)
+        nested: list[str] = []
         if out.is_dir():
             for name in KEPT:
                 if (out / name).is_file() and not (tmp / name).exists():
                     shutil.copy2(out / name, tmp / name)
-        present = [p for p in sorted(tmp.rglob("*")) if p.is_file()]
+            for rel in nested_sets(out):  # follow-ups written inside this set: kept, as linked copies
+                if not (tmp / rel).exists():
+                    shutil.copytree(out / rel, tmp / rel, copy_function=_link_or_copy)
+                    nested.append(rel)
+        present = sorted(_files_outside(tmp, nested))
         known = _bundled(tmp, [p for p in present if p.name == MANIFEST])
         listed = {}
         for p in present:

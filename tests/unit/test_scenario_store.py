@@ -393,6 +393,8 @@ def test_cli_keeps_beside_the_plan_by_default(tmp_path):
     assert "c.geojson (2 edits)" in r.output
     r = runner.invoke(main, ["scenario", "list"])
     assert r.exit_code == 2 and "give --plan DIR (its scenarios.gpkg) or --db URL" in r.output
+    r = runner.invoke(main, ["scenario", "list", "--plan", str(tmp_path / "no-such-plan")])  # mistyped: not "none yet"
+    assert r.exit_code == 2 and "is not a saved plan" in r.output
     r = runner.invoke(main, ["scenario", str(tmp_path / "c.geojson"), "--plan", str(tmp_path / "p"), "--no-keep",
                              "--out", str(tmp_path / "o2"), "--tiles", "none", "-q"])
     assert r.exit_code == 0 and r.output == ""
