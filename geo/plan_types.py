@@ -173,7 +173,7 @@ def _walk_problems(params: PlanParams) -> list[str]:
     if not params.minutes:
         problems.append("--minutes: give at least one threshold, e.g. 10,15")
     problems.extend(
-        f"--minutes: {_shown(m)} is outside 0..120 — give walk times in minutes, e.g. 10,15"
+        f"--minutes: {_shown(m)} is not a walk time: give minutes above 0 and at most 120, e.g. 10,15"
         for m in params.minutes
         if not finite_in(m, 1e-9, 120)
     )

@@ -325,7 +325,7 @@ def _checked(
         raise UnknownNameError("profile", profile, params.speeds())
     minutes = float(minutes if minutes is not None else max(params.minutes))
     if not (0 < minutes <= 120):
-        raise InputError("--minutes", [f"{minutes:g} is outside 0..120"])
+        raise InputError("--minutes", [f"{minutes:g} is not a walk time: give minutes above 0 and at most 120"])
     if not finite_in(grid_m, 10, 5000):
         raise InputError("--grid", [f"{grid_m!r} m is outside 10..5000"])
     return minutes, profile

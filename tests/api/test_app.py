@@ -50,7 +50,7 @@ def test_bad_input_fails_at_start_up_with_the_cli_message(_session_cache, tmp_pa
 
     with pytest.raises(InputError) as err, TestClient(create_app(Settings(minutes="10,200"))):
         pass
-    assert str(err.value) == "options: --minutes: 200 is outside 0..120 — give walk times in minutes, e.g. 10,15"
+    assert str(err.value) == "options: --minutes: 200 is not a walk time: give minutes above 0 and at most 120, e.g. 10,15"
 
 
 def test_options_the_service_cannot_honour_are_errors():

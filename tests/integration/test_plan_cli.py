@@ -122,7 +122,7 @@ def test_facility_files_replace_the_osm_layers(tmp_path):
     [
         (["--osm", "nope.osm.pbf"], "nope.osm.pbf: file not found"),
         (["--minutes", "10,abc"], "--minutes: '10,abc' is not a comma-separated list of numbers"),
-        (["--minutes", "0,500"], "--minutes: 0 is outside 0..120"),
+        (["--minutes", "0,500"], "--minutes: 0 is not a walk time: give minutes above 0 and at most 120"),
         (["--profile", "runner"], "--profile: unknown profile 'runner': expected one of adult, elderly"),
         (["--width", "-5"], "--width: -5 m is outside 1..500"),
         (["--width", "nan"], "--width: nan m is outside 1..500"),
