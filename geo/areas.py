@@ -166,6 +166,7 @@ class StudyArea:
     level: str | None  # district, street, community (None for a file)
     geometry: shapely.Geometry  # WGS84 (Multi)Polygon
     metric: shapely.Geometry | None = None  # the same in the plan's metric CRS, once clipped
+    notes: tuple[str, ...] = ()  # what reading it changed or left out (a plan's warnings)
 
     def describe(self) -> dict:
         """Name, source, level and land area (km², once clipped), as coverage.json gives them."""
@@ -229,9 +230,29 @@ def _area_from_file(path: Path, crs: str | None) -> StudyArea:
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
-    polys = [g for g in geoms if g is not None and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon")]
+    is_poly = [g is not None and not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon") for g in geoms]
+    polys = [g for g, ok in zip(geoms, is_poly, strict=True) if ok]
     if not polys:
         raise InputError(str(path), ["holds no polygon: the study area must be a Polygon or MultiPolygon"])
+    notes = []
+    if not all(is_poly):
+        left = [
+            f"feature {i + 1} ({'empty' if g is None or g.is_empty else g.geom_type})"
+            for i, (g, ok) in enumerate(zip(geoms, is_poly, strict=True))
+            if not ok
+        ]
+        notes.append(
+            f"{path.name}: {len(left)} features that are not polygons are not part of the study area: "
+            + ", ".join(left[:10])
+            + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        )
+    invalid = [i + 1 for i, (g, ok) in enumerate(zip(geoms, is_poly, strict=True)) if ok and not g.is_valid]
+    if invalid:
+        why = shapely.is_valid_reason(geoms[invalid[0] - 1])
+        notes.append(
+            f"{path.name}: feature {', '.join(map(str, invalid[:10]))} is not a valid polygon ({why}): "
+            "repaired (shapely.make_valid) — check that the area is the one meant"
+        )
     geom = shapely.make_valid(shapely.union_all(polys))
     if crs and crs.lower() not in ("wgs84", "4326", "epsg:4326"):
         geom = shapely.transform(geom, lambda c: np.column_stack(to_wgs84(c[:, 0], c[:, 1], crs)))
@@ -248,7 +269,7 @@ def _area_from_file(path: Path, crs: str | None) -> StudyArea:
         )
     names = gdf["name"].dropna().astype(str).tolist() if "name" in gdf else []
     name = names[0] if len(names) == 1 else path.stem
-    return StudyArea(name, path.name, None, geom)
+    return StudyArea(name, path.name, None, geom, notes=tuple(notes))
 
 
 def _area_from_admin(name: str, level: str | None, admin: gpd.GeoDataFrame | None) -> StudyArea:

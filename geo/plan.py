@@ -444,7 +444,7 @@ def clip_to_area(base: Base, inputs: PlanInputs, params: PlanParams, *, area: St
     metric = net.metric_of(area.geometry)
     halo = shapely.buffer(metric, params.halo())
     shapely.prepare(halo)
-    warnings = []
+    warnings = list(area.notes)
     # what the extract covers: its streets' hull and a margin (a degenerate hull has no area)
     hull = shapely.buffer(shapely.convex_hull(shapely.multipoints(net.node_xy)), 200.0)
     src = Path(str(base.source)).name
@@ -475,5 +475,10 @@ def clip_to_area(base: Base, inputs: PlanInputs, params: PlanParams, *, area: St
     inside = shapely.contains_xy(metric, base.homes.xy[:, 0], base.homes.xy[:, 1])
     h = base.homes
     homes = Homes(h.xy[inside], h.people[inside], h.kind[inside], h.osm_id[inside], h.method)
+    if not inside.any():
+        warnings.append(
+            f"the study area {area.name!r} holds none of the extract's homes, so every share is 0: check that it is "
+            "the area meant and that the extract maps buildings or residential land there"
+        )
     area = dataclasses.replace(area, metric=metric)
     return Clip(sub, homes, area, halo, warnings, inside, edge_map)

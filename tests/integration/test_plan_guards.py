@@ -60,3 +60,39 @@ def test_the_control_groups_memory_limit_bounds_what_is_available(tmp_path, limi
     (tmp_path / "memory.max").write_text(limit)
     (tmp_path / "memory.current").write_text(current)
     assert _cgroup_left(tmp_path) == want
+
+
+def test_an_area_file_s_repairs_leftovers_and_emptiness_are_said(binjiang_path, cache_dir, tmp_path):
+    """A self-intersecting (bow-tie) area is repaired and the plan says so; points and lines in an
+    area file are named as not part of it; an area holding no homes says why its shares are 0."""
+    import json
+
+    def area(name, features):
+        path = tmp_path / f"{name}.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {}, "geometry": g} for g in features]}), encoding="utf-8")
+        return path
+
+    box = {"type": "Polygon", "coordinates": [[[120.17, 30.18], [120.21, 30.18], [120.21, 30.21], [120.17, 30.21],
+                                               [120.17, 30.18]]]}
+    bowtie = {"type": "Polygon", "coordinates": [[[120.17, 30.18], [120.21, 30.21], [120.21, 30.18], [120.17, 30.21],
+                                                  [120.17, 30.18]]]}
+    tiny = {"type": "Polygon", "coordinates": [[[120.2, 30.2], [120.20001, 30.2], [120.20001, 30.20001],
+                                                [120.2, 30.20001], [120.2, 30.2]]]}
+    mixed = [box, {"type": "Point", "coordinates": [120.2, 30.2]},
+             {"type": "LineString", "coordinates": [[120.2, 30.2], [120.21, 30.21]]}]
+    params = PlanParams(per_facility=False, cache_dir=cache_dir)
+
+    def said(path):
+        return plan(PlanInputs(osm=binjiang_path, area=str(path)), params)
+
+    res = said(area("bowtie", [bowtie]))
+    assert any("bowtie.geojson: feature 1 is not a valid polygon (Self-intersection" in w for w in res.warnings)
+    assert len(res.homes) > 0
+    res = said(area("mixed", mixed))
+    assert any("mixed.geojson: 2 features that are not polygons" in w and "feature 2 (Point), feature 3 (LineString)" in w
+               for w in res.warnings)
+    assert not any("not a valid polygon" in w for w in res.warnings)
+    res = said(area("tiny", [tiny]))
+    assert len(res.homes) == 0
+    assert any("holds none of the extract's homes" in w for w in res.warnings)
