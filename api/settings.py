@@ -8,6 +8,9 @@ not a silent drop. The limits bound what any one request may cost (see the READM
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,12 +137,33 @@ class Settings(BaseSettings):
         return out
 
 
+#: ``CIRCLES_*`` variables that are not settings of the service but are read elsewhere
+OTHER_VARIABLES = ("CIRCLES_CACHE_DIR", "CIRCLES_DEBUG", "CIRCLES_READ_PROCESSES")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A problem for each ``CIRCLES_*`` variable no part of the tool reads (a misspelt limit would be ignored)."""
+    known = {f"CIRCLES_{name.upper()}" for name in Settings.model_fields} | set(OTHER_VARIABLES)
+    out = []
+    for name in sorted(k for k in environ if k.upper().startswith("CIRCLES_") and k.upper() not in known):
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.8)
+        out.append(
+            f"{name}: no setting of that name"
+            + (f" — did you mean {close[0]}?" if close else "")
+            + " (the settings are listed in the README's API section)"
+        )
+    return out
+
+
 def settings_from(**given: Any) -> Settings:  # noqa: ANN401 - any option; pydantic checks each
     """Settings from the environment, overridden by ``given`` options.
 
     Bad values (and options the service does not know) raise :class:`geo.errors.InputError`
     naming the setting.
     """
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise InputError("environment", unknown)
     try:
         return Settings(**given)
     except ValidationError as err:

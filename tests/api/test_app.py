@@ -41,6 +41,23 @@ def test_settings_from_the_environment(monkeypatch):
                               "valid number, unable to parse string as a number")
 
 
+def test_a_misspelt_environment_variable_is_refused_by_name(monkeypatch):
+    """CIRCLES_MAX_BODY_BYTE=10 was ignored (the limit stayed at its default): a CIRCLES_*
+    variable that no part of the tool reads is refused, with the closest setting's name."""
+    from api.settings import settings_from
+    from geo.errors import InputError
+
+    monkeypatch.setenv("CIRCLES_CACHE_DIR", "/tmp/x")  # read by the engine, not a setting: fine
+    settings_from()
+    monkeypatch.setenv("CIRCLES_MAX_BODY_BYTE", "10")
+    monkeypatch.setenv("CIRCLES_WHATEVER", "1")
+    with pytest.raises(InputError) as err:
+        settings_from()
+    assert err.value.problems[0].startswith("CIRCLES_MAX_BODY_BYTE: no setting of that name — did you mean "
+                                            "CIRCLES_MAX_BODY_BYTES?")
+    assert err.value.problems[1].startswith("CIRCLES_WHATEVER: no setting of that name (")
+
+
 def test_bad_input_fails_at_start_up_with_the_cli_message(_session_cache, tmp_path):
     from fastapi.testclient import TestClient
 
