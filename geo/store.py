@@ -497,7 +497,12 @@ def read_bundle(folder: Path, *, kind: str, version: int, verify: bool = True) -
     if not isinstance(doc, dict) or doc.get("kind") != kind:
         raise StoreError(f"{folder.name}: not a {kind} (kind {doc.get('kind') if isinstance(doc, dict) else None!r})")
     if doc.get("version") != version:
-        raise StoreError(f"{folder.name}: format version {doc.get('version')!r}, this program reads {version}")
+        got = doc.get("version")
+        newer = isinstance(got, int) and not isinstance(got, bool) and got > version
+        raise StoreError(
+            f"{folder.name}: format version {got!r}, this program reads {version}"
+            + (": written by a newer service-circles — upgrade it (pip install -U service-circles)" if newer else "")
+        )
     files = doc.get("files")
     if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
         raise StoreError(f"{folder.name}: {MANIFEST} lists no files")

@@ -218,3 +218,14 @@ def test_a_manifest_nested_too_deeply_is_a_store_error_not_a_crash(tmp_path, man
     (folder / "manifest.json").write_text(manifest, encoding="utf-8")
     with pytest.raises(StoreError, match="manifest.json is not JSON"):
         read_bundle(folder, kind="k", version=1)
+
+
+def test_a_bundle_of_a_newer_format_says_to_upgrade(tmp_path):
+    folder = write_bundle(tmp_path / "b", kind="k", version=1, meta={}, files={"f.json": b"{}"})
+    doc = json.loads((folder / "manifest.json").read_text("utf-8"))
+    (folder / "manifest.json").write_text(json.dumps({**doc, "version": 99}), encoding="utf-8")
+    with pytest.raises(StoreError, match="format version 99, this program reads 1: written by a newer service-circles"):
+        read_bundle(folder, kind="k", version=1)
+    (folder / "manifest.json").write_text(json.dumps({**doc, "version": 0}), encoding="utf-8")
+    with pytest.raises(StoreError, match=r"format version 0, this program reads 1$"):
+        read_bundle(folder, kind="k", version=1)
