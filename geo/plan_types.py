@@ -186,6 +186,14 @@ def _walk_problems(params: PlanParams) -> list[str]:
     )
     if not params.profiles:
         problems.append("--profile: give at least one of " + ", ".join(PROFILES))
+    if len(set(params.profiles)) != len(params.profiles):
+        problems.append(f"--profile: {', '.join(params.profiles)} names a profile twice")
+    elif params.speed_kmh is not None and len(params.profiles) > 1:
+        problems.append(
+            f"--speed {_shown(params.speed_kmh)} gives every profile the same speed, so "
+            f"{', '.join(params.profiles)} would be one walk under two names: give one profile with --speed, "
+            "or leave --speed out (each profile walks at its own speed)"
+        )
     if params.speed_kmh is not None and not finite_in(params.speed_kmh, 0.5, 10):
         problems.append(f"--speed: {_shown(params.speed_kmh)} km/h is outside 0.5..10 (walking)")
     return problems

@@ -124,6 +124,8 @@ def test_facility_files_replace_the_osm_layers(tmp_path):
         (["--minutes", "10,abc"], "--minutes: '10,abc' is not a comma-separated list of numbers"),
         (["--minutes", "0,500"], "--minutes: 0 is not a walk time: give minutes above 0 and at most 120"),
         (["--profile", "runner"], "--profile: unknown profile 'runner': expected one of adult, elderly"),
+        (["--profile", "adult,adult"], "--profile: adult, adult names a profile twice"),
+        (["--profile", "adult,elderly", "--speed", "3"], "--speed 3 gives every profile the same speed"),
         (["--width", "-5"], "--width: -5 m is outside 1..500"),
         (["--width", "nan"], "--width: nan m is outside 1..500"),
         (["--speed", "inf"], "--speed: inf km/h is outside 0.5..10"),
