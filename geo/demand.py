@@ -22,7 +22,10 @@ People per home (the "footprint" method, the default)
 
 With a population file (polygons or points with a population column), the "population file"
 method spreads each polygon's people over the homes inside it in proportion to the footprint
-estimate, and gives each point's people to the nearest home. A table of people by community
+estimate, and gives each point's people to the nearest home within :data:`POINT_MAX_M` (500 m). A
+point farther from every home, or a polygon holding none, is not assigned: its row is listed
+(``Homes.unassigned``: the plan's warnings and ``coverage.json``) and its people are said as not
+assigned in the method, never piled onto a far home. A table of people by community
 name (CSV/XLSX: 社区, 人口) spreads each community's people over its homes the same way, matched on
 the community each home was named with (:func:`read_community_population`).
 """
@@ -45,6 +48,13 @@ from geo.layer_files import Raw, cell_text, header_key, read_raw
 from geo.osm import HOME_BUILDINGS, Features
 
 HOUSE_TYPES = frozenset({"house", "detached", "terrace", "bungalow", "semidetached_house", "farm", "cabin"})
+#: a population point farther than this from every home is not assigned (m). A point stands for
+#: the people living where it is (an address, a block, a 100 m grid cell's centre): 500 m, about a
+#: 6-minute walk, is further than a compound's homes lie from its centre, and giving people to a
+#: home further away would put them in circles they do not live in.
+POINT_MAX_M = 500.0
+#: population rows named one by one in the plan's warning (all are in coverage.json)
+SHOWN_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -76,9 +86,31 @@ class Homes:
     kind: np.ndarray  # (H,) "building" | "grid"
     osm_id: np.ndarray  # (H,) source feature id
     method: str
+    #: rows of a population file whose people no home was given (see :func:`apply_population`)
+    unassigned: tuple[dict, ...] = ()
 
     def __len__(self) -> int:
         return len(self.xy)
+
+    def unassigned_warnings(self) -> list[str]:
+        """The plan's warning naming the population rows not assigned (none when all were)."""
+        if not self.unassigned:
+            return []
+        rows = self.unassigned
+        shown = [
+            f"{r['file']} feature {r['row']} at {r['lon']:.5f}, {r['lat']:.5f}: {r['people']:,.0f} people, "
+            + (f"{r['distance_m']:,.0f} m from the nearest home" if r["distance_m"] is not None else str(r["reason"]))
+            for r in rows[:SHOWN_ROWS]
+        ]
+        more = f"; and {len(rows) - len(shown)} more (all in coverage.json)" if len(rows) > len(shown) else ""
+        total = sum(r["people"] for r in rows)
+        return [
+            f"population: {total:,.0f} people in {len(rows)} features of the population file were not "
+            f"assigned to any home (a point farther than {POINT_MAX_M:.0f} m from every home of the plan, "
+            f"or an area holding no home — outside the extract or study area, or wrong coordinates?): "
+            + "; ".join(shown)
+            + more
+        ]
 
 
 def _levels(tags: list[dict[str, str]], rule: PeopleRule) -> np.ndarray:
@@ -189,18 +221,24 @@ def _grid_homes(land: np.ndarray, osm_ids: np.ndarray, rule: PeopleRule) -> tupl
     return np.vstack(g_xy), np.concatenate(g_people), np.concatenate(g_osm)
 
 
-def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndarray, *, source: str) -> Homes:
+def apply_population(
+    homes: Homes, geoms_metric: np.ndarray, population: np.ndarray, *, source: str, lonlat: np.ndarray | None = None
+) -> Homes:
     """Spread people from a population file over the homes.
 
     Polygons: each polygon's people go to the homes inside, in proportion to their footprint
-    estimate (equally if those are all zero). Points: to the nearest home. Homes covered by no
-    polygon keep no people (the file is taken as the full count); a polygon with no home inside
-    is reported by the caller through the returned ``unplaced`` total in ``method``.
+    estimate (equally if those are all zero). Points: to the nearest home within
+    :data:`POINT_MAX_M`. Homes covered by no polygon keep no people (the file is taken as the
+    full count). A point farther from every home, and a polygon with no home inside, is not
+    assigned: it is listed in the returned ``unassigned`` (file, feature number, ``lonlat`` of
+    the feature (WGS84, else metric), people, distance to the nearest home) and its people are
+    said in ``method``.
     """
     people = np.zeros(len(homes))
     pts = shapely.points(homes.xy)
     is_poly = np.isin(shapely.get_type_id(geoms_metric), [3, 6])
-    unplaced = 0.0
+    far_m = np.full(len(geoms_metric), np.nan)  # distance of an unassigned point to the nearest home
+    left = np.zeros(len(geoms_metric), bool)
     if is_poly.any():
         polys = geoms_metric[is_poly]
         pops = population[is_poly]
@@ -213,17 +251,54 @@ def apply_population(homes: Homes, geoms_metric: np.ndarray, population: np.ndar
             wsum[poly_i] > 0, weight / np.where(wsum[poly_i] > 0, wsum[poly_i], 1), 1.0 / np.maximum(nsum[poly_i], 1)
         )
         np.add.at(people, home_i, pops[poly_i] * share)
-        unplaced += float(pops[nsum == 0].sum())
-    if (~is_poly).any() and len(homes):
-        p_xy = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[~is_poly]))
-        from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; --population only
+        left[np.flatnonzero(is_poly)[nsum == 0]] = True
+    if (~is_poly).any():
+        at = np.flatnonzero(~is_poly)
+        p_xy = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[at]))
+        if len(homes):
+            from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; --population only
 
-        _, nearest = cKDTree(homes.xy).query(p_xy)
-        np.add.at(people, nearest, population[~is_poly])
-    method = f"population file {source}: polygons spread over the homes inside, points to the nearest home"
-    if unplaced:
-        method += f"; {unplaced:.0f} people in polygons holding no home were not placed"
-    return Homes(homes.xy, people, homes.kind, homes.osm_id, method)
+            dist, nearest = cKDTree(homes.xy).query(p_xy)
+        else:
+            dist, nearest = np.full(len(at), np.inf), np.zeros(len(at), np.int64)
+        near = dist <= POINT_MAX_M
+        np.add.at(people, nearest[near], population[at[near]])
+        left[at[~near]] = True
+        far_m[at[~near]] = dist[~near]
+    where = shapely.get_coordinates(shapely.point_on_surface(geoms_metric)) if lonlat is None else lonlat
+    unassigned = tuple(
+        {
+            "file": source,
+            "row": int(i) + 1,
+            "lon": round(float(where[i, 0]), 6),
+            "lat": round(float(where[i, 1]), 6),
+            "people": float(population[i]),
+            "distance_m": None if np.isnan(far_m[i]) or np.isinf(far_m[i]) else round(float(far_m[i]), 1),
+            "reason": (
+                "an area holding no home"
+                if is_poly[i]
+                else "the plan holds no home"
+                if np.isinf(far_m[i])
+                else f"a point farther than {POINT_MAX_M:.0f} m from every home"
+            ),
+        }
+        for i in np.flatnonzero(left)
+    )
+    method = (
+        f"population file {source}: polygons spread over the homes inside, points to the nearest home "
+        f"within {POINT_MAX_M:.0f} m"
+    )
+    no_home = left & is_poly
+    if no_home.any():
+        method += (
+            f"; {population[no_home].sum():.0f} people in {no_home.sum()} polygons holding no home were not placed"
+        )
+    if (left & ~is_poly).any():
+        method += (
+            f"; {population[left & ~is_poly].sum():.0f} people in {(left & ~is_poly).sum()} points farther than "
+            f"{POINT_MAX_M:.0f} m from every home were not assigned"
+        )
+    return Homes(homes.xy, people, homes.kind, homes.osm_id, method, unassigned)
 
 
 #: most people one feature of a population file may hold (more is a typo or an overflow)
@@ -287,7 +362,8 @@ def read_population(
         raise InputError(str(path), problems)
     g = gdf.to_crs(4326).geometry.to_numpy() if gdf.crs is not None else gdf.geometry.to_numpy()
     geoms = shapely.transform(np.asarray(g, dtype=object), lambda c: project(c[:, 0], c[:, 1]))
-    return apply_population(homes, geoms, values.to_numpy(float), source=str(path))
+    lonlat = shapely.get_coordinates(shapely.point_on_surface(np.asarray(g, dtype=object)))
+    return apply_population(homes, geoms, values.to_numpy(float), source=str(path), lonlat=lonlat)
 
 
 def _community_rows(raw: Raw, name_at: int, pop_at: int, have: list[str], problems: list[str]) -> dict[str, float]:

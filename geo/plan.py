@@ -233,6 +233,7 @@ def plan(
     home_snap = info.snap
     if inputs.population is not None:  # after the names: a table by community is matched on them
         homes = read_population(inputs.population, homes, project=net.project, communities=info.names[1])
+        warnings += homes.unassigned_warnings()
     layers: dict[str, LayerResult] = {}
     notes = {k: v for k, v in base.layer_notes.items() if k not in files}
     for layer in LAYERS:
