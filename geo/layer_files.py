@@ -64,13 +64,67 @@ def cell_text(value: object) -> str | None:
     return s or None
 
 
-def header_key(h: object) -> str:
-    """A column header reduced for matching: NFKC, lower case, no brackets, spaces or separators."""
-    s = re.sub(r"\(.*?\)|\[.*?\]|【.*?】", "", unicodedata.normalize("NFKC", str(h)).strip().lower())
+def _reduced(h: object) -> str:
+    """A header as NFKC lower case without brackets (and what is in them), spaces or separators."""
+    s = re.sub(r"\(.*?\)|\[.*?\]|【.*?】", "", unicodedata.normalize("NFKC", str(h)).strip().lower(), flags=re.DOTALL)
     return re.sub(r"[\s_\-*:]", "", s)
 
 
-ALIASES = {header_key(a): f for f, names in HEADERS.items() for a in names}
+ALIASES = {_reduced(a): f for f, names in HEADERS.items() for a in names}
+#: words naming a coordinate system in a coordinate column's header (``经度(百度)``, ``gcj02_lng``,
+#: ``高德经度``), compared as :func:`_reduced` leaves them and without a trailing 坐标/坐标系.
+#: CGCS2000 (天地图, the national system) differs from WGS84 by centimetres: read as WGS84.
+HEADER_SYSTEMS: dict[str, str] = {
+    **dict.fromkeys(("百度", "baidu", "bd09", "bd09ll", "bd", "百度地图"), "bd09"),
+    **dict.fromkeys(
+        ("高德", "腾讯", "火星", "国测局", "gcj02", "gcj", "amap", "gaode", "tencent", "高德地图", "腾讯地图"), "gcj02"
+    ),
+    **dict.fromkeys(("wgs84", "wgs", "gps", "84", "epsg4326", "4326", "cgcs2000", "2000", "天地图"), "wgs84"),
+}
+_SYSTEM_WORDS = sorted(HEADER_SYSTEMS, key=len, reverse=True)
+_COORDINATE_FIELDS = ("lon", "lat", "lonlat")
+
+
+def header_key(h: object) -> str:
+    """A column header reduced for matching: NFKC, lower case, no brackets, spaces or separators.
+
+    A coordinate header that carries the name of its coordinate system before or after the
+    usual name (``bd_lon``, ``高德经度``, ``lat_wgs84``) is reduced to that usual name.
+    """
+    key = _reduced(h)
+    named = _system_word(key)
+    return named[0] if named else key
+
+
+def header_system(h: object) -> str | None:
+    """The coordinate system a column header names (``wgs84``, ``gcj02``, ``bd09``), or None.
+
+    In brackets (``经度(百度)``, ``纬度（GCJ-02）``, ``经度 [WGS-84]``) or before or after the
+    name of a coordinate column (``bd_lon``, ``gcj02_lng``, ``百度经度``).
+    """
+    text = unicodedata.normalize("NFKC", str(h)).strip().lower()
+    for inside in re.findall(r"\((.*?)\)|\[(.*?)\]|【(.*?)】", text, flags=re.DOTALL):
+        word = re.sub(r"(坐标系统|坐标系|坐标)$", "", re.sub(r"[\s_\-*:]", "", "".join(inside)))
+        if word in HEADER_SYSTEMS:
+            return HEADER_SYSTEMS[word]
+    named = _system_word(_reduced(h))
+    return HEADER_SYSTEMS[named[1]] if named else None
+
+
+def system_prefixed(h: object) -> bool:
+    """Whether a header is a coordinate header only with a system's name before or after it (``lon_gcj02``)."""
+    return _system_word(_reduced(h)) is not None
+
+
+def _system_word(key: str) -> tuple[str, str] | None:
+    """(coordinate header, system word) of a reduced header such as ``bdlon``; None for others."""
+    if key in ALIASES:
+        return None
+    for word in _SYSTEM_WORDS:
+        rest = key[len(word) :] if key.startswith(word) else key[: -len(word)] if key.endswith(word) else None
+        if rest and ALIASES.get(rest) in _COORDINATE_FIELDS:
+            return rest, word
+    return None
 
 
 # ------------------------------------------------------------------------------ raw reading

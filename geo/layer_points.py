@@ -2,7 +2,8 @@
 
 :func:`geo.layers.read_facilities` reads a file's rows; this module turns a row's geometry, its
 longitude and latitude columns or its one ``经纬度`` column into a point, finds the file's
-coordinate system (the argument, else a ``crs``/``坐标系`` column, else WGS84), says when
+coordinate system (the argument, else a ``crs``/``坐标系`` column, else a system the coordinate
+headers name, such as ``经度(百度)``, else WGS84), says when
 longitudes and latitudes look swapped or out of range, and converts GCJ-02 and BD-09 points to
 WGS84 (:mod:`geo.crs`). Problems go to the lists the caller passes, so a file's problems are all
 reported together.
@@ -18,7 +19,7 @@ import numpy as np
 import shapely
 
 from geo.crs import in_china, normalise_crs, to_wgs84
-from geo.layer_files import Raw, cell_text
+from geo.layer_files import Raw, cell_text, header_system
 
 CRS_LABEL = {"wgs84": "WGS84", "gcj02": "GCJ-02", "bd09": "BD-09"}
 
@@ -39,14 +40,78 @@ def number(value: object) -> float | None:
 
 
 def file_crs(
-    crs: str | None, raw: Raw, cols: dict[str, int], src: str, problems: list[str], warnings: list[str]
+    crs: str | None,
+    raw: Raw,
+    cols: dict[str, int],
+    src: str,
+    problems: list[str],
+    messages: tuple[list[str], list[str]],
 ) -> str:
-    """The argument, else the crs column (all rows must agree), else wgs84."""
+    """The file's coordinate system: the argument, else the crs column, else the headers, else wgs84.
+
+    The crs column's rows must agree (the argument wins over them, with a warning). A system
+    named in the coordinate headers (``经度(百度)``, ``gcj02_lng``: :func:`header_system`) must
+    agree with the other header, the argument and the crs column: a conflict is a problem, as
+    the header names the system of every coordinate in its column. ``messages`` are the lists
+    of warnings and notes (a note says when the headers chose the system).
+    """
+    warnings, notes = messages
     given = normalise_crs(crs) if crs else None
-    if "crs" not in cols:
-        return given or "wgs84"
-    col = raw.header[cols["crs"]]
+    named = _header_systems(raw, cols)
+    header = next(iter(named.values())) if len(set(named.values())) == 1 else None
+    heads = ("the headers " if len(named) > 1 else "the header ") + ", ".join(" ".join(h.split()) for h in named)
+    say = "say" if len(named) > 1 else "says"
+    if len(set(named.values())) > 1:
+        says = "; ".join(f"{' '.join(h.split())} says {CRS_LABEL[v]}" for h, v in named.items())
+        problems.append(
+            f"the coordinate headers name different coordinate systems ({says}) — "
+            "write the system the coordinates are in into both headers"
+        )
+    elif header and given and header != given:
+        problems.append(
+            f"{heads} {say} {CRS_LABEL[header]} but {CRS_LABEL[given]} was asked for (--crs) — "
+            "leave out --crs for this file, or correct the header"
+        )
+    seen = _column_systems(raw, cols, problems)
+    if header and set(seen) - {header}:
+        col = raw.header[cols["crs"]]
+        problems.append(
+            f"the {col} column says {_rows(seen, exclude=header)} but {heads} {say} "
+            f"{CRS_LABEL[header]} — make them agree, or drop the {col} column"
+        )
+    if given:
+        if set(seen) - {given}:
+            col = raw.header[cols["crs"]]
+            warnings.append(
+                f"{src}: the {col} column says {', '.join(sorted(seen))} but {given} was asked for; using {given}"
+            )
+        return given
+    if len(seen) > 1:
+        problems.append(
+            f"{raw.header[cols['crs']]} mixes coordinate systems: {_rows(seen)} — "
+            "split the file, or convert the rows to one system"
+        )
+    if len(seen) == 1:
+        return next(iter(seen))
+    if header:
+        notes.append(f"{src}: coordinates read as {CRS_LABEL[header]}, as {heads} {say}")
+    return header or "wgs84"
+
+
+def _header_systems(raw: Raw, cols: dict[str, int]) -> dict[str, str]:
+    """Header -> the coordinate system it names, for the coordinate columns the file is read by."""
+    if raw.geoms is not None:  # the geometries are read, not these columns
+        return {}
+    heads = [raw.header[cols[f]] for f in ("lon", "lat", "lonlat") if f in cols]
+    return {h: s for h in heads if (s := header_system(h)) is not None}
+
+
+def _column_systems(raw: Raw, cols: dict[str, int], problems: list[str]) -> dict[str, list[str]]:
+    """System -> the labels of the rows whose crs cell names it (unknown names are problems)."""
     seen: dict[str, list[str]] = {}
+    if "crs" not in cols:
+        return seen
+    col = raw.header[cols["crs"]]
     for label, row in zip(raw.labels, raw.rows, strict=True):
         if (value := cell_text(row[cols["crs"]])) is None:
             continue
@@ -57,16 +122,14 @@ def file_crs(
                 f"{label}: {col} {value!r} is not a known coordinate system — "
                 "use wgs84, gcj02 (AMap/Gaode, Tencent) or bd09 (Baidu)"
             )
-    if given:
-        if set(seen) - {given}:
-            warnings.append(
-                f"{src}: the {col} column says {', '.join(sorted(seen))} but {given} was asked for; using {given}"
-            )
-        return given
-    if len(seen) > 1:
-        parts = "; ".join(f"{k} ({', '.join(v[:3])}{'...' if len(v) > 3 else ''})" for k, v in sorted(seen.items()))
-        problems.append(f"{col} mixes coordinate systems: {parts} — split the file, or convert the rows to one system")
-    return next(iter(seen)) if len(seen) == 1 else "wgs84"
+    return seen
+
+
+def _rows(seen: dict[str, list[str]], *, exclude: str | None = None) -> str:
+    """``gcj02 (row 2); wgs84 (row 3, row 4...)``: the systems of a crs column and their first rows."""
+    return "; ".join(
+        f"{k} ({', '.join(v[:3])}{'...' if len(v) > 3 else ''})" for k, v in sorted(seen.items()) if k != exclude
+    )
 
 
 def coordinates(

@@ -9,7 +9,8 @@ A file is read into one GeoDataFrame in EPSG:4326 with the columns of :data:`COL
   (``面积(㎡)``); see :data:`geo.layer_files.HEADERS`. A title row above the header is skipped (with a note).
 * CSV text in UTF-8 (with or without BOM), GBK/GB18030, UTF-16, or what charset-normalizer finds.
 * Coordinates in WGS84, GCJ-02 (AMap/Gaode, Tencent) or BD-09 (Baidu): the ``crs`` argument,
-  else a ``crs``/``坐标系`` column (all rows must agree), else WGS84; converted exactly by
+  else a ``crs``/``坐标系`` column (all rows must agree), else a system the coordinate headers
+  name (``经度(百度)``, ``gcj02_lng``; a conflict with the others is refused), else WGS84; converted exactly by
   :mod:`geo.crs`. GeoJSON geometries are taken as given in that system too; a CRS that a
   GeoPackage, GeoParquet or (pre-RFC 7946) GeoJSON file declares is reprojected first.
 * Every problem of a file is collected and raised together in one :class:`~geo.errors.InputError`;
@@ -40,8 +41,8 @@ import shapely
 from geo.errors import InputError
 from geo.hours import OpeningHoursError, normalise_opening_hours, opening_hours_state  # noqa: F401 (re-exported)
 from geo.io import write_geojson
-from geo.layer_files import ALIASES, EMPTY, HEADERS, Raw, cell_text, header_key, read_raw
-from geo.layer_points import check_ranges, converted, coordinates, file_crs, swap_message
+from geo.layer_files import ALIASES, EMPTY, HEADERS, Raw, cell_text, header_key, read_raw, system_prefixed
+from geo.layer_points import CRS_LABEL, check_ranges, converted, coordinates, file_crs, swap_message
 from geo.osm_layers import FACILITY_COLUMNS
 
 SUFFIXES = (".csv", ".xlsx", ".geojson", ".json", ".gpkg", ".parquet")
@@ -103,8 +104,12 @@ def _columns(raw: Raw, src: str, *, names: bool = True) -> dict[str, int]:
     """Field -> column index; raises for missing or doubled columns (a name column unless not ``names``)."""
     cols: dict[str, int] = {}
     problems = []
-    for j, h in enumerate(raw.header):
+    prefixed = [system_prefixed(h) for h in raw.header]
+    for j in sorted(range(len(raw.header)), key=lambda j: prefixed[j]):  # plain headers first
+        h = raw.header[j]
         f = None if h.startswith("orig_") else ALIASES.get(header_key(h))
+        if f in cols and prefixed[j] and not prefixed[cols[f]]:
+            continue  # lon_gcj02 beside lon (as in the sites table): a column of its own, not the coordinates
         if f in cols:
             problems.append(
                 f"columns {raw.header[cols[f]]!r} and {h!r} both look like the {f} column — "
@@ -259,7 +264,7 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None, nam
         )
     cols = _columns(raw, src, names=names)
     problems = raw.problems
-    crs_name = file_crs(crs, raw, cols, src, problems, warnings)
+    crs_name = file_crs(crs, raw, cols, src, problems, (warnings, notes))
     n = len(raw.rows)
     per_row: list[list[str]] = [[] for _ in range(n)]
     lon, lat, texts, kind = coordinates(raw, cols, per_row, notes, src)
@@ -426,10 +431,11 @@ def check_file(path: str | Path, *, layer: str, crs: str | None, out: str | Path
     ]
     fac = read.facilities
     tiers = ", ".join(f"{v} {k}" for k, v in fac["tier"].fillna("without tier").value_counts().items())
+    converted_from = f"; coordinates converted from {CRS_LABEL[fac['orig_crs'].iloc[0]]}" if "orig_crs" in fac else ""
     summary = [
         (
             f"{path}: {len(fac)} {layer} ({tiers}); opening hours known for "
-            f"{int(fac['opening_hours'].notna().sum())}; {len(read.warnings)} warning(s)"
+            f"{int(fac['opening_hours'].notna().sum())}{converted_from}; {len(read.warnings)} warning(s)"
         )
     ]
     if out is not None:

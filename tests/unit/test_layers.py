@@ -473,7 +473,7 @@ def test_check_file(tmp_path, capsys):
     check = check_file(f, layer="centres", crs="gcj02", out=out)
     assert capsys.readouterr() == ("", "")  # the engine prints nothing; the command line does
     assert check.summary == (f"{f}: 3 centres (1 district, 1 street, 1 community); opening hours known for 2; "
-                             "1 warning(s)", f"written to {out}")
+                             "coordinates converted from GCJ-02; 1 warning(s)", f"written to {out}")
     assert list(check.messages) == [
         f"note: {f}: read as GBK/GB18030 text",
         f"note: {f}: 3 of 3 points converted from GCJ-02 to WGS84 (the coordinates as given are kept in orig_lon, orig_lat)",

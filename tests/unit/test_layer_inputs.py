@@ -1,0 +1,125 @@
+"""Facility files as the QA pass wrote them: systems named in headers, merged cells, long text,
+cover sheets and tier variants (geo.layer_files, geo.layer_points, geo.layers).
+
+Every file is built here in ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geo.crs import bd09_to_wgs84, gcj02_to_wgs84
+from geo.errors import InputError
+from geo.layer_files import header_key, header_system
+from geo.layers import check_file, read_facilities
+
+POINTS = [(120.2197862, 30.2223719), (120.1752135, 30.196711), (120.1439545, 30.1610866)]
+
+
+def csv_file(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def points_csv(path: Path, lon: str, lat: str, extra: str = "", cells: tuple[str, ...] = ()) -> Path:
+    rows = [f"站{i},{x},{y}" + (f",{cells[i]}" if cells else "") for i, (x, y) in enumerate(POINTS)]
+    return csv_file(path, f"名称,{lon},{lat}" + (f",{extra}" if extra else ""), rows)
+
+
+# ------------------------------------------------------------------------------ 1. systems in headers
+@pytest.mark.parametrize(
+    ("header", "key", "system"),
+    [
+        ("经度(百度)", "经度", "bd09"),
+        ("纬度（GCJ-02）", "纬度", "gcj02"),
+        ("经度\n(GCJ-02)", "经度", "gcj02"),
+        ("bd_lon", "lon", "bd09"),
+        ("gcj02_lng", "lng", "gcj02"),
+        ("高德经度", "经度", "gcj02"),
+        ("lat_wgs84", "lat", "wgs84"),
+        ("经度 [WGS-84]", "经度", "wgs84"),
+        ("经度(CGCS2000坐标系)", "经度", "wgs84"),
+        ("经纬度(火星坐标)", "经纬度", "gcj02"),
+        ("经度(GPS)", "经度", "wgs84"),
+        ("经度", "经度", None),
+        ("经度(度)", "经度", None),
+        ("百度名称", "百度名称", None),
+        ("面积(㎡)", "面积", None),
+    ],
+)
+def test_header_names_a_system(header, key, system):
+    assert header_key(header) == key
+    assert header_system(header) == system
+
+
+def test_baidu_headers_are_converted_from_bd09(tmp_path):
+    f = points_csv(tmp_path / "hdr_bd.csv", "经度(百度)", "纬度(百度)")
+    read = read_facilities(f, layer="stations")
+    wx, wy = bd09_to_wgs84([p[0] for p in POINTS], [p[1] for p in POINTS])
+    assert read.facilities.geometry.x.tolist() == wx.tolist() and read.facilities.geometry.y.tolist() == wy.tolist()
+    assert read.facilities["orig_crs"].tolist() == ["bd09"] * 3
+    assert read.notes[0] == f"{f}: coordinates read as BD-09, as the headers 经度(百度), 纬度(百度) say"
+    # read as WGS84 the points were over a kilometre off
+    assert (np.hypot((wx - [p[0] for p in POINTS]) * 96_000, (wy - [p[1] for p in POINTS]) * 111_000) > 1000).all()
+    summary = check_file(f, layer="stations", crs=None, out=None).summary[0]
+    assert "coordinates converted from BD-09" in summary
+
+
+def test_prefixed_gcj_headers_and_an_annotated_xlsx(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    f = points_csv(tmp_path / "hdr_gcj.csv", "gcj02_lng", "gcj02_lat")
+    wb = openpyxl.Workbook()
+    wb.active.append([" 名称 ", "经度\n(GCJ-02)", "纬度（GCJ-02）", "层级"])
+    for i, (x, y) in enumerate(POINTS):
+        wb.active.append([f"站{i}", x, y, "社区"])
+    x = tmp_path / "hdr_annot.xlsx"
+    wb.save(x)
+    wx, wy = gcj02_to_wgs84([p[0] for p in POINTS], [p[1] for p in POINTS])
+    for path in (f, x):
+        fac = read_facilities(path, layer="stations").facilities
+        assert fac.geometry.x.tolist() == wx.tolist() and fac.geometry.y.tolist() == wy.tolist()
+    # the same system given with --crs is no conflict
+    assert read_facilities(x, layer="stations", crs="amap").facilities.geometry.x.tolist() == wx.tolist()
+
+
+def test_wgs84_headers_are_read_unchanged_and_said(tmp_path):
+    f = points_csv(tmp_path / "gps.csv", "经度(WGS84)", "纬度(WGS84)")
+    read = read_facilities(f, layer="stations")
+    assert read.facilities.geometry.x.tolist() == [p[0] for p in POINTS] and "orig_crs" not in read.facilities
+    assert read.notes == [f"{f}: coordinates read as WGS84, as the headers 经度(WGS84), 纬度(WGS84) say"]
+
+
+def test_header_conflicts_are_refused(tmp_path):
+    f = points_csv(tmp_path / "bd.csv", "经度(百度)", "纬度(百度)")
+    with pytest.raises(InputError) as err:
+        read_facilities(f, layer="stations", crs="gcj02")
+    assert str(f) in str(err.value)
+    assert err.value.problems == [
+        "the headers 经度(百度), 纬度(百度) say BD-09 but GCJ-02 was asked for (--crs) — "
+        "leave out --crs for this file, or correct the header"
+    ]
+    f = points_csv(tmp_path / "two.csv", "经度(百度)", "纬度(高德)")
+    with pytest.raises(InputError) as err:
+        read_facilities(f, layer="stations")
+    assert err.value.problems == [
+        "the coordinate headers name different coordinate systems (经度(百度) says BD-09; 纬度(高德) says GCJ-02) — "
+        "write the system the coordinates are in into both headers"
+    ]
+    f = points_csv(tmp_path / "col.csv", "经度(百度)", "纬度", "坐标系", ("bd09", "gcj02", "gcj02"))
+    with pytest.raises(InputError) as err:
+        read_facilities(f, layer="stations")
+    assert err.value.problems[0] == (
+        "the 坐标系 column says gcj02 (row 3, row 4) but the header 经度(百度) says BD-09 — "
+        "make them agree, or drop the 坐标系 column"
+    )
+
+
+def test_a_prefixed_coordinate_beside_a_plain_one_is_a_column_of_its_own(tmp_path):
+    # the sites table has lon, lat and lon_gcj02, lat_gcj02: read by lon/lat, the others kept
+    f = csv_file(tmp_path / "sites.csv", "名称,lon,lat,lon_gcj02,lat_gcj02", ["A,120.21,30.2,120.215,30.198"])
+    fac = read_facilities(f, layer="stations").facilities
+    assert fac.geometry.x.tolist() == [120.21]
+    assert fac["orig_lon_gcj02"].tolist() == ["120.215"]
