@@ -40,6 +40,7 @@ def scenario(served: Served, *, doc: dict, keep: dict | None = None) -> dict:
     kept = {}
     if keep is not None:
         store = open_store(keep["db"])
+        store.label = keep.get("shown") or store.label  # answers name no server folder
         kept = {"id": store.add(new_scenario(out, name=keep.get("name"), by=keep.get("by"))), "kept_in": store.label}
     return json_safe(
         {

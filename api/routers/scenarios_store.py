@@ -7,10 +7,12 @@
 :func:`store_target` names: ``CIRCLES_DB`` (a GeoPackage path or a ``postgresql://`` URL), else
 ``scenarios.gpkg`` in the served plan's folder, else (a plan made at start-up) a GeoPackage per
 plan in the cache folder. Scenarios outlive the service: a new one on the same plan reads them.
+Answers name the store by :func:`shown_store` (the file's name, never the server's folders).
 """
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -52,9 +54,29 @@ def store_target(served: Served) -> str:
     return str(folder / f"plan-{plan_key(served.result)[0]}.gpkg")
 
 
+def shown_store(served: Served, store: ScenarioStore | None = None) -> str:
+    """How answers name the store this service keeps its scenarios in: never a server's folder.
+
+    A GeoPackage by its file name and where it is ("scenarios.gpkg of the served plan"), a
+    database by its URL without its password.
+    """
+    store = open_store(store_target(served)) if store is None else store
+    path = getattr(store, "path", None)
+    if path is None:  # a database: its label is its URL shown without the password
+        return store.label
+    s = served.settings
+    if s.db:
+        return f"{PurePath(path).name} named by CIRCLES_DB"
+    if s.plan is not None:
+        return f"{PurePath(path).name} of the served plan"
+    return f"{PurePath(path).name} in the service's cache folder"
+
+
 def _store(served: Served) -> ScenarioStore:
-    """The store this service keeps its scenarios in."""
-    return open_store(store_target(served))
+    """The store this service keeps its scenarios in, named in answers as :func:`shown_store` says."""
+    store = open_store(store_target(served))
+    store.label = shown_store(served, store)
+    return store
 
 
 def _get(served: Served, sid: int, *, geometry: bool) -> SavedScenario:

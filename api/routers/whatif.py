@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import work
 from api.deps import PoolDep, ServedDep
-from api.routers.scenarios_store import store_target
+from api.routers.scenarios_store import shown_store, store_target
 from api.schemas import ErrorOut
 from geo.circles import metres_for
 from geo.crs import to_wgs84
@@ -98,7 +98,7 @@ async def post_scenario(
     if crs is not None and crs not in COORD_SYSTEMS:
         raise InputError("crs", [f"{crs!r}: expected one of {', '.join(COORD_SYSTEMS)}"])
     scenario_from_doc(scenario, source="request body", crs=crs)  # every problem, before queueing work
-    kept = {"db": store_target(served), "name": name, "by": by or "api"} if keep else None
+    kept = {"db": store_target(served), "shown": shown_store(served), "name": name, "by": by or "api"} if keep else None
     return await pool.run(work.scenario, doc=scenario, keep=kept)
 
 

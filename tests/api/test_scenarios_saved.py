@@ -42,7 +42,7 @@ def test_kept_scenarios_survive_a_restart(client, plan_folder):
         assert r.status_code == 200, r.text
         posted = r.json()
         sid = posted["id"]
-        assert posted["kept_in"] == str(plan_folder / "scenarios.gpkg")
+        assert posted["kept_in"] == "scenarios.gpkg of the served plan"
         r2 = first.post("/scenarios", params={"keep": "false"}, json=doc)
         assert r2.status_code == 200 and "id" not in r2.json()
     assert (plan_folder / "scenarios.gpkg").is_file()
@@ -96,8 +96,26 @@ def test_compare_and_delete(client, plan_folder):
         r = c.get(f"/scenarios/{b['id']}")
         assert r.status_code == 404
         assert r.json()["detail"] == (f"scenario {b['id']}: no kept scenario has this id in "
-                                      f"{plan_folder / 'scenarios.gpkg'} (`circles scenario list` shows them)")
+                                      "scenarios.gpkg of the served plan (`circles scenario list` shows them)")
         assert net is result.network  # the served plan is untouched
+
+
+def test_no_answer_shows_the_plans_folder(client, plan_folder):
+    """The kept scenarios' answers name their GeoPackage without the server's folders (README:
+    no answer shows a server path): the store's name, the 404s, the kept scenario."""
+    result = client.app.state.served.result
+    folders = {str(plan_folder), str(plan_folder.resolve()), str(plan_folder.parent)}
+    with _app(plan_folder) as c:
+        kept = c.post("/scenarios", params={"name": "named"}, json=_centre_doc(result))
+        answers = [kept, c.post("/scenarios", params={"keep": "false"}, json=_centre_doc(result)),
+                   c.get("/scenarios"), c.get(f"/scenarios/{kept.json()['id']}"), c.get("/scenarios/999"),
+                   c.delete("/scenarios/999"), c.get("/scenarios/999/map"), c.get("/scenarios/compare?ids=1,999")]
+        assert [r.status_code for r in answers] == [200, 200, 200, 200, 404, 404, 404, 404]
+        assert kept.json()["kept_in"] == c.get("/scenarios").json()["kept_in"] == "scenarios.gpkg of the served plan"
+        for r in answers:
+            assert not [f for f in folders if f in r.text], (r.request.url, r.text[:300])
+        for r in answers[4:]:
+            assert "in scenarios.gpkg of the served plan" in r.json()["detail"], r.text
 
 
 def test_unknown_and_bad_ids(client, plan_folder):
