@@ -451,6 +451,7 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
     else:  # no network edit: the base network itself (an edited copy would hold the same arrays)
         net, log = base_net, EditLog(np.arange(base_net.n_edges, dtype=np.int64), np.zeros(0, np.int64))
     facilities, touched = _facility_edits(before, scenario, problems)
+    _check_facility_places(net, scenario, before.params.snap_max_m, problems)
     if problems:
         raise InputError(scenario.source, problems)
     hs = (
@@ -460,6 +461,32 @@ def apply_scenario(before: PlanResult, scenario: Scenario, *, link_snap_max_m: f
     )
     notes = [f"{len(log.closed)} edges closed, {len(log.split_pieces)} split, {len(log.links)} links added"]
     return Applied(net, log, hs, facilities, notes, frozenset(touched))
+
+
+def _check_facility_places(net: Network, scenario: Scenario, snap_max_m: float, problems: list[str]) -> None:
+    """Add a problem for each facility an edit puts farther than ``snap_max_m`` from every walkable way.
+
+    The plan's own snap limit: a facility row of a plan's file that far is listed as not placed
+    and the plan goes on, but an edit is one deliberate change whose only effect would be none
+    (an added facility serving nobody) or a silent removal (a facility moved off the network),
+    so it is refused, as a link end too far from the streets is.
+    """
+    edits = [e for e in scenario.edits if e.kind in ("add_facility", "move_facility") and e.geometry is not None]
+    if not edits:
+        return
+    lonlat = np.vstack([shapely.get_coordinates(e.geometry)[:1] for e in edits])
+    xy = net.project(lonlat[:, 0], lonlat[:, 1])
+    ok = net.snap(xy, max_dist=snap_max_m).ok
+    if ok.all():
+        return
+    far = net.snap(xy[~ok], max_dist=1e9).dist  # the distance to the nearest way, however far
+    for e, (lon, lat), d in zip(np.asarray(edits, dtype=object)[~ok], lonlat[~ok], far, strict=True):
+        problems.append(
+            f"{scenario.unit} {e.number} ({e.kind}): layer {e.layer}: the facility at {lon:.6f}, {lat:.6f} (WGS84) is "
+            f"{d:,.0f} m from the nearest walkable way (limit {snap_max_m:.0f} m, as a plan places facilities) — "
+            "put it beside a street of the plan's network; check the coordinates (longitude, latitude; "
+            "GCJ-02/BD-09 need --crs)"
+        )
 
 
 def _find(fac: gpd.GeoDataFrame, ref: str) -> tuple[np.ndarray, str | None]:
@@ -485,10 +512,19 @@ def _facility_edits(before: PlanResult, scenario: Scenario, problems: list[str])
         where = f"{scenario.unit} {e.number} ({e.kind})"
         fac = tables[e.layer]
         if e.kind == "add_facility":
+            new_id = str(e.props.get("id") or f"scenario-{e.number}")
+            same = np.flatnonzero(fac["id"].astype(str).to_numpy() == new_id) if len(fac) else np.zeros(0, np.int64)
+            if len(same):
+                problems.append(
+                    f"{where}: layer {e.layer} already has a facility with id {new_id!r} "
+                    f"({fac['name'].iloc[same[0]]}): give the new facility an id of its own, or use "
+                    "move_facility to move that one"
+                )
+                continue
             row: dict[str, object] = {c: None for c in fac.columns if c != fac.geometry.name}
             row.update(
                 {
-                    "id": str(e.props.get("id") or f"scenario-{e.number}"),
+                    "id": new_id,
                     "name": str(e.props.get("name") or f"new {e.layer} ({scenario.unit} {e.number})"),
                     "layer": e.layer,
                     "tier": e.props.get("tier"),
