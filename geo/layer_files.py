@@ -1,8 +1,9 @@
 """Planners' tables as files: CSV, XLSX, GeoJSON/JSON, GPKG, (Geo)Parquet -> a header and rows.
 
 The first step of :func:`geo.layers.read_facilities`: the text encoding of a CSV or JSON file,
-the header row of a sheet (a title row above it is skipped, with a note), the first sheet or
-layer of a workbook or GeoPackage, and geometries reprojected to lon/lat when a file declares
+the header row of a sheet (a title row above it is skipped, with a note), the first visible
+sheet with a facility header of a workbook (merged cells filled down the rows they span), the
+first layer of a GeoPackage, and geometries reprojected to lon/lat when a file declares
 another CRS. What the cells mean (names, coordinates, tiers, hours) is :mod:`geo.layers`'s work.
 Row labels are those a spreadsheet user sees (``row 2`` is the first data row under a header in
 row 1; ``feature N`` and ``item N`` count from 1).
@@ -137,6 +138,8 @@ class Raw:
     labels: list[str]
     geoms: list | None = None
     problems: list[str] = field(default_factory=list)
+    #: the sheets of a workbook looked at when none has a facility header ("" otherwise)
+    sheets: str = ""
 
 
 def _decode(data: bytes, src: str, notes: list[str]) -> str:
@@ -179,12 +182,8 @@ def _grid_raw(grid: Sequence[Sequence[object]], src: str, notes: list[str]) -> R
     filled = [i for i, r in enumerate(grid) if any(cell_text(c) is not None for c in r)]
     if not filled:
         raise InputError(src, [EMPTY])
-    h = filled[0]
-    for i in filled[:HEADER_SEARCH_ROWS]:  # a title row above the header is common in office lists
-        found = {ALIASES.get(header_key(c)) for c in grid[i] if cell_text(c) is not None}
-        if "name" in found and ({"lon", "lat"} <= found or "lonlat" in found):
-            h = i
-            break
+    found = _header_row(grid, filled)
+    h = filled[0] if found is None else found
     if h != filled[0]:
         above = [t for i in filled if i < h for c in grid[i] if (t := cell_text(c)) is not None]
         notes.append(f"{src}: the header is row {h + 1}; rows above it were skipped ({', '.join(above)})")
@@ -195,6 +194,98 @@ def _grid_raw(grid: Sequence[Sequence[object]], src: str, notes: list[str]) -> R
         notes.append(f"{src}: empty rows skipped: {', '.join(str(i + 1) for i in blank)}")
     header = [cell_text(grid[h][j]) or f"column {j + 1}" for j in keep]
     return Raw(header, [[grid[i][j] for j in keep] for i in data], [f"row {i + 1}" for i in data])
+
+
+def _header_row(grid: Sequence[Sequence[object]], filled: Sequence[int]) -> int | None:
+    """The index of the header row (names and coordinates) among the first filled rows; None if none is."""
+    for i in filled[:HEADER_SEARCH_ROWS]:  # a title row above the header is common in office lists
+        found = {ALIASES.get(header_key(c)) for c in grid[i] if cell_text(c) is not None}
+        if "name" in found and ({"lon", "lat"} <= found or "lonlat" in found):
+            return i
+    return None
+
+
+def _read_xlsx(path: Path, src: str, notes: list[str]) -> Raw:
+    """The first visible sheet of a workbook with a facility header, merged cells filled down.
+
+    Hidden sheets and sheets without a 名称/经度/纬度 header (a cover or notes sheet) are passed
+    over, and a note says which sheet was read; when no sheet has such a header the first
+    visible sheet is read (its missing columns are then an error naming the sheets looked at:
+    :attr:`Raw.sheets`). A merged range's value stands in every row the range spans (Excel
+    keeps it in the first row only).
+    """
+    import openpyxl  # noqa: PLC0415 - workbooks only (pandas' reader leaves merged ranges out)
+
+    book = openpyxl.load_workbook(path, data_only=True, keep_links=False)
+    try:
+        looked: list[str] = []
+        chosen = None
+        for ws in book.worksheets:
+            if ws.sheet_state != "visible":
+                looked.append(f"{ws.title!r} (hidden)")
+                continue
+            grid = _sheet_grid(ws)
+            filled = [i for i, r in enumerate(grid) if any(cell_text(c) is not None for c in r)]
+            if _header_row(grid, filled) is not None:
+                chosen = ws, grid
+                break
+            looked.append(f"{ws.title!r} ({'empty' if not filled else 'no 名称/经度/纬度 header'})")
+        every = [str(ws.title) for ws in book.worksheets]
+        found = chosen is not None
+        passed = looked if found else []
+        if chosen is None:  # no sheet has a facility header: the first visible one, as it is
+            first = next((ws for ws in book.worksheets if ws.sheet_state == "visible"), book.worksheets[0])
+            chosen = first, _sheet_grid(first)
+        ws, grid = chosen
+        merged = _fill_merged(ws, grid)
+    finally:
+        book.close()
+    title = str(ws.title)
+    if len(every) > 1:
+        after = every[len(passed) + 1 :] if passed else [t for t in every if t != title]
+        what = "the first sheet" if title == every[0] else "the sheet"
+        why = f" (the first visible one with a facility header; passed over: {', '.join(passed)})" if passed else ""
+        rest = f"; other sheets ignored: {', '.join(after)}" if after else ""
+        notes.append(f"{src}: read {what} {title!r}{why}{rest}")
+    if merged:
+        shown = ", ".join(merged[:10]) + (f" and {len(merged) - 10} more" if len(merged) > 10 else "")
+        notes.append(f"{src}: merged cells filled into every row they span: {shown}")
+    raw = _grid_raw(grid, src, notes)
+    raw.sheets = "" if found or len(every) == 1 else ", ".join(looked)
+    return raw
+
+
+def _sheet_grid(ws: object) -> list[list[object]]:
+    """A worksheet's cells as values (row 1 first): errors such as #N/A empty, whole numbers as int."""
+    rows = []
+    for row in ws.iter_rows():  # type: ignore[attr-defined]
+        cells: list[object] = []
+        for c in row:
+            v = c.value
+            if v is None or c.data_type == "e":
+                v = None
+            elif c.data_type == "n" and isinstance(v, float) and v.is_integer():
+                v = int(v)
+            cells.append(v)
+        rows.append(cells)
+    return rows
+
+
+def _fill_merged(ws: object, grid: list[list[object]]) -> list[str]:
+    """Copy each merged range's value down the rows it spans (its first column); the ranges filled."""
+    filled = []
+    for rng in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col)):  # type: ignore[attr-defined]
+        if rng.max_row == rng.min_row or rng.min_row > len(grid):
+            continue
+        j = rng.min_col - 1
+        value = grid[rng.min_row - 1][j] if j < len(grid[rng.min_row - 1]) else None
+        if value is None:
+            continue
+        for r in range(rng.min_row, min(rng.max_row, len(grid))):
+            grid[r] += [None] * (j + 1 - len(grid[r]))
+            grid[r][j] = value
+        filled.append(f"{rng.coord} ({cell_text(value)!r})")
+    return filled
 
 
 def _frame_raw(df: pd.DataFrame, label: str, first: int, geoms: list | None = None) -> Raw:
@@ -241,14 +332,7 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
         return _read_json(_decode(path.read_bytes(), src, notes), src, notes)
     try:
         if suffix == ".xlsx":
-            with pd.ExcelFile(path, engine="openpyxl") as book:
-                sheets = book.sheet_names
-                grid = book.parse(sheets[0], header=None, dtype=object).to_numpy().tolist()
-            if len(sheets) > 1:
-                notes.append(
-                    f"{src}: read the first sheet {sheets[0]!r}; other sheets ignored: {', '.join(map(str, sheets[1:]))}"
-                )
-            return _grid_raw(grid, src, notes)
+            return _read_xlsx(path, src, notes)
         if suffix == ".parquet":
             try:
                 gdf = gpd.read_parquet(path)

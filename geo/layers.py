@@ -118,6 +118,8 @@ def _columns(raw: Raw, src: str, *, names: bool = True) -> dict[str, int]:
         elif f is not None:
             cols[f] = j
     found = ", ".join(raw.header) or "(none)"
+    if raw.sheets:  # a workbook none of whose sheets has the header: say which were looked at
+        found += f" (in the first visible sheet; sheets looked at: {raw.sheets})"
     if names and "name" not in cols:
         problems.append(f"no name column — expected one of {', '.join(HEADERS['name'])}; columns found: {found}")
     for f, what in (("lon", "longitude"), ("lat", "latitude")):
@@ -257,7 +259,11 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None, nam
         raise InputError(
             src,
             [
-                "holds no facilities: there is a header but no rows below it"
+                (
+                    f"no sheet has a header with 名称, 经度 and 纬度 — sheets looked at: {raw.sheets}"
+                    if raw.sheets
+                    else "holds no facilities: there is a header but no rows below it"
+                )
                 if raw.geoms is None
                 else "holds no features"
             ],

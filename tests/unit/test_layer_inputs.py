@@ -123,3 +123,88 @@ def test_a_prefixed_coordinate_beside_a_plain_one_is_a_column_of_its_own(tmp_pat
     fac = read_facilities(f, layer="stations").facilities
     assert fac.geometry.x.tolist() == [120.21]
     assert fac["orig_lon_gcj02"].tolist() == ["120.215"]
+
+
+# ------------------------------------------------------------------------------ 2. merged cells
+def test_merged_cells_fill_every_row_they_span(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["街道", "名称", "经度", "纬度", "服务项目", "层级"])
+    for i, (x, y) in enumerate(POINTS):
+        ws.append(
+            [
+                "浦沿街道" if i == 0 else None,
+                f"站{i}",
+                x,
+                y,
+                "老年食堂、托育" if i == 0 else None,
+                "社区" if i == 0 else "街道",
+            ]
+        )
+    ws.merge_cells("A2:A4")
+    ws.merge_cells("E2:E4")
+    ws.merge_cells("F2:F3")  # the merged tier: row 3 was 'without tier'
+    f = tmp_path / "merged_service.xlsx"
+    wb.save(f)
+    read = read_facilities(f, layer="stations")
+    fac = read.facilities
+    assert fac["services"].tolist() == [("老年食堂", "托育")] * 3
+    assert fac["tier"].tolist() == ["community", "community", "street"]
+    assert fac["orig_街道"].tolist() == ["浦沿街道"] * 3
+    assert read.notes == [
+        f"{f}: merged cells filled into every row they span: A2:A4 ('浦沿街道'), E2:E4 ('老年食堂、托育'), F2:F3 ('社区')"
+    ]
+
+
+# ------------------------------------------------------------------------------ 4. cover and hidden sheets
+def test_a_cover_sheet_and_a_hidden_sheet_are_passed_over(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["本表由滨江区提供"])
+    hidden = wb.create_sheet("旧表")
+    hidden.append(["名称", "经度", "纬度"])
+    hidden.append(["旧站", 100.0, 20.0])
+    hidden.sheet_state = "hidden"
+    data = wb.create_sheet("驿站")
+    data.append(["名称", "经度", "纬度"])
+    for i, (x, y) in enumerate(POINTS):
+        data.append([f"站{i}", x, y])
+    wb.create_sheet("充电").append(["名称", "经度", "纬度"])
+    f = tmp_path / "cover_first.xlsx"
+    wb.save(f)
+    read = read_facilities(f, layer="stations")
+    assert read.facilities["name"].tolist() == ["站0", "站1", "站2"]
+    assert read.notes == [
+        f"{f}: read the sheet '驿站' (the first visible one with a facility header; passed over: "
+        "'说明' (no 名称/经度/纬度 header), '旧表' (hidden)); other sheets ignored: 充电"
+    ]
+
+
+def test_no_sheet_with_a_header_names_the_sheets_looked_at(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["本表由滨江区提供"])
+    wb.create_sheet("空白")
+    hidden = wb.create_sheet("隐藏")
+    hidden.append(["名称", "经度", "纬度"])
+    hidden.sheet_state = "hidden"
+    f = tmp_path / "none.xlsx"
+    wb.save(f)
+    with pytest.raises(InputError) as err:
+        read_facilities(f, layer="stations")
+    looked = "(in the first visible sheet; sheets looked at: '说明' (no 名称/经度/纬度 header), '空白' (empty), '隐藏' (hidden))"
+    assert err.value.problems == [
+        "no sheet has a header with 名称, 经度 and 纬度 — sheets looked at: "
+        "'说明' (no 名称/经度/纬度 header), '空白' (empty), '隐藏' (hidden)"
+    ]
+    # a cover sheet with several rows: the missing columns are said, with the sheets looked at
+    wb["说明"].append(["2024年"])
+    wb.save(f)
+    with pytest.raises(InputError) as err:
+        read_facilities(f, layer="stations")
+    assert str(f) in str(err.value)
+    assert err.value.problems[0].endswith(f"columns found: 本表由滨江区提供 {looked}")
+    assert len(err.value.problems) == 3
