@@ -89,7 +89,7 @@ def coverage_summary(  # noqa: PLR0913 - each keyword is one part of coverage.js
         "homes_method": homes.method,
         "homes": len(homes),
         "people": round(float(homes.people.sum())),
-        **({"people_unassigned": list(homes.unassigned)} if homes.unassigned else {}),
+        **({"people_unassigned": homes.unassigned} if homes.unassigned else {}),
         "homes_unsnapped": int((~home_snap.ok).sum()),
         "network": {
             "nodes": network.n_nodes,

@@ -53,8 +53,9 @@ HOUSE_TYPES = frozenset({"house", "detached", "terrace", "bungalow", "semidetach
 #: 6-minute walk, is further than a compound's homes lie from its centre, and giving people to a
 #: home further away would put them in circles they do not live in.
 POINT_MAX_M = 500.0
-#: population rows named one by one in the plan's warning (all are in coverage.json)
+#: population rows named one by one in the plan's warning, and in ``coverage.json`` (with the totals)
 SHOWN_ROWS = 10
+LISTED_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,9 @@ class Homes:
     kind: np.ndarray  # (H,) "building" | "grid"
     osm_id: np.ndarray  # (H,) source feature id
     method: str
-    #: rows of a population file whose people no home was given (see :func:`apply_population`)
-    unassigned: tuple[dict, ...] = ()
+    #: the features of a population file whose people no home was given (see :func:`apply_population`):
+    #: ``features``, ``people``, ``limit_m``, ``rows`` (the first :data:`LISTED_ROWS`), ``rows_left_off``
+    unassigned: dict | None = None
 
     def __len__(self) -> int:
         return len(self.xy)
@@ -96,20 +98,19 @@ class Homes:
         """The plan's warning naming the population rows not assigned (none when all were)."""
         if not self.unassigned:
             return []
-        rows = self.unassigned
+        u = self.unassigned
         shown = [
             f"{r['file']} feature {r['row']} at {r['lon']:.5f}, {r['lat']:.5f}: {r['people']:,.0f} people, "
             + (f"{r['distance_m']:,.0f} m from the nearest home" if r["distance_m"] is not None else str(r["reason"]))
-            for r in rows[:SHOWN_ROWS]
+            for r in u["rows"][:SHOWN_ROWS]
         ]
-        more = f"; and {len(rows) - len(shown)} more (all in coverage.json)" if len(rows) > len(shown) else ""
-        total = sum(r["people"] for r in rows)
+        more = u["features"] - len(shown)
         return [
-            f"population: {total:,.0f} people in {len(rows)} features of the population file were not "
-            f"assigned to any home (a point farther than {POINT_MAX_M:.0f} m from every home of the plan, "
+            f"population: {u['people']:,.0f} people in {u['features']} features of the population file were not "
+            f"assigned to any home (a point farther than {u['limit_m']:.0f} m from every home of the plan, "
             f"or an area holding no home — outside the extract or study area, or wrong coordinates?): "
             + "; ".join(shown)
-            + more
+            + (f"; and {more} more (the first {LISTED_ROWS} in coverage.json)" if more else "")
         ]
 
 
@@ -266,14 +267,15 @@ def apply_population(
         left[at[~near]] = True
         far_m[at[~near]] = dist[~near]
     where = shapely.get_coordinates(shapely.point_on_surface(geoms_metric)) if lonlat is None else lonlat
-    unassigned = tuple(
+    at_left = np.flatnonzero(left)
+    rows = [
         {
-            "file": source,
+            "file": Path(source).name,  # its name: an API answer shows no server path
             "row": int(i) + 1,
             "lon": round(float(where[i, 0]), 6),
             "lat": round(float(where[i, 1]), 6),
             "people": float(population[i]),
-            "distance_m": None if np.isnan(far_m[i]) or np.isinf(far_m[i]) else round(float(far_m[i]), 1),
+            "distance_m": None if not np.isfinite(far_m[i]) else round(float(far_m[i]), 1),
             "reason": (
                 "an area holding no home"
                 if is_poly[i]
@@ -282,7 +284,18 @@ def apply_population(
                 else f"a point farther than {POINT_MAX_M:.0f} m from every home"
             ),
         }
-        for i in np.flatnonzero(left)
+        for i in at_left[:LISTED_ROWS]
+    ]
+    unassigned = (
+        {
+            "features": len(at_left),
+            "people": float(population[at_left].sum()),
+            "limit_m": POINT_MAX_M,
+            "rows": rows,
+            "rows_left_off": max(len(at_left) - LISTED_ROWS, 0),
+        }
+        if len(at_left)
+        else None
     )
     method = (
         f"population file {source}: polygons spread over the homes inside, points to the nearest home "

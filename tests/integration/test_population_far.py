@@ -39,7 +39,7 @@ def test_a_point_exactly_at_the_limit_is_assigned_one_beyond_is_listed():
     pts = shapely.points([(POINT_MAX_M, 0.0), (-POINT_MAX_M - 1, 0.0), (5000.0, 10.0)])
     out = apply_population(homes, pts, np.array([100.0, 40.0, 7.0]), source="pop.geojson")
     assert out.people.tolist() == [100.0, 7.0]
-    assert [(r["row"], r["people"], r["distance_m"]) for r in out.unassigned] == [(2, 40.0, POINT_MAX_M + 1)]
+    assert [(r["row"], r["people"], r["distance_m"]) for r in out.unassigned["rows"]] == [(2, 40.0, POINT_MAX_M + 1)]
     assert "40 people in 1 points farther than 500 m from every home were not assigned" in out.method
     (warning,) = out.unassigned_warnings()
     assert "pop.geojson feature 2" in warning
@@ -49,19 +49,21 @@ def test_a_point_exactly_at_the_limit_is_assigned_one_beyond_is_listed():
 
 def test_with_no_homes_every_point_is_listed_none_dropped():
     out = apply_population(_homes([]), shapely.points([(0.0, 0.0)]), np.array([9.0]), source="p")
-    assert out.unassigned[0]["reason"] == "the plan holds no home"
-    assert out.unassigned[0]["distance_m"] is None
+    assert out.unassigned["rows"][0]["reason"] == "the plan holds no home"
+    assert out.unassigned["rows"][0]["distance_m"] is None
     assert "9 people" in out.unassigned_warnings()[0]
 
 
-def test_many_rows_are_named_up_to_ten_in_the_warning_all_in_the_list():
+def test_many_rows_are_named_up_to_ten_in_the_warning_a_thousand_in_the_list(monkeypatch):
+    monkeypatch.setattr("geo.demand.LISTED_ROWS", 11)
     homes = _homes([(0.0, 0.0)])
     pts = shapely.points([(10_000.0 + i, 0.0) for i in range(12)])
     out = apply_population(homes, pts, np.full(12, 2.0), source="p")
-    assert len(out.unassigned) == 12
+    assert (out.unassigned["features"], out.unassigned["people"], out.unassigned["rows_left_off"]) == (12, 24.0, 1)
+    assert [r["row"] for r in out.unassigned["rows"]] == list(range(1, 12))
     (warning,) = out.unassigned_warnings()
     assert "24 people in 12 features" in warning
-    assert "and 2 more (all in coverage.json)" in warning
+    assert "and 2 more (the first 11 in coverage.json)" in warning
     assert "feature 10 " in warning
     assert "feature 11 " not in warning
 
@@ -93,7 +95,8 @@ def test_a_point_160_km_away_is_not_given_to_a_binjiang_home(binjiang_path, cach
     assert res.exit_code == 0, res.output
     cov = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
     assert cov["people"] == 1234  # the near point only; before, 1,001,234 (the far one piled onto a home)
-    (row,) = cov["people_unassigned"]
+    assert (cov["people_unassigned"]["features"], cov["people_unassigned"]["people"]) == (1, 1_000_000.0)
+    (row,) = cov["people_unassigned"]["rows"]
     assert (row["row"], row["lon"], row["lat"], row["people"]) == (2, *SHANGHAI, 1_000_000.0)
     assert 150_000 < row["distance_m"] < 170_000
     assert "1000000 people in 1 points farther than 500 m from every home were not assigned" in cov["homes_method"]
