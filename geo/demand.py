@@ -99,6 +99,15 @@ class Homes:
         if not self.unassigned:
             return []
         u = self.unassigned
+        out = []
+        if u.get("outside_area"):
+            o = u["outside_area"]
+            out.append(
+                f"population: {o['people']:,.0f} people in {o['features']} points of the population file lie "
+                "outside the study area and are not counted (their homes are not the area's)"
+            )
+        if not u["features"]:
+            return out
         shown = [
             f"{r['file']} feature {r['row']} at {r['lon']:.5f}, {r['lat']:.5f}: {r['people']:,.0f} people, "
             + (f"{r['distance_m']:,.0f} m from the nearest home" if r["distance_m"] is not None else str(r["reason"]))
@@ -106,11 +115,12 @@ class Homes:
         ]
         more = u["features"] - len(shown)
         return [
+            *out,
             f"population: {u['people']:,.0f} people in {u['features']} features of the population file were not "
             f"assigned to any home (a point farther than {u['limit_m']:.0f} m from every home of the plan, "
             f"or an area holding no home — outside the extract or study area, or wrong coordinates?): "
             + "; ".join(shown)
-            + (f"; and {more} more (the first {LISTED_ROWS} in coverage.json)" if more else "")
+            + (f"; and {more} more (the first {LISTED_ROWS} in coverage.json)" if more else ""),
         ]
 
 
@@ -223,7 +233,13 @@ def _grid_homes(land: np.ndarray, osm_ids: np.ndarray, rule: PeopleRule) -> tupl
 
 
 def apply_population(
-    homes: Homes, geoms_metric: np.ndarray, population: np.ndarray, *, source: str, lonlat: np.ndarray | None = None
+    homes: Homes,
+    geoms_metric: np.ndarray,
+    population: np.ndarray,
+    *,
+    source: str,
+    lonlat: np.ndarray | None = None,
+    area: shapely.Geometry | None = None,
 ) -> Homes:
     """Spread people from a population file over the homes.
 
@@ -233,7 +249,8 @@ def apply_population(
     full count). A point farther from every home, and a polygon with no home inside, is not
     assigned: it is listed in the returned ``unassigned`` (file, feature number, ``lonlat`` of
     the feature (WGS84, else metric), people, distance to the nearest home) and its people are
-    said in ``method``.
+    said in ``method``. With a study ``area`` (metric), the points outside it are not counted
+    (their people live in the neighbouring areas): said in ``method`` and ``unassigned["outside_area"]``.
     """
     people = np.zeros(len(homes))
     pts = shapely.points(homes.xy)
@@ -253,8 +270,12 @@ def apply_population(
         )
         np.add.at(people, home_i, pops[poly_i] * share)
         left[np.flatnonzero(is_poly)[nsum == 0]] = True
-    if (~is_poly).any():
-        at = np.flatnonzero(~is_poly)
+    outside = np.zeros(len(geoms_metric), bool)
+    if area is not None and (~is_poly).any():
+        c = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[~is_poly]))
+        outside[np.flatnonzero(~is_poly)] = ~shapely.contains_xy(area, c[:, 0], c[:, 1])
+    if (~is_poly & ~outside).any():
+        at = np.flatnonzero(~is_poly & ~outside)
         p_xy = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[at]))
         if len(homes):
             from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; --population only
@@ -293,8 +314,13 @@ def apply_population(
             "limit_m": POINT_MAX_M,
             "rows": rows,
             "rows_left_off": max(len(at_left) - LISTED_ROWS, 0),
+            **(
+                {"outside_area": {"features": int(outside.sum()), "people": float(population[outside].sum())}}
+                if outside.any()
+                else {}
+            ),
         }
-        if len(at_left)
+        if len(at_left) or outside.any()
         else None
     )
     method = (
@@ -306,6 +332,8 @@ def apply_population(
         method += (
             f"; {population[no_home].sum():.0f} people in {no_home.sum()} polygons holding no home were not placed"
         )
+    if outside.any():
+        method += f"; {population[outside].sum():.0f} people in {outside.sum()} points outside the study area were not counted"
     if (left & ~is_poly).any():
         method += (
             f"; {population[left & ~is_poly].sum():.0f} people in {(left & ~is_poly).sum()} points farther than "
@@ -329,13 +357,15 @@ def read_population(
     *,
     project: Callable[[np.ndarray, np.ndarray], np.ndarray],
     communities: Sequence[str | None] | None = None,
+    area: shapely.Geometry | None = None,
 ) -> Homes:
     """Read a population file and spread it over ``homes``.
 
     A GIS file (GeoJSON, GeoPackage, ...) holds polygons or points with a population column;
     ``project(lon, lat)`` gives metric (n, 2) arrays. A table (CSV or XLSX) holds population by
     community name (columns 社区, 人口 or community, population), matched against
-    ``communities``, the community of each home (:func:`read_community_population`).
+    ``communities``, the community of each home (:func:`read_community_population`). ``area``:
+    the study area (metric), whose homes ``homes`` are; points outside it are not counted.
     """
     path = Path(path)
     if path.suffix.lower() in TABLE_SUFFIXES:
@@ -376,7 +406,7 @@ def read_population(
     g = gdf.to_crs(4326).geometry.to_numpy() if gdf.crs is not None else gdf.geometry.to_numpy()
     geoms = shapely.transform(np.asarray(g, dtype=object), lambda c: project(c[:, 0], c[:, 1]))
     lonlat = shapely.get_coordinates(shapely.point_on_surface(np.asarray(g, dtype=object)))
-    return apply_population(homes, geoms, values.to_numpy(float), source=str(path), lonlat=lonlat)
+    return apply_population(homes, geoms, values.to_numpy(float), source=str(path), lonlat=lonlat, area=area)
 
 
 def _community_rows(raw: Raw, name_at: int, pop_at: int, have: list[str], problems: list[str]) -> dict[str, float]:

@@ -232,7 +232,13 @@ def plan(
         info = home_info(base, params, say=say)
     home_snap = info.snap
     if inputs.population is not None:  # after the names: a table by community is matched on them
-        homes = read_population(inputs.population, homes, project=net.project, communities=info.names[1])
+        homes = read_population(
+            inputs.population,
+            homes,
+            project=net.project,
+            communities=info.names[1],
+            area=None if clip.area is None else clip.area.metric,
+        )
         warnings += homes.unassigned_warnings()
     layers: dict[str, LayerResult] = {}
     notes = {k: v for k, v in base.layer_notes.items() if k not in files}

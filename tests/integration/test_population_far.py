@@ -103,3 +103,39 @@ def test_a_point_160_km_away_is_not_given_to_a_binjiang_home(binjiang_path, cach
     assert "feature 2 at 121.50000, 31.20000: 1,000,000 people" in res.output
     gaps = json.loads((out / "gaps.geojson").read_text(encoding="utf-8"))["features"]
     assert max((f["properties"].get("people") or 0) for f in gaps) <= 1234
+
+
+@pytest.mark.slow
+@pytest.mark.hangzhou
+def test_with_a_study_area_points_outside_it_are_not_piled_onto_its_edge_homes(binjiang_path, cache_dir, tmp_path):
+    base = load_base(PlanInputs(osm=binjiang_path), PlanParams(cache_dir=cache_dir))
+    at = int(np.argmax(base.homes.people))
+    x, y = base.homes.xy[at]
+    box = shapely.box(x - 300, y - 300, x + 300, y + 300)
+    ring = base.network.unproject(np.asarray(box.exterior.coords)).tolist()
+    area = tmp_path / "area.geojson"
+    area.write_text(
+        json.dumps(
+            {"type": "Feature", "properties": {"name": "box"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        ),
+        encoding="utf-8",
+    )
+    # a point at the box's home, and one 350 m east of it: outside the box, within 500 m of its homes
+    lonlat = base.network.unproject(np.array([[x, y], [x + 350, y]]))
+    feats = [
+        {"type": "Feature", "properties": {"population": p}, "geometry": {"type": "Point", "coordinates": list(c)}}
+        for p, c in zip((100, 50), lonlat.tolist(), strict=True)
+    ]
+    pop = tmp_path / "pop.geojson"
+    pop.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
+    out = tmp_path / "o"
+    res = CliRunner().invoke(
+        main,
+        ["plan", "--osm", str(binjiang_path), "--area", str(area), "--population", str(pop), "--out", str(out), "-q"],
+    )
+    assert res.exit_code == 0, res.output
+    cov = json.loads((out / "coverage.json").read_text(encoding="utf-8"))
+    assert cov["people"] == 100  # before: 150, the outside point piled onto the box's edge homes
+    u = cov["people_unassigned"]
+    assert (u["features"], u["rows"], u["outside_area"]) == (0, [], {"features": 1, "people": 50.0})
+    assert "50 people in 1 points of the population file lie outside the study area and are not counted" in res.output
