@@ -48,6 +48,9 @@ HEADERS: dict[str, tuple[str, ...]] = {
 EMPTY = "the file is empty: expected a header row (名称, 经度, 纬度...) and one row per facility"
 #: a header is looked for in the first rows of a sheet (title rows above it are skipped).
 HEADER_SEARCH_ROWS = 10
+#: the characters an Excel cell holds (:data:`geo.tables.EXCEL_TEXT`): the plan writes its tables
+#: as XLSX too, so a longer text cell is refused when the file is read, not when a plan ends.
+CELL_TEXT = 32_767
 
 
 def cell_text(value: object) -> str | None:
@@ -288,6 +291,21 @@ def _fill_merged(ws: object, grid: list[list[object]]) -> list[str]:
     return filled
 
 
+def long_cells(raw: Raw, per_row: list[list[str]]) -> None:
+    """Text cells longer than :data:`CELL_TEXT` characters as problems of their rows (``per_row``).
+
+    Refused rather than cut: no facility field is that long unless a paste went wrong, and a
+    name or id cut short would no longer match the planner's own list.
+    """
+    for i, row in enumerate(raw.rows):
+        for j, v in enumerate(row):
+            if type(v) is str and len(v) > CELL_TEXT:
+                per_row[i].append(
+                    f"{raw.header[j]} {v[:20]!r}... holds {len(v):,} characters, more than the {CELL_TEXT:,} "
+                    "an Excel cell holds (the plan's tables are also written as .xlsx) — shorten it"
+                )
+
+
 def _frame_raw(df: pd.DataFrame, label: str, first: int, geoms: list | None = None) -> Raw:
     """A data frame (columns, rows) as header + rows, rows labelled from ``first`` on."""
     rows = df.astype(object).to_numpy().tolist() if len(df.columns) else [[] for _ in range(len(df))]
@@ -327,6 +345,16 @@ def read_raw(path: Path, src: str, notes: list[str]) -> Raw:
         try:
             return _grid_raw(list(csv.reader(io.StringIO(text, newline=""), delimiter=delim)), src, notes)
         except csv.Error as err:
+            if "field limit" in str(err):  # the csv module's own limit, far above an Excel cell's
+                raise InputError(
+                    src,
+                    [
+                        (
+                            f"a cell holds more than {csv.field_size_limit():,} characters, more than the "
+                            f"{CELL_TEXT:,} an Excel cell holds — shorten it (a quote left open runs to the end)"
+                        )
+                    ],
+                ) from None
             raise InputError(src, [f"cannot be read as CSV ({err})"]) from None
     if suffix in (".geojson", ".json"):
         return _read_json(_decode(path.read_bytes(), src, notes), src, notes)

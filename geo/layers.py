@@ -41,7 +41,17 @@ import shapely
 from geo.errors import InputError
 from geo.hours import OpeningHoursError, normalise_opening_hours, opening_hours_state  # noqa: F401 (re-exported)
 from geo.io import write_geojson
-from geo.layer_files import ALIASES, EMPTY, HEADERS, Raw, cell_text, header_key, read_raw, system_prefixed
+from geo.layer_files import (
+    ALIASES,
+    EMPTY,
+    HEADERS,
+    Raw,
+    cell_text,
+    header_key,
+    long_cells,
+    read_raw,
+    system_prefixed,
+)
 from geo.layer_points import CRS_LABEL, check_ranges, converted, coordinates, file_crs, swap_message
 from geo.osm_layers import FACILITY_COLUMNS
 
@@ -273,6 +283,7 @@ def read_facilities(path: str | Path, *, layer: str, crs: str | None = None, nam
     crs_name = file_crs(crs, raw, cols, src, problems, (warnings, notes))
     n = len(raw.rows)
     per_row: list[list[str]] = [[] for _ in range(n)]
+    long_cells(raw, per_row)
     lon, lat, texts, kind = coordinates(raw, cols, per_row, notes, src)
     if (swapped := swap_message(raw, cols, kind, lon, lat, texts)) is not None:
         problems.append(swapped)

@@ -208,3 +208,40 @@ def test_no_sheet_with_a_header_names_the_sheets_looked_at(tmp_path):
     assert str(f) in str(err.value)
     assert err.value.problems[0].endswith(f"columns found: 本表由滨江区提供 {looked}")
     assert len(err.value.problems) == 3
+
+
+# ------------------------------------------------------------------------------ 3. text longer than a cell
+def test_text_longer_than_an_excel_cell_is_refused_where_the_file_is_read(tmp_path):
+    from geo.layer_files import CELL_TEXT
+    from geo.tables import EXCEL_TEXT
+
+    assert CELL_TEXT == EXCEL_TEXT  # the limit the plan's tables.xlsx is written under
+    f = csv_file(
+        tmp_path / "long.csv",
+        "名称,经度,纬度,备注",
+        [
+            f"{'x' * 100_000},120.2197862,30.2223719,",
+            f"ok,120.1752135,30.196711,{'z' * CELL_TEXT}",  # exactly what a cell holds: kept
+            f"甲,120.1439545,30.1610866,{'y' * (CELL_TEXT + 1)}",
+        ],
+    )
+    with pytest.raises(InputError) as err:
+        read_facilities(f, layer="stations")
+    assert err.value.problems == [
+        f"row 2: 名称 {'x' * 20!r}... holds 100,000 characters, more than the 32,767 an Excel cell holds "
+        "(the plan's tables are also written as .xlsx) — shorten it",
+        f"row 4: 备注 {'y' * 20!r}... holds 32,768 characters, more than the 32,767 an Excel cell holds "
+        "(the plan's tables are also written as .xlsx) — shorten it",
+    ]
+    g = csv_file(tmp_path / "fits.csv", "名称,经度,纬度,备注", [f"ok,120.1752135,30.196711,{'z' * CELL_TEXT}"])
+    assert len(read_facilities(g, layer="stations").facilities["orig_备注"].iloc[0]) == CELL_TEXT
+
+
+def test_a_cell_beyond_the_csv_modules_limit_is_said_plainly(tmp_path):
+    f = csv_file(tmp_path / "huge.csv", "名称,经度,纬度", [f'"{"x" * 200_000}",120.2,30.2'])
+    with pytest.raises(InputError) as err:
+        read_facilities(f, layer="stations")
+    assert err.value.problems == [
+        "a cell holds more than 131,072 characters, more than the 32,767 an Excel cell holds — "
+        "shorten it (a quote left open runs to the end)"
+    ]
