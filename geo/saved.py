@@ -42,6 +42,7 @@ from geo.network import (
     snapped_from_arrays,
 )
 from geo.plan_types import LayerResult, PlanParams, PlanResult, check_params
+from geo.saved_checks import check_homes, check_view
 from geo.store import Bundle, StoreError, read_bundle, read_table, sha256_file, write_bundle
 
 PLAN_KIND = "service-circles/plan"
@@ -438,6 +439,7 @@ def _from_bundle(b: _Files, cache_dir: Path | None) -> PlanResult:
     home_snap = snapped_from_arrays(ha, "snap_", net)
     if len(home_snap) != n:
         raise ValueError("home places disagree with the homes")
+    check_homes(xy, homes.people, home_snap)  # what a file rewritten with its checksum recomputed could break
     land = HomeLand.from_arrays(ha, n)
     la = b.arrays("layers")
     layers: dict[str, LayerResult] = {}
@@ -454,11 +456,8 @@ def _from_bundle(b: _Files, cache_dir: Path | None) -> PlanResult:
             sn,
         )
         hd, hs = la[f"{p}home_dist"].astype(float), la[f"{p}home_src"].astype(np.int64)
-        if len(reach.dist) != net.n_nodes or len(hd) != n or len(hs) != n:
-            raise ValueError(f"view {v.get('key')!r}: walk times disagree with the network or the homes")
-        # the facilities' table holds as many rows as their places (checked when it is read)
-        if np.any(hs >= len(sn)) or np.any(reach.source >= len(sn)) or np.any(reach.pred >= net.n_nodes):
-            raise ValueError(f"view {v.get('key')!r}: labels point outside the layer")
+        # lengths, distances and indices; the facilities' table holds as many rows as their places (checked when read)
+        check_view(p, reach, hd, hs, n_nodes=net.n_nodes, n_homes=n, view=str(v.get("key")))
         lr = _later(
             _SavedLayer,
             {"facilities": _facilities(b, f"fac{i}", len(sn), v.get("key"))},
