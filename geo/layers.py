@@ -64,22 +64,30 @@ TIER_WORDS: dict[str, str] = {
     "区级": "district",
     "区": "district",
     "县级": "district",
+    "县": "district",
+    "区县": "district",
     "street": "street",
     "街道": "street",
     "街道级": "street",
     "镇街": "street",
     "乡镇": "street",
+    "镇": "street",
+    "乡": "street",
+    "街镇": "street",
     "community": "community",
     "社区": "community",
     "社区级": "community",
     "村社": "community",
     "村": "community",
+    "村居": "community",
     "special": "special",
     "特色": "special",
     "专题": "special",
     "功能型": "special",
 }
 TIER_HELP = "区级/district, 街道/street, 社区/community, 特色/special"
+#: what a tier may carry around the words of :data:`TIER_WORDS` (社区中心, 村级, 镇级阵地, street level)
+_TIER_DRESS = re.compile(r"(中心|阵地)$|(级|level)$")
 SERVICE_SPLIT = re.compile(r"\s*[、,，;；/\n]+\s*")
 #: two facilities of one name closer than this (metres) are reported as a likely duplicate.
 DUPLICATE_M = 1.0
@@ -143,6 +151,20 @@ def _columns(raw: Raw, src: str, *, names: bool = True) -> dict[str, int]:
     return cols
 
 
+def tier_word(text: str) -> str | None:
+    """A tier as written (``社区``, ``村级``, ``镇``, ``Street level``, ``街道中心``) -> its tier, or None.
+
+    The words of :data:`TIER_WORDS`, in any case and width, with spaces, ``级``/``level`` and
+    ``中心``/``阵地`` after them or not; anything else is no known tier.
+    """
+    key = re.sub(r"[\s_\-]", "", unicodedata.normalize("NFKC", text)).lower()
+    for _ in range(2):  # 村级中心: 中心 first, then 级
+        if key in TIER_WORDS:
+            return TIER_WORDS[key]
+        key = _TIER_DRESS.sub("", key)
+    return TIER_WORDS.get(key)
+
+
 def _stars(text: str) -> float:
     s = re.sub(r"(星级?|stars?)$", "", unicodedata.normalize("NFKC", text).replace(" ", ""), flags=re.IGNORECASE)
     if s and set(s) <= {"★", "☆"}:
@@ -178,7 +200,7 @@ def _row(
     if (name := cell("name")) is None and "name" in cols:
         bad.insert(0, f"{head('name')} is empty — every facility needs a name")
     tier = cell("tier")
-    norm = TIER_WORDS.get(re.sub(r"(中心|阵地)$", "", (tier or "").lower()))
+    norm = tier_word(tier) if tier is not None else None
     if tier is not None and norm is None:
         bad.append(f"{head('tier')} {tier!r} is not a known tier — use one of {TIER_HELP}, or leave it empty")
     values = {"name": name, "tier": norm, "stars": math.nan, "area_m2": math.nan}

@@ -245,3 +245,29 @@ def test_a_cell_beyond_the_csv_modules_limit_is_said_plainly(tmp_path):
         "a cell holds more than 131,072 characters, more than the 32,767 an Excel cell holds — "
         "shorten it (a quote left open runs to the end)"
     ]
+
+
+# ------------------------------------------------------------------------------ 5. tier variants
+def test_tier_variants_are_read_and_unknown_tiers_refused(tmp_path):
+    written = ["村级", "镇", "镇级", "乡镇级", "村", "乡镇", "Street level", "社区中心", "区县"]
+    rows = [f"站{i},120.2{i},30.2,{t}" for i, t in enumerate(written)]
+    f = csv_file(tmp_path / "tiers.csv", "名称,经度,纬度,层级", rows)
+    fac = read_facilities(f, layer="stations").facilities
+    assert fac["tier"].tolist() == [
+        "community",
+        "street",
+        "street",
+        "street",
+        "community",
+        "street",
+        "street",
+        "community",
+        "district",
+    ]
+    bad = csv_file(tmp_path / "bad.csv", "名称,经度,纬度,层级", ["甲,120.2,30.2,村级", "乙,120.21,30.2,市级"])
+    with pytest.raises(InputError) as err:
+        read_facilities(bad, layer="stations")
+    assert err.value.problems == [
+        "row 3: 层级 '市级' is not a known tier — use one of 区级/district, 街道/street, 社区/community, "
+        "特色/special, or leave it empty"
+    ]
