@@ -154,28 +154,40 @@ class BodyLimit:
                 return
         received = 0
         deadline = asyncio.get_running_loop().time() + self.timeout_s
-        too_big = False
+        refused: tuple[int, str] | None = None  # the answer once the body is too big or too slow
+        answered = False
 
         async def limited() -> Message:
-            nonlocal received, too_big
+            nonlocal received, refused
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
             except TimeoutError:
+                refused = (408, f"the request body did not arrive within {self.timeout_s:g} s")
                 raise _SlowBodyError from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    too_big = True
+                    refused = (413, f"request body larger than {self.max_bytes:,} bytes (CIRCLES_MAX_BODY_BYTES)")
                     raise _TooBigError
             return message
 
+        async def guarded(message: Message) -> None:
+            # FastAPI turns what reading the body raised into its own 400 ("error parsing the
+            # body"): once the body is refused, that answer is replaced by the refusal
+            nonlocal answered
+            if refused is None:
+                await send(message)
+            elif not answered:
+                answered = True
+                await _reject(send, *refused)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooBigError:
-            await _reject(send, 413, f"request body larger than {self.max_bytes:,} bytes (CIRCLES_MAX_BODY_BYTES)")
-        except _SlowBodyError:
-            await _reject(send, 408, f"the request body did not arrive within {self.timeout_s:g} s")
+            await self.app(scope, limited, guarded)
+        except (_TooBigError, _SlowBodyError):
+            if not answered and refused is not None:
+                answered = True
+                await _reject(send, *refused)
 
 
 class _TooBigError(Exception):

@@ -82,6 +82,8 @@ def validation_message(errors: list[dict]) -> str:
             continue
         if e.get("type") == "missing" and not loc and where[:1] == ("body",):
             text = "request body: required — send a JSON object (see /docs for an example)"
+        elif where[:1] == ("body",) and isinstance(e.get("input"), bytes):  # a body not sent as JSON
+            text = "request body: not read as JSON — send it with Content-Type: application/json"
         elif e.get("type") == "missing":
             text = f"{name}: required" + (f" — give {hint}" if hint else "")
         else:
@@ -118,11 +120,21 @@ async def http_error(_request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, StarletteHTTPException)  # registered for HTTPException only (install)
     detail = err.detail
     if err.status_code == 400 and detail == "There was an error parsing the body":
-        detail = (
-            "request body: cannot be parsed — send UTF-8 JSON nested at most a few dozen levels deep "
-            "(see /docs for an example)"
-        )
+        detail = _unparsable(err.__cause__)
     return JSONResponse({"detail": detail}, status_code=err.status_code, headers=getattr(err, "headers", None))
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    """Why a request body could not be read as JSON, from what the parser raised."""
+    if isinstance(cause, UnicodeDecodeError):
+        why = f"is not UTF-8 text (byte {cause.start}) — send the JSON encoded as UTF-8 (not GBK)"
+    elif isinstance(cause, RecursionError):
+        why = "is nested too deeply — send JSON nested at most a few dozen levels deep"
+    elif isinstance(cause, ValueError) and "digits" in str(cause):
+        why = "holds a number too long to read — send numbers of ordinary length"
+    else:
+        why = "cannot be parsed — send a UTF-8 JSON object"
+    return f"request body: {why} (see /docs for an example)"
 
 
 async def known_query(request: Request) -> None:

@@ -39,8 +39,15 @@ class Tiles:
     attribution: str
 
 
-def tile_spec(tiles: str | None = "osm") -> Tiles:
+def _given(option: str, value: str) -> str:
+    """``--tiles osm`` for an option of the command line, ``tiles=osm`` for a query parameter."""
+    return f"{option} {value}" if option.startswith("-") else f"{option}={value}"
+
+
+def tile_spec(tiles: str | None = "osm", *, option: str = "--tiles") -> Tiles:
     """Parse ``--tiles``: ``osm`` (default), ``none``, or an XYZ URL template in WGS84/Web Mercator.
+
+    ``option``: how the value was given, for the messages (``tiles``: the API's query parameter).
 
     Raises
     ------
@@ -58,12 +65,13 @@ def tile_spec(tiles: str | None = "osm") -> Tiles:
     for frag, what in OFFSET_HOSTS.items():
         if host == frag or host.endswith("." + frag) or frag in host:
             raise InputError(
-                "--tiles",
+                option,
                 [
                     (
                         f"{value!r} serves {what} tiles: they are offset from the WGS84 OpenStreetMap data "
                         "by hundreds of metres, so every circle would be drawn in the wrong place. "
-                        "Use --tiles osm (the default), --tiles none, or a tile server in WGS84/Web Mercator"
+                        f"Use {_given(option, 'osm')} (the default), {_given(option, 'none')}, or a tile server in "
+                        "WGS84/Web Mercator"
                     )
                 ],
             )
@@ -77,5 +85,5 @@ def tile_spec(tiles: str | None = "osm") -> Tiles:
             "https://tile.example.org/{z}/{x}/{y}.png"
         )
     if problems:
-        raise InputError("--tiles", problems)
+        raise InputError(option, problems)
     return Tiles("url", value, f"tiles: {host} · © OpenStreetMap contributors")

@@ -161,7 +161,7 @@ async def scenario_map(
     tiles: Annotated[str, Query(description="base map: osm, none, or an XYZ URL (as `circles plan --tiles`)")] = "osm",
 ) -> HTMLResponse:
     """The map of a kept scenario (drawn in a worker process)."""
-    tile_spec(tiles)
+    tile_spec(tiles, option="tiles")
     await run_in_threadpool(_get, served, scenario_id, geometry=False)  # 404 before any work
     html = await pool.run(work.scenario_map, db=store_target(served), scenario_id=scenario_id, lang=lang, tiles=tiles)
     return HTMLResponse(html)

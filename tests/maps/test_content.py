@@ -102,6 +102,10 @@ def test_offset_tile_servers_are_refused_with_what_to_use(url, who):
         tile_spec(url)
     msg = str(e.value)
     assert msg.startswith("--tiles: ") and who in msg and "--tiles osm" in msg and "--tiles none" in msg
+    with pytest.raises(InputError) as e:  # the API's query parameter is named as the API takes it
+        tile_spec(url, option="tiles")
+    msg = str(e.value)
+    assert msg.startswith("tiles: ") and "tiles=osm" in msg and "tiles=none" in msg and "--tiles" not in msg
 
 
 def test_bad_tile_values_name_the_problem():
