@@ -25,6 +25,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import shapely.geometry
 
 from geo.errors import InputError
@@ -390,6 +391,18 @@ def to_4326(geoms: Iterable, crs: object, src: str, notes: list[str]) -> list:
     s = gpd.GeoSeries(list(geoms), crs=crs)
     if crs is None or s.crs.to_epsg() == 4326 or s.crs.equals("OGC:CRS84"):
         return list(s.values)
+    xy = shapely.get_coordinates(s.values)
+    if s.crs.is_projected and len(xy) and np.all(np.abs(xy[:, 0]) <= 180) and np.all(np.abs(xy[:, 1]) <= 90):
+        raise InputError(
+            src,
+            [
+                (
+                    f"declares {s.crs.name} (a CRS in metres), but every coordinate lies within ±180, ±90: they "
+                    f"look like longitude/latitude (the first: {xy[0, 0]:g}, {xy[0, 1]:g}) — declare EPSG:4326, or "
+                    "remove the declared CRS, so they are read as degrees"
+                )
+            ],
+        )
     notes.append(f"{src}: reprojected from {s.crs.name} to WGS84")
     return list(s.to_crs(4326).values)
 

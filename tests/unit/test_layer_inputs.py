@@ -271,3 +271,24 @@ def test_tier_variants_are_read_and_unknown_tiers_refused(tmp_path):
         "row 3: 层级 '市级' is not a known tier — use one of 区级/district, 街道/street, 社区/community, "
         "特色/special, or leave it empty"
     ]
+
+
+def test_degrees_in_a_file_declaring_a_metric_crs_are_refused(tmp_path):
+    """A GeoPackage declaring EPSG:3857 whose points are longitude/latitude was reprojected to
+    (0.001, 0.0003) with exit 0; it is refused, saying they look like degrees. Real metres pass."""
+    import geopandas as gpd
+
+    from geo.errors import InputError
+    from geo.layers import read_facilities
+
+    bad = tmp_path / "bad.gpkg"
+    gpd.GeoDataFrame({"name": ["甲", "乙"]}, geometry=gpd.points_from_xy([120.21, 120.22], [30.2, 30.21]),
+                     crs=3857).to_file(bad)
+    with pytest.raises(InputError, match="look like longitude/latitude"):
+        read_facilities(bad, layer="stations")
+    good = tmp_path / "good.gpkg"
+    pts = gpd.GeoDataFrame({"name": ["甲", "乙"]}, geometry=gpd.points_from_xy([120.21, 120.22], [30.2, 30.21]),
+                           crs=4326).to_crs(3857)
+    pts.to_file(good)
+    got = read_facilities(good, layer="stations").facilities
+    assert got.geometry.x.tolist() == pytest.approx([120.21, 120.22], abs=1e-7)
