@@ -103,10 +103,8 @@ def test_site_on_a_hand_built_plan():
     assert len(per) == 3
 
 
-def test_sites_lie_inside_the_study_area():
-    """With a study area covering x < 600 only, the site goes where the area's people are."""
-    import dataclasses
-
+def _west_plan():
+    """Homes at x=100, 500 and 900 (5, 30 and 100 people), a station at x=0, a study area of x < 600, 160 m."""
     from geo.areas import StudyArea
 
     net = street()
@@ -115,6 +113,14 @@ def test_sites_lie_inside_the_study_area():
     area_m = shapely.box(-50, -50, 600, 50)
     area = StudyArea("west", "test", None, shapely.transform(area_m, lambda c: net.unproject(c)))
     before = plan(PlanInputs(), PlanParams(minutes=(2.0,), speed_kmh=4.8), base=base, area=area)
+    return net, before
+
+
+def test_sites_lie_inside_the_study_area():
+    """With a study area covering x < 600 only, the site goes where the area's people are."""
+    import dataclasses
+
+    net, before = _west_plan()
     assert len(before.homes) == 2  # the home at x=900 is outside: not counted
     res = site(before, layer="stations", add=1, grid_m=50)
     x = net.project(res.sites.geometry.x.to_numpy(), res.sites.geometry.y.to_numpy())[:, 0]
@@ -164,14 +170,7 @@ def test_candidates_are_read_as_facility_files_are_without_names(tmp_path):
 def test_given_candidates_that_cannot_be_sites_are_listed():
     """A candidate too far from any street and one outside the study area are not sites; the
     summary names each (its file and row), where it is and why, and counts them."""
-    from geo.areas import StudyArea
-
-    net = street()
-    base = toy_base(net, [[100.0, 5], [500.0, 5], [900.0, 5]], [5.0, 30.0, 100.0],
-                    facilities={"stations": [{"id": "s0", "name": "s0", "x": 0.0}]})
-    area_m = shapely.box(-50, -50, 600, 50)
-    area = StudyArea("west", "test", None, shapely.transform(area_m, lambda c: net.unproject(c)))
-    before = plan(PlanInputs(), PlanParams(minutes=(2.0,), speed_kmh=4.8), base=base, area=area)
+    net, before = _west_plan()
     ll = net.unproject(np.array([[500.0, 5.0], [300.0, 5000.0], [900.0, 5.0]]))
     cand = gpd.GeoDataFrame({"source": ["c.csv row 2", "c.csv row 3", "c.csv row 4"]},
                             geometry=gpd.points_from_xy(ll[:, 0], ll[:, 1]), crs=4326)
