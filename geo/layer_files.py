@@ -146,10 +146,28 @@ class Raw:
     sheets: str = ""
 
 
+def _zip_kind(data: bytes) -> str:
+    """What a zip archive saved under a text name is, and what to do with it."""
+    import zipfile  # noqa: PLC0415 - only for a zip named as text
+
+    try:
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, ValueError):
+        names = []
+    if not names or any(n.startswith("xl/") for n in names):  # (a damaged zip: most likely a workbook)
+        return "this is an Excel workbook saved under a text name: rename it to .xlsx"
+    shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+    return f"this is a zip archive ({shown}), not a text file: unzip it and give the file inside"
+
+
 def _decode(data: bytes, src: str, notes: list[str]) -> str:
     """Text of a CSV/JSON file: BOM, else strict UTF-8, else GB18030 (a superset of GBK), else a guess."""
     if data.startswith(b"PK\x03\x04"):
-        raise InputError(src, ["this is an Excel workbook saved under a text name: rename it to .xlsx"])
+        raise InputError(src, [_zip_kind(data)])
+    if re.match(rb"\s*(<!doctype\s+html|<html)", data[:1024].lstrip(b"\xef\xbb\xbf"), re.IGNORECASE):
+        raise InputError(
+            src, ["is a web page (HTML), not a data file: save the data itself (export it as CSV or XLSX)"]
+        )
     boms = {b"\xef\xbb\xbf": "utf-8-sig", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
     bom = next((enc for b, enc in boms.items() if data.startswith(b)), None)
     binary = bom is None and b"\x00" in data  # NUL bytes outside UTF-16: not text

@@ -292,3 +292,32 @@ def test_degrees_in_a_file_declaring_a_metric_crs_are_refused(tmp_path):
     pts.to_file(good)
     got = read_facilities(good, layer="stations").facilities
     assert got.geometry.x.tolist() == pytest.approx([120.21, 120.22], abs=1e-7)
+
+
+def test_a_web_page_or_a_zip_named_csv_says_what_it_is(tmp_path):
+    """An HTML page saved as .csv said "header but no rows"; a zipped CSV named .csv said it was an
+    Excel workbook. Each now says what it is and what to do; a workbook named .csv still says so."""
+    import io
+    import zipfile
+
+    import pandas as pd
+
+    from geo.errors import InputError
+    from geo.layers import read_facilities
+
+    page = tmp_path / "page.csv"
+    page.write_text("<!DOCTYPE html>\n<html><body><table><tr><td>名称</td></tr></table></body></html>\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"is a web page \(HTML\), not a data file"):
+        read_facilities(page, layer="stations")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("stations.csv", "名称,经度,纬度\n甲,120.2,30.2\n")
+    zipped = tmp_path / "zipped.csv"
+    zipped.write_bytes(buf.getvalue())
+    with pytest.raises(InputError, match=r"a zip archive \(stations.csv\), not a text file: unzip it"):
+        read_facilities(zipped, layer="stations")
+    book = tmp_path / "book.csv"
+    pd.DataFrame({"名称": ["甲"], "经度": [120.2], "纬度": [30.2]}).to_excel(book.with_suffix(".xlsx"), index=False)
+    book.write_bytes(book.with_suffix(".xlsx").read_bytes())
+    with pytest.raises(InputError, match="Excel workbook saved under a text name"):
+        read_facilities(book, layer="stations")
