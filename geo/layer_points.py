@@ -242,12 +242,17 @@ def swap_message(
 def check_ranges(lon: np.ndarray, lat: np.ndarray, texts: list[tuple[str, str]], per_row: list[list[str]]) -> None:
     """Longitudes outside -180..180 and latitudes outside -90..90 as problems of their rows."""
     ok = np.isfinite(lon) & np.isfinite(lat)
+
+    def shown(text: str, value: float) -> str:  # a huge number as 1e+300, not its 301 digits
+        return text if len(text) <= 24 else f"{value:g}"
+
     for i in np.flatnonzero(ok & ((np.abs(lon) > 180) | (np.abs(lat) > 90))):
         if not -180 <= lon[i] <= 180:
-            per_row[i].append(f"longitude {texts[i][0]} is outside -180..180")
+            per_row[i].append(f"longitude {shown(texts[i][0], lon[i])} is outside -180..180")
         if not -90 <= lat[i] <= 90:
             per_row[i].append(
-                f"latitude {texts[i][1]} is outside -90..90 — are the longitude and latitude columns swapped?"
+                f"latitude {shown(texts[i][1], lat[i])} is outside -90..90 — are the longitude and latitude "
+                "columns swapped?"
             )
 
 

@@ -321,3 +321,17 @@ def test_a_web_page_or_a_zip_named_csv_says_what_it_is(tmp_path):
     book.write_bytes(book.with_suffix(".xlsx").read_bytes())
     with pytest.raises(InputError, match="Excel workbook saved under a text name"):
         read_facilities(book, layer="stations")
+
+
+def test_a_huge_coordinate_is_shown_short(tmp_path):
+    """1e300 in a workbook's longitude cell was printed as its 301 digits."""
+    import pandas as pd
+
+    from geo.errors import InputError
+    from geo.layers import read_facilities
+
+    book = tmp_path / "huge.xlsx"
+    pd.DataFrame({"名称": ["甲", "乙"], "经度": [1e300, 120.2], "纬度": [30.2, 30.2]}).to_excel(book, index=False)
+    with pytest.raises(InputError) as err:
+        read_facilities(book, layer="stations")
+    assert err.value.problems == ["row 2: longitude 1e+300 is outside -180..180"]
