@@ -255,6 +255,8 @@ def apply_population(
     people = np.zeros(len(homes))
     pts = shapely.points(homes.xy)
     is_poly = np.isin(shapely.get_type_id(geoms_metric), [3, 6])
+    on = shapely.point_on_surface(geoms_metric)
+    at_xy = np.column_stack([shapely.get_x(on), shapely.get_y(on)])  # each feature's place (metric), one per feature
     far_m = np.full(len(geoms_metric), np.nan)  # distance of an unassigned point to the nearest home
     left = np.zeros(len(geoms_metric), bool)
     if is_poly.any():
@@ -272,11 +274,10 @@ def apply_population(
         left[np.flatnonzero(is_poly)[nsum == 0]] = True
     outside = np.zeros(len(geoms_metric), bool)
     if area is not None and (~is_poly).any():
-        c = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[~is_poly]))
-        outside[np.flatnonzero(~is_poly)] = ~shapely.contains_xy(area, c[:, 0], c[:, 1])
+        outside[~is_poly] = ~shapely.contains_xy(area, at_xy[~is_poly, 0], at_xy[~is_poly, 1])
     if (~is_poly & ~outside).any():
         at = np.flatnonzero(~is_poly & ~outside)
-        p_xy = shapely.get_coordinates(shapely.point_on_surface(geoms_metric[at]))
+        p_xy = at_xy[at]
         if len(homes):
             from scipy.spatial import cKDTree  # noqa: PLC0415 - scipy.spatial costs ~0.1 s to import; --population only
 
@@ -287,7 +288,7 @@ def apply_population(
         np.add.at(people, nearest[near], population[at[near]])
         left[at[~near]] = True
         far_m[at[~near]] = dist[~near]
-    where = shapely.get_coordinates(shapely.point_on_surface(geoms_metric)) if lonlat is None else lonlat
+    where = at_xy if lonlat is None else lonlat
     at_left = np.flatnonzero(left)
     rows = [
         {

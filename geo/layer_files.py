@@ -242,11 +242,13 @@ def _read_xlsx(path: Path, src: str, notes: list[str]) -> Raw:
     try:
         looked: list[str] = []
         chosen = None
+        first_visible = None  # the sheet read, as it is, when none has a facility header
         for ws in book.worksheets:
             if ws.sheet_state != "visible":
                 looked.append(f"{ws.title!r} (hidden)")
                 continue
             grid = _sheet_grid(ws)
+            first_visible = first_visible or (ws, grid)
             filled = [i for i, r in enumerate(grid) if any(cell_text(c) is not None for c in r)]
             if _header_row(grid, filled) is not None:
                 chosen = ws, grid
@@ -255,9 +257,8 @@ def _read_xlsx(path: Path, src: str, notes: list[str]) -> Raw:
         every = [str(ws.title) for ws in book.worksheets]
         found = chosen is not None
         passed = looked if found else []
-        if chosen is None:  # no sheet has a facility header: the first visible one, as it is
-            first = next((ws for ws in book.worksheets if ws.sheet_state == "visible"), book.worksheets[0])
-            chosen = first, _sheet_grid(first)
+        if chosen is None:  # no sheet has a facility header: the first visible one (else the first), as it is
+            chosen = first_visible or (book.worksheets[0], _sheet_grid(book.worksheets[0]))
         ws, grid = chosen
         merged = _fill_merged(ws, grid)
     finally:

@@ -248,10 +248,10 @@ def plan(
         else:
             fac, origin = base.osm_facilities[layer], f"OSM tags ({Path(inputs.layers_map).name})"
         n_all = len(fac)
-        kept = clip.keep_facilities(fac)
-        if layer in files and clip.area is not None and len(kept) < n_all:  # the user's rows: each one said
-            warnings.append(_left_out_of_area(layer, fac, kept, origin, clip.area.name, params.halo()))
-        fac = kept
+        inside = clip.in_halo(fac)
+        if layer in files and clip.area is not None and not inside.all():  # the user's rows: each one said
+            warnings.append(_left_out_of_area(layer, fac, inside, origin, clip.area.name, params.halo()))
+        fac = fac if inside.all() else fac[inside].reset_index(drop=True)
         if clip.area is not None and n_all and not len(fac):
             notes[layer] = "; ".join(
                 [
@@ -378,10 +378,10 @@ def finish_plan(  # noqa: PLR0913 - the parts of a plan so far, keyword-only: pl
 
 
 def _left_out_of_area(
-    layer: str, fac: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, origin: str, area: str, halo: float
+    layer: str, fac: gpd.GeoDataFrame, inside: np.ndarray, origin: str, area: str, halo: float
 ) -> str:
-    """The warning naming the rows of a facility file that lie outside the study area's halo."""
-    out = fac[~fac["id"].isin(set(kept["id"]))] if "id" in fac else fac.iloc[len(kept) :]
+    """The warning naming the rows of a facility file that lie outside the study area's halo (not ``inside``)."""
+    out = fac[~inside]
     shown = [f"{r.get('name') or r.get('id')} ({r.get('source') or 'row'})" for r in out.head(10).to_dict("records")]
     more = f" and {len(out) - len(shown)} more" if len(out) > len(shown) else ""
     return (
@@ -432,13 +432,12 @@ class Clip:
     keep_home: np.ndarray | None = None  # the base's homes inside the area (None: all)
     edge_map: np.ndarray | None = None  # base edge -> edge of ``network`` (-1: not kept)
 
-    def keep_facilities(self, fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        """Facilities inside the area's halo (all without an area)."""
+    def in_halo(self, fac: gpd.GeoDataFrame) -> np.ndarray:
+        """Which facilities lie inside the area's halo (all without an area)."""
         if self.halo is None or len(fac) == 0:
-            return fac
+            return np.ones(len(fac), bool)
         xy = self.network.project(fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())
-        inside = shapely.contains_xy(self.halo, xy[:, 0], xy[:, 1])
-        return fac[inside].reset_index(drop=True)
+        return shapely.contains_xy(self.halo, xy[:, 0], xy[:, 1])
 
 
 def clip_to_area(base: Base, inputs: PlanInputs, params: PlanParams, *, area: StudyArea | None = None) -> Clip:

@@ -273,8 +273,7 @@ def site(  # noqa: PLR0913 - the options of `circles site` and POST /site, keywo
     demand = np.flatnonzero(~(lr.home_dist <= limit) & result.home_snap.ok)
     pts = result.home_snap.subset(demand)
     area = getattr(result, "area", None)
-    left_out: list[dict] = []
-    cand, origin = _candidates(result, lr, limit, candidates=candidates, grid_m=grid_m, cap=cap, left_out=left_out)
+    cand, origin, left_out = _candidates(result, lr, limit, candidates=candidates, grid_m=grid_m, cap=cap)
     w = homes.people[demand]
     a = (
         cover_matrix(net, cand, pts, limit)
@@ -339,12 +338,11 @@ def _candidates(
     candidates: gpd.GeoDataFrame | None,
     grid_m: float,
     cap: int,
-    left_out: list[dict],
-) -> tuple[Snapped, str]:
-    """The candidate sites on the network (inside the study area), and where they came from.
+) -> tuple[Snapped, str, list[dict]]:
+    """The candidate sites on the network (inside the study area), where they came from, and those left out.
 
-    Given ``candidates`` that cannot be sites (too far from a walkable way, or outside the study
-    area) are appended to ``left_out``, each with why (:func:`_left_out`).
+    Left out: the given ``candidates`` that cannot be sites (too far from a walkable way, or
+    outside the study area), each with why (:func:`_left_out`).
     """
     net, params = result.network, result.params
     area = getattr(result, "area", None)
@@ -353,13 +351,11 @@ def _candidates(
         if area is not None and len(nodes):
             nodes = nodes[shapely.contains_xy(area.metric, net.node_xy[nodes, 0], net.node_xy[nodes, 1])]
         cand = node_sites(net, thin_nodes(net.node_xy, nodes, grid_m=grid_m, cap=cap))
-        return cand, f"network nodes in gap areas, one per {grid_m:g} m cell" + (
-            " inside the study area" if area else ""
-        )
+        origin = f"network nodes in gap areas, one per {grid_m:g} m cell" + (" inside the study area" if area else "")
+        return cand, origin, []
     xy = net.project(candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy())
     cand = net.snap(xy, max_dist=params.snap_max_m)
     inside = np.ones(len(xy), bool) if area is None else shapely.contains_xy(area.metric, xy[:, 0], xy[:, 1])
-    left_out.extend(_left_out(candidates, cand.ok, inside, params.snap_max_m))
     if not (cand.ok & inside).any():
         raise InputError(
             "--candidates",
@@ -368,9 +364,8 @@ def _candidates(
                 f"{params.snap_max_m:g} m of a walkable way" + (" inside the study area" if area is not None else "")
             ],
         )
-    return cand.subset(cand.ok & inside), "candidates file" + (
-        " (those inside the study area)" if area is not None else ""
-    )
+    origin = "candidates file" + (" (those inside the study area)" if area is not None else "")
+    return cand.subset(cand.ok & inside), origin, _left_out(candidates, cand.ok, inside, params.snap_max_m)
 
 
 def _exact_summary(ex: ExactResult, greedy_people: float) -> dict:
